@@ -1,0 +1,72 @@
+"""Stable integer rows for string ids, with reuse of freed rows.
+
+Per-room state is held column-wise in numpy arrays so that a showcase change ranks every
+present viewer with array operations; this maps ids to those rows and back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RowIndex:
+    """id -> row, with a free list so that memory follows the live population.
+
+    >>> rows = RowIndex()
+    >>> rows.add("a"), rows.add("b"), rows.get("b")
+    (0, 1, 1)
+    >>> _ = rows.remove("a"); rows.add("c"), len(rows), rows.capacity >= 2
+    (0, 2, True)
+    """
+
+    __slots__ = ("_free", "_rows", "ids")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        self._free: list[int] = []
+        self.ids: np.ndarray = np.empty(0, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._rows
+
+    @property
+    def capacity(self) -> int:
+        return len(self.ids)
+
+    def get(self, key: str) -> int | None:
+        return self._rows.get(key)
+
+    def add(self, key: str) -> int:
+        """Row of a new id; callers grow their columns to ``capacity`` afterwards."""
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = len(self._rows)
+            if row >= len(self.ids):
+                grown = np.empty(max(8, 2 * len(self.ids)), dtype=object)
+                grown[: len(self.ids)] = self.ids
+                self.ids = grown
+        self._rows[key] = row
+        self.ids[row] = key
+        return row
+
+    def remove(self, key: str) -> int:
+        row = self._rows.pop(key)
+        self.ids[row] = None
+        self._free.append(row)
+        return row
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._rows.items())
+
+
+def grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    """Return ``array`` with at least ``capacity`` rows, new rows zeroed."""
+    if len(array) >= capacity:
+        return array
+    bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger

@@ -1,0 +1,55 @@
+"""Everything that shapes a room's behaviour, as one immutable value.
+
+Pure code receives these explicitly; ``flows.settings`` builds them from flags and the
+environment, the only place configuration enters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from models.arms import Arms
+
+# Implicit-feedback targets for the factorisation, per event type (0 = not a signal).
+FEEDBACK: Final = {
+    "heartbeat": 0.2,  # scaled by the share of a 30 s heartbeat spent watching the spotlight
+    "like": 0.4,
+    "comment": 0.4,
+    "share": 0.5,
+    "gift": 0.5,
+    "follow": 0.0,
+    "item_click": 0.6,
+    "push_open": 0.6,
+    "add_to_cart": 0.8,
+    "purchase": 1.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomParams:
+    top_k: int = 3
+    dim: int = 32
+    lr: float = 0.05
+    l2: float = 0.0
+    init_sigma: float = 0.1
+    propensity_lr: float = 0.05
+    presence_timeout_ms: int = 90_000
+    forget_after_ms: int = 600_000
+    lateness_ms: int = 2_000
+    window_ms: int = 300_000
+    bucket_ms: int = 10_000
+    dedup_horizon_ms: int = 600_000
+    dedup_max_ids: int = 200_000
+    conversion_window_ms: int = 300_000
+    sweep_every_ms: int = 10_000
+    arms: Arms = field(default_factory=lambda: Arms.parse("attention=0.9,control=0.1"))
+    experiment: str = "roomrank-v1"
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("lateness_ms", "dedup_horizon_ms", "forget_after_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -1,0 +1,155 @@
+"""From a room's state to the pushes of one trigger.
+
+Gathers, for the viewers to push and the items on show, the attention inputs (learned
+vectors; zero for rows with no history, so a cold viewer attends uniformly and ranks by
+propensity, i.e. by spotlight and room momentum) and the propensity features, then ranks all
+viewers at once. Viewers in the ``control`` arm get the heuristic: spotlight, then momentum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.catalog import ItemTable, Showcase
+from features.events import Event
+from features.messages import (
+    WHY_BUDGET,
+    WHY_POPULAR,
+    WHY_SPOTLIGHT,
+    WHY_TASTE,
+    WHY_TRENDING,
+    PushBatch,
+)
+from features.viewers import ViewerTable
+from features.windows import CARTS, CLICKS, PURCHASES
+from models.factorization import RowFunkMF
+from models.params import RoomParams
+from models.propensity import PropensityModel, pair_features
+from models.ranking import Ranked, rank
+
+
+@dataclass(slots=True)
+class PushContext:
+    viewers: ViewerTable
+    items: ItemTable
+    window: np.ndarray  # (item rows × channels) at the trigger time
+    showcase: Showcase | None
+    mf: RowFunkMF
+    propensity: PropensityModel
+    params: RoomParams
+
+
+def _item_matrix(ctx: PushContext, showcase: Showcase) -> np.ndarray:
+    return ctx.items.features(showcase, ctx.window)
+
+
+def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:
+    counts = ctx.window[showcase.rows]
+    return counts[:, CLICKS] + 2.0 * counts[:, CARTS] + 3.0 * counts[:, PURCHASES]
+
+
+def control_scores(ctx: PushContext, showcase: Showcase) -> np.ndarray:
+    """Spotlight first, then momentum in the window; ties by ``item_id``."""
+    score = momentum(ctx, showcase).astype(np.float32)
+    score /= 1.0 + float(score.max(initial=0.0))
+    if showcase.spotlight >= 0:
+        score[showcase.spotlight] = 2.0
+    return score
+
+
+def build_push(
+    ctx: PushContext, rows: np.ndarray, arms: np.ndarray, event: Event, room_id: str
+) -> PushBatch:
+    showcase = ctx.showcase
+    assert showcase is not None
+    viewers, mf = ctx.viewers, ctx.mf
+    queries = mf.users[rows].astype(np.float32)
+    queries[mf.user_updates[rows] == 0] = 0.0
+    keys = mf.items[showcase.rows].astype(np.float32)
+    keys[mf.item_updates[showcase.rows] == 0] = 0.0
+    item_x = _item_matrix(ctx, showcase)
+    viewer_x = viewers.features(rows)
+    log_budget, known = viewers.log_budget(rows)
+    share = viewers.category_share(rows)
+    item_category = ctx.items.category[showcase.rows]
+
+    def logits(start: int, stop: int) -> np.ndarray:
+        pairs = pair_features(
+            viewer_x[start:stop],
+            log_budget[start:stop],
+            known[start:stop],
+            share[start:stop],
+            item_x,
+            item_category,
+        )
+        return ctx.propensity.logits(viewer_x[start:stop], item_x, pairs)
+
+    names = ctx.params.arms.names
+    control = names.index("control") if "control" in names else -1
+    override_rows = arms == control if control >= 0 else None
+    ranked = rank(
+        queries,
+        keys,
+        logits,
+        ctx.params.top_k,
+        control_scores(ctx, showcase) if control >= 0 else None,
+        override_rows,
+    )
+    return PushBatch(
+        room_id=room_id,
+        trigger=event.type,
+        trigger_id=event.event_id,
+        ts=event.ts,
+        user_ids=viewers.rows.ids[rows].tolist(),
+        arms=[names[a] for a in arms.tolist()],
+        item_ids=showcase.item_ids,
+        top=ranked.top,
+        score=ranked.score,
+        attention=ranked.attention,
+        propensity=ranked.propensity,
+        why=why_codes(ctx, showcase, ranked, mf.user_updates[rows] > 0, known),
+    )
+
+
+def why_codes(
+    ctx: PushContext, showcase: Showcase, ranked: Ranked, warm: np.ndarray, budget_known: np.ndarray
+) -> np.ndarray:
+    """A short reason for each viewer's first item, chosen with array conditions."""
+    n_viewers = ranked.top.shape[0]
+    if ranked.top.shape[1] == 0:
+        return np.full(n_viewers, WHY_POPULAR, dtype=np.int8)
+    first = ranked.top[:, 0]
+    heat = momentum(ctx, showcase)
+    peak = float(heat.max(initial=0.0))
+    hottest = (heat[first] >= peak) & (peak > 0)
+    focused = ranked.attention[:, 0] * len(showcase) > 1.5
+    codes = np.select(
+        [first == showcase.spotlight, warm & focused, hottest, budget_known > 0],
+        [WHY_SPOTLIGHT, WHY_TASTE, WHY_TRENDING, WHY_BUDGET],
+        default=WHY_POPULAR,
+    )
+    return codes.astype(np.int8)
+
+
+def learning_example(ctx: PushContext, row: int, item: int) -> dict[str, float]:
+    """The propensity features of one (viewer, item) pair now: the readable twin of the
+    matrices ``build_push`` scores, built from the same functions on one row."""
+    showcase = ctx.showcase
+    rows = np.array([row])
+    viewer_x = ctx.viewers.features(rows)
+    log_budget, known = ctx.viewers.log_budget(rows)
+    share = ctx.viewers.category_share(rows)
+    single = Showcase("", 0, [""], np.array([item]), -1)
+    if (
+        showcase is not None
+        and showcase.spotlight >= 0
+        and showcase.rows[showcase.spotlight] == item
+    ):
+        single.spotlight = 0
+    item_x = ctx.items.features(single, ctx.window)
+    pairs = pair_features(
+        viewer_x, log_budget, known, share, item_x, ctx.items.category[single.rows]
+    )
+    return ctx.propensity.example(viewer_x[0], item_x[0], pairs[:, 0, 0])

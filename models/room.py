@@ -1,0 +1,300 @@
+"""One live room: the state behind its pushes, advanced one event at a time.
+
+``Room.accept`` is the whole per-room behaviour of the job, free of any engine: it
+de-duplicates, holds events until event time makes them safe (``ReorderBuffer``), applies
+them in event-time order (presence, showcase, windows, learners: test-then-learn) and ranks
+every present viewer when a trigger is applied. The dataflow keys rooms and calls it; tests
+call it directly.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from features.catalog import ItemTable, Showcase
+from features.dedup import Deduplicator
+from features.events import DeadLetter, Event
+from features.ids import unit_hash
+from features.messages import PushBatch
+from features.reorder import ReorderBuffer
+from features.rows import grow
+from features.viewers import ViewerTable
+from features.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
+from models.factorization import RowFunkMF, room_seed
+from models.params import FEEDBACK, RoomParams
+from models.propensity import PropensityModel
+from models.push import PushContext, build_push, learning_example
+
+_HEARTBEAT_MS = 30_000
+
+
+@dataclass(slots=True)
+class RoomStats:
+    """What one call to ``accept`` did, for metrics (no ids beyond the room's)."""
+
+    room_id: str
+    events: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    present: int = 0
+    closed: bool = False
+    propensity: list[tuple[float, bool]] = field(default_factory=list)
+    hits: list[tuple[str, bool]] = field(default_factory=list)
+    conversions: list[tuple[str, str]] = field(default_factory=list)
+
+
+Output = PushBatch | DeadLetter | RoomStats
+
+
+class Room:
+    """All state of one room. Picklable; ``snapshot`` gives immutable bytes for recovery."""
+
+    def __init__(self, room_id: str, params: RoomParams) -> None:
+        self.room_id = room_id
+        self.params = params
+        self.dedup = Deduplicator(params.dedup_horizon_ms, params.dedup_max_ids)
+        self.buffer: ReorderBuffer[Event] = ReorderBuffer(params.lateness_ms)
+        self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
+        self.items = ItemTable()
+        self.window = ItemWindow(params.window_ms, params.bucket_ms)
+        self.mf = RowFunkMF(
+            params.dim, params.lr, params.l2, params.init_sigma, seed=room_seed(room_id)
+        )
+        self.propensity = PropensityModel(params.propensity_lr)
+        self.arm = np.zeros(0, dtype=np.int8)
+        self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
+        self.pushed_items = np.zeros((0, params.top_k), dtype=np.int64)  # item rows, -1 = none
+        self.showcase: Showcase | None = None
+        self.clock = 0
+        self.last_sweep = 0
+        self.closed = False
+
+    # -- persistence -------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def restore(blob: bytes) -> Room:
+        room = pickle.loads(blob)
+        assert isinstance(room, Room)
+        return room
+
+    # -- input ---------------------------------------------------------------------------
+    def accept(self, events: Iterable[Event], read_at: float = 0.0) -> list[Output]:
+        """Take arriving events (arrival order); return pushes, dead letters and stats."""
+        out: list[Output] = []
+        stats = RoomStats(self.room_id)
+        buffer = self.buffer
+        for event in events:
+            if not self.dedup.first_time(event.event_id, event.ts):
+                stats.duplicates += 1
+            elif not buffer.offer(event):
+                out.append(self._late(event))
+        for event in buffer.release():
+            self._apply(event, out, stats, read_at)
+        return self._finish(out, stats)
+
+    def flush(self, read_at: float = 0.0) -> list[Output]:
+        """Apply everything still held back: the input ended."""
+        out: list[Output] = []
+        stats = RoomStats(self.room_id)
+        for event in self.buffer.flush():
+            self._apply(event, out, stats, read_at)
+        return self._finish(out, stats)
+
+    def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
+        if self.closed:
+            for event in self.buffer.flush():
+                self._apply(event, out, stats, 0.0)
+        stats.closed = self.closed
+        stats.present = self.viewers.present_count(self.clock) if not self.closed else 0
+        out.append(stats)
+        return out
+
+    def _late(self, event: Event) -> DeadLetter:
+        behind = self.buffer.lag_behind(event.ts)
+        return DeadLetter(
+            event.origin,
+            "late",
+            f"event {event.event_id!r} (ts {event.ts}) arrived {behind} ms behind events"
+            f" already applied to room {self.room_id!r}, beyond the allowed lateness of"
+            f" {self.params.lateness_ms} ms; using it now would break the no-look-ahead rule."
+            " Fix the producer's ordering or raise --lateness-ms.",
+            event.raw,
+        )
+
+    # -- applying one event in event-time order -------------------------------------------
+    def _apply(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> None:
+        ts = event.ts
+        self.clock = max(self.clock, ts)
+        if ts - self.last_sweep >= self.params.sweep_every_ms:
+            self._sweep(ts)
+        etype = event.type
+        stats.events[etype] += 1
+        if etype == "showcase":
+            self._show(event)
+            assert self.showcase is not None
+            rows = self.viewers.present_rows(ts)
+            self._push(rows, event, out, read_at)
+        elif etype == "room_close":
+            self.closed = True
+        elif etype == "enter":
+            assert event.user_id is not None
+            row = self._viewer(event.user_id, ts)
+            self.viewers.enter(event.user_id, ts, event.attrs)
+            if self.showcase is not None:
+                self._push(np.array([row]), event, out, read_at)
+        elif etype == "leave":
+            assert event.user_id is not None
+            self._viewer(event.user_id, ts)
+            self.viewers.leave(event.user_id, ts)
+        else:
+            assert event.user_id is not None
+            self._interaction(event, self._viewer(event.user_id, ts), stats)
+
+    def _viewer(self, user_id: str, ts: int) -> int:
+        row, new = self.viewers.touch(user_id, ts)
+        if new:
+            cap = self.viewers.rows.capacity
+            self.mf.init_user(row)
+            self.arm = grow(self.arm, cap)
+            self.pushed_at = grow(self.pushed_at, cap)
+            if len(self.pushed_items) < cap:
+                more = np.full((cap - len(self.pushed_items), self.params.top_k), -1, np.int64)
+                self.pushed_items = np.concatenate([self.pushed_items, more])
+            self.arm[row] = self.params.arms.index(user_id, self.params.experiment)
+            self.pushed_at[row] = -1
+            self.pushed_items[row] = -1
+        return row
+
+    def _item(self, item_id: str) -> int:
+        row, new = self.items.ensure(item_id)
+        if new:
+            self.mf.init_item(row)
+            self.window.reserve(self.items.rows.capacity)
+        return row
+
+    def _show(self, event: Event) -> None:
+        for item in event.items:
+            self._item(item.item_id)
+        self.showcase, _ = self.items.show(event.event_id, event.ts, event.items, event.spotlight)
+
+    def _spotlight_row(self) -> int | None:
+        sc = self.showcase
+        if sc is None or sc.spotlight < 0:
+            return None
+        return int(sc.rows[sc.spotlight])
+
+    def _interaction(self, event: Event, row: int, stats: RoomStats) -> None:
+        etype, ts, viewers = event.type, event.ts, self.viewers
+        if etype == "heartbeat":
+            viewers.watch_ms[row] += event.watch_ms
+            spot = self._spotlight_row()
+            if spot is not None and event.watch_ms > 0:
+                share = min(event.watch_ms / _HEARTBEAT_MS, 1.0)
+                self.window.add(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
+                self.mf.learn(row, spot, FEEDBACK["heartbeat"] * share)
+            return
+        item_id = event.item_id
+        if item_id is None:  # engagement with the room: credit the item on stage
+            spot = self._spotlight_row()
+            if spot is None:
+                return
+            item = spot
+        else:
+            item = self._item(item_id)
+        if etype not in ("item_click", "add_to_cart", "purchase", "push_open"):
+            self.window.add(item, ENGAGEMENT, 1.0, ts)
+            if FEEDBACK[etype]:
+                self.mf.learn(row, item, FEEDBACK[etype])
+            return
+        if etype != "push_open":
+            self._score_last_push(row, item, etype, ts, stats)
+            self._learn_propensity(event, row, item, stats)
+        target = FEEDBACK[etype]
+        self.mf.learn(row, item, target)
+        negative = self._negative(event, item)
+        if negative is not None and etype != "push_open":
+            self.mf.learn(row, negative, 0.0)
+        category = int(self.items.category[item])
+        if etype == "item_click":
+            viewers.clicks[row] += 1
+            viewers.categories[row, category] += 1.0
+            self.window.add(item, CLICKS, 1.0, ts)
+        elif etype == "add_to_cart":
+            viewers.carts[row] += 1
+            viewers.categories[row, category] += 1.0
+            self.window.add(item, CARTS, 1.0, ts)
+        elif etype == "purchase":
+            viewers.purchases[row] += 1
+            viewers.spend[row] += event.amount / max(event.qty, 1)
+            viewers.categories[row, category] += 2.0
+            self.window.add(item, PURCHASES, 1.0, ts)
+
+    def _negative(self, event: Event, item: int) -> int | None:
+        """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
+        sc = self.showcase
+        if sc is None or len(sc) < 2:
+            return None
+        pick = int(unit_hash("negative", event.event_id) * len(sc))
+        row = int(sc.rows[pick])
+        return row if row != item else int(sc.rows[(pick + 1) % len(sc)])
+
+    def _learn_propensity(self, event: Event, row: int, item: int, stats: RoomStats) -> None:
+        converted = event.type in ("add_to_cart", "purchase")
+        pairs = [(item, converted)]
+        negative = self._negative(event, item)
+        if negative is not None:
+            pairs.append((negative, False))
+        ctx = self._context(event.ts)
+        for item_row, label in pairs:
+            x = learning_example(ctx, row, item_row)
+            stats.propensity.append((self.propensity.predict_one(x), label))
+            self.propensity.learn_one(x, label)
+
+    def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
+        pushed_at = int(self.pushed_at[row])
+        if pushed_at < 0:
+            return
+        arm = self.params.arms.names[int(self.arm[row])]
+        hit = bool((self.pushed_items[row] == item).any())
+        if etype == "item_click":
+            stats.hits.append((arm, hit))
+        if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
+            stats.conversions.append((arm, "click" if etype == "item_click" else "purchase"))
+
+    # -- triggers ------------------------------------------------------------------------
+    def _context(self, now: int) -> PushContext:
+        return PushContext(
+            viewers=self.viewers,
+            items=self.items,
+            window=self.window.totals(now),
+            showcase=self.showcase,
+            mf=self.mf,
+            propensity=self.propensity,
+            params=self.params,
+        )
+
+    def _push(self, rows: np.ndarray, event: Event, out: list[Output], read_at: float) -> None:
+        if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
+            return
+        batch = build_push(self._context(event.ts), rows, self.arm[rows], event, self.room_id)
+        batch.read_at = read_at
+        self.pushed_at[rows] = event.ts
+        self.pushed_items[rows] = -1
+        self.pushed_items[rows, : batch.top.shape[1]] = self.showcase.rows[batch.top]
+        out.append(batch)
+
+    # -- bounded memory ------------------------------------------------------------------
+    def _sweep(self, now: int) -> None:
+        self.last_sweep = now
+        for row in self.viewers.forget_idle(now):
+            self.pushed_at[row] = -1
+            self.pushed_items[row] = -1
+        keep = self.showcase.rows if self.showcase is not None else np.zeros(0, np.int64)
+        for row in self.items.forget_unshown(now, self.params.forget_after_ms, keep):
+            self.window.forget(row)
