@@ -1,0 +1,162 @@
+"""``roomrank``: the job's command line (simulate, run, demo, evaluate, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from flows.settings import Settings, add_arguments
+
+log = logging.getLogger("roomrank")
+
+RUN_SETTINGS = None  # all settings apply to run
+DEMO_SETTINGS = ("top_k", "arms", "experiment", "presence_timeout_ms", "lateness_ms",
+                 "window_ms", "dim", "metrics_port", "log_level")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roomrank",
+        description="Real-time product recommendations for live-commerce rooms.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser("simulate", help="write a simulated live-commerce world as JSONL")
+    _world_args(sim, rooms=50, viewers=2000, minutes=30.0)
+    sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
+
+    run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
+    run.add_argument("--input", help="JSONL events (- = stdin); file mode")
+    run.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
+    run.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
+    run.add_argument("--workers", type=int, default=1, help="worker threads (file mode)")
+    add_arguments(run)
+
+    demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
+    _world_args(demo, rooms=3, viewers=60, minutes=0.0)
+    demo.add_argument("--speed", type=float, default=20.0,
+                      help="simulated seconds per wall second (default 20)")
+    add_arguments(demo, DEMO_SETTINGS)
+
+    ev = sub.add_parser("evaluate", help="score pushes against what viewers did next")
+    ev.add_argument("--events", required=True, help="JSONL events the pushes were made from")
+    ev.add_argument("--recs", required=True, help="JSONL pushes")
+    ev.add_argument("--k", type=int, default=3, help="cut-off of HR@k and NDCG@k (default 3)")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
+    bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    bench.add_argument("--json", dest="json_file", help="also write the results to this file")
+    bench.add_argument("--brokers", help="also measure Kafka to Kafka on this broker")
+    return parser
+
+
+def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int,
+                minutes: float) -> None:
+    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
+    parser.add_argument("--rooms", type=int, default=rooms, help=f"rooms (default {rooms})")
+    parser.add_argument("--viewers", type=int, default=viewers,
+                        help=f"distinct viewers (default {viewers})")
+    parser.add_argument("--minutes", type=float, default=minutes,
+                        help="simulated minutes" + (" (default: until Ctrl-C)" if not minutes
+                                                    else f" (default {minutes:g})"))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(vars(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ValueError as err:  # bad configuration: one clear line, no traceback
+        print(f"roomrank {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "simulate":
+        from models.world import write_world
+
+        _check_world(args, need_minutes=True)
+        out: Any = sys.stdout.buffer if args.output == "-" else args.output
+        count = write_world(out, args.seed, args.rooms, args.viewers, args.minutes)
+        print(f"wrote {count} events", file=sys.stderr)
+        return 0
+    if args.command == "evaluate":
+        from models.evaluation import evaluate, load_jsonl
+
+        report = evaluate(load_jsonl(args.events), load_jsonl(args.recs), k=args.k)
+        if args.json:
+            sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+            sys.stdout.write("\n")
+        else:
+            print(report.format_table())
+        return 0
+    if args.command == "bench":
+        from flows.bench import run_bench
+
+        return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)
+    settings = _settings(args)
+    _configure(settings)
+    if args.command == "demo":
+        return _demo(args, settings)
+    return _run(args, settings)
+
+
+def _check_world(args: argparse.Namespace, need_minutes: bool) -> None:
+    if args.rooms <= 0 or args.viewers <= 0:
+        raise ValueError("--rooms and --viewers must be > 0")
+    if need_minutes and args.minutes <= 0:
+        raise ValueError("--minutes must be > 0")
+
+
+def _configure(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # A room's ranking is a few small matrix products: one BLAS thread, never oversubscribe
+    # the cores Bytewax workers use.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.runner import run_files, run_kafka
+
+    if settings.brokers:
+        if args.input or args.output or args.dead_letters:
+            raise ValueError("--brokers runs between Kafka topics; drop --input/--output/"
+                             "--dead-letters (or drop --brokers for file mode)")
+        return run_kafka(settings)
+    missing = [f for f, v in (("--input", args.input), ("--output", args.output),
+                              ("--dead-letters", args.dead_letters)) if not v]
+    if missing:
+        raise ValueError(f"file mode needs {', '.join(missing)} (or --brokers for Kafka mode)")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise ValueError(f"--input {args.input!r}: no such file")
+    return run_files(settings, args.input, args.output, args.dead_letters, args.workers)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.runner import run_demo
+
+    _check_world(args, need_minutes=False)
+    if args.speed <= 0:
+        raise ValueError("--speed must be > 0")
+    return run_demo(settings, args.seed, args.rooms, args.viewers, args.minutes, args.speed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

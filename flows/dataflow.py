@@ -1,0 +1,111 @@
+"""The roomrank dataflow: wiring only; all behaviour lives in ``features`` and ``models``.
+
+    raw records → decode → (dead letters) | key by room → Room.accept → pushes | dead letters
+                                                                       ↘ stats → observer
+
+Rooms are Bytewax keys, so a room's events meet in one ``Room`` in arrival order whatever
+the number of workers or processes: pushes do not depend on the deployment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.operators import StatefulBatchLogic
+from bytewax.outputs import Sink
+
+from features.decoding import decode_event
+from features.events import DeadLetter, Event
+from features.messages import PushBatch, encode_dead_letter, encode_pushes
+from flows.files import Messages, RawRecord
+from flows.settings import Settings
+from models.params import RoomParams
+from models.room import Output, Room, RoomStats
+
+Observer = Callable[[Any], None]
+"""Receives every DeadLetter, RoomStats and (after encoding) PushBatch, for metrics."""
+
+
+class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
+    """Bytewax adapter around ``Room``; snapshots are the room's pickled bytes."""
+
+    def __init__(self, params: RoomParams, resume: bytes | None) -> None:
+        self.params = params
+        self.room: Room | None = Room.restore(resume) if resume is not None else None
+
+    def on_batch(self, values: list[Event]) -> tuple[Iterable[Output], bool]:
+        if self.room is None:
+            self.room = Room(values[0].room_id, self.params)
+        out = self.room.accept(values, read_at=min(e.read_at for e in values))
+        return out, self.room.closed
+
+    def on_eof(self) -> tuple[Iterable[Output], bool]:
+        if self.room is None:
+            return [], StatefulBatchLogic.DISCARD
+        return self.room.flush(), self.room.closed
+
+    def snapshot(self) -> bytes:
+        assert self.room is not None
+        return self.room.snapshot()
+
+
+def _decode(max_bytes: int) -> Callable[[RawRecord], Event | DeadLetter]:
+    def decode(record: RawRecord) -> Event | DeadLetter:
+        origin, raw, read_at = record
+        event = decode_event(raw, origin, max_bytes)
+        if isinstance(event, Event):
+            event.read_at = read_at
+        return event
+
+    return decode
+
+
+def _encode_pushes(observe: Observer | None) -> Callable[[PushBatch], tuple[str, Messages]]:
+    def encode(batch: PushBatch) -> tuple[str, Messages]:
+        messages = encode_pushes(batch, emitted_at=int(time.time() * 1000))
+        if observe is not None:
+            observe(batch)
+        return ("pushes", messages)
+
+    return encode
+
+
+def _encode_dead_letter(letter: DeadLetter) -> tuple[str, Messages]:
+    return ("dead-letters", [encode_dead_letter(letter)])
+
+
+def build_flow(
+    settings: Settings,
+    source: Source[RawRecord],
+    sink: Sink[Any],
+    dead_letter_sink: Sink[Any],
+    observe: Observer | None = None,
+) -> Dataflow:
+    """The job, on any source of raw records and any sinks of ``(key, [(key, value)])``."""
+    params = settings.room
+    flow = Dataflow("roomrank")
+    raw = op.input("read", flow, source)
+    decoded = op.map("decode", raw, _decode(settings.max_message_bytes))
+    valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
+    rooms = op.key_on("key_room", valid.trues, lambda event: event.room_id)
+    outputs = op.stateful_batch("room", rooms, lambda resume: RoomLogic(params, resume))
+    results = op.map("unkey", outputs, lambda keyed: keyed[1])
+    is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))
+    is_letter = op.branch("late", is_push.falses, lambda x: isinstance(x, DeadLetter))
+    letters = op.merge("dead_letters", valid.falses, is_letter.trues)
+    if observe is not None:
+        op.inspect("observe_letters", letters, lambda _step, x: observe(x))
+        op.inspect("observe_stats", is_letter.falses, lambda _step, x: observe(x))
+    op.output("write_pushes", op.map("encode_pushes", is_push.trues, _encode_pushes(observe)),
+              sink)
+    op.output("write_dead_letters", op.map("encode_dead_letters", letters, _encode_dead_letter),
+              dead_letter_sink)
+    return flow
+
+
+__all__ = ["RoomStats", "build_flow"]

@@ -1,0 +1,158 @@
+"""The one place configuration enters: flags, then ``ROOMRANK_*`` environment, then defaults.
+
+``SETTINGS`` is the single table of every setting; the command line, the environment
+reader and the README's configuration table are all generated from it, so they cannot
+disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from models.arms import Arms
+from models.params import RoomParams
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str  # attribute of Settings; flag is --name-with-dashes; env is ROOMRANK_NAME
+    kind: type
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "ROOMRANK_" + self.name.upper()
+
+
+SETTINGS: Final = (
+    Setting("brokers", str, "", "Kafka bootstrap servers; empty = file mode"),
+    Setting("input_topic", str, "live.room-events", "topic of room events"),
+    Setting("output_topic", str, "live.recommendations", "topic of pushes"),
+    Setting("dead_letter_topic", str, "live.dead-letters", "topic of dead letters"),
+    Setting("partitions", int, 4, "partitions of topics the job creates when missing"),
+    Setting("top_k", int, 3, "items per push"),
+    Setting("arms", str, "attention=0.9,control=0.1", "experiment arms and their shares"),
+    Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms"),
+    Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
+    Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),
+    Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
+    Setting("window_ms", int, 300_000, "length of the room's momentum window"),
+    Setting("bucket_ms", int, 10_000, "resolution of the momentum window"),
+    Setting("dedup_horizon_ms", int, 600_000, "event-time horizon of event_id de-duplication"),
+    Setting("dedup_max_ids", int, 200_000, "most event ids remembered per room"),
+    Setting("dim", int, 32, "dimension of user and item vectors"),
+    Setting("learning_rate", float, 0.05, "SGD step of the vector learner"),
+    Setting("propensity_learning_rate", float, 0.05, "SGD step of the propensity learner"),
+    Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts"),
+    Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters"),
+    Setting("batch_size", int, 1000, "most input messages read per source batch"),
+    Setting("metrics_port", int, 0, "serve Prometheus metrics on this port; 0 = off"),
+    Setting("recovery_dir", str, "", "Bytewax recovery partitions; empty = no recovery"),
+    Setting("snapshot_secs", int, 30, "epoch (snapshot) interval with recovery"),
+    Setting("backup_secs", int, 60, "how long old snapshots are kept"),
+    Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("log_user_ids", bool, False, "allow user ids in logs (personal data)"),
+)
+_BY_NAME: Final = {s.name: s for s in SETTINGS}
+
+
+def _convert(setting: Setting, raw: str) -> Any:
+    if setting.kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{setting.env}={raw!r}: expected true or false")
+    try:
+        return setting.kind(raw)
+    except ValueError:
+        raise ValueError(
+            f"{setting.env} / {setting.flag}={raw!r}: expected {setting.kind.__name__}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+    room: RoomParams = field(default_factory=RoomParams)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name] if name in self.values else _BY_NAME[name].default
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None,
+             env: Mapping[str, str] | None = None) -> Settings:
+        """Defaults < environment < ``overrides`` (parsed flags, tests). Raises ValueError."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value = setting.default
+            if setting.env in env:
+                value = _convert(setting, env[setting.env])
+            if overrides and overrides.get(setting.name) is not None:
+                given = overrides[setting.name]
+                value = _convert(setting, given) if isinstance(given, str) else given
+            values[setting.name] = value
+        return cls(values, _room_params(values))
+
+    def describe(self) -> dict[str, Any]:
+        return {s.name: self.values.get(s.name, s.default) for s in SETTINGS}
+
+
+def _room_params(values: dict[str, Any]) -> RoomParams:
+    for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):
+        if values[name] <= 0:
+            raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
+    if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}")
+    return RoomParams(
+        top_k=values["top_k"],
+        dim=values["dim"],
+        lr=values["learning_rate"],
+        propensity_lr=values["propensity_learning_rate"],
+        presence_timeout_ms=values["presence_timeout_ms"],
+        forget_after_ms=values["forget_after_ms"],
+        lateness_ms=values["lateness_ms"],
+        window_ms=values["window_ms"],
+        bucket_ms=values["bucket_ms"],
+        dedup_horizon_ms=values["dedup_horizon_ms"],
+        dedup_max_ids=values["dedup_max_ids"],
+        conversion_window_ms=values["conversion_window_ms"],
+        arms=Arms.parse(values["arms"]),
+        experiment=values["experiment"],
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """Add the settings' flags (all, or ``names``); defaults stay None so env can win."""
+    for setting in SETTINGS:
+        if names is not None and setting.name not in names:
+            continue
+        if setting.kind is bool:
+            parser.add_argument(setting.flag, dest=setting.name, action="store_const",
+                                const=True, default=None, help=f"{setting.help} [{setting.env}]")
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, type=setting.kind, default=None,
+                                metavar=setting.kind.__name__.upper(),
+                                help=f"{setting.help} (default {setting.default!r}) [{setting.env}]")
+
+
+def markdown_table() -> str:
+    """The README's configuration table."""
+    lines = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.flag}` | `{s.env}` | `{s.default!r}` | {s.help} |")
+    return "\n".join(lines)
