@@ -57,6 +57,7 @@ class Event:
     rec_id: str | None = None
     items: tuple[ShowcaseItem, ...] = ()
     spotlight: str | None = None
+    read_at: float = 0.0  # time.monotonic() when the job read it; for push latency
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,17 @@ import orjson
 
 from flows.settings import Settings, add_arguments
 
-log = logging.getLogger("roomrank")
-
-RUN_SETTINGS = None  # all settings apply to run
-DEMO_SETTINGS = ("top_k", "arms", "experiment", "presence_timeout_ms", "lateness_ms",
-                 "window_ms", "dim", "metrics_port", "log_level")
+DEMO_SETTINGS = (
+    "top_k",
+    "arms",
+    "experiment",
+    "presence_timeout_ms",
+    "lateness_ms",
+    "window_ms",
+    "dim",
+    "metrics_port",
+    "log_level",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
     _world_args(demo, rooms=3, viewers=60, minutes=0.0)
-    demo.add_argument("--speed", type=float, default=20.0,
-                      help="simulated seconds per wall second (default 20)")
+    demo.add_argument(
+        "--speed", type=float, default=20.0, help="simulated seconds per wall second (default 20)"
+    )
     add_arguments(demo, DEMO_SETTINGS)
 
     ev = sub.add_parser("evaluate", help="score pushes against what viewers did next")
@@ -56,15 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int,
-                minutes: float) -> None:
+def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int, minutes: float) -> None:
     parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
     parser.add_argument("--rooms", type=int, default=rooms, help=f"rooms (default {rooms})")
-    parser.add_argument("--viewers", type=int, default=viewers,
-                        help=f"distinct viewers (default {viewers})")
-    parser.add_argument("--minutes", type=float, default=minutes,
-                        help="simulated minutes" + (" (default: until Ctrl-C)" if not minutes
-                                                    else f" (default {minutes:g})"))
+    parser.add_argument(
+        "--viewers", type=int, default=viewers, help=f"distinct viewers (default {viewers})"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=minutes,
+        help="simulated minutes"
+        + (" (default: until Ctrl-C)" if not minutes else f" (default {minutes:g})"),
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -106,7 +116,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)
     settings = _settings(args)
-    _configure(settings)
     if args.command == "demo":
         return _demo(args, settings)
     return _run(args, settings)
@@ -119,29 +128,25 @@ def _check_world(args: argparse.Namespace, need_minutes: bool) -> None:
         raise ValueError("--minutes must be > 0")
 
 
-def _configure(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # A room's ranking is a few small matrix products: one BLAS thread, never oversubscribe
-    # the cores Bytewax workers use.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.runner import run_files, run_kafka
+    from flows.jobs import run_files, run_kafka
 
     if settings.brokers:
         if args.input or args.output or args.dead_letters:
-            raise ValueError("--brokers runs between Kafka topics; drop --input/--output/"
-                             "--dead-letters (or drop --brokers for file mode)")
+            raise ValueError(
+                "--brokers runs between Kafka topics; drop --input/--output/"
+                "--dead-letters (or drop --brokers for file mode)"
+            )
         return run_kafka(settings)
-    missing = [f for f, v in (("--input", args.input), ("--output", args.output),
-                              ("--dead-letters", args.dead_letters)) if not v]
+    missing = [
+        f
+        for f, v in (
+            ("--input", args.input),
+            ("--output", args.output),
+            ("--dead-letters", args.dead_letters),
+        )
+        if not v
+    ]
     if missing:
         raise ValueError(f"file mode needs {', '.join(missing)} (or --brokers for Kafka mode)")
     if args.input != "-" and not Path(args.input).is_file():
@@ -150,7 +155,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.runner import run_demo
+    from flows.jobs import run_demo
 
     _check_world(args, need_minutes=False)
     if args.speed <= 0:

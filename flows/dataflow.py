@@ -101,10 +101,12 @@ def build_flow(
     if observe is not None:
         op.inspect("observe_letters", letters, lambda _step, x: observe(x))
         op.inspect("observe_stats", is_letter.falses, lambda _step, x: observe(x))
-    op.output("write_pushes", op.map("encode_pushes", is_push.trues, _encode_pushes(observe)),
-              sink)
-    op.output("write_dead_letters", op.map("encode_dead_letters", letters, _encode_dead_letter),
-              dead_letter_sink)
+    op.output("write_pushes", op.map("encode_pushes", is_push.trues, _encode_pushes(observe)), sink)
+    op.output(
+        "write_dead_letters",
+        op.map("encode_dead_letters", letters, _encode_dead_letter),
+        dead_letter_sink,
+    )
     return flow
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import orjson
@@ -49,7 +49,7 @@ class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
         if self._pending is None:
             return None
         wait_s = (self._pending["ts"] - self._due()) / 1000.0 / self._speed
-        return datetime.now(timezone.utc) + timedelta(seconds=min(max(wait_s, 0.0), 0.5))
+        return datetime.now(UTC) + timedelta(seconds=min(max(wait_s, 0.0), 0.5))
 
     def snapshot(self) -> None:
         return None
@@ -69,13 +69,16 @@ class PacedSource(FixedPartitionedSource[RawRecord, None]):
 
 def describe_push(push: dict[str, Any]) -> str:
     """One readable line for a push."""
-    stamp = datetime.fromtimestamp(int(push["ts"]) / 1000, timezone.utc).strftime("%H:%M:%S")
+    stamp = datetime.fromtimestamp(int(push["ts"]) / 1000, UTC).strftime("%H:%M:%S")
     items = ", ".join(
-        f"{it['item_id']} ({it['score']:.3f})" for it in push["items"]  # type: ignore[index]
+        f"{it['item_id']} ({it['score']:.3f})"
+        for it in push["items"]  # type: ignore[index]
     )
     why = f" — {push['why']}" if push.get("why") else ""
-    return (f"{stamp} {push['room_id']} → {push['user_id']} [{push['arm']}, {push['trigger']}]"
-            f": {items}{why}")
+    return (
+        f"{stamp} {push['room_id']} → {push['user_id']} [{push['arm']}, {push['trigger']}]"
+        f": {items}{why}"
+    )
 
 
 class _TerminalPartition(StatelessSinkPartition[tuple[str, Messages]]):

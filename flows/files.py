@@ -107,4 +107,4 @@ class JsonlSink(FixedPartitionedSink[Messages, None]):
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LineSinkPartition:
         if for_part == "-":
             return _LineSinkPartition(sys.stdout.buffer)
-        return _LineSinkPartition(Path(for_part).open("ab"))  # noqa: SIM115
+        return _LineSinkPartition(Path(for_part).open("ab"))

@@ -93,8 +93,9 @@ class Settings:
             raise AttributeError(name) from None
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None,
-             env: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
         """Defaults < environment < ``overrides`` (parsed flags, tests). Raises ValueError."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -117,7 +118,9 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         if values[name] <= 0:
             raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}")
+        raise ValueError(
+            f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}"
+        )
     return RoomParams(
         top_k=values["top_k"],
         dim=values["dim"],
@@ -142,12 +145,23 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
         if names is not None and setting.name not in names:
             continue
         if setting.kind is bool:
-            parser.add_argument(setting.flag, dest=setting.name, action="store_const",
-                                const=True, default=None, help=f"{setting.help} [{setting.env}]")
+            parser.add_argument(
+                setting.flag,
+                dest=setting.name,
+                action="store_const",
+                const=True,
+                default=None,
+                help=f"{setting.help} [{setting.env}]",
+            )
         else:
-            parser.add_argument(setting.flag, dest=setting.name, type=setting.kind, default=None,
-                                metavar=setting.kind.__name__.upper(),
-                                help=f"{setting.help} (default {setting.default!r}) [{setting.env}]")
+            parser.add_argument(
+                setting.flag,
+                dest=setting.name,
+                type=setting.kind,
+                default=None,
+                metavar=setting.kind.__name__.upper(),
+                help=f"{setting.help} (default {setting.default!r}) [{setting.env}]",
+            )
 
 
 def markdown_table() -> str:

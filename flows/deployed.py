@@ -1,0 +1,37 @@
+"""The dataflow as ``bytewax.run`` deploys it, configured from ``ROOMRANK_*`` variables.
+
+    python -m bytewax.run flows.deployed:flow -w 1 -i 0 -a "host0:2101;host1:2101" \
+        -r /var/lib/roomrank/recovery -s 30 -b 60
+
+Kafka mode when ``ROOMRANK_BROKERS`` is set; otherwise file mode from ``ROOMRANK_INPUT``,
+``ROOMRANK_OUTPUT`` and ``ROOMRANK_DEAD_LETTERS`` (used by the multi-process tests).
+"""
+
+from __future__ import annotations
+
+import os
+
+from bytewax.dataflow import Dataflow
+
+from flows.jobs import file_flow, kafka_flow, prepare
+from flows.settings import Settings
+
+
+def _build() -> Dataflow:
+    settings = Settings.load()
+    prepare(settings)
+    if settings.brokers:
+        return kafka_flow(settings)
+    paths = [
+        os.environ.get(name, "")
+        for name in ("ROOMRANK_INPUT", "ROOMRANK_OUTPUT", "ROOMRANK_DEAD_LETTERS")
+    ]
+    if not all(paths):
+        raise SystemExit(
+            "flows.deployed: set ROOMRANK_BROKERS (Kafka mode) or ROOMRANK_INPUT,"
+            " ROOMRANK_OUTPUT and ROOMRANK_DEAD_LETTERS (file mode)"
+        )
+    return file_flow(settings, *paths)
+
+
+flow = _build()

@@ -1,0 +1,140 @@
+"""Every metric the job exports, declared once; ``Recorder`` turns dataflow outputs into them.
+
+Names are prefixed ``roomrank_``; labels are bounded (event type, dead-letter reason, arm,
+trigger, action, Kafka topic and partition), never a room or user id. Metrics live in
+prometheus-client's default registry, so under ``bytewax.run`` with its dataflow API enabled
+they also appear beside Bytewax's own on port 3030.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Final
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from river import metrics as river_metrics
+
+from features.events import DeadLetter
+from features.messages import PushBatch
+from models.room import RoomStats
+
+log = logging.getLogger("roomrank.metrics")
+
+EVENTS: Final = Counter("roomrank_events_total", "Room events applied, by type", ["type"])
+DEAD_LETTERS: Final = Counter(
+    "roomrank_dead_letters_total", "Inputs turned into dead letters, by reason", ["reason"]
+)
+DUPLICATES: Final = Counter("roomrank_duplicates_total", "Redelivered events dropped")
+PUSHES: Final = Counter("roomrank_pushes_total", "Pushes emitted", ["arm", "trigger"])
+SHOWCASE_CHANGES: Final = Counter("roomrank_showcase_changes_total", "Showcase events applied")
+PRESENT_VIEWERS: Final = Gauge(
+    "roomrank_present_viewers", "Viewers present in this process's rooms"
+)
+ROOMS_ACTIVE: Final = Gauge("roomrank_rooms_active", "Open rooms held by this process")
+PUSH_LATENCY: Final = Histogram(
+    "roomrank_push_latency_seconds",
+    "Wall time from reading a trigger to handing its pushes to the sink",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0),
+)
+EVENT_LAG: Final = Histogram(
+    "roomrank_event_lag_seconds",
+    "Wall clock minus the event time of the newest event a room applied",
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0, float("inf")),
+)
+KAFKA_LAG: Final = Gauge(
+    "roomrank_kafka_consumer_lag", "Messages behind the partition's end", ["topic", "partition"]
+)
+PROPENSITY_AUC: Final = Gauge(
+    "roomrank_propensity_rolling_auc", "Rolling ROC AUC of the propensity learner, test-then-learn"
+)
+PUSH_HIT_RATE: Final = Gauge(
+    "roomrank_push_hit_rate",
+    "Rolling share of clicks on an item of the viewer's last push",
+    ["arm"],
+)
+CONVERSIONS: Final = Counter(
+    "roomrank_push_conversions_total",
+    "Pushed items clicked or bought by their viewer within the conversion window",
+    ["arm", "action"],
+)
+
+ROLLING_WINDOW: Final = 5000
+
+
+def serve(port: int) -> None:
+    """Expose the default registry on ``port`` (all interfaces: scraped from outside)."""
+    start_http_server(port)
+    log.info("metrics on :%d/metrics", port)
+
+
+class RollingMean:
+    """Mean of the last ``size`` observations, O(1) per update.
+
+    >>> m = RollingMean(2)
+    >>> m.update(True), m.update(False), m.update(False)
+    (1.0, 0.5, 0.0)
+    """
+
+    def __init__(self, size: int) -> None:
+        self.values: deque[float] = deque(maxlen=size)
+        self.total = 0.0
+
+    def update(self, value: float) -> float:
+        if len(self.values) == self.values.maxlen:
+            self.total -= self.values[0]
+        self.values.append(float(value))
+        self.total += float(value)
+        return self.total / len(self.values)
+
+
+class Recorder:
+    """Folds the dataflow's outputs into the metrics above (one per process)."""
+
+    def __init__(self) -> None:
+        self.present: dict[str, int] = {}
+        self.auc = river_metrics.RollingROCAUC(window_size=ROLLING_WINDOW)
+        self.hits: dict[str, RollingMean] = {}
+
+    def __call__(self, item: Any) -> None:
+        if isinstance(item, RoomStats):
+            self._stats(item)
+        elif isinstance(item, PushBatch):
+            self._pushes(item)
+        elif isinstance(item, DeadLetter):
+            DEAD_LETTERS.labels(item.reason).inc()
+
+    def _pushes(self, batch: PushBatch) -> None:
+        counts: dict[str, int] = {}
+        for arm in batch.arms:
+            counts[arm] = counts.get(arm, 0) + 1
+        for arm, n in counts.items():
+            PUSHES.labels(arm, batch.trigger).inc(n)
+        if batch.read_at:
+            PUSH_LATENCY.observe(time.monotonic() - batch.read_at)
+
+    def _stats(self, stats: RoomStats) -> None:
+        for etype, n in stats.events.items():
+            EVENTS.labels(etype).inc(n)
+        if stats.events.get("showcase"):
+            SHOWCASE_CHANGES.inc(stats.events["showcase"])
+        if stats.duplicates:
+            DUPLICATES.inc(stats.duplicates)
+        if stats.closed:
+            self.present.pop(stats.room_id, None)
+        else:
+            self.present[stats.room_id] = stats.present
+        PRESENT_VIEWERS.set(sum(self.present.values()))
+        ROOMS_ACTIVE.set(len(self.present))
+        if stats.clock:
+            EVENT_LAG.observe(max(time.time() - stats.clock / 1000.0, 0.0))
+        for probability, label in stats.propensity:
+            self.auc.update(label, probability)
+        if stats.propensity:
+            PROPENSITY_AUC.set(self.auc.get())
+        for arm, hit in stats.hits:
+            rate = self.hits.setdefault(arm, RollingMean(ROLLING_WINDOW))
+            PUSH_HIT_RATE.labels(arm).set(rate.update(hit))
+        for arm, action in stats.conversions:
+            CONVERSIONS.labels(arm, action).inc()

@@ -1,0 +1,87 @@
+"""The whole dataflow under bytewax.testing: coverage, contract validity, determinism."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import jsonschema
+import orjson
+import pytest
+
+from features.schemas import load
+from flows.settings import Settings
+from tests.flows.helpers import expected_audiences, run_lines, stable, world_lines
+
+
+@pytest.fixture(scope="module")
+def world() -> list[bytes]:
+    return world_lines()
+
+
+@pytest.fixture(scope="module")
+def outputs(world: list[bytes]) -> tuple[list[dict], list[dict]]:
+    return run_lines(world)
+
+
+def test_every_present_viewer_is_pushed_at_every_trigger(world, outputs) -> None:
+    pushes, letters = outputs
+    events = [orjson.loads(line) for line in world]
+    expected = expected_audiences(events)
+    got: dict[str, set[str]] = defaultdict(set)
+    for push in pushes:
+        got[push["trigger_id"]].add(push["user_id"])
+    assert letters == []
+    assert len(expected) > 50
+    assert sum(len(users) for users in expected.values()) > 500
+    assert dict(got) == {t: users for t, users in expected.items() if users}
+
+
+def test_pushes_follow_the_contract(world, outputs) -> None:
+    pushes, _ = outputs
+    showcases = {e["event_id"]: e for e in map(orjson.loads, world) if e["type"] == "showcase"}
+    current: dict[str, dict] = {}
+    for event in sorted(showcases.values(), key=lambda e: e["ts"]):
+        current.setdefault(event["room_id"], event)
+    schema = load("recommendation")
+    rec_ids = set()
+    for push in pushes:
+        jsonschema.validate(push, schema)
+        rec_ids.add(push["rec_id"])
+        assert [it["rank"] for it in push["items"]] == list(range(1, len(push["items"]) + 1))
+        scores = [it["score"] for it in push["items"]]
+        assert push["arm"] == "control" or scores == sorted(scores, reverse=True)
+        if push["trigger"] == "showcase":
+            on_show = {it["item_id"] for it in showcases[push["trigger_id"]]["items"]}
+            assert {it["item_id"] for it in push["items"]} <= on_show
+            assert len(push["items"]) == min(3, len(on_show))
+    assert len(rec_ids) == len(pushes)
+    assert {p["arm"] for p in pushes} == {"attention", "control"}
+
+
+def test_two_runs_give_identical_pushes(world, outputs) -> None:
+    again, _ = run_lines(world)
+    assert stable(again) == stable(outputs[0])
+
+
+def test_arm_flag_sends_everyone_to_one_arm(world) -> None:
+    pushes, _ = run_lines(world[:3000], Settings.load({"arms": "attention=1"}, env={}))
+    assert pushes and {p["arm"] for p in pushes} == {"attention"}
+
+
+def test_bad_lines_become_dead_letters_and_the_stream_goes_on(world) -> None:
+    bad = [b"{not json", b'{"event_id":"x","type":"teleport","ts":1,"room_id":"r"}',
+           b'{"event_id":"y","type":"enter","ts":1,"room_id":"r"}', b"\xff\xfe"]
+    lines = bad[:2] + world[:2000] + bad[2:]
+    pushes, letters = run_lines(lines)
+    clean, _ = run_lines(world[:2000])
+    assert stable(pushes) == stable(clean)
+    schema = load("dead-letter")
+    for letter in letters:
+        jsonschema.validate(letter, schema)
+    assert [(d["offset"], d["topic"], d["partition"]) for d in letters] == [
+        (1, "test", 0), (2, "test", 0), (2003, "test", 0), (2004, "test", 0)]
+    errors = [d["error"] for d in letters]
+    assert "not valid UTF-8 JSON" in errors[0]
+    assert "unknown type 'teleport'" in errors[1]
+    assert "missing required field 'user_id'" in errors[2]
+    assert letters[3]["raw"] == "//4="  # base64 of the non-UTF-8 bytes
