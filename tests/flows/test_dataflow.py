@@ -42,10 +42,10 @@ def test_pushes_follow_the_contract(world, outputs) -> None:
     current: dict[str, dict] = {}
     for event in sorted(showcases.values(), key=lambda e: e["ts"]):
         current.setdefault(event["room_id"], event)
-    schema = load("recommendation")
+    validator = jsonschema.Draft202012Validator(load("recommendation"))
     rec_ids = set()
     for push in pushes:
-        jsonschema.validate(push, schema)
+        validator.validate(push)
         rec_ids.add(push["rec_id"])
         assert [it["rank"] for it in push["items"]] == list(range(1, len(push["items"]) + 1))
         scores = [it["score"] for it in push["items"]]

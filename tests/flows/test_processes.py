@@ -1,0 +1,51 @@
+"""The deployed flow, run as real Bytewax processes: N processes push exactly what 1 does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.flows.helpers import read_jsonl, stable, world_lines
+
+
+def _run(tmp: Path, name: str, processes: int, workers: int) -> tuple[list[dict], list[dict]]:
+    out, dead = tmp / f"{name}.jsonl", tmp / f"{name}-dead.jsonl"
+    env = {**os.environ, "ROOMRANK_INPUT": str(tmp / "events.jsonl"),
+           "ROOMRANK_OUTPUT": str(out), "ROOMRANK_DEAD_LETTERS": str(dead),
+           "ROOMRANK_METRICS_PORT": "0"}
+    env.pop("ROOMRANK_BROKERS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bytewax.testing", "flows.deployed:flow",
+         "-p", str(processes), "-w", str(workers)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return read_jsonl(out), read_jsonl(dead)
+
+
+@pytest.fixture(scope="module")
+def events_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("procs")
+    lines = world_lines(seed=5, rooms=8, viewers=300, minutes=10)
+    lines.insert(100, b'{"event_id": 7}')  # one dead letter, to compare those too
+    (tmp / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return tmp
+
+
+def test_two_processes_push_the_same_as_one(events_dir: Path) -> None:
+    one, one_dead = _run(events_dir, "p1", processes=1, workers=1)
+    two, two_dead = _run(events_dir, "p2", processes=2, workers=1)
+    assert len(one) > 300
+    assert len({p["room_id"] for p in one}) == 8
+    assert stable(two) == stable(one)
+    assert one_dead == two_dead and len(one_dead) == 1 and one_dead[0]["offset"] == 101
+
+
+def test_two_workers_in_one_process_push_the_same_as_one(events_dir: Path) -> None:
+    one, _ = _run(events_dir, "w1", processes=1, workers=1)
+    two, _ = _run(events_dir, "w2", processes=1, workers=2)
+    assert stable(two) == stable(one)
