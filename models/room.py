@@ -41,6 +41,7 @@ class RoomStats:
     events: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     present: int = 0
+    clock: int = 0  # newest event time applied
     closed: bool = False
     propensity: list[tuple[float, bool]] = field(default_factory=list)
     hits: list[tuple[str, bool]] = field(default_factory=list)
@@ -111,6 +112,7 @@ class Room:
             for event in self.buffer.flush():
                 self._apply(event, out, stats, 0.0)
         stats.closed = self.closed
+        stats.clock = self.clock
         stats.present = self.viewers.present_count(self.clock) if not self.closed else 0
         out.append(stats)
         return out
