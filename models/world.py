@@ -46,8 +46,9 @@ _ORDER = itemgetter(0, 1, 2)  # (time, priority or room, sequence): never compar
 class World:
     """A seeded world: hidden truth plus a deterministic event stream drawn from it.
 
-    ``events()`` re-simulates on every call (same seed, same events) instead of caching, so a
-    long world costs memory only while it is being consumed.
+    ``events()`` re-simulates on every call (same seed, same events) instead of caching, so the
+    events are held only while an iterator is alive. ``truth`` holds tastes, budgets, segments
+    and item styles; ``oracle_ranking`` turns them into the best ranking a recommender could give.
     """
 
     def __init__(
@@ -67,19 +68,41 @@ class World:
         self.dup_rate = dup_rate
         self.late_rate = late_rate
         self.max_late_ms = max_late_ms
+        self._stacks: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def affinity(self, user_id: str, item_id: str) -> float:
         """Hidden taste match in [-1, 1]; the dominant term of every purchase decision."""
         return self.truth.affinity(user_id, item_id)
 
-    def oracle_ranking(self, user_id: str, item_ids: list[str], spotlight: str | None) -> list[str]:
-        """Rank items the way this viewer's choice model weighs them (minus novelty effects)."""
+    def oracle_scores(
+        self, user_id: str, item_ids: tuple[str, ...], spotlight: str | None
+    ) -> np.ndarray:
+        """The viewer's hidden choice utility per item (taste, appeal, spotlight; no novelty)."""
+        key = tuple(item_ids)
+        cached = self._stacks.get(key)
+        if cached is None:
+            items = [self.truth.items[i] for i in key]
+            cached = (np.stack([it.vec for it in items]), np.array([it.appeal for it in items]))
+            self._stacks[key] = cached
+        vecs, appeal = cached
+        util = CHOICE_TASTE * (vecs @ self.truth.viewer(user_id).taste) + appeal
+        if spotlight is not None and spotlight in key:
+            util[key.index(spotlight)] += CHOICE_SPOTLIGHT
+        return np.asarray(util)
 
-        def utility(item_id: str) -> float:
-            boost = CHOICE_SPOTLIGHT if item_id == spotlight else 0.0
-            return CHOICE_TASTE * self.affinity(user_id, item_id) + boost
+    def oracle_ranking(
+        self, user_id: str, item_ids: tuple[str, ...] | list[str], spotlight: str | None
+    ) -> list[str]:
+        """Items best first by hidden utility: the ceiling a recommender could reach here.
 
-        return sorted(item_ids, key=lambda i: -utility(i))
+        >>> w = World(seed=1, rooms=1, viewers=3, minutes=5)
+        >>> ids = [it.item_id for it in w.truth.rooms[0].catalogue[:5]]
+        >>> sorted(w.oracle_ranking("u-00002", ids, None)) == sorted(ids)
+        True
+        """
+        key = tuple(item_ids)
+        order = np.argsort(-self.oracle_scores(user_id, key, spotlight), kind="stable")
+        return [key[int(i)] for i in order]
 
     def events(self) -> Iterator[dict[str, Any]]:
         """All rooms merged by arrival order: ``ts`` order except the bounded late copies."""
@@ -111,7 +134,8 @@ def _merge(logs: list[RoomLog], rnd: random.Random, world: World) -> Iterator[di
             log.add(room.closes_at, make_event("room_close", room.closes_at, room.room_id))
         log.rows.sort(key=_ORDER)
         for pos, (_, _, _, ev) in enumerate(log.rows):
-            ev["event_id"] = f"{room.room_id}-{pos + 1:06d}"
+            # the seed keeps ids unique when worlds are chained (e.g. an endless demo feed)
+            ev["event_id"] = f"{room.room_id}-s{world.seed}-{pos + 1:06d}"
         for ev, trigger in log.push_opens:
             ev["rec_id"] = rec_id(trigger["event_id"], ev["user_id"])
         cap = room.closes_at if room.closes_at is not None else 2**62
@@ -136,9 +160,16 @@ def iter_world(
     viewers: int,
     minutes: float,
     start_ms: int = DEFAULT_START_MS,
+    *,
+    dup_rate: float = 0.005,
+    late_rate: float = 0.005,
 ) -> Iterator[dict[str, Any]]:
-    """Contract input events for a seeded world, merged across rooms in arrival order."""
-    return World(seed, rooms, viewers, minutes, start_ms).events()
+    """Contract input events for a seeded world, merged across rooms in arrival order.
+
+    Pass ``dup_rate=0, late_rate=0`` for a clean stream when a test needs exact counts.
+    """
+    world = World(seed, rooms, viewers, minutes, start_ms, dup_rate=dup_rate, late_rate=late_rate)
+    return world.events()
 
 
 def write_world(
@@ -148,9 +179,14 @@ def write_world(
     viewers: int,
     minutes: float,
     start_ms: int = DEFAULT_START_MS,
+    *,
+    dup_rate: float = 0.005,
+    late_rate: float = 0.005,
 ) -> int:
     """Write the world as JSONL (one event per line) and return the number of lines."""
-    events = iter_world(seed, rooms, viewers, minutes, start_ms)
+    events = iter_world(
+        seed, rooms, viewers, minutes, start_ms, dup_rate=dup_rate, late_rate=late_rate
+    )
     if isinstance(path_or_file, str | Path):
         with open(path_or_file, "wb") as fh:
             return _write_lines(fh, events)

@@ -63,6 +63,8 @@ class ShowcaseSpan:
 
 @dataclass(slots=True)
 class RoomLog:
+    """A room's events as generated (any order); ids wait until the room's order is final."""
+
     room: Room
     timeline: list[ShowcaseSpan]
     starts: list[int]
@@ -75,11 +77,12 @@ class RoomLog:
         return event
 
     def showcase_at(self, ts: int) -> ShowcaseSpan:
+        """The snapshot a viewer sees at ``ts`` (a showcase event applies from its own ts)."""
         return self.timeline[max(bisect.bisect_right(self.starts, ts) - 1, 0)]
 
 
 def make_event(kind: str, ts: int, room_id: str, **fields: Any) -> dict[str, Any]:
-    # event_id is filled in once the room's events are in order; keep it the first key
+    """A contract event whose ``event_id`` is filled in once the room's order is final."""
     return {"event_id": "", "type": kind, "ts": ts, "room_id": room_id, **fields}
 
 
@@ -205,6 +208,7 @@ def _shopping(
             weights[pos] = [
                 math.exp(
                     CHOICE_TASTE * affinity[i]
+                    + catalogue[i].appeal
                     + CHOICE_FRESH * fresh
                     + (CHOICE_SPOTLIGHT if i == show.spotlight else 0.0)
                 )
@@ -215,7 +219,7 @@ def _shopping(
         k = rnd.choices(range(len(w)), weights=w)[0]
         j = show.idx_list[k]
         aff = affinity[j]
-        if rnd.random() >= _sigmoid(-0.3 + 2.5 * aff):
+        if rnd.random() >= _sigmoid(-0.3 + 2.5 * aff + 0.5 * catalogue[j].appeal):
             continue
         if j not in clicked:
             clicked.add(j)

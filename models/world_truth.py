@@ -23,6 +23,7 @@ SEGMENTS = 6
 TASTE_SPREAD = 0.35
 # How much an item's latent vector follows its category (the rest is item-specific style).
 CATEGORY_WEIGHT = 0.6
+APPEAL_SPREAD = 0.6  # item appeal shared by all viewers, in utility units
 
 # category -> (median price, nouns used for titles)
 CATEGORIES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -47,7 +48,11 @@ TIER_CUTS = (-0.8416, -0.2533, 0.2533, 0.8416)
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One catalogue entry; ``vec`` is the hidden style the viewers' tastes respond to."""
+    """One catalogue entry; ``vec`` is the hidden style the viewers' tastes respond to.
+
+    ``appeal`` is what everybody likes about it (photos, deal, brand): the part of demand that
+    room popularity can learn, unlike taste.
+    """
 
     item_id: str
     category: str
@@ -55,6 +60,7 @@ class Item:
     title: str
     brand: str
     vec: np.ndarray
+    appeal: float
 
     def as_showcase_entry(self) -> dict[str, object]:
         """A fresh contract ``items`` entry (fresh so that consumers may mutate it safely)."""
@@ -104,10 +110,13 @@ class WorldTruth:
     start_ms: int
     end_ms: int
 
+    def viewer(self, user_id: str) -> Viewer:
+        """Look a viewer up by ``user_id`` (ids are ``u-`` plus the 1-based pool position)."""
+        return self.viewers[int(user_id.removeprefix("u-")) - 1]
+
     def affinity(self, user_id: str, item_id: str) -> float:
         """Cosine of taste and item style: the main driver of clicks, carts and purchases."""
-        viewer = self.viewers[int(user_id.removeprefix("u-")) - 1]
-        return float(viewer.taste @ self.items[item_id].vec)
+        return float(self.viewer(user_id).taste @ self.items[item_id].vec)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -185,6 +194,7 @@ def _make_catalogue(
                 title=title,
                 brand=BRANDS[int(rng.integers(len(BRANDS)))],
                 vec=vec,
+                appeal=APPEAL_SPREAD * float(rng.standard_normal()),
             )
         )
     return tuple(items)
@@ -201,6 +211,8 @@ def build_truth(seed: int, rooms: int, viewers: int, minutes: float, start_ms: i
     """
     if rooms < 1 or viewers < 1 or minutes <= 0:
         raise ValueError("need at least one room, one viewer and a positive duration")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     rng = np.random.default_rng([seed, 0])
     window = int(minutes * 60_000)
     end_ms = start_ms + window
