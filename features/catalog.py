@@ -8,6 +8,7 @@ and ties break by ``item_id``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -16,7 +17,7 @@ import numpy as np
 from features.events import ShowcaseItem
 from features.rows import RowIndex, grow
 from features.viewers import category_bucket
-from features.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN
+from features.windows import CARTS, CHANNELS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN
 
 ITEM_FEATURES: Final = (
     "log_price",
@@ -99,6 +100,15 @@ class ItemTable:
                 self.rows.remove(item_id)
                 freed.append(row)
         return freed
+
+    def feature_row(self, row: int, on_stage: bool, window: np.ndarray) -> list[float]:
+        """``features`` of one item in plain Python (the readable twin)."""
+        counts = window[row].tolist() if row < len(window) else [0.0] * len(CHANNELS)
+        return [
+            math.log1p(float(self.price[row])),
+            1.0 if on_stage else 0.0,
+            *(math.log1p(c) for c in counts),
+        ]
 
     def features(self, showcase: Showcase, window: np.ndarray) -> np.ndarray:
         """Matrix of ``ITEM_FEATURES`` for the showcase's items (float32)."""

@@ -145,6 +145,26 @@ class ViewerTable:
         ]
         return np.column_stack([*cols, self.attrs[rows]]).astype(np.float32, copy=False)
 
+    def feature_row(self, row: int) -> list[float]:
+        """``features`` of one viewer in plain Python: the readable twin, and cheaper for
+        the single pairs the propensity learner trains on."""
+        purchases = float(self.purchases[row])
+        avg_spend = float(self.spend[row]) / max(purchases, 1.0)
+        return [
+            float(self.tier[row]) / 5.0,
+            float(self.has_tier[row]),
+            math.log1p(avg_spend),
+            1.0 if purchases > 0 else 0.0,
+            math.log1p(float(self.clicks[row])),
+            math.log1p(float(self.carts[row])),
+            math.log1p(float(self.watch_ms[row]) / 60_000.0),
+            *self.attrs[row].tolist(),
+        ]
+
+    def category_share_of(self, row: int, bucket: int) -> float:
+        counts = self.categories[row]
+        return float(counts[bucket]) / max(float(counts.sum()), 1.0)
+
     def log_budget(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log1p of the viewer's average order value, and whether it is known."""
         n_purch = self.purchases[rows]

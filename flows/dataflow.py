@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
@@ -92,16 +92,20 @@ def build_flow(
     raw = op.input("read", flow, source)
     decoded = op.map("decode", raw, _decode(settings.max_message_bytes))
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
-    rooms = op.key_on("key_room", valid.trues, lambda event: event.room_id)
+    rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda event: event.room_id)
     outputs = op.stateful_batch("room", rooms, lambda resume: RoomLogic(params, resume))
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))
     is_letter = op.branch("late", is_push.falses, lambda x: isinstance(x, DeadLetter))
-    letters = op.merge("dead_letters", valid.falses, is_letter.trues)
+    letters = cast(Stream[DeadLetter], op.merge("dead_letters", valid.falses, is_letter.trues))
     if observe is not None:
         op.inspect("observe_letters", letters, lambda _step, x: observe(x))
         op.inspect("observe_stats", is_letter.falses, lambda _step, x: observe(x))
-    op.output("write_pushes", op.map("encode_pushes", is_push.trues, _encode_pushes(observe)), sink)
+    op.output(
+        "write_pushes",
+        op.map("encode_pushes", cast(Stream[PushBatch], is_push.trues), _encode_pushes(observe)),
+        sink,
+    )
     op.output(
         "write_dead_letters",
         op.map("encode_dead_letters", letters, _encode_dead_letter),

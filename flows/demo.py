@@ -70,10 +70,7 @@ class PacedSource(FixedPartitionedSource[RawRecord, None]):
 def describe_push(push: dict[str, Any]) -> str:
     """One readable line for a push."""
     stamp = datetime.fromtimestamp(int(push["ts"]) / 1000, UTC).strftime("%H:%M:%S")
-    items = ", ".join(
-        f"{it['item_id']} ({it['score']:.3f})"
-        for it in push["items"]  # type: ignore[index]
-    )
+    items = ", ".join(f"{it['item_id']} ({it['score']:.3f})" for it in push["items"])
     why = f" — {push['why']}" if push.get("why") else ""
     return (
         f"{stamp} {push['room_id']} → {push['user_id']} [{push['arm']}, {push['trigger']}]"

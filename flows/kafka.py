@@ -112,6 +112,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
                     self._last_error = now
                 continue
             offset = message.offset()
+            if offset is None:
+                continue
             batch.append(
                 (Origin(self._topic, self._partition, offset), message.value() or b"", now)
             )

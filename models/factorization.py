@@ -139,3 +139,4 @@ class FunkMF:
 def room_seed(room_id: str) -> int:
     """Per-room generator seed: stable across processes (unlike ``hash``)."""
     return int(unit_hash("room-seed", room_id) * 2**63)
+

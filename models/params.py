@@ -13,9 +13,9 @@ from models.arms import Arms
 
 # Implicit-feedback targets for the factorisation, per event type (0 = not a signal).
 FEEDBACK: Final = {
-    "heartbeat": 0.2,  # scaled by the share of a 30 s heartbeat spent watching the spotlight
-    "like": 0.4,
-    "comment": 0.4,
+    "heartbeat": 0.1,  # scaled by the share of a 30 s heartbeat spent watching the spotlight
+    "like": 0.2,
+    "comment": 0.3,
     "share": 0.5,
     "gift": 0.5,
     "follow": 0.0,
@@ -31,6 +31,8 @@ class RoomParams:
     top_k: int = 3
     dim: int = 32
     lr: float = 0.05
+    scale_targets: bool = True
+    clip_gradient: float = 50.0
     l2: float = 0.0
     init_sigma: float = 0.1
     propensity_lr: float = 0.05

@@ -10,6 +10,7 @@ weights into numpy, which gives the same logit as ``predict_proba_one`` on each 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -63,6 +64,19 @@ def pair_features(
     ).astype(np.float32, copy=False)
 
 
+def pair_row(viewer_row: list[float], log_budget: float, budget_known: float,
+             category_share: float, item_row: list[float]) -> list[float]:
+    """``pair_features`` of one (viewer, item) pair in plain Python (the readable twin)."""
+    log_price = item_row[_LOG_PRICE]
+    gap = log_price - log_budget
+    return [
+        budget_known * gap,
+        budget_known * abs(gap),
+        viewer_row[_TIER] * log_price,
+        category_share,
+    ]
+
+
 class PropensityModel:
     """P(a viewer carts or buys an item) learned online, test-then-learn.
 
@@ -82,8 +96,9 @@ class PropensityModel:
             self.model._weights[name] = weight
 
     @staticmethod
-    def example(viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> dict[str, float]:
-        values = np.concatenate([viewer_x, item_x, pair_x]).astype(np.float64).tolist()
+    def example(viewer_x: Sequence[float], item_x: Sequence[float],
+                pair_x: Sequence[float]) -> dict[str, float]:
+        values = [float(v) for part in (viewer_x, item_x, pair_x) for v in part]
         return dict(zip(FEATURES, values, strict=True))
 
     def predict_one(self, x: dict[str, float]) -> float:

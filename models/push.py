@@ -8,6 +8,7 @@ viewers at once. Viewers in the ``control`` arm get the heuristic: spotlight, th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from features.viewers import ViewerTable
 from features.windows import CARTS, CLICKS, PURCHASES
 from models.factorization import RowFunkMF
 from models.params import RoomParams
-from models.propensity import PropensityModel, pair_features
+from models.propensity import PropensityModel, pair_features, pair_row
 from models.ranking import Ranked, rank
 
 
@@ -65,8 +66,9 @@ def build_push(
     showcase = ctx.showcase
     assert showcase is not None
     viewers, mf = ctx.viewers, ctx.mf
+    warm = mf.user_updates[rows] > 0
     queries = mf.users[rows].astype(np.float32)
-    queries[mf.user_updates[rows] == 0] = 0.0
+    queries[~warm] = 0.0
     keys = mf.items[showcase.rows].astype(np.float32)
     keys[mf.item_updates[showcase.rows] == 0] = 0.0
     item_x = _item_matrix(ctx, showcase)
@@ -109,7 +111,7 @@ def build_push(
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(ctx, showcase, ranked, mf.user_updates[rows] > 0, known),
+        why=why_codes(ctx, showcase, ranked, warm, known),
     )
 
 
@@ -134,22 +136,17 @@ def why_codes(
 
 
 def learning_example(ctx: PushContext, row: int, item: int) -> dict[str, float]:
-    """The propensity features of one (viewer, item) pair now: the readable twin of the
-    matrices ``build_push`` scores, built from the same functions on one row."""
+    """The propensity features of one (viewer, item) pair now, in plain Python: the same
+    values ``build_push`` scores as matrices (``tests/unit/test_push.py`` checks)."""
     showcase = ctx.showcase
-    rows = np.array([row])
-    viewer_x = ctx.viewers.features(rows)
-    log_budget, known = ctx.viewers.log_budget(rows)
-    share = ctx.viewers.category_share(rows)
-    single = Showcase("", 0, [""], np.array([item]), -1)
-    if (
-        showcase is not None
-        and showcase.spotlight >= 0
-        and showcase.rows[showcase.spotlight] == item
-    ):
-        single.spotlight = 0
-    item_x = ctx.items.features(single, ctx.window)
-    pairs = pair_features(
-        viewer_x, log_budget, known, share, item_x, ctx.items.category[single.rows]
-    )
-    return ctx.propensity.example(viewer_x[0], item_x[0], pairs[:, 0, 0])
+    on_stage = (showcase is not None and showcase.spotlight >= 0
+                and int(showcase.rows[showcase.spotlight]) == item)
+    viewers = ctx.viewers
+    viewer_row = viewers.feature_row(row)
+    item_row = ctx.items.feature_row(item, on_stage, ctx.window)
+    purchases = float(viewers.purchases[row])
+    known = 1.0 if purchases > 0 else 0.0
+    log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
+    share = viewers.category_share_of(row, int(ctx.items.category[item]))
+    pairs = pair_row(viewer_row, log_budget, known, share, item_row)
+    return ctx.propensity.example(viewer_row, item_row, pairs)

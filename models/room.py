@@ -9,6 +9,7 @@ call it directly.
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections import Counter
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ from models.propensity import PropensityModel
 from models.push import PushContext, build_push, learning_example
 
 _HEARTBEAT_MS = 30_000
+# Weight of an action as a positive example of purchase intent: a click is a weak signal.
+ACTION_WEIGHT = {"item_click": 0.5, "add_to_cart": 1.0, "purchase": 2.0}
 
 
 @dataclass(slots=True)
@@ -70,8 +73,10 @@ class Room:
         self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
         self.pushed_items = np.zeros((0, params.top_k), dtype=np.int64)  # item rows, -1 = none
         self.showcase: Showcase | None = None
+        self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         self.clock = 0
         self.last_sweep = 0
+        self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.closed = False
 
     # -- persistence -------------------------------------------------------------------
@@ -113,7 +118,7 @@ class Room:
                 self._apply(event, out, stats, 0.0)
         stats.closed = self.closed
         stats.clock = self.clock
-        stats.present = self.viewers.present_count(self.clock) if not self.closed else 0
+        stats.present = self.present_now if not self.closed else 0
         out.append(stats)
         return out
 
@@ -141,6 +146,7 @@ class Room:
             self._show(event)
             assert self.showcase is not None
             rows = self.viewers.present_rows(ts)
+            self.present_now = int(rows.size)
             self._push(rows, event, out, read_at)
         elif etype == "room_close":
             self.closed = True
@@ -199,7 +205,7 @@ class Room:
             if spot is not None and event.watch_ms > 0:
                 share = min(event.watch_ms / _HEARTBEAT_MS, 1.0)
                 self.window.add(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
-                self.mf.learn(row, spot, FEEDBACK["heartbeat"] * share)
+                self._learn(row, spot, FEEDBACK["heartbeat"] * share)
             return
         item_id = event.item_id
         if item_id is None:  # engagement with the room: credit the item on stage
@@ -212,16 +218,16 @@ class Room:
         if etype not in ("item_click", "add_to_cart", "purchase", "push_open"):
             self.window.add(item, ENGAGEMENT, 1.0, ts)
             if FEEDBACK[etype]:
-                self.mf.learn(row, item, FEEDBACK[etype])
+                self._learn(row, item, FEEDBACK[etype])
             return
         if etype != "push_open":
             self._score_last_push(row, item, etype, ts, stats)
             self._learn_propensity(event, row, item, stats)
         target = FEEDBACK[etype]
-        self.mf.learn(row, item, target)
+        self._learn(row, item, target)
         negative = self._negative(event, item)
         if negative is not None and etype != "push_open":
-            self.mf.learn(row, negative, 0.0)
+            self._learn(row, negative, 0.0)
         category = int(self.items.category[item])
         if etype == "item_click":
             viewers.clicks[row] += 1
@@ -237,6 +243,11 @@ class Room:
             viewers.categories[row, category] += 2.0
             self.window.add(item, PURCHASES, 1.0, ts)
 
+    def _learn(self, row: int, item: int, target: float) -> None:
+        """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
+        the feedback's own scale (otherwise attention stays near uniform)."""
+        self.mf.learn(row, item, target * self.target_scale)
+
     def _negative(self, event: Event, item: int) -> int | None:
         """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
         sc = self.showcase
@@ -247,16 +258,17 @@ class Room:
         return row if row != item else int(sc.rows[(pick + 1) % len(sc)])
 
     def _learn_propensity(self, event: Event, row: int, item: int, stats: RoomStats) -> None:
-        converted = event.type in ("add_to_cart", "purchase")
-        pairs = [(item, converted)]
+        """Test-then-learn on the acted item (positive, weighted towards purchases) and on
+        one showcase item the viewer passed over (negative)."""
+        pairs = [(item, True, ACTION_WEIGHT[event.type])]
         negative = self._negative(event, item)
         if negative is not None:
-            pairs.append((negative, False))
+            pairs.append((negative, False, 1.0))
         ctx = self._context(event.ts)
-        for item_row, label in pairs:
+        for item_row, label, weight in pairs:
             x = learning_example(ctx, row, item_row)
             stats.propensity.append((self.propensity.predict_one(x), label))
-            self.propensity.learn_one(x, label)
+            self.propensity.learn_one(x, label, weight)
 
     def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
         pushed_at = int(self.pushed_at[row])
@@ -294,6 +306,7 @@ class Room:
     # -- bounded memory ------------------------------------------------------------------
     def _sweep(self, now: int) -> None:
         self.last_sweep = now
+        self.present_now = self.viewers.present_count(now)
         for row in self.viewers.forget_idle(now):
             self.pushed_at[row] = -1
             self.pushed_items[row] = -1
