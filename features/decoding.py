@@ -253,6 +253,8 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int) -> Event:
     if "type" not in obj:
         raise _Invalid("invalid", "missing required field 'type'")
     etype = obj["type"]
+    if not isinstance(etype, str):
+        raise _Invalid("unknown_type", f"field 'type' must be a string, got {_preview(etype)}")
     if etype not in EVENT_TYPES:
         raise _Invalid(
             "unknown_type",

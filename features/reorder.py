@@ -3,9 +3,10 @@
 The ranking for a trigger at ``T`` may use only events with ``ts <= T``. Producers write
 in order but the contract tolerates modest disorder, so each room buffers events and
 releases them in ``(ts, arrival)`` order once the room's watermark (newest ``ts`` seen
-minus ``lateness_ms``) has passed them. Release depends on event time only, so a replay,
-a restart or another worker count releases exactly the same sequence. An event older than
-what was already released cannot be applied without look-ahead; it is returned as late.
+minus ``lateness_ms``) has passed them. An event more than ``lateness_ms`` older than the
+newest one offered before it is refused as late. Both rules depend on event time and arrival
+order only, so a replay, a restart, another batching or another worker count applies exactly
+the same sequence.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class ReorderBuffer(Generic[T]):
     [True, True, True]
     >>> [e.ts for e in buf.release()]
     [95, 100]
-    >>> buf.offer(E(ts=90)), [e.ts for e in buf.flush()]
+    >>> buf.offer(E(ts=109)), [e.ts for e in buf.flush()]
     (False, [120])
     """
 
@@ -47,13 +48,15 @@ class ReorderBuffer(Generic[T]):
         return len(self._heap)
 
     def lag_behind(self, ts: int) -> int:
-        """How many ms an event at ``ts`` is older than the released horizon."""
-        return self.released_ts - ts
+        """How many ms an event at ``ts`` is older than the newest event offered."""
+        return self.newest - ts
 
     def offer(self, event: T) -> bool:
-        """Buffer an event; False when it is older than an event already released."""
+        """Buffer an event; False when it is more than ``lateness_ms`` older than the newest
+        event offered before it. That depends on arrival order alone (not on how arrivals
+        are batched), and such an event can never be older than one already released."""
         ts = event.ts
-        if ts < self.released_ts:
+        if ts < self.newest - self.lateness_ms:
             return False
         if ts > self.newest:
             self.newest = ts

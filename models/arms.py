@@ -6,6 +6,7 @@ room, process, replay and restart, and changing the experiment name reshuffles e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,11 +49,13 @@ class Arms:
                 share = float(value) if sep else 1.0
             except ValueError:
                 raise ValueError(f"share of arm {name!r} must be a number, got {value!r}") from None
-            if not share >= 0:
+            if not (math.isfinite(share) and share >= 0):
                 raise ValueError(f"share of arm {name!r} must be >= 0, got {value!r}")
             names.append(name)
             shares.append(share)
         total = sum(shares)
+        if not math.isfinite(total):
+            raise ValueError(f"shares in {text!r} are too large to add up; use fractions")
         if not names or total <= 0:
             raise ValueError(
                 f"no arm with a positive share in {text!r} (e.g. attention=0.9,control=0.1)"

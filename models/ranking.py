@@ -65,7 +65,7 @@ def rank(
         att -= att.max(axis=1, keepdims=True)
         np.exp(att, out=att)
         att /= att.sum(axis=1, keepdims=True)
-        prop = np.asarray(logits(start, stop), dtype=np.float32)
+        prop = np.array(logits(start, stop), dtype=np.float32)  # a copy: sigmoid in place
         np.negative(prop, out=prop)
         np.exp(prop, out=prop)
         prop += 1.0

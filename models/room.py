@@ -127,8 +127,8 @@ class Room:
         return DeadLetter(
             event.origin,
             "late",
-            f"event {event.event_id!r} (ts {event.ts}) arrived {behind} ms behind events"
-            f" already applied to room {self.room_id!r}, beyond the allowed lateness of"
+            f"event {event.event_id!r} (ts {event.ts}) arrived {behind} ms behind the newest"
+            f" event of room {self.room_id!r}, beyond the allowed lateness of"
             f" {self.params.lateness_ms} ms; using it now would break the no-look-ahead rule."
             " Fix the producer's ordering or raise --lateness-ms.",
             event.raw,
@@ -265,9 +265,11 @@ class Room:
         if negative is not None:
             pairs.append((negative, False, 1.0))
         ctx = self._context(event.ts)
-        for item_row, label, weight in pairs:
-            x = learning_example(ctx, row, item_row)
+        examples = [(learning_example(ctx, row, item_row), label, weight)
+                    for item_row, label, weight in pairs]
+        for x, label, _ in examples:  # test on every pair before learning from any
             stats.propensity.append((self.propensity.predict_one(x), label))
+        for x, label, weight in examples:
             self.propensity.learn_one(x, label, weight)
 
     def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:

@@ -1,0 +1,90 @@
+"""Experiment arms: parsing, shares and a stable assignment."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from models.arms import Arms
+
+USERS = [f"u-{n}" for n in range(20_000)]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("bandit=1", ["bandit", "attention", "control"]),
+        ("attention=0.5,greedy=0.5", ["greedy"]),
+        ("attention=0.5,attention=0.5", ["attention", "twice"]),
+        ("attention=lots", ["attention", "number", "lots"]),
+        ("attention=0.9,control=", ["control", "number"]),
+        ("attention=-0.1,control=1", ["attention", ">= 0"]),
+        ("attention=nan", ["attention"]),
+        ("attention=inf", ["attention"]),
+        ("attention=inf,control=0.1", ["attention"]),
+        ("", ["positive share"]),
+        (" , ,", ["positive share"]),
+        ("attention=0,control=0", ["positive share"]),
+    ],
+)
+def test_parse_errors_are_clear_value_errors(text: str, words: list[str]) -> None:
+    with pytest.raises(ValueError) as err:
+        Arms.parse(text)
+    message = str(err.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_parse_normalises_and_tolerates_spaces() -> None:
+    arms = Arms.parse(" attention = 3 , control=1 ")
+    assert arms.names == ("attention", "control")
+    assert arms.shares == pytest.approx((0.75, 0.25))
+    assert Arms.parse("attention").shares == (1.0,)
+    assert Arms.parse(str(arms)) == arms
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("attention=0.9,control=0.1", {"attention": 0.9, "control": 0.1}),
+        ("attention=0.5,control=0.5", {"attention": 0.5, "control": 0.5}),
+        ("control=3,attention=1", {"attention": 0.25, "control": 0.75}),
+    ],
+)
+def test_shares_are_respected_over_many_ids(text: str, expected: dict[str, float]) -> None:
+    arms = Arms.parse(text)
+    counts = Counter(arms.assign(user, "roomrank-v1") for user in USERS)
+    assert set(counts) == set(expected)
+    for name, share in expected.items():
+        assert counts[name] / len(USERS) == pytest.approx(share, abs=0.02), counts
+
+
+@pytest.mark.parametrize("text", ["attention=1", "attention", "attention=1,control=0"])
+def test_all_attention_sends_everyone_to_attention(text: str) -> None:
+    arms = Arms.parse(text)
+    assert {arms.assign(user, "exp") for user in USERS[:5_000]} == {"attention"}
+    assert {arms.index(user, "exp") for user in USERS[:5_000]} == {arms.names.index("attention")}
+
+
+def test_zero_share_arm_never_gets_anyone() -> None:
+    arms = Arms.parse("control=0,attention=1")
+    assert {arms.assign(user, "exp") for user in USERS[:5_000]} == {"attention"}
+
+
+def test_assignment_is_stable_across_calls_and_instances() -> None:
+    first = Arms.parse("attention=0.5,control=0.5")
+    second = Arms.parse("attention=0.5,control=0.5")
+    picks = [first.assign(user, "exp-a") for user in USERS[:2_000]]
+    assert picks == [first.assign(user, "exp-a") for user in USERS[:2_000]]
+    assert picks == [second.assign(user, "exp-a") for user in USERS[:2_000]]
+    for user, pick in zip(USERS[:2_000], picks, strict=True):
+        assert first.names[first.index(user, "exp-a")] == pick
+
+
+def test_experiment_name_reshuffles() -> None:
+    arms = Arms.parse("attention=0.5,control=0.5")
+    a = [arms.assign(user, "exp-a") for user in USERS[:2_000]]
+    b = [arms.assign(user, "exp-b") for user in USERS[:2_000]]
+    changed = sum(x != y for x, y in zip(a, b, strict=True)) / len(a)
+    assert 0.4 < changed < 0.6  # independent halves: about half move
