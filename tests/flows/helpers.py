@@ -15,17 +15,25 @@ from flows.settings import Settings
 from models.world import iter_world
 
 
-def world_lines(seed: int = 3, rooms: int = 6, viewers: int = 240, minutes: float = 12) -> list[bytes]:
+def world_lines(
+    seed: int = 3, rooms: int = 6, viewers: int = 240, minutes: float = 12
+) -> list[bytes]:
     return [orjson.dumps(e) for e in iter_world(seed, rooms, viewers, minutes)]
 
 
-def run_lines(lines: list[bytes], settings: Settings | None = None) -> tuple[list[dict], list[dict]]:
+def run_lines(
+    lines: list[bytes], settings: Settings | None = None
+) -> tuple[list[dict], list[dict]]:
     """Run the job over raw lines; returns (pushes, dead letters) as dicts."""
     records = [(Origin("test", 0, n + 1), line, 0.0) for n, line in enumerate(lines)]
     pushes: list[Any] = []
     letters: list[Any] = []
-    flow = build_flow(settings or Settings.load(env={}), TestingSource(records, batch_size=50),
-                      TestingSink(pushes), TestingSink(letters))
+    flow = build_flow(
+        settings or Settings.load(env={}),
+        TestingSource(records, batch_size=50),
+        TestingSink(pushes),
+        TestingSink(letters),
+    )
     run_main(flow)
     return _values(pushes), _values(letters)
 
@@ -40,8 +48,10 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def stable(pushes: list[dict]) -> list[bytes]:
     """Pushes without the wall-clock field, in a canonical order, for comparisons."""
-    return sorted(orjson.dumps({k: v for k, v in p.items() if k != "emitted_at"},
-                               option=orjson.OPT_SORT_KEYS) for p in pushes)
+    return sorted(
+        orjson.dumps({k: v for k, v in p.items() if k != "emitted_at"}, option=orjson.OPT_SORT_KEYS)
+        for p in pushes
+    )
 
 
 def expected_audiences(events: list[dict], timeout_ms: int = 90_000) -> dict[str, set[str]]:

@@ -69,8 +69,12 @@ def test_arm_flag_sends_everyone_to_one_arm(world) -> None:
 
 
 def test_bad_lines_become_dead_letters_and_the_stream_goes_on(world) -> None:
-    bad = [b"{not json", b'{"event_id":"x","type":"teleport","ts":1,"room_id":"r"}',
-           b'{"event_id":"y","type":"enter","ts":1,"room_id":"r"}', b"\xff\xfe"]
+    bad = [
+        b"{not json",
+        b'{"event_id":"x","type":"teleport","ts":1,"room_id":"r"}',
+        b'{"event_id":"y","type":"enter","ts":1,"room_id":"r"}',
+        b"\xff\xfe",
+    ]
     lines = bad[:2] + world[:2000] + bad[2:]
     pushes, letters = run_lines(lines)
     clean, _ = run_lines(world[:2000])
@@ -79,7 +83,11 @@ def test_bad_lines_become_dead_letters_and_the_stream_goes_on(world) -> None:
     for letter in letters:
         jsonschema.validate(letter, schema)
     assert [(d["offset"], d["topic"], d["partition"]) for d in letters] == [
-        (1, "test", 0), (2, "test", 0), (2003, "test", 0), (2004, "test", 0)]
+        (1, "test", 0),
+        (2, "test", 0),
+        (2003, "test", 0),
+        (2004, "test", 0),
+    ]
     errors = [d["error"] for d in letters]
     assert "not valid UTF-8 JSON" in errors[0]
     assert "unknown type 'teleport'" in errors[1]

@@ -14,14 +14,29 @@ from tests.flows.helpers import read_jsonl, stable, world_lines
 
 def _run(tmp: Path, name: str, processes: int, workers: int) -> tuple[list[dict], list[dict]]:
     out, dead = tmp / f"{name}.jsonl", tmp / f"{name}-dead.jsonl"
-    env = {**os.environ, "ROOMRANK_INPUT": str(tmp / "events.jsonl"),
-           "ROOMRANK_OUTPUT": str(out), "ROOMRANK_DEAD_LETTERS": str(dead),
-           "ROOMRANK_METRICS_PORT": "0"}
+    env = {
+        **os.environ,
+        "ROOMRANK_INPUT": str(tmp / "events.jsonl"),
+        "ROOMRANK_OUTPUT": str(out),
+        "ROOMRANK_DEAD_LETTERS": str(dead),
+        "ROOMRANK_METRICS_PORT": "0",
+    }
     env.pop("ROOMRANK_BROKERS", None)
     done = subprocess.run(
-        [sys.executable, "-m", "bytewax.testing", "flows.deployed:flow",
-         "-p", str(processes), "-w", str(workers)],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bytewax.testing",
+            "flows.deployed:flow",
+            "-p",
+            str(processes),
+            "-w",
+            str(workers),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return read_jsonl(out), read_jsonl(dead)
