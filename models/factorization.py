@@ -71,11 +71,13 @@ class RowFunkMF:
         if self.l2:
             grad_u = g * i + self.l2 * u
             grad_i = g * u + self.l2 * i
-        else:
-            grad_u = g * i
-            grad_i = g * u
-        u -= self.lr * grad_u
-        i -= self.lr * grad_i
+            u -= self.lr * grad_u
+            i -= self.lr * grad_i
+        else:  # the same step in three array operations (equal to River's to rounding)
+            step = self.lr * g
+            old_u = step * u
+            u -= step * i
+            i -= old_u
         self.user_updates[user] += 1
         self.item_updates[item] += 1
 
