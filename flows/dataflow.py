@@ -23,6 +23,7 @@ from features.decoding import decode_event
 from features.events import DeadLetter, Event
 from features.messages import PushBatch, encode_dead_letter, encode_pushes
 from flows.files import Messages, RawRecord
+from flows.lifecycle import STOP
 from flows.settings import Settings
 from models.params import RoomParams
 from models.room import Output, Room, RoomStats
@@ -47,6 +48,8 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
     def on_eof(self) -> tuple[Iterable[Output], bool]:
         if self.room is None:
             return [], StatefulBatchLogic.DISCARD
+        if STOP.is_set():  # a stop, not the end of the input: keep held events for a restart
+            return [], StatefulBatchLogic.RETAIN
         return self.room.flush(), self.room.closed
 
     def snapshot(self) -> bytes:

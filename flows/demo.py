@@ -19,6 +19,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from features.events import Origin
 from flows.files import Messages, RawRecord
+from flows.lifecycle import STOP
 
 
 class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
@@ -35,7 +36,7 @@ class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
         return self._t0_event + (time.monotonic() - self._t0_wall) * 1000.0 * self._speed
 
     def next_batch(self) -> list[RawRecord]:
-        if self._pending is None:
+        if self._pending is None or STOP.is_set():
             raise StopIteration
         due, now = self._due(), time.monotonic()
         batch: list[RawRecord] = []

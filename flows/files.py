@@ -16,6 +16,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from features.events import Origin
+from flows.lifecycle import STOP
 
 RawRecord = tuple[Origin, bytes, float]
 Messages = list[tuple[bytes, bytes]]
@@ -33,6 +34,8 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
             self._line += 1
 
     def next_batch(self) -> list[RawRecord]:
+        if STOP.is_set():
+            raise StopIteration
         batch: list[RawRecord] = []
         now = time.monotonic()
         while len(batch) < self._batch_size:
