@@ -113,6 +113,28 @@ class PropensityModel:
         w = np.array([learned.get(name, 0.0) for name in FEATURES], dtype=np.float32)
         return w[:_NV], w[_NV : _NV + _NI], w[_NV + _NI :], float(self.model.intercept)
 
+    def logits_fast(self, viewer_x: np.ndarray, log_budget: np.ndarray, budget_known: np.ndarray,
+                    category_share: np.ndarray, item_x: np.ndarray,
+                    item_category: np.ndarray) -> np.ndarray:
+        """``logits(viewer_x, item_x, pair_features(...))`` without building the (P, V, N)
+        feature stack: the pairwise terms that are outer products fold into per-viewer and
+        per-item vectors, leaving four passes over V×N (``tests/unit/test_propensity.py``)."""
+        wv, wi, wp, bias = self.weights()
+        w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
+        log_price = item_x[:, _LOG_PRICE]
+        known = budget_known.astype(np.float32)
+        # w_gap·known·(p − b) + w_tier·tier·p  =  (w_gap·known + w_tier·tier)·p − w_gap·known·b
+        per_viewer = viewer_x @ wv - w_gap * known * log_budget
+        slope = w_gap * known + w_tier * viewer_x[:, _TIER]
+        out = np.add.outer(per_viewer, item_x @ wi + bias).astype(np.float32)
+        out += np.multiply.outer(slope, log_price)
+        distance = np.abs(np.subtract.outer(log_budget, log_price))
+        distance *= (w_dist * known)[:, None]
+        out += distance
+        if w_cat:
+            out += w_cat * category_share[:, item_category]
+        return out
+
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:
         """(V, N) logits; ``pair_x`` is (P, V, N) from ``pair_features``."""
         wv, wi, wp, bias = self.weights()

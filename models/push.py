@@ -27,7 +27,7 @@ from features.viewers import ViewerTable
 from features.windows import CARTS, CLICKS, PURCHASES
 from models.factorization import RowFunkMF
 from models.params import RoomParams
-from models.propensity import PropensityModel, pair_features, pair_row
+from models.propensity import PropensityModel, pair_row
 from models.ranking import Ranked, rank
 
 
@@ -78,7 +78,7 @@ def build_push(
     item_category = ctx.items.category[showcase.rows]
 
     def logits(start: int, stop: int) -> np.ndarray:
-        pairs = pair_features(
+        return ctx.propensity.logits_fast(
             viewer_x[start:stop],
             log_budget[start:stop],
             known[start:stop],
@@ -86,7 +86,6 @@ def build_push(
             item_x,
             item_category,
         )
-        return ctx.propensity.logits(viewer_x[start:stop], item_x, pairs)
 
     names = ctx.params.arms.names
     control = names.index("control") if "control" in names else -1

@@ -61,21 +61,33 @@ def rank(
     keys_t = np.ascontiguousarray((keys / math.sqrt(max(dim, 1))).T, dtype=np.float32)
     for start in range(0, n_viewers, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n_viewers)
+        # Unnormalised attention: dividing each row by its sum does not change the row's
+        # order, so only the k picked values are normalised (one pass over V×N saved).
         att = np.asarray(queries[start:stop], dtype=np.float32) @ keys_t
         att -= att.max(axis=1, keepdims=True)
         np.exp(att, out=att)
-        att /= att.sum(axis=1, keepdims=True)
+        inv_sum = 1.0 / att.sum(axis=1)
         prop = np.array(logits(start, stop), dtype=np.float32)  # a copy: sigmoid in place
         np.negative(prop, out=prop)
         np.exp(prop, out=prop)
         prop += 1.0
         np.reciprocal(prop, out=prop)
         score = att * prop
+        flagged = None
         if override is not None and override_rows is not None:
             flagged = override_rows[start:stop]
             if flagged.any():
                 score[flagged] = override
+            else:
+                flagged = None
         _top_k(score, att, prop, k, out, start)
+        block = slice(start, stop)
+        out.attention[block] *= inv_sum[:, None]
+        model_score = out.attention[block] * out.propensity[block]
+        if flagged is None:
+            out.score[block] = model_score
+        else:
+            out.score[block] = np.where(flagged[:, None], out.score[block], model_score)
     return out
 
 

@@ -157,3 +157,21 @@ def test_learning_from_labels_moves_the_probability() -> None:
     for _ in range(20):
         model.learn_one(x, False)
     assert model.predict_one(x) < before - 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_logits_equal_the_feature_stack_logits(seed: int) -> None:
+    """The production path (pairwise terms folded algebraically) against the readable one."""
+    rng = np.random.default_rng(seed)
+    model = trained_model(seed)
+    viewer_x = rng.uniform(0, 2, (40, NV)).astype(np.float32)
+    item_x = rng.uniform(0, 3, (15, NI)).astype(np.float32)
+    log_budget = rng.uniform(0, 5, 40).astype(np.float32)
+    known = (rng.random(40) < 0.6).astype(np.float32)
+    share = rng.dirichlet(np.ones(CATEGORY_BUCKETS), 40).astype(np.float32)
+    category = rng.integers(0, CATEGORY_BUCKETS, 15)
+    pairs = pair_features(viewer_x, log_budget, known, share, item_x, category)
+    expected = model.logits(viewer_x, item_x, pairs)
+    fast = model.logits_fast(viewer_x, log_budget, known, share, item_x, category)
+    assert fast.shape == expected.shape == (40, 15)
+    np.testing.assert_allclose(fast, expected, rtol=1e-5, atol=1e-4)
