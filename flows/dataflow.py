@@ -9,8 +9,10 @@ the number of workers or processes: pushes do not depend on the deployment.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import bytewax.operators as op
@@ -28,21 +30,55 @@ from flows.settings import Settings
 from models.params import RoomParams
 from models.room import Output, Room, RoomStats
 
+log = logging.getLogger("roomrank")
+
 Observer = Callable[[Any], None]
 """Receives every DeadLetter, RoomStats and (after encoding) PushBatch, for metrics."""
 
 
 class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
-    """Bytewax adapter around ``Room``; snapshots are the room's pickled bytes."""
+    """Bytewax adapter around ``Room``; snapshots are the room's pickled bytes.
 
-    def __init__(self, params: RoomParams, resume: bytes | None) -> None:
+    Wall time enters here only, through two timers: a room silent for ``quiet_flush_ms``
+    applies the events its reorder buffer holds (no later event will move its watermark),
+    and a room silent for ``room_idle_ms`` is dropped (a stream that ended without
+    ``room_close``). Both are long compared with the gaps of a live room, so they do not
+    change pushes while the room is live.
+    """
+
+    def __init__(
+        self, params: RoomParams, quiet_s: float, idle_s: float, resume: bytes | None
+    ) -> None:
         self.params = params
+        self.quiet_s = quiet_s
+        self.idle_s = idle_s
         self.room: Room | None = Room.restore(resume) if resume is not None else None
+        self.heard = datetime.now(UTC)
 
     def on_batch(self, values: list[Event]) -> tuple[Iterable[Output], bool]:
         if self.room is None:
             self.room = Room(values[0].room_id, self.params)
+        self.heard = datetime.now(UTC)
         out = self.room.accept(values, read_at=min(e.read_at for e in values))
+        return out, self.room.closed
+
+    def notify_at(self) -> datetime | None:
+        if self.room is None:
+            return None
+        if self.quiet_s and self.room.holding:
+            return self.heard + timedelta(seconds=self.quiet_s)
+        if self.idle_s:
+            return self.heard + timedelta(seconds=self.idle_s)
+        return None
+
+    def on_notify(self) -> tuple[Iterable[Output], bool]:
+        if self.room is None:
+            return [], StatefulBatchLogic.DISCARD
+        silent = (datetime.now(UTC) - self.heard).total_seconds()
+        out = self.room.flush(read_at=time.monotonic()) if self.room.holding else []
+        if self.idle_s and silent >= self.idle_s:
+            log.info("dropping a room silent for %.0f s (no room_close)", silent)
+            return out, StatefulBatchLogic.DISCARD
         return out, self.room.closed
 
     def on_eof(self) -> tuple[Iterable[Output], bool]:
@@ -96,7 +132,10 @@ def build_flow(
     decoded = op.map("decode", raw, _decode(settings.max_message_bytes))
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
     rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda event: event.room_id)
-    outputs = op.stateful_batch("room", rooms, lambda resume: RoomLogic(params, resume))
+    quiet_s, idle_s = settings.quiet_flush_ms / 1000.0, settings.room_idle_ms / 1000.0
+    outputs = op.stateful_batch(
+        "room", rooms, lambda resume: RoomLogic(params, quiet_s, idle_s, resume)
+    )
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))
     is_letter = op.branch("late", is_push.falses, lambda x: isinstance(x, DeadLetter))

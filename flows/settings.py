@@ -47,6 +47,18 @@ SETTINGS: Final = (
     Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
     Setting("window_ms", int, 300_000, "length of the room's momentum window"),
     Setting("bucket_ms", int, 10_000, "resolution of the momentum window"),
+    Setting(
+        "quiet_flush_ms",
+        int,
+        5_000,
+        "wall ms a room may be silent before its held events are applied; 0 = never",
+    ),
+    Setting(
+        "room_idle_ms",
+        int,
+        3_600_000,
+        "wall ms a room may be silent before its state is dropped; 0 = never",
+    ),
     Setting("dedup_horizon_ms", int, 600_000, "event-time horizon of event_id de-duplication"),
     Setting("dedup_max_ids", int, 200_000, "most event ids remembered per room"),
     Setting("dim", int, 32, "dimension of user and item vectors"),

@@ -95,17 +95,27 @@ class Room:
         out: list[Output] = []
         stats = RoomStats(self.room_id)
         buffer = self.buffer
+        closing = False
         for event in events:
             if not self.dedup.first_time(event.event_id, event.ts):
                 stats.duplicates += 1
             elif not buffer.offer(event):
                 out.append(self._late(event))
-        for event in buffer.release():
+            elif event.type == "room_close":
+                closing = True
+        # room_close ends the room's stream: nothing later will move its watermark, so
+        # everything held is applied now (in event-time order) and the room can be dropped.
+        for event in buffer.flush() if closing else buffer.release():
             self._apply(event, out, stats, read_at)
         return self._finish(out, stats)
 
+    @property
+    def holding(self) -> bool:
+        """Whether events wait in the reorder buffer (for a quiet-room flush)."""
+        return len(self.buffer) > 0
+
     def flush(self, read_at: float = 0.0) -> list[Output]:
-        """Apply everything still held back: the input ended."""
+        """Apply everything still held back: the input ended, or the room went quiet."""
         out: list[Output] = []
         stats = RoomStats(self.room_id)
         for event in self.buffer.flush():

@@ -1,0 +1,65 @@
+"""The Bytewax adapter's wall-clock timers and room lifetime, driven directly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+
+from features.decoding import decode_event
+from features.events import Event, Origin
+from features.messages import PushBatch
+from flows.dataflow import RoomLogic
+from models.params import RoomParams
+
+
+def _events(*dicts: dict) -> list[Event]:
+    out = []
+    for n, d in enumerate(dicts):
+        event = decode_event(orjson.dumps({"room_id": "r", **d}), Origin("t", 0, n + 1))
+        assert isinstance(event, Event), event
+        out.append(event)
+    return out
+
+
+ENTER = {"event_id": "e1", "type": "enter", "ts": 1_000, "user_id": "u"}
+SHOW = {
+    "event_id": "e2",
+    "type": "showcase",
+    "ts": 2_000,
+    "spotlight": None,
+    "items": [{"item_id": "a", "price": 1, "category": "c"}],
+}
+
+
+def test_a_quiet_room_applies_its_held_events_when_the_timer_fires() -> None:
+    logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=5.0, idle_s=3600.0, resume=None)
+    out, discard = logic.on_batch(_events(ENTER, SHOW))
+    assert not discard and not [o for o in out if isinstance(o, PushBatch)]  # held back
+    assert logic.notify_at() == logic.heard + timedelta(seconds=5)
+    out, discard = logic.on_notify()
+    pushes = [o for o in out if isinstance(o, PushBatch)]
+    assert not discard and [p.trigger_id for p in pushes] == ["e2"]
+    assert logic.notify_at() == logic.heard + timedelta(seconds=3600)  # nothing held now
+
+
+def test_a_room_silent_past_the_idle_timeout_is_dropped() -> None:
+    logic = RoomLogic(RoomParams(), quiet_s=5.0, idle_s=3600.0, resume=None)
+    logic.on_batch(_events(ENTER))
+    logic.heard -= timedelta(seconds=3601)
+    _, discard = logic.on_notify()
+    assert discard
+
+
+def test_room_close_drops_the_room_at_once_after_applying_what_was_held() -> None:
+    logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=0.0, idle_s=0.0, resume=None)
+    close = {"event_id": "e3", "type": "room_close", "ts": 2_500}
+    out, discard = logic.on_batch(_events(ENTER, SHOW, close))
+    assert discard
+    assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == ["e2"]
+
+
+def test_timers_off_schedule_nothing() -> None:
+    logic = RoomLogic(RoomParams(), quiet_s=0.0, idle_s=0.0, resume=None)
+    logic.on_batch(_events(ENTER, SHOW))
+    assert logic.notify_at() is None
