@@ -15,26 +15,52 @@ from tests.flows.helpers import read_jsonl, stable
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def roomrank(*args: str, stdin: bytes | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, timeout=300, env={**os.environ, **(env or {})})
+def roomrank(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_simulate_run_evaluate(tmp_path: Path) -> None:
     events, recs, dead = tmp_path / "world.jsonl", tmp_path / "recs.jsonl", tmp_path / "dl.jsonl"
-    made = roomrank("simulate", "--seed", "4", "--rooms", "4", "--viewers", "150",
-                    "--minutes", "8", "--output", str(events))
+    made = roomrank(
+        "simulate",
+        "--seed",
+        "4",
+        "--rooms",
+        "4",
+        "--viewers",
+        "150",
+        "--minutes",
+        "8",
+        "--output",
+        str(events),
+    )
     assert made.returncode == 0, made.stderr
     lines = events.read_bytes().splitlines()
     assert b"wrote %d events" % len(lines) in made.stderr
-    ran = roomrank("run", "--input", str(events), "--output", str(recs),
-                   "--dead-letters", str(dead))
+    ran = roomrank(
+        "run", "--input", str(events), "--output", str(recs), "--dead-letters", str(dead)
+    )
     assert ran.returncode == 0, ran.stderr
     pushes = read_jsonl(recs)
     assert pushes and dead.read_bytes() == b""
-    again = roomrank("run", "--input", str(events), "--output", str(tmp_path / "again.jsonl"),
-                     "--dead-letters", str(dead))
+    again = roomrank(
+        "run",
+        "--input",
+        str(events),
+        "--output",
+        str(tmp_path / "again.jsonl"),
+        "--dead-letters",
+        str(dead),
+    )
     assert again.returncode == 0 and stable(read_jsonl(tmp_path / "again.jsonl")) == stable(pushes)
     scored = roomrank("evaluate", "--events", str(events), "--recs", str(recs), "--json")
     assert scored.returncode == 0, scored.stderr
@@ -44,9 +70,11 @@ def test_simulate_run_evaluate(tmp_path: Path) -> None:
 
 
 def test_run_reads_stdin_and_writes_stdout() -> None:
-    lines = (b'{"event_id":"e-1","type":"enter","ts":1000,"room_id":"r","user_id":"u"}\n\n'
-             b'{"event_id":"e-2","type":"showcase","ts":2000,"room_id":"r","spotlight":null,'
-             b'"items":[{"item_id":"a","price":1,"category":"c"}]}\nnot json\n')
+    lines = (
+        b'{"event_id":"e-1","type":"enter","ts":1000,"room_id":"r","user_id":"u"}\n\n'
+        b'{"event_id":"e-2","type":"showcase","ts":2000,"room_id":"r","spotlight":null,'
+        b'"items":[{"item_id":"a","price":1,"category":"c"}]}\nnot json\n'
+    )
     done = roomrank("run", "--input", "-", "--output", "-", "--dead-letters", "-", stdin=lines)
     assert done.returncode == 0, done.stderr
     out = [orjson.loads(line) for line in done.stdout.splitlines()]
@@ -57,8 +85,7 @@ def test_run_reads_stdin_and_writes_stdout() -> None:
 
 
 def test_demo_shows_pushes_and_stops_after_its_minutes() -> None:
-    done = roomrank("demo", "--rooms", "2", "--viewers", "30", "--minutes", "4",
-                    "--speed", "2000")
+    done = roomrank("demo", "--rooms", "2", "--viewers", "30", "--minutes", "4", "--speed", "2000")
     assert done.returncode == 0, done.stderr
     shown = done.stdout.decode().splitlines()
     assert len(shown) > 10
@@ -67,14 +94,32 @@ def test_demo_shows_pushes_and_stops_after_its_minutes() -> None:
 
 
 def test_bad_configuration_is_one_clear_line() -> None:
-    done = roomrank("run", "--input", "x", "--output", "y", "--dead-letters", "z",
-                    "--arms", "attention=0.5,bandit=0.5")
+    done = roomrank(
+        "run",
+        "--input",
+        "x",
+        "--output",
+        "y",
+        "--dead-letters",
+        "z",
+        "--arms",
+        "attention=0.5,bandit=0.5",
+    )
     assert done.returncode == 2
     assert done.stderr.decode().strip() == (
         "roomrank run: error: unknown arm 'bandit' in 'attention=0.5,bandit=0.5';"
-        " arms are: attention, control")
-    env_bad = roomrank("run", "--input", "x", "--output", "y", "--dead-letters", "z",
-                       env={"ROOMRANK_TOP_K": "three"})
+        " arms are: attention, control"
+    )
+    env_bad = roomrank(
+        "run",
+        "--input",
+        "x",
+        "--output",
+        "y",
+        "--dead-letters",
+        "z",
+        env={"ROOMRANK_TOP_K": "three"},
+    )
     assert env_bad.returncode == 2 and b"ROOMRANK_TOP_K" in env_bad.stderr
     missing = roomrank("run", "--output", "y")
     assert missing.returncode == 2 and b"--input" in missing.stderr
@@ -82,4 +127,6 @@ def test_bad_configuration_is_one_clear_line() -> None:
 
 def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README's configuration table is stale: paste markdown_table()"
+    assert markdown_table() in readme, (
+        "README's configuration table is stale: paste markdown_table()"
+    )
