@@ -17,13 +17,14 @@ from types import FrameType
 from typing import Any
 
 from bytewax.dataflow import Dataflow
+from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from flows.dataflow import build_flow
 from flows.demo import PacedSource, TerminalSink
 from flows.files import JsonlSink, JsonlSource
-from flows.kafka import KafkaEventSource, KafkaMessagesSink, ensure_topics
+from flows.kafka import KafkaDeadLetterSink, KafkaEventSource, KafkaMessagesSink, ensure_topics
 from flows.metrics import KAFKA_LAG, Recorder, serve
 from flows.settings import Settings
 
@@ -94,7 +95,7 @@ def kafka_flow(settings: Settings) -> Dataflow:
         settings,
         source,
         KafkaMessagesSink(brokers, settings.output_topic),
-        KafkaMessagesSink(brokers, settings.dead_letter_topic),
+        KafkaDeadLetterSink(brokers, settings.dead_letter_topic),
         _recorder(),
     )
 
@@ -119,6 +120,12 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
             recovery_config=_recovery(settings),
         )
     except KeyboardInterrupt:
+        log.info("stopped")
+    except BytewaxRuntimeError as err:
+        # A signal (SIGTERM through _terminate, or Ctrl-C) comes back from the running
+        # dataflow as "signal received" chained from KeyboardInterrupt: a stop, not a failure.
+        if not isinstance(err.__cause__, KeyboardInterrupt):
+            raise
         log.info("stopped")
     return 0
 

@@ -6,7 +6,9 @@ the resume offset (the stock connector records an error's offset, which after a 
 outage can make a restart skip messages). Errors are logged and librdkafka reconnects; a
 broker restart is waited out. The sinks use an idempotent producer with no delivery
 timeout and flush after every batch, so an epoch's pushes are in Kafka before its snapshot:
-output is at-least-once, and repeats carry the same ``rec_id``.
+output is at-least-once, and repeats carry the same ``rec_id``. A dead letter too large for
+one Kafka message (its ``raw`` is the whole rejected input, JSON-escaped) is cut to fit
+instead of stopping the job.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import (
@@ -37,24 +40,47 @@ log = logging.getLogger("roomrank.kafka")
 
 LagCallback = Callable[[str, int, int], None]
 _IDLE_WAIT = timedelta(milliseconds=20)
+_FLUSH_LOG_SECS = 10.0
 
 
 def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -> None:
-    """Create missing topics with the given partition counts; existing ones are kept."""
+    """Create missing topics with the given partition counts; existing ones are kept.
+
+    Returns once the broker serves metadata (partitions with leaders) for every topic, so
+    the source's ``list_parts`` right after never sees a topic that is created but not yet
+    visible.
+    """
+    deadline = time.monotonic() + timeout
     admin = AdminClient({"bootstrap.servers": brokers})
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
         NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
     ]
-    if not missing:
-        return
-    for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
-        try:
-            future.result(timeout)
-            log.info("created topic %s", name)
-        except KafkaException as err:
-            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
+    if missing:
+        for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                future.result(timeout)
+                log.info("created topic %s", name)
+            except KafkaException as err:
+                if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+    while True:
+        meta = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
+        waiting = [name for name in topics if not _served(meta.get(name))]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics {waiting} not served by {brokers} after {timeout:g} s")
+        time.sleep(0.1)  # metadata propagation poll, bounded by the deadline
+
+
+def _served(topic: Any) -> bool:
+    return (
+        topic is not None
+        and topic.error is None
+        and bool(topic.partitions)
+        and all(p.leader >= 0 for p in topic.partitions.values())
+    )
 
 
 class _Partition(StatefulSourcePartition[RawRecord, int]):
@@ -156,9 +182,52 @@ class KafkaEventSource(FixedPartitionedSource[RawRecord, int]):
         )
 
 
+# A dead letter's ``raw`` is the whole rejected input, JSON-escaped (a quote doubles, a control
+# character becomes six bytes, non-UTF-8 bytes grow by a third as base64): it can exceed what
+# one Kafka message may hold (librdkafka's message.max.bytes is 1,000,000; the broker's default
+# max.message.bytes 1,048,588) even when the input fitted.
+DEAD_LETTER_MAX_BYTES = 900_000
+
+
+def fit_dead_letter(value: bytes, limit: int = DEAD_LETTER_MAX_BYTES) -> bytes:
+    """The dead letter ``value``, with ``raw`` cut to its longest prefix that fits ``limit``.
+
+    The cut is stated in ``error``, so the reader knows ``raw`` is not the whole input.
+
+    >>> big = orjson.dumps({"topic": "t", "partition": 0, "offset": 7, "error": "too big",
+    ...                     "raw": '"' * 5000})
+    >>> small = orjson.loads(fit_dead_letter(big, 1000))
+    >>> len(orjson.dumps(small)) <= 1000, small["raw"] == '"' * len(small["raw"])
+    (True, True)
+    >>> small["error"].startswith("too big [raw cut to its first ")
+    True
+    """
+    if len(value) <= limit:
+        return value
+    letter = orjson.loads(value)
+    raw, error = str(letter["raw"]), str(letter["error"])
+
+    def build(n: int) -> bytes:
+        note = (
+            f"{error} [raw cut to its first {n} of {len(raw)} characters: the whole input"
+            " does not fit in one Kafka message]"
+        )
+        return orjson.dumps({**letter, "error": note, "raw": raw[:n]})
+
+    low, high = 0, len(raw)  # build(low) fits (the envelope alone is small); find the largest
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(build(mid)) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return build(low)
+
+
 class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
-    def __init__(self, brokers: str, topic: str) -> None:
+    def __init__(self, brokers: str, topic: str, fit: Callable[[bytes], bytes] | None) -> None:
         self._topic = topic
+        self._fit = fit
         self._failed: list[str] = []
         self._producer = Producer(
             {
@@ -176,9 +245,11 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
             self._failed.append(str(err))
 
     def write_batch(self, items: list[tuple[str, Messages]]) -> None:
-        produce, poll = self._producer.produce, self._producer.poll
+        produce, poll, fit = self._producer.produce, self._producer.poll, self._fit
         for _route, messages in items:
             for key, value in messages:
+                if fit is not None:
+                    value = fit(value)
                 while True:
                     try:
                         produce(self._topic, value, key, on_delivery=self._delivered)
@@ -186,9 +257,11 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
                     except BufferError:  # local queue full: let deliveries drain
                         poll(0.05)
             poll(0)
-        remaining = self._producer.flush()
+        # With message.timeout.ms=0 nothing expires: a broker outage is waited out here.
+        remaining = self._producer.flush(_FLUSH_LOG_SECS)
         while remaining:
-            remaining = self._producer.flush(1.0)
+            log.warning("Kafka %s: %d messages not yet delivered; waiting", self._topic, remaining)
+            remaining = self._producer.flush(_FLUSH_LOG_SECS)
         if self._failed:
             raise RuntimeError(f"Kafka refused messages for {self._topic}: {self._failed[:3]}")
 
@@ -197,9 +270,19 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
 
 
 class KafkaMessagesSink(DynamicSink[tuple[str, Messages]]):
-    def __init__(self, brokers: str, topic: str) -> None:
+    def __init__(
+        self, brokers: str, topic: str, fit: Callable[[bytes], bytes] | None = None
+    ) -> None:
         self.brokers = brokers
         self.topic = topic
+        self.fit = fit
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        return _ProducerPartition(self.brokers, self.topic)
+        return _ProducerPartition(self.brokers, self.topic, self.fit)
+
+
+class KafkaDeadLetterSink(KafkaMessagesSink):
+    """Dead letters, each cut to fit one Kafka message (``fit_dead_letter``)."""
+
+    def __init__(self, brokers: str, topic: str) -> None:
+        super().__init__(brokers, topic, fit_dead_letter)
