@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bytewax.dataflow import Dataflow
@@ -21,6 +19,7 @@ from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from flows import lifecycle
 from flows.dataflow import build_flow
 from flows.demo import PacedSource, TerminalSink
 from flows.files import JsonlSink, JsonlSource
@@ -52,13 +51,7 @@ def prepare(settings: Settings) -> None:
     threadpool_limits(1)
     if settings.metrics_port:
         serve(settings.metrics_port)
-    signal.signal(signal.SIGTERM, _terminate)
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # Bytewax stops the dataflow on KeyboardInterrupt; sinks have flushed every batch.
-    log.info("SIGTERM: stopping")
-    raise KeyboardInterrupt
+    lifecycle.install()
 
 
 def _recorder() -> Recorder:
@@ -122,8 +115,8 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
     except KeyboardInterrupt:
         log.info("stopped")
     except BytewaxRuntimeError as err:
-        # A signal (SIGTERM through _terminate, or Ctrl-C) comes back from the running
-        # dataflow as "signal received" chained from KeyboardInterrupt: a stop, not a failure.
+        # Ctrl-C comes back from the running dataflow as "signal received" chained from
+        # KeyboardInterrupt: a stop, not a failure. (SIGTERM ends the input instead.)
         if not isinstance(err.__cause__, KeyboardInterrupt):
             raise
         log.info("stopped")

@@ -35,6 +35,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from features.events import Origin
 from flows.files import Messages, RawRecord
+from flows.lifecycle import STOP
 
 log = logging.getLogger("roomrank.kafka")
 
@@ -125,6 +126,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             self._on_lag(self._topic, self._partition, max(end - position, 0))
 
     def next_batch(self) -> list[RawRecord]:
+        if STOP.is_set():  # graceful stop: end of input, so the last epoch is snapshotted
+            raise StopIteration
         messages = self._consumer.consume(self._batch_size, 0)
         now = time.monotonic()
         batch: list[RawRecord] = []

@@ -741,6 +741,41 @@ def test_sigkill_and_restart_resume_from_the_last_snapshot(
     assert len(executions) == 2 and executions[1][1] > 1, executions
 
 
+def test_sigterm_stops_gracefully_with_a_final_snapshot(
+    kafka_bootstrap: str,
+    kafka_tools: SimpleNamespace,
+    world: WorldInput,
+    reference: Reference,
+    spawn: Callable[..., Job],
+    tmp_path: Path,
+) -> None:
+    """SIGTERM ends the input: in-flight pushes are flushed, the last epoch is snapshotted and
+    the process exits 0; a restart continues with nothing lost and nothing pushed twice."""
+    recovery = tmp_path / "recovery"
+    topics = Topics.unique(kafka_tools, "sigterm")
+    kafka_tools.create_topic(kafka_bootstrap, topics.input, PARTITIONS)
+    part1, part2 = world.slice(0, 0.5), world.slice(0.5, 1)
+    # Epochs far longer than the test: any snapshot in the store was written by the stop.
+    argv = roomrank_run(
+        kafka_bootstrap, topics, "--recovery-dir", str(recovery), "--snapshot-secs", "3600"
+    )
+    produce(kafka_bootstrap, topics.input, part1)
+    first = spawn("graceful-1", argv)
+    with TopicReader(kafka_bootstrap, topics.output, [first]) as reader:
+        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    assert resume_offsets(recovery) == {}
+    assert first.terminate() == 0, first.tail()
+    assert sum(resume_offsets(recovery).values()) > 0, "the stop wrote no snapshot"
+
+    produce(kafka_bootstrap, topics.input, part2)
+    second = spawn("graceful-2", argv)
+    every = values(run_to_completion(kafka_bootstrap, topics, second, world.expected))
+    assert second.terminate() == 0, second.tail()
+    assert pairs(every) == world.expected
+    assert len({p["rec_id"] for p in every}) == len(every), "a push was emitted twice"
+    assert stable(every) == stable(reference.pushes)
+
+
 # --------------------------------------------------------------------------- 4. broker restart
 
 
