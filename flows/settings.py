@@ -72,19 +72,11 @@ SETTINGS: Final = (
     Setting("snapshot_secs", int, 30, "epoch (snapshot) interval with recovery"),
     Setting("backup_secs", int, 60, "how long old snapshots are kept"),
     Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
-    Setting("log_user_ids", bool, False, "allow user ids in logs (personal data)"),
 )
 _BY_NAME: Final = {s.name: s for s in SETTINGS}
 
 
 def _convert(setting: Setting, raw: str) -> Any:
-    if setting.kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(f"{setting.env}={raw!r}: expected true or false")
     try:
         return setting.kind(raw)
     except ValueError:
@@ -156,24 +148,14 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
     for setting in SETTINGS:
         if names is not None and setting.name not in names:
             continue
-        if setting.kind is bool:
-            parser.add_argument(
-                setting.flag,
-                dest=setting.name,
-                action="store_const",
-                const=True,
-                default=None,
-                help=f"{setting.help} [{setting.env}]",
-            )
-        else:
-            parser.add_argument(
-                setting.flag,
-                dest=setting.name,
-                type=setting.kind,
-                default=None,
-                metavar=setting.kind.__name__.upper(),
-                help=f"{setting.help} (default {setting.default!r}) [{setting.env}]",
-            )
+        parser.add_argument(
+            setting.flag,
+            dest=setting.name,
+            type=setting.kind,
+            default=None,
+            metavar=setting.kind.__name__.upper(),
+            help=f"{setting.help} (default {setting.default!r}) [{setting.env}]",
+        )
 
 
 def markdown_table() -> str:
