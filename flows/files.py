@@ -7,8 +7,12 @@ are skipped. It resumes from its line offset under Bytewax recovery.
 
 from __future__ import annotations
 
+import os
+import select
+import stat
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -20,35 +24,65 @@ from flows.lifecycle import STOP
 
 RawRecord = tuple[Origin, bytes, float]
 Messages = list[tuple[bytes, bytes]]
+_IDLE_WAIT = timedelta(milliseconds=20)
 
 
 class _LinePartition(StatefulSourcePartition[RawRecord, int]):
+    """Lines of a regular file, or of a pipe (stdin, a FIFO) as they become available: a
+    live pipe must not stall the dataflow waiting to fill a batch."""
+
     def __init__(self, stream: BinaryIO, topic: str, batch_size: int, resume: int | None) -> None:
         self._stream = stream
         self._topic = topic
         self._batch_size = batch_size
         self._line = 0
+        self._fd = stream.fileno()
+        self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._partial = b""
+        self._idle = False
         for _ in range(resume or 0):
             if not stream.readline():
                 break
             self._line += 1
 
+    def _lines(self) -> list[bytes] | None:
+        """Lines available now (``[]``: none yet); None at the end of the input."""
+        if self._regular:
+            lines = []
+            while len(lines) < self._batch_size:
+                line = self._stream.readline()
+                if not line:
+                    break
+                lines.append(line)
+            return lines or None
+        ready, _, _ = select.select([self._fd], [], [], 0)
+        if not ready:
+            return []
+        chunk = os.read(self._fd, 1 << 16)
+        if not chunk:
+            rest, self._partial = self._partial, b""
+            return [rest] if rest else None
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        return lines
+
     def next_batch(self) -> list[RawRecord]:
         if STOP.is_set():
             raise StopIteration
-        batch: list[RawRecord] = []
+        lines = self._lines()
+        if lines is None:
+            raise StopIteration
         now = time.monotonic()
-        while len(batch) < self._batch_size:
-            line = self._stream.readline()
-            if not line:
-                if batch:
-                    return batch
-                raise StopIteration
+        batch: list[RawRecord] = []
+        for line in lines:
             self._line += 1
             body = line.rstrip(b"\r\n")
             if body.strip():
                 batch.append((Origin(self._topic, 0, self._line), body, now))
+        self._idle = not lines
         return batch
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(UTC) + _IDLE_WAIT if self._idle else None
 
     def snapshot(self) -> int:
         return self._line

@@ -64,3 +64,54 @@ def test_two_workers_in_one_process_push_the_same_as_one(events_dir: Path) -> No
     one, _ = _run(events_dir, "w1", processes=1, workers=1)
     two, _ = _run(events_dir, "w2", processes=1, workers=2)
     assert stable(two) == stable(one)
+
+
+def test_bytewax_run_serves_bytewax_and_roomrank_metrics(tmp_path: Path) -> None:
+    """Under ``bytewax.run`` with its dataflow API on, Bytewax's own metrics and the job's
+    share one endpoint. The input is a FIFO held open, so the job is still running."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    env = {
+        **os.environ,
+        "ROOMRANK_INPUT": str(fifo),
+        "ROOMRANK_OUTPUT": str(tmp_path / "o"),
+        "ROOMRANK_DEAD_LETTERS": str(tmp_path / "d"),
+        "ROOMRANK_METRICS_PORT": "0",
+        "BYTEWAX_DATAFLOW_API_ENABLED": "1",
+        "BYTEWAX_DATAFLOW_API_PORT": str(port),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    job = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "flows.deployed:flow"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with fifo.open("wb") as feed:  # blocks until the job opens its input
+            feed.write(b"\n".join(world_lines(seed=6, rooms=2, viewers=50, minutes=3)) + b"\n")
+            feed.flush()
+            text, deadline = "", time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:
+                        text = page.read().decode()
+                except OSError:
+                    text = ""
+                if "roomrank_events_total{" in text and "bytewax_" in text:
+                    break
+                time.sleep(0.2)  # poll interval, bounded by the deadline
+            assert "roomrank_events_total{" in text, text[-2000:]
+            assert "bytewax_" in text
+        assert job.wait(timeout=60) == 0
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
