@@ -48,7 +48,7 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
     def _lines(self) -> list[bytes] | None:
         """Lines available now (``[]``: none yet); None at the end of the input."""
         if self._regular:
-            lines = []
+            lines: list[bytes] = []
             while len(lines) < self._batch_size:
                 line = self._stream.readline()
                 if not line:
