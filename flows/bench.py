@@ -24,8 +24,10 @@ from typing import Any
 
 import orjson
 
+from flows import bench_fanout as bfan
 from flows import bench_flows as bf
 from flows import bench_models as bm
+from flows import bench_state as bs
 from flows.bench_report import format_table, loadavg, machine
 
 __all__ = ["SCALES", "TARGETS", "format_table", "run_bench", "targets"]
@@ -189,16 +191,16 @@ def _fanout(
     size: Scale, work: Path, brokers: str | None, result: dict[str, Any], progress: _Progress
 ) -> None:
     viewers = size.fanout_viewers
-    lines = bf.fanout_lines(viewers)
+    lines = bfan.fanout_lines(viewers)
     result["fanout_viewers"] = viewers
     result["fanout_ms"] = {"file": None, "kafka": None}
     result["fanout_detail"] = {"file": None, "kafka": None}
     progress(f"fanout: one showcase change to {viewers:,} present viewers, file mode")
-    fan = bf.run_fanout(viewers, lines, work)
+    fan = bfan.run_fanout(viewers, lines, work)
     result["fanout_ms"]["file"] = fan.total_ms
     result["fanout_detail"]["file"] = {"to_encoded_ms": fan.to_encoded_ms, "sink_ms": fan.sink_ms}
     progress(f"fanout file: {fan.total_ms:.0f} ms (sink {fan.sink_ms:.0f} ms)")
-    result["encode_ms"] = bf.time_encode(fan.batch, size.encode_repeats)
+    result["encode_ms"] = bfan.time_encode(fan.batch, size.encode_repeats)
     result["encode_pushes"] = len(fan.batch)
     progress(f"encode_pushes of {len(fan.batch):,} pushes: {result['encode_ms']:.0f} ms")
     del fan
@@ -208,7 +210,7 @@ def _fanout(
     bf.create_topics(brokers, {topic: 1})
     try:
         bf.produce_lines(brokers, topic, lines)
-        fan = bf.run_fanout(viewers, lines, work, brokers, topic)
+        fan = bfan.run_fanout(viewers, lines, work, brokers, topic)
     finally:
         bf.delete_topics(brokers, [topic])
     result["fanout_ms"]["kafka"] = fan.total_ms
@@ -253,7 +255,7 @@ def _learners(size: Scale, work: Path, result: dict[str, Any], progress: _Progre
 def _state(size: Scale, result: dict[str, Any], progress: _Progress) -> None:
     progress(f"state: room snapshots with {size.state_viewers:,} viewers, {size.state_items}"
              " items")
-    sizes = bm.bench_state(size.state_viewers, size.state_items)
+    sizes = bs.bench_state(size.state_viewers, size.state_items)
     result["bytes_per_viewer"] = sizes.bytes_per_viewer
     result["bytes_per_item"] = sizes.bytes_per_item
     result["state_detail"] = asdict(sizes)
@@ -265,7 +267,7 @@ def _state(size: Scale, result: dict[str, Any], progress: _Progress) -> None:
 def _churn(size: Scale, result: dict[str, Any], progress: _Progress) -> None:
     progress(f"churn: a day of rooms opening and closing, {size.churn_seats} viewers per room,"
              f" checkpoints {', '.join(f'{h:g}h' for h in size.churn_hours)}")
-    churn = bm.bench_churn(list(size.churn_hours), size.churn_seats, progress)
+    churn = bs.bench_churn(list(size.churn_hours), size.churn_seats, progress)
     result["state_bytes_after_churn"] = churn.state_bytes
     detail = asdict(churn)
     detail.pop("state_bytes")
