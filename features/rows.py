@@ -36,6 +36,18 @@ class RowIndex:
     def capacity(self) -> int:
         return len(self.ids)
 
+    @property
+    def high_water(self) -> int:
+        """Rows ever handed out (live or free): rows at and beyond it are unused slack."""
+        return len(self._rows) + len(self._free)
+
+    def trimmed(self) -> RowIndex:
+        """A shallow copy whose ``ids`` end at the high-water mark."""
+        copy = RowIndex.__new__(RowIndex)
+        copy._rows, copy._free = self._rows, self._free
+        copy.ids = self.ids[: self.high_water]
+        return copy
+
     def get(self, key: str) -> int | None:
         return self._rows.get(key)
 

@@ -76,6 +76,16 @@ class ViewerTable:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def trimmed(self) -> ViewerTable:
+        """A shallow copy without the arrays' growth slack, for a compact snapshot."""
+        rows = self.rows.high_water
+        copy = object.__new__(ViewerTable)
+        copy.__dict__.update(self.__dict__)
+        copy.rows = self.rows.trimmed()
+        for name in self._COLUMNS:
+            setattr(copy, name, getattr(self, name)[:rows])
+        return copy
+
     def row_of(self, user_id: str) -> int | None:
         return self.rows.get(user_id)
 

@@ -9,6 +9,7 @@ call it directly.
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 from collections import Counter
@@ -82,6 +83,23 @@ class Room:
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle viewer rows only up to their high-water mark: arrays grow by doubling, and
+        the slack would otherwise be up to half of every snapshot. Growth resumes on demand
+        after a restore (every grower compares against ``rows.capacity``)."""
+        state = dict(self.__dict__)
+        rows = self.viewers.rows.high_water
+        mf = copy.copy(self.mf)
+        mf.users, mf.user_updates = self.mf.users[:rows], self.mf.user_updates[:rows]
+        state.update(
+            viewers=self.viewers.trimmed(),
+            mf=mf,
+            arm=self.arm[:rows],
+            pushed_at=self.pushed_at[:rows],
+            pushed_items=self.pushed_items[:rows],
+        )
+        return state
 
     @staticmethod
     def restore(blob: bytes) -> Room:
