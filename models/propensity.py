@@ -126,13 +126,17 @@ class PropensityModel:
         # w_gap·known·(p − b) + w_tier·tier·p  =  (w_gap·known + w_tier·tier)·p − w_gap·known·b
         per_viewer = viewer_x @ wv - w_gap * known * log_budget
         slope = w_gap * known + w_tier * viewer_x[:, _TIER]
-        out = np.add.outer(per_viewer, item_x @ wi + bias).astype(np.float32)
-        out += np.multiply.outer(slope, log_price)
-        distance = np.abs(np.subtract.outer(log_budget, log_price))
-        distance *= (w_dist * known)[:, None]
-        out += distance
+        out = np.add.outer(per_viewer, item_x @ wi + bias).astype(np.float32, copy=False)
+        scratch = np.multiply.outer(slope, log_price).astype(np.float32, copy=False)
+        out += scratch
+        np.subtract.outer(log_budget, log_price, out=scratch)
+        np.abs(scratch, out=scratch)
+        scratch *= (w_dist * known)[:, None]
+        out += scratch
         if w_cat:
-            out += w_cat * category_share[:, item_category]
+            np.take(category_share, item_category, axis=1, out=scratch)
+            scratch *= w_cat
+            out += scratch
         return out
 
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:

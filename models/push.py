@@ -104,7 +104,7 @@ def build_push(
         trigger_id=event.event_id,
         ts=event.ts,
         user_ids=viewers.rows.ids[rows].tolist(),
-        arms=[names[a] for a in arms.tolist()],
+        arms=np.array(names, dtype=object)[arms].tolist(),
         item_ids=showcase.item_ids,
         top=ranked.top,
         score=ranked.score,

@@ -67,12 +67,13 @@ def rank(
         att -= att.max(axis=1, keepdims=True)
         np.exp(att, out=att)
         inv_sum = 1.0 / att.sum(axis=1)
-        prop = np.array(logits(start, stop), dtype=np.float32)  # a copy: sigmoid in place
-        np.negative(prop, out=prop)
-        np.exp(prop, out=prop)
-        prop += 1.0
-        np.reciprocal(prop, out=prop)
-        score = att * prop
+        # 1 + e^(-z), the reciprocal of the propensity: dividing by it saves a pass over V×N;
+        # only the picked values are inverted.
+        inv_prop = np.array(logits(start, stop), dtype=np.float32)  # a copy: changed in place
+        np.negative(inv_prop, out=inv_prop)
+        np.exp(inv_prop, out=inv_prop)
+        inv_prop += 1.0
+        score = att / inv_prop
         flagged = None
         if override is not None and override_rows is not None:
             flagged = override_rows[start:stop]
@@ -80,8 +81,9 @@ def rank(
                 score[flagged] = override
             else:
                 flagged = None
-        _top_k(score, att, prop, k, out, start)
+        _top_k(score, att, inv_prop, k, out, start)
         block = slice(start, stop)
+        np.reciprocal(out.propensity[block], out=out.propensity[block])
         out.attention[block] *= inv_sum[:, None]
         model_score = out.attention[block] * out.propensity[block]
         if flagged is None:
