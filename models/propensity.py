@@ -1,11 +1,12 @@
-"""Purchase propensity: River's online logistic regression, scored for a whole room at once.
+"""Purchase propensity: online logistic regression, scored for a whole room at once.
 
 Features of a (viewer, item) pair come in three groups: the viewer's own (``VIEWER_FEATURES``:
 spend tier, observed spend, activity, hashed attrs), the item's in the room right now
 (``ITEM_FEATURES``: price, spotlight, momentum in the window) and pairwise ones
 (``PAIR_FEATURES``: price against the viewer's purchasing power, category affinity). The model
-learns one example at a time with River; to score 100k viewers × 50 items it reads River's
-weights into numpy, which gives the same logit as ``predict_proba_one`` on each pair.
+learns one example at a time with River's logistic regression update (``models.logistic``,
+checked against River's own learner); to score 100k viewers × 50 items it reads the weights
+into numpy, which gives the same logit as ``predict_proba_one`` on each pair.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
-from river import linear_model, optim
 
 from features.catalog import ITEM_FEATURES
 from features.viewers import VIEWER_FEATURES
+from models.logistic import LogisticRegression
 
 PAIR_FEATURES: Final = ("budget_gap", "budget_distance", "tier_x_price", "category_affinity")
 FEATURES: Final = (
@@ -91,9 +92,7 @@ class PropensityModel:
     """
 
     def __init__(self, lr: float = 0.05, l2: float = 1e-4) -> None:
-        self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2)
-        for name, weight in PRIORS.items():
-            self.model._weights[name] = weight
+        self.model = LogisticRegression(FEATURES, lr=lr, l2=l2, initial=PRIORS)
 
     @staticmethod
     def example(viewer_x: Sequence[float], item_x: Sequence[float],
@@ -107,10 +106,16 @@ class PropensityModel:
     def learn_one(self, x: dict[str, float], y: bool, w: float = 1.0) -> None:
         self.model.learn_one(x, y, w=w)
 
+    def predict_values(self, values: Sequence[float]) -> float:
+        """``predict_one`` of an example given as values in ``FEATURES`` order."""
+        return self.model.proba_values(values)
+
+    def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None:
+        self.model.learn_values(values, y, w)
+
     def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """River's weights as arrays for the viewer, item and pair groups, plus intercept."""
-        learned = self.model.weights
-        w = np.array([learned.get(name, 0.0) for name in FEATURES], dtype=np.float32)
+        """The weights as arrays for the viewer, item and pair groups, plus intercept."""
+        w = self.model.weight_array()
         return w[:_NV], w[_NV : _NV + _NI], w[_NV + _NI :], float(self.model.intercept)
 
     def logits_fast(self, viewer_x: np.ndarray, log_budget: np.ndarray, budget_known: np.ndarray,

@@ -134,9 +134,9 @@ def why_codes(
     return codes.astype(np.int8)
 
 
-def learning_example(ctx: PushContext, row: int, item: int) -> dict[str, float]:
-    """The propensity features of one (viewer, item) pair now, in plain Python: the same
-    values ``build_push`` scores as matrices (``tests/unit/test_push.py`` checks)."""
+def learning_example(ctx: PushContext, row: int, item: int) -> list[float]:
+    """The propensity features of one (viewer, item) pair now, in ``FEATURES`` order and plain
+    Python: the same values ``build_push`` scores as matrices."""
     showcase = ctx.showcase
     on_stage = (showcase is not None and showcase.spotlight >= 0
                 and int(showcase.rows[showcase.spotlight]) == item)
@@ -148,4 +148,4 @@ def learning_example(ctx: PushContext, row: int, item: int) -> dict[str, float]:
     log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
     share = viewers.category_share_of(row, int(ctx.items.category[item]))
     pairs = pair_row(viewer_row, log_budget, known, share, item_row)
-    return ctx.propensity.example(viewer_row, item_row, pairs)
+    return [*viewer_row, *item_row, *pairs]

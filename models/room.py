@@ -296,9 +296,9 @@ class Room:
         examples = [(learning_example(ctx, row, item_row), label, weight)
                     for item_row, label, weight in pairs]
         for x, label, _ in examples:  # test on every pair before learning from any
-            stats.propensity.append((self.propensity.predict_one(x), label))
+            stats.propensity.append((self.propensity.predict_values(x), label))
         for x, label, weight in examples:
-            self.propensity.learn_one(x, label, weight)
+            self.propensity.learn_values(x, label, weight)
 
     def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
         pushed_at = int(self.pushed_at[row])
