@@ -17,7 +17,7 @@ import numpy as np
 from features.events import ShowcaseItem
 from features.rows import RowIndex, grow
 from features.viewers import category_bucket
-from features.windows import CARTS, CHANNELS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN
+from features.windows import CHANNELS
 
 ITEM_FEATURES: Final = (
     "log_price",
@@ -28,6 +28,7 @@ ITEM_FEATURES: Final = (
     "log_engagement_w",
     "log_watch_min_w",
 )
+assert ITEM_FEATURES[2:] == tuple(f"log_{c}_w" for c in CHANNELS)  # features() relies on it
 
 
 @dataclass(slots=True)
@@ -113,18 +114,10 @@ class ItemTable:
     def features(self, showcase: Showcase, window: np.ndarray) -> np.ndarray:
         """Matrix of ``ITEM_FEATURES`` for the showcase's items (float32)."""
         rows = showcase.rows
-        counts = window[rows] if len(window) else np.zeros((len(rows), 5), dtype=np.float32)
-        spot = np.zeros(len(rows), dtype=np.float32)
+        out = np.zeros((len(rows), len(ITEM_FEATURES)), dtype=np.float32)
+        np.log1p(self.price[rows], out=out[:, 0])
         if showcase.spotlight >= 0:
-            spot[showcase.spotlight] = 1.0
-        return np.column_stack(
-            [
-                np.log1p(self.price[rows]),
-                spot,
-                np.log1p(counts[:, CLICKS]),
-                np.log1p(counts[:, CARTS]),
-                np.log1p(counts[:, PURCHASES]),
-                np.log1p(counts[:, ENGAGEMENT]),
-                np.log1p(counts[:, WATCH_MIN]),
-            ]
-        ).astype(np.float32, copy=False)
+            out[showcase.spotlight, 1] = 1.0
+        if len(window):  # the momentum channels, in CHANNELS order
+            np.log1p(window[rows], out=out[:, 2:])
+        return out

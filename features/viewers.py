@@ -143,17 +143,16 @@ class ViewerTable:
     def features(self, rows: np.ndarray) -> np.ndarray:
         """Matrix of ``VIEWER_FEATURES`` for ``rows`` (float32)."""
         n_purch = self.purchases[rows]
-        avg_spend = self.spend[rows] / np.maximum(n_purch, 1.0)
-        cols = [
-            self.tier[rows] / 5.0,
-            self.has_tier[rows],
-            np.log1p(avg_spend),
-            (n_purch > 0).astype(np.float32),
-            np.log1p(self.clicks[rows]),
-            np.log1p(self.carts[rows]),
-            np.log1p(self.watch_ms[rows] / 60_000.0),
-        ]
-        return np.column_stack([*cols, self.attrs[rows]]).astype(np.float32, copy=False)
+        out = np.empty((len(rows), len(VIEWER_FEATURES)), dtype=np.float32)
+        np.divide(self.tier[rows], 5.0, out=out[:, 0])
+        out[:, 1] = self.has_tier[rows]
+        np.log1p(self.spend[rows] / np.maximum(n_purch, 1.0), out=out[:, 2])
+        out[:, 3] = n_purch > 0
+        np.log1p(self.clicks[rows], out=out[:, 4])
+        np.log1p(self.carts[rows], out=out[:, 5])
+        np.log1p(self.watch_ms[rows] / 60_000.0, out=out[:, 6])
+        out[:, 7:] = self.attrs[rows]
+        return out
 
     def feature_row(self, row: int) -> list[float]:
         """``features`` of one viewer in plain Python: the readable twin, and cheaper for

@@ -51,9 +51,9 @@ def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:
     return counts[:, CLICKS] + 2.0 * counts[:, CARTS] + 3.0 * counts[:, PURCHASES]
 
 
-def control_scores(ctx: PushContext, showcase: Showcase) -> np.ndarray:
+def control_scores(showcase: Showcase, heat: np.ndarray) -> np.ndarray:
     """Spotlight first, then momentum in the window; ties by ``item_id``."""
-    score = momentum(ctx, showcase).astype(np.float32)
+    score = heat.astype(np.float32)
     score /= 1.0 + float(score.max(initial=0.0))
     if showcase.spotlight >= 0:
         score[showcase.spotlight] = 2.0
@@ -87,6 +87,7 @@ def build_push(
             item_category,
         )
 
+    heat = momentum(ctx, showcase)
     names = ctx.params.arms.names
     control = names.index("control") if "control" in names else -1
     override_rows = arms == control if control >= 0 else None
@@ -95,7 +96,7 @@ def build_push(
         keys,
         logits,
         ctx.params.top_k,
-        control_scores(ctx, showcase) if control >= 0 else None,
+        control_scores(showcase, heat) if control >= 0 else None,
         override_rows,
     )
     return PushBatch(
@@ -110,36 +111,42 @@ def build_push(
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(ctx, showcase, ranked, warm, known),
+        why=why_codes(showcase, heat, ranked, warm, known),
     )
 
 
 def why_codes(
-    ctx: PushContext, showcase: Showcase, ranked: Ranked, warm: np.ndarray, budget_known: np.ndarray
+    showcase: Showcase,
+    heat: np.ndarray,
+    ranked: Ranked,
+    warm: np.ndarray,
+    budget_known: np.ndarray,
 ) -> np.ndarray:
-    """A short reason for each viewer's first item, chosen with array conditions."""
+    """A short reason for each viewer's first item, chosen with array conditions: the first
+    that holds of spotlight, taste, trending, budget; else popular."""
     n_viewers = ranked.top.shape[0]
+    codes = np.full(n_viewers, WHY_POPULAR, dtype=np.int8)
     if ranked.top.shape[1] == 0:
-        return np.full(n_viewers, WHY_POPULAR, dtype=np.int8)
+        return codes
     first = ranked.top[:, 0]
-    heat = momentum(ctx, showcase)
     peak = float(heat.max(initial=0.0))
-    hottest = (heat[first] >= peak) & (peak > 0)
-    focused = ranked.attention[:, 0] * len(showcase) > 1.5
-    codes = np.select(
-        [first == showcase.spotlight, warm & focused, hottest, budget_known > 0],
-        [WHY_SPOTLIGHT, WHY_TASTE, WHY_TRENDING, WHY_BUDGET],
-        default=WHY_POPULAR,
-    )
-    return codes.astype(np.int8)
+    codes[budget_known > 0] = WHY_BUDGET  # lowest priority first, overwritten below
+    if peak > 0:
+        codes[heat[first] >= peak] = WHY_TRENDING
+    codes[warm & (ranked.attention[:, 0] * len(showcase) > 1.5)] = WHY_TASTE
+    codes[first == showcase.spotlight] = WHY_SPOTLIGHT
+    return codes
 
 
 def learning_example(ctx: PushContext, row: int, item: int) -> list[float]:
     """The propensity features of one (viewer, item) pair now, in ``FEATURES`` order and plain
     Python: the same values ``build_push`` scores as matrices."""
     showcase = ctx.showcase
-    on_stage = (showcase is not None and showcase.spotlight >= 0
-                and int(showcase.rows[showcase.spotlight]) == item)
+    on_stage = (
+        showcase is not None
+        and showcase.spotlight >= 0
+        and int(showcase.rows[showcase.spotlight]) == item
+    )
     viewers = ctx.viewers
     viewer_row = viewers.feature_row(row)
     item_row = ctx.items.feature_row(item, on_stage, ctx.window)
