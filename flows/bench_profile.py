@@ -112,7 +112,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
 
     from flows.bench_models import RankingRoom, time_call
     from models.propensity import pair_features
-    from models.push import control_scores, why_codes
+    from models.push import control_scores, momentum, why_codes
     from models.ranking import BLOCK_ROWS, _top_k, rank
 
     bench = RankingRoom(viewers, items)
@@ -189,6 +189,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         names = room.params.arms.names
         [names[a] for a in room.arm[rows].tolist()]
 
+    heat = momentum(room._context(event.ts), sc)
     stages = [
         ("whole build_push", lambda: bench.push(event)),
         ("gather (vectors, viewer/item features)", gather),
@@ -200,8 +201,8 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         ("top-k (k argmax passes) [minus random scores]", top_k),
         ("  random scores to subtract", scores_only),
         ("user ids and arms to lists", ids),
-        ("why codes", lambda: why_codes(room._context(event.ts), sc, ranked, warm, known)),
-        ("control scores", lambda: control_scores(room._context(event.ts), sc)),
+        ("why codes", lambda: why_codes(sc, heat, ranked, warm, known)),
+        ("control scores", lambda: control_scores(sc, heat)),
     ]
     lines = [f"## build_push stages: {viewers:,} viewers × {items} items (best of {repeats})",
              "", "| stage | ms |", "|---|---:|"]
