@@ -9,7 +9,7 @@ and ties break by ``item_id``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -40,7 +40,6 @@ class Showcase:
     item_ids: list[str]
     rows: np.ndarray  # item rows, aligned with item_ids
     spotlight: int  # index into item_ids, or -1
-    listed_order: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -89,7 +88,7 @@ class ItemTable:
             rows[n] = row
         ids = [item.item_id for item in ordered]
         spot = ids.index(spotlight) if spotlight is not None else -1
-        showcase = Showcase(event_id, ts, ids, rows, spot, [item.item_id for item in items])
+        showcase = Showcase(event_id, ts, ids, rows, spot)
         return showcase, new_rows
 
     def forget_unshown(self, now: int, after_ms: int, keep: np.ndarray) -> list[int]:

@@ -54,17 +54,13 @@ def prepare(settings: Settings) -> None:
     lifecycle.install()
 
 
-def _recorder() -> Recorder:
-    return Recorder()
-
-
 def file_flow(settings: Settings, input_path: str, output: str, dead_letters: str) -> Dataflow:
     return build_flow(
         settings,
         JsonlSource(input_path, settings.batch_size),
         JsonlSink(output),
         JsonlSink(dead_letters),
-        _recorder(),
+        Recorder(),
     )
 
 
@@ -89,7 +85,7 @@ def kafka_flow(settings: Settings) -> Dataflow:
         source,
         KafkaMessagesSink(brokers, settings.output_topic),
         KafkaDeadLetterSink(brokers, settings.dead_letter_topic),
-        _recorder(),
+        Recorder(),
     )
 
 
@@ -178,6 +174,6 @@ def run_demo(
         file=sys.stderr,
     )
     flow = build_flow(
-        settings, PacedSource(events, speed), TerminalSink(), JsonlSink("/dev/stderr"), _recorder()
+        settings, PacedSource(events, speed), TerminalSink(), JsonlSink("/dev/stderr"), Recorder()
     )
     return execute(flow, settings)

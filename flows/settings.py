@@ -113,9 +113,6 @@ class Settings:
             values[setting.name] = value
         return cls(values, _room_params(values))
 
-    def describe(self) -> dict[str, Any]:
-        return {s.name: self.values.get(s.name, s.default) for s in SETTINGS}
-
 
 def _room_params(values: dict[str, Any]) -> RoomParams:
     for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):

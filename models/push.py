@@ -42,10 +42,6 @@ class PushContext:
     params: RoomParams
 
 
-def _item_matrix(ctx: PushContext, showcase: Showcase) -> np.ndarray:
-    return ctx.items.features(showcase, ctx.window)
-
-
 def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:
     counts = ctx.window[showcase.rows]
     return counts[:, CLICKS] + 2.0 * counts[:, CARTS] + 3.0 * counts[:, PURCHASES]
@@ -71,7 +67,7 @@ def build_push(
     queries[~warm] = 0.0
     keys = mf.items[showcase.rows].astype(np.float32)
     keys[mf.item_updates[showcase.rows] == 0] = 0.0
-    item_x = _item_matrix(ctx, showcase)
+    item_x = ctx.items.features(showcase, ctx.window)
     viewer_x = viewers.features(rows)
     log_budget, known = viewers.log_budget(rows)
     share = viewers.category_share(rows)

@@ -141,9 +141,6 @@ class Room:
         return self._finish(out, stats)
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
-        if self.closed:
-            for event in self.buffer.flush():
-                self._apply(event, out, stats, 0.0)
         stats.closed = self.closed
         stats.clock = self.clock
         stats.present = self.present_now if not self.closed else 0
