@@ -248,7 +248,11 @@ def _learners(size: Scale, work: Path, result: dict[str, Any], progress: _Progre
     result["facade_learn_eps"] = learn.facade_eps
     result["river_learn_eps"] = learn.river_eps
     result["learn_same_update_max_diff"] = learn.max_abs_diff
-    progress(f"learners: RowFunkMF {learn.row_eps:,.0f}/s, facade {learn.facade_eps:,.0f}/s,"
+    result["learn_sequential_eps"] = learn.sequential_eps
+    result["learn_waves"] = learn.waves
+    result["learn_many_max_diff"] = learn.many_max_diff
+    progress(f"learners: RowFunkMF.learn_many {learn.row_eps:,.0f}/s ({learn.waves:,} waves),"
+             f" learn {learn.sequential_eps:,.0f}/s, facade {learn.facade_eps:,.0f}/s,"
              f" River {learn.river_eps:,.0f}/s")
 
 

@@ -125,9 +125,11 @@ def format_table(r: dict[str, Any]) -> str:
         ]
     if "learn_eps" in r:
         lines += [
-            f"Learners over {r['learn_events']:,} updates: RowFunkMF.learn"
-            f" {_num(r['learn_eps'])}/s, FunkMF.learn_one (ids) {_num(r['facade_learn_eps'])}/s,"
-            f" River FunkMF.learn_one {_num(r['river_learn_eps'])}/s",
+            f"Learners over {r['learn_events']:,} updates: RowFunkMF.learn_many"
+            f" {_num(r['learn_eps'])}/s ({r.get('learn_waves', 0):,} waves), RowFunkMF.learn"
+            f" {_num(r.get('learn_sequential_eps'))}/s, FunkMF.learn_one (ids)"
+            f" {_num(r['facade_learn_eps'])}/s, River FunkMF.learn_one"
+            f" {_num(r['river_learn_eps'])}/s",
             "",
         ]
     if "bytes_per_viewer" in r:

@@ -65,10 +65,12 @@ def test_fanout_learner_and_state_keys(tiny) -> None:
     _, r, _ = tiny
     assert _positive(r["fanout_ms"]["file"]) and r["fanout_ms"]["kafka"] is None
     assert _positive(r["encode_ms"]) and r["encode_pushes"] == r["fanout_viewers"]
-    for key in ("learn_eps", "river_learn_eps", "facade_learn_eps", "bytes_per_viewer",
-                "bytes_per_item"):
+    for key in ("learn_eps", "learn_sequential_eps", "river_learn_eps", "facade_learn_eps",
+                "bytes_per_viewer", "bytes_per_item"):
         assert _positive(r[key]), key
     assert r["learn_same_update_max_diff"] < 1e-9  # the two learners do the same work
+    assert r["learn_many_max_diff"] < 1e-9  # the batched path applies the same updates
+    assert 1 <= r["learn_waves"] <= r["learn_events"]
     assert r["state_detail"]["bytes_per_viewer_with_dedup"] >= r["bytes_per_viewer"]
     assert _positive(r["state_detail"]["bytes_per_viewer_at_capacity"])
     churn = r["state_bytes_after_churn"]
