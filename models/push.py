@@ -27,8 +27,8 @@ from features.viewers import ViewerTable
 from features.windows import CARTS, CLICKS, PURCHASES
 from models.factorization import RowFunkMF
 from models.params import RoomParams
-from models.propensity import PropensityModel, pair_row
-from models.ranking import Ranked, rank
+from models.propensity import LOG_PRICE, TIER, PropensityModel, pair_row
+from models.ranking import GatheredRows, Ranked, rank
 
 
 @dataclass(slots=True)
@@ -63,8 +63,7 @@ def build_push(
     assert showcase is not None
     viewers, mf = ctx.viewers, ctx.mf
     warm = mf.user_updates[rows] > 0
-    queries = mf.users[rows].astype(np.float32)
-    queries[~warm] = 0.0
+    queries = GatheredRows(mf.users, rows, ~warm)
     keys = mf.items[showcase.rows].astype(np.float32)
     keys[mf.item_updates[showcase.rows] == 0] = 0.0
     item_x = ctx.items.features(showcase, ctx.window)
@@ -108,6 +107,71 @@ def build_push(
         attention=ranked.attention,
         propensity=ranked.propensity,
         why=why_codes(showcase, heat, ranked, warm, known),
+    )
+
+
+def build_push_one(
+    ctx: PushContext, row: int, arm: int, event: Event, room_id: str
+) -> PushBatch:
+    """``build_push`` for one viewer (a viewer entering a room with a showcase): the same
+    scores on (N,) vectors in a few dozen small operations instead of the block path's
+    ~150, which costs ~0.4 ms whatever the room size. ``build_push`` is its oracle
+    (``tests/unit/test_push.py``)."""
+    showcase = ctx.showcase
+    assert showcase is not None
+    viewers, mf, params = ctx.viewers, ctx.mf, ctx.params
+    items = showcase.rows
+    # Attention (float64 here; float32 in the block path: equal to rounding).
+    warm = bool(mf.user_updates[row] > 0)
+    if warm:
+        att = mf.items[items] @ mf.users[row]
+        att[mf.item_updates[items] == 0] = 0.0
+        att *= 1.0 / math.sqrt(max(params.dim, 1))
+        att -= att.max()
+        np.exp(att, out=att)
+        att /= att.sum()
+    else:
+        att = np.full(len(items), 1.0 / len(items))
+    # Propensity: the logit of every item for this viewer, term by term as logits_fast.
+    wv, wi, wp, bias = ctx.propensity.weights()
+    w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
+    viewer_row = viewers.feature_row(row)
+    purchases = float(viewers.purchases[row])
+    known = 1.0 if purchases > 0 else 0.0
+    log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
+    counts = viewers.categories[row]
+    share = counts / max(float(counts.sum()), 1.0)
+    item_x = ctx.items.features(showcase, ctx.window).astype(np.float64)
+    log_price = item_x[:, LOG_PRICE]
+    z = item_x @ wi
+    z += bias + float(np.dot(wv, viewer_row))
+    z += (w_gap * known + w_tier * viewer_row[TIER]) * log_price - w_gap * known * log_budget
+    z += (w_dist * known) * np.abs(log_price - log_budget)
+    if w_cat:
+        z += w_cat * share[ctx.items.category[items]]
+    prop = 1.0 / (1.0 + np.exp(-z))
+    score = att * prop
+    heat = momentum(ctx, showcase)
+    names = params.arms.names
+    if names[arm] == "control":
+        score = control_scores(showcase, heat).astype(np.float64)
+    k = min(params.top_k, len(items))
+    top = np.argsort(-score, kind="stable")[None, :k]  # ties to the lower item index
+    ranked = Ranked(top, score[top].astype(np.float32), att[top].astype(np.float32),
+                    prop[top].astype(np.float32))
+    return PushBatch(
+        room_id=room_id,
+        trigger=event.type,
+        trigger_id=event.event_id,
+        ts=event.ts,
+        user_ids=[viewers.rows.ids[row]],
+        arms=[names[arm]],
+        item_ids=showcase.item_ids,
+        top=ranked.top,
+        score=ranked.score,
+        attention=ranked.attention,
+        propensity=ranked.propensity,
+        why=why_codes(showcase, heat, ranked, np.array([warm]), np.array([known])),
     )
 
 

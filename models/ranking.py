@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 BLOCK_ROWS = 8192
+_SAFE_EXP = 80.0  # |logit| bound under which exp cannot overflow float32 (max ~88.7)
 
 
 @dataclass(slots=True)
@@ -32,15 +34,44 @@ class Ranked:
 LogitFn = Callable[[int, int], np.ndarray]
 
 
+class Rows(Protocol):
+    """What ``rank`` needs of its queries: a shape and row blocks by slice."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, block: slice, /) -> Any: ...
+
+
+class GatheredRows:
+    """Rows ``rows`` of ``matrix`` as float32, gathered block by block when ``rank`` reads
+    them (in cache, and without a V×d copy of the whole room); rows where ``zero`` is true
+    read as zeros (cold viewers attend uniformly).
+
+    >>> m = np.arange(6.0).reshape(3, 2)
+    >>> GatheredRows(m, np.array([2, 0]), np.array([False, True]))[0:2].tolist()
+    [[4.0, 5.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray, zero: np.ndarray) -> None:
+        self.matrix, self.rows, self.zero = matrix, rows, zero
+        self.shape = (len(rows), matrix.shape[1])
+
+    def __getitem__(self, block: slice) -> np.ndarray:
+        out = self.matrix[self.rows[block]].astype(np.float32)
+        out[self.zero[block]] = 0.0
+        return out
+
+
 def rank(
-    queries: np.ndarray,
+    queries: Rows,
     keys: np.ndarray,
     logits: LogitFn,
     k: int,
     override: np.ndarray | None = None,
     override_rows: np.ndarray | None = None,
 ) -> Ranked:
-    """Rank ``keys`` (N×d) for every row of ``queries`` (V×d).
+    """Rank ``keys`` (N×d) for every row of ``queries`` (V×d: an array or ``GatheredRows``).
 
     ``logits(start, stop)`` returns the propensity logits of viewers ``start:stop`` (block×N).
     Rows flagged in ``override_rows`` are ranked by the fixed ``override`` scores (an
@@ -59,52 +90,68 @@ def rank(
     if n_viewers == 0 or k == 0:
         return out
     keys_t = np.ascontiguousarray((keys / math.sqrt(max(dim, 1))).T, dtype=np.float32)
+    # exp overflows float32 above ~88, hence softmax's usual shift by the row maximum (two
+    # passes over V×N). By Cauchy-Schwarz no logit exceeds |q|·max|k|, so rows whose bound
+    # is small skip the shift (attention is the same up to rounding).
+    key_norm = float(np.sqrt((keys_t * keys_t).sum(axis=0)).max(initial=0.0))
     for start in range(0, n_viewers, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n_viewers)
+        block = slice(start, stop)
+        query = np.asarray(queries[block], dtype=np.float32)
         # Unnormalised attention: dividing each row by its sum does not change the row's
         # order, so only the k picked values are normalised (one pass over V×N saved).
-        att = np.asarray(queries[start:stop], dtype=np.float32) @ keys_t
-        att -= att.max(axis=1, keepdims=True)
+        att = query @ keys_t
+        bound = float(np.sqrt(np.einsum("ij,ij->i", query, query)).max(initial=0.0)) * key_norm
+        if bound > _SAFE_EXP:
+            att -= att.max(axis=1, keepdims=True)
         np.exp(att, out=att)
         inv_sum = 1.0 / att.sum(axis=1)
         # 1 + e^(-z), the reciprocal of the propensity: dividing by it saves a pass over V×N;
-        # only the picked values are inverted.
-        inv_prop = np.array(logits(start, stop), dtype=np.float32)  # a copy: changed in place
+        # only the picked values are inverted. A fresh float32 logits array is reused in
+        # place; a view of the caller's array is copied first.
+        inv_prop = _own_float32(logits(start, stop))
         np.negative(inv_prop, out=inv_prop)
         np.exp(inv_prop, out=inv_prop)
         inv_prop += 1.0
-        score = att / inv_prop
+        score = np.divide(att, inv_prop)
         flagged = None
         if override is not None and override_rows is not None:
-            flagged = override_rows[start:stop]
+            flagged = override_rows[block]
             if flagged.any():
                 score[flagged] = override
             else:
                 flagged = None
-        _top_k(score, att, inv_prop, k, out, start)
-        block = slice(start, stop)
-        np.reciprocal(out.propensity[block], out=out.propensity[block])
-        out.attention[block] *= inv_sum[:, None]
+        top = _top_k(score, k)
+        out.top[block] = top
+        picked = top + np.arange(0, top.shape[0] * n_items, n_items)[:, None]
+        out.attention[block] = att.reshape(-1).take(picked) * inv_sum[:, None]
+        out.propensity[block] = 1.0 / inv_prop.reshape(-1).take(picked)
         model_score = out.attention[block] * out.propensity[block]
-        if flagged is None:
+        if flagged is None or override is None:
             out.score[block] = model_score
         else:
-            out.score[block] = np.where(flagged[:, None], out.score[block], model_score)
+            out.score[block] = np.where(flagged[:, None], override[top], model_score)
     return out
 
 
-def _top_k(
-    score: np.ndarray, att: np.ndarray, prop: np.ndarray, k: int, out: Ranked, start: int
-) -> None:
-    rows = np.arange(score.shape[0])
-    stop = start + score.shape[0]
+def _own_float32(values: np.ndarray) -> np.ndarray:
+    fresh = values.dtype == np.float32 and values.base is None and values.flags.writeable
+    return values if fresh else np.array(values, dtype=np.float32)
+
+
+def _top_k(score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's ``k`` largest values, best first, ties to the lower index;
+    ``score`` is overwritten (picked values become ``-inf``)."""
+    n_rows, n_cols = score.shape
+    flat = score.reshape(-1)
+    base = np.arange(0, n_rows * n_cols, n_cols)
+    top = np.empty((n_rows, k), dtype=np.int64)
     for r in range(k):
         best = score.argmax(axis=1)
-        out.top[start:stop, r] = best
-        out.score[start:stop, r] = score[rows, best]
-        out.attention[start:stop, r] = att[rows, best]
-        out.propensity[start:stop, r] = prop[rows, best]
-        score[rows, best] = -np.inf
+        top[:, r] = best
+        if r + 1 < k:
+            flat[base + best] = -np.inf
+    return top
 
 
 def rank_reference(

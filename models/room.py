@@ -30,7 +30,7 @@ from features.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, It
 from models.factorization import RowFunkMF, room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
-from models.push import PushContext, build_push, learning_example
+from models.push import PushContext, build_push, build_push_one, learning_example
 
 _HEARTBEAT_MS = 30_000
 # Weight of an action as a positive example of purchase intent: a click is a weak signal.
@@ -70,6 +70,10 @@ class Room:
             params.dim, params.lr, params.l2, params.init_sigma, seed=room_seed(room_id)
         )
         self.propensity = PropensityModel(params.propensity_lr)
+        # Vector updates wait here until something reads the vectors (a push, a sweep, the
+        # end of the call), then go to ``RowFunkMF.learn_many`` together: the same updates in
+        # the same order, applied in conflict-free waves instead of one numpy step each.
+        self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.arm = np.zeros(0, dtype=np.int8)
         self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
         self.pushed_items = np.zeros((0, params.top_k), dtype=np.int64)  # item rows, -1 = none
@@ -141,6 +145,7 @@ class Room:
         return self._finish(out, stats)
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
+        self._apply_learning()
         stats.closed = self.closed
         stats.clock = self.clock
         stats.present = self.present_now if not self.closed else 0
@@ -271,7 +276,16 @@ class Room:
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
         the feedback's own scale (otherwise attention stays near uniform)."""
-        self.mf.learn(row, item, target * self.target_scale)
+        users, items, ys = self.pending
+        users.append(row)
+        items.append(item)
+        ys.append(target * self.target_scale)
+
+    def _apply_learning(self) -> None:
+        users, items, ys = self.pending
+        if users:
+            self.mf.learn_many(np.array(users), np.array(items), np.array(ys))
+            self.pending = ([], [], [])
 
     def _negative(self, event: Event, item: int) -> int | None:
         """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
@@ -323,7 +337,13 @@ class Room:
     def _push(self, rows: np.ndarray, event: Event, out: list[Output], read_at: float) -> None:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
-        batch = build_push(self._context(event.ts), rows, self.arm[rows], event, self.room_id)
+        self._apply_learning()
+        ctx = self._context(event.ts)
+        if rows.size == 1:  # an enter: the one-viewer path, ~4× cheaper than a block
+            row = int(rows[0])
+            batch = build_push_one(ctx, row, int(self.arm[row]), event, self.room_id)
+        else:
+            batch = build_push(ctx, rows, self.arm[rows], event, self.room_id)
         batch.read_at = read_at
         self.pushed_at[rows] = event.ts
         self.pushed_items[rows] = -1
@@ -332,6 +352,7 @@ class Room:
 
     # -- bounded memory ------------------------------------------------------------------
     def _sweep(self, now: int) -> None:
+        self._apply_learning()  # before rows are freed and possibly handed to someone else
         self.last_sweep = now
         self.present_now = self.viewers.present_count(now)
         for row in self.viewers.forget_idle(now):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 import pytest
 
@@ -86,3 +87,53 @@ def test_single_pair_features_equal_the_ranking_matrices() -> None:
             expected = [*viewer_x[v].tolist(), *item_x[j].tolist(), *pairs[:, v, j].tolist()]
             assert learning_example(ctx, row, item) == pytest.approx(expected, rel=1e-5, abs=1e-5)
     assert pairs[0].any() and item_x[:, 1].sum() == 1.0  # budgets known, one spotlight
+
+
+def _compare_one_with_block(room: Room, event: Event) -> int:
+    """Every present viewer's one-viewer push against the block path's row for them."""
+    from models.push import build_push, build_push_one
+
+    ctx = room._context(event.ts)
+    rows = room.viewers.present_rows(event.ts)
+    block = build_push(ctx, rows, room.arm[rows], event, room.room_id)
+    for v, row in enumerate(rows.tolist()):
+        one = build_push_one(ctx, row, int(room.arm[row]), event, room.room_id)
+        assert (one.user_ids, one.arms) == ([block.user_ids[v]], [block.arms[v]])
+        assert (one.room_id, one.trigger, one.trigger_id, one.ts, one.item_ids) == (
+            block.room_id, block.trigger, block.trigger_id, block.ts, block.item_ids)
+        assert one.top.shape == (1, block.top.shape[1])
+        for name in ("score", "attention", "propensity"):
+            np.testing.assert_allclose(getattr(one, name)[0], getattr(block, name)[v],
+                                       rtol=1e-4, atol=1e-6, err_msg=name)
+        if one.top[0].tolist() != block.top[v].tolist():  # only between near-equal scores
+            np.testing.assert_allclose(one.score[0], block.score[v], rtol=1e-4, atol=1e-6)
+        else:
+            assert one.why[0] == block.why[v]
+    return len(rows)
+
+
+def test_one_viewer_push_equals_the_block_path_in_a_replayed_room() -> None:
+    room = _room()
+    showcase = decode_event(
+        orjson.dumps({"event_id": "s2", "type": "showcase", "ts": T0 + 61_000, "room_id": "r",
+                      "spotlight": None,
+                      "items": [{"item_id": f"sku-{n}", "price": 5.0 * n + 1, "category": "c1"}
+                                for n in range(5)]}),
+        Origin("t", 0, 99),
+    )
+    assert isinstance(showcase, Event)
+    room.accept([showcase])
+    room.flush()
+    assert _compare_one_with_block(room, showcase) == 6
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_viewer_push_equals_the_block_path_on_random_rooms(seed: int) -> None:
+    """Random viewer states (warm and cold vectors, tiers, spend, categories, control arm)
+    and random learned propensity weights, as the ranking bench builds them."""
+    from flows.bench_models import RankingRoom
+
+    rng = np.random.default_rng(seed)
+    bench = RankingRoom(40, 20, seed=seed)
+    event = bench.show(int(rng.integers(1, 21)))
+    assert _compare_one_with_block(bench.room, event) > 0
