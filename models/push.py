@@ -9,6 +9,7 @@ viewers at once. Viewers in the ``control`` arm get the heuristic: spotlight, th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,18 +202,26 @@ def why_codes(
 def learning_example(ctx: PushContext, row: int, item: int) -> list[float]:
     """The propensity features of one (viewer, item) pair now, in ``FEATURES`` order and plain
     Python: the same values ``build_push`` scores as matrices."""
+    return learning_examples(ctx, row, (item,))[0]
+
+
+def learning_examples(ctx: PushContext, row: int, items: Sequence[int]) -> list[list[float]]:
+    """``learning_example`` of one viewer with several items (the viewer's part once)."""
     showcase = ctx.showcase
-    on_stage = (
-        showcase is not None
-        and showcase.spotlight >= 0
-        and int(showcase.rows[showcase.spotlight]) == item
+    stage = (
+        int(showcase.rows[showcase.spotlight])
+        if showcase is not None and showcase.spotlight >= 0
+        else -1
     )
     viewers = ctx.viewers
     viewer_row = viewers.feature_row(row)
-    item_row = ctx.items.feature_row(item, on_stage, ctx.window)
     purchases = float(viewers.purchases[row])
     known = 1.0 if purchases > 0 else 0.0
     log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
-    share = viewers.category_share_of(row, int(ctx.items.category[item]))
-    pairs = pair_row(viewer_row, log_budget, known, share, item_row)
-    return [*viewer_row, *item_row, *pairs]
+    out = []
+    for item in items:
+        item_row = ctx.items.feature_row(item, item == stage, ctx.window)
+        share = viewers.category_share_of(row, int(ctx.items.category[item]))
+        pairs = pair_row(viewer_row, log_budget, known, share, item_row)
+        out.append([*viewer_row, *item_row, *pairs])
+    return out

@@ -30,7 +30,7 @@ from features.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, It
 from models.factorization import RowFunkMF, room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
-from models.push import PushContext, build_push, build_push_one, learning_example
+from models.push import PushContext, build_push, build_push_one, learning_examples
 
 _HEARTBEAT_MS = 30_000
 # Weight of an action as a positive example of purchase intent: a click is a weak signal.
@@ -250,13 +250,15 @@ class Room:
             if FEEDBACK[etype]:
                 self._learn(row, item, FEEDBACK[etype])
             return
-        if etype != "push_open":
-            self._score_last_push(row, item, etype, ts, stats)
-            self._learn_propensity(event, row, item, stats)
         target = FEEDBACK[etype]
+        if etype == "push_open":
+            self._learn(row, item, target)
+            return
+        negative = self._negative(event, item)  # one blake2b per action, used twice
+        self._score_last_push(row, item, etype, ts, stats)
+        self._learn_propensity(event, row, item, negative, stats)
         self._learn(row, item, target)
-        negative = self._negative(event, item)
-        if negative is not None and etype != "push_open":
+        if negative is not None:
             self._learn(row, negative, 0.0)
         category = int(self.items.category[item])
         if etype == "item_click":
@@ -296,16 +298,16 @@ class Room:
         row = int(sc.rows[pick])
         return row if row != item else int(sc.rows[(pick + 1) % len(sc)])
 
-    def _learn_propensity(self, event: Event, row: int, item: int, stats: RoomStats) -> None:
+    def _learn_propensity(
+        self, event: Event, row: int, item: int, negative: int | None, stats: RoomStats
+    ) -> None:
         """Test-then-learn on the acted item (positive, weighted towards purchases) and on
         one showcase item the viewer passed over (negative)."""
         pairs = [(item, True, ACTION_WEIGHT[event.type])]
-        negative = self._negative(event, item)
         if negative is not None:
             pairs.append((negative, False, 1.0))
-        ctx = self._context(event.ts)
-        examples = [(learning_example(ctx, row, item_row), label, weight)
-                    for item_row, label, weight in pairs]
+        xs = learning_examples(self._context(event.ts), row, [item_row for item_row, _, _ in pairs])
+        examples = [(x, label, weight) for x, (_, label, weight) in zip(xs, pairs, strict=True)]
         for x, label, _ in examples:  # test on every pair before learning from any
             stats.propensity.append((self.propensity.predict_values(x), label))
         for x, label, weight in examples:
