@@ -240,6 +240,11 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
                 "message.timeout.ms": 0,  # never give up: a broker outage is waited out
                 "linger.ms": 5,
                 "compression.type": "lz4",
+                # One callback for the producer, and only for failures: flush() waits for
+                # every message all the same, and a failure still fails the batch below.
+                # A Python callable per message cost ~40% of producing + acking 100k pushes.
+                "delivery.report.only.error": True,
+                "on_delivery": self._delivered,
             }
         )
 
@@ -255,7 +260,7 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
                     value = fit(value)
                 while True:
                     try:
-                        produce(self._topic, value, key, on_delivery=self._delivered)
+                        produce(self._topic, value, key)
                         break
                     except BufferError:  # local queue full: let deliveries drain
                         poll(0.05)
