@@ -123,7 +123,8 @@ class PropensityModel:
                     item_category: np.ndarray) -> np.ndarray:
         """``logits(viewer_x, item_x, pair_features(...))`` without building the (P, V, N)
         feature stack: the pairwise terms that are outer products fold into per-viewer and
-        per-item vectors, leaving four passes over V×N (``tests/unit/test_propensity.py``)."""
+        per-item vectors and one small matrix product, leaving four passes over V×N for the
+        |price − budget| term (``tests/unit/test_propensity.py``)."""
         wv, wi, wp, bias = self.weights()
         w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
         f32 = np.float32
@@ -133,19 +134,27 @@ class PropensityModel:
         # w_gap·known·(p − b) + w_tier·tier·p  =  (w_gap·known + w_tier·tier)·p − w_gap·known·b
         per_viewer = (viewer_x @ wv - w_gap * known * log_budget).astype(f32)
         slope = (w_gap * known + w_tier * viewer_x[:, TIER]).astype(f32)
-        # Every V×N pass below writes float32 in place: no float64 temporaries, no casts.
-        out = np.add.outer(per_viewer, (item_x @ wi + bias).astype(f32))
-        scratch = np.multiply.outer(slope, log_price)
-        out += scratch
-        np.subtract.outer(log_budget, log_price, out=scratch)
+        # The bilinear terms (per viewer + per item + slope·price + w_cat·share[category]) are
+        # one small float32 matrix product, [per_viewer, 1, slope, w_cat·share] @ [1; per_item;
+        # log_price; one-hot category]: ~5 ms per 100k × 50 against ~23 ms as outer sums and a
+        # gather. Only the |gap| term needs passes of its own.
+        n_cat = category_share.shape[1] if w_cat else 0
+        left = np.empty((len(per_viewer), 3 + n_cat), dtype=f32)
+        left[:, 0] = per_viewer
+        left[:, 1] = 1.0
+        left[:, 2] = slope
+        right = np.zeros((3 + n_cat, len(log_price)), dtype=f32)
+        right[0] = 1.0
+        right[1] = item_x @ wi + bias
+        right[2] = log_price
+        if n_cat:
+            np.multiply(category_share, w_cat, out=left[:, 3:])
+            right[3 + np.asarray(item_category), np.arange(len(log_price))] = 1.0
+        out = left @ right
+        scratch = np.subtract.outer(log_budget, log_price)
         np.abs(scratch, out=scratch)
         scratch *= (w_dist * known).astype(f32)[:, None]
         out += scratch
-        if w_cat:
-            # take, not share[:, idx]: fancy indexing there returns a column-major array
-            # and the add that follows then runs ~8× slower.
-            np.take((category_share * w_cat).astype(f32), item_category, axis=1, out=scratch)
-            out += scratch
         return out
 
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:

@@ -68,17 +68,18 @@ def build_push(
     keys = mf.items[showcase.rows].astype(np.float32)
     keys[mf.item_updates[showcase.rows] == 0] = 0.0
     item_x = ctx.items.features(showcase, ctx.window)
-    viewer_x = viewers.features(rows)
-    log_budget, known = viewers.log_budget(rows)
-    share = viewers.category_share(rows)
     item_category = ctx.items.category[showcase.rows]
+    known = (viewers.purchases[rows] > 0).astype(np.float32)
 
     def logits(start: int, stop: int) -> np.ndarray:
+        """Viewer features are gathered block by block, like the queries: in cache."""
+        block = rows[start:stop]
+        log_budget, block_known = viewers.log_budget(block)
         return ctx.propensity.logits_fast(
-            viewer_x[start:stop],
-            log_budget[start:stop],
-            known[start:stop],
-            share[start:stop],
+            viewers.features(block),
+            log_budget,
+            block_known,
+            viewers.category_share(block),
             item_x,
             item_category,
         )
