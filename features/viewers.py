@@ -151,7 +151,8 @@ class ViewerTable:
         np.log1p(self.clicks[rows], out=out[:, 4])
         np.log1p(self.carts[rows], out=out[:, 5])
         np.log1p(self.watch_ms[rows] / 60_000.0, out=out[:, 6])
-        out[:, 7:] = self.attrs[rows]
+        # take(axis=0), not [rows]: ~10× faster for gathering short rows
+        out[:, 7:] = self.attrs.take(rows, axis=0)
         return out
 
     def feature_row(self, row: int) -> list[float]:
@@ -182,5 +183,5 @@ class ViewerTable:
 
     def category_share(self, rows: np.ndarray) -> np.ndarray:
         """Share of each viewer's item interactions per category bucket."""
-        counts = self.categories[rows]
+        counts = self.categories.take(rows, axis=0)  # see features(): take, not [rows]
         return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
