@@ -96,6 +96,11 @@ def push_dicts(batch: PushBatch, emitted_at: int) -> list[dict[str, object]]:
     return out
 
 
+# Below this many pushes (a viewer entering, a small room) dicts dumped one by one are
+# cheaper: 38 against 119 µs for one push, 149 against 169 µs for 16, 270 against 217 for 32.
+FRAGMENTS_FROM: Final = 20
+
+
 def encode_pushes(batch: PushBatch, emitted_at: int) -> list[tuple[bytes, bytes]]:
     """Kafka-ready ``(key, value)`` pairs: key is ``user_id`` as the contract says.
 
@@ -113,6 +118,10 @@ def encode_pushes(batch: PushBatch, emitted_at: int) -> list[tuple[bytes, bytes]
     top = np.asarray(batch.top)
     k = top.shape[1] if top.ndim == 2 else 0
     _check_shapes(batch, n, top)
+    if n < FRAGMENTS_FROM:  # the fragments' fixed cost (~120 µs) exceeds what they save
+        return [(key, orjson.dumps(push)) for key, push in
+                zip((u.encode() for u in batch.user_ids), push_dicts(batch, emitted_at),
+                    strict=True)]
     dumps = orjson.dumps
     keys = [user_id.encode() for user_id in batch.user_ids]
     common = (

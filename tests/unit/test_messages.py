@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import features.messages as messages
 from features.ids import rec_id
 from features.messages import WHY_TEXT, PushBatch, encode_pushes, push_dicts
 from features.schemas import load
 
-SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 
 # Characters JSON must escape, or that a careless encoder might: quotes, backslashes, control
 # characters, DEL, line/paragraph separators, non-ASCII and astral (4-byte UTF-8) characters.
@@ -70,6 +71,14 @@ def batches(draw: st.DrawFn, ids: st.SearchStrategy[str] = odd_text) -> PushBatc
         propensity=_arrays(draw, shape),
         why=draw(hnp.arrays(np.int8, (n,), elements=st.integers(0, len(WHY_TEXT) - 1))),
     )
+
+
+@pytest.fixture(params=["fragments", "dicts"], autouse=True)
+def encoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both of encode_pushes' paths: the fragments (forced for batches of
+    any size) and the dict-per-push path it takes for small batches."""
+    monkeypatch.setattr(messages, "FRAGMENTS_FROM", 0 if request.param == "fragments" else 10**9)
+    return str(request.param)
 
 
 @settings(suppress_health_check=SLOW)
