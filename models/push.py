@@ -161,6 +161,7 @@ def build_push_one(
     top = np.argsort(-score, kind="stable")[None, :k]  # ties to the lower item index
     ranked = Ranked(top, score[top].astype(np.float32), att[top].astype(np.float32),
                     prop[top].astype(np.float32))
+    why = why_code(showcase, heat, int(top[0, 0]), float(ranked.attention[0, 0]), warm, known)
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
@@ -173,7 +174,7 @@ def build_push_one(
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(showcase, heat, ranked, np.array([warm]), np.array([known])),
+        why=np.array([why], dtype=np.int8),
     )
 
 
@@ -198,6 +199,21 @@ def why_codes(
     codes[warm & (ranked.attention[:, 0] * len(showcase) > 1.5)] = WHY_TASTE
     codes[first == showcase.spotlight] = WHY_SPOTLIGHT
     return codes
+
+
+def why_code(showcase: Showcase, heat: np.ndarray, first: int, attention: float, warm: bool,
+             budget_known: float) -> int:
+    """``why_codes`` of one viewer in plain Python: ``first`` is their top item, ``attention``
+    its attention (``tests/unit/test_push.py`` checks the two agree)."""
+    peak = float(heat.max(initial=0.0))
+    why = WHY_BUDGET if budget_known > 0 else WHY_POPULAR
+    if peak > 0 and heat[first] >= peak:
+        why = WHY_TRENDING
+    if warm and np.float32(attention) * np.float32(len(showcase)) > 1.5:  # as why_codes: float32
+        why = WHY_TASTE
+    if first == showcase.spotlight:
+        why = WHY_SPOTLIGHT
+    return why
 
 
 def learning_example(ctx: PushContext, row: int, item: int) -> list[float]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.decoding import decode_event
 from features.events import Event, Origin
@@ -137,3 +139,28 @@ def test_one_viewer_push_equals_the_block_path_on_random_rooms(seed: int) -> Non
     bench = RankingRoom(40, 20, seed=seed)
     event = bench.show(int(rng.integers(1, 21)))
     assert _compare_one_with_block(bench.room, event) > 0
+
+
+@given(
+    n=st.integers(1, 8),
+    data=st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_one_viewer_why_code_equals_why_codes(n: int, data: st.DataObject) -> None:
+    from features.catalog import Showcase
+    from models.push import why_code, why_codes
+    from models.ranking import Ranked
+
+    spotlight = data.draw(st.integers(-1, n - 1))
+    showcase = Showcase("s", 0, [f"i{j}" for j in range(n)], np.arange(n), spotlight)
+    heat = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.5]), min_size=n,
+                                       max_size=n)))
+    first = data.draw(st.integers(0, n - 1))
+    # attention·n around the 1.5 threshold, exactly on it included
+    attention = data.draw(st.sampled_from([0.0, 1.0, 1.4999, 1.5, 1.5001, 3.0])) / n
+    warm, known = data.draw(st.booleans()), data.draw(st.sampled_from([0.0, 1.0]))
+    att32 = np.float32(attention)
+    ranked = Ranked(np.array([[first]]), np.zeros((1, 1), np.float32),
+                    np.array([[att32]], np.float32), np.zeros((1, 1), np.float32))
+    expected = why_codes(showcase, heat, ranked, np.array([warm]), np.array([known]))
+    assert why_code(showcase, heat, first, float(att32), warm, known) == int(expected[0])
