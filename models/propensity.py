@@ -40,6 +40,8 @@ PRIORS: Final = {
     "p_category_affinity": 0.5,
 }
 TIER = VIEWER_FEATURES.index("tier")
+LOG_AVG_SPEND = VIEWER_FEATURES.index("log_avg_spend")  # the log budget of pair features
+BUDGET_KNOWN = VIEWER_FEATURES.index("has_spend")
 LOG_PRICE = ITEM_FEATURES.index("log_price")
 
 

@@ -28,7 +28,14 @@ from features.viewers import ViewerTable
 from features.windows import CARTS, CLICKS, PURCHASES
 from models.factorization import RowFunkMF
 from models.params import RoomParams
-from models.propensity import LOG_PRICE, TIER, PropensityModel, pair_row
+from models.propensity import (
+    BUDGET_KNOWN,
+    LOG_AVG_SPEND,
+    LOG_PRICE,
+    TIER,
+    PropensityModel,
+    pair_row,
+)
 from models.ranking import GatheredRows, Ranked, rank
 
 
@@ -74,11 +81,11 @@ def build_push(
     def logits(start: int, stop: int) -> np.ndarray:
         """Viewer features are gathered block by block, like the queries: in cache."""
         block = rows[start:stop]
-        log_budget, block_known = viewers.log_budget(block)
+        viewer_x = viewers.features(block)
         return ctx.propensity.logits_fast(
-            viewers.features(block),
-            log_budget,
-            block_known,
+            viewer_x,
+            viewer_x[:, LOG_AVG_SPEND],  # the budget: log1p of the average order value
+            viewer_x[:, BUDGET_KNOWN],
             viewers.category_share(block),
             item_x,
             item_category,
