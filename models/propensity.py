@@ -153,10 +153,20 @@ class PropensityModel:
             np.multiply(category_share, w_cat, out=left[:, 3:])
             right[3 + np.asarray(item_category), np.arange(len(log_price))] = 1.0
         out = left @ right
-        scratch = np.subtract.outer(log_budget, log_price)
-        np.abs(scratch, out=scratch)
-        scratch *= (w_dist * known).astype(f32)[:, None]
-        out += scratch
+        # w_dist·known·|log_price − log_budget| is zero for viewers who never bought (most of a
+        # room): pay its four passes only for the rows of those who did.
+        coef = (w_dist * known).astype(f32)
+        buyers = np.flatnonzero(coef)
+        if len(buyers) > len(coef) // 2:  # mostly buyers: dense passes beat row gathers
+            gap = np.subtract.outer(log_budget, log_price)
+            np.abs(gap, out=gap)
+            gap *= coef[:, None]
+            out += gap
+        elif len(buyers):
+            gap = np.subtract.outer(log_budget.take(buyers), log_price)
+            np.abs(gap, out=gap)
+            gap *= coef.take(buyers)[:, None]
+            out[buyers] += gap
         return out
 
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:

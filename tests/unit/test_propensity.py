@@ -160,14 +160,15 @@ def test_learning_from_labels_moves_the_probability() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_fast_logits_equal_the_feature_stack_logits(seed: int) -> None:
+@pytest.mark.parametrize("buyers", [0.0, 0.1, 0.6, 1.0])  # the sparse and the dense |gap| path
+def test_fast_logits_equal_the_feature_stack_logits(seed: int, buyers: float) -> None:
     """The production path (pairwise terms folded algebraically) against the readable one."""
     rng = np.random.default_rng(seed)
     model = trained_model(seed)
     viewer_x = rng.uniform(0, 2, (40, NV)).astype(np.float32)
     item_x = rng.uniform(0, 3, (15, NI)).astype(np.float32)
     log_budget = rng.uniform(0, 5, 40).astype(np.float32)
-    known = (rng.random(40) < 0.6).astype(np.float32)
+    known = (rng.random(40) < buyers).astype(np.float32)
     share = rng.dirichlet(np.ones(CATEGORY_BUCKETS), 40).astype(np.float32)
     category = rng.integers(0, CATEGORY_BUCKETS, 15)
     pairs = pair_features(viewer_x, log_budget, known, share, item_x, category)
