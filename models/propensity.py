@@ -12,6 +12,7 @@ into numpy, which gives the same logit as ``predict_proba_one`` on each pair.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from features.catalog import ITEM_FEATURES
 from features.viewers import VIEWER_FEATURES
 from models.logistic import LogisticRegression
+from models.odds import factored_inverse_odds
 
 PAIR_FEATURES: Final = ("budget_gap", "budget_distance", "tier_x_price", "category_affinity")
 FEATURES: Final = (
@@ -80,6 +82,17 @@ def pair_row(viewer_row: list[float], log_budget: float, budget_known: float,
     ]
 
 
+@dataclass(slots=True)
+class _Terms:
+    per_viewer: np.ndarray  # (V,) everything in the logit that depends on the viewer only
+    per_item: np.ndarray  # (N,) … on the item only, bias included
+    slope: np.ndarray  # (V,) coefficient of the item's log price
+    log_price: np.ndarray  # (N,)
+    log_budget: np.ndarray  # (V,)
+    budget_coef: np.ndarray  # (V,) w_dist · known: weight of |log_price − log_budget|
+    w_cat: float
+
+
 class PropensityModel:
     """P(a viewer carts or buys an item) learned online, test-then-learn.
 
@@ -120,6 +133,25 @@ class PropensityModel:
         w = self.model.weight_array()
         return w[:_NV], w[_NV : _NV + _NI], w[_NV + _NI :], float(self.model.intercept)
 
+    def _terms(self, viewer_x: np.ndarray, log_budget: np.ndarray, budget_known: np.ndarray,
+               item_x: np.ndarray) -> _Terms:
+        """The logit's per-viewer and per-item parts (float32), shared by both fast paths."""
+        wv, wi, wp, bias = self.weights()
+        w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
+        f32 = np.float32
+        log_budget = log_budget.astype(f32, copy=False)
+        known = budget_known.astype(f32, copy=False)
+        # w_gap·known·(p − b) + w_tier·tier·p  =  (w_gap·known + w_tier·tier)·p − w_gap·known·b
+        return _Terms(
+            per_viewer=(viewer_x @ wv - w_gap * known * log_budget).astype(f32),
+            per_item=(item_x @ wi + bias).astype(f32),
+            slope=(w_gap * known + w_tier * viewer_x[:, TIER]).astype(f32),
+            log_price=item_x[:, LOG_PRICE].astype(f32),
+            log_budget=log_budget,
+            budget_coef=(w_dist * known).astype(f32),
+            w_cat=w_cat,
+        )
+
     def logits_fast(self, viewer_x: np.ndarray, log_budget: np.ndarray, budget_known: np.ndarray,
                     category_share: np.ndarray, item_x: np.ndarray,
                     item_category: np.ndarray) -> np.ndarray:
@@ -127,46 +159,55 @@ class PropensityModel:
         feature stack: the pairwise terms that are outer products fold into per-viewer and
         per-item vectors and one small matrix product, leaving four passes over V×N for the
         |price − budget| term (``tests/unit/test_propensity.py``)."""
-        wv, wi, wp, bias = self.weights()
-        w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
+        t = self._terms(viewer_x, log_budget, budget_known, item_x)
         f32 = np.float32
-        log_price = item_x[:, LOG_PRICE].astype(f32)
-        log_budget = log_budget.astype(f32, copy=False)
-        known = budget_known.astype(f32, copy=False)
-        # w_gap·known·(p − b) + w_tier·tier·p  =  (w_gap·known + w_tier·tier)·p − w_gap·known·b
-        per_viewer = (viewer_x @ wv - w_gap * known * log_budget).astype(f32)
-        slope = (w_gap * known + w_tier * viewer_x[:, TIER]).astype(f32)
         # The bilinear terms (per viewer + per item + slope·price + w_cat·share[category]) are
         # one small float32 matrix product, [per_viewer, 1, slope, w_cat·share] @ [1; per_item;
         # log_price; one-hot category]: ~5 ms per 100k × 50 against ~23 ms as outer sums and a
         # gather. Only the |gap| term needs passes of its own.
-        n_cat = category_share.shape[1] if w_cat else 0
-        left = np.empty((len(per_viewer), 3 + n_cat), dtype=f32)
-        left[:, 0] = per_viewer
+        n_cat = category_share.shape[1] if t.w_cat else 0
+        left = np.empty((len(t.per_viewer), 3 + n_cat), dtype=f32)
+        left[:, 0] = t.per_viewer
         left[:, 1] = 1.0
-        left[:, 2] = slope
-        right = np.zeros((3 + n_cat, len(log_price)), dtype=f32)
+        left[:, 2] = t.slope
+        right = np.zeros((3 + n_cat, len(t.log_price)), dtype=f32)
         right[0] = 1.0
-        right[1] = item_x @ wi + bias
-        right[2] = log_price
+        right[1] = t.per_item
+        right[2] = t.log_price
         if n_cat:
-            np.multiply(category_share, w_cat, out=left[:, 3:])
-            right[3 + np.asarray(item_category), np.arange(len(log_price))] = 1.0
+            np.multiply(category_share, t.w_cat, out=left[:, 3:])
+            right[3 + np.asarray(item_category), np.arange(len(t.log_price))] = 1.0
         out = left @ right
         # w_dist·known·|log_price − log_budget| is zero for viewers who never bought (most of a
         # room): pay its four passes only for the rows of those who did.
-        coef = (w_dist * known).astype(f32)
+        coef, log_budget = t.budget_coef, t.log_budget
         buyers = np.flatnonzero(coef)
         if len(buyers) > len(coef) // 2:  # mostly buyers: dense passes beat row gathers
-            gap = np.subtract.outer(log_budget, log_price)
+            gap = np.subtract.outer(log_budget, t.log_price)
             np.abs(gap, out=gap)
             gap *= coef[:, None]
             out += gap
         elif len(buyers):
-            gap = np.subtract.outer(log_budget.take(buyers), log_price)
+            gap = np.subtract.outer(log_budget.take(buyers), t.log_price)
             np.abs(gap, out=gap)
             gap *= coef.take(buyers)[:, None]
             out[buyers] += gap
+        return out
+
+    def inverse_odds_fast(self, viewer_x: np.ndarray, log_budget: np.ndarray,
+                          budget_known: np.ndarray, category_share: np.ndarray,
+                          item_x: np.ndarray, item_category: np.ndarray) -> np.ndarray:
+        """``exp(−logits_fast(...))``, what the ranking divides by (plus one): as a product of
+        small exponentials where that is safe (``models.odds``), else by ``exp`` itself."""
+        t = self._terms(viewer_x, log_budget, budget_known, item_x)
+        weighted = (category_share * t.w_cat).astype(np.float32) if t.w_cat else None
+        out = factored_inverse_odds(t.per_viewer, t.per_item, t.slope, t.log_price, weighted,
+                                    np.asarray(item_category), t.budget_coef, t.log_budget)
+        if out is None:
+            out = self.logits_fast(viewer_x, log_budget, budget_known, category_share, item_x,
+                                   item_category)
+            np.negative(out, out=out)
+            np.exp(out, out=out)
         return out
 
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:

@@ -78,11 +78,11 @@ def build_push(
     item_category = ctx.items.category[showcase.rows]
     known = (viewers.purchases[rows] > 0).astype(np.float32)
 
-    def logits(start: int, stop: int) -> np.ndarray:
+    def inverse_odds(start: int, stop: int) -> np.ndarray:
         """Viewer features are gathered block by block, like the queries: in cache."""
         block = rows[start:stop]
         viewer_x = viewers.features(block)
-        return ctx.propensity.logits_fast(
+        return ctx.propensity.inverse_odds_fast(
             viewer_x,
             viewer_x[:, LOG_AVG_SPEND],  # the budget: log1p of the average order value
             viewer_x[:, BUDGET_KNOWN],
@@ -98,10 +98,11 @@ def build_push(
     ranked = rank(
         queries,
         keys,
-        logits,
+        None,
         ctx.params.top_k,
         control_scores(showcase, heat) if control >= 0 else None,
         override_rows,
+        inverse_odds=inverse_odds,
     )
     return PushBatch(
         room_id=room_id,

@@ -67,14 +67,17 @@ class GatheredRows:
 def rank(
     queries: Rows,
     keys: np.ndarray,
-    logits: LogitFn,
+    logits: LogitFn | None,
     k: int,
     override: np.ndarray | None = None,
     override_rows: np.ndarray | None = None,
+    inverse_odds: LogitFn | None = None,
 ) -> Ranked:
     """Rank ``keys`` (N×d) for every row of ``queries`` (V×d: an array or ``GatheredRows``).
 
-    ``logits(start, stop)`` returns the propensity logits of viewers ``start:stop`` (block×N).
+    ``logits(start, stop)`` returns the propensity logits of viewers ``start:stop`` (block×N);
+    or ``inverse_odds(start, stop)`` returns e^(−logit) of them (``models.odds`` computes that
+    without an ``exp`` per pair), and ``logits`` may be None.
     Rows flagged in ``override_rows`` are ranked by the fixed ``override`` scores (an
     experiment's heuristic arm) instead, still reporting attention and propensity.
     Ties go to the lower item index, so callers fix the item order (``item_id``).
@@ -111,9 +114,13 @@ def rank(
         # 1 + e^(-z), the reciprocal of the propensity: dividing by it saves a pass over V×N;
         # only the picked values are inverted. A fresh float32 logits array is reused in
         # place; a view of the caller's array is copied first.
-        inv_prop = _own_float32(logits(start, stop))
-        np.negative(inv_prop, out=inv_prop)
-        np.exp(inv_prop, out=inv_prop)
+        if inverse_odds is not None:
+            inv_prop = _own_float32(inverse_odds(start, stop))
+        else:
+            assert logits is not None, "rank needs logits or inverse_odds"
+            inv_prop = _own_float32(logits(start, stop))
+            np.negative(inv_prop, out=inv_prop)
+            np.exp(inv_prop, out=inv_prop)
         inv_prop += 1.0
         score = np.divide(att, inv_prop)
         flagged = None
