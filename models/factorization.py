@@ -68,8 +68,11 @@ class RowFunkMF:
         """One SGD step on the squared error of ``⟨u, i⟩`` against ``y``."""
         u = self.users[user]
         i = self.items[item]
-        g = 2.0 * (float(u @ i) - y)
-        g = min(max(g, -self.clip), self.clip)
+        g = 2.0 * (float(np.dot(u, i)) - y)
+        if g > self.clip:  # River's clamp; comparisons, not min/max calls (hot path)
+            g = self.clip
+        elif g < -self.clip:
+            g = -self.clip
         if self.l2:
             grad_u = g * i + self.l2 * u
             grad_i = g * u + self.l2 * i
@@ -77,8 +80,8 @@ class RowFunkMF:
             i -= self.lr * grad_i
         else:  # the same step in three array operations (equal to River's to rounding)
             step = self.lr * g
-            old_u = step * u
-            u -= step * i
+            old_u = np.multiply(u, step)
+            u -= np.multiply(i, step)
             i -= old_u
         self.user_updates[user] += 1
         self.item_updates[item] += 1
