@@ -171,9 +171,11 @@ class ViewerTable:
             *self.attrs[row].tolist(),
         ]
 
-    def category_share_of(self, row: int, bucket: int) -> float:
-        counts = self.categories[row]
-        return float(counts[bucket]) / max(float(counts.sum()), 1.0)
+    def category_shares_of(self, row: int) -> list[float]:
+        """``category_share`` of one viewer in plain Python."""
+        counts = self.categories[row].tolist()
+        total = max(sum(counts), 1.0)
+        return [count / total for count in counts]
 
     def log_budget(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log1p of the viewer's average order value, and whether it is known."""

@@ -243,10 +243,11 @@ def learning_examples(ctx: PushContext, row: int, items: Sequence[int]) -> list[
     purchases = float(viewers.purchases[row])
     known = 1.0 if purchases > 0 else 0.0
     log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
+    shares = viewers.category_shares_of(row)
     out = []
     for item in items:
         item_row = ctx.items.feature_row(item, item == stage, ctx.window)
-        share = viewers.category_share_of(row, int(ctx.items.category[item]))
+        share = shares[int(ctx.items.category[item])]
         pairs = pair_row(viewer_row, log_budget, known, share, item_row)
         out.append([*viewer_row, *item_row, *pairs])
     return out
