@@ -1,226 +1,42 @@
 """Turn raw message bytes into an ``Event`` or a ``DeadLetter``; never raise.
 
-Validation follows contract v1 field by field. Every rejection names the field, what was
-found and what the contract wants, so the producer's owner can fix it from the dead letter
-alone. Unknown extra fields are ignored (the contract is forward compatible).
+Almost every message is valid, and field-by-field validation (``features.validation``) spends
+most of its time on being able to say what is wrong. ``decode_event`` first tries a fast path
+that only decides "valid" (~3.6 against ~6.6 µs a message on the bench's world); any message
+it does not accept goes to ``validation.validate_event``, which decides and explains. The two
+give the same results on every input (``tests/unit/test_decoding_fast.py``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
 
-from features.events import (
-    ENGAGEMENT_TYPES,
-    EVENT_TYPES,
-    AttrValue,
-    DeadLetter,
-    Event,
-    Origin,
-    ShowcaseItem,
-)
+from features import validation
+from features.events import ENGAGEMENT_TYPES, AttrValue, DeadLetter, Event, Origin, ShowcaseItem
+from features.validation import DEFAULT_MAX_BYTES, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
 
-MAX_ID_LEN: Final = 128
-MAX_SHOWCASE_ITEMS: Final = 500
-DEFAULT_MAX_BYTES: Final = 256 * 1024
-_TYPE_LIST: Final = ", ".join(sorted(EVENT_TYPES))
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_ID_LEN", "MAX_SHOWCASE_ITEMS", "decode_event"]
 
+# The fast path: one combined condition per type, with the checks of ``validation``'s ``_id``,
+# ``_int``, ``_number`` and ``_attrs`` inlined, types in order of how often they come. It builds
+# the Event exactly as ``validate_event`` would, or gives up (falls through, or raises, say a
+# KeyError for a missing field) the moment anything looks off, and then ``validate_event``
+# decides and explains. orjson only makes exact str/int/float/dict/list
+# objects, so ``type(v) is int`` is ``isinstance(v, int)`` without the bool. When in doubt the
+# fast path must give up, never accept: ``tests/unit/test_decoding_fast.py`` compares the two.
 
-class _Invalid(Exception):
-    """Internal: carries the reason label and a human-readable message."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _id(obj: dict[str, Any], name: str, where: str = "") -> str:
-    if name not in obj:
-        raise _Invalid("invalid", f"missing required field '{where}{name}'")
-    value = obj[name]
-    if not isinstance(value, str):
-        raise _Invalid(
-            "invalid", f"field '{where}{name}' must be a string id, got {_preview(value)}"
-        )
-    if not value or len(value) > MAX_ID_LEN:
-        raise _Invalid(
-            "invalid",
-            f"field '{where}{name}' must be a non-empty id of at most {MAX_ID_LEN} characters"
-            f" (got {len(value)})",
-        )
-    return value
-
-
-def _int(obj: dict[str, Any], name: str, minimum: int) -> int:
-    value = obj[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("invalid", f"field '{name}' must be an integer, got {_preview(value)}")
-    if value < minimum:
-        raise _Invalid("invalid", f"field '{name}' must be >= {minimum}, got {value}")
-    return value
-
-
-def _number(obj: dict[str, Any], name: str, where: str = "") -> float:
-    if name not in obj:
-        raise _Invalid("invalid", f"missing required field '{where}{name}'")
-    value = obj[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("invalid", f"field '{where}{name}' must be a number, got {_preview(value)}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise _Invalid("invalid", f"field '{where}{name}' must be a number >= 0, got {value}")
-    return number
-
-
-def _attrs(obj: dict[str, Any], where: str = "") -> dict[str, AttrValue]:
-    value = obj.get("attrs")
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Invalid("invalid", f"field '{where}attrs' must be an object, got {_preview(value)}")
-    for key, attr in value.items():
-        if isinstance(attr, bool) or not isinstance(attr, str | int | float):
-            raise _Invalid(
-                "invalid",
-                f"field '{where}attrs.{key}' must be a string or a number, got {_preview(attr)}",
-            )
-        if isinstance(attr, float) and not math.isfinite(attr):
-            raise _Invalid("invalid", f"field '{where}attrs.{key}' must be a finite number")
-    return value
-
-
-def _items(obj: dict[str, Any]) -> tuple[ShowcaseItem, ...]:
-    if "items" not in obj:
-        raise _Invalid("invalid", "missing required field 'items'")
-    raw_items = obj["items"]
-    if not isinstance(raw_items, list):
-        raise _Invalid("invalid", f"field 'items' must be a list, got {_preview(raw_items)}")
-    if len(raw_items) > MAX_SHOWCASE_ITEMS:
-        raise _Invalid(
-            "invalid",
-            f"field 'items' has {len(raw_items)} entries; the contract allows at most"
-            f" {MAX_SHOWCASE_ITEMS}",
-        )
-    items: list[ShowcaseItem] = []
-    seen: set[str] = set()
-    for n, raw in enumerate(raw_items):
-        where = f"items[{n}]."
-        if not isinstance(raw, dict):
-            raise _Invalid("invalid", f"'items[{n}]' must be an object, got {_preview(raw)}")
-        item_id = _id(raw, "item_id", where)
-        if item_id in seen:
-            raise _Invalid("invalid", f"item_id '{item_id}' appears twice in 'items'")
-        seen.add(item_id)
-        category = raw.get("category")
-        if not isinstance(category, str):
-            raise _Invalid(
-                "invalid", f"field '{where}category' must be a string, got {_preview(category)}"
-            )
-        title = raw.get("title")
-        if title is not None and not isinstance(title, str):
-            raise _Invalid(
-                "invalid", f"field '{where}title' must be a string, got {_preview(title)}"
-            )
-        _attrs(raw, where)
-        items.append(ShowcaseItem(item_id, _number(raw, "price", where), category, title))
-    return tuple(items)
-
-
-def _require(obj: dict[str, Any], etype: str, *names: str) -> None:
-    for name in names:
-        if name not in obj:
-            raise _Invalid("invalid", f"missing required field '{name}' for type '{etype}'")
-
-
-def _user(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, event.type, "user_id")
-    event.user_id = _id(obj, "user_id")
-
-
-def _user_item(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, event.type, "user_id", "item_id")
-    event.user_id = _id(obj, "user_id")
-    event.item_id = _id(obj, "item_id")
-
-
-def _enter(event: Event, obj: dict[str, Any]) -> None:
-    _user(event, obj)
-    event.attrs = _attrs(obj)
-
-
-def _heartbeat(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "heartbeat", "user_id", "watch_ms")
-    event.user_id = _id(obj, "user_id")
-    event.watch_ms = _int(obj, "watch_ms", 0)
-
-
-def _engagement(event: Event, obj: dict[str, Any]) -> None:
-    _user(event, obj)
-    if obj.get("item_id") is not None:
-        event.item_id = _id(obj, "item_id")
-
-
-def _purchase(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "purchase", "amount")
-    _user_item(event, obj)
-    event.amount = _number(obj, "amount")
-    if obj.get("qty") is not None:
-        event.qty = _int(obj, "qty", 1)
-
-
-def _push_open(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "push_open", "rec_id")
-    _user_item(event, obj)
-    event.rec_id = _id(obj, "rec_id")
-
-
-def _showcase(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "showcase", "items", "spotlight")
-    event.items = _items(obj)
-    spotlight = obj["spotlight"]
-    if spotlight is not None:
-        spotlight = _id(obj, "spotlight")
-        if all(item.item_id != spotlight for item in event.items):
-            raise _Invalid(
-                "invalid",
-                f"spotlight '{spotlight}' is not one of the showcase's items; send an item_id"
-                " from 'items' or null",
-            )
-    event.spotlight = spotlight
-
-
-def _nothing(event: Event, obj: dict[str, Any]) -> None:
-    return None
-
-
-_FIELDS: Final[dict[str, Callable[[Event, dict[str, Any]], None]]] = {
-    "enter": _enter,
-    "leave": _user,
-    "heartbeat": _heartbeat,
-    **{etype: _engagement for etype in ENGAGEMENT_TYPES},
-    "item_click": _user_item,
-    "add_to_cart": _user_item,
-    "purchase": _purchase,
-    "push_open": _push_open,
-    "showcase": _showcase,
-    "room_close": _nothing,
-}
-assert set(_FIELDS) == EVENT_TYPES
+_INF: Final = math.inf
+_loads: Final = orjson.loads
+_new: Final = object.__new__
 
 
 def decode_event(
     raw: bytes, origin: Origin, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Event | DeadLetter:
-    """Validate one message against the contract.
+    """Validate one message against the contract; same results as ``validate_event``.
 
     >>> decode_event(b'{"event_id":"e","type":"leave","ts":1,"room_id":"r","user_id":"u"}',
     ...              Origin("f", 0, 1)).user_id
@@ -229,40 +45,205 @@ def decode_event(
     "missing required field 'event_id'"
     """
     try:
-        return _decode(raw, origin, max_bytes)
-    except _Invalid as bad:
-        return DeadLetter(origin, bad.reason, bad.message, raw)
-    except Exception as bug:  # a decoder bug must still not stop the stream
-        return DeadLetter(origin, "invalid", f"could not be decoded: {type(bug).__name__}", raw)
+        if len(raw) <= max_bytes:
+            obj = _loads(raw)
+            event_id = obj["event_id"]
+            etype = obj["type"]
+            ts = obj["ts"]
+            room_id = obj["room_id"]
+            if not (
+                type(event_id) is str
+                and 0 < len(event_id) <= MAX_ID_LEN
+                and type(ts) is int
+                and ts >= 0
+                and type(room_id) is str
+                and 0 < len(room_id) <= MAX_ID_LEN
+            ):
+                pass
+            elif etype == "heartbeat":
+                user_id = obj["user_id"]
+                watch_ms = obj["watch_ms"]
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and type(watch_ms) is int
+                    and watch_ms >= 0
+                ):
+                    return _event(
+                        event_id, etype, ts, room_id, origin, raw, user_id, None, None, watch_ms
+                    )
+            elif etype in ENGAGEMENT_TYPES:
+                user_id = obj["user_id"]
+                item_id = obj.get("item_id")
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and (
+                        item_id is None or (type(item_id) is str and 0 < len(item_id) <= MAX_ID_LEN)
+                    )
+                ):
+                    return _event(event_id, etype, ts, room_id, origin, raw, user_id, item_id)
+            elif etype == "item_click" or etype == "add_to_cart":
+                user_id = obj["user_id"]
+                item_id = obj["item_id"]
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and type(item_id) is str
+                    and 0 < len(item_id) <= MAX_ID_LEN
+                ):
+                    return _event(event_id, etype, ts, room_id, origin, raw, user_id, item_id)
+            elif etype == "enter":
+                user_id = obj["user_id"]
+                attrs = obj.get("attrs")
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and (attrs is None or (type(attrs) is dict and _plain_attrs(attrs)))
+                ):
+                    return _event(event_id, etype, ts, room_id, origin, raw, user_id, None, attrs)
+            elif etype == "leave":
+                user_id = obj["user_id"]
+                if type(user_id) is str and 0 < len(user_id) <= MAX_ID_LEN:
+                    return _event(event_id, etype, ts, room_id, origin, raw, user_id)
+            elif etype == "purchase":
+                user_id = obj["user_id"]
+                item_id = obj["item_id"]
+                amount = obj["amount"]
+                if type(amount) is int:
+                    amount = float(amount)
+                qty = obj.get("qty")
+                if qty is None:
+                    qty = 1
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and type(item_id) is str
+                    and 0 < len(item_id) <= MAX_ID_LEN
+                    and type(amount) is float
+                    and 0.0 <= amount < _INF  # also false for NaN
+                    and type(qty) is int
+                    and qty >= 1
+                ):
+                    return _event(
+                        event_id, etype, ts, room_id, origin, raw, user_id, item_id, None, 0,
+                        amount, qty,
+                    )  # fmt: skip
+            elif etype == "push_open":
+                user_id = obj["user_id"]
+                item_id = obj["item_id"]
+                rec_id = obj["rec_id"]
+                if (
+                    type(user_id) is str
+                    and 0 < len(user_id) <= MAX_ID_LEN
+                    and type(item_id) is str
+                    and 0 < len(item_id) <= MAX_ID_LEN
+                    and type(rec_id) is str
+                    and 0 < len(rec_id) <= MAX_ID_LEN
+                ):
+                    return _event(
+                        event_id, etype, ts, room_id, origin, raw, user_id, item_id, None, 0, 0.0,
+                        1, rec_id,
+                    )  # fmt: skip
+            elif etype == "showcase":
+                items = _plain_items(obj["items"])
+                spotlight = obj["spotlight"]
+                if items is not None and (
+                    spotlight is None
+                    or (type(spotlight) is str and any(i.item_id == spotlight for i in items))
+                ):
+                    return _event(
+                        event_id, etype, ts, room_id, origin, raw, None, None, None, 0, 0.0, 1,
+                        None, items, spotlight,
+                    )  # fmt: skip
+            elif etype == "room_close":
+                return _event(event_id, etype, ts, room_id, origin, raw)
+    except Exception:  # not JSON, not an object, a field missing, ...: see below
+        pass
+    return validation.validate_event(raw, origin, max_bytes)
 
 
-def _decode(raw: bytes, origin: Origin, max_bytes: int) -> Event:
-    if len(raw) > max_bytes:
-        raise _Invalid(
-            "too_large",
-            f"message is {len(raw)} bytes; the job accepts at most {max_bytes} bytes"
-            " (--max-message-bytes)",
-        )
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise _Invalid("not_json", f"not valid UTF-8 JSON: {err}") from None
-    if not isinstance(obj, dict):
-        raise _Invalid("invalid", f"message must be a JSON object, got {type(obj).__name__}")
-    event_id = _id(obj, "event_id")
-    if "type" not in obj:
-        raise _Invalid("invalid", "missing required field 'type'")
-    etype = obj["type"]
-    if not isinstance(etype, str):
-        raise _Invalid("unknown_type", f"field 'type' must be a string, got {_preview(etype)}")
-    if etype not in EVENT_TYPES:
-        raise _Invalid(
-            "unknown_type",
-            f"unknown type {_preview(etype)}; contract v1 types are: {_TYPE_LIST}",
-        )
-    if "ts" not in obj:
-        raise _Invalid("invalid", "missing required field 'ts'")
-    ts = _int(obj, "ts", 0)
-    event = Event(event_id, etype, ts, _id(obj, "room_id"), origin, raw)
-    _FIELDS[etype](event, obj)
+def _plain_attrs(attrs: dict[str, Any]) -> bool:
+    """``_attrs`` would accept this dict: every value a string or a finite number."""
+    for value in attrs.values():
+        kind = type(value)
+        if not (kind is str or kind is int or (kind is float and -_INF < value < _INF)):
+            return False
+    return True
+
+
+def _plain_items(raw_items: Any) -> tuple[ShowcaseItem, ...] | None:
+    """What ``_items`` returns for a list it would accept, else None."""
+    if type(raw_items) is not list or len(raw_items) > MAX_SHOWCASE_ITEMS:
+        return None
+    items: list[ShowcaseItem] = []
+    seen: set[str] = set()
+    for item in raw_items:
+        if type(item) is not dict:
+            return None
+        item_id = item.get("item_id")
+        price = item.get("price")
+        if type(price) is int:
+            price = float(price)
+        category = item.get("category")
+        title = item.get("title")
+        attrs = item.get("attrs")
+        if not (
+            type(item_id) is str
+            and 0 < len(item_id) <= MAX_ID_LEN
+            and item_id not in seen
+            and type(category) is str
+            and (title is None or type(title) is str)
+            and (attrs is None or (type(attrs) is dict and _plain_attrs(attrs)))
+            and type(price) is float
+            and 0.0 <= price < _INF
+        ):
+            return None
+        seen.add(item_id)
+        items.append(ShowcaseItem(item_id, price, category, title))
+    return tuple(items)
+
+
+def _event(
+    event_id: str,
+    etype: str,
+    ts: int,
+    room_id: str,
+    origin: Origin,
+    raw: bytes,
+    user_id: str | None = None,
+    item_id: str | None = None,
+    attrs: dict[str, AttrValue] | None = None,
+    watch_ms: int = 0,
+    amount: float = 0.0,
+    qty: int = 1,
+    rec_id: str | None = None,
+    items: tuple[ShowcaseItem, ...] = (),
+    spotlight: str | None = None,
+) -> Event:
+    """``Event(...)`` with the same defaults, by plain slot stores: on the job's benchmark world
+    this is ~0.2 µs of ~3.6 µs per event cheaper than calling the class (``type.__call__`` and
+    the generated ``__init__``). The check below keeps it in step with ``Event``'s fields."""
+    event = _new(Event)
+    event.event_id = event_id
+    event.type = etype
+    event.ts = ts
+    event.room_id = room_id
+    event.origin = origin
+    event.raw = raw
+    event.user_id = user_id
+    event.item_id = item_id
+    event.attrs = {} if attrs is None else attrs
+    event.watch_ms = watch_ms
+    event.amount = amount
+    event.qty = qty
+    event.rec_id = rec_id
+    event.items = items
+    event.spotlight = spotlight
+    event.read_at = 0.0
     return event
+
+
+# Same defaults as Event, and no field left unset (reading an unset slot raises AttributeError).
+_PROBE: Final = ("e", "leave", 0, "r", Origin("t", 0, 1), b"")
+assert _event(*_PROBE) == Event(*_PROBE), "features.decoding._event is out of step with Event"
