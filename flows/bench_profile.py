@@ -164,12 +164,15 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
 
     cached = [logits(a, b) for a, b in blocks]
 
-    def sigmoid() -> None:
+    def sigmoid() -> None:  # the exp path: e^(−z) of the logits above
         for z in cached:
             p = np.negative(z)
             np.exp(p, out=p)
-            p += 1.0
-            np.reciprocal(p, out=p)
+
+    def inverse_odds() -> None:  # what build_push runs instead: e^(−z) as a product
+        for a, b in blocks:
+            prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
+                                   item_x, item_cat)
 
     ranked = rank(queries, keys, logits, k)
 
@@ -191,11 +194,12 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     stages = [
         ("whole build_push", lambda: bench.push(event)),
         ("gather (vectors, viewer/item features)", gather),
-        ("propensity logits (logits_fast)", all_logits),
-        ("  (the readable pair_features stack alone)", pairs_only),
-        ("attention (matmul + softmax)", attention),
+        ("propensity e^(-z), factored (inverse_odds_fast, what build_push runs)", inverse_odds),
+        ("  for comparison: logits_fast", all_logits),
+        ("  for comparison: then exp(-z) of those logits", sigmoid),
+        ("  for comparison: the readable pair_features stack alone", pairs_only),
+        ("attention (matmul + exp + row sums)", attention),
         ("  of which matmul", matmul),
-        ("sigmoid of the logits", sigmoid),
         ("top-k (k argmax passes) [minus random scores]", top_k),
         ("  random scores to subtract", scores_only),
         ("user ids and arms to lists", ids),
