@@ -105,6 +105,12 @@ class Room:
         )
         return state
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Snapshots of earlier versions lack attributes added since (an upgrade restores
+        from the recovery store written by the version before): give those their defaults."""
+        state.setdefault("pending", ([], [], []))
+        self.__dict__.update(state)
+
     @staticmethod
     def restore(blob: bytes) -> Room:
         room = pickle.loads(blob)
