@@ -44,6 +44,7 @@ def decode_event(
     >>> decode_event(b'{"type":"leave"}', Origin("f", 0, 2)).error
     "missing required field 'event_id'"
     """
+    obj: Any = validation.NOT_PARSED
     try:
         if len(raw) <= max_bytes:
             obj = _loads(raw)
@@ -160,7 +161,7 @@ def decode_event(
                 return _event(event_id, etype, ts, room_id, origin, raw)
     except Exception:  # not JSON, not an object, a field missing, ...: see below
         pass
-    return validation.validate_event(raw, origin, max_bytes)
+    return validation.validate_event(raw, origin, max_bytes, obj)
 
 
 def _plain_attrs(attrs: dict[str, Any]) -> bool:
