@@ -113,7 +113,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     from flows.bench_models import RankingRoom, time_call
     from models.propensity import pair_features
     from models.push import control_scores, momentum, why_codes
-    from models.ranking import BLOCK_ROWS, _top_k, rank
+    from models.ranking import BLOCK_ROWS, _top_k, from_logits, rank
 
     bench = RankingRoom(viewers, items)
     event = bench.show(items)
@@ -174,7 +174,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
             prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
                                    item_x, item_cat)
 
-    ranked = rank(queries, keys, logits, k)
+    ranked = rank(queries, keys, from_logits(logits), k)
 
     def top_k() -> None:
         for a, b in blocks:

@@ -206,7 +206,7 @@ class PropensityModel:
         if out is None:
             out = self.logits_fast(viewer_x, log_budget, budget_known, category_share, item_x,
                                    item_category)
-            np.negative(out, out=out)
+            np.negative(out, out=out)  # fresh float32: in place (ranking.from_logits copies)
             np.exp(out, out=out)
         return out
 

@@ -98,11 +98,10 @@ def build_push(
     ranked = rank(
         queries,
         keys,
-        None,
+        inverse_odds,
         ctx.params.top_k,
         control_scores(showcase, heat) if control >= 0 else None,
         override_rows,
-        inverse_odds=inverse_odds,
     )
     return PushBatch(
         room_id=room_id,

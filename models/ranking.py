@@ -67,17 +67,16 @@ class GatheredRows:
 def rank(
     queries: Rows,
     keys: np.ndarray,
-    logits: LogitFn | None,
+    inverse_odds: LogitFn,
     k: int,
     override: np.ndarray | None = None,
     override_rows: np.ndarray | None = None,
-    inverse_odds: LogitFn | None = None,
 ) -> Ranked:
     """Rank ``keys`` (N×d) for every row of ``queries`` (V×d: an array or ``GatheredRows``).
 
-    ``logits(start, stop)`` returns the propensity logits of viewers ``start:stop`` (block×N);
-    or ``inverse_odds(start, stop)`` returns e^(−logit) of them (``models.odds`` computes that
-    without an ``exp`` per pair), and ``logits`` may be None.
+    ``inverse_odds(start, stop)`` returns e^(−z) of the propensity logits z of viewers
+    ``start:stop`` (block×N): ``models.odds`` computes that without an ``exp`` per pair, and
+    ``from_logits`` adapts a function that gives the logits themselves.
     Rows flagged in ``override_rows`` are ranked by the fixed ``override`` scores (an
     experiment's heuristic arm) instead, still reporting attention and propensity.
     Ties go to the lower item index, so callers fix the item order (``item_id``).
@@ -112,15 +111,9 @@ def rank(
         np.exp(att, out=att)
         inv_sum = 1.0 / (att @ ones)  # row sums as a matrix-vector product: 4× faster than sum
         # 1 + e^(-z), the reciprocal of the propensity: dividing by it saves a pass over V×N;
-        # only the picked values are inverted. A fresh float32 logits array is reused in
-        # place; a view of the caller's array is copied first.
-        if inverse_odds is not None:
-            inv_prop = _own_float32(inverse_odds(start, stop))
-        else:
-            assert logits is not None, "rank needs logits or inverse_odds"
-            inv_prop = _own_float32(logits(start, stop))
-            np.negative(inv_prop, out=inv_prop)
-            np.exp(inv_prop, out=inv_prop)
+        # only the picked values are inverted. A fresh float32 array is reused in place; a
+        # view of the caller's array is copied first.
+        inv_prop = _own_float32(inverse_odds(start, stop))
         inv_prop += 1.0
         score = np.divide(att, inv_prop)
         flagged = None
@@ -141,6 +134,23 @@ def rank(
         else:
             out.score[block] = np.where(flagged[:, None], override[top], model_score)
     return out
+
+
+def from_logits(logits: LogitFn) -> LogitFn:
+    """``rank``'s ``inverse_odds`` from a function that gives the logits: float32 e^(−z).
+
+    >>> odds = from_logits(lambda start, stop: np.zeros((stop - start, 2), np.float32))
+    >>> odds(0, 1).tolist()
+    [[1.0, 1.0]]
+    """
+
+    def inverse_odds(start: int, stop: int) -> np.ndarray:
+        odds = np.array(logits(start, stop), dtype=np.float32)  # a copy: changed in place
+        np.negative(odds, out=odds)
+        np.exp(odds, out=odds)
+        return odds
+
+    return inverse_odds
 
 
 def _own_float32(values: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.odds import MAX_SLOPES, factored_inverse_odds
-from models.ranking import rank
+from models.ranking import from_logits
 from tests.unit.test_propensity import CATEGORY_BUCKETS, NI, NV, trained_model
 
 f32 = np.float32
@@ -94,14 +94,11 @@ def test_inverse_odds_fast_is_exp_of_minus_logits_fast(seed: int, tiers: int) ->
     np.testing.assert_allclose(model.inverse_odds_fast(*args), expected, rtol=2e-5)
 
 
-def test_rank_by_inverse_odds_equals_rank_by_logits() -> None:
+def test_from_logits_gives_the_inverse_odds_of_the_logits() -> None:
     rng = np.random.default_rng(4)
-    queries = rng.normal(size=(50, 8)).astype(f32)
-    keys = rng.normal(size=(12, 8)).astype(f32)
     logits = rng.normal(0, 2, (50, 12)).astype(f32)
-    by_logits = rank(queries, keys, lambda s, e: logits[s:e], 3)
-    by_odds = rank(queries, keys, None, 3,
-                   inverse_odds=lambda s, e: np.exp(-logits[s:e]).astype(f32))
-    assert np.array_equal(by_logits.top, by_odds.top)
-    np.testing.assert_allclose(by_odds.propensity, by_logits.propensity, rtol=1e-6)
-    np.testing.assert_allclose(by_odds.score, by_logits.score, rtol=1e-6)
+    kept = logits.copy()
+    odds = from_logits(lambda s, e: logits[s:e])(10, 30)
+    assert odds.dtype == np.float32
+    np.testing.assert_allclose(odds, np.exp(-kept[10:30].astype(np.float64)), rtol=1e-6)
+    np.testing.assert_array_equal(logits, kept)  # the caller's logits are left alone

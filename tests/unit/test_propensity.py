@@ -12,7 +12,7 @@ from features.events import ShowcaseItem
 from features.viewers import CATEGORY_BUCKETS, VIEWER_FEATURES, ViewerTable
 from features.windows import CARTS, CHANNELS, CLICKS
 from models.propensity import FEATURES, PAIR_FEATURES, PRIORS, PropensityModel, pair_features
-from models.ranking import rank
+from models.ranking import from_logits, rank
 
 NV, NI, NP = len(VIEWER_FEATURES), len(ITEM_FEATURES), len(PAIR_FEATURES)
 
@@ -135,7 +135,7 @@ def test_priors_rank_the_spotlight_first_in_a_cold_room() -> None:
     # ranked with cold (zero) queries: uniform attention, so propensity decides
     queries = np.zeros((len(viewer_x), 4), dtype=np.float32)
     keys = np.zeros((len(showcase), 4), dtype=np.float32)
-    ranked = rank(queries, keys, lambda s, e: logits[s:e].copy(), 3)
+    ranked = rank(queries, keys, from_logits(lambda s, e: logits[s:e].copy()), 3)
     assert (ranked.top[:, 0] == spot).all()
 
 

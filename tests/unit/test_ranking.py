@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import models.ranking as ranking
-from models.ranking import Ranked, rank, rank_reference
+from models.ranking import Ranked, from_logits, rank, rank_reference
 
 TOL = 1e-5
 PROPERTY = settings(
@@ -29,13 +29,15 @@ class Case:
     override: np.ndarray  # (N,) float32
     flagged: np.ndarray  # (V,) bool
 
-    def logit_fn(self, calls: list[tuple[int, int]] | None = None):
+    def odds_fn(self, calls: list[tuple[int, int]] | None = None):
+        """``rank``'s ``inverse_odds`` for these logits, recording the blocks asked for."""
+
         def fn(start: int, stop: int) -> np.ndarray:
             if calls is not None:
                 calls.append((start, stop))
             return self.logits[start:stop].copy()
 
-        return fn
+        return from_logits(fn)
 
 
 def f32(lo: float, hi: float) -> st.SearchStrategy[float]:
@@ -83,8 +85,8 @@ def reference_rows(case: Case, use_override: bool) -> list[dict[str, list]]:
 
 def run(case: Case, use_override: bool = False) -> Ranked:
     if use_override:
-        return rank(case.queries, case.keys, case.logit_fn(), case.k, case.override, case.flagged)
-    return rank(case.queries, case.keys, case.logit_fn(), case.k)
+        return rank(case.queries, case.keys, case.odds_fn(), case.k, case.override, case.flagged)
+    return rank(case.queries, case.keys, case.odds_fn(), case.k)
 
 
 def assert_valid_row(
@@ -170,8 +172,9 @@ def test_gathered_rows_match_a_gathered_matrix() -> None:
     dense[zero] = 0.0
     keys = rng.normal(size=(7, 6)).astype(np.float32)
     logits = rng.normal(size=(25, 7)).astype(np.float32)
-    lazy = rank(ranking.GatheredRows(matrix, rows, zero), keys, lambda s, e: logits[s:e], 3)
-    eager = rank(dense, keys, lambda s, e: logits[s:e], 3)
+    odds = from_logits(lambda s, e: logits[s:e])
+    lazy = rank(ranking.GatheredRows(matrix, rows, zero), keys, odds, 3)
+    eager = rank(dense, keys, from_logits(lambda s, e: logits[s:e]), 3)
     assert np.array_equal(lazy.top, eager.top)
     np.testing.assert_array_equal(lazy.score, eager.score)
 
@@ -225,7 +228,7 @@ def test_block_boundaries(case: Case, block: int) -> None:
     try:
         mp.setattr(ranking, "BLOCK_ROWS", block)
         blocked = rank(
-            case.queries, case.keys, case.logit_fn(calls), case.k, case.override, case.flagged
+            case.queries, case.keys, case.odds_fn(calls), case.k, case.override, case.flagged
         )
     finally:
         mp.undo()
@@ -256,7 +259,7 @@ def test_blocks_with_many_viewers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "BLOCK_ROWS", 16)
     calls: list[tuple[int, int]] = []
     ranked = rank(
-        case.queries, case.keys, case.logit_fn(calls), case.k, case.override, case.flagged
+        case.queries, case.keys, case.odds_fn(calls), case.k, case.override, case.flagged
     )
     assert len(calls) == 13 and calls[-1] == (192, 203)
     assert_matches_reference(ranked, case, use_override=True)
@@ -267,7 +270,7 @@ def test_hand_computed_example() -> None:
     keys = np.array([[0.0], [1.0], [2.0]], dtype=np.float32)
     queries = np.array([[0.0], [3.0]], dtype=np.float32)
     logits = np.array([[0.0, 0.0, 2.0], [4.0, 0.0, -4.0]], dtype=np.float32)
-    ranked = rank(queries, keys, lambda s, e: logits[s:e].copy(), 2)
+    ranked = rank(queries, keys, from_logits(lambda s, e: logits[s:e].copy()), 2)
     sig = [1 / (1 + math.exp(-z)) for z in (0.0, 2.0, 4.0, -4.0)]
     # viewer 0: uniform attention; propensity decides: item 2, then items 0/1 tie -> lower index
     assert ranked.top[0].tolist() == [2, 0]
@@ -287,7 +290,7 @@ def test_ties_go_to_the_lower_index() -> None:
     keys = np.zeros((5, 3), dtype=np.float32)
     queries = np.ones((4, 3), dtype=np.float32)
     logits = np.zeros((4, 5), dtype=np.float32)
-    ranked = rank(queries, keys, lambda s, e: logits[s:e].copy(), 3)
+    ranked = rank(queries, keys, from_logits(lambda s, e: logits[s:e].copy()), 3)
     assert ranked.top.tolist() == [[0, 1, 2]] * 4
     assert rank_reference([1.0] * 3, keys.tolist(), [0.0] * 5, 3)[0][0] == 0
 
@@ -296,7 +299,7 @@ def test_k_larger_than_showcase_is_clamped() -> None:
     keys = np.eye(2, 4, dtype=np.float32)
     queries = np.ones((3, 4), dtype=np.float32)
     logits = np.zeros((3, 2), dtype=np.float32)
-    ranked = rank(queries, keys, lambda s, e: logits[s:e].copy(), 5)
+    ranked = rank(queries, keys, from_logits(lambda s, e: logits[s:e].copy()), 5)
     assert ranked.top.shape == (3, 2)
     assert sorted(ranked.top[0].tolist()) == [0, 1]
 
@@ -308,7 +311,7 @@ def test_no_viewers_gives_empty_arrays() -> None:
     def never(start: int, stop: int) -> np.ndarray:
         raise AssertionError("no logits needed for no viewers")
 
-    ranked = rank(queries, keys, never, 3)
+    ranked = rank(queries, keys, from_logits(never), 3)
     assert ranked.top.shape == (0, 3)
 
 
@@ -322,12 +325,26 @@ def test_rank_does_not_modify_its_inputs() -> None:
     override = rng.random(5).astype(np.float32)
     flagged = np.array([True, False, True, False, False, True])
     before = [a.copy() for a in (queries, keys, logits, override, flagged)]
-    first = rank(queries, keys, lambda s, e: logits[s:e], 3, override, flagged)
+    first = rank(queries, keys, from_logits(lambda s, e: logits[s:e]), 3, override, flagged)
     after = (queries, keys, logits, override, flagged)
     for name, old, new in zip(
         ("queries", "keys", "logits", "override", "flagged"), before, after, strict=True
     ):
         assert np.array_equal(old, new), f"rank modified its {name}"
-    second = rank(queries, keys, lambda s, e: logits[s:e], 3, override, flagged)
+    second = rank(queries, keys, from_logits(lambda s, e: logits[s:e]), 3, override, flagged)
     assert np.array_equal(first.top, second.top)
     assert np.array_equal(first.score, second.score)
+
+
+def test_rank_leaves_a_callers_inverse_odds_alone() -> None:
+    """An ``inverse_odds`` that hands out views of the caller's array gets them back intact:
+    rank works on a copy of anything it does not own."""
+    rng = np.random.default_rng(8)
+    queries = rng.normal(size=(6, 4)).astype(np.float32)
+    keys = rng.normal(size=(5, 4)).astype(np.float32)
+    odds = rng.random((6, 5)).astype(np.float32)
+    kept = odds.copy()
+    first = rank(queries, keys, lambda s, e: odds[s:e], 3)
+    assert np.array_equal(odds, kept)
+    second = rank(queries, keys, lambda s, e: odds[s:e], 3)
+    assert np.array_equal(first.top, second.top) and np.array_equal(first.score, second.score)
