@@ -12,10 +12,16 @@ one update at a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from features.ids import unit_hash
 from features.rows import RowIndex, grow
+
+# A batch's rows or targets: an array, or the plain lists a room collects them in.
+Updates = np.ndarray | Sequence[int] | Sequence[float]
 
 
 class RowFunkMF:
@@ -86,7 +92,7 @@ class RowFunkMF:
         self.user_updates[user] += 1
         self.item_updates[item] += 1
 
-    def learn_many(self, users: np.ndarray, items: np.ndarray, ys: np.ndarray) -> None:
+    def learn_many(self, users: Updates, items: Updates, ys: Updates) -> None:
         """``learn(users[k], items[k], ys[k])`` for k = 0, 1, … in order, in conflict-free waves.
 
         Update k goes to wave 1 + max(wave of the last earlier update of its user row, wave of
@@ -114,15 +120,15 @@ class RowFunkMF:
         >>> int(a.user_updates.sum()), bool(np.array_equal(a.item_updates, b.item_updates))
         (300, True)
         """
-        users = np.asarray(users, dtype=np.intp).reshape(-1)
-        items = np.asarray(items, dtype=np.intp).reshape(-1)
-        ys = np.asarray(ys, dtype=np.float64).reshape(-1)
         n = len(ys)
         if not len(users) == len(items) == n:
             raise ValueError(f"lengths differ: {len(users)} users, {len(items)} items, {n} ys")
         if n <= FIXED_COST + WAVE_COST:  # even one wave would not pay for the setup
-            self._learn_loop(users, items, ys)
+            self._learn_loop(users, items, ys)  # (no arrays made: most batches end here)
             return
+        users = np.asarray(users, dtype=np.intp).reshape(-1)
+        items = np.asarray(items, dtype=np.intp).reshape(-1)
+        ys = np.asarray(ys, dtype=np.float64).reshape(-1)
         # There are at least as many waves as updates of the busiest row: a room's run of
         # heartbeats all train the item on stage, so this often settles it without the waves.
         busiest = max(int(np.bincount(users).max()), int(np.bincount(items).max()))
@@ -201,9 +207,9 @@ class RowFunkMF:
             work[idx] = x
         return residuals
 
-    def _learn_loop(self, users: np.ndarray, items: np.ndarray, ys: np.ndarray) -> None:
+    def _learn_loop(self, users: Updates, items: Updates, ys: Updates) -> None:
         learn = self.learn
-        for u, i, y in zip(users.tolist(), items.tolist(), ys.tolist(), strict=True):
+        for u, i, y in zip(_plain(users), _plain(items), _plain(ys), strict=True):
             learn(u, i, y)
 
 
@@ -212,6 +218,10 @@ class RowFunkMF:
 # updates always loop, and larger ones once their waves average ≲ 2 updates (≈ 1.6 when long).
 FIXED_COST = 20.0
 WAVE_COST = 1.6
+
+
+def _plain(values: Updates) -> Sequence[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else values
 
 
 def update_waves(users: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -292,7 +292,7 @@ class Room:
     def _apply_learning(self) -> None:
         users, items, ys = self.pending
         if users:
-            self.mf.learn_many(np.array(users), np.array(items), np.array(ys))
+            self.mf.learn_many(users, items, ys)
             self.pending = ([], [], [])
 
     def _negative(self, event: Event, item: int) -> int | None:
