@@ -111,6 +111,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     import numpy as np
 
     from flows.bench_models import RankingRoom, time_call
+    from models.odds import PRODUCT_PAYS
     from models.propensity import pair_features
     from models.push import control_scores, momentum, why_codes
     from models.ranking import BLOCK_ROWS, _top_k, from_logits, rank
@@ -158,6 +159,15 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
             np.exp(att, out=att)
             att.sum(axis=1)
 
+    n_warm = int(np.count_nonzero(warm))
+
+    def attention_warm() -> None:  # as many rows as are warm: the rest attend uniformly
+        for a, b in blocks:
+            if a < n_warm:
+                att = queries[a:min(b, n_warm)] @ keys_t
+                np.exp(att, out=att)
+                att.sum(axis=1)
+
     def matmul() -> None:
         for a, b in blocks:
             queries[a:b] @ keys_t
@@ -169,10 +179,13 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
             p = np.negative(z)
             np.exp(p, out=p)
 
-    def inverse_odds() -> None:  # what build_push runs instead: e^(−z) as a product
-        for a, b in blocks:
-            prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
-                                   item_x, item_cat)
+    def inverse_odds(product: bool | None = None) -> Callable[[], None]:
+        def run() -> None:
+            for a, b in blocks:
+                prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
+                                       item_x, item_cat, product=product)
+
+        return run
 
     ranked = rank(queries, keys, from_logits(logits), k)
 
@@ -191,15 +204,18 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         [names[a] for a in room.arm[rows].tolist()]
 
     heat = momentum(room._context(event.ts), sc)
+    chosen = "product form" if PRODUCT_PAYS else "exp of logits_fast: AVX-512 makes exp cheap"
     stages = [
         ("whole build_push", lambda: bench.push(event)),
         ("gather (vectors, viewer/item features)", gather),
-        ("propensity e^(-z), factored (inverse_odds_fast, what build_push runs)", inverse_odds),
+        (f"propensity e^(-z) as build_push runs it here ({chosen})", inverse_odds()),
+        ("  for comparison: as a product (models.odds)", inverse_odds(True)),
         ("  for comparison: logits_fast", all_logits),
         ("  for comparison: then exp(-z) of those logits", sigmoid),
         ("  for comparison: the readable pair_features stack alone", pairs_only),
         ("attention (matmul + exp + row sums)", attention),
         ("  of which matmul", matmul),
+        (f"  what build_push runs: the {n_warm:,} warm viewers' rows only", attention_warm),
         ("top-k (k argmax passes) [minus random scores]", top_k),
         ("  random scores to subtract", scores_only),
         ("user ids and arms to lists", ids),

@@ -20,7 +20,7 @@ import numpy as np
 from features.catalog import ITEM_FEATURES
 from features.viewers import VIEWER_FEATURES
 from models.logistic import LogisticRegression
-from models.odds import factored_inverse_odds
+from models.odds import PRODUCT_PAYS, factored_inverse_odds
 
 PAIR_FEATURES: Final = ("budget_gap", "budget_distance", "tier_x_price", "category_affinity")
 FEATURES: Final = (
@@ -196,13 +196,18 @@ class PropensityModel:
 
     def inverse_odds_fast(self, viewer_x: np.ndarray, log_budget: np.ndarray,
                           budget_known: np.ndarray, category_share: np.ndarray,
-                          item_x: np.ndarray, item_category: np.ndarray) -> np.ndarray:
+                          item_x: np.ndarray, item_category: np.ndarray,
+                          product: bool | None = None) -> np.ndarray:
         """``exp(−logits_fast(...))``, what the ranking divides by (plus one): as a product of
-        small exponentials where that is safe (``models.odds``), else by ``exp`` itself."""
-        t = self._terms(viewer_x, log_budget, budget_known, item_x)
-        weighted = (category_share * t.w_cat).astype(np.float32) if t.w_cat else None
-        out = factored_inverse_odds(t.per_viewer, t.per_item, t.slope, t.log_price, weighted,
-                                    np.asarray(item_category), t.budget_coef, t.log_budget)
+        small exponentials where that is safe and pays (``models.odds``; ``product`` overrides
+        the machine's choice, for tests), else by ``exp`` itself."""
+        out = None
+        if PRODUCT_PAYS if product is None else product:
+            t = self._terms(viewer_x, log_budget, budget_known, item_x)
+            weighted = (category_share * t.w_cat).astype(np.float32) if t.w_cat else None
+            out = factored_inverse_odds(t.per_viewer, t.per_item, t.slope, t.log_price,
+                                        weighted, np.asarray(item_category), t.budget_coef,
+                                        t.log_budget)
         if out is None:
             out = self.logits_fast(viewer_x, log_budget, budget_known, category_share, item_x,
                                    item_category)

@@ -53,14 +53,16 @@ class GatheredRows:
     [[4.0, 5.0], [0.0, 0.0]]
     """
 
-    def __init__(self, matrix: np.ndarray, rows: np.ndarray, zero: np.ndarray) -> None:
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray, zero: np.ndarray | None = None
+                 ) -> None:
         self.matrix, self.rows, self.zero = matrix, rows, zero
         self.shape = (len(rows), matrix.shape[1])
 
     def __getitem__(self, block: slice) -> np.ndarray:
         # take(axis=0): 2× faster than fancy indexing for these 32-float rows
         out = self.matrix.take(self.rows[block], axis=0).astype(np.float32)
-        out[self.zero[block]] = 0.0
+        if self.zero is not None:
+            out[self.zero[block]] = 0.0
         return out
 
 
@@ -71,6 +73,7 @@ def rank(
     k: int,
     override: np.ndarray | None = None,
     override_rows: np.ndarray | None = None,
+    uniform_from: int | None = None,
 ) -> Ranked:
     """Rank ``keys`` (N×d) for every row of ``queries`` (V×d: an array or ``GatheredRows``).
 
@@ -80,6 +83,10 @@ def rank(
     Rows flagged in ``override_rows`` are ranked by the fixed ``override`` scores (an
     experiment's heuristic arm) instead, still reporting attention and propensity.
     Ties go to the lower item index, so callers fix the item order (``item_id``).
+    Rows from ``uniform_from`` on have zero queries (viewers with no history): their
+    attention is uniform, 1/N, so they skip the matrix product, the ``exp`` and the row sums
+    (most of a room's viewers, often) and are never read from ``queries``. Their results are
+    the same, bit for bit, as with zero queries.
     """
     n_viewers, dim = queries.shape
     n_items = keys.shape[0]
@@ -98,24 +105,29 @@ def rank(
     # is small skip the shift (attention is the same up to rounding).
     key_norm = float(np.sqrt((keys_t * keys_t).sum(axis=0)).max(initial=0.0))
     ones = np.ones(n_items, dtype=np.float32)
-    for start in range(0, n_viewers, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n_viewers)
+    split = n_viewers if uniform_from is None else min(max(uniform_from, 0), n_viewers)
+    uniform = np.float32(1.0) / np.float32(n_items)  # exactly 1 / (ones @ ones), as below
+    for start, stop in _blocks(split, n_viewers):
         block = slice(start, stop)
-        query = np.asarray(queries[block], dtype=np.float32)
-        # Unnormalised attention: dividing each row by its sum does not change the row's
-        # order, so only the k picked values are normalised (one pass over V×N saved).
-        att = query @ keys_t
-        bound = float(np.sqrt(np.einsum("ij,ij->i", query, query)).max(initial=0.0)) * key_norm
-        if bound > _SAFE_EXP:
-            att -= att.max(axis=1, keepdims=True)
-        np.exp(att, out=att)
-        inv_sum = 1.0 / (att @ ones)  # row sums as a matrix-vector product: 4× faster than sum
+        att: np.ndarray | None = None
+        if start < split:
+            query = np.asarray(queries[block], dtype=np.float32)
+            # Unnormalised attention: dividing each row by its sum does not change the row's
+            # order, so only the k picked values are normalised (one pass over V×N saved).
+            att = query @ keys_t
+            norms = np.sqrt(np.einsum("ij,ij->i", query, query))
+            bound = float(norms.max(initial=0.0)) * key_norm
+            if bound > _SAFE_EXP:
+                att -= att.max(axis=1, keepdims=True)
+            np.exp(att, out=att)
+            inv_sum = 1.0 / (att @ ones)  # row sums as a matrix-vector product: 4× faster
         # 1 + e^(-z), the reciprocal of the propensity: dividing by it saves a pass over V×N;
         # only the picked values are inverted. A fresh float32 array is reused in place; a
         # view of the caller's array is copied first.
         inv_prop = _own_float32(inverse_odds(start, stop))
         inv_prop += 1.0
-        score = np.divide(att, inv_prop)
+        # a uniform row's unnormalised attention is exp(0) = 1 for every item
+        score = np.divide(att, inv_prop) if att is not None else np.reciprocal(inv_prop)
         flagged = None
         if override is not None and override_rows is not None:
             flagged = override_rows[block]
@@ -126,7 +138,10 @@ def rank(
         top = _top_k(score, k)
         out.top[block] = top
         picked = top + np.arange(0, top.shape[0] * n_items, n_items)[:, None]
-        out.attention[block] = att.reshape(-1).take(picked) * inv_sum[:, None]
+        if att is not None:
+            out.attention[block] = att.reshape(-1).take(picked) * inv_sum[:, None]
+        else:
+            out.attention[block] = uniform
         out.propensity[block] = 1.0 / inv_prop.reshape(-1).take(picked)
         model_score = out.attention[block] * out.propensity[block]
         if flagged is None or override is None:
@@ -134,6 +149,15 @@ def rank(
         else:
             out.score[block] = np.where(flagged[:, None], override[top], model_score)
     return out
+
+
+def _blocks(split: int, n_rows: int) -> list[tuple[int, int]]:
+    """Row blocks of up to ``BLOCK_ROWS``, none straddling ``split``."""
+    return [
+        (start, min(start + BLOCK_ROWS, end))
+        for begin, end in ((0, split), (split, n_rows))
+        for start in range(begin, end, BLOCK_ROWS)
+    ]
 
 
 def from_logits(logits: LogitFn) -> LogitFn:

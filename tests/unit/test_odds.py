@@ -79,7 +79,10 @@ def test_too_many_slopes_or_too_large_exponents_decline() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("tiers", [3, 500])  # the factored path, and the exp fallback
-def test_inverse_odds_fast_is_exp_of_minus_logits_fast(seed: int, tiers: int) -> None:
+@pytest.mark.parametrize("product", [True, False])  # whatever this machine would choose
+def test_inverse_odds_fast_is_exp_of_minus_logits_fast(
+    seed: int, tiers: int, product: bool
+) -> None:
     rng = np.random.default_rng(seed)
     model = trained_model(seed)
     viewer_x = rng.uniform(0, 2, (300, NV)).astype(f32)
@@ -91,7 +94,8 @@ def test_inverse_odds_fast_is_exp_of_minus_logits_fast(seed: int, tiers: int) ->
     category = rng.integers(0, CATEGORY_BUCKETS, 15)
     args = (viewer_x, log_budget, known, share, item_x, category)
     expected = np.exp(-model.logits_fast(*args).astype(np.float64))
-    np.testing.assert_allclose(model.inverse_odds_fast(*args), expected, rtol=2e-5)
+    np.testing.assert_allclose(model.inverse_odds_fast(*args, product=product), expected,
+                               rtol=2e-5)
 
 
 def test_from_logits_gives_the_inverse_odds_of_the_logits() -> None:

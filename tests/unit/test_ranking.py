@@ -348,3 +348,35 @@ def test_rank_leaves_a_callers_inverse_odds_alone() -> None:
     assert np.array_equal(odds, kept)
     second = rank(queries, keys, lambda s, e: odds[s:e], 3)
     assert np.array_equal(first.top, second.top) and np.array_equal(first.score, second.score)
+
+
+@PROPERTY
+@given(cases(), st.integers(0, 12), st.integers(1, 7))
+def test_uniform_rows_equal_zero_queries_bit_for_bit(case: Case, split: int, block: int) -> None:
+    """Rows from ``uniform_from`` on skip the attention; they must come out exactly as if
+    their queries were zeros (and those queries are never read), whatever the blocks; the
+    other rows stay right."""
+    v = len(case.queries)
+    split = min(split, v)
+    zeroed = case.queries.copy()
+    zeroed[split:] = 0.0
+    poisoned = case.queries.copy()
+    poisoned[split:] = np.nan  # would spread NaN if the uniform rows were read
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(ranking, "BLOCK_ROWS", block)
+        calls: list[tuple[int, int]] = []
+        skipped = rank(poisoned, case.keys, case.odds_fn(calls), case.k, case.override,
+                       case.flagged, uniform_from=split)
+        full = rank(zeroed, case.keys, case.odds_fn(), case.k, case.override, case.flagged)
+    finally:
+        mp.undo()
+    for name in ("top", "score", "attention", "propensity"):
+        # the uniform rows exactly; the others to rounding (BLAS rounds by block shape)
+        assert np.array_equal(getattr(skipped, name)[split:], getattr(full, name)[split:]), name
+        if name != "top":
+            np.testing.assert_allclose(getattr(skipped, name), getattr(full, name), atol=TOL)
+    assert_matches_reference(skipped, Case(zeroed, case.keys, case.logits, case.k,
+                                           case.override, case.flagged), use_override=True)
+    assert all(stop <= split or start >= split for start, stop in calls)  # no block straddles
+    assert sorted(calls) == calls and sum(stop - start for start, stop in calls) == v
