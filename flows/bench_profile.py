@@ -114,7 +114,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     from models.odds import PRODUCT_PAYS
     from models.propensity import pair_features
     from models.push import control_scores, momentum, why_codes
-    from models.ranking import BLOCK_ROWS, _top_k, from_logits, rank
+    from models.ranking import BLOCK_ROWS, TopK, _top_k, from_logits, rank
 
     bench = RankingRoom(viewers, items)
     event = bench.show(items)
@@ -183,13 +183,19 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         def run() -> None:
             for a, b in blocks:
                 prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
-                                       item_x, item_cat, product=product)
+                                       item_x, item_cat, product=product, transposed=True)
 
         return run
 
     ranked = rank(queries, keys, from_logits(logits), k)
 
-    def top_k() -> None:
+    columns = TopK(len(sc), min(k, len(sc)), BLOCK_ROWS)
+
+    def top_k() -> None:  # what rank runs: items down, viewers across
+        for a, b in blocks:
+            columns(np.random.default_rng(a).random((len(sc), b - a), dtype=np.float32))
+
+    def top_k_rows() -> None:  # the readable twin: argmax along viewers' rows
         for a, b in blocks:
             score = np.random.default_rng(a).random((b - a, len(sc)), dtype=np.float32)
             _top_k(score, min(k, len(sc)))
@@ -216,7 +222,8 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         ("attention (matmul + exp + row sums)", attention),
         ("  of which matmul", matmul),
         (f"  what build_push runs: the {n_warm:,} warm viewers' rows only", attention_warm),
-        ("top-k (k argmax passes) [minus random scores]", top_k),
+        ("top-k (TopK: max down item columns) [minus random scores]", top_k),
+        ("  for comparison: k argmax passes along rows [minus random scores]", top_k_rows),
         ("  random scores to subtract", scores_only),
         ("user ids and arms to lists", ids),
         ("why codes", lambda: why_codes(sc, heat, ranked, warm, known)),

@@ -71,16 +71,19 @@ def build_push(
     assert showcase is not None
     viewers, mf = ctx.viewers, ctx.mf
     warm = mf.user_updates[rows] > 0
+    known = (viewers.purchases[rows] > 0).astype(np.float32)
     # Warm viewers first, then those with no history (zero query, uniform attention), whom
-    # ``rank`` spares the attention; the results go back to ``rows`` order at the end.
-    order = np.concatenate([np.flatnonzero(warm), np.flatnonzero(~warm)])
+    # ``rank`` spares the attention; within each, buyers last, so that a block's buyers sit
+    # side by side for the |price − budget| term. Results go back to ``rows`` order at the end.
+    buyer = known > 0
+    order = np.concatenate([np.flatnonzero(warm & ~buyer), np.flatnonzero(warm & buyer),
+                            np.flatnonzero(~warm & ~buyer), np.flatnonzero(~warm & buyer)])
     by_warmth = rows[order]
     queries = GatheredRows(mf.users, by_warmth)
     keys = mf.items[showcase.rows].astype(np.float32)
     keys[mf.item_updates[showcase.rows] == 0] = 0.0
     item_x = ctx.items.features(showcase, ctx.window)
     item_category = ctx.items.category[showcase.rows]
-    known = (viewers.purchases[rows] > 0).astype(np.float32)
 
     def inverse_odds(start: int, stop: int) -> np.ndarray:
         """Viewer features are gathered block by block, like the queries: in cache."""
@@ -93,6 +96,7 @@ def build_push(
             viewers.category_share(block),
             item_x,
             item_category,
+            transposed=True,  # items down, viewers across: rank's layout
         )
 
     heat = momentum(ctx, showcase)

@@ -96,6 +96,9 @@ def test_inverse_odds_fast_is_exp_of_minus_logits_fast(
     expected = np.exp(-model.logits_fast(*args).astype(np.float64))
     np.testing.assert_allclose(model.inverse_odds_fast(*args, product=product), expected,
                                rtol=2e-5)
+    transposed = model.inverse_odds_fast(*args, product=product, transposed=True)
+    assert transposed.flags.c_contiguous
+    np.testing.assert_allclose(transposed, expected.T, rtol=2e-5)
 
 
 def test_from_logits_gives_the_inverse_odds_of_the_logits() -> None:
@@ -103,6 +106,7 @@ def test_from_logits_gives_the_inverse_odds_of_the_logits() -> None:
     logits = rng.normal(0, 2, (50, 12)).astype(f32)
     kept = logits.copy()
     odds = from_logits(lambda s, e: logits[s:e])(10, 30)
-    assert odds.dtype == np.float32
-    np.testing.assert_allclose(odds, np.exp(-kept[10:30].astype(np.float64)), rtol=1e-6)
+    assert odds.dtype == np.float32 and odds.flags.c_contiguous
+    # transposed: items down, viewers across, as rank reads them
+    np.testing.assert_allclose(odds, np.exp(-kept[10:30].astype(np.float64)).T, rtol=1e-6)
     np.testing.assert_array_equal(logits, kept)  # the caller's logits are left alone

@@ -161,14 +161,20 @@ def test_learning_from_labels_moves_the_probability() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("buyers", [0.0, 0.1, 0.6, 1.0])  # the sparse and the dense |gap| path
-def test_fast_logits_equal_the_feature_stack_logits(seed: int, buyers: float) -> None:
-    """The production path (pairwise terms folded algebraically) against the readable one."""
+@pytest.mark.parametrize("together", [False, True])  # buyers scattered, or side by side
+def test_fast_logits_equal_the_feature_stack_logits(
+    seed: int, buyers: float, together: bool
+) -> None:
+    """The production path (pairwise terms folded algebraically) against the readable one,
+    viewers down and transposed."""
     rng = np.random.default_rng(seed)
     model = trained_model(seed)
     viewer_x = rng.uniform(0, 2, (40, NV)).astype(np.float32)
     item_x = rng.uniform(0, 3, (15, NI)).astype(np.float32)
     log_budget = rng.uniform(0, 5, 40).astype(np.float32)
     known = (rng.random(40) < buyers).astype(np.float32)
+    if together:
+        known = np.sort(known)
     share = rng.dirichlet(np.ones(CATEGORY_BUCKETS), 40).astype(np.float32)
     category = rng.integers(0, CATEGORY_BUCKETS, 15)
     pairs = pair_features(viewer_x, log_budget, known, share, item_x, category)
@@ -176,3 +182,6 @@ def test_fast_logits_equal_the_feature_stack_logits(seed: int, buyers: float) ->
     fast = model.logits_fast(viewer_x, log_budget, known, share, item_x, category)
     assert fast.shape == expected.shape == (40, 15)
     np.testing.assert_allclose(fast, expected, rtol=1e-5, atol=1e-4)
+    transposed = model.logits_fast(viewer_x, log_budget, known, share, item_x, category,
+                                   transposed=True)
+    np.testing.assert_allclose(transposed, expected.T, rtol=1e-5, atol=1e-4)

@@ -342,11 +342,11 @@ def test_rank_leaves_a_callers_inverse_odds_alone() -> None:
     rng = np.random.default_rng(8)
     queries = rng.normal(size=(6, 4)).astype(np.float32)
     keys = rng.normal(size=(5, 4)).astype(np.float32)
-    odds = rng.random((6, 5)).astype(np.float32)
+    odds = rng.random((5, 6)).astype(np.float32)  # items down, viewers across
     kept = odds.copy()
-    first = rank(queries, keys, lambda s, e: odds[s:e], 3)
+    first = rank(queries, keys, lambda s, e: odds[:, s:e], 3)
     assert np.array_equal(odds, kept)
-    second = rank(queries, keys, lambda s, e: odds[s:e], 3)
+    second = rank(queries, keys, lambda s, e: odds[:, s:e], 3)
     assert np.array_equal(first.top, second.top) and np.array_equal(first.score, second.score)
 
 
@@ -380,3 +380,34 @@ def test_uniform_rows_equal_zero_queries_bit_for_bit(case: Case, split: int, blo
                                            case.override, case.flagged), use_override=True)
     assert all(stop <= split or start >= split for start, stop in calls)  # no block straddles
     assert sorted(calls) == calls and sum(stop - start for start, stop in calls) == v
+
+
+@PROPERTY
+@given(
+    st.integers(1, 300),  # items: past 255 the equality weights are uint16
+    st.integers(1, 40),  # viewers
+    st.integers(1, 6),  # k (capped at items)
+    st.sampled_from(["ties", "spread", "nan"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_top_k_of_columns_equals_argmax_passes(
+    n_items: int, n_viewers: int, k: int, kind: str, seed: int
+) -> None:
+    """``TopK`` (items × viewers, max down columns) against ``_top_k`` (argmax along rows),
+    ties to the lower index included: scores drawn from a few values tie often."""
+    rng = np.random.default_rng(seed)
+    k = min(k, n_items)
+    if kind == "ties":
+        score = rng.integers(0, 4, (n_viewers, n_items)).astype(np.float32)
+        score[rng.random(score.shape) < 0.1] = -np.inf
+    else:
+        score = rng.random((n_viewers, n_items), dtype=np.float32)
+    if kind == "nan":
+        score[rng.random(score.shape) < 0.05] = np.nan
+    expected = ranking._top_k(score.copy(), k)
+    top_k = ranking.TopK(n_items, k, max(1, n_viewers // 2))  # grows its scratch on demand
+    got = top_k(score.T.copy())  # TopK overwrites what it ranks
+    assert got.shape == (n_viewers, k)
+    assert np.array_equal(got, expected)
+    again = top_k(score.T.copy())  # the scratch is reused safely
+    assert np.array_equal(again, expected)
