@@ -140,16 +140,18 @@ def _throughput(
     events = bf.world_file(world, rooms, viewers, minutes)
     result["input"] = {"rooms": rooms, "viewers": viewers, "minutes": minutes, "seed": 1,
                        "events": events}
-    runs: dict[str, list[float]] = {"passthrough": [], "job": []}
+    runs: dict[str, list[float]] = {"passthrough": [], "skeleton": [], "job": []}
     pushes = 0
     for n in range(size.file_repeats):
-        for kind in ("passthrough", "job"):
+        for kind in ("passthrough", "skeleton", "job"):
             run = bf.run_file_flow(kind, world, work)
             runs[kind].append(run.seconds)
             if kind == "job":
                 pushes = run.outputs
-            else:
+            elif kind == "passthrough":
                 assert run.outputs == events, (run.outputs, events)
+            else:  # one count per room
+                assert run.outputs == rooms, (run.outputs, rooms)
             progress(f"file {kind} run {n + 1}/{size.file_repeats}: {run.seconds:.2f} s,"
                      f" {events / run.seconds:,.0f} events/s")
     result["input"]["pushes"] = pushes
@@ -157,6 +159,14 @@ def _throughput(
     result["passthrough_eps"] = {"file": best["passthrough"], "kafka": None}
     result["job_eps"] = {"file": best["job"], "kafka": None}
     result["job_vs_passthrough"] = {"file": best["job"] / best["passthrough"], "kafka": None}
+    result["skeleton_eps"] = {"file": best["skeleton"]}
+    result["skeleton_vs_passthrough"] = {"file": best["skeleton"] / best["passthrough"]}
+    # µs per event spent past the skeleton (the rooms, their outputs), and what the 0.6 target
+    # would leave for that: 1 / (0.6 × passthrough) − 1 / skeleton.
+    result["room_us_per_event"] = {
+        "measured": 1e6 / best["job"] - 1e6 / best["skeleton"],
+        "budget_at_target": 1e6 / (0.6 * best["passthrough"]) - 1e6 / best["skeleton"],
+    }
     result["throughput_seconds"] = {"file": runs, "kafka": None}
     if not brokers:
         return

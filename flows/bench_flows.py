@@ -25,10 +25,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.operators import StatefulBatchLogic
 
 from flows.files import JsonlSink, JsonlSource, Messages, RawRecord
 from flows.settings import Settings
@@ -67,6 +68,46 @@ def passthrough_flow(source: Any, sink: Any) -> Dataflow:
     return flow
 
 
+# -- the job's engine wiring without the job ---------------------------------------------------
+
+
+class _CountEvents(StatefulBatchLogic[Any, str, int]):
+    """A room that only counts its events: what is left of ``RoomLogic`` without ``Room``."""
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def on_batch(self, values: list[Any]) -> tuple[list[str], bool]:
+        self.events += len(values)
+        return [], StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[str], bool]:
+        return [str(self.events)], StatefulBatchLogic.DISCARD
+
+    def snapshot(self) -> int:
+        return self.events
+
+
+def skeleton_flow(source: Any, sink: Any, max_message_bytes: int) -> Dataflow:
+    """The job's wiring up to its rooms (decode, drop dead letters, key by room, a stateful
+    step per room) with rooms that only count: how fast the engine and the decoder alone
+    go, so the bench can say how much time per event that leaves the rooms."""
+    import bytewax.operators as op
+
+    from features.decoding import decode_event
+    from features.events import Event
+
+    flow = Dataflow("skeleton")
+    raw = op.input("read", flow, source)
+    decoded = op.map("decode", raw, lambda r: decode_event(r[1], r[0], max_message_bytes))
+    valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
+    rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda e: e.room_id)
+    counts = op.stateful_batch("room", rooms, lambda _resume: _CountEvents())
+    op.output("write", op.map("to_message", counts,
+                              lambda kv: (kv[0], [(kv[0].encode(), kv[1].encode())])), sink)
+    return flow
+
+
 # -- child process -----------------------------------------------------------------------------
 
 
@@ -75,7 +116,7 @@ def _child(argv: list[str]) -> int:
     from flows.kafka import KafkaEventSource, KafkaMessagesSink
 
     parser = argparse.ArgumentParser(prog="python -m flows.bench_flows")
-    parser.add_argument("--flow", choices=("passthrough", "job"), required=True)
+    parser.add_argument("--flow", choices=("passthrough", "skeleton", "job"), required=True)
     parser.add_argument("--input")
     parser.add_argument("--output")
     parser.add_argument("--dead-letters")
@@ -92,6 +133,11 @@ def _child(argv: list[str]) -> int:
     if args.flow == "job":
         flow = (kafka_flow(settings) if args.brokers
                 else file_flow(settings, args.input, args.output, args.dead_letters))
+    elif args.flow == "skeleton":
+        if args.brokers:
+            parser.error("the skeleton flow runs in file mode only")
+        flow = skeleton_flow(JsonlSource(args.input, settings.batch_size), JsonlSink(args.output),
+                             settings.max_message_bytes)
     elif args.brokers:
         flow = passthrough_flow(KafkaEventSource(args.brokers, topic_in, settings.batch_size),
                                 KafkaMessagesSink(args.brokers, topic_out))

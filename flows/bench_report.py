@@ -105,8 +105,17 @@ def format_table(r: dict[str, Any]) -> str:
             f" {_num(r['job_eps']['kafka']):>12}",
             f"  job / passthrough    {_num(r['job_vs_passthrough']['file'], '.3f'):>24}"
             f" {_num(r['job_vs_passthrough']['kafka'], '.3f'):>12}",
-            "",
         ]
+        if "skeleton_eps" in r:
+            room = r["room_us_per_event"]
+            lines += [
+                f"  skeleton events/s    {_num(r['skeleton_eps']['file']):>24}"
+                f"            —   (the job's wiring, rooms that only count)",
+                f"  skeleton / passthrough {_num(r['skeleton_vs_passthrough']['file'], '.3f'):>22}",
+                f"  rooms, µs per event: {_num(room['measured'], '.1f')} measured,"
+                f" {_num(room['budget_at_target'], '.1f')} left by the 0.6 target",
+            ]
+        lines.append("")
     if "rank_ms" in r:
         lines.append("Ranking one showcase change    build_push ms   median   matmul ms"
                      "   ratio")
