@@ -113,7 +113,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     from flows.bench_models import RankingRoom, time_call
     from models.odds import PRODUCT_PAYS
     from models.propensity import pair_features
-    from models.push import control_scores, momentum, why_codes
+    from models.push import control_scores, momentum, ranking_order, why_codes
     from models.ranking import BLOCK_ROWS, TopK, _top_k, from_logits, rank
 
     bench = RankingRoom(viewers, items)
@@ -121,8 +121,9 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     room = bench.room
     sc = room.showcase
     assert sc is not None
-    rows = room.viewers.present_rows(event.ts)
     vt, mf, prop = room.viewers, room.mf, room.propensity
+    rows = vt.present_rows(event.ts)
+    rows = rows[ranking_order(mf.user_updates[rows] > 0, vt.purchases[rows] > 0)]  # as build_push
     window = room.window.totals(event.ts)
     k = room.params.top_k
 

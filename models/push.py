@@ -72,12 +72,7 @@ def build_push(
     viewers, mf = ctx.viewers, ctx.mf
     warm = mf.user_updates[rows] > 0
     known = (viewers.purchases[rows] > 0).astype(np.float32)
-    # Warm viewers first, then those with no history (zero query, uniform attention), whom
-    # ``rank`` spares the attention; within each, buyers last, so that a block's buyers sit
-    # side by side for the |price − budget| term. Results go back to ``rows`` order at the end.
-    buyer = known > 0
-    order = np.concatenate([np.flatnonzero(warm & ~buyer), np.flatnonzero(warm & buyer),
-                            np.flatnonzero(~warm & ~buyer), np.flatnonzero(~warm & buyer)])
+    order = ranking_order(warm, known > 0)  # results go back to ``rows`` order at the end
     by_warmth = rows[order]
     queries = GatheredRows(mf.users, by_warmth)
     keys = mf.items[showcase.rows].astype(np.float32)
@@ -126,6 +121,19 @@ def build_push(
         propensity=ranked.propensity,
         why=why_codes(showcase, heat, ranked, warm, known),
     )
+
+
+def ranking_order(warm: np.ndarray, buyer: np.ndarray) -> np.ndarray:
+    """The order ``build_push`` ranks viewers in: warm viewers first, then those with no
+    history (zero query, uniform attention), whom ``rank`` spares the attention (its
+    ``uniform_from``); within each, buyers last, so that a block's buyers sit side by side
+    for the |price − budget| term (a slice, not a gather of columns).
+
+    >>> ranking_order(np.array([False, True, True]), np.array([False, True, False])).tolist()
+    [2, 1, 0]
+    """
+    return np.concatenate([np.flatnonzero(warm & ~buyer), np.flatnonzero(warm & buyer),
+                           np.flatnonzero(~warm & ~buyer), np.flatnonzero(~warm & buyer)])
 
 
 def _in_order(ranked: Ranked, order: np.ndarray) -> Ranked:
