@@ -48,14 +48,15 @@ def test_throughput_keys(tiny) -> None:
         assert r[key]["kafka"] is None, key  # no --brokers: not measured, never invented
     assert math.isclose(r["job_vs_passthrough"]["file"],
                         r["job_eps"]["file"] / r["passthrough_eps"]["file"])
-    assert _positive(r["skeleton_eps"]["file"])
+    assert _positive(r["skeleton_eps"]["file"]) and r["skeleton_eps"]["kafka"] is None
     assert math.isclose(r["skeleton_vs_passthrough"]["file"],
                         r["skeleton_eps"]["file"] / r["passthrough_eps"]["file"])
-    room = r["room_us_per_event"]
+    room = r["room_us_per_event"]["file"]
     assert math.isclose(room["measured"],
                         1e6 / r["job_eps"]["file"] - 1e6 / r["skeleton_eps"]["file"])
     assert math.isclose(room["budget_at_target"], 1e6 / (0.6 * r["passthrough_eps"]["file"])
                         - 1e6 / r["skeleton_eps"]["file"])
+    assert r["room_us_per_event"]["kafka"] is None
 
 
 def test_ranking_keys(tiny) -> None:
