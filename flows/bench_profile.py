@@ -69,13 +69,17 @@ def _profiled(fn: Callable[[], object]) -> tuple[cProfile.Profile, float]:
     return profile, time.perf_counter() - start
 
 
-def event_path(lines: list[bytes], batch_size: int = 1000) -> Callable[[], object]:
+def event_path(
+    lines: list[bytes], batch_size: int = 1000, room_type: type[Any] | None = None
+) -> Callable[[], object]:
     """The job's per-event work without the engine, as ``flows.dataflow`` wires it."""
     from features.decoding import decode_event
     from features.events import Event, Origin
     from features.messages import PushBatch, encode_pushes
     from models.params import RoomParams
     from models.room import Room
+
+    make_room = room_type or Room
 
     def run() -> None:
         params = RoomParams()
@@ -91,7 +95,7 @@ def event_path(lines: list[bytes], batch_size: int = 1000) -> Callable[[], objec
             for room_id, events in groups.items():
                 room = rooms.get(room_id)
                 if room is None:
-                    room = rooms[room_id] = Room(room_id, params)
+                    room = rooms[room_id] = make_room(room_id, params)
                 for out in room.accept(events, read_at):
                     if isinstance(out, PushBatch):
                         encode_pushes(out, emitted_at=0)
@@ -103,6 +107,39 @@ def event_path(lines: list[bytes], batch_size: int = 1000) -> Callable[[], objec
                     encode_pushes(out, emitted_at=0)
 
     return run
+
+
+def event_type_costs(lines: list[bytes]) -> str:
+    """Wall time of ``Room._apply`` per event type over the event path, without cProfile:
+    which kinds of events the rooms' time goes to. An ``enter`` also pays for the learner
+    updates queued before it (its push reads the vectors, see ``Room._push``)."""
+    from models.room import Room
+
+    spent: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    clock = time.perf_counter
+
+    class TimedRoom(Room):
+        def _apply(self, event: Any, out: Any, stats: Any, read_at: float) -> None:
+            start = clock()
+            super()._apply(event, out, stats, read_at)
+            spent[event.type] += clock() - start
+            count[event.type] += 1
+
+    run = event_path(lines, room_type=TimedRoom)
+    start = clock()
+    run()
+    wall = clock() - start
+    n = len(lines)
+    out = ["## Room._apply by event type (wall time, no profiler)", "",
+           f"Event path {wall:.2f} s, {wall / n * 1e6:.1f} µs per event, of which `_apply`"
+           f" {sum(spent.values()) / n * 1e6:.1f}; the rest is decoding, de-duplication,"
+           " reordering, encoding and the end of each `accept` call.", "",
+           "| type | events | µs each | µs per event of the stream |", "|---|---:|---:|---:|"]
+    for etype in sorted(spent, key=lambda t: -spent[t]):
+        out.append(f"| {etype} | {count[etype]:,} | {spent[etype] / count[etype] * 1e6:.1f} |"
+                   f" {spent[etype] / n * 1e6:.2f} |")
+    return "\n".join(out) + "\n"
 
 
 def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
@@ -270,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Without the profiler: {plain:.2f} s, {count / plain:,.0f} events/s"
           " (decode + Room.accept + encode_pushes, no Bytewax).\n")
     print(report(profile, "Event path: decode_event, Room.accept, encode_pushes", args.top, wall))
+    print(event_type_costs(lines))
     print(ranking_stages(args.rank_viewers, 50))
     room = RankingRoom(args.rank_viewers, 50)
     event = room.show(50)
