@@ -269,6 +269,15 @@ def _learners(size: Scale, work: Path, result: dict[str, Any], progress: _Progre
     progress(f"learners: RowFunkMF.learn_many {learn.row_eps:,.0f}/s ({learn.waves:,} waves),"
              f" learn {learn.sequential_eps:,.0f}/s, facade {learn.facade_eps:,.0f}/s,"
              f" River {learn.river_eps:,.0f}/s")
+    progress("learners: the job's own batches (the world through Room.accept, recorded)")
+    lines = [line for line in world.read_bytes().splitlines() if line.strip()]
+    job = bm.bench_job_learning(bm.job_learning_batches(lines), size.learn_repeats)
+    result["learn_job_eps"] = job.eps
+    result["learn_job_vs_river"] = job.eps / learn.river_eps
+    result["learn_job_detail"] = asdict(job)
+    progress(f"learners: in the job's {job.batches:,} batches ({job.updates:,} updates, largest"
+             f" {job.largest}, {job.vectorised} vectorised): {job.eps:,.0f}/s,"
+             f" {job.eps / learn.river_eps:.1f}x River")
 
 
 def _state(size: Scale, result: dict[str, Any], progress: _Progress) -> None:

@@ -306,6 +306,83 @@ def bench_learners(
     )
 
 
+@dataclass(slots=True)
+class JobLearning:
+    updates: int
+    batches: int
+    largest: int
+    eps: float  # learn_many over the batches the job formed, in their order
+    vectorised: int  # batches learn_many applied in waves rather than one by one
+
+
+def job_learning_batches(lines: list[bytes]) -> list[tuple[str, list[int], list[int],
+                                                          list[float]]]:
+    """The vector updates as the job hands them to ``learn_many``: the world's events run
+    through ``Room.accept`` (as ``flows.bench_profile.event_path`` does), each batch recorded
+    with its room before it is applied."""
+    from flows.bench_profile import event_path
+
+    batches: list[tuple[str, list[int], list[int], list[float]]] = []
+
+    class Recording(Room):
+        def _apply_learning(self) -> None:
+            users, items, ys = self.pending
+            if users:
+                batches.append((self.room_id, list(users), list(items), list(ys)))
+            super()._apply_learning()
+
+    event_path(lines, room_type=Recording)()
+    return batches
+
+
+def bench_job_learning(
+    batches: list[tuple[str, list[int], list[int], list[float]]], repeats: int, dim: int = 32
+) -> JobLearning:
+    """Updates/s of ``RowFunkMF.learn_many`` over the job's own batches, in order, one learner
+    per room (fresh vectors each repeat, best kept): the learner's speed inside the job,
+    where batches are as short as the gaps between two reads of the vectors."""
+    from models.factorization import RowFunkMF
+
+    params = RoomParams()
+    shapes: dict[str, tuple[int, int]] = {}
+    for room, users, items, _ in batches:
+        rows, cols = shapes.get(room, (0, 0))
+        shapes[room] = (max(rows, max(users) + 1), max(cols, max(items) + 1))
+    looped = 0
+
+    class Counting(RowFunkMF):
+        """Counts the batches ``learn_many`` hands to its one-by-one loop."""
+
+        def _learn_loop(self, users: Any, items: Any, ys: Any) -> None:
+            nonlocal looped
+            looped += 1
+            super()._learn_loop(users, items, ys)
+
+    def learners(kind: type[RowFunkMF]) -> dict[str, RowFunkMF]:
+        rng = np.random.default_rng(1)
+        models = {}
+        for room, (rows, cols) in shapes.items():
+            mf = models[room] = kind(dim, params.lr, params.l2, params.init_sigma, seed=1)
+            mf.reserve(rows, cols)
+            mf.users[:rows] = rng.normal(0.0, mf.sigma, (rows, dim))
+            mf.items[:cols] = rng.normal(0.0, mf.sigma, (cols, dim))
+        return models
+
+    counting = learners(Counting)  # which path each batch takes (not timed)
+    for room, users, items, ys in batches:
+        counting[room].learn_many(users, items, ys)
+    best = math.inf
+    for _ in range(max(1, repeats)):
+        models = learners(RowFunkMF)
+        start = time.perf_counter()
+        for room, users, items, ys in batches:
+            models[room].learn_many(users, items, ys)
+        best = min(best, time.perf_counter() - start)
+    updates = sum(len(users) for _, users, _, _ in batches)
+    return JobLearning(updates, len(batches), max((len(u) for _, u, _, _ in batches), default=0),
+                       updates / best, len(batches) - looped)
+
+
 def _same_update_diff(dim: int) -> float:
     """Largest difference between River's and RowFunkMF's vectors after the same updates
     from the same starting vectors (a check that the two learners compared do the same work)."""

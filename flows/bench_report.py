@@ -145,6 +145,8 @@ def format_table(r: dict[str, Any]) -> str:
             f" {_num(r.get('learn_sequential_eps'))}/s, FunkMF.learn_one (ids)"
             f" {_num(r['facade_learn_eps'])}/s, River FunkMF.learn_one"
             f" {_num(r['river_learn_eps'])}/s",
+            f"  inside the job (learn_many over the batches Room forms):"
+            f" {_num(r.get('learn_job_eps'))}/s, {_num(r.get('learn_job_vs_river'), '.1f')}x River",
             "",
         ]
     if "bytes_per_viewer" in r:

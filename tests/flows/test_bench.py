@@ -80,6 +80,11 @@ def test_fanout_learner_and_state_keys(tiny) -> None:
     assert r["learn_same_update_max_diff"] < 1e-9  # the two learners do the same work
     assert r["learn_many_max_diff"] < 1e-9  # the batched path applies the same updates
     assert 1 <= r["learn_waves"] <= r["learn_events"]
+    job = r["learn_job_detail"]
+    assert 1 <= job["batches"] <= job["updates"] and job["largest"] <= job["updates"]
+    assert 0 <= job["vectorised"] <= job["batches"]
+    assert _positive(r["learn_job_eps"])
+    assert math.isclose(r["learn_job_vs_river"], r["learn_job_eps"] / r["river_learn_eps"])
     assert r["state_detail"]["bytes_per_viewer_with_dedup"] >= r["bytes_per_viewer"]
     assert _positive(r["state_detail"]["bytes_per_viewer_at_capacity"])
     churn = r["state_bytes_after_churn"]
