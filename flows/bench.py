@@ -26,6 +26,7 @@ import orjson
 
 from flows import bench_fanout as bfan
 from flows import bench_flows as bf
+from flows import bench_learners as bl
 from flows import bench_models as bm
 from flows import bench_state as bs
 from flows.bench_report import format_table, loadavg, machine
@@ -251,13 +252,13 @@ def _learners(size: Scale, work: Path, result: dict[str, Any], progress: _Progre
     world = work / "world.jsonl"
     if not world.exists():
         bf.world_file(world, *size.world)
-    triples = bm.learning_events(map(orjson.loads, world.read_bytes().splitlines()), 32)
+    triples = bl.learning_events(map(orjson.loads, world.read_bytes().splitlines()), 32)
     if not triples:
         raise RuntimeError("the world has no item interactions to learn from")
     events = (triples * (size.learn_events // len(triples) + 1))[: max(size.learn_events,
                                                                       len(triples))]
     progress(f"learners: {len(events):,} updates ({len(triples):,} from the world, cycled)")
-    learn = bm.bench_learners(events, size.learn_repeats)
+    learn = bl.bench_learners(events, size.learn_repeats)
     result["learn_events"] = learn.events
     result["learn_eps"] = learn.row_eps
     result["facade_learn_eps"] = learn.facade_eps
@@ -271,7 +272,7 @@ def _learners(size: Scale, work: Path, result: dict[str, Any], progress: _Progre
              f" River {learn.river_eps:,.0f}/s")
     progress("learners: the job's own batches (the world through Room.accept, recorded)")
     lines = [line for line in world.read_bytes().splitlines() if line.strip()]
-    job = bm.bench_job_learning(bm.job_learning_batches(lines), size.learn_repeats)
+    job = bl.bench_job_learning(bl.job_learning_batches(lines), size.learn_repeats)
     result["learn_job_eps"] = job.eps
     result["learn_job_vs_river"] = job.eps / learn.river_eps
     result["learn_job_detail"] = asdict(job)
