@@ -72,12 +72,7 @@ def bench_learners(
     models: dict[str, RowFunkMF] = {}
 
     def fresh() -> RowFunkMF:
-        mf = RowFunkMF(dim, params.lr, params.l2, params.init_sigma, seed=1)
-        for r in range(len(user_rows)):
-            mf.init_user(r)
-        for r in range(len(item_rows)):
-            mf.init_item(r)
-        return mf
+        return _fresh_learner(RowFunkMF, len(user_rows), len(item_rows), dim)
 
     def many() -> float:
         mf = models["many"] = fresh()
@@ -171,7 +166,6 @@ def bench_job_learning(
     where batches are as short as the gaps between two reads of the vectors."""
     from models.factorization import RowFunkMF
 
-    params = RoomParams()
     shapes: dict[str, tuple[int, int]] = {}
     for room, users, items, _ in batches:
         rows, cols = shapes.get(room, (0, 0))
@@ -187,14 +181,7 @@ def bench_job_learning(
             super()._learn_loop(users, items, ys)
 
     def learners(kind: type[RowFunkMF]) -> dict[str, RowFunkMF]:
-        rng = np.random.default_rng(1)
-        models = {}
-        for room, (rows, cols) in shapes.items():
-            mf = models[room] = kind(dim, params.lr, params.l2, params.init_sigma, seed=1)
-            mf.reserve(rows, cols)
-            mf.users[:rows] = rng.normal(0.0, mf.sigma, (rows, dim))
-            mf.items[:cols] = rng.normal(0.0, mf.sigma, (cols, dim))
-        return models
+        return {room: _fresh_learner(kind, *shape, dim) for room, shape in shapes.items()}
 
     counting = learners(Counting)  # which path each batch takes (not timed)
     for room, users, items, ys in batches:
@@ -209,6 +196,18 @@ def bench_job_learning(
     updates = sum(len(users) for _, users, _, _ in batches)
     return JobLearning(updates, len(batches), max((len(u) for _, u, _, _ in batches), default=0),
                        updates / best, len(batches) - looped)
+
+
+def _fresh_learner(kind: type[Any], users: int, items: int, dim: int) -> Any:
+    """A learner with the job's parameters and ``users`` × ``items`` rows initialised as
+    ``Room`` initialises them (same seed every time, so repeats start alike)."""
+    params = RoomParams()
+    mf = kind(dim, params.lr, params.l2, params.init_sigma, seed=1)
+    for row in range(users):
+        mf.init_user(row)
+    for row in range(items):
+        mf.init_item(row)
+    return mf
 
 
 def _same_update_diff(dim: int) -> float:
