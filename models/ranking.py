@@ -47,25 +47,20 @@ class Rows(Protocol):
 
 class GatheredRows:
     """Rows ``rows`` of ``matrix`` as float32, gathered block by block when ``rank`` reads
-    them (in cache, and without a V×d copy of the whole room); rows where ``zero`` is true
-    read as zeros (cold viewers attend uniformly).
+    them (in cache, and without a V×d copy of the whole room).
 
     >>> m = np.arange(6.0).reshape(3, 2)
-    >>> GatheredRows(m, np.array([2, 0]), np.array([False, True]))[0:2].tolist()
-    [[4.0, 5.0], [0.0, 0.0]]
+    >>> GatheredRows(m, np.array([2, 0]))[0:2].tolist()
+    [[4.0, 5.0], [0.0, 1.0]]
     """
 
-    def __init__(self, matrix: np.ndarray, rows: np.ndarray, zero: np.ndarray | None = None
-                 ) -> None:
-        self.matrix, self.rows, self.zero = matrix, rows, zero
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray) -> None:
+        self.matrix, self.rows = matrix, rows
         self.shape = (len(rows), matrix.shape[1])
 
     def __getitem__(self, block: slice) -> np.ndarray:
         # take(axis=0): 2× faster than fancy indexing for these 32-float rows
-        out = self.matrix.take(self.rows[block], axis=0).astype(np.float32)
-        if self.zero is not None:
-            out[self.zero[block]] = 0.0
-        return out
+        return self.matrix.take(self.rows[block], axis=0).astype(np.float32)
 
 
 def rank(
