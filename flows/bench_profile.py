@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import math
 import pstats
 import sys
 import tempfile
@@ -139,6 +140,73 @@ def event_type_costs(lines: list[bytes]) -> str:
     for etype in sorted(spent, key=lambda t: -spent[t]):
         out.append(f"| {etype} | {count[etype]:,} | {spent[etype] / count[etype] * 1e6:.1f} |"
                    f" {spent[etype] / n * 1e6:.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def room_floor(lines: list[bytes], repeats: int = 3) -> str:
+    """Wall time inside ``Room.accept``/``flush`` per event of the stream, for rooms that do
+    less and less of the job: what even a minimal room costs in Python, to set against what
+    the throughput target leaves the rooms (``room_us_per_event`` in the bench).
+
+    The floor rooms keep the contract's obligations only: each event id once
+    (``Deduplicator``), event-time order (``ReorderBuffer``), presence, and one vector update
+    per feedback event (``RowFunkMF``, River's update): no features, windows, propensity or
+    pushes. Best of ``repeats``, interleaved."""
+    from models.params import FEEDBACK
+    from models.room import Room
+
+    clock = time.perf_counter
+    spent = 0.0
+
+    class Timed(Room):
+        def accept(self, events: Any, read_at: float = 0.0) -> Any:
+            nonlocal spent
+            start = clock()
+            out = super().accept(events, read_at)
+            spent += clock() - start
+            return out
+
+        def flush(self, read_at: float = 0.0) -> Any:
+            nonlocal spent
+            start = clock()
+            out = super().flush(read_at)
+            spent += clock() - start
+            return out
+
+    class Ordered(Timed):  # once, in order, and nothing else
+        def _apply(self, event: Any, out: Any, stats: Any, read_at: float) -> None:
+            stats.events[event.type] += 1
+
+    class Floor(Timed):  # + presence, the stage, one River update per feedback event
+        def _apply(self, event: Any, out: Any, stats: Any, read_at: float) -> None:
+            stats.events[event.type] += 1
+            if event.type == "showcase":
+                self._show(event)
+            elif event.user_id is not None:
+                row = self._viewer(event.user_id, event.ts)
+                target = FEEDBACK.get(event.type)
+                if target:
+                    item = (self._item(event.item_id) if event.item_id is not None
+                            else self._spotlight_row())
+                    if item is not None:
+                        self._learn(row, item, target)
+
+    kinds: list[tuple[str, type[Room]]] = [
+        ("de-duplicate and reorder only", Ordered),
+        ("+ presence and one vector update per feedback event (the floor)", Floor),
+        ("the job's room (`Room`)", Timed),
+    ]
+    best = {name: math.inf for name, _ in kinds}
+    for _ in range(max(1, repeats)):
+        for name, kind in kinds:
+            spent = 0.0
+            event_path(lines, room_type=kind)()
+            best[name] = min(best[name], spent)
+    n = len(lines)
+    out = ["## The rooms' floor (wall time inside `Room.accept`, best of"
+           f" {max(1, repeats)})", "",
+           "| room | µs per event of the stream |", "|---|---:|"]
+    out += [f"| {name} | {best[name] / n * 1e6:.2f} |" for name, _ in kinds]
     return "\n".join(out) + "\n"
 
 
@@ -308,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
           " (decode + Room.accept + encode_pushes, no Bytewax).\n")
     print(report(profile, "Event path: decode_event, Room.accept, encode_pushes", args.top, wall))
     print(event_type_costs(lines))
+    print(room_floor(lines))
     print(ranking_stages(args.rank_viewers, 50))
     room = RankingRoom(args.rank_viewers, 50)
     event = room.show(50)

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from flows.bench_flows import world_file
-from flows.bench_profile import event_type_costs, ranking_stages
+from flows.bench_profile import event_type_costs, ranking_stages, room_floor
 
 
 def test_event_type_costs_count_every_applied_event(tmp_path: Path) -> None:
@@ -30,3 +30,17 @@ def test_ranking_stages_run_on_a_small_room() -> None:
     table = ranking_stages(3_000, 20, repeats=1)
     assert "whole build_push" in table and "TopK" in table
     assert len(re.findall(r"^\| .+ \| [\d.]+ \|$", table, flags=re.MULTILINE)) >= 15
+
+
+def test_room_floor_times_all_three_rooms_on_a_small_world(tmp_path: Path) -> None:
+    path = tmp_path / "world.jsonl"
+    world_file(path, 2, 60, 3.0)
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    table = room_floor(lines, repeats=1)
+    rows = re.findall(r"^\| (.+) \| ([\d.]+) \|$", table, flags=re.MULTILINE)
+    assert [name for name, _ in rows] == [
+        "de-duplicate and reorder only",
+        "+ presence and one vector update per feedback event (the floor)",
+        "the job's room (`Room`)",
+    ]
+    assert all(float(us) > 0 for _, us in rows)
