@@ -29,6 +29,7 @@ from flows import bench_flows as bf
 from flows import bench_learners as bl
 from flows import bench_models as bm
 from flows import bench_state as bs
+from flows.bench_profile import room_floor_costs
 from flows.bench_report import format_table, loadavg, machine
 
 __all__ = ["SCALES", "TARGETS", "format_table", "run_bench", "targets"]
@@ -163,9 +164,14 @@ def _throughput(
                                          "kafka": None}
     result["room_us_per_event"] = {"file": _room_us(best), "kafka": None}
     result["throughput_seconds"] = {"file": runs, "kafka": None}
+    lines = [line for line in world.read_bytes().splitlines() if line.strip()]
+    progress("rooms' floor: the world through Room.accept, no Bytewax (dedup and reorder; "
+             "+ presence and one update per signal; the job's Room)")
+    floor = room_floor_costs(lines, size.file_repeats)
+    result["room_floor_us_per_event"] = floor
+    progress("rooms' floor: " + ", ".join(f"{k} {v:.2f} µs/event" for k, v in floor.items()))
     if not brokers:
         return
-    lines = [line for line in world.read_bytes().splitlines() if line.strip()]
     topic = bf.fresh_topic("events")
     bf.create_topics(brokers, {topic: KAFKA_PARTITIONS})
     try:

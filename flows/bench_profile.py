@@ -143,7 +143,7 @@ def event_type_costs(lines: list[bytes]) -> str:
     return "\n".join(out) + "\n"
 
 
-def room_floor(lines: list[bytes], repeats: int = 3) -> str:
+def room_floor_costs(lines: list[bytes], repeats: int = 3) -> dict[str, float]:
     """Wall time inside ``Room.accept``/``flush`` per event of the stream, for rooms that do
     less and less of the job: what even a minimal room costs in Python, to set against what
     the throughput target leaves the rooms (``room_us_per_event`` in the bench).
@@ -191,22 +191,30 @@ def room_floor(lines: list[bytes], repeats: int = 3) -> str:
                     if item is not None:
                         self._learn(row, item, target)
 
-    kinds: list[tuple[str, type[Room]]] = [
-        ("de-duplicate and reorder only", Ordered),
-        ("+ presence and one vector update per feedback event (the floor)", Floor),
-        ("the job's room (`Room`)", Timed),
-    ]
-    best = {name: math.inf for name, _ in kinds}
+    kinds: dict[str, type[Room]] = {"dedup_reorder": Ordered, "floor": Floor, "room": Timed}
+    best = dict.fromkeys(kinds, math.inf)
     for _ in range(max(1, repeats)):
-        for name, kind in kinds:
+        for name, kind in kinds.items():
             spent = 0.0
             event_path(lines, room_type=kind)()
             best[name] = min(best[name], spent)
-    n = len(lines)
-    out = ["## The rooms' floor (wall time inside `Room.accept`, best of"
+    return {name: seconds / len(lines) * 1e6 for name, seconds in best.items()}
+
+
+FLOOR_ROOMS = {
+    "dedup_reorder": "de-duplicate and reorder only",
+    "floor": "+ presence and one vector update per feedback event (the floor)",
+    "room": "the job's room (`Room`)",
+}
+
+
+def room_floor(lines: list[bytes], repeats: int = 3) -> str:
+    """``room_floor_costs`` as a table."""
+    costs = room_floor_costs(lines, repeats)
+    out = ["## The rooms' floor (wall time inside `Room.accept`, no Bytewax, best of"
            f" {max(1, repeats)})", "",
            "| room | µs per event of the stream |", "|---|---:|"]
-    out += [f"| {name} | {best[name] / n * 1e6:.2f} |" for name, _ in kinds]
+    out += [f"| {FLOOR_ROOMS[name]} | {us:.2f} |" for name, us in costs.items()]
     return "\n".join(out) + "\n"
 
 

@@ -121,6 +121,13 @@ def format_table(r: dict[str, Any]) -> str:
                 f"  left them by 0.6x    {_num(left['file'], '.1f'):>24}"
                 f" {_num(left['kafka'], '.1f'):>12}   (1/(0.6 x passthrough) - 1/skeleton)",
             ]
+        floor = r.get("room_floor_us_per_event")
+        if floor:
+            lines.append(
+                "  rooms without Bytewax, µs per event: dedup + reorder"
+                f" {floor['dedup_reorder']:.1f}; + presence and one River update per signal"
+                f" (the floor) {floor['floor']:.1f}; the job's Room {floor['room']:.1f}"
+            )
         lines.append("")
     if "rank_ms" in r:
         lines.append("Ranking one showcase change    build_push ms   median   matmul ms"

@@ -41,7 +41,7 @@ def test_tiny_bench_runs_without_errors(tiny) -> None:
 
 
 def test_throughput_keys(tiny) -> None:
-    _, r, _ = tiny
+    _, r, table = tiny
     assert r["input"]["events"] > 100 and r["input"]["pushes"] > 0
     for key in ("passthrough_eps", "job_eps", "job_vs_passthrough"):
         assert _positive(r[key]["file"]), key
@@ -57,6 +57,10 @@ def test_throughput_keys(tiny) -> None:
     assert math.isclose(room["budget_at_target"], 1e6 / (0.6 * r["passthrough_eps"]["file"])
                         - 1e6 / r["skeleton_eps"]["file"])
     assert r["room_us_per_event"]["kafka"] is None
+    floor = r["room_floor_us_per_event"]
+    assert set(floor) == {"dedup_reorder", "floor", "room"}
+    assert all(_positive(us) for us in floor.values())
+    assert "the floor" in table
 
 
 def test_ranking_keys(tiny) -> None:
