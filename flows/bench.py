@@ -29,7 +29,7 @@ from flows import bench_flows as bf
 from flows import bench_learners as bl
 from flows import bench_models as bm
 from flows import bench_state as bs
-from flows.bench_profile import room_floor_costs
+from flows.bench_floor import room_floor_costs
 from flows.bench_report import format_table, loadavg, machine
 
 __all__ = ["SCALES", "TARGETS", "format_table", "run_bench", "targets"]

@@ -10,16 +10,7 @@ from pathlib import Path
 import orjson
 
 from flows.bench_flows import world_file
-from flows.bench_profile import (
-    FloorRoom,
-    OrderedRoom,
-    event_path,
-    event_type_costs,
-    ranking_stages,
-    room_floor,
-)
-from models.params import FEEDBACK
-from models.room import Room, RoomStats
+from flows.bench_profile import event_type_costs, ranking_stages
 
 
 def test_event_type_costs_count_every_applied_event(tmp_path: Path) -> None:
@@ -39,53 +30,3 @@ def test_ranking_stages_run_on_a_small_room() -> None:
     table = ranking_stages(3_000, 20, repeats=1)
     assert "whole build_push" in table and "TopK" in table
     assert len(re.findall(r"^\| .+ \| [\d.]+ \|$", table, flags=re.MULTILINE)) >= 15
-
-
-def test_room_floor_times_all_three_rooms_on_a_small_world(tmp_path: Path) -> None:
-    path = tmp_path / "world.jsonl"
-    world_file(path, 2, 60, 3.0)
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    table = room_floor(lines, repeats=1)
-    rows = re.findall(r"^\| (.+) \| ([\d.]+) \|$", table, flags=re.MULTILINE)
-    assert [name for name, _ in rows] == [
-        "de-duplicate and reorder only",
-        "+ presence and one vector update per feedback event (the floor)",
-        "the job's room (`Room`)",
-    ]
-    assert all(float(us) > 0 for _, us in rows)
-
-
-def _run_rooms(kind: type[Room], lines: list[bytes]) -> tuple[list[Room], int]:
-    """Every room ``event_path`` made of ``kind``, and how many events they applied."""
-    rooms: list[Room] = []
-    applied = 0
-
-    class Kept(kind):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: object) -> None:
-            super().__init__(*args)
-            rooms.append(self)
-
-        def _finish(self, out: list, stats: RoomStats) -> list:
-            nonlocal applied
-            applied += sum(stats.events.values())
-            return super()._finish(out, stats)
-
-    event_path(lines, room_type=Kept)()
-    return rooms, applied
-
-
-def test_floor_rooms_apply_each_event_once_and_learn_once_per_signal(tmp_path: Path) -> None:
-    path = tmp_path / "world.jsonl"
-    world_file(path, 2, 60, 3.0)
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    unique = {(e["room_id"], e["event_id"]): e for e in map(orjson.loads, lines)}
-    for kind in (OrderedRoom, FloorRoom):
-        _, applied = _run_rooms(kind, lines)
-        assert applied == len(unique), kind
-    rooms, _ = _run_rooms(FloorRoom, lines)
-    learned = sum(int(room.mf.user_updates.sum()) for room in rooms)
-    signals = [e for e in unique.values() if FEEDBACK.get(e["type"]) and e.get("user_id")]
-    naming_an_item = [e for e in signals if e.get("item_id")]
-    # one update per signal that names an item, and per other signal while an item is on stage
-    assert len(naming_an_item) < learned <= len(signals)
-    assert all(not room.pending[0] for room in rooms)  # flushed at the end of every call
