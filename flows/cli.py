@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
-        from models.world import write_world
+        from models.sim.world import write_world
 
         _check_world(args, need_minutes=True)
         out: Any = sys.stdout.buffer if args.output == "-" else args.output
@@ -102,7 +102,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {count} events", file=sys.stderr)
         return 0
     if args.command == "evaluate":
-        from models.evaluation import evaluate, load_jsonl
+        from models.offline.evaluation import evaluate, load_jsonl
 
         report = evaluate(load_jsonl(args.events), load_jsonl(args.recs), k=args.k)
         if args.json:
@@ -112,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(report.format_table())
         return 0
     if args.command == "bench":
-        from flows.bench import run_bench
+        from flows.bench.run import run_bench
 
         return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)
     settings = _settings(args)

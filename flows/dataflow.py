@@ -21,10 +21,10 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 from bytewax.outputs import Sink
 
-from features.decoding import decode_event
-from features.events import DeadLetter, Event
-from features.messages import PushBatch, encode_dead_letter, encode_pushes
-from flows.files import Messages, RawRecord
+from features.contract.decoding import decode_event
+from features.contract.events import DeadLetter, Event
+from features.contract.messages import PushBatch, encode_dead_letter, encode_pushes
+from flows.connectors.files import Messages, RawRecord
 from flows.lifecycle import STOP
 from flows.settings import Settings
 from models.params import RoomParams

@@ -20,10 +20,15 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from flows import lifecycle
+from flows.connectors.files import JsonlSink, JsonlSource
+from flows.connectors.kafka import (
+    KafkaDeadLetterSink,
+    KafkaEventSource,
+    KafkaMessagesSink,
+    ensure_topics,
+)
+from flows.connectors.simulated import PacedSource, TerminalSink
 from flows.dataflow import build_flow
-from flows.demo import PacedSource, TerminalSink
-from flows.files import JsonlSink, JsonlSource
-from flows.kafka import KafkaDeadLetterSink, KafkaEventSource, KafkaMessagesSink, ensure_topics
 from flows.metrics import KAFKA_LAG, Recorder, serve
 from flows.settings import Settings
 
@@ -150,7 +155,7 @@ def run_kafka(settings: Settings) -> int:
 
 
 def _endless_world(seed: int, rooms: int, viewers: int) -> Iterator[dict[str, Any]]:
-    from models.world import DEFAULT_START_MS, iter_world
+    from models.sim.world import DEFAULT_START_MS, iter_world
 
     for n in itertools.count():
         start = DEFAULT_START_MS + int(n * DEMO_CHUNK_MINUTES * 60_000)
@@ -160,7 +165,7 @@ def _endless_world(seed: int, rooms: int, viewers: int) -> Iterator[dict[str, An
 def run_demo(
     settings: Settings, seed: int, rooms: int, viewers: int, minutes: float, speed: float
 ) -> int:
-    from models.world import iter_world
+    from models.sim.world import iter_world
 
     prepare(settings)
     events = (

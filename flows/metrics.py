@@ -16,8 +16,8 @@ from typing import Any, Final
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from river import metrics as river_metrics
 
-from features.events import DeadLetter
-from features.messages import PushBatch
+from features.contract.events import DeadLetter
+from features.contract.messages import PushBatch
 from models.room import RoomStats
 
 log = logging.getLogger("roomrank.metrics")

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from features.ids import unit_hash
+from features.contract.ids import unit_hash
 
 KNOWN_ARMS: Final = ("attention", "control")
 

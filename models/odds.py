@@ -14,7 +14,7 @@ per (buyer, item): ``a`` (the budget weight times "has a known budget") is zero 
 never bought, and the slopes ``s`` take a handful of values (spend tiers). The product is exact
 up to float32 rounding (~1e-6 relative) as long as nothing overflows, which a bound on the
 exponents guarantees; otherwise, or with too many distinct slopes, ``factored_inverse_odds``
-returns None and the caller takes ``exp(−z)`` (``tests/unit/test_odds.py`` compares the two).
+returns None and the caller takes ``exp(−z)`` (``tests/models/test_odds.py`` compares the two).
 
 Whether the product form pays depends on the CPU: numpy's float32 ``exp`` is vectorised with
 AVX-512 where the CPU has it, ~0.3 ns an element (measured on a Zen 5 EPYC), and there the

@@ -4,7 +4,7 @@ Features of a (viewer, item) pair come in three groups: the viewer's own (``VIEW
 spend tier, observed spend, activity, hashed attrs), the item's in the room right now
 (``ITEM_FEATURES``: price, spotlight, momentum in the window) and pairwise ones
 (``PAIR_FEATURES``: price against the viewer's purchasing power, category affinity). The model
-learns one example at a time with River's logistic regression update (``models.logistic``,
+learns one example at a time with River's logistic regression update (``models.learners.logistic``,
 checked against River's own learner); to score 100k viewers × 50 items it reads the weights
 into numpy, which gives the same logit as ``predict_proba_one`` on each pair.
 """
@@ -17,9 +17,9 @@ from typing import Final
 
 import numpy as np
 
-from features.catalog import ITEM_FEATURES
-from features.viewers import VIEWER_FEATURES
-from models.logistic import LogisticRegression
+from features.state.catalog import ITEM_FEATURES
+from features.state.viewers import VIEWER_FEATURES
+from models.learners.logistic import LogisticRegression
 from models.odds import PRODUCT_PAYS, factored_inverse_odds
 
 PAIR_FEATURES: Final = ("budget_gap", "budget_distance", "tier_x_price", "category_affinity")
@@ -158,7 +158,7 @@ class PropensityModel:
         """``logits(viewer_x, item_x, pair_features(...))`` without building the (P, V, N)
         feature stack: the pairwise terms that are outer products fold into per-viewer and
         per-item vectors and one small matrix product, leaving four passes over V×N for the
-        |price − budget| term (``tests/unit/test_propensity.py``). ``transposed`` gives
+        |price − budget| term (``tests/models/test_propensity.py``). ``transposed`` gives
         them items down (N×V), as the ranking reads them, at no extra cost."""
         t = self._terms(viewer_x, log_budget, budget_known, item_x)
         f32 = np.float32

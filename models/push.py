@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.catalog import ItemTable, Showcase
-from features.events import Event
-from features.messages import (
+from features.contract.events import Event
+from features.contract.messages import (
     WHY_BUDGET,
     WHY_POPULAR,
     WHY_SPOTLIGHT,
@@ -24,9 +23,10 @@ from features.messages import (
     WHY_TRENDING,
     PushBatch,
 )
-from features.viewers import ViewerTable
-from features.windows import CARTS, CLICKS, PURCHASES
-from models.factorization import RowFunkMF
+from features.state.catalog import ItemTable, Showcase
+from features.state.viewers import ViewerTable
+from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.learners.factorization import RowFunkMF
 from models.params import RoomParams
 from models.propensity import (
     BUDGET_KNOWN,
@@ -151,7 +151,7 @@ def build_push_one(
     """``build_push`` for one viewer (a viewer entering a room with a showcase): the same
     scores on (N,) vectors in a few dozen small operations instead of the block path's
     ~150, which costs ~0.4 ms whatever the room size. ``build_push`` is its oracle
-    (``tests/unit/test_push.py``)."""
+    (``tests/models/test_push.py``)."""
     showcase = ctx.showcase
     assert showcase is not None
     viewers, mf, params = ctx.viewers, ctx.mf, ctx.params
@@ -237,7 +237,7 @@ def why_codes(
 def why_code(showcase: Showcase, heat: np.ndarray, first: int, attention: float, warm: bool,
              budget_known: float) -> int:
     """``why_codes`` of one viewer in plain Python: ``first`` is their top item, ``attention``
-    its attention (``tests/unit/test_push.py`` checks the two agree)."""
+    its attention (``tests/models/test_push.py`` checks the two agree)."""
     peak = float(heat.max(initial=0.0))
     why = WHY_BUDGET if budget_known > 0 else WHY_POPULAR
     if peak > 0 and heat[first] >= peak:

@@ -191,7 +191,7 @@ class TopK:
     cost per row that was a third of ``build_push`` (0.67 ms per 8192 × 50 block). A
     column's best item is the first equal to its maximum: one more ``max``, over the
     equalities weighted ``N − j``. Blocks holding NaN go to ``_top_k`` (``max`` spreads
-    NaN, ``argmax`` picks it); ``tests/unit/test_ranking.py`` checks the two agree.
+    NaN, ``argmax`` picks it); ``tests/models/test_ranking.py`` checks the two agree.
     """
 
     def __init__(self, n_items: int, k: int, max_viewers: int) -> None:

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.catalog import ItemTable, Showcase
-from features.dedup import Deduplicator
-from features.events import DeadLetter, Event
-from features.ids import unit_hash
-from features.messages import PushBatch
-from features.reorder import ReorderBuffer
-from features.rows import grow
-from features.viewers import ViewerTable
-from features.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
-from models.factorization import RowFunkMF, room_seed
+from features.contract.events import DeadLetter, Event
+from features.contract.ids import unit_hash
+from features.contract.messages import PushBatch
+from features.state.catalog import ItemTable, Showcase
+from features.state.dedup import Deduplicator
+from features.state.reorder import ReorderBuffer
+from features.state.rows import grow
+from features.state.viewers import ViewerTable
+from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
+from models.learners.factorization import RowFunkMF, room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
 from models.push import PushContext, build_push, build_push_one, learning_examples

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from features.events import Origin
+from features.contract.events import Origin
 from flows.dataflow import build_flow
 from flows.settings import Settings
-from models.world import iter_world
+from models.sim.world import iter_world
 
 
 def world_lines(

@@ -8,7 +8,7 @@ import jsonschema
 import orjson
 import pytest
 
-from features.schemas import load
+from features.contract.schemas import load
 from flows.settings import Settings
 from tests.flows.helpers import expected_audiences, run_lines, stable, world_lines
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import orjson
 
-from features.decoding import decode_event
-from features.events import Event, Origin
-from features.messages import PushBatch
+from features.contract.decoding import decode_event
+from features.contract.events import Event, Origin
+from features.contract.messages import PushBatch
 from flows.dataflow import RoomLogic
 from models.params import RoomParams
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from flows.bench import run_bench
+from flows.bench.run import run_bench
 
 
 def test_tiny_bench_measures_all_three_flows_on_kafka(kafka_bootstrap: str, tmp_path: Path) -> None:

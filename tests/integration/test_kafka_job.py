@@ -8,7 +8,7 @@ confluent-kafka producer keyed by `room_id`, and reads what it pushed with a fre
 checks on the way that the job is still alive, so a crash fails fast with the job's log.
 
 The end of a finite stream in tail mode. A room holds each event until the room's event time
-has passed it by `lateness_ms` (2000 by default; `features/reorder.py`), and a Kafka source
+has passed it by `lateness_ms` (2000 by default; `features/state/reorder.py`), and a Kafka source
 never ends, so a room's last ~2 s of events are held until a newer event of that room
 arrives. A `room_close` does not help: it is held like any other event (the world's rooms all
 end with one, and in tail mode none of them is ever applied). So `world_input` ends every room
@@ -46,8 +46,8 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from features.schemas import load as load_schema
-from flows.kafka import KafkaMessagesSink
+from features.contract.schemas import load as load_schema
+from flows.connectors.kafka import KafkaMessagesSink
 from flows.settings import Settings
 from tests.flows.helpers import expected_audiences, run_lines, stable, world_lines
 

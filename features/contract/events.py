@@ -1,0 +1,73 @@
+"""The decoded shapes of the contract's messages (see ``features/contract/EVENTS.md``).
+
+Decoding produces these plain, slotted records once, at the edge, so everything downstream
+works on typed attributes instead of re-checking dicts. They carry their ``Origin`` and raw
+bytes so that a record rejected later (a late event) still becomes a complete dead letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+# Event types of contract v1, grouped by the role they play in the job.
+PRESENCE_TYPES: Final = frozenset({"enter", "leave", "heartbeat"})
+ENGAGEMENT_TYPES: Final = frozenset({"like", "comment", "share", "follow", "gift"})
+ITEM_TYPES: Final = frozenset({"item_click", "add_to_cart", "purchase", "push_open"})
+ROOM_TYPES: Final = frozenset({"showcase", "room_close"})
+EVENT_TYPES: Final = PRESENCE_TYPES | ENGAGEMENT_TYPES | ITEM_TYPES | ROOM_TYPES
+TRIGGER_TYPES: Final = frozenset({"showcase", "enter"})
+
+AttrValue = str | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a message was read: Kafka coordinates, or file name, 0 and 1-based line."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowcaseItem:
+    item_id: str
+    price: float
+    category: str
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One valid room event; fields not used by its ``type`` keep their defaults."""
+
+    event_id: str
+    type: str
+    ts: int
+    room_id: str
+    origin: Origin
+    raw: bytes = b""
+    user_id: str | None = None
+    item_id: str | None = None
+    attrs: dict[str, AttrValue] = field(default_factory=dict)
+    watch_ms: int = 0
+    amount: float = 0.0
+    qty: int = 1
+    rec_id: str | None = None
+    items: tuple[ShowcaseItem, ...] = ()
+    spotlight: str | None = None
+    read_at: float = 0.0  # time.monotonic() when the job read it; for push latency
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input the job cannot use; ``reason`` is a bounded label for metrics."""
+
+    origin: Origin
+    reason: str
+    error: str
+    raw: bytes
+
+
+DEAD_LETTER_REASONS: Final = ("not_json", "invalid", "unknown_type", "too_large", "late")

@@ -1,0 +1,187 @@
+"""The bench's in-process measurements of pure code: ranking (learners: ``bench_learners``).
+
+Everything here runs in the bench's own process, with BLAS pinned to one thread by the
+caller (as ``flows.jobs.prepare`` does for the job). Times are wall-clock
+(``time.perf_counter``): best and median of repeats after one untimed warm-up call.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.contract.events import Event, Origin, ShowcaseItem
+from features.state.viewers import ATTR_BUCKETS, CATEGORY_BUCKETS
+from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.params import RoomParams
+from models.push import PushContext, build_push
+from models.room import Room
+
+T0 = 1_764_331_200_000
+ORIGIN = Origin("bench", 0, 0)
+CATEGORIES = ("beauty", "fashion", "home", "food", "tech", "toys", "sport", "garden")
+
+
+@dataclass(slots=True)
+class Timing:
+    best_ms: float
+    median_ms: float
+    repeats: int
+
+
+def time_call(fn: Callable[[], object], repeats: int, warmup: bool = True) -> Timing:
+    """Best and median wall time of ``fn`` over ``repeats`` calls (after one warm-up)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return Timing(min(times), statistics.median(times), len(times))
+
+
+# -- ranking ---------------------------------------------------------------------------------
+
+
+def showcase_event(event_id: str, ts: int, n_items: int, room_id: str = "bench-room") -> Event:
+    rnd = random.Random(n_items)
+    items = tuple(
+        ShowcaseItem(f"sku-{j:04d}", round(rnd.uniform(5, 300), 2), CATEGORIES[j % 8])
+        for j in range(n_items)
+    )
+    spotlight = items[n_items // 3].item_id if items else None
+    return Event(event_id, "showcase", ts, room_id, ORIGIN, items=items, spotlight=spotlight)
+
+
+class RankingRoom:
+    """A ``Room`` holding ``viewers`` present, partly warm viewers and ``max_items`` items.
+
+    The viewer columns and vectors are filled with array assignments (the values a day of
+    events would leave: tiers, hashed attrs, spend, clicks, categories; 30% of viewers and
+    70% of items warm) instead of replaying a million ``enter`` events through ``accept``.
+    """
+
+    def __init__(self, viewers: int, max_items: int, seed: int = 7) -> None:
+        params = RoomParams()
+        rng = np.random.default_rng(seed)
+        room = Room("bench-room", params)
+        # The items: a real showcase through accept/flush (vectors, window rows, categories).
+        room.accept([showcase_event("bench-s0", T0, max_items)])
+        room.flush()
+        self.now = T0 + 60_000
+        for row in range(max_items):
+            for channel, rate in ((CLICKS, 3.0), (CARTS, 1.0), (PURCHASES, 0.3)):
+                room.window.add(row, channel, float(rng.poisson(rate)), self.now - 30_000)
+        warm_items = rng.random(max_items) < 0.7
+        room.mf.item_updates[:max_items] = np.where(warm_items, rng.integers(1, 50, max_items), 0)
+        # The viewers.
+        table = room.viewers
+        for n in range(viewers):
+            table.rows.add(f"u-{n:07d}")
+        cap = table.rows.capacity
+        v = viewers
+        table.last_seen = np.zeros(cap, np.int64)
+        table.last_seen[:v] = self.now - rng.integers(0, 60_000, v)
+        table.present = np.zeros(cap, bool)
+        table.present[:v] = True
+        tier = rng.integers(0, 6, cap).astype(np.float32)
+        table.has_tier = (rng.random(cap) < 0.5).astype(np.float32)
+        table.tier = tier * table.has_tier
+        table.attrs = (rng.random((cap, ATTR_BUCKETS)) < 0.2).astype(np.float32)
+        buyers = (rng.random(cap) < 0.1).astype(np.float32)
+        table.purchases = buyers * rng.integers(1, 4, cap).astype(np.float32)
+        table.spend = table.purchases * rng.uniform(10, 200, cap).astype(np.float32)
+        table.clicks = rng.poisson(2.0, cap).astype(np.float32)
+        table.carts = rng.poisson(0.3, cap).astype(np.float32)
+        table.watch_ms = rng.uniform(0, 3_600_000, cap).astype(np.float32)
+        table.categories = rng.poisson(0.5, (cap, CATEGORY_BUCKETS)).astype(np.float32)
+        mf = room.mf
+        mf.reserve(cap, 0)
+        mf.users[:v] = rng.normal(0.0, mf.sigma, (v, mf.n_factors))
+        warm = rng.random(v) < 0.3
+        mf.user_updates[:v] = np.where(warm, rng.integers(1, 30, v), 0)
+        control = params.arms.names.index("control") if "control" in params.arms.names else 0
+        room.arm = np.where(rng.random(cap) < 0.1, control, 0).astype(np.int8)
+        room.pushed_at = np.full(cap, -1, np.int64)
+        room.pushed_items = np.full((cap, params.top_k), -1, np.int64)
+        # A propensity model that has learned something (non-trivial weights).
+        names = _feature_names()
+        for _ in range(200):
+            values = rng.normal(0, 1, len(names)).tolist()
+            x = dict(zip(names, values, strict=True))
+            room.propensity.learn_one(x, bool(rng.random() < 0.3))
+        self.room = room
+        self.viewers = viewers
+
+    def show(self, n_items: int) -> Event:
+        """Put the first ``n_items`` items on show; returns the trigger event."""
+        event = showcase_event(f"bench-s{n_items}", self.now, n_items)
+        showcase, new = self.room.items.show(event.event_id, event.ts, event.items, event.spotlight)
+        assert not new, "items were all created in __init__"
+        self.room.showcase = showcase
+        return event
+
+    def push(self, event: Event) -> Any:
+        """The ranking path of a showcase change: present rows, gather, rank, PushBatch."""
+        room = self.room
+        rows = room.viewers.present_rows(event.ts)
+        ctx = PushContext(
+            viewers=room.viewers,
+            items=room.items,
+            window=room.window.totals(event.ts),
+            showcase=room.showcase,
+            mf=room.mf,
+            propensity=room.propensity,
+            params=room.params,
+        )
+        return build_push(ctx, rows, room.arm[rows], event, room.room_id)
+
+
+def _feature_names() -> tuple[str, ...]:
+    from models.propensity import FEATURES
+
+    return tuple(FEATURES)
+
+
+def _call(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+    return lambda: fn(*args)
+
+
+def bench_ranking(
+    viewer_counts: Iterable[int],
+    item_counts: Iterable[int],
+    repeats: Callable[[int], int],
+    progress: Callable[[str], None],
+) -> tuple[dict[str, Timing], dict[str, Timing]]:
+    """``build_push`` and the bare float32 matmul floor for every (viewers × items) shape."""
+    items = sorted(item_counts)
+    rank: dict[str, Timing] = {}
+    matmul: dict[str, Timing] = {}
+    for v in viewer_counts:
+        progress(f"ranking: building a room of {v:,} present viewers")
+        bench_room = RankingRoom(v, max(items))
+        d = bench_room.room.params.dim
+        rng = np.random.default_rng(v)
+        queries = rng.standard_normal((v, d), dtype=np.float32)
+        for n in items:
+            key = f"{v}x{n}"
+            event = bench_room.show(n)
+            batch = bench_room.push(event)
+            top_k = min(n, bench_room.room.params.top_k)
+            assert len(batch) == v and batch.top.shape == (v, top_k)
+            rank[key] = time_call(_call(bench_room.push, event), repeats(v))
+            keys_t = rng.standard_normal((d, n), dtype=np.float32)
+            matmul[key] = time_call(_call(np.matmul, queries, keys_t), max(repeats(v), 5))
+            progress(
+                f"ranking {key}: build_push {rank[key].best_ms:.1f} ms,"
+                f" matmul {matmul[key].best_ms:.2f} ms (best of {rank[key].repeats})"
+            )
+        del bench_room
+    return rank, matmul

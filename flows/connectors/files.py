@@ -1,0 +1,147 @@
+"""JSONL files (or stdin/stdout) as the dataflow's source and sinks.
+
+The source yields ``(Origin, bytes, read_at)`` records with the contract's file-mode
+coordinates: topic = the file's name, partition 0, offset = 1-based line number. Blank lines
+are skipped. It resumes from its line offset under Bytewax recovery.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from features.contract.events import Origin
+from flows.lifecycle import STOP
+
+RawRecord = tuple[Origin, bytes, float]
+Messages = list[tuple[bytes, bytes]]
+_IDLE_WAIT = timedelta(milliseconds=20)
+
+
+class _LinePartition(StatefulSourcePartition[RawRecord, int]):
+    """Lines of a regular file, or of a pipe (stdin, a FIFO) as they become available: a
+    live pipe must not stall the dataflow waiting to fill a batch."""
+
+    def __init__(self, stream: BinaryIO, topic: str, batch_size: int, resume: int | None) -> None:
+        self._stream = stream
+        self._topic = topic
+        self._batch_size = batch_size
+        self._line = 0
+        self._fd = stream.fileno()
+        self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._partial = b""
+        self._idle = False
+        for _ in range(resume or 0):
+            if not stream.readline():
+                break
+            self._line += 1
+
+    def _lines(self) -> list[bytes] | None:
+        """Lines available now (``[]``: none yet); None at the end of the input."""
+        if self._regular:
+            lines: list[bytes] = []
+            while len(lines) < self._batch_size:
+                line = self._stream.readline()
+                if not line:
+                    break
+                lines.append(line)
+            return lines or None
+        ready, _, _ = select.select([self._fd], [], [], 0)
+        if not ready:
+            return []
+        chunk = os.read(self._fd, 1 << 16)
+        if not chunk:
+            rest, self._partial = self._partial, b""
+            return [rest] if rest else None
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        return lines
+
+    def next_batch(self) -> list[RawRecord]:
+        if STOP.is_set():
+            raise StopIteration
+        lines = self._lines()
+        if lines is None:
+            raise StopIteration
+        now = time.monotonic()
+        batch: list[RawRecord] = []
+        for line in lines:
+            self._line += 1
+            body = line.rstrip(b"\r\n")
+            if body.strip():
+                batch.append((Origin(self._topic, 0, self._line), body, now))
+        self._idle = not lines
+        return batch
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(UTC) + _IDLE_WAIT if self._idle else None
+
+    def snapshot(self) -> int:
+        return self._line
+
+    def close(self) -> None:
+        if self._stream is not sys.stdin.buffer:
+            self._stream.close()
+
+
+class JsonlSource(FixedPartitionedSource[RawRecord, int]):
+    """One partition per file; ``-`` reads standard input."""
+
+    def __init__(self, path: str, batch_size: int = 1000) -> None:
+        self.path = path
+        self.batch_size = batch_size
+
+    def list_parts(self) -> list[str]:
+        return [self.path]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinePartition:
+        if for_part == "-":
+            return _LinePartition(sys.stdin.buffer, "stdin", self.batch_size, None)
+        stream = Path(for_part).open("rb")  # noqa: SIM115 - closed by close()
+        return _LinePartition(stream, Path(for_part).name, self.batch_size, resume_state)
+
+
+class _LineSinkPartition(StatefulSinkPartition[Messages, None]):
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def write_batch(self, values: list[Messages]) -> None:
+        write = self._stream.write
+        for messages in values:
+            for _key, value in messages:
+                write(value)
+                write(b"\n")
+        self._stream.flush()
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self._stream is not sys.stdout.buffer:
+            self._stream.close()
+
+
+class JsonlSink(FixedPartitionedSink[Messages, None]):
+    """Writes message values as lines; one partition so N workers write one file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def list_parts(self) -> list[str]:
+        return [self.path]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LineSinkPartition:
+        if for_part == "-":
+            return _LineSinkPartition(sys.stdout.buffer)
+        return _LineSinkPartition(Path(for_part).open("ab"))

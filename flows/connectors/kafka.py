@@ -1,0 +1,296 @@
+"""Kafka mode: room events in, pushes and dead letters out, through confluent-kafka.
+
+The source assigns partitions (no consumer group) and keeps its offset in Bytewax's
+recovery snapshots, like Bytewax's own connector, but it never lets a transport error move
+the resume offset (the stock connector records an error's offset, which after a broker
+outage can make a restart skip messages). Errors are logged and librdkafka reconnects; a
+broker restart is waited out. The sinks use an idempotent producer with no delivery
+timeout and flush after every batch, so an epoch's pushes are in Kafka before its snapshot:
+output is at-least-once, and repeats carry the same ``rec_id``. A dead letter too large for
+one Kafka message (its ``raw`` is the whole rejected input, JSON-escaped) is cut to fit
+instead of stopping the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from features.contract.events import Origin
+from flows.connectors.files import Messages, RawRecord
+from flows.lifecycle import STOP
+
+log = logging.getLogger("roomrank.kafka")
+
+LagCallback = Callable[[str, int, int], None]
+_IDLE_WAIT = timedelta(milliseconds=20)
+_FLUSH_LOG_SECS = 10.0
+
+
+def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -> None:
+    """Create missing topics with the given partition counts; existing ones are kept.
+
+    Returns once the broker serves metadata (partitions with leaders) for every topic, so
+    the source's ``list_parts`` right after never sees a topic that is created but not yet
+    visible.
+    """
+    deadline = time.monotonic() + timeout
+    admin = AdminClient({"bootstrap.servers": brokers})
+    existing = admin.list_topics(timeout=timeout).topics
+    missing = [
+        NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
+    ]
+    if missing:
+        for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                future.result(timeout)
+                log.info("created topic %s", name)
+            except KafkaException as err:
+                if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+    while True:
+        meta = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
+        waiting = [name for name in topics if not _served(meta.get(name))]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics {waiting} not served by {brokers} after {timeout:g} s")
+        time.sleep(0.1)  # metadata propagation poll, bounded by the deadline
+
+
+def _served(topic: Any) -> bool:
+    return (
+        topic is not None
+        and topic.error is None
+        and bool(topic.partitions)
+        and all(p.leader >= 0 for p in topic.partitions.values())
+    )
+
+
+class _Partition(StatefulSourcePartition[RawRecord, int]):
+    def __init__(
+        self,
+        brokers: str,
+        topic: str,
+        partition: int,
+        resume: int | None,
+        batch_size: int,
+        on_lag: LagCallback | None,
+    ) -> None:
+        self._topic = topic
+        self._partition = partition
+        self._next = resume if resume is not None else OFFSET_BEGINNING
+        self._batch_size = batch_size
+        self._on_lag = on_lag
+        self._idle = False
+        self._last_error = 0.0
+        config: dict[str, Any] = {
+            "bootstrap.servers": brokers,
+            "group.id": "roomrank-unused",  # offsets live in recovery snapshots
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+        if on_lag is not None:
+            config["statistics.interval.ms"] = 5000
+            config["stats_cb"] = self._stats
+        self._consumer = Consumer(config)
+        self._consumer.assign([TopicPartition(topic, partition, self._next)])
+
+    def _stats(self, raw: str) -> None:
+        try:
+            part = json.loads(raw)["topics"][self._topic]["partitions"][str(self._partition)]
+            end = int(part["ls_offset"])
+        except (KeyError, ValueError):
+            return
+        if end >= 0 and self._on_lag is not None:
+            position = self._next if self._next >= 0 else int(part.get("lo_offset", 0))
+            self._on_lag(self._topic, self._partition, max(end - position, 0))
+
+    def next_batch(self) -> list[RawRecord]:
+        if STOP.is_set():  # graceful stop: end of input, so the last epoch is snapshotted
+            raise StopIteration
+        messages = self._consumer.consume(self._batch_size, 0)
+        now = time.monotonic()
+        batch: list[RawRecord] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise RuntimeError(f"fatal Kafka error on {self._topic}: {error}")
+                if now - self._last_error > 10.0:  # one line per outage, not per poll
+                    log.warning("Kafka %s[%d]: %s (retrying)", self._topic, self._partition, error)
+                    self._last_error = now
+                continue
+            offset = message.offset()
+            if offset is None:
+                continue
+            batch.append(
+                (Origin(self._topic, self._partition, offset), message.value() or b"", now)
+            )
+            self._next = offset + 1
+        self._idle = not batch
+        return batch
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(UTC) + _IDLE_WAIT if self._idle else None
+
+    def snapshot(self) -> int:
+        return self._next
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaEventSource(FixedPartitionedSource[RawRecord, int]):
+    """Every partition of the input topic; a partition is read by one worker."""
+
+    def __init__(
+        self, brokers: str, topic: str, batch_size: int = 1000, on_lag: LagCallback | None = None
+    ) -> None:
+        self.brokers = brokers
+        self.topic = topic
+        self.batch_size = batch_size
+        self.on_lag = on_lag
+
+    def list_parts(self) -> list[str]:
+        admin = AdminClient({"bootstrap.servers": self.brokers})
+        meta = admin.list_topics(self.topic, timeout=30)
+        topic = meta.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise RuntimeError(f"input topic {self.topic!r} is missing on {self.brokers}")
+        return [str(p) for p in sorted(topic.partitions)]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _Partition:
+        return _Partition(
+            self.brokers, self.topic, int(for_part), resume_state, self.batch_size, self.on_lag
+        )
+
+
+# A dead letter's ``raw`` is the whole rejected input, JSON-escaped (a quote doubles, a control
+# character becomes six bytes, non-UTF-8 bytes grow by a third as base64): it can exceed what
+# one Kafka message may hold (librdkafka's message.max.bytes is 1,000,000; the broker's default
+# max.message.bytes 1,048,588) even when the input fitted.
+DEAD_LETTER_MAX_BYTES = 900_000
+
+
+def fit_dead_letter(value: bytes, limit: int = DEAD_LETTER_MAX_BYTES) -> bytes:
+    """The dead letter ``value``, with ``raw`` cut to its longest prefix that fits ``limit``.
+
+    The cut is stated in ``error``, so the reader knows ``raw`` is not the whole input.
+
+    >>> big = orjson.dumps({"topic": "t", "partition": 0, "offset": 7, "error": "too big",
+    ...                     "raw": '"' * 5000})
+    >>> small = orjson.loads(fit_dead_letter(big, 1000))
+    >>> len(orjson.dumps(small)) <= 1000, small["raw"] == '"' * len(small["raw"])
+    (True, True)
+    >>> small["error"].startswith("too big [raw cut to its first ")
+    True
+    """
+    if len(value) <= limit:
+        return value
+    letter = orjson.loads(value)
+    raw, error = str(letter["raw"]), str(letter["error"])
+
+    def build(n: int) -> bytes:
+        note = (
+            f"{error} [raw cut to its first {n} of {len(raw)} characters: the whole input"
+            " does not fit in one Kafka message]"
+        )
+        return orjson.dumps({**letter, "error": note, "raw": raw[:n]})
+
+    low, high = 0, len(raw)  # build(low) fits (the envelope alone is small); find the largest
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(build(mid)) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return build(low)
+
+
+class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
+    def __init__(self, brokers: str, topic: str, fit: Callable[[bytes], bytes] | None) -> None:
+        self._topic = topic
+        self._fit = fit
+        self._failed: list[str] = []
+        self._producer = Producer(
+            {
+                "bootstrap.servers": brokers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "message.timeout.ms": 0,  # never give up: a broker outage is waited out
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                # One callback for the producer, and only for failures: flush() waits for
+                # every message all the same, and a failure still fails the batch below.
+                # A Python callable per message cost ~40% of producing + acking 100k pushes.
+                "delivery.report.only.error": True,
+                "on_delivery": self._delivered,
+            }
+        )
+
+    def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None:
+            self._failed.append(str(err))
+
+    def write_batch(self, items: list[tuple[str, Messages]]) -> None:
+        produce, poll, fit = self._producer.produce, self._producer.poll, self._fit
+        for _route, messages in items:
+            for key, value in messages:
+                if fit is not None:
+                    value = fit(value)
+                while True:
+                    try:
+                        produce(self._topic, value, key)
+                        break
+                    except BufferError:  # local queue full: let deliveries drain
+                        poll(0.05)
+            poll(0)
+        # With message.timeout.ms=0 nothing expires: a broker outage is waited out here.
+        remaining = self._producer.flush(_FLUSH_LOG_SECS)
+        while remaining:
+            log.warning("Kafka %s: %d messages not yet delivered; waiting", self._topic, remaining)
+            remaining = self._producer.flush(_FLUSH_LOG_SECS)
+        if self._failed:
+            raise RuntimeError(f"Kafka refused messages for {self._topic}: {self._failed[:3]}")
+
+    def close(self) -> None:
+        self._producer.flush()
+
+
+class KafkaMessagesSink(DynamicSink[tuple[str, Messages]]):
+    def __init__(
+        self, brokers: str, topic: str, fit: Callable[[bytes], bytes] | None = None
+    ) -> None:
+        self.brokers = brokers
+        self.topic = topic
+        self.fit = fit
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
+        return _ProducerPartition(self.brokers, self.topic, self.fit)
+
+
+class KafkaDeadLetterSink(KafkaMessagesSink):
+    """Dead letters, each cut to fit one Kafka message (``fit_dead_letter``)."""
+
+    def __init__(self, brokers: str, topic: str) -> None:
+        super().__init__(brokers, topic, fit_dead_letter)

@@ -1,0 +1,338 @@
+"""Online matrix factorisation (River's ``FunkMF`` update) over numpy rows.
+
+River keeps latent vectors in dicts of arrays; a room ranks all its viewers at once, so here
+user and item vectors are rows of two matrices. The update is River's, term for term:
+``g = clamp(2(⟨u,i⟩ − y))``, ``u −= lr(g·i + l2·u)``, ``i −= lr(g·u_old + l2·i)``, so the
+vectors equal River's for the same events (``tests/models/learners/test_factorization.py``).
+New rows are drawn from N(0, σ) by a generator owned by the model: the draw order is the
+room's event order, which is the same on every replay. ``learn_many`` applies a run of
+updates at once, in waves of updates that share no row, with the same result as ``learn``
+one update at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from features.contract.ids import unit_hash
+from features.state.rows import RowIndex, grow
+
+# A batch's rows or targets: an array, or the plain lists a room collects them in.
+Updates = np.ndarray | Sequence[int] | Sequence[float]
+
+
+class RowFunkMF:
+    """FunkMF on integer rows; ``user_updates``/``item_updates`` mark cold rows."""
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        lr: float = 0.05,
+        l2: float = 0.0,
+        sigma: float = 0.1,
+        seed: int = 0,
+        clip_gradient: float = 1e12,
+    ) -> None:
+        self.n_factors = n_factors
+        self.lr = lr
+        self.l2 = l2
+        self.sigma = sigma
+        self.clip = clip_gradient
+        self.rng = np.random.default_rng(seed)
+        self.users = np.zeros((0, n_factors), dtype=np.float64)
+        self.items = np.zeros((0, n_factors), dtype=np.float64)
+        self.user_updates = np.zeros(0, dtype=np.int32)
+        self.item_updates = np.zeros(0, dtype=np.int32)
+
+    def reserve(self, user_rows: int, item_rows: int) -> None:
+        if user_rows > len(self.users):
+            cap = max(8, 2 * len(self.users), user_rows)
+            self.users = grow(self.users, cap)
+            self.user_updates = grow(self.user_updates, cap)
+        if item_rows > len(self.items):
+            cap = max(8, 2 * len(self.items), item_rows)
+            self.items = grow(self.items, cap)
+            self.item_updates = grow(self.item_updates, cap)
+
+    def init_user(self, row: int) -> None:
+        self.reserve(row + 1, 0)
+        self.users[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
+        self.user_updates[row] = 0
+
+    def init_item(self, row: int) -> None:
+        self.reserve(0, row + 1)
+        self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
+        self.item_updates[row] = 0
+
+    def predict(self, user: int, item: int) -> float:
+        return float(self.users[user] @ self.items[item])
+
+    def learn(self, user: int, item: int, y: float) -> None:
+        """One SGD step on the squared error of ``⟨u, i⟩`` against ``y``."""
+        u = self.users[user]
+        i = self.items[item]
+        g = 2.0 * (float(np.dot(u, i)) - y)
+        if g > self.clip:  # River's clamp; comparisons, not min/max calls (hot path)
+            g = self.clip
+        elif g < -self.clip:
+            g = -self.clip
+        if self.l2:
+            grad_u = g * i + self.l2 * u
+            grad_i = g * u + self.l2 * i
+            u -= self.lr * grad_u
+            i -= self.lr * grad_i
+        else:  # the same step in three array operations (equal to River's to rounding)
+            step = self.lr * g
+            old_u = np.multiply(u, step)
+            u -= np.multiply(i, step)
+            i -= old_u
+        self.user_updates[user] += 1
+        self.item_updates[item] += 1
+
+    def learn_many(self, users: Updates, items: Updates, ys: Updates) -> None:
+        """``learn(users[k], items[k], ys[k])`` for k = 0, 1, … in order, in conflict-free waves.
+
+        Update k goes to wave 1 + max(wave of the last earlier update of its user row, wave of
+        the last earlier update of its item row): no two updates of a wave share a row, so a
+        wave is ``learn``'s arithmetic on all its rows at once, and the waves run in order.
+        Each element goes through the same floating-point operations as in ``learn``; only
+        the dot products come from ``np.vecdot`` instead of ``@`` (equal to rounding, bit for
+        bit on the bench's machine), so the vectors and counts equal those of the ``learn``
+        calls (``tests/models/learners/test_factorization.py``). Rows must exist, as for ``learn``.
+        Batches too small or too sequential to pay for the setup loop ``learn``.
+
+        >>> a, b = RowFunkMF(n_factors=4, seed=1), RowFunkMF(n_factors=4, seed=1)
+        >>> for model in (a, b):
+        ...     for row in range(50):
+        ...         model.init_user(row)
+        ...     for row in range(20):
+        ...         model.init_item(row)
+        >>> rng = np.random.default_rng(0)
+        >>> users, items, ys = rng.integers(0, 50, 300), rng.integers(0, 20, 300), rng.random(300)
+        >>> a.learn_many(users, items, ys)
+        >>> for u, i, y in zip(users.tolist(), items.tolist(), ys.tolist()):
+        ...     b.learn(u, i, y)
+        >>> np.testing.assert_allclose(a.users, b.users, rtol=1e-12, atol=1e-15)
+        >>> np.testing.assert_allclose(a.items, b.items, rtol=1e-12, atol=1e-15)
+        >>> int(a.user_updates.sum()), bool(np.array_equal(a.item_updates, b.item_updates))
+        (300, True)
+        """
+        n = len(ys)
+        if not len(users) == len(items) == n:
+            raise ValueError(f"lengths differ: {len(users)} users, {len(items)} items, {n} ys")
+        if n <= FIXED_COST + WAVE_COST:  # even one wave would not pay for the setup
+            self._learn_loop(users, items, ys)  # (no arrays made: most batches end here)
+            return
+        users = np.asarray(users, dtype=np.intp).reshape(-1)
+        items = np.asarray(items, dtype=np.intp).reshape(-1)
+        ys = np.asarray(ys, dtype=np.float64).reshape(-1)
+        # There are at least as many waves as updates of the busiest row: a room's run of
+        # heartbeats all train the item on stage, so this often settles it without the waves.
+        busiest = max(int(np.bincount(users).max()), int(np.bincount(items).max()))
+        if n <= FIXED_COST + WAVE_COST * busiest:
+            self._learn_loop(users, items, ys)
+            return
+        # Work on a compact copy: the batch's user rows, then its item rows, in one matrix.
+        user_rows, user_k = _compact(users, len(self.users))
+        item_rows, item_k = _compact(items, len(self.items))
+        wave = _waves(user_k.tolist(), item_k.tolist(), len(user_rows), len(item_rows))
+        sizes = np.bincount(wave)[1:]
+        if n <= FIXED_COST + WAVE_COST * len(sizes):  # too few updates per wave to pay
+            self._learn_loop(users, items, ys)
+            return
+        # Wave w is the slice [2·start, 2·end) of ``rows``: its user rows in batch order, then
+        # its item rows in reverse order, so that ``x[::-1]`` lines every row up with its
+        # partner; ``targets`` holds each row's y at the same place.
+        order = np.argsort(wave, kind="stable")
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        in_wave = np.arange(n) - np.repeat(starts, sizes)
+        user_at = np.repeat(2 * starts, sizes) + in_wave
+        item_at = np.repeat(2 * ends - 1, sizes) - in_wave
+        rows = np.empty(2 * n, dtype=np.intp)
+        rows[user_at] = user_k[order]
+        rows[item_at] = item_k[order] + len(user_rows)
+        targets = np.empty(2 * n, dtype=np.float64)
+        targets[user_at] = targets[item_at] = ys[order]
+        bounds = list(zip((2 * starts).tolist(), (2 * ends).tolist(), strict=True))
+        work = np.concatenate((self.users[user_rows], self.items[item_rows]))
+        with np.errstate(all="ignore"):  # an overflow here means a clamp was due: redone
+            residuals = self._sweep(work, rows, targets, bounds, clip=False)
+        if not np.abs(residuals).max() <= 0.5 * self.clip:  # a clamp was due (or NaN): redo
+            work = np.concatenate((self.users[user_rows], self.items[item_rows]))
+            self._sweep(work, rows, targets, bounds, clip=True)
+        self.users[user_rows] = work[: len(user_rows)]
+        self.items[item_rows] = work[len(user_rows) :]
+        self.user_updates[user_rows] += np.bincount(user_k).astype(np.int32)
+        self.item_updates[item_rows] += np.bincount(item_k).astype(np.int32)
+
+    def _sweep(
+        self,
+        work: np.ndarray,
+        rows: np.ndarray,
+        targets: np.ndarray,
+        bounds: list[tuple[int, int]],
+        clip: bool,
+    ) -> np.ndarray:
+        """Apply the waves (``rows[a:b]`` for each (a, b) of ``bounds``) to ``work`` in place.
+
+        Returns every row's residual ⟨u, i⟩ − y before its step, unclamped: without ``clip``
+        the step skips the clamp, which is exact iff no |residual| exceeds clip / 2.
+        """
+        vecdot, subtract, multiply = np.vecdot, np.subtract, np.multiply
+        lr, l2 = np.array(self.lr), np.array(self.l2)  # 0-d arrays: the cheapest operands
+        two, two_lr = np.array(2.0), np.array(2.0 * self.lr)
+        high = np.array(0.5 * self.clip)
+        low = -high
+        residuals = np.empty_like(targets)
+        take = work.take
+        for a, b in bounds:
+            idx = rows[a:b]
+            x = take(idx, axis=0)
+            partner = x[::-1]
+            # ⟨u, i⟩ − y, twice per update (at its user row and at its item row)
+            r = subtract(vecdot(x, partner), targets[a:b], out=residuals[a:b])
+            if clip:  # clamp(2r, ±c) == 2·clamp(r, ±c/2) exactly: ×2 is exact
+                r = np.minimum(np.maximum(r, low), high)
+            if self.l2:  # learn's l2 form: x −= lr(g·partner + l2·x), g = 2r
+                grad = partner * multiply(r, two)[:, None]
+                grad += multiply(x, l2)
+                multiply(grad, lr, out=grad)
+            else:  # u −= step·i, i −= step·u_old, step = lr·2r == 2lr·r exactly
+                grad = partner * multiply(r, two_lr)[:, None]
+            subtract(x, grad, out=x)
+            work[idx] = x
+        return residuals
+
+    def _learn_loop(self, users: Updates, items: Updates, ys: Updates) -> None:
+        learn = self.learn
+        for u, i, y in zip(_plain(users), _plain(items), _plain(ys), strict=True):
+            learn(u, i, y)
+
+
+# learn_many's cost in ``learn`` calls (measured, d = 32): a batch of n updates in W waves is
+# vectorised iff n > FIXED_COST + WAVE_COST·W, else it loops ``learn``. So batches of up to 21
+# updates always loop, and larger ones once their waves average ≲ 2 updates (≈ 1.6 when long).
+FIXED_COST = 20.0
+WAVE_COST = 1.6
+
+
+def _plain(values: Updates) -> Sequence[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
+def update_waves(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """The wave (1, 2, …) ``learn_many`` gives each update of a batch.
+
+    >>> update_waves(np.array([0, 1, 0, 2, 1]), np.array([0, 0, 1, 2, 1])).tolist()
+    [1, 2, 2, 1, 3]
+    """
+    user_rows, user_k = np.unique(np.asarray(users), return_inverse=True)
+    item_rows, item_k = np.unique(np.asarray(items), return_inverse=True)
+    return _waves(user_k.ravel().tolist(), item_k.ravel().tolist(), len(user_rows), len(item_rows))
+
+
+def _compact(rows: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows (ascending) and each entry's index among them."""
+    if capacity > 4 * len(rows):
+        distinct, index = np.unique(rows, return_inverse=True)
+        return distinct, index.reshape(-1)
+    used = np.zeros(capacity, dtype=bool)
+    used[rows] = True
+    return np.flatnonzero(used), (np.cumsum(used) - 1)[rows]
+
+
+def _waves(users: list[int], items: list[int], n_users: int, n_items: int) -> np.ndarray:
+    """Wave (1, 2, …) of each update: 1 + the later of the waves of its user row's and its
+    item row's previous updates (rows compact: 0 ≤ row < n_users, n_items)."""
+    user_wave = [0] * n_users
+    item_wave = [0] * n_items
+    out: list[int] = []
+    append = out.append
+    for u, i in zip(users, items, strict=True):
+        w = user_wave[u]
+        v = item_wave[i]
+        if v > w:
+            w = v
+        w += 1
+        user_wave[u] = item_wave[i] = w
+        append(w)
+    return np.array(out, dtype=np.intp)
+
+
+class FunkMF:
+    """River-compatible facade (``learn_one``/``predict_one`` on ids) over ``RowFunkMF``.
+
+    Unlike River, ``predict_one`` on an unseen id does not insert it.
+
+    >>> model = FunkMF(n_factors=4, seed=1)
+    >>> model.learn_one("u-1", "sku-1", 1.0)
+    >>> before = model.predict_one("u-1", "sku-1")
+    >>> model.learn_one("u-1", "sku-1", 1.0)
+    >>> model.predict_one("u-1", "sku-1") > before
+    True
+    >>> model.predict_one("u-404", "sku-1")
+    0.0
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        lr: float = 0.05,
+        l2: float = 0.0,
+        sigma: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        self.model = RowFunkMF(n_factors, lr, l2, sigma, seed)
+        self.user_rows = RowIndex()
+        self.item_rows = RowIndex()
+
+    def _row(self, rows: RowIndex, key: str, user: bool) -> int:
+        row = rows.get(key)
+        if row is None:
+            row = rows.add(key)
+            (self.model.init_user if user else self.model.init_item)(row)
+        return row
+
+    def learn_one(self, user: str, item: str, y: float) -> None:
+        self.model.learn(
+            self._row(self.user_rows, user, True), self._row(self.item_rows, item, False), y
+        )
+
+    def learn_many(self, users: list[str], items: list[str], ys: list[float]) -> None:
+        """``learn_one`` for each (users[k], items[k], ys[k]) in order, in one
+        ``RowFunkMF.learn_many``: new ids get their rows (and draws) in the same order."""
+        rows = [
+            (self._row(self.user_rows, user, True), self._row(self.item_rows, item, False))
+            for user, item in zip(users, items, strict=True)
+        ]
+        self.model.learn_many(
+            np.array([u for u, _ in rows], dtype=np.intp),
+            np.array([i for _, i in rows], dtype=np.intp),
+            np.asarray(ys, dtype=np.float64),
+        )
+
+    def predict_one(self, user: str, item: str) -> float:
+        u, i = self.user_rows.get(user), self.item_rows.get(item)
+        if u is None or i is None:
+            return 0.0
+        return self.model.predict(u, i)
+
+    def user_vector(self, user: str) -> np.ndarray:
+        row = self.user_rows.get(user)
+        assert row is not None, user
+        return self.model.users[row]
+
+    def item_vector(self, item: str) -> np.ndarray:
+        row = self.item_rows.get(item)
+        assert row is not None, item
+        return self.model.items[row]
+
+
+def room_seed(room_id: str) -> int:
+    """Per-room generator seed: stable across processes (unlike ``hash``)."""
+    return int(unit_hash("room-seed", room_id) * 2**63)
+

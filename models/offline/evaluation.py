@@ -1,0 +1,331 @@
+"""Offline evaluation of pushes against what viewers did next, with baselines and coverage.
+
+Why this shape: a push is only worth something if the viewer then acts on one of the items it
+ranked. Each ``item_click``, ``add_to_cart`` or ``purchase`` is scored against the viewer's latest
+push in that room whose trigger ``ts`` is not after the action, and only if the item was in that
+push's showcase (otherwise no ranking of that showcase could have shown it). Baselines rank the
+same showcase at the same trigger time from the events alone and are scored on exactly the same
+(action, push) pairs, so "the model beats popularity" compares like with like, per arm.
+
+For a baseline the "pushed list" is its ranking cut to the length of the real push, so MRR is
+comparable too. Recs are held in memory (indexed by trigger); events are streamed through
+:class:`models.offline.replay.RoomReplay`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from features.contract.ids import rec_id, unit_hash
+from models.offline.replay import (
+    DEFAULT_LATENESS_MS,
+    DEFAULT_TIMEOUT_MS,
+    RoomReplay,
+    Snapshot,
+)
+
+ALL_ARMS = "ALL"
+PUSHED = "pushed"
+BASELINES = ("showcase_order", "spotlight_first", "popularity", "random")
+
+
+def load_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Stream a JSONL file lazily, skipping blank lines (as the contract does)."""
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Ranking quality over ``n`` scored actions (means; 0.0 when ``n`` is 0)."""
+
+    n: int
+    hr: float
+    ndcg: float
+    mrr: float
+
+
+@dataclass(slots=True)
+class _Sums:
+    n: int = 0
+    hr: float = 0.0
+    ndcg: float = 0.0
+    mrr: float = 0.0
+
+    def add(self, rank: int | None, k: int) -> None:
+        self.n += 1
+        if rank is None:
+            return
+        self.mrr += 1.0 / rank
+        if rank <= k:
+            self.hr += 1.0
+            self.ndcg += 1.0 / math.log2(rank + 1)
+
+    def metrics(self) -> Metrics:
+        d = self.n or 1
+        return Metrics(self.n, self.hr / d, self.ndcg / d, self.mrr / d)
+
+
+@dataclass(frozen=True, slots=True)
+class _Push:
+    user_id: str
+    arm: str
+    items: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Active:
+    """A push as it stands for one viewer until their next push in the room."""
+
+    push: _Push
+    trigger_id: str
+    snapshot: Snapshot
+    baselines: dict[str, tuple[str, ...]]
+    random: tuple[str, ...] | None = None  # drawn on first use: most pushes see no action
+
+
+@dataclass
+class EvaluationReport:
+    """Per arm (and ``ALL``) and per ranker (``pushed`` plus baselines), with coverage."""
+
+    k: int
+    metrics: dict[str, dict[str, Metrics]]
+    coverage_mean: float | None
+    showcases_with_viewers: int
+    showcases_under_covered: int
+    enter_coverage: float | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def hr(self, arm: str = ALL_ARMS, ranker: str = PUSHED) -> float:
+        """Shortcut for the headline number."""
+        return self.metrics[arm][ranker].hr if arm in self.metrics else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (metrics nested arm -> ranker -> fields)."""
+        return {
+            "k": self.k,
+            "metrics": {
+                arm: {r: asdict(m) for r, m in rankers.items()}
+                for arm, rankers in self.metrics.items()
+            },
+            "coverage_mean": self.coverage_mean,
+            "showcases_with_viewers": self.showcases_with_viewers,
+            "showcases_under_covered": self.showcases_under_covered,
+            "enter_coverage": self.enter_coverage,
+            "counts": dict(sorted(self.counts.items())),
+        }
+
+    def format_table(self) -> str:
+        """A fixed-width table for terminals and CI logs."""
+        k = self.k
+        lines = [f"{'arm':<14}{'ranker':<17}{'n':>8}{f'HR@{k}':>9}{f'NDCG@{k}':>9}{'MRR':>8}"]
+        for arm, rankers in self.metrics.items():
+            for ranker, m in rankers.items():
+                lines.append(
+                    f"{arm:<14}{ranker:<17}{m.n:>8}{m.hr:>9.3f}{m.ndcg:>9.3f}{m.mrr:>8.3f}"
+                )
+        cov = "n/a" if self.coverage_mean is None else f"{self.coverage_mean:.4f}"
+        ent = "n/a" if self.enter_coverage is None else f"{self.enter_coverage:.4f}"
+        lines.append(
+            f"coverage: mean {cov} over {self.showcases_with_viewers} showcase events with "
+            f"viewers, {self.showcases_under_covered} below 1; enter coverage {ent}"
+        )
+        lines.append("counts: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())))
+        return "\n".join(lines)
+
+
+def _index_recs(recs: Iterable[dict[str, Any]], counts: Counter[str]) -> dict[str, list[_Push]]:
+    """Group recs by trigger, dropping redelivered copies (same ``rec_id``)."""
+    by_trigger: dict[str, list[_Push]] = {}
+    seen: set[str] = set()
+    for rec in recs:
+        counts["recs_in"] += 1
+        trigger, user = rec.get("trigger_id"), rec.get("user_id")
+        if not isinstance(trigger, str) or not isinstance(user, str):
+            counts["recs_malformed"] += 1
+            continue
+        rid = rec.get("rec_id")
+        rid = rid if isinstance(rid, str) else rec_id(trigger, user)
+        if rid in seen:
+            counts["recs_duplicate"] += 1
+            continue
+        seen.add(rid)
+        entries = [i for i in rec.get("items") or () if isinstance(i, dict) and "item_id" in i]
+        entries.sort(key=lambda i: i.get("rank", 0))  # stable: missing ranks keep list order
+        items = tuple(str(i["item_id"]) for i in entries)
+        by_trigger.setdefault(trigger, []).append(_Push(user, str(rec.get("arm", "")), items))
+    return by_trigger
+
+
+class _Popularity:
+    """Clicks + carts + purchases per item over a trailing window of one room."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.recent: deque[tuple[int, str]] = deque()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, ts: int, item_id: str) -> None:
+        self.recent.append((ts, item_id))
+        self.counts[item_id] += 1
+
+    def rank(self, snap: Snapshot, ts: int) -> tuple[str, ...]:
+        while self.recent and self.recent[0][0] < ts - self.window_ms:
+            _, item = self.recent.popleft()
+            self.counts[item] -= 1
+        order = {item: n for n, item in enumerate(snap.item_ids)}
+        return tuple(sorted(snap.item_ids, key=lambda i: (-self.counts[i], order[i])))
+
+
+def _baselines(snap: Snapshot, popularity: _Popularity, ts: int) -> dict[str, tuple[str, ...]]:
+    spot = snap.spotlight
+    first = (spot, *(i for i in snap.item_ids if i != spot)) if spot in snap.item_set else None
+    return {
+        "showcase_order": snap.item_ids,
+        "spotlight_first": first or snap.item_ids,
+        "popularity": popularity.rank(snap, ts),
+    }
+
+
+def _random_order(
+    seed: int, trigger_id: str, user_id: str, items: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Seeded shuffle that depends only on (seed, trigger, viewer): replay-order independent.
+
+    >>> _random_order(0, "t", "u", ("a", "b", "c")) == _random_order(0, "t", "u", ("a", "b", "c"))
+    True
+    """
+    order = list(items)
+    random.Random(int(unit_hash(str(seed), trigger_id, user_id) * 2**53)).shuffle(order)
+    return tuple(order)
+
+
+def _rank_in(item: str, ranking: tuple[str, ...], length: int) -> int | None:
+    for n, candidate in enumerate(ranking[:length], start=1):
+        if candidate == item:
+            return n
+    return None
+
+
+def evaluate(
+    events: Iterable[dict[str, Any]],
+    recs: Iterable[dict[str, Any]],
+    k: int = 3,
+    popularity_minutes: float = 5.0,
+    seed: int = 0,
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    lateness_ms: int = DEFAULT_LATENESS_MS,
+) -> EvaluationReport:
+    """Score pushes and baselines on later actions; measure push coverage of present viewers.
+
+    >>> evs = [
+    ...     {"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r", "spotlight": "c",
+    ...      "items": [{"item_id": i, "price": 1, "category": "x"} for i in "abc"]},
+    ...     {"event_id": "e", "type": "enter", "ts": 1, "room_id": "r", "user_id": "u"},
+    ...     {"event_id": "c", "type": "item_click", "ts": 2, "room_id": "r", "user_id": "u",
+    ...      "item_id": "b"},
+    ... ]
+    >>> recs = [{"rec_id": "x", "trigger_id": "e", "room_id": "r", "user_id": "u", "ts": 1,
+    ...          "arm": "m", "items": [{"item_id": "c", "rank": 1}, {"item_id": "b", "rank": 2}]}]
+    >>> m = evaluate(evs, recs).metrics["m"]
+    >>> m["pushed"].hr, m["pushed"].mrr, m["showcase_order"].mrr, m["spotlight_first"].mrr
+    (1.0, 0.5, 0.5, 0.0)
+    """
+    counts: Counter[str] = Counter()
+    pending = _index_recs(recs, counts)
+    replay = RoomReplay(timeout_ms=timeout_ms, lateness_ms=lateness_ms)
+    window_ms = int(popularity_minutes * 60_000)
+    popularity: dict[str, _Popularity] = {}
+    active: dict[str, dict[str, _Active]] = {}  # room -> user -> latest push
+    sums: dict[str, dict[str, _Sums]] = {}
+    coverage: list[float] = []
+    entered = entered_pushed = 0
+
+    def activate(room: str, trigger: dict[str, Any], snap: Snapshot) -> set[str]:
+        pushes = pending.pop(trigger["event_id"], [])
+        if not pushes:
+            return set()
+        base = _baselines(snap, popularity.setdefault(room, _Popularity(window_ms)), trigger["ts"])
+        viewers = active.setdefault(room, {})
+        for p in pushes:
+            if any(i not in snap.item_set for i in p.items):
+                counts["recs_with_foreign_items"] += 1
+            viewers[p.user_id] = _Active(p, trigger["event_id"], snap, base)
+        counts["recs_matched"] += len(pushes)
+        return {p.user_id for p in pushes}
+
+    for step in replay.steps(events):
+        ev = step.event
+        room = ev["room_id"]
+        if step.kind == "activity":
+            popularity.setdefault(room, _Popularity(window_ms)).add(ev["ts"], ev["item_id"])
+        elif step.kind == "showcase" and step.snapshot is not None:
+            pushed = activate(room, ev, step.snapshot)
+            reached = len(pushed.intersection(step.present))
+            counts["recs_to_absent_viewers"] += len(pushed) - reached  # presence too generous?
+            if step.present:
+                coverage.append(reached / len(step.present))
+        elif step.kind == "enter":
+            pushed = activate(room, ev, step.snapshot) if step.snapshot else set()
+            if step.snapshot is not None:
+                entered += 1
+                entered_pushed += ev["user_id"] in pushed
+        elif step.kind == "action":
+            _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts)
+        elif step.kind == "close":
+            popularity.pop(room, None)
+            active.pop(room, None)
+    counts.update(replay.counts)
+    counts["recs_unmatched"] = sum(len(v) for v in pending.values())
+    metrics = {
+        arm: {ranker: s.metrics() for ranker, s in rankers.items()}
+        for arm, rankers in sorted(sums.items(), key=lambda kv: (kv[0] != ALL_ARMS, kv[0]))
+    }
+    return EvaluationReport(
+        k=k,
+        metrics=metrics,
+        coverage_mean=sum(coverage) / len(coverage) if coverage else None,
+        showcases_with_viewers=len(coverage),
+        showcases_under_covered=sum(c < 1.0 for c in coverage),
+        enter_coverage=entered_pushed / entered if entered else None,
+        counts=dict(counts),
+    )
+
+
+def _score(
+    ev: dict[str, Any],
+    act: _Active | None,
+    k: int,
+    seed: int,
+    sums: dict[str, dict[str, _Sums]],
+    counts: Counter[str],
+) -> None:
+    counts[f"actions_{ev['type']}"] += 1
+    if act is None:
+        counts["actions_without_push"] += 1
+        return
+    item = ev["item_id"]
+    if item not in act.snapshot.item_set:
+        counts["actions_outside_showcase"] += 1
+        return
+    counts["actions_scored"] += 1
+    push = act.push
+    length = len(push.items)
+    if act.random is None:
+        act.random = _random_order(seed, act.trigger_id, push.user_id, act.snapshot.item_ids)
+    rankings = {PUSHED: push.items, **act.baselines, "random": act.random}
+    for arm in dict.fromkeys((push.arm, ALL_ARMS)):
+        per_arm = sums.setdefault(arm, {r: _Sums() for r in (PUSHED, *BASELINES)})
+        for ranker, ranking in rankings.items():
+            per_arm[ranker].add(_rank_in(item, ranking, length), k)
