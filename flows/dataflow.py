@@ -37,7 +37,7 @@ Observer = Callable[[Any], None]
 
 
 class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
-    """Bytewax adapter around ``Room``; snapshots are the room's pickled bytes.
+    """Bytewax adapter around ``Room``; snapshots are its versioned state (``models.room_state``).
 
     Wall time enters here only, through two timers: a room silent for ``quiet_flush_ms``
     applies the events its reorder buffer holds (no later event will move its watermark),
@@ -52,7 +52,7 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         self.params = params
         self.quiet_s = quiet_s
         self.idle_s = idle_s
-        self.room: Room | None = Room.restore(resume) if resume is not None else None
+        self.room: Room | None = Room.restore(resume, params) if resume is not None else None
         self.heard = datetime.now(UTC)
 
     def on_batch(self, values: list[Event]) -> tuple[Iterable[Output], bool]:

@@ -19,6 +19,7 @@ from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from features.state.codec import SnapshotError
 from flows import lifecycle
 from flows.connectors.files import JsonlSink, JsonlSource
 from flows.connectors.kafka import (
@@ -118,10 +119,25 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
     except BytewaxRuntimeError as err:
         # Ctrl-C comes back from the running dataflow as "signal received" chained from
         # KeyboardInterrupt: a stop, not a failure. (SIGTERM ends the input instead.)
-        if not isinstance(err.__cause__, KeyboardInterrupt):
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            log.info("stopped")
+            return 0
+        unreadable = _snapshot_error(err)
+        if unreadable is None:
             raise
-        log.info("stopped")
+        log.error("cannot resume from --recovery-dir %s: %s", settings.recovery_dir, unreadable)
+        return 2
     return 0
+
+
+def _snapshot_error(err: BaseException) -> SnapshotError | None:
+    """The unreadable room state behind an engine error, if that is what it is."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, SnapshotError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _truncate(path: str) -> None:

@@ -9,9 +9,7 @@ call it directly.
 
 from __future__ import annotations
 
-import copy
 import math
-import pickle
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from features.state.reorder import ReorderBuffer
 from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
+from models import room_state
 from models.learners.factorization import RowFunkMF, room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
@@ -86,36 +85,14 @@ class Room:
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle viewer rows only up to their high-water mark: arrays grow by doubling, and
-        the slack would otherwise be up to half of every snapshot. Growth resumes on demand
-        after a restore (every grower compares against ``rows.capacity``)."""
-        state = dict(self.__dict__)
-        rows = self.viewers.rows.high_water
-        mf = copy.copy(self.mf)
-        mf.users, mf.user_updates = self.mf.users[:rows], self.mf.user_updates[:rows]
-        state.update(
-            viewers=self.viewers.trimmed(),
-            mf=mf,
-            arm=self.arm[:rows],
-            pushed_at=self.pushed_at[:rows],
-            pushed_items=self.pushed_items[:rows],
-        )
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Snapshots of earlier versions lack attributes added since (an upgrade restores
-        from the recovery store written by the version before): give those their defaults."""
-        state.setdefault("pending", ([], [], []))
-        self.__dict__.update(state)
+        """Versioned plain state for recovery (``models.room_state``), never pickled objects."""
+        return room_state.dumps(self)
 
     @staticmethod
-    def restore(blob: bytes) -> Room:
-        room = pickle.loads(blob)
-        assert isinstance(room, Room)
-        return room
+    def restore(blob: bytes, params: RoomParams) -> Room:
+        """The room a ``snapshot`` holds, under the running job's ``params``; raises
+        ``SnapshotError`` (one line) for bytes it cannot read."""
+        return room_state.loads(blob, params)
 
     # -- input ---------------------------------------------------------------------------
     def accept(self, events: Iterable[Event], read_at: float = 0.0) -> list[Output]:

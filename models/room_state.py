@@ -1,0 +1,244 @@
+"""A room's recovery state: explicit, versioned, and free of class paths.
+
+Bytewax stores whatever ``Room.snapshot`` returns and hands it back after a restart, possibly
+to a newer release of the job. So the snapshot is a plain tree (``features.state.codec``) of
+named arrays and scalars under a ``STATE_VERSION``, never pickled objects: classes may move or
+be renamed without making any recovery store unreadable.
+
+Rules for changing it:
+
+* Each part (viewers, items, window, learners, ...) is stored as its attributes by name. On
+  restore a fresh ``Room`` is built from the *running* job's parameters, then every stored
+  attribute that the fresh object still has is put back. An attribute the snapshot lacks (a
+  column added since) keeps the fresh object's default; a per-row array among them is grown
+  to the part's row count with zeros, the value a new row starts with. A stored attribute the
+  code no longer has is ignored.
+* A change that alters the *meaning* of stored values (units, encodings) bumps
+  ``STATE_VERSION`` and adds a step to ``_UPGRADES`` that rewrites the older tree; a snapshot
+  of an unknown (newer) version fails with one line, rather than being misread.
+* The room's shape parameters (``dim``, ``top_k``) must match the running job's: a mismatch
+  is refused with one line that names both values.
+
+``tests/models/test_room_state.py`` restores a committed snapshot of every released version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from features.contract.events import Event, Origin, ShowcaseItem
+from features.state.catalog import Showcase
+from features.state.codec import SnapshotError, decode, encode
+from features.state.rows import RowIndex, grow
+
+if TYPE_CHECKING:
+    from models.params import RoomParams
+    from models.room import Room
+
+STATE_VERSION = 1
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+"""``version -> step`` turning a tree of that version into one of ``version + 1``."""
+
+# Per-row arrays are stored up to the high-water mark of their row index only: arrays grow
+# by doubling, and the slack would otherwise be up to half of every snapshot.
+_VIEWER_ROWS = ("viewers", "mf.users", "mf.user_updates", "arm", "pushed_at", "pushed_items")
+
+
+def dumps(room: Room) -> bytes:
+    """The snapshot bytes of ``room``."""
+    v_rows = room.viewers.rows.high_water
+    i_rows = room.items.rows.high_water
+    tree: dict[str, Any] = {
+        "version": STATE_VERSION,
+        "room_id": room.room_id,
+        "shape": {"dim": room.params.dim, "top_k": room.params.top_k},
+        "scalars": {
+            "clock": room.clock,
+            "last_sweep": room.last_sweep,
+            "present_now": room.present_now,
+            "closed": room.closed,
+        },
+        "per_viewer": {
+            "arm": room.arm[:v_rows],
+            "pushed_at": room.pushed_at[:v_rows],
+            "pushed_items": room.pushed_items[:v_rows],
+        },
+        "viewers": _columns(room.viewers, v_rows),
+        "items": _columns(room.items, i_rows),
+        "window": {
+            "current": room.window.current,
+            "total": room.window.total[:i_rows],
+            "buckets": room.window.buckets[:, :i_rows],
+        },
+        "mf": {
+            "users": room.mf.users[:v_rows],
+            "user_updates": room.mf.user_updates[:v_rows],
+            "items": room.mf.items[:i_rows],
+            "item_updates": room.mf.item_updates[:i_rows],
+            "rng": _rng_state(room.mf.rng),
+        },
+        "propensity": _columns(room.propensity.model, None, scalars=("intercept",)),
+        "pending": [list(part) for part in room.pending],
+        "showcase": _showcase(room.showcase),
+        "dedup": {
+            "newest": room.dedup.newest,
+            "order": [[ts, event_id] for ts, event_id in room.dedup._order],
+        },
+        "buffer": {
+            "newest": room.buffer.newest,
+            "seq": room.buffer._seq,
+            "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
+        },
+    }
+    return encode(tree)
+
+
+def loads(blob: bytes, params: RoomParams) -> Room:
+    """The room ``dumps`` wrote, living on under the running job's ``params``."""
+    from models.room import Room
+
+    tree = decode(blob)
+    if not isinstance(tree, dict) or not isinstance(tree.get("version"), int):
+        raise SnapshotError("state snapshot without a version number: not written by roomrank")
+    version = tree["version"]
+    if version > STATE_VERSION:
+        raise SnapshotError(
+            f"the recovery store holds room state of version {version}, newer than this"
+            f" release reads ({STATE_VERSION}): run the release that wrote it, or start"
+            " with a new --recovery-dir"
+        )
+    while version < STATE_VERSION:
+        tree = _UPGRADES[version](tree)
+        version += 1
+    shape = tree["shape"]
+    for name in ("dim", "top_k"):
+        if shape[name] != getattr(params, name):
+            raise SnapshotError(
+                f"the recovery store was written with {name}={shape[name]}, this run has"
+                f" {name}={getattr(params, name)}: use the same setting, or a new --recovery-dir"
+            )
+    room = Room(tree["room_id"], params)
+    for name, value in tree["scalars"].items():
+        setattr(room, name, value)
+    _load_columns(room.viewers, tree["viewers"])
+    _load_columns(room.items, tree["items"])
+    _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
+    room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])
+    _load_columns(room.propensity.model, tree["propensity"])
+    window = tree["window"]
+    room.window.current = window["current"]
+    room.window.total, room.window.buckets = window["total"], window["buckets"]
+    rows = room.viewers.rows.capacity
+    per_viewer = tree["per_viewer"]
+    room.arm = grow(per_viewer["arm"], rows)
+    room.pushed_at = grow(per_viewer["pushed_at"], rows)
+    room.pushed_items = grow(per_viewer["pushed_items"], rows)
+    users, items, ys = tree["pending"]
+    room.pending = (list(users), list(items), list(ys))
+    room.showcase = _showcase_from(tree["showcase"])
+    dedup = tree["dedup"]
+    room.dedup.newest = dedup["newest"]
+    room.dedup._order = deque((ts, event_id) for ts, event_id in dedup["order"])
+    room.dedup._seen = {event_id for _, event_id in dedup["order"]}
+    buffer = tree["buffer"]
+    room.buffer.newest, room.buffer._seq = buffer["newest"], buffer["seq"]
+    room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
+    return room
+
+
+# -- parts ------------------------------------------------------------------------------
+def _attrs(obj: object) -> dict[str, Any]:
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    return {name: getattr(obj, name) for name in getattr(obj, "__slots__", ())}
+
+
+def _columns(obj: object, rows: int | None, scalars: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object's arrays (cut at ``rows``), row index and lists by name, plus the named
+    ``scalars``. Other scalars are configuration: they come from the running job."""
+    out: dict[str, Any] = {}
+    for name, value in _attrs(obj).items():
+        if isinstance(value, RowIndex):
+            out[name] = {"ids": value.ids[: value.high_water].tolist(), "free": value._free}
+        elif isinstance(value, np.ndarray):
+            out[name] = value[:rows] if rows is not None else value
+        elif isinstance(value, list) or name in scalars:
+            out[name] = value
+    return out
+
+
+def _load_columns(obj: object, stored: dict[str, Any]) -> None:
+    """Put stored attributes back; per-row arrays (stored ones cut at the high-water mark,
+    and ones the snapshot lacks) grow with zeros to the row index's capacity."""
+    current = _attrs(obj)
+    rows = 0
+    for name, value in stored.items():
+        if name not in current:
+            continue  # an attribute this release no longer has
+        if isinstance(current[name], RowIndex):
+            index = RowIndex()
+            ids = np.empty(max(8, len(value["ids"])), dtype=object)
+            ids[: len(value["ids"])] = value["ids"]
+            index.ids = ids
+            index._rows = {key: row for row, key in enumerate(value["ids"]) if key is not None}
+            index._free = list(value["free"])
+            rows = max(rows, index.capacity)
+            setattr(obj, name, index)
+        else:
+            setattr(obj, name, value)
+    if rows:  # a table with a row index: every array of it is per row
+        for name, value in _attrs(obj).items():
+            if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) < rows:
+                setattr(obj, name, grow(value, rows))
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    state = dict(rng.bit_generator.state)
+    inner = state["state"]
+    state["state"] = {k: str(v) for k, v in inner.items()}  # 128-bit integers
+    return state
+
+
+def _rng_from(stored: dict[str, Any]) -> dict[str, Any]:
+    state = dict(stored)
+    state["state"] = {k: int(v) for k, v in stored["state"].items()}
+    return state
+
+
+def _showcase(showcase: Showcase | None) -> dict[str, Any] | None:
+    if showcase is None:
+        return None
+    return {
+        "event_id": showcase.event_id,
+        "ts": showcase.ts,
+        "item_ids": list(showcase.item_ids),
+        "rows": showcase.rows,
+        "spotlight": showcase.spotlight,
+    }
+
+
+def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
+    if stored is None:
+        return None
+    return Showcase(**stored)
+
+
+def _event(event: Event) -> dict[str, Any]:
+    plain = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    plain["origin"] = dataclasses.astuple(event.origin)
+    plain["items"] = [dataclasses.astuple(item) for item in event.items]
+    plain.pop("read_at")  # a monotonic clock reading: meaningless after a restart
+    return plain
+
+
+def _event_from(stored: dict[str, Any]) -> Event:
+    fields = {f.name for f in dataclasses.fields(Event)}
+    values = {k: v for k, v in stored.items() if k in fields}
+    values["origin"] = Origin(*stored["origin"])
+    values["items"] = tuple(ShowcaseItem(*item) for item in stored["items"])
+    return Event(**values)

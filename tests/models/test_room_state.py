@@ -1,0 +1,140 @@
+"""The recovery format: explicit, versioned, free of class paths, readable across releases.
+
+``tests/fixtures/room-state-v1.bin`` is a snapshot written by state version 1 (the golden
+room of ``test_room`` after half of its events). Every later release must restore it. To add
+the fixture of a new version: ``python -m tests.models.test_room_state``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features.state.codec import SnapshotError, decode, encode
+from models import room_state
+from models.params import RoomParams
+from models.room import Room
+from tests.models.test_room import GOLDEN, PARAMS, ROOM, decode_all, summaries
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SPLIT = len(GOLDEN) // 2
+
+
+def _half_room() -> Room:
+    room = Room(ROOM, PARAMS)
+    for event in decode_all(GOLDEN[:SPLIT]):
+        room.accept([event])
+    return room
+
+
+def _rest(room: Room) -> list[Any]:
+    out = [o for event in decode_all(GOLDEN[SPLIT:]) for o in room.accept([event])]
+    return summaries(out + room.flush())
+
+
+def test_a_snapshot_of_state_version_1_restores_and_goes_on_like_the_room_that_wrote_it() -> None:
+    blob = (FIXTURES / "room-state-v1.bin").read_bytes()
+    restored = Room.restore(blob, PARAMS)
+    uninterrupted = _half_room()
+    assert restored.clock == uninterrupted.clock
+    assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
+    assert _rest(restored) == _rest(uninterrupted)
+
+
+def test_the_snapshot_names_no_python_class_or_module() -> None:
+    blob = _half_room().snapshot()
+    for needle in (b"models.", b"features.", b"numpy", b"Room", b"pickle", b"\x80\x05"):
+        assert needle not in blob
+
+
+def test_an_unknown_version_is_refused_with_one_line() -> None:
+    tree = decode(_half_room().snapshot())
+    tree["version"] = room_state.STATE_VERSION + 1
+    with pytest.raises(SnapshotError) as err:
+        Room.restore(encode(tree), PARAMS)
+    message = str(err.value)
+    assert "\n" not in message and f"version {room_state.STATE_VERSION + 1}" in message
+
+
+def test_bytes_that_are_not_a_snapshot_are_refused_with_one_line() -> None:
+    for junk in (b"", b"\x80\x05junk", b"RRS1\xff\xff\xff\xff{"):
+        with pytest.raises(SnapshotError) as err:
+            Room.restore(junk, PARAMS)
+        assert "\n" not in str(err.value)
+
+
+def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:
+    blob = _half_room().snapshot()
+    other = RoomParams(**{**{f: getattr(PARAMS, f) for f in PARAMS.__slots__}, "dim": 16})
+    with pytest.raises(SnapshotError, match=r"dim=8.*dim=16|dim=\d+.*dim=16"):
+        Room.restore(blob, other)
+
+
+def test_a_column_the_snapshot_lacks_restores_as_zeros_for_every_row() -> None:
+    """What an older snapshot looks like to a release that added a per-viewer column."""
+    tree = decode(_half_room().snapshot())
+    del tree["viewers"]["watch_ms"]
+    restored = Room.restore(encode(tree), PARAMS)
+    assert len(restored.viewers.watch_ms) == restored.viewers.rows.capacity
+    assert not restored.viewers.watch_ms.any()
+
+
+def test_restored_tables_have_columns_as_long_as_their_row_index() -> None:
+    restored = Room.restore(_half_room().snapshot(), PARAMS)
+    for table in (restored.viewers, restored.items):
+        for name, value in vars(table).items():
+            if isinstance(value, np.ndarray):
+                assert len(value) == table.rows.capacity, name
+
+
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(),
+    st.binary(max_size=20),
+)
+_arrays = st.sampled_from(["int8", "int64", "float32", "float64", "bool", "uint16"]).flatmap(
+    lambda dt: st.lists(st.integers(0, 100), max_size=12).map(lambda v: np.array(v, dtype=dt))
+)
+_trees = st.recursive(
+    st.one_of(_leaf, _arrays),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.dictionaries(st.text().filter(lambda k: not k.startswith("$")), kids, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@given(_trees)
+def test_the_codec_gives_back_the_tree_it_was_given(tree: Any) -> None:
+    assert _same(decode(encode(tree)), tree)
+
+
+def test_the_codec_refuses_object_arrays() -> None:
+    with pytest.raises(TypeError):
+        encode({"x": np.array(["a", None], dtype=object)})
+
+
+if __name__ == "__main__":
+    FIXTURES.mkdir(exist_ok=True)
+    target = FIXTURES / f"room-state-v{room_state.STATE_VERSION}.bin"
+    target.write_bytes(_half_room().snapshot())
+    print(f"wrote {target}")
