@@ -78,7 +78,8 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         out = self.room.flush(read_at=time.monotonic()) if self.room.holding else []
         if self.idle_s and silent >= self.idle_s:
             log.info("dropping a room silent for %.0f s (no room_close)", silent)
-            return out, StatefulBatchLogic.DISCARD
+            # The metrics forget a dropped room as they forget a closed one.
+            return [*out, RoomStats(self.room.room_id, closed=True)], StatefulBatchLogic.DISCARD
         return out, self.room.closed
 
     def on_eof(self) -> tuple[Iterable[Output], bool]:
