@@ -27,7 +27,8 @@ from features.state.reorder import ReorderBuffer
 from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
-from models.learners.factorization import RowFunkMF, room_seed
+from models.learners.choice import vector_learner
+from models.learners.factorization import room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
 from models.push import PushContext, build_push, build_push_one, learning_examples
@@ -66,12 +67,13 @@ class Room:
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
         self.items = ItemTable()
         self.window = ItemWindow(params.window_ms, params.bucket_ms)
-        self.mf = RowFunkMF(
-            params.dim, params.lr, params.l2, params.init_sigma, seed=room_seed(room_id)
+        self.mf = vector_learner(
+            params.learner, params.dim, params.lr, params.l2, params.init_sigma,
+            seed=room_seed(room_id),
         )
-        self.propensity = PropensityModel(params.propensity_lr)
+        self.propensity = PropensityModel(params.propensity_lr, learner=params.learner)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
-        # end of the call), then go to ``RowFunkMF.learn_many`` together: the same updates in
+        # end of the call), then go to the learner's ``learn_many`` together: the same updates in
         # the same order, applied in conflict-free waves instead of one numpy step each.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.arm = np.zeros(0, dtype=np.int8)
