@@ -47,6 +47,7 @@ class RoomStats:
     duplicates: int = 0
     present: int = 0
     clock: int = 0  # newest event time applied
+    refused: int = 0  # learner updates refused as non-finite in this call
     closed: bool = False
     propensity: list[tuple[float, bool]] = field(default_factory=list)
     hits: list[tuple[str, bool]] = field(default_factory=list)
@@ -84,6 +85,7 @@ class Room:
         self.clock = 0
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
+        self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False
 
     # -- persistence -------------------------------------------------------------------
@@ -111,6 +113,7 @@ class Room:
         """Snapshots of earlier versions lack attributes added since (an upgrade restores
         from the recovery store written by the version before): give those their defaults."""
         state.setdefault("pending", ([], [], []))
+        state.setdefault("refused_seen", 0)
         self.__dict__.update(state)
 
     @staticmethod
@@ -154,6 +157,8 @@ class Room:
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
         self._apply_learning()
+        refused = self.mf.refused + self.propensity.refused
+        stats.refused, self.refused_seen = max(refused - self.refused_seen, 0), refused
         stats.closed = self.closed
         stats.clock = self.clock
         stats.present = self.present_now if not self.closed else 0
