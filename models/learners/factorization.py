@@ -102,13 +102,13 @@ class RowFunkMF:
             new_i = i - self.lr * (g * u + self.l2 * i)
         else:  # the same step in four array operations (equal to River's to rounding)
             step = self.lr * g
-            new_u = u - np.multiply(i, step)
-            new_i = i - np.multiply(u, step)
-        if not math.isfinite(float(np.dot(new_u, new_i))):
+            new_u = u - i * step
+            new_i = i - u * step
+        if not math.isfinite(new_u.dot(new_i)):
             self.refused += 1
             return
-        u[:] = new_u
-        i[:] = new_i
+        np.copyto(u, new_u)
+        np.copyto(i, new_i)
         self.user_updates[user] += 1
         self.item_updates[item] += 1
 
