@@ -3,10 +3,19 @@ learners push (``tests/models/learners/test_contract.py`` holds the learner-leve
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
+from features.contract.decoding import decode_event
+from features.contract.events import Event, Origin
+from features.contract.messages import PushBatch
 from flows.settings import Settings
+from models.learners.choice import LEARNERS
+from models.room import Room
 from tests.flows.helpers import run_lines, stable, world_lines
+from tests.models.test_room import GOLDEN, PARAMS, ROOM
 
 
 def test_river_learners_push_the_same_items_as_the_fast_ones() -> None:
@@ -24,3 +33,22 @@ def test_river_learners_push_the_same_items_as_the_fast_ones() -> None:
 def test_unknown_learner_is_refused_with_the_flag_name() -> None:
     with pytest.raises(ValueError, match="--learner must be one of fast, river, not 'torch'"):
         Settings.load({"learner": "torch"}, env={})
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_a_room_restored_mid_stream_pushes_what_it_would_have(learner: str) -> None:
+    """The River adapters pickle with the room (River's model and the numpy mirror)."""
+    params = dataclasses.replace(PARAMS, learner=learner)
+    events = [decode_event(json.dumps(m).encode(), Origin("t", 0, n)) for n, m in enumerate(GOLDEN)]
+    stream = [e for e in events if isinstance(e, Event)]
+    half = len(stream) // 2
+    kept, restored = Room(ROOM, params), Room(ROOM, params)
+    kept.accept(stream[:half])
+    restored.accept(stream[:half])
+    restored = Room.restore(restored.snapshot())
+    pushes = [
+        [(o.top.tolist(), o.score.tolist()) for o in room.accept(stream[half:])
+         if isinstance(o, PushBatch)]
+        for room in (kept, restored)
+    ]
+    assert pushes[0] and pushes[0] == pushes[1]
