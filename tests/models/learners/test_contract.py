@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from river import optim
 from river.checks import clf, common
 from river.checks import reco as reco_checks
 
@@ -353,3 +354,36 @@ def test_river_classifier_checks(check: Callable[[Any, Any], None]) -> None:
 
 def test_river_ranker_routine() -> None:
     reco_checks.check_reco_routine(RiverFunkMF(n_factors=D, lr=0.05).river.clone())
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [optim.Adam(0.01), optim.AdaGrad(0.05), optim.RMSProp(0.01)],
+    ids=lambda o: type(o).__name__,
+)
+def test_river_adapters_run_any_optim_optimizer(optimizer: optim.base.Optimizer) -> None:
+    """With a stateful optimizer the mirror still equals River's vectors, ``weights()``
+    still gives ``predict_values``, and non-finite input is refused before River sees it."""
+    mf = RiverFunkMF(D, seed=1, optimizer=optimizer.clone())
+    lr = RiverLogisticRegression(NAMES, optimizer=optimizer.clone(), initial=PRIORS)
+    for row in range(3):
+        mf.init_user(row)
+        mf.init_item(row)
+    rng = np.random.default_rng(2)
+    for k in range(300):
+        mf.learn_one(k % 3, (k // 3) % 3, float(rng.random()))
+        lr.learn_values(rng.normal(0, 1, len(NAMES)).tolist(), bool(k % 2))
+    for row in range(3):
+        np.testing.assert_array_equal(mf.users[row], mf.river.u_latents[row])
+        np.testing.assert_array_equal(mf.items[row], mf.river.i_latents[row])
+    values = rng.normal(0, 1, len(NAMES)).tolist()
+    coef, bias = lr.weights()
+    assert lr.predict_values(values) == pytest.approx(
+        1 / (1 + math.exp(-(float(np.dot(coef, values)) + bias)))
+    )
+    before = (mf.users.copy(), coef.copy())
+    mf.learn_one(0, 0, math.nan)
+    lr.learn_values([math.inf, *values[1:]], True)
+    np.testing.assert_array_equal(mf.users, before[0])
+    np.testing.assert_array_equal(lr.weights()[0], before[1])
+    assert mf.refused == lr.refused == 1
