@@ -13,9 +13,12 @@ at a cost (River's per-example dict machinery; ``README.md`` gives the measured 
   checks membership first (River's inserts a random vector for an unseen id).
 * ``RiverLogisticRegression``: ``linear_model.LogisticRegression`` with any ``optim``
   optimizer (SGD at the room's learning rate by default, which gives the fast learner's
-  weights); the ranking reads ``weights()`` into numpy, as it does for the fast learner. A
-  ``compose.Pipeline`` with a preprocessing step is not offered: its model is no longer
-  linear in the features, and the ranking scores a whole room from linear weights.
+  weights); the ranking reads ``weights()`` into numpy, as it does for the fast learner.
+  With ``scale=True`` it is the pipeline ``preprocessing.StandardScaler() |
+  LogisticRegression``: a standardised feature is still linear in the raw one, so
+  ``weights()`` folds the scaler's current means and deviations into the coefficients and
+  intercept, and the ranking stays exact. (A pipeline whose steps are not linear could not be
+  scored a room at a time from weights, so none other is offered.)
 
 Both refuse non-finite updates like the fast learners: the inputs are checked before River
 sees them, and a step whose result is not finite is undone (the vectors or weights and the
@@ -24,12 +27,13 @@ intercept are restored; a stateful optimizer's own moments are not).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from river import linear_model, optim, reco
+from river import compose, linear_model, optim, preprocessing, reco
 
 from features.state.rows import grow
 from models.learners.protocols import Updates
@@ -148,18 +152,23 @@ class RiverLogisticRegression:
         clip_gradient: float = 1e12,
         initial: Mapping[str, float] | None = None,
         optimizer: optim.base.Optimizer | None = None,
+        scale: bool = False,
     ) -> None:
         self._names = tuple(names)
-        self.river = linear_model.LogisticRegression(
+        self.linear = linear_model.LogisticRegression(
             optimizer=optim.SGD(lr) if optimizer is None else optimizer,
             l2=l2,
             intercept_lr=intercept_lr,
             clip_gradient=clip_gradient,
         )
+        self.scaler = preprocessing.StandardScaler() if scale else None
+        self.river: Any = (
+            self.linear if self.scaler is None else compose.Pipeline(self.scaler, self.linear)
+        )
         for name, weight in (initial or {}).items():
             # River has no public way to start from given weights: its weight store is the
             # documented place where learned weights live, so priors go there.
-            self.river._weights[name] = float(weight)
+            self.linear._weights[name] = float(weight)
         self.refused = 0
 
     @property
@@ -180,13 +189,20 @@ class RiverLogisticRegression:
         if not (math.isfinite(w) and all(map(math.isfinite, x.values()))):
             self.refused += 1
             return
-        before, intercept = self.river._weights.to_dict(), self.river.intercept
+        before, intercept = self.linear._weights.to_dict(), self.linear.intercept
+        scaler = copy.deepcopy(self.scaler)  # None without scaling
         self.river.learn_one(x, y, w=w)
-        after = self.river._weights.to_dict()
-        if not math.isfinite(sum(after.values()) + self.river.intercept):
+        after = self.linear._weights.to_dict()
+        total = sum(after.values()) + self.linear.intercept
+        if self.scaler is not None:  # the scaler's statistics are model state too
+            total += sum(self.scaler.means.values()) + sum(self.scaler.vars.values())
+        if not math.isfinite(total):
             for name in after:
-                self.river._weights[name] = before.get(name, 0.0)
-            self.river.intercept = intercept
+                self.linear._weights[name] = before.get(name, 0.0)
+            self.linear.intercept = intercept
+            if scaler is not None and self.scaler is not None:
+                self.scaler.counts, self.scaler.means = scaler.counts, scaler.means
+                self.scaler.vars = scaler.vars
             self.refused += 1
 
     def predict_values(self, values: Sequence[float]) -> float:
@@ -196,6 +212,15 @@ class RiverLogisticRegression:
         self.learn_one(dict(zip(self._names, values, strict=True)), y, w)
 
     def weights(self) -> tuple[np.ndarray, float]:
-        learned = self.river.weights
+        """With scaling, c·(x − m)/s summed over the features is (c/s)·x − Σ c·m/s (a feature
+        of zero variance is 0 after scaling, so it gets no weight)."""
+        learned = self.linear.weights
         coef = np.array([learned.get(name, 0.0) for name in self._names], dtype=np.float64)
-        return coef, float(self.river.intercept)
+        intercept = float(self.linear.intercept)
+        if self.scaler is not None:
+            means = np.array([self.scaler.means.get(name, 0.0) for name in self._names])
+            var = np.array([self.scaler.vars.get(name, 0.0) for name in self._names])
+            std = np.sqrt(var, where=var > 0, out=np.ones_like(var))
+            coef = np.where(var > 0, coef / std, 0.0)
+            intercept -= float(coef @ means)
+        return coef, intercept

@@ -387,3 +387,27 @@ def test_river_adapters_run_any_optim_optimizer(optimizer: optim.base.Optimizer)
     np.testing.assert_array_equal(mf.users, before[0])
     np.testing.assert_array_equal(lr.weights()[0], before[1])
     assert mf.refused == lr.refused == 1
+
+
+def test_scaled_pipeline_folds_into_linear_weights() -> None:
+    """``StandardScaler() | LogisticRegression``: ``weights()`` (the scaler folded in) gives
+    what the pipeline predicts, so a room can be ranked from them; refusals undo the scaler."""
+    model = RiverLogisticRegression(NAMES, lr=0.05, initial=PRIORS, scale=True)
+    assert type(model.river).__name__ == "Pipeline"
+    rng = np.random.default_rng(5)
+    shift = rng.normal(0, 5, len(NAMES))
+    for k in range(300):
+        values = (rng.normal(0, 2, len(NAMES)) + shift).tolist()
+        values[2] = 1.0  # a constant feature: zero variance, no weight
+        if k % 50 == 0:
+            coef, bias = model.weights()
+            assert model.predict_values(values) == pytest.approx(
+                1 / (1 + math.exp(-(float(np.dot(coef, values)) + bias))), rel=1e-9
+            )
+        model.learn_values(values, bool(rng.random() < 0.3))
+    assert model.weights()[0][2] == 0.0
+    state = (model.weights(), dict(model.scaler.means))  # type: ignore[union-attr]
+    model.learn_values([1e300] * len(NAMES), False, 1e15)  # finite input, overflowing step
+    assert model.refused == 1
+    np.testing.assert_array_equal(model.weights()[0], state[0][0])
+    assert dict(model.scaler.means) == state[1]  # type: ignore[union-attr]
