@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from typing import Any, Final
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from river import metrics as river_metrics
+from river import stats as river_stats
+from river import utils as river_utils
 
 from features.contract.events import DeadLetter
 from features.contract.messages import PushBatch
@@ -59,6 +60,10 @@ CONVERSIONS: Final = Counter(
     "Pushed items clicked or bought by their viewer within the conversion window",
     ["arm", "action"],
 )
+LEARNER_REFUSED: Final = Counter(
+    "roomrank_learner_refused_total",
+    "Learner updates refused because a target, feature or result was not finite (NaN, inf)",
+)
 
 ROLLING_WINDOW: Final = 5000
 
@@ -69,24 +74,14 @@ def serve(port: int) -> None:
     log.info("metrics on :%d/metrics", port)
 
 
-class RollingMean:
-    """Mean of the last ``size`` observations, O(1) per update.
+def rolling_mean() -> river_utils.Rolling:
+    """River's mean of the last ``ROLLING_WINDOW`` observations, O(1) per update.
 
-    >>> m = RollingMean(2)
-    >>> m.update(True), m.update(False), m.update(False)
-    (1.0, 0.5, 0.0)
+    >>> m = rolling_mean()
+    >>> [round((m.update(v), m.get())[1], 3) for v in (1.0, 0.0, 0.0, 1.0)]
+    [1.0, 0.5, 0.333, 0.5]
     """
-
-    def __init__(self, size: int) -> None:
-        self.values: deque[float] = deque(maxlen=size)
-        self.total = 0.0
-
-    def update(self, value: float) -> float:
-        if len(self.values) == self.values.maxlen:
-            self.total -= self.values[0]
-        self.values.append(float(value))
-        self.total += float(value)
-        return self.total / len(self.values)
+    return river_utils.Rolling(river_stats.Mean, window_size=ROLLING_WINDOW)
 
 
 class Recorder:
@@ -96,7 +91,7 @@ class Recorder:
         self.present: dict[str, int] = {}  # per room, so that a room's update replaces its last
         self.present_total = 0  # the sum of ``present``, kept as it changes: O(1) per record
         self.auc = river_metrics.RollingROCAUC(window_size=ROLLING_WINDOW)
-        self.hits: dict[str, RollingMean] = {}
+        self.hits: dict[str, river_utils.Rolling] = {}
 
     def __call__(self, item: Any) -> None:
         if isinstance(item, RoomStats):
@@ -122,6 +117,8 @@ class Recorder:
             SHOWCASE_CHANGES.inc(stats.events["showcase"])
         if stats.duplicates:
             DUPLICATES.inc(stats.duplicates)
+        if stats.refused:
+            LEARNER_REFUSED.inc(stats.refused)
         before = self.present.pop(stats.room_id, 0)
         if not stats.closed:
             self.present[stats.room_id] = stats.present
@@ -135,7 +132,10 @@ class Recorder:
         if stats.propensity:
             PROPENSITY_AUC.set(self.auc.get())
         for arm, hit in stats.hits:
-            rate = self.hits.setdefault(arm, RollingMean(ROLLING_WINDOW))
-            PUSH_HIT_RATE.labels(arm).set(rate.update(hit))
+            rate = self.hits.get(arm)
+            if rate is None:
+                rate = self.hits[arm] = rolling_mean()
+            rate.update(float(hit))
+            PUSH_HIT_RATE.labels(arm).set(rate.get())  # type: ignore[operator]  # River: loose type
         for arm, action in stats.conversions:
             CONVERSIONS.labels(arm, action).inc()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from models.arms import Arms
+from models.learners.choice import LEARNERS
 from models.params import RoomParams
 
 
@@ -64,6 +65,13 @@ SETTINGS: Final = (
     Setting("dim", int, 32, "dimension of user and item vectors"),
     Setting("learning_rate", float, 0.05, "SGD step of the vector learner"),
     Setting("propensity_learning_rate", float, 0.05, "SGD step of the propensity learner"),
+    Setting(
+        "learner",
+        str,
+        "fast",
+        "online learners: fast (River's update rules on numpy rows) or river (River's own"
+        " reco.FunkMF and LogisticRegression: slower, same pushes)",
+    ),
     Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts"),
     Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters"),
     Setting("batch_size", int, 1000, "most input messages read per source batch"),
@@ -118,6 +126,10 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
     for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):
         if values[name] <= 0:
             raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
+    if values["learner"] not in LEARNERS:
+        raise ValueError(
+            f"--learner must be one of {', '.join(LEARNERS)}, not {values['learner']!r}"
+        )
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(
             f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}"
@@ -137,6 +149,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         conversion_window_ms=values["conversion_window_ms"],
         arms=Arms.parse(values["arms"]),
         experiment=values["experiment"],
+        learner=values["learner"],
     )
 
 

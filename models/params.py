@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from models.arms import Arms
+from models.learners.choice import LEARNERS
 
 # Implicit-feedback targets for the factorisation, per event type (0 = not a signal).
 FEEDBACK: Final = {
@@ -47,6 +48,7 @@ class RoomParams:
     sweep_every_ms: int = 10_000
     arms: Arms = field(default_factory=lambda: Arms.parse("attention=0.9,control=0.1"))
     experiment: str = "roomrank-v1"
+    learner: str = "fast"  # models.learners.choice.LEARNERS
 
     def __post_init__(self) -> None:
         for name in ("top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms"):
@@ -55,3 +57,5 @@ class RoomParams:
         for name in ("lateness_ms", "dedup_horizon_ms", "forget_after_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.learner not in LEARNERS:
+            raise ValueError(f"learner must be one of {', '.join(LEARNERS)}, not {self.learner!r}")

@@ -4,14 +4,16 @@ Features of a (viewer, item) pair come in three groups: the viewer's own (``VIEW
 spend tier, observed spend, activity, hashed attrs), the item's in the room right now
 (``ITEM_FEATURES``: price, spotlight, momentum in the window) and pairwise ones
 (``PAIR_FEATURES``: price against the viewer's purchasing power, category affinity). The model
-learns one example at a time with River's logistic regression update (``models.learners.logistic``,
-checked against River's own learner); to score 100k viewers × 50 items it reads the weights
-into numpy, which gives the same logit as ``predict_proba_one`` on each pair.
+learns one example at a time through a ``PropensityLearner`` (``models.learners.protocols``):
+River's logistic regression update on a float list (``models.learners.logistic``, checked
+against River's own learner), or River's own ``LogisticRegression``
+(``models.learners.river_adapters``, ``--learner river``); to score 100k viewers × 50 items
+it reads the weights into numpy, which gives the same logit as ``predict_one`` on each pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from features.state.catalog import ITEM_FEATURES
 from features.state.viewers import VIEWER_FEATURES
-from models.learners.logistic import LogisticRegression
+from models.learners.choice import propensity_learner
 from models.odds import PRODUCT_PAYS, factored_inverse_odds
 
 PAIR_FEATURES: Final = ("budget_gap", "budget_distance", "tier_x_price", "category_affinity")
@@ -94,7 +96,8 @@ class _Terms:
 
 
 class PropensityModel:
-    """P(a viewer carts or buys an item) learned online, test-then-learn.
+    """P(a viewer carts or buys an item) learned online, test-then-learn: a
+    ``PropensityLearner`` over ``FEATURES`` (starting from ``PRIORS``) plus the fast scorers.
 
     >>> import numpy as np
     >>> m = PropensityModel()
@@ -106,8 +109,16 @@ class PropensityModel:
     True
     """
 
-    def __init__(self, lr: float = 0.05, l2: float = 1e-4) -> None:
-        self.model = LogisticRegression(FEATURES, lr=lr, l2=l2, initial=PRIORS)
+    def __init__(self, lr: float = 0.05, l2: float = 1e-4, learner: str = "fast") -> None:
+        self.model = propensity_learner(learner, FEATURES, lr=lr, l2=l2, initial=PRIORS)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return FEATURES
+
+    @property
+    def refused(self) -> int:
+        return self.model.refused
 
     @staticmethod
     def example(viewer_x: Sequence[float], item_x: Sequence[float],
@@ -115,28 +126,32 @@ class PropensityModel:
         values = [float(v) for part in (viewer_x, item_x, pair_x) for v in part]
         return dict(zip(FEATURES, values, strict=True))
 
-    def predict_one(self, x: dict[str, float]) -> float:
-        return float(self.model.predict_proba_one(x)[True])
+    def predict_one(self, x: Mapping[str, float]) -> float:
+        return self.model.predict_one(x)
 
-    def learn_one(self, x: dict[str, float], y: bool, w: float = 1.0) -> None:
-        self.model.learn_one(x, y, w=w)
+    def learn_one(self, x: Mapping[str, float], y: bool, w: float = 1.0) -> None:
+        self.model.learn_one(x, y, w)
 
     def predict_values(self, values: Sequence[float]) -> float:
         """``predict_one`` of an example given as values in ``FEATURES`` order."""
-        return self.model.proba_values(values)
+        return self.model.predict_values(values)
 
     def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None:
         self.model.learn_values(values, y, w)
 
-    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """The weights as arrays for the viewer, item and pair groups, plus intercept."""
-        w = self.model.weight_array()
-        return w[:_NV], w[_NV : _NV + _NI], w[_NV + _NI :], float(self.model.intercept)
+    def weights(self) -> tuple[np.ndarray, float]:
+        return self.model.weights()
+
+    def weight_groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The weights (float32) for the viewer, item and pair groups, plus intercept."""
+        coef, intercept = self.model.weights()
+        w = coef.astype(np.float32)
+        return w[:_NV], w[_NV : _NV + _NI], w[_NV + _NI :], float(intercept)
 
     def _terms(self, viewer_x: np.ndarray, log_budget: np.ndarray, budget_known: np.ndarray,
                item_x: np.ndarray) -> _Terms:
         """The logit's per-viewer and per-item parts (float32), shared by both fast paths."""
-        wv, wi, wp, bias = self.weights()
+        wv, wi, wp, bias = self.weight_groups()
         w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
         f32 = np.float32
         log_budget = log_budget.astype(f32, copy=False)
@@ -230,7 +245,7 @@ class PropensityModel:
 
     def logits(self, viewer_x: np.ndarray, item_x: np.ndarray, pair_x: np.ndarray) -> np.ndarray:
         """(V, N) logits; ``pair_x`` is (P, V, N) from ``pair_features``."""
-        wv, wi, wp, bias = self.weights()
+        wv, wi, wp, bias = self.weight_groups()
         out = np.tensordot(wp, pair_x, axes=1) if len(wp) else np.zeros(pair_x.shape[1:])
         out += (viewer_x @ wv)[:, None]
         out += (item_x @ wi)[None, :] + bias

@@ -26,7 +26,7 @@ from features.contract.messages import (
 from features.state.catalog import ItemTable, Showcase
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
-from models.learners.factorization import RowFunkMF
+from models.learners.protocols import VectorLearner
 from models.params import RoomParams
 from models.propensity import (
     BUDGET_KNOWN,
@@ -45,7 +45,7 @@ class PushContext:
     items: ItemTable
     window: np.ndarray  # (item rows × channels) at the trigger time
     showcase: Showcase | None
-    mf: RowFunkMF
+    mf: VectorLearner
     propensity: PropensityModel
     params: RoomParams
 
@@ -168,7 +168,7 @@ def build_push_one(
     else:
         att = np.full(len(items), 1.0 / len(items))
     # Propensity: the logit of every item for this viewer, term by term as logits_fast.
-    wv, wi, wp, bias = ctx.propensity.weights()
+    wv, wi, wp, bias = ctx.propensity.weight_groups()
     w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
     viewer_row = viewers.feature_row(row)
     purchases = float(viewers.purchases[row])

@@ -26,7 +26,8 @@ from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
-from models.learners.factorization import RowFunkMF, room_seed
+from models.learners.choice import vector_learner
+from models.learners.factorization import room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
 from models.push import PushContext, build_push, build_push_one, learning_examples
@@ -45,6 +46,7 @@ class RoomStats:
     duplicates: int = 0
     present: int = 0
     clock: int = 0  # newest event time applied
+    refused: int = 0  # learner updates refused as non-finite in this call
     closed: bool = False
     propensity: list[tuple[float, bool]] = field(default_factory=list)
     hits: list[tuple[str, bool]] = field(default_factory=list)
@@ -65,12 +67,13 @@ class Room:
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
         self.items = ItemTable()
         self.window = ItemWindow(params.window_ms, params.bucket_ms)
-        self.mf = RowFunkMF(
-            params.dim, params.lr, params.l2, params.init_sigma, seed=room_seed(room_id)
+        self.mf = vector_learner(
+            params.learner, params.dim, params.lr, params.l2, params.init_sigma,
+            seed=room_seed(room_id),
         )
-        self.propensity = PropensityModel(params.propensity_lr)
+        self.propensity = PropensityModel(params.propensity_lr, learner=params.learner)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
-        # end of the call), then go to ``RowFunkMF.learn_many`` together: the same updates in
+        # end of the call), then go to the learner's ``learn_many`` together: the same updates in
         # the same order, applied in conflict-free waves instead of one numpy step each.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.arm = np.zeros(0, dtype=np.int8)
@@ -81,6 +84,7 @@ class Room:
         self.clock = 0
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
+        self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False
 
     # -- persistence -------------------------------------------------------------------
@@ -129,6 +133,8 @@ class Room:
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
         self._apply_learning()
+        refused = self.mf.refused + self.propensity.refused
+        stats.refused, self.refused_seen = max(refused - self.refused_seen, 0), refused
         stats.closed = self.closed
         stats.clock = self.clock
         stats.present = self.present_now if not self.closed else 0

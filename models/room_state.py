@@ -62,6 +62,7 @@ def dumps(room: Room) -> bytes:
             "last_sweep": room.last_sweep,
             "present_now": room.present_now,
             "closed": room.closed,
+            "refused_seen": room.refused_seen,
         },
         "per_viewer": {
             "arm": room.arm[:v_rows],
@@ -80,9 +81,10 @@ def dumps(room: Room) -> bytes:
             "user_updates": room.mf.user_updates[:v_rows],
             "items": room.mf.items[:i_rows],
             "item_updates": room.mf.item_updates[:i_rows],
-            "rng": _rng_state(room.mf.rng),
+            "rng": _rng_state(room.mf.rng),  # type: ignore[attr-defined]
+            "refused": room.mf.refused,
         },
-        "propensity": _columns(room.propensity.model, None, scalars=("intercept",)),
+        "propensity": _propensity(room.propensity.model),
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
         "dedup": {
@@ -128,8 +130,9 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     _load_columns(room.viewers, tree["viewers"])
     _load_columns(room.items, tree["items"])
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
-    room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])
-    _load_columns(room.propensity.model, tree["propensity"])
+    room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])  # type: ignore[attr-defined]
+    _load_river_vectors(room.mf)
+    _load_propensity(room.propensity.model, tree["propensity"])
     window = tree["window"]
     room.window.current = window["current"]
     room.window.total, room.window.buckets = window["total"], window["buckets"]
@@ -195,6 +198,40 @@ def _load_columns(obj: object, stored: dict[str, Any]) -> None:
         for name, value in _attrs(obj).items():
             if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) < rows:
                 setattr(obj, name, grow(value, rows))
+
+
+def _propensity(model: object) -> dict[str, Any]:
+    """Coefficients in feature order and the intercept, whichever learner holds them."""
+    coef, intercept = model.weights()  # type: ignore[attr-defined]
+    return {"coef": coef.tolist(), "intercept": intercept, "refused": model.refused}  # type: ignore[attr-defined]
+
+
+def _load_propensity(model: object, stored: dict[str, Any]) -> None:
+    """The River adapter keeps its weights in River's own store; an optimizer's own state
+    (Adam's moments, say) is not in the snapshot and starts afresh after a restore."""
+    linear = getattr(model, "linear", None)
+    if linear is not None:
+        for name, weight in zip(model.names, stored["coef"], strict=True):  # type: ignore[attr-defined]
+            linear._weights[name] = float(weight)
+        linear.intercept = float(stored["intercept"])
+    else:
+        model.coef = list(map(float, stored["coef"]))  # type: ignore[attr-defined]
+        model.intercept = float(stored["intercept"])  # type: ignore[attr-defined]
+    model.refused = int(stored.get("refused", 0))  # type: ignore[attr-defined]
+
+
+def _load_river_vectors(mf: object) -> None:
+    """River's ``FunkMF`` keeps its vectors in dicts that the adapter mirrors as matrices:
+    the matrices are the snapshot, River's dicts are rebuilt from them."""
+    river = getattr(mf, "river", None)
+    if river is None:
+        return
+    river.u_latents.clear()
+    river.i_latents.clear()
+    for row, vector in enumerate(mf.users):  # type: ignore[attr-defined]
+        river.u_latents[row] = vector.copy()
+    for row, vector in enumerate(mf.items):  # type: ignore[attr-defined]
+        river.i_latents[row] = vector.copy()
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import numpy as np
 from features.contract.events import Event, Origin, ShowcaseItem
 from features.state.viewers import ATTR_BUCKETS, CATEGORY_BUCKETS
 from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.learners.factorization import RowFunkMF
 from models.params import RoomParams
 from models.push import PushContext, build_push
 from models.room import Room
@@ -103,6 +104,7 @@ class RankingRoom:
         table.watch_ms = rng.uniform(0, 3_600_000, cap).astype(np.float32)
         table.categories = rng.poisson(0.5, (cap, CATEGORY_BUCKETS)).astype(np.float32)
         mf = room.mf
+        assert isinstance(mf, RowFunkMF)  # the bench's rooms use the fast learners
         mf.reserve(cap, 0)
         mf.users[:v] = rng.normal(0.0, mf.sigma, (v, mf.n_factors))
         warm = rng.random(v) < 0.3

@@ -6,12 +6,18 @@ user and item vectors are rows of two matrices. The update is River's, term for 
 vectors equal River's for the same events (``tests/models/learners/test_factorization.py``).
 New rows are drawn from N(0, σ) by a generator owned by the model: the draw order is the
 room's event order, which is the same on every replay. ``learn_many`` applies a run of
-updates at once, in waves of updates that share no row, with the same result as ``learn``
-one update at a time.
+updates at once, in waves of updates that share no row, with the same result as ``learn_one``
+one update at a time. ``RowFunkMF`` is the fast ``VectorLearner`` (``models.learners.protocols``);
+``models.learners.river_adapters.RiverFunkMF`` runs River's own ``reco.FunkMF`` instead.
+
+A non-finite update (a NaN or infinite target, or a step whose result would not be finite) is
+refused: the rows are left as they were and ``refused`` counts it. River itself would write
+NaN into both vectors, and every later prediction of the room would be NaN.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,9 +25,7 @@ import numpy as np
 
 from features.contract.ids import unit_hash
 from features.state.rows import RowIndex, grow
-
-# A batch's rows or targets: an array, or the plain lists a room collects them in.
-Updates = np.ndarray | Sequence[int] | Sequence[float]
+from models.learners.protocols import Updates
 
 
 class RowFunkMF:
@@ -46,6 +50,12 @@ class RowFunkMF:
         self.items = np.zeros((0, n_factors), dtype=np.float64)
         self.user_updates = np.zeros(0, dtype=np.int32)
         self.item_updates = np.zeros(0, dtype=np.int32)
+        self.refused = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Snapshots written before ``refused`` existed restore with a zero count."""
+        state.setdefault("refused", 0)
+        self.__dict__.update(state)
 
     def reserve(self, user_rows: int, item_rows: int) -> None:
         if user_rows > len(self.users):
@@ -67,11 +77,19 @@ class RowFunkMF:
         self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.item_updates[row] = 0
 
-    def predict(self, user: int, item: int) -> float:
+    def predict_one(self, user: int, item: int) -> float:
         return float(self.users[user] @ self.items[item])
 
-    def learn(self, user: int, item: int, y: float) -> None:
-        """One SGD step on the squared error of ``⟨u, i⟩`` against ``y``."""
+    def learn_one(self, user: int, item: int, y: float) -> None:
+        """One SGD step on the squared error of ``⟨u, i⟩`` against ``y``.
+
+        The new vectors are computed beside the old ones and written back only if their
+        product is finite (a NaN or ±inf anywhere in either vector makes it so): one more
+        dot product than River's step, and a refused update leaves the rows untouched.
+        """
+        if not math.isfinite(y):
+            self.refused += 1
+            return
         u = self.users[user]
         i = self.items[item]
         g = 2.0 * (float(np.dot(u, i)) - y)
@@ -80,20 +98,26 @@ class RowFunkMF:
         elif g < -self.clip:
             g = -self.clip
         if self.l2:
-            grad_u = g * i + self.l2 * u
-            grad_i = g * u + self.l2 * i
-            u -= self.lr * grad_u
-            i -= self.lr * grad_i
-        else:  # the same step in three array operations (equal to River's to rounding)
+            new_u = u - self.lr * (g * i + self.l2 * u)
+            new_i = i - self.lr * (g * u + self.l2 * i)
+        else:  # the same step in four array operations (equal to River's to rounding)
             step = self.lr * g
-            old_u = np.multiply(u, step)
-            u -= np.multiply(i, step)
-            i -= old_u
+            new_u = u - i * step
+            new_i = i - u * step
+        if not math.isfinite(new_u.dot(new_i)):
+            self.refused += 1
+            return
+        np.copyto(u, new_u)
+        np.copyto(i, new_i)
         self.user_updates[user] += 1
         self.item_updates[item] += 1
 
+    # The names the job used before the Protocols (the benchmark's and tests' spelling).
+    learn = learn_one
+    predict = predict_one
+
     def learn_many(self, users: Updates, items: Updates, ys: Updates) -> None:
-        """``learn(users[k], items[k], ys[k])`` for k = 0, 1, … in order, in conflict-free waves.
+        """``learn_one(users[k], items[k], ys[k])`` for k = 0, 1, … in order, in waves.
 
         Update k goes to wave 1 + max(wave of the last earlier update of its user row, wave of
         the last earlier update of its item row): no two updates of a wave share a row, so a
@@ -129,6 +153,9 @@ class RowFunkMF:
         users = np.asarray(users, dtype=np.intp).reshape(-1)
         items = np.asarray(items, dtype=np.intp).reshape(-1)
         ys = np.asarray(ys, dtype=np.float64).reshape(-1)
+        if not np.isfinite(ys).all():  # rare: the loop refuses and counts them one by one
+            self._learn_loop(users, items, ys)
+            return
         # There are at least as many waves as updates of the busiest row: a room's run of
         # heartbeats all train the item on stage, so this often settles it without the waves.
         busiest = max(int(np.bincount(users).max()), int(np.bincount(items).max()))
@@ -164,6 +191,9 @@ class RowFunkMF:
         if not np.abs(residuals).max() <= 0.5 * self.clip:  # a clamp was due (or NaN): redo
             work = np.concatenate((self.users[user_rows], self.items[item_rows]))
             self._sweep(work, rows, targets, bounds, clip=True)
+        if not np.isfinite(work).all():  # some step overflowed: redo step by step, refusing it
+            self._learn_loop(users, items, ys)
+            return
         self.users[user_rows] = work[: len(user_rows)]
         self.items[item_rows] = work[len(user_rows) :]
         self.user_updates[user_rows] += np.bincount(user_k).astype(np.int32)
@@ -208,7 +238,7 @@ class RowFunkMF:
         return residuals
 
     def _learn_loop(self, users: Updates, items: Updates, ys: Updates) -> None:
-        learn = self.learn
+        learn = self.learn_one
         for u, i, y in zip(_plain(users), _plain(items), _plain(ys), strict=True):
             learn(u, i, y)
 
@@ -298,7 +328,7 @@ class FunkMF:
         return row
 
     def learn_one(self, user: str, item: str, y: float) -> None:
-        self.model.learn(
+        self.model.learn_one(
             self._row(self.user_rows, user, True), self._row(self.item_rows, item, False), y
         )
 
@@ -319,7 +349,7 @@ class FunkMF:
         u, i = self.user_rows.get(user), self.item_rows.get(item)
         if u is None or i is None:
             return 0.0
-        return self.model.predict(u, i)
+        return self.model.predict_one(u, i)
 
     def user_vector(self, user: str) -> np.ndarray:
         row = self.user_rows.get(user)

@@ -6,7 +6,12 @@ learning) is pure overhead: about 50 µs an example. This keeps River's update t
 log-loss gradient with its ±18 cut-offs, sample weight, gradient clamp, intercept step, then
 ``w −= lr·(g·x + l2·w)`` — on a list of floats
 (``tests/models/learners/test_logistic.py`` runs both on
-the same stream and compares weights, intercept and predictions).
+the same stream and compares weights, intercept and predictions). It is the fast
+``PropensityLearner`` (``models.learners.protocols``);
+``models.learners.river_adapters.RiverLogisticRegression`` runs River's own estimator instead.
+
+A non-finite example (a NaN or infinite feature or sample weight) or a step whose result would
+not be finite is refused: the weights stay as they were and ``refused`` counts it.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ class LogisticRegression:
     >>> model.predict_proba_one({"a": 1.0, "b": 0.0})[True]
     0.5
     >>> model.learn_one({"a": 1.0, "b": 0.0}, True)
-    >>> model.predict_proba_one({"a": 1.0, "b": 0.0})[True] > 0.5
+    >>> model.predict_one({"a": 1.0, "b": 0.0}) > 0.5
     True
+    >>> model.learn_one({"a": float("nan"), "b": 0.0}, False); model.refused
+    1
     """
 
     def __init__(self, names: Sequence[str], lr: float = 0.01, l2: float = 0.0,
@@ -57,23 +64,40 @@ class LogisticRegression:
         self.clip = clip_gradient
         self.coef = [float((initial or {}).get(name, 0.0)) for name in self.names]
         self.intercept = 0.0
+        self.refused = 0
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Snapshots written before ``refused`` existed restore with a zero count."""
+        state.setdefault("refused", 0)
+        self.__dict__.update(state)
 
     # -- dense, the job's path -------------------------------------------------------------
     def raw_values(self, values: Sequence[float]) -> float:
         return sum(map(operator.mul, self.coef, values)) + self.intercept
 
-    def proba_values(self, values: Sequence[float]) -> float:
+    def predict_values(self, values: Sequence[float]) -> float:
         return _sigmoid(self.raw_values(values))
 
     def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None:
-        g = _log_loss_gradient(y, self.raw_values(values)) * w
+        """River's step; the raw score is NaN or ±inf iff a feature is not finite (or a
+        product overflows), and the new weights are checked through their sum likewise."""
+        raw = self.raw_values(values)
+        if not (math.isfinite(raw) and math.isfinite(w)):
+            self.refused += 1
+            return
+        g = _log_loss_gradient(y, raw) * w
         g = min(max(g, -self.clip), self.clip)
-        self.intercept -= self.intercept_lr * g
+        intercept = self.intercept - self.intercept_lr * g
         lr, l2 = self.lr, self.l2
-        self.coef = [c - lr * (g * x + l2 * c) for c, x in zip(self.coef, values, strict=True)]
+        coef = [c - lr * (g * x + l2 * c) for c, x in zip(self.coef, values, strict=True)]
+        if not math.isfinite(sum(coef) + intercept):
+            self.refused += 1
+            return
+        self.intercept = intercept
+        self.coef = coef
 
-    def weight_array(self) -> np.ndarray:
-        return np.array(self.coef, dtype=np.float32)
+    def weights(self) -> tuple[np.ndarray, float]:
+        return np.array(self.coef, dtype=np.float64), self.intercept
 
     # -- River's interface -----------------------------------------------------------------
     def _values(self, x: Mapping[str, float]) -> list[float]:
@@ -82,13 +106,12 @@ class LogisticRegression:
             raise KeyError(f"an example needs exactly the features {self.names}")
         return [float(x[name]) for name in self.names]
 
+    def predict_one(self, x: Mapping[str, float]) -> float:
+        return self.predict_values(self._values(x))
+
     def predict_proba_one(self, x: Mapping[str, float]) -> dict[bool, float]:
-        p = self.proba_values(self._values(x))
+        p = self.predict_one(x)
         return {False: 1.0 - p, True: p}
 
     def learn_one(self, x: Mapping[str, float], y: bool, w: float = 1.0) -> None:
         self.learn_values(self._values(x), y, w)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        return dict(zip(self.names, self.coef, strict=True))

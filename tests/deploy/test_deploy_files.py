@@ -85,6 +85,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "roomrank_propensity_rolling_auc": ("gauge", set()),
     "roomrank_push_hit_rate": ("gauge", {"arm"}),
     "roomrank_push_conversions_total": ("counter", {"arm", "action"}),
+    "roomrank_learner_refused_total": ("counter", set()),
 }
 # Series Prometheus makes itself.
 SYNTHETIC_METRICS = {"up", "ALERTS"}

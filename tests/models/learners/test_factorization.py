@@ -286,8 +286,8 @@ def test_learn_many_redoes_the_batch_with_the_clamp_only_when_one_is_due() -> No
 def test_learn_many_cost_cutoff_loops_learn_for_small_or_sequential_batches() -> None:
     a, _ = twin_models(40, 40, 0.0, 1e12, seed=5)
     calls: list[int] = []
-    real = a.learn
-    a.learn = lambda u, i, y: calls.append(u) or real(u, i, y)  # type: ignore[method-assign]
+    real = a.learn_one
+    a.learn_one = lambda u, i, y: calls.append(u) or real(u, i, y)  # type: ignore[method-assign]
     distinct = np.arange(40)
     a.learn_many(distinct[:21], distinct[:21], np.ones(21))  # one wave, but too small to pay
     assert len(calls) == 21

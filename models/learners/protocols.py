@@ -1,0 +1,104 @@
+"""The two learner interfaces a room learns through, in the shape a River user knows.
+
+A room holds one learner of each kind and never asks which implementation it has:
+
+* a **vector learner** (``VectorLearner``): River's ``reco`` shape, ``learn_one(user, item, y)``
+  and ``predict_one(user, item)``, on integer rows that the room hands out (its viewer and
+  item row indices), plus what ranking a whole room at once needs: the vectors as the rows of
+  two matrices, a per-row update count (0 = cold: the ranking gives such a row a zero vector),
+  explicit row (re)initialisation when the room hands a row to a new id, and ``learn_many``
+  for a run of updates in order;
+* a **propensity learner** (``PropensityLearner``): River's binary classifier shape,
+  ``learn_one(x, y, w)`` and ``predict_one(x)`` on a dict of features (``predict_one`` gives
+  P(y = True), what River's ``predict_proba_one(x)[True]`` gives), plus the same on the values
+  of a fixed, ordered feature list (``names``), and the linear weights, which the ranking
+  reads to score every (viewer, item) pair of a room as matrices.
+
+Both refuse a non-finite update (a NaN or infinite target, feature, weight or result): the
+model is left as it was and ``refused`` counts it, so one bad number cannot turn a room's
+model into NaN for good.
+
+Implementations: the fast ones (River's update rules on numpy rows and float lists,
+``models.learners.factorization.RowFunkMF``, ``models.learners.logistic.LogisticRegression``)
+and adapters that run River's own estimators (``models.learners.river_adapters``). The
+contract they share is ``tests/models/learners/test_contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+# A batch's rows or targets: an array, or the plain lists a room collects them in.
+Updates = np.ndarray | Sequence[int] | Sequence[float]
+
+
+@runtime_checkable
+class VectorLearner(Protocol):
+    """Online matrix factorisation on rows: ``predict_one(u, i) = ⟨users[u], items[i]⟩``.
+
+    Rows exist once ``init_user``/``init_item`` gave them a fresh vector (and a zero count);
+    ``learn_one``/``predict_one`` on a row that was never initialised are errors (unlike River,
+    ``predict_one`` never creates a row). The matrices may be longer than the rows in use
+    (capacity); rows are reused after a room forgets an id, so ``init_*`` also resets.
+    """
+
+    n_factors: int
+    users: np.ndarray  # (capacity, n_factors) float64, row r = vector of user row r
+    items: np.ndarray  # (capacity, n_factors) float64
+    user_updates: np.ndarray  # (capacity,) int32: updates learned per user row; 0 = cold
+    item_updates: np.ndarray  # (capacity,) int32
+
+    @property
+    def refused(self) -> int:
+        """Non-finite updates refused (the model was left unchanged)."""
+
+    def init_user(self, row: int) -> None:
+        """Give user ``row`` a fresh starting vector and a zero count."""
+
+    def init_item(self, row: int) -> None:
+        """Give item ``row`` a fresh starting vector and a zero count."""
+
+    def predict_one(self, user: int, item: int) -> float:
+        """⟨user vector, item vector⟩; no side effect."""
+
+    def learn_one(self, user: int, item: int, y: float) -> None:
+        """One step towards ``predict_one(user, item) == y``; counts one update per row."""
+
+    def learn_many(self, users: Updates, items: Updates, ys: Updates) -> None:
+        """``learn_one`` for each k in order (the result must equal that of the calls)."""
+
+
+@runtime_checkable
+class PropensityLearner(Protocol):
+    """Online binary classification on a fixed feature list, linear in its features.
+
+    ``x`` holds exactly the features ``names``; ``values`` holds them in ``names`` order.
+    ``weights()`` is the model as arrays: ``sigmoid(values @ coef + intercept)`` equals
+    ``predict_values(values)`` (to float rounding).
+    """
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The features, in the order of ``values`` and of the weights."""
+
+    @property
+    def refused(self) -> int:
+        """Non-finite updates refused (the model was left unchanged)."""
+
+    def predict_one(self, x: Mapping[str, float]) -> float:
+        """P(y = True | x); no side effect."""
+
+    def learn_one(self, x: Mapping[str, float], y: bool, w: float = 1.0) -> None:
+        """One step on example ``x`` with label ``y`` and sample weight ``w``."""
+
+    def predict_values(self, values: Sequence[float]) -> float:
+        """``predict_one`` of the example whose features are ``values`` (``names`` order)."""
+
+    def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None:
+        """``learn_one`` of the example whose features are ``values`` (``names`` order)."""
+
+    def weights(self) -> tuple[np.ndarray, float]:
+        """The coefficients (float64, ``names`` order) and the intercept."""
