@@ -46,6 +46,12 @@ SETTINGS: Final = (
     Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
     Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),
     Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
+    Setting(
+        "max_held_events",
+        int,
+        50_000,
+        "most events a room holds back for reordering; past it the oldest are applied early",
+    ),
     Setting("window_ms", int, 300_000, "length of the room's momentum window"),
     Setting("bucket_ms", int, 10_000, "resolution of the momentum window"),
     Setting(
@@ -142,6 +148,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         presence_timeout_ms=values["presence_timeout_ms"],
         forget_after_ms=values["forget_after_ms"],
         lateness_ms=values["lateness_ms"],
+        max_held_events=values["max_held_events"],
         window_ms=values["window_ms"],
         bucket_ms=values["bucket_ms"],
         dedup_horizon_ms=values["dedup_horizon_ms"],

@@ -40,6 +40,7 @@ class RoomParams:
     presence_timeout_ms: int = 90_000
     forget_after_ms: int = 600_000
     lateness_ms: int = 2_000
+    max_held_events: int = 50_000
     window_ms: int = 300_000
     bucket_ms: int = 10_000
     dedup_horizon_ms: int = 600_000
@@ -51,7 +52,9 @@ class RoomParams:
     learner: str = "fast"  # models.learners.choice.LEARNERS
 
     def __post_init__(self) -> None:
-        for name in ("top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms"):
+        for name in (
+            "top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms", "max_held_events",
+        ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("lateness_ms", "dedup_horizon_ms", "forget_after_ms"):

@@ -63,7 +63,9 @@ class Room:
         self.room_id = room_id
         self.params = params
         self.dedup = Deduplicator(params.dedup_horizon_ms, params.dedup_max_ids)
-        self.buffer: ReorderBuffer[Event] = ReorderBuffer(params.lateness_ms)
+        self.buffer: ReorderBuffer[Event] = ReorderBuffer(
+            params.lateness_ms, params.max_held_events
+        )
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
         self.items = ItemTable()
         self.window = ItemWindow(params.window_ms, params.bucket_ms)

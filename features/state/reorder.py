@@ -4,7 +4,14 @@ The ranking for a trigger at ``T`` may use only events with ``ts <= T``. Produce
 in order but the contract tolerates modest disorder, so each room buffers events and
 releases them in ``(ts, arrival)`` order once the room's watermark (newest ``ts`` seen
 minus ``lateness_ms``) has passed them. An event more than ``lateness_ms`` older than the
-newest one offered before it is refused as late. Both rules depend on event time and arrival
+newest one offered before it is refused as late.
+
+The buffer is bounded (``max_held``): a producer whose clock is stuck (every event at the same
+``ts``) never moves the watermark, and would otherwise hold every event forever. Past the
+bound the oldest held events, in the same ``(ts, arrival)`` order, are released early. That
+keeps the no-look-ahead rule (a trigger applied early has seen only older events; an event
+arriving later with a smaller ``ts`` is applied after it, as a late event is) and depends
+on arrival order alone, so replays stay identical. Both rules depend on event time and arrival
 order only, so a replay, a restart, another batching or another worker count applies exactly
 the same sequence.
 """
@@ -35,12 +42,12 @@ class ReorderBuffer(Generic[T]):
     (False, [120])
     """
 
-    __slots__ = ("_heap", "_seq", "lateness_ms", "newest", "released_ts")
+    __slots__ = ("_heap", "_seq", "lateness_ms", "max_held", "newest")
 
-    def __init__(self, lateness_ms: int) -> None:
+    def __init__(self, lateness_ms: int, max_held: int = 50_000) -> None:
         self.lateness_ms = lateness_ms
+        self.max_held = max(1, max_held)
         self.newest = -1  # newest ts offered
-        self.released_ts = -1  # ts of the last released event
         self._heap: list[tuple[int, int, T]] = []
         self._seq = 0
 
@@ -65,8 +72,13 @@ class ReorderBuffer(Generic[T]):
         return True
 
     def release(self) -> list[T]:
-        """Events the watermark has passed, oldest first."""
-        return self._pop_until(self.newest - self.lateness_ms)
+        """Events the watermark has passed, oldest first, then the oldest of the rest while
+        more than ``max_held`` remain."""
+        out = self._pop_until(self.newest - self.lateness_ms)
+        heap = self._heap
+        while len(heap) > self.max_held:
+            out.append(heapq.heappop(heap)[2])
+        return out
 
     def flush(self) -> list[T]:
         """Everything buffered: the input ended or the room closed."""
@@ -77,6 +89,4 @@ class ReorderBuffer(Generic[T]):
         out: list[T] = []
         while heap and heap[0][0] <= watermark:
             out.append(heapq.heappop(heap)[2])
-        if out:
-            self.released_ts = out[-1].ts
         return out

@@ -511,3 +511,21 @@ def test_state_stays_bounded_as_viewers_come_and_go() -> None:
     assert len(room.items) <= 4 * (130 // 20 + 2)
     assert len(room.dedup) <= 1_000
     assert len(room.mf.users) <= 512 and len(room.pushed_at) <= 512
+
+
+def test_a_stuck_producer_clock_is_held_only_up_to_the_bound_and_nothing_is_lost() -> None:
+    """Every event at one ts: the watermark never moves, so without a bound the room would
+    hold them all. Each is applied exactly once, none is a dead letter."""
+    params = RoomParams(dim=4, max_held_events=100)
+    room = Room(ROOM, params)
+    events = decode_all(
+        msg(f"e-{n}", "heartbeat", 1_000, user_id=f"u-{n % 7}", watch_ms=1) for n in range(2_000)
+    )
+    applied = 0
+    for start in range(0, len(events), 64):
+        out = room.accept(events[start : start + 64])
+        assert not any(isinstance(o, DeadLetter) for o in out)
+        applied += sum(sum(o.events.values()) for o in out if isinstance(o, RoomStats))
+        assert len(room.buffer) <= 100
+    applied += sum(sum(o.events.values()) for o in room.flush() if isinstance(o, RoomStats))
+    assert applied == 2_000

@@ -149,6 +149,44 @@ def test_flush_releases_everything_in_order() -> None:
     assert buf.flush() == []
 
 
+def test_a_stuck_clock_holds_no_more_than_the_bound_and_loses_nothing() -> None:
+    """Every event at one ts never moves the watermark: the bound releases the oldest."""
+    buf: ReorderBuffer[Ev] = ReorderBuffer(lateness_ms=2_000, max_held=50)
+    released: list[Ev] = []
+    for n in range(1_000):
+        assert buf.offer(Ev(7_000, n))
+        released.extend(buf.release())
+        assert len(buf) <= 50
+    released.extend(buf.flush())
+    assert [e.n for e in released] == list(range(1_000))
+
+
+@PROPERTY
+@given(
+    st.lists(st.one_of(st.integers(0, 2_000), st.just(None)), max_size=80),
+    st.integers(0, 500),
+    st.integers(1, 10),
+)
+def test_the_bound_keeps_order_and_every_event(
+    script: list[int | None], lateness: int, bound: int
+) -> None:
+    """Bounded or not, released events come out once each, in (ts, arrival) order at each
+    release, and a release leaves at most ``max_held`` events held."""
+    buf: ReorderBuffer[Ev] = ReorderBuffer(lateness_ms=lateness, max_held=bound)
+    accepted: list[Ev] = []
+    released: list[Ev] = []
+    for n, step in enumerate(script):
+        if step is None:
+            out = buf.release()
+            assert [(e.ts, e.n) for e in out] == sorted((e.ts, e.n) for e in out)
+            assert len(buf) <= bound
+            released.extend(out)
+        elif buf.offer(Ev(step, n)):
+            accepted.append(Ev(step, n))
+    released.extend(buf.flush())
+    assert sorted((e.ts, e.n) for e in released) == sorted((e.ts, e.n) for e in accepted)
+
+
 @PROPERTY
 @given(
     st.lists(
