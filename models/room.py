@@ -26,6 +26,7 @@ from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
+from models.compaction import compact_items, compact_viewers
 from models.learners.choice import vector_learner
 from models.learners.factorization import room_seed
 from models.params import FEEDBACK, RoomParams
@@ -354,3 +355,5 @@ class Room:
         keep = self.showcase.rows if self.showcase is not None else np.zeros(0, np.int64)
         for row in self.items.forget_unshown(now, self.params.forget_after_ms, keep):
             self.window.forget(row)
+        compact_viewers(self)
+        compact_items(self)

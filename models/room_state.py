@@ -131,7 +131,7 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     _load_columns(room.items, tree["items"])
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
     room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])  # type: ignore[attr-defined]
-    _load_river_vectors(room.mf)
+    room.mf.rows_replaced()
     _load_propensity(room.propensity.model, tree["propensity"])
     window = tree["window"]
     room.window.current = window["current"]
@@ -218,20 +218,6 @@ def _load_propensity(model: object, stored: dict[str, Any]) -> None:
         model.coef = list(map(float, stored["coef"]))  # type: ignore[attr-defined]
         model.intercept = float(stored["intercept"])  # type: ignore[attr-defined]
     model.refused = int(stored.get("refused", 0))  # type: ignore[attr-defined]
-
-
-def _load_river_vectors(mf: object) -> None:
-    """River's ``FunkMF`` keeps its vectors in dicts that the adapter mirrors as matrices:
-    the matrices are the snapshot, River's dicts are rebuilt from them."""
-    river = getattr(mf, "river", None)
-    if river is None:
-        return
-    river.u_latents.clear()
-    river.i_latents.clear()
-    for row, vector in enumerate(mf.users):  # type: ignore[attr-defined]
-        river.u_latents[row] = vector.copy()
-    for row, vector in enumerate(mf.items):  # type: ignore[attr-defined]
-        river.i_latents[row] = vector.copy()
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -74,6 +74,40 @@ class RowIndex:
     def items(self) -> list[tuple[str, int]]:
         return list(self._rows.items())
 
+    @property
+    def sparse(self) -> bool:
+        """Whether most allocated rows are free: many ids came and went (junk ids, churn)."""
+        return self.capacity > 4 * max(len(self._rows), 16)
+
+    def compact(self) -> np.ndarray:
+        """Renumber the live ids ``0..n-1``, keeping their order, and shrink to fit; returns
+        the old row of each new row, for the columns to follow (``take_rows``).
+
+        >>> rows = RowIndex()
+        >>> for key in "abcde": _ = rows.add(key)
+        >>> for key in "abd": _ = rows.remove(key)
+        >>> rows.compact().tolist(), rows.get("c"), rows.get("e"), rows.capacity
+        ([2, 4], 0, 1, 8)
+        """
+        live = np.array(sorted(self._rows.values()), dtype=np.int64)
+        ids = np.empty(max(8, len(live)), dtype=object)
+        ids[: len(live)] = self.ids[live]
+        self.ids = ids
+        self._rows = {key: row for row, key in enumerate(ids[: len(live)].tolist())}
+        self._free = []
+        return live
+
+
+def take_rows(array: np.ndarray, live: np.ndarray, capacity: int, axis: int = 0) -> np.ndarray:
+    """``array``'s rows ``live`` (along ``axis``) as rows ``0..``, zero-padded to ``capacity``."""
+    shape = list(array.shape)
+    shape[axis] = capacity
+    out = np.zeros(shape, dtype=array.dtype)
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(0, len(live))
+    out[tuple(index)] = np.take(array, live, axis=axis)
+    return out
+
 
 def grow(array: np.ndarray, capacity: int) -> np.ndarray:
     """Return ``array`` with at least ``capacity`` rows, new rows zeroed."""

@@ -77,6 +77,9 @@ class RowFunkMF:
         self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.item_updates[row] = 0
 
+    def rows_replaced(self) -> None:
+        """Nothing to do: the matrices are this learner's only store."""
+
     def predict_one(self, user: int, item: int) -> float:
         return float(self.users[user] @ self.items[item])
 

@@ -61,6 +61,10 @@ class VectorLearner(Protocol):
     def init_item(self, row: int) -> None:
         """Give item ``row`` a fresh starting vector and a zero count."""
 
+    def rows_replaced(self) -> None:
+        """The room replaced ``users``/``items`` (a restore, a compaction that renumbered
+        rows): bring any store of the learner's own in line with them."""
+
     def predict_one(self, user: int, item: int) -> float:
         """⟨user vector, item vector⟩; no side effect."""
 

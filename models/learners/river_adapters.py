@@ -102,6 +102,15 @@ class RiverFunkMF:
         self.river.i_latents[row] = self.items[row].copy()
         self.item_updates[row] = 0
 
+    def rows_replaced(self) -> None:
+        """River keys its vectors by row: rebuild its dicts from the mirror matrices."""
+        self.river.u_latents.clear()
+        self.river.i_latents.clear()
+        for row, vector in enumerate(self.users):
+            self.river.u_latents[row] = vector.copy()
+        for row, vector in enumerate(self.items):
+            self.river.i_latents[row] = vector.copy()
+
     def _known(self, user: int, item: int) -> None:
         if user not in self.river.u_latents or item not in self.river.i_latents:
             raise KeyError(f"rows ({user}, {item}) were not initialised (init_user/init_item)")

@@ -1,0 +1,69 @@
+"""Give a room's memory back when the ids it holds have mostly gone.
+
+Rows of forgotten viewers and items are reused, but the arrays behind them only grow: 200,000
+clicks on junk item ids, or 200,000 ``leave``s of strangers, leave arrays sized for 200,000
+rows in memory and in every snapshot long after the ids were forgotten. After a sweep, a
+table whose rows are mostly free is renumbered (live rows keep their order) and every array
+indexed by those rows follows. Compaction depends on event time only (it runs in the sweep),
+so replays compact at the same points and push the same items.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from features.state.rows import take_rows
+
+if TYPE_CHECKING:
+    from models.room import Room
+
+
+def compact_viewers(room: Room) -> bool:
+    """Renumber the viewers if most rows are free; True when it did."""
+    index = room.viewers.rows
+    if not index.sparse:
+        return False
+    live = index.compact()
+    capacity = index.capacity
+    table = room.viewers
+    for name, value in list(vars(table).items()):
+        if isinstance(value, np.ndarray):
+            setattr(table, name, take_rows(value, live, capacity))
+    mf = room.mf
+    mf.users = take_rows(mf.users, live, capacity)
+    mf.user_updates = take_rows(mf.user_updates, live, capacity)
+    mf.rows_replaced()
+    room.arm = take_rows(room.arm, live, capacity)
+    room.pushed_at = take_rows(room.pushed_at, live, capacity)
+    room.pushed_items = take_rows(room.pushed_items, live, capacity)
+    return True
+
+
+def compact_items(room: Room) -> bool:
+    """Renumber the items if most rows are free; True when it did."""
+    index = room.items.rows
+    if not index.sparse:
+        return False
+    old_capacity = index.capacity
+    live = index.compact()
+    capacity = index.capacity
+    new_row = np.full(max(old_capacity, len(room.mf.items)) + 1, -1, dtype=np.int64)
+    new_row[live] = np.arange(len(live))  # new_row[-1] stays -1: "no item" maps to itself
+    table = room.items
+    for name, value in list(vars(table).items()):
+        if isinstance(value, np.ndarray):
+            setattr(table, name, take_rows(value, live, capacity))
+    mf = room.mf
+    mf.items = take_rows(mf.items, live, capacity)
+    mf.item_updates = take_rows(mf.item_updates, live, capacity)
+    mf.rows_replaced()
+    window = room.window
+    window.total = take_rows(window.total, live, capacity)
+    window.buckets = take_rows(window.buckets, live, capacity, axis=1)
+    if room.showcase is not None:
+        room.showcase.rows = new_row[room.showcase.rows]
+    # A pushed item forgotten since is "none" (-1): its old row may go to another item.
+    room.pushed_items = new_row[room.pushed_items]
+    return True
