@@ -161,7 +161,7 @@ class Room:
         ts = event.ts
         self.clock = max(self.clock, ts)
         if ts - self.last_sweep >= self.params.sweep_every_ms:
-            self._sweep(ts)
+            self._housekeep(ts)
         etype = event.type
         stats.events[etype] += 1
         if etype == "showcase":
@@ -211,7 +211,7 @@ class Room:
     def _show(self, event: Event) -> None:
         for item in event.items:
             self._item(item.item_id)
-        self.showcase, _ = self.items.show(event.event_id, event.ts, event.items, event.spotlight)
+        self.showcase = self.items.show(event.event_id, event.ts, event.items, event.spotlight)
 
     def _spotlight_row(self) -> int | None:
         sc = self.showcase
@@ -345,7 +345,9 @@ class Room:
         out.append(batch)
 
     # -- bounded memory ------------------------------------------------------------------
-    def _sweep(self, now: int) -> None:
+    def _housekeep(self, now: int) -> None:
+        """Every ``sweep_every_ms`` of event time: forget idle viewers and unshown items,
+        then give memory back (``models.compaction``)."""
         self._apply_learning()  # before rows are freed and possibly handed to someone else
         self.last_sweep = now
         self.present_now = self.viewers.present_count(now)

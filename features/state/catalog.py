@@ -73,23 +73,19 @@ class ItemTable:
 
     def show(
         self, event_id: str, ts: int, items: tuple[ShowcaseItem, ...], spotlight: str | None
-    ) -> tuple[Showcase, list[int]]:
-        """Install a new showcase; returns it and the rows of items never seen before."""
-        new_rows: list[int] = []
+    ) -> Showcase:
+        """Install a new showcase (items are added to the table as needed)."""
         ordered = sorted(items, key=lambda item: item.item_id)
         rows = np.empty(len(ordered), dtype=np.int64)
         for n, item in enumerate(ordered):
-            row, new = self.ensure(item.item_id)
-            if new:
-                new_rows.append(row)
+            row, _ = self.ensure(item.item_id)
             self.price[row] = item.price
             self.category[row] = category_bucket(item.category)
             self.last_shown[row] = ts
             rows[n] = row
         ids = [item.item_id for item in ordered]
         spot = ids.index(spotlight) if spotlight is not None else -1
-        showcase = Showcase(event_id, ts, ids, rows, spot)
-        return showcase, new_rows
+        return Showcase(event_id, ts, ids, rows, spot)
 
     def forget_unshown(self, now: int, after_ms: int, keep: np.ndarray) -> list[int]:
         """Drop items not on show for ``after_ms`` (never those in ``keep``)."""

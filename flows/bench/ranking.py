@@ -125,8 +125,9 @@ class RankingRoom:
     def show(self, n_items: int) -> Event:
         """Put the first ``n_items`` items on show; returns the trigger event."""
         event = showcase_event(f"bench-s{n_items}", self.now, n_items)
-        showcase, new = self.room.items.show(event.event_id, event.ts, event.items, event.spotlight)
-        assert not new, "items were all created in __init__"
+        known = len(self.room.items)
+        showcase = self.room.items.show(event.event_id, event.ts, event.items, event.spotlight)
+        assert len(self.room.items) == known, "items were all created in __init__"
         self.room.showcase = showcase
         return event
 

@@ -190,10 +190,10 @@ class RowFunkMF:
         bounds = list(zip((2 * starts).tolist(), (2 * ends).tolist(), strict=True))
         work = np.concatenate((self.users[user_rows], self.items[item_rows]))
         with np.errstate(all="ignore"):  # an overflow here means a clamp was due: redone
-            residuals = self._sweep(work, rows, targets, bounds, clip=False)
+            residuals = self._apply_waves(work, rows, targets, bounds, clip=False)
         if not np.abs(residuals).max() <= 0.5 * self.clip:  # a clamp was due (or NaN): redo
             work = np.concatenate((self.users[user_rows], self.items[item_rows]))
-            self._sweep(work, rows, targets, bounds, clip=True)
+            self._apply_waves(work, rows, targets, bounds, clip=True)
         if not np.isfinite(work).all():  # some step overflowed: redo step by step, refusing it
             self._learn_loop(users, items, ys)
             return
@@ -202,7 +202,7 @@ class RowFunkMF:
         self.user_updates[user_rows] += np.bincount(user_k).astype(np.int32)
         self.item_updates[item_rows] += np.bincount(item_k).astype(np.int32)
 
-    def _sweep(
+    def _apply_waves(
         self,
         work: np.ndarray,
         rows: np.ndarray,

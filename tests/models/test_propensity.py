@@ -101,7 +101,7 @@ def _cold_room(spotlight: str | None, window_rows: dict[str, dict[int, float]] |
         ShowcaseItem("sku-c", 60.0, "fashion"),
         ShowcaseItem("sku-d", 9.5, "beauty"),
     )
-    showcase, _ = items.show("e-1", 1_000, showcase_items, spotlight)
+    showcase = items.show("e-1", 1_000, showcase_items, spotlight)
     window = np.zeros((items.rows.capacity, len(CHANNELS)), dtype=np.float32)
     for item_id, counts in (window_rows or {}).items():
         for channel, value in counts.items():

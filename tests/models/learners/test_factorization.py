@@ -263,7 +263,7 @@ def test_learn_many_is_not_vacuous() -> None:
 
 def test_learn_many_redoes_the_batch_with_the_clamp_only_when_one_is_due() -> None:
     sweeps: list[bool] = []
-    real = RowFunkMF._sweep
+    real = RowFunkMF._apply_waves
 
     def spy(self: RowFunkMF, *args: object, clip: bool) -> np.ndarray:
         sweeps.append(clip)
@@ -271,7 +271,7 @@ def test_learn_many_redoes_the_batch_with_the_clamp_only_when_one_is_due() -> No
 
     rng = np.random.default_rng(2)
     users, items = rng.integers(0, 4, 80), rng.integers(0, 4, 80)
-    with always_in_waves(), mock.patch.object(RowFunkMF, "_sweep", spy):
+    with always_in_waves(), mock.patch.object(RowFunkMF, "_apply_waves", spy):
         for clip, scale, expected in ((1e12, 1.0, [False]), (0.5, 10.0, [False, True])):
             a, b = twin_models(4, 4, 0.01, clip, seed=3)
             sweeps.clear()
