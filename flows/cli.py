@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write a simulated live-commerce world as JSONL")
     _world_args(sim, rooms=50, viewers=2000, minutes=30.0)
+    sim.add_argument(
+        "--regime",
+        default="default",
+        help="simulator mechanism: default, item-taste, category-taste, hidden-budget,"
+        " taste-engagement, drifting-taste, held-out (docs/evaluation.md)",
+    )
     sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
 
     run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
@@ -94,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
+        from models.sim.regimes import regime
         from models.sim.world import write_world
 
         _check_world(args, need_minutes=True)
         out: Any = sys.stdout.buffer if args.output == "-" else args.output
-        count = write_world(out, args.seed, args.rooms, args.viewers, args.minutes)
+        count = write_world(
+            out, args.seed, args.rooms, args.viewers, args.minutes, regime=regime(args.regime)
+        )
         print(f"wrote {count} events", file=sys.stderr)
         return 0
     if args.command == "evaluate":

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from models.sim.regimes import REGIMES, Regime
 from models.sim.truth import Item, Room, Viewer, WorldTruth
 
 # --- behaviour knobs (per minute rates are per viewer, scaled by the viewer's activity) ---
@@ -71,6 +72,7 @@ class RoomLog:
     end: int  # close time, or the end of the window
     rows: list[tuple[int, int, int, dict[str, Any]]] = field(default_factory=list)
     push_opens: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    regime: Regime = REGIMES["default"]
 
     def add(self, ts: int, event: dict[str, Any]) -> dict[str, Any]:
         self.rows.append((ts, _PRIO.get(event["type"], 2), len(self.rows), event))
@@ -170,9 +172,14 @@ def _session(
         last_hb = t
     if says_bye:
         log.add(t1, make_event("leave", t1, rid, user_id=uid))
-    affinity: list[float] = (room.vecs @ viewer.taste).tolist()
+    taste = viewer.taste
+    if log.regime.drift:  # this session's taste: the viewer's, moved in a random direction
+        shift = np.array([rnd.gauss(0.0, 1.0) for _ in range(len(taste))])
+        moved = taste + log.regime.drift * shift / max(float(np.linalg.norm(shift)), 1e-12)
+        taste = moved / max(float(np.linalg.norm(moved)), 1e-12)
+    affinity: list[float] = (room.vecs @ taste).tolist()
     _shopping(rnd, viewer, log, t0, t1, affinity)
-    _engagement(rnd, viewer, log, t0, t1, followed)
+    _engagement(rnd, viewer, log, t0, t1, followed, affinity)
     _push_opens(rnd, viewer, log, enter, t0, t1, affinity)
 
 
@@ -254,8 +261,11 @@ def _engagement(
     t0: int,
     t1: int,
     followed: set[tuple[str, str]],
+    affinity: list[float],
 ) -> None:
-    """Likes, comments, shares and gifts, often about the item being presented."""
+    """Likes, comments, shares and gifts, often about the item being presented; in regimes
+    where engagement carries taste, those about the item follow the viewer's taste for it."""
+    taste_weight = log.regime.engagement_taste
     rid, uid = log.room.room_id, viewer.user_id
     gift_rate = GIFT_PER_MIN * min(3.0, viewer.budget / 60.0)
     plan = (
@@ -269,6 +279,8 @@ def _engagement(
             ev = make_event(kind, ts, rid, user_id=uid)
             spot = log.showcase_at(ts).spotlight
             if spot >= 0 and rnd.random() < about_item:
+                if taste_weight and rnd.random() >= _sigmoid(taste_weight * affinity[spot]):
+                    continue
                 ev["item_id"] = log.room.catalogue[spot].item_id
             log.add(ts, ev)
     if (uid, rid) not in followed and t1 > t0 + 1 and rnd.random() < FOLLOW_PER_SESSION:

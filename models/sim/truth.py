@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.sim.regimes import REGIMES, Regime
+
 DIM = 8
 SEGMENTS = 6
 # Tastes are drawn around segment centres; a small spread keeps segments recognisable.
 TASTE_SPREAD = 0.35
-# How much an item's latent vector follows its category (the rest is item-specific style).
-CATEGORY_WEIGHT = 0.6
-APPEAL_SPREAD = 0.6  # item appeal shared by all viewers, in utility units
+# How much an item's style follows its category, and the spread of the appeal all viewers
+# share, are the regime's (``models.sim.regimes``).
 
 # category -> (median price, nouns used for titles)
 CATEGORIES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -109,6 +110,7 @@ class WorldTruth:
     segment_centres: np.ndarray
     start_ms: int
     end_ms: int
+    regime: Regime = REGIMES["default"]
 
     def viewer(self, user_id: str) -> Viewer:
         """Look a viewer up by ``user_id`` (ids are ``u-`` plus the 1-based pool position)."""
@@ -138,12 +140,14 @@ def spend_tier(budget: float, noise: float) -> int:
     return 1 + sum(z > cut for cut in TIER_CUTS)
 
 
-def _make_viewers(rng: np.random.Generator, n: int, centres: np.ndarray) -> tuple[Viewer, ...]:
+def _make_viewers(
+    rng: np.random.Generator, n: int, centres: np.ndarray, regime: Regime
+) -> tuple[Viewer, ...]:
     segments = rng.integers(0, SEGMENTS, size=n)
     tastes = _unit(centres[segments] + TASTE_SPREAD * rng.standard_normal((n, DIM)))
     budgets = BUDGET_MEDIAN * np.exp(BUDGET_SIGMA * rng.standard_normal(n))
     activity = np.exp(0.5 * rng.standard_normal(n) - 0.125)  # mean 1, heavy-ish tail
-    tier_noise = 0.6 * rng.standard_normal(n)
+    tier_noise = regime.tier_noise * rng.standard_normal(n)
     # age band leans on the segment so that attrs carry a little taste signal too
     age_shift = rng.integers(-1, 2, size=n)
     devices = rng.integers(0, len(DEVICES), size=n)
@@ -172,7 +176,11 @@ def _make_viewers(rng: np.random.Generator, n: int, centres: np.ndarray) -> tupl
 
 
 def _make_catalogue(
-    rng: np.random.Generator, room_index: int, cats: tuple[str, ...], centres: dict[str, np.ndarray]
+    rng: np.random.Generator,
+    room_index: int,
+    cats: tuple[str, ...],
+    centres: dict[str, np.ndarray],
+    regime: Regime,
 ) -> tuple[Item, ...]:
     size = int(rng.integers(60, 141))
     # the first category dominates the room's stock, the others fill in
@@ -183,7 +191,7 @@ def _make_catalogue(
         cat = cats[int(drawn[n])]
         median, nouns = CATEGORIES[cat]
         style = rng.standard_normal(DIM)
-        vec = _unit(CATEGORY_WEIGHT * centres[cat] + 0.8 * _unit(style))
+        vec = _unit(regime.category_weight * centres[cat] + 0.8 * _unit(style))
         price = max(0.5, round(median * math.exp(0.6 * float(rng.standard_normal())), 2))
         title = f"{ADJECTIVES[int(rng.integers(len(ADJECTIVES)))]} {nouns[int(rng.integers(5))]}"
         items.append(
@@ -194,13 +202,20 @@ def _make_catalogue(
                 title=title,
                 brand=BRANDS[int(rng.integers(len(BRANDS)))],
                 vec=vec,
-                appeal=APPEAL_SPREAD * float(rng.standard_normal()),
+                appeal=regime.appeal_spread * float(rng.standard_normal()),
             )
         )
     return tuple(items)
 
 
-def build_truth(seed: int, rooms: int, viewers: int, minutes: float, start_ms: int) -> WorldTruth:
+def build_truth(
+    seed: int,
+    rooms: int,
+    viewers: int,
+    minutes: float,
+    start_ms: int,
+    regime: Regime = REGIMES["default"],
+) -> WorldTruth:
     """Draw the latent world; the same seed always yields the same world.
 
     >>> t = build_truth(seed=3, rooms=2, viewers=5, minutes=10, start_ms=0)
@@ -224,7 +239,7 @@ def build_truth(seed: int, rooms: int, viewers: int, minutes: float, start_ms: i
     for r in range(rooms):
         n_cats = int(rng.integers(1, 4))
         cats = tuple(str(c) for c in rng.choice(names, size=n_cats, replace=False))
-        catalogue = _make_catalogue(rng, r + 1, cats, cat_centres)
+        catalogue = _make_catalogue(rng, r + 1, cats, cat_centres, regime)
         # a few rooms go live later; most end with a room_close at the end of the window,
         # some end early, and some are still live when the window ends
         opens = start_ms if rng.random() < 0.6 else start_ms + int(rng.uniform(0, 0.15) * window)
@@ -252,9 +267,10 @@ def build_truth(seed: int, rooms: int, viewers: int, minutes: float, start_ms: i
     items = {it.item_id: it for room in room_list for it in room.catalogue}
     return WorldTruth(
         rooms=tuple(room_list),
-        viewers=_make_viewers(rng, viewers, centres),
+        viewers=_make_viewers(rng, viewers, centres, regime),
         items=items,
         segment_centres=centres,
         start_ms=start_ms,
         end_ms=end_ms,
+        regime=regime,
     )

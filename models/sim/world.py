@@ -36,6 +36,7 @@ from models.sim.behaviour import (
     make_event,
     viewer_sessions,
 )
+from models.sim.regimes import REGIMES, Regime
 from models.sim.truth import WorldTruth, build_truth
 
 DEFAULT_START_MS = 1_764_331_200_000
@@ -62,9 +63,10 @@ class World:
         dup_rate: float = 0.005,
         late_rate: float = 0.005,
         max_late_ms: int = MAX_LATE_MS,
+        regime: Regime = REGIMES["default"],
     ) -> None:
         self.seed = seed
-        self.truth: WorldTruth = build_truth(seed, rooms, viewers, minutes, start_ms)
+        self.truth: WorldTruth = build_truth(seed, rooms, viewers, minutes, start_ms, regime)
         self.dup_rate = dup_rate
         self.late_rate = late_rate
         self.max_late_ms = max_late_ms
@@ -112,7 +114,8 @@ class World:
         for room in truth.rooms:
             end = room.closes_at if room.closes_at is not None else truth.end_ms
             timeline = host_timeline(rng, room, end)
-            logs.append(RoomLog(room, timeline, [s.ts for s in timeline], end))
+            starts = [s.ts for s in timeline]
+            logs.append(RoomLog(room, timeline, starts, end, regime=truth.regime))
         for log in logs:
             for s in log.timeline:
                 log.add(s.ts, s.event)
@@ -163,12 +166,16 @@ def iter_world(
     *,
     dup_rate: float = 0.005,
     late_rate: float = 0.005,
+    regime: Regime = REGIMES["default"],
 ) -> Iterator[dict[str, Any]]:
     """Contract input events for a seeded world, merged across rooms in arrival order.
 
     Pass ``dup_rate=0, late_rate=0`` for a clean stream when a test needs exact counts.
     """
-    world = World(seed, rooms, viewers, minutes, start_ms, dup_rate=dup_rate, late_rate=late_rate)
+    world = World(
+        seed, rooms, viewers, minutes, start_ms,
+        dup_rate=dup_rate, late_rate=late_rate, regime=regime,
+    )  # fmt: skip
     return world.events()
 
 
@@ -182,11 +189,13 @@ def write_world(
     *,
     dup_rate: float = 0.005,
     late_rate: float = 0.005,
+    regime: Regime = REGIMES["default"],
 ) -> int:
     """Write the world as JSONL (one event per line) and return the number of lines."""
     events = iter_world(
-        seed, rooms, viewers, minutes, start_ms, dup_rate=dup_rate, late_rate=late_rate
-    )
+        seed, rooms, viewers, minutes, start_ms,
+        dup_rate=dup_rate, late_rate=late_rate, regime=regime,
+    )  # fmt: skip
     if isinstance(path_or_file, str | Path):
         with open(path_or_file, "wb") as fh:
             return _write_lines(fh, events)
