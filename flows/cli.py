@@ -61,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=3, help="cut-off of HR@k and NDCG@k (default 3)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    lab = sub.add_parser(
+        "lab", help="the job against its peers and the oracle on every simulator regime"
+    )
+    lab.add_argument("--seeds", default="1,2,3", help="world seeds, comma-separated")
+    lab.add_argument(
+        "--regimes", default="", help="comma-separated (default: all, held-out listed too)"
+    )
+    lab.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
+    lab.add_argument("--viewers", type=int, default=400, help="viewers per world (default 400)")
+    lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
+    lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+
     bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
     bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     bench.add_argument("--json", dest="json_file", help="also write the results to this file")
@@ -120,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             print(report.format_table())
         return 0
+    if args.command == "lab":
+        return _lab(args)
     if args.command == "bench":
         from flows.bench.run import run_bench
 
@@ -128,6 +142,29 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args, settings)
     return _run(args, settings)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from flows.lab import format_lab, lab_json, run_lab
+    from models.sim.regimes import REGIMES, regime
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(
+            f"--seeds must be integers separated by commas, not {args.seeds!r}"
+        ) from None
+    names = tuple(n.strip() for n in args.regimes.split(",") if n.strip()) or tuple(REGIMES)
+    for name in names:
+        regime(name)  # one line naming the known regimes, before any work
+    if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
+        raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
+    rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names)
+    if args.json:
+        print(orjson.dumps(lab_json(rows), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_lab(rows))
+    return 0
 
 
 def _check_world(args: argparse.Namespace, need_minutes: bool) -> None:

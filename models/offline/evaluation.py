@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,10 @@ from models.offline.replay import (
 
 ALL_ARMS = "ALL"
 PUSHED = "pushed"
-BASELINES = ("showcase_order", "spotlight_first", "popularity", "random")
+BASELINES = ("showcase_order", "spotlight_first", "popularity", "category_count", "random")
+ORACLE = "oracle"
+Oracle = Callable[[str, tuple[str, ...], str | None], Sequence[str]]
+"""(user_id, showcase item ids, spotlight) -> the ids best first by the world's hidden truth."""
 
 
 def load_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -197,6 +200,22 @@ def _baselines(snap: Snapshot, popularity: _Popularity, ts: int) -> dict[str, tu
     }
 
 
+def category_count_order(
+    popular: tuple[str, ...], categories: dict[str, str], seen: Counter[str] | None
+) -> tuple[str, ...]:
+    """The per-viewer heuristic peer: items of the categories the viewer acted on most in
+    this room come first, then the room's popularity order.
+
+    >>> category_count_order(("a", "b", "c"), {"a": "x", "b": "y", "c": "y"}, Counter(y=2))
+    ('b', 'c', 'a')
+    """
+    if not seen:
+        return popular
+    return tuple(
+        sorted(popular, key=lambda item: -seen.get(categories.get(item, ""), 0))  # stable
+    )
+
+
 def _random_order(
     seed: int, trigger_id: str, user_id: str, items: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -226,8 +245,13 @@ def evaluate(
     *,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
     lateness_ms: int = DEFAULT_LATENESS_MS,
+    oracle: Oracle | None = None,
 ) -> EvaluationReport:
     """Score pushes and baselines on later actions; measure push coverage of present viewers.
+
+    Every peer sees only events before the push's trigger (the replay's order), so it is
+    scored on the same (action, push) pairs as the job. ``oracle``, where the world's hidden
+    truth is known (the simulator), adds the ceiling: the items ranked by true utility.
 
     >>> evs = [
     ...     {"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r", "spotlight": "c",
@@ -251,6 +275,8 @@ def evaluate(
     sums: dict[str, dict[str, _Sums]] = {}
     coverage: list[float] = []
     entered = entered_pushed = 0
+    categories: dict[str, str] = {}  # item -> category, from every showcase seen
+    acted: dict[tuple[str, str], Counter[str]] = {}  # (room, user) -> categories acted on
 
     def activate(room: str, trigger: dict[str, Any], snap: Snapshot) -> set[str]:
         pushes = pending.pop(trigger["event_id"], [])
@@ -261,7 +287,12 @@ def evaluate(
         for p in pushes:
             if any(i not in snap.item_set for i in p.items):
                 counts["recs_with_foreign_items"] += 1
-            viewers[p.user_id] = _Active(p, trigger["event_id"], snap, base)
+            mine = dict(base)
+            seen = acted.get((room, p.user_id))
+            mine["category_count"] = category_count_order(base["popularity"], categories, seen)
+            if oracle is not None:
+                mine[ORACLE] = tuple(oracle(p.user_id, snap.item_ids, snap.spotlight))
+            viewers[p.user_id] = _Active(p, trigger["event_id"], snap, mine)
         counts["recs_matched"] += len(pushes)
         return {p.user_id for p in pushes}
 
@@ -270,7 +301,13 @@ def evaluate(
         room = ev["room_id"]
         if step.kind == "activity":
             popularity.setdefault(room, _Popularity(window_ms)).add(ev["ts"], ev["item_id"])
+            category = categories.get(ev["item_id"])
+            if category is not None:
+                acted.setdefault((room, ev["user_id"]), Counter())[category] += 1
         elif step.kind == "showcase" and step.snapshot is not None:
+            for item in ev.get("items") or ():
+                if isinstance(item, dict) and isinstance(item.get("category"), str):
+                    categories[str(item.get("item_id"))] = item["category"]
             pushed = activate(room, ev, step.snapshot)
             reached = len(pushed.intersection(step.present))
             counts["recs_to_absent_viewers"] += len(pushed) - reached  # presence too generous?
@@ -286,6 +323,8 @@ def evaluate(
         elif step.kind == "close":
             popularity.pop(room, None)
             active.pop(room, None)
+            for key in [key for key in acted if key[0] == room]:
+                del acted[key]
     counts.update(replay.counts)
     counts["recs_unmatched"] = sum(len(v) for v in pending.values())
     metrics = {
@@ -326,6 +365,6 @@ def _score(
         act.random = _random_order(seed, act.trigger_id, push.user_id, act.snapshot.item_ids)
     rankings = {PUSHED: push.items, **act.baselines, "random": act.random}
     for arm in dict.fromkeys((push.arm, ALL_ARMS)):
-        per_arm = sums.setdefault(arm, {r: _Sums() for r in (PUSHED, *BASELINES)})
+        per_arm = sums.setdefault(arm, {r: _Sums() for r in rankings})
         for ranker, ranking in rankings.items():
             per_arm[ranker].add(_rank_in(item, ranking, length), k)

@@ -198,11 +198,11 @@ def write_world(
     )  # fmt: skip
     if isinstance(path_or_file, str | Path):
         with open(path_or_file, "wb") as fh:
-            return _write_lines(fh, events)
-    return _write_lines(path_or_file, events)
+            return write_events(fh, events)
+    return write_events(path_or_file, events)
 
 
-def _write_lines(fh: IO[bytes], events: Iterator[dict[str, Any]]) -> int:
+def write_events(fh: IO[bytes], events: Iterator[dict[str, Any]]) -> int:
     n = 0
     for ev in events:
         fh.write(orjson.dumps(ev) + b"\n")
