@@ -36,6 +36,21 @@ ALL_ARMS = "ALL"
 PUSHED = "pushed"
 BASELINES = ("showcase_order", "spotlight_first", "popularity", "category_count", "random")
 ORACLE = "oracle"
+SLICE = "ALL|"  # rows of all arms by history bucket, trigger type and action type
+HISTORY_BUCKETS = ((0, "0"), (1, "1-2"), (3, "3-9"), (10, "10+"))
+
+
+def history_bucket(prior: int) -> str:
+    """The bucket of a viewer's prior actions in the room.
+
+    >>> [history_bucket(n) for n in (0, 1, 2, 3, 9, 10, 57)]
+    ['0', '1-2', '1-2', '3-9', '3-9', '10+', '10+']
+    """
+    name = HISTORY_BUCKETS[0][1]
+    for low, label in HISTORY_BUCKETS:
+        if prior >= low:
+            name = label
+    return name
 Oracle = Callable[[str, tuple[str, ...], str | None], Sequence[str]]
 """(user_id, showcase item ids, spotlight) -> the ids best first by the world's hidden truth."""
 
@@ -95,6 +110,7 @@ class _Active:
     snapshot: Snapshot
     baselines: dict[str, tuple[str, ...]]
     random: tuple[str, ...] | None = None  # drawn on first use: most pushes see no action
+    trigger: str = "showcase"  # the trigger's type, for the by-trigger slices
 
 
 @dataclass
@@ -131,11 +147,11 @@ class EvaluationReport:
     def format_table(self) -> str:
         """A fixed-width table for terminals and CI logs."""
         k = self.k
-        lines = [f"{'arm':<14}{'ranker':<17}{'n':>8}{f'HR@{k}':>9}{f'NDCG@{k}':>9}{'MRR':>8}"]
+        lines = [f"{'arm':<24}{'ranker':<17}{'n':>8}{f'HR@{k}':>9}{f'NDCG@{k}':>9}{'MRR':>8}"]
         for arm, rankers in self.metrics.items():
             for ranker, m in rankers.items():
                 lines.append(
-                    f"{arm:<14}{ranker:<17}{m.n:>8}{m.hr:>9.3f}{m.ndcg:>9.3f}{m.mrr:>8.3f}"
+                    f"{arm:<24}{ranker:<17}{m.n:>8}{m.hr:>9.3f}{m.ndcg:>9.3f}{m.mrr:>8.3f}"
                 )
         cov = "n/a" if self.coverage_mean is None else f"{self.coverage_mean:.4f}"
         ent = "n/a" if self.enter_coverage is None else f"{self.enter_coverage:.4f}"
@@ -277,6 +293,7 @@ def evaluate(
     entered = entered_pushed = 0
     categories: dict[str, str] = {}  # item -> category, from every showcase seen
     acted: dict[tuple[str, str], Counter[str]] = {}  # (room, user) -> categories acted on
+    history: Counter[tuple[str, str]] = Counter()  # (room, user) -> actions so far
 
     def activate(room: str, trigger: dict[str, Any], snap: Snapshot) -> set[str]:
         pushes = pending.pop(trigger["event_id"], [])
@@ -292,7 +309,9 @@ def evaluate(
             mine["category_count"] = category_count_order(base["popularity"], categories, seen)
             if oracle is not None:
                 mine[ORACLE] = tuple(oracle(p.user_id, snap.item_ids, snap.spotlight))
-            viewers[p.user_id] = _Active(p, trigger["event_id"], snap, mine)
+            viewers[p.user_id] = _Active(
+                p, trigger["event_id"], snap, mine, trigger=str(trigger["type"])
+            )
         counts["recs_matched"] += len(pushes)
         return {p.user_id for p in pushes}
 
@@ -301,6 +320,7 @@ def evaluate(
         room = ev["room_id"]
         if step.kind == "activity":
             popularity.setdefault(room, _Popularity(window_ms)).add(ev["ts"], ev["item_id"])
+            history[(room, ev["user_id"])] += 1
             category = categories.get(ev["item_id"])
             if category is not None:
                 acted.setdefault((room, ev["user_id"]), Counter())[category] += 1
@@ -319,17 +339,22 @@ def evaluate(
                 entered += 1
                 entered_pushed += ev["user_id"] in pushed
         elif step.kind == "action":
-            _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts)
+            prior = history[(room, ev["user_id"])] - 1  # announced already, this one included
+            _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts, prior)
         elif step.kind == "close":
             popularity.pop(room, None)
             active.pop(room, None)
             for key in [key for key in acted if key[0] == room]:
                 del acted[key]
+            for key in [key for key in history if key[0] == room]:
+                del history[key]
     counts.update(replay.counts)
     counts["recs_unmatched"] = sum(len(v) for v in pending.values())
     metrics = {
         arm: {ranker: s.metrics() for ranker, s in rankers.items()}
-        for arm, rankers in sorted(sums.items(), key=lambda kv: (kv[0] != ALL_ARMS, kv[0]))
+        for arm, rankers in sorted(
+            sums.items(), key=lambda kv: (kv[0] != ALL_ARMS, kv[0].startswith(SLICE), kv[0])
+        )
     }
     return EvaluationReport(
         k=k,
@@ -349,6 +374,7 @@ def _score(
     seed: int,
     sums: dict[str, dict[str, _Sums]],
     counts: Counter[str],
+    prior: int = 0,
 ) -> None:
     counts[f"actions_{ev['type']}"] += 1
     if act is None:
@@ -364,7 +390,12 @@ def _score(
     if act.random is None:
         act.random = _random_order(seed, act.trigger_id, push.user_id, act.snapshot.item_ids)
     rankings = {PUSHED: push.items, **act.baselines, "random": act.random}
-    for arm in dict.fromkeys((push.arm, ALL_ARMS)):
+    slices = (
+        f"{SLICE}history={history_bucket(prior)}",
+        f"{SLICE}trigger={act.trigger}",
+        f"{SLICE}action={ev['type']}",
+    )
+    for arm in dict.fromkeys((push.arm, ALL_ARMS, *slices)):
         per_arm = sums.setdefault(arm, {r: _Sums() for r in rankings})
         for ranker, ranking in rankings.items():
             per_arm[ranker].add(_rank_in(item, ranking, length), k)

@@ -212,7 +212,10 @@ def test_report_serialises_and_prints() -> None:
                                                    "mrr": 0.5}  # fmt: skip
     table = report.format_table()
     assert "HR@2" in table and "attention" in table and "popularity" in table
-    assert list(report.metrics) == ["ALL", "attention"]
+    assert list(report.metrics)[:2] == ["ALL", "attention"]
+    assert sorted(list(report.metrics)[2:]) == [  # all arms, sliced, after the arms
+        "ALL|action=item_click", "ALL|history=0", "ALL|trigger=enter",
+    ]
 
 
 def test_load_jsonl_skips_blank_lines(tmp_path: Any) -> None:
@@ -356,3 +359,27 @@ def test_the_oracle_peer_is_the_ranking_the_world_gives() -> None:
     assert report.metrics["m"]["oracle"].hr == 1.0
     assert report.metrics["m"]["pushed"].hr == 0.0
     assert seen == [("u", ("a", "b", "c"), None)]
+
+
+def test_history_buckets_count_the_viewers_earlier_actions_in_the_room() -> None:
+    events = [
+        {"event_id": "s1", "type": "showcase", "ts": 0, "room_id": "r", "spotlight": None,
+         "items": _ITEMS},
+        {"event_id": "e", "type": "enter", "ts": 1, "room_id": "r", "user_id": "u"},
+        _shop(1, 2, "u", "a"),  # 0 before it: hit (pushed a first)
+        {"event_id": "s2", "type": "showcase", "ts": 10, "room_id": "r", "spotlight": None,
+         "items": _ITEMS},
+        _shop(2, 11, "u", "a"),  # 1 before: hit
+        _shop(3, 12, "u", "b"),  # 2 before: miss
+        _shop(4, 13, "u", "b"),  # 3 before: miss
+        _shop(5, 14, "u", "c", "add_to_cart"),  # 4 before: miss
+    ]
+    m = models.offline.evaluation.evaluate(
+        events, [_push("e", 1, "abc"), _push("s2", 10, "abc")], k=1
+    ).metrics
+    got = {b: (m[f"ALL|history={b}"]["pushed"].n, m[f"ALL|history={b}"]["pushed"].hr)
+           for b in ("0", "1-2", "3-9")}
+    assert got == {"0": (1, 1.0), "1-2": (2, 0.5), "3-9": (2, 0.0)}
+    assert "ALL|history=10+" not in m
+    assert m["ALL|trigger=enter"]["pushed"].n == 1 and m["ALL|trigger=showcase"]["pushed"].n == 4
+    assert m["ALL|action=add_to_cart"]["pushed"].n == 1
