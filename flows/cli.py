@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--viewers", type=int, default=400, help="viewers per world (default 400)")
     lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
 
     bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
     bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
@@ -160,6 +161,10 @@ def _lab(args: argparse.Namespace) -> int:
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
         raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names)
+    if args.report:
+        from flows.lab_report import write_report
+
+        print(f"report: {write_report(rows, args.report)}", file=sys.stderr)
     if args.json:
         print(orjson.dumps(lab_json(rows), option=orjson.OPT_INDENT_2).decode())
     else:

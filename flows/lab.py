@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flows.jobs import run_files
 from flows.settings import Settings
-from models.offline.evaluation import ORACLE, PUSHED, evaluate, load_jsonl
+from models.offline.evaluation import (
+    HISTORY_BUCKETS,
+    ORACLE,
+    PUSHED,
+    SLICE,
+    evaluate,
+    load_jsonl,
+)
 from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
@@ -29,6 +36,7 @@ class LabRow:
     regime: str
     seed: int
     hr: dict[str, float]  # column -> HR@k
+    by_history: dict[str, dict[str, float]] = field(default_factory=dict)  # bucket -> ranker
 
     @property
     def of_oracle(self) -> float:
@@ -53,7 +61,12 @@ def run_cell(
             hr[arm] = metrics[arm][PUSHED].hr
     for peer in ("popularity", "category_count", "spotlight_first", ORACLE):
         hr[peer] = metrics["ALL"][peer].hr
-    return LabRow(name, seed, hr)
+    by_history = {
+        label: {ranker: m.hr for ranker, m in metrics[f"{SLICE}history={label}"].items()}
+        for _, label in HISTORY_BUCKETS
+        if f"{SLICE}history={label}" in metrics
+    }
+    return LabRow(name, seed, hr, by_history)
 
 
 def run_lab(
@@ -87,4 +100,6 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
 
 
 def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
-    return [{"regime": r.regime, "seed": r.seed, "hr": r.hr} for r in rows]
+    return [
+        {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history} for r in rows
+    ]

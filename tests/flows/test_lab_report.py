@@ -1,0 +1,69 @@
+"""The lab's HTML report, opened in a real headless browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flows.lab import LabRow
+from flows.lab_report import write_report
+
+ROWS = [
+    LabRow(
+        regime,
+        seed,
+        {"attention": 0.3 + d, "control": 0.26, "popularity": 0.25, "category_count": 0.27,
+         "spotlight_first": 0.22, "oracle": 0.57},
+        {b: {"pushed": 0.25 + 0.02 * n + d, "popularity": 0.24, "category_count": 0.25,
+             "oracle": 0.56} for n, b in enumerate(("0", "1-2", "3-9", "10+"))},
+    )
+    for regime, d in (("default", 0.0), ("item-taste", 0.01))
+    for seed in (1, 2)
+]
+
+# After load, print each image's natural width into the DOM, for --dump-dom to show.
+PROBE = """<script>window.addEventListener('load', () => {
+  for (const img of document.images) {
+    const p = document.createElement('p');
+    p.className = 'probe';
+    p.textContent = img.id + '=' + img.naturalWidth + 'x' + img.naturalHeight;
+    document.body.appendChild(p);
+  }
+});</script></body>"""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("chromium is not installed: deploy/dev test installs it (apt-get install "
+                    "chromium)", pytrace=False)
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
+    page = write_report(ROWS, tmp_path / "report")
+    html = page.read_text()
+    assert "default" in html and "item-taste" in html and "held-out" in html
+    probed = page.with_name("probed.html")
+    probed.write_text(html.replace("</body>", PROBE))
+    dom = _run("--virtual-time-budget=5000", "--dump-dom", probed.as_uri()).stdout
+    widths = dict(
+        probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
+    )
+    assert set(widths) == {"by-regime", "by-history"}
+    assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
+    shot = tmp_path / "report.png"
+    _run(f"--screenshot={shot}", "--window-size=1280,1400", page.as_uri())
+    assert shot.stat().st_size > 20_000  # a page with two plots, not a blank one
+    shutil.copy(shot, Path("/tmp/roomrank-lab-report.png"))  # for a person to look at
