@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
     run.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
     run.add_argument("--workers", type=int, default=1, help="worker threads (file mode)")
+    run.add_argument(
+        "--experiment-log", help="JSONL ghost pushes of holdout arms (file mode; default: none)"
+    )
     add_arguments(run)
 
     demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
@@ -202,7 +205,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"file mode needs {', '.join(missing)} (or --brokers for Kafka mode)")
     if args.input != "-" and not Path(args.input).is_file():
         raise ValueError(f"--input {args.input!r}: no such file")
-    return run_files(settings, args.input, args.output, args.dead_letters, args.workers)
+    return run_files(
+        settings, args.input, args.output, args.dead_letters, args.workers, args.experiment_log
+    )
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,6 +27,8 @@ from features.contract.messages import PushBatch, encode_dead_letter, encode_pus
 from flows.connectors.files import Messages, RawRecord
 from flows.lifecycle import STOP
 from flows.settings import Settings
+from models.experiment.log import encode_ghosts
+from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Output, Room, RoomStats
 
@@ -115,6 +117,15 @@ def _encode_pushes(observe: Observer | None) -> Callable[[PushBatch], tuple[str,
     return encode
 
 
+def _encode_ghosts(observe: Observer | None) -> Callable[[Ghosts], tuple[str, Messages]]:
+    def encode(ghosts: Ghosts) -> tuple[str, Messages]:
+        if observe is not None:
+            observe(ghosts)
+        return ("experiment-log", encode_ghosts(ghosts, emitted_at=int(time.time() * 1000)))
+
+    return encode
+
+
 def _encode_dead_letter(letter: DeadLetter) -> tuple[str, Messages]:
     return ("dead-letters", [encode_dead_letter(letter)])
 
@@ -125,8 +136,12 @@ def build_flow(
     sink: Sink[Any],
     dead_letter_sink: Sink[Any],
     observe: Observer | None = None,
+    experiment_sink: Sink[Any] | None = None,
 ) -> Dataflow:
-    """The job, on any source of raw records and any sinks of ``(key, [(key, value)])``."""
+    """The job, on any source of raw records and any sinks of ``(key, [(key, value)])``.
+
+    Ghost pushes (holdout viewers' would-be pushes) go to ``experiment_sink``, never to the
+    push sink; without one they are only counted."""
     params = settings.room
     flow = Dataflow("roomrank")
     raw = op.input("read", flow, source)
@@ -139,7 +154,8 @@ def build_flow(
     )
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))
-    is_letter = op.branch("late", is_push.falses, lambda x: isinstance(x, DeadLetter))
+    is_ghost = op.branch("ghosts", is_push.falses, lambda x: isinstance(x, Ghosts))
+    is_letter = op.branch("late", is_ghost.falses, lambda x: isinstance(x, DeadLetter))
     letters = cast(Stream[DeadLetter], op.merge("dead_letters", valid.falses, is_letter.trues))
     if observe is not None:
         op.inspect("observe_letters", letters, lambda _step, x: observe(x))
@@ -149,6 +165,12 @@ def build_flow(
         op.map("encode_pushes", cast(Stream[PushBatch], is_push.trues), _encode_pushes(observe)),
         sink,
     )
+    ghosts = cast(Stream[Ghosts], is_ghost.trues)
+    if experiment_sink is not None:
+        encoded = op.map("encode_ghosts", ghosts, _encode_ghosts(observe))
+        op.output("write_experiment_log", encoded, experiment_sink)
+    elif observe is not None:
+        op.inspect("observe_ghosts", ghosts, lambda _step, x: observe(x))
     op.output(
         "write_dead_letters",
         op.map("encode_dead_letters", letters, _encode_dead_letter),

@@ -4,7 +4,8 @@
         -r /var/lib/roomrank/recovery -s 30 -b 60
 
 Kafka mode when ``ROOMRANK_BROKERS`` is set; otherwise file mode from ``ROOMRANK_INPUT``,
-``ROOMRANK_OUTPUT`` and ``ROOMRANK_DEAD_LETTERS`` (used by the multi-process tests).
+``ROOMRANK_OUTPUT`` and ``ROOMRANK_DEAD_LETTERS`` (used by the multi-process tests), and
+optionally ``ROOMRANK_EXPERIMENT_LOG`` (ghost pushes of holdout arms).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def _build() -> Dataflow:
             "flows.deployed: set ROOMRANK_BROKERS (Kafka mode) or ROOMRANK_INPUT,"
             " ROOMRANK_OUTPUT and ROOMRANK_DEAD_LETTERS (file mode)"
         )
-    return file_flow(settings, *paths)
+    input_path, output, dead_letters = paths
+    experiment_log = os.environ.get("ROOMRANK_EXPERIMENT_LOG") or None
+    return file_flow(settings, input_path, output, dead_letters, experiment_log)
 
 
 flow = _build()

@@ -60,13 +60,20 @@ def prepare(settings: Settings) -> None:
     lifecycle.install()
 
 
-def file_flow(settings: Settings, input_path: str, output: str, dead_letters: str) -> Dataflow:
+def file_flow(
+    settings: Settings,
+    input_path: str,
+    output: str,
+    dead_letters: str,
+    experiment_log: str | None = None,
+) -> Dataflow:
     return build_flow(
         settings,
         JsonlSource(input_path, settings.batch_size),
         JsonlSink(output),
         JsonlSink(dead_letters),
         Recorder(),
+        JsonlSink(experiment_log) if experiment_log else None,
     )
 
 
@@ -78,6 +85,7 @@ def kafka_flow(settings: Settings) -> Dataflow:
             settings.input_topic: settings.partitions,
             settings.output_topic: settings.partitions,
             settings.dead_letter_topic: settings.partitions,
+            settings.experiment_topic: settings.partitions,
         },
     )
     source = KafkaEventSource(
@@ -92,6 +100,7 @@ def kafka_flow(settings: Settings) -> Dataflow:
         KafkaMessagesSink(brokers, settings.output_topic),
         KafkaDeadLetterSink(brokers, settings.dead_letter_topic),
         Recorder(),
+        KafkaMessagesSink(brokers, settings.experiment_topic),
     )
 
 
@@ -147,15 +156,21 @@ def _truncate(path: str) -> None:
 
 
 def run_files(
-    settings: Settings, input_path: str, output: str, dead_letters: str, workers: int = 1
+    settings: Settings,
+    input_path: str,
+    output: str,
+    dead_letters: str,
+    workers: int = 1,
+    experiment_log: str | None = None,
 ) -> int:
     if workers <= 0:
         raise ValueError("--workers must be > 0")
-    for path in {output, dead_letters}:
+    for path in {output, dead_letters, *([experiment_log] if experiment_log else [])}:
         _truncate(path)
     prepare(settings)
     log.info("file mode: %s -> %s (dead letters: %s)", input_path, output, dead_letters)
-    return execute(file_flow(settings, input_path, output, dead_letters), settings, workers)
+    flow = file_flow(settings, input_path, output, dead_letters, experiment_log)
+    return execute(flow, settings, workers)
 
 
 def run_kafka(settings: Settings) -> int:

@@ -19,6 +19,7 @@ from river import utils as river_utils
 
 from features.contract.events import DeadLetter
 from features.contract.messages import PushBatch
+from models.experiment.serving import Ghosts
 from models.room import RoomStats
 
 log = logging.getLogger("roomrank.metrics")
@@ -65,6 +66,17 @@ LEARNER_REFUSED: Final = Counter(
     "Learner updates refused because a target, feature or result was not finite (NaN, inf)",
 )
 
+PUSHES_SKIPPED: Final = Counter(
+    "roomrank_pushes_skipped_total",
+    "Pushes ranked but not sent by the arm's push policy (reason: same_items, frequency_cap)",
+    ["arm", "reason"],
+)
+GHOST_PUSHES: Final = Counter(
+    "roomrank_ghost_pushes_total",
+    "Would-be pushes of holdout viewers, written to the experiment log, never sent",
+    ["arm"],
+)
+
 ROLLING_WINDOW: Final = 5000
 
 
@@ -98,6 +110,9 @@ class Recorder:
             self._stats(item)
         elif isinstance(item, PushBatch):
             self._pushes(item)
+        elif isinstance(item, Ghosts):
+            for arm in item.batch.arms:
+                GHOST_PUSHES.labels(arm).inc()
         elif isinstance(item, DeadLetter):
             DEAD_LETTERS.labels(item.reason).inc()
 
@@ -139,3 +154,5 @@ class Recorder:
             PUSH_HIT_RATE.labels(arm).set(rate.get())  # type: ignore[operator]  # River: loose type
         for arm, action in stats.conversions:
             CONVERSIONS.labels(arm, action).inc()
+        for (arm, reason), n in stats.skipped.items():
+            PUSHES_SKIPPED.labels(arm, reason).inc(n)

@@ -39,9 +39,17 @@ SETTINGS: Final = (
     Setting("input_topic", str, "live.room-events", "topic of room events"),
     Setting("output_topic", str, "live.recommendations", "topic of pushes"),
     Setting("dead_letter_topic", str, "live.dead-letters", "topic of dead letters"),
+    Setting(
+        "experiment_topic", str, "live.experiment-log", "topic of ghost pushes (experiment log)"
+    ),
     Setting("partitions", int, 4, "partitions of topics the job creates when missing"),
     Setting("top_k", int, 3, "items per push"),
-    Setting("arms", str, "attention=0.9,control=0.1", "experiment arms and their shares"),
+    Setting(
+        "arms",
+        str,
+        "attention=0.9,control=0.1",
+        "experiment arms: NAME=SHARE[:KEY=VALUE...], see docs/experiments.md",
+    ),
     Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms"),
     Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
     Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),

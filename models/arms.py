@@ -1,47 +1,170 @@
-"""Experiment arms: a stable split of viewers between ranking strategies.
+"""Experiment arms: named ranking variants from configuration, and a stable split of viewers.
 
 A viewer's arm is a pure function of ``(experiment, user_id)``, so it is the same in every
 room, process, replay and restart, and changing the experiment name reshuffles everyone.
+
+An arm is ``NAME=SHARE`` optionally followed by ``:KEY=VALUE`` parameters (``ArmSpec``):
+
+* ``ranker=attention|control`` — attention × propensity, or the heuristic (spotlight, then
+  momentum). Default: ``control`` for an arm named ``control``, else ``attention``.
+* ``temperature=T`` — attention softmax(q·K/(√d·T)). Ranking by attention^(1/T) × propensity
+  orders items exactly as this temperature does, so T is also the weight of purchasing power
+  (propensity) against taste (attention): T > 1 leans on propensity, T < 1 on taste.
+* ``k=N`` — items per push (default ``--top-k``).
+* ``cap=SECONDS`` — push policy: at most one push per viewer per this many seconds of event
+  time (0 = off). ``skip_same=1`` — skip a push whose items equal the viewer's last push.
+* ``holdout=1`` (implied by the name ``holdout``) — the arm gets no push; the job still ranks
+  and records what it would have sent (a ghost push, see ``docs/experiments.md``).
+
+Without parameters, the spelling and behaviour of contract v1 (``attention=0.9,control=0.1``)
+are unchanged.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Final
 
 from features.contract.ids import unit_hash
 
-KNOWN_ARMS: Final = ("attention", "control")
+RANKERS: Final = ("attention", "control")
+PARAMETERS: Final = ("ranker", "temperature", "k", "cap", "skip_same", "holdout")
+_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSpec:
+    """One ranking variant. ``top_k`` 0 means the job's ``--top-k``."""
+
+    name: str
+    ranker: str = "attention"
+    temperature: float = 1.0
+    top_k: int = 0
+    cap_ms: int = 0
+    skip_same: bool = False
+    holdout: bool = False
+
+    @property
+    def has_policy(self) -> bool:
+        return self.cap_ms > 0 or self.skip_same
+
+    def family(self, default_k: int) -> tuple[float, int]:
+        """Arms of one family are ranked by one call (rankers differ by an override)."""
+        return (self.temperature, self.top_k or default_k)
+
+    def __str__(self) -> str:
+        parts = [self.name]
+        default = ArmSpec.for_name(self.name)
+        if self.ranker != default.ranker:
+            parts.append(f"ranker={self.ranker}")
+        if self.temperature != 1.0:
+            parts.append(f"temperature={self.temperature:g}")
+        if self.top_k:
+            parts.append(f"k={self.top_k}")
+        if self.cap_ms:
+            parts.append(f"cap={self.cap_ms / 1000:g}")
+        if self.skip_same:
+            parts.append("skip_same=1")
+        if self.holdout != default.holdout:
+            parts.append(f"holdout={int(self.holdout)}")
+        return ":".join(parts)
+
+    @staticmethod
+    def for_name(name: str) -> ArmSpec:
+        return ArmSpec(
+            name,
+            ranker="control" if name == "control" else "attention",
+            holdout=name == "holdout",
+        )
+
+
+def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
+    spec = ArmSpec.for_name(name)
+    for param in params:
+        key, sep, value = (s.strip() for s in param.partition("="))
+        if key not in PARAMETERS or not sep:
+            raise ValueError(
+                f"arm {name!r}: {param!r} is not KEY=VALUE with KEY one of"
+                f" {', '.join(PARAMETERS)} (in {text!r})"
+            )
+        try:
+            if key == "ranker":
+                if value not in RANKERS:
+                    raise ValueError
+                spec = replace(spec, ranker=value)
+            elif key == "temperature":
+                t = float(value)
+                if not (math.isfinite(t) and t > 0):
+                    raise ValueError
+                spec = replace(spec, temperature=t)
+            elif key == "k":
+                if int(value) <= 0:
+                    raise ValueError
+                spec = replace(spec, top_k=int(value))
+            elif key == "cap":
+                seconds = float(value.removesuffix("s"))
+                if not (math.isfinite(seconds) and seconds >= 0):
+                    raise ValueError
+                spec = replace(spec, cap_ms=round(seconds * 1000))
+            elif value not in ("0", "1"):
+                raise ValueError
+            elif key == "skip_same":
+                spec = replace(spec, skip_same=value == "1")
+            else:
+                spec = replace(spec, holdout=value == "1")
+        except ValueError:
+            allowed = {
+                "ranker": " or ".join(RANKERS),
+                "temperature": "a number > 0",
+                "k": "an integer > 0",
+                "cap": "seconds >= 0",
+            }.get(key, "0 or 1")
+            raise ValueError(f"arm {name!r}: {key} must be {allowed}, got {value!r}") from None
+    return spec
 
 
 @dataclass(frozen=True, slots=True)
 class Arms:
-    """Arm names with their shares (summing to 1).
+    """Arm names with their shares (summing to 1) and their variants.
 
     >>> arms = Arms.parse("attention=0.9,control=0.1")
     >>> arms.names, arms.assign("u-42", "exp") in arms.names
     (('attention', 'control'), True)
     >>> Arms.parse("attention=1").assign("anyone", "exp")
     'attention'
+    >>> hot = Arms.parse("hot=0.5:temperature=0.5:k=5:cap=60,holdout=0.5")
+    >>> hot.specs[0].top_k, hot.specs[0].cap_ms, hot.specs[1].holdout
+    (5, 60000, True)
+    >>> str(hot)
+    'hot=0.5:temperature=0.5:k=5:cap=60,holdout=0.5'
     """
 
     names: tuple[str, ...]
     shares: tuple[float, ...]
+    specs: tuple[ArmSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.specs:  # Arms(names, shares): plain arms named after their ranker
+            object.__setattr__(self, "specs", tuple(ArmSpec.for_name(n) for n in self.names))
 
     @classmethod
     def parse(cls, text: str) -> Arms:
-        """Parse ``name=share,...``; shares are normalised to sum to 1."""
+        """Parse ``name=share[:key=value...],...``; shares are normalised to sum to 1."""
         names: list[str] = []
         shares: list[float] = []
+        specs: list[ArmSpec] = []
         for part in (p.strip() for p in text.split(",")):
             if not part:
                 continue
-            name, sep, value = part.partition("=")
+            head, *params = part.split(":")
+            name, sep, value = head.partition("=")
             name = name.strip()
-            if name not in KNOWN_ARMS:
+            if not _NAME.match(name):
                 raise ValueError(
-                    f"unknown arm {name!r} in {text!r}; arms are: {', '.join(KNOWN_ARMS)}"
+                    f"arm name {name!r} in {text!r} must be lower-case letters, digits, _ or -"
+                    " (at most 32, starting with a letter), e.g. attention, control, holdout"
                 )
             if name in names:
                 raise ValueError(f"arm {name!r} is given twice in {text!r}")
@@ -53,6 +176,7 @@ class Arms:
                 raise ValueError(f"share of arm {name!r} must be >= 0, got {value!r}")
             names.append(name)
             shares.append(share)
+            specs.append(_parse_spec(name, params, text))
         total = sum(shares)
         if not math.isfinite(total):
             raise ValueError(f"shares in {text!r} are too large to add up; use fractions")
@@ -60,7 +184,7 @@ class Arms:
             raise ValueError(
                 f"no arm with a positive share in {text!r} (e.g. attention=0.9,control=0.1)"
             )
-        return cls(tuple(names), tuple(s / total for s in shares))
+        return cls(tuple(names), tuple(s / total for s in shares), tuple(specs))
 
     def assign(self, user_id: str, experiment: str) -> str:
         return self.names[self.index(user_id, experiment)]
@@ -74,5 +198,20 @@ class Arms:
                 return n
         return max(n for n, share in enumerate(self.shares) if share > 0)
 
+    def is_control(self, index: int) -> bool:
+        return self.specs[index].ranker == "control"
+
+    @property
+    def plain(self) -> bool:
+        """No arm needs more than contract v1's one ranking call: no holdout, policy,
+        temperature or own ``k``."""
+        return all(
+            not s.holdout and not s.has_policy and s.temperature == 1.0 and not s.top_k
+            for s in self.specs
+        )
+
     def __str__(self) -> str:
-        return ",".join(f"{n}={s:g}" for n, s in zip(self.names, self.shares, strict=True))
+        return ",".join(
+            f"{n}={s:g}" + str(spec).removeprefix(n)
+            for n, s, spec in zip(self.names, self.shares, self.specs, strict=True)
+        )

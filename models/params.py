@@ -51,6 +51,11 @@ class RoomParams:
     experiment: str = "roomrank-v1"
     learner: str = "fast"  # models.learners.choice.LEARNERS
 
+    @property
+    def push_width(self) -> int:
+        """Items remembered per viewer's last push: the largest ``k`` of any arm."""
+        return max([self.top_k, *(spec.top_k for spec in self.arms.specs)])
+
     def __post_init__(self) -> None:
         for name in (
             "top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms", "max_held_events",

@@ -96,14 +96,14 @@ def build_push(
 
     heat = momentum(ctx, showcase)
     names = ctx.params.arms.names
-    control = names.index("control") if "control" in names else -1
-    override_rows = arms[order] == control if control >= 0 else None
+    is_control = np.array([ctx.params.arms.is_control(n) for n in range(len(names))], bool)
+    override_rows = is_control[arms[order]] if is_control.any() else None
     ranked = _in_order(rank(
         queries,
         keys,
         inverse_odds,
         ctx.params.top_k,
-        control_scores(showcase, heat) if control >= 0 else None,
+        control_scores(showcase, heat) if override_rows is not None else None,
         override_rows,
         uniform_from=int(np.count_nonzero(warm)),
     ), order)
@@ -188,7 +188,7 @@ def build_push_one(
     score = att * prop
     heat = momentum(ctx, showcase)
     names = params.arms.names
-    if names[arm] == "control":
+    if params.arms.is_control(arm):
         score = control_scores(showcase, heat).astype(np.float64)
     k = min(params.top_k, len(items))
     top = np.argsort(-score, kind="stable")[None, :k]  # ties to the lower item index

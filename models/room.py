@@ -27,11 +27,12 @@ from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.compaction import compact_items, compact_viewers
+from models.experiment.serving import Ghosts, serve
 from models.learners.choice import vector_learner
 from models.learners.factorization import room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
-from models.push import PushContext, build_push, build_push_one, learning_examples
+from models.push import PushContext, learning_examples
 
 _HEARTBEAT_MS = 30_000
 # Weight of an action as a positive example of purchase intent: a click is a weak signal.
@@ -52,9 +53,10 @@ class RoomStats:
     propensity: list[tuple[float, bool]] = field(default_factory=list)
     hits: list[tuple[str, bool]] = field(default_factory=list)
     conversions: list[tuple[str, str]] = field(default_factory=list)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (arm, reason)
 
 
-Output = PushBatch | DeadLetter | RoomStats
+Output = PushBatch | Ghosts | DeadLetter | RoomStats
 
 
 class Room:
@@ -81,7 +83,7 @@ class Room:
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.arm = np.zeros(0, dtype=np.int8)
         self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
-        self.pushed_items = np.zeros((0, params.top_k), dtype=np.int64)  # item rows, -1 = none
+        self.pushed_items = np.zeros((0, params.push_width), dtype=np.int64)  # -1 = none
         self.showcase: Showcase | None = None
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         self.clock = 0
@@ -169,7 +171,7 @@ class Room:
             assert self.showcase is not None
             rows = self.viewers.present_rows(ts)
             self.present_now = int(rows.size)
-            self._push(rows, event, out, read_at)
+            self._push(rows, event, out, read_at, stats)
         elif etype == "room_close":
             self.closed = True
         elif etype == "enter":
@@ -177,7 +179,7 @@ class Room:
             row = self._viewer(event.user_id, ts)
             self.viewers.enter(event.user_id, ts, event.attrs)
             if self.showcase is not None:
-                self._push(np.array([row]), event, out, read_at)
+                self._push(np.array([row]), event, out, read_at, stats)
         elif etype == "leave":
             assert event.user_id is not None
             self._viewer(event.user_id, ts)
@@ -194,7 +196,8 @@ class Room:
             self.arm = grow(self.arm, cap)
             self.pushed_at = grow(self.pushed_at, cap)
             if len(self.pushed_items) < cap:
-                more = np.full((cap - len(self.pushed_items), self.params.top_k), -1, np.int64)
+                width = self.pushed_items.shape[1]
+                more = np.full((cap - len(self.pushed_items), width), -1, np.int64)
                 self.pushed_items = np.concatenate([self.pushed_items, more])
             self.arm[row] = self.params.arms.index(user_id, self.params.experiment)
             self.pushed_at[row] = -1
@@ -328,21 +331,19 @@ class Room:
             params=self.params,
         )
 
-    def _push(self, rows: np.ndarray, event: Event, out: list[Output], read_at: float) -> None:
+    def _push(
+        self, rows: np.ndarray, event: Event, out: list[Output], read_at: float, stats: RoomStats
+    ) -> None:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
         self._apply_learning()
-        ctx = self._context(event.ts)
-        if rows.size == 1:  # an enter: the one-viewer path, ~4× cheaper than a block
-            row = int(rows[0])
-            batch = build_push_one(ctx, row, int(self.arm[row]), event, self.room_id)
-        else:
-            batch = build_push(ctx, rows, self.arm[rows], event, self.room_id)
-        batch.read_at = read_at
-        self.pushed_at[rows] = event.ts
-        self.pushed_items[rows] = -1
-        self.pushed_items[rows, : batch.top.shape[1]] = self.showcase.rows[batch.top]
-        out.append(batch)
+        served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
+                       self.pushed_at, self.pushed_items)
+        for batch in served.pushes:
+            batch.read_at = read_at
+            out.append(batch)
+        out.extend(served.ghosts)
+        stats.skipped.update(served.skipped)
 
     # -- bounded memory ------------------------------------------------------------------
     def _housekeep(self, now: int) -> None:

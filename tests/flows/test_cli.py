@@ -103,12 +103,12 @@ def test_bad_configuration_is_one_clear_line() -> None:
         "--dead-letters",
         "z",
         "--arms",
-        "attention=0.5,bandit=0.5",
+        "attention=0.5,bandit=0.5:speed=2",
     )
     assert done.returncode == 2
     assert done.stderr.decode().strip() == (
-        "roomrank run: error: unknown arm 'bandit' in 'attention=0.5,bandit=0.5';"
-        " arms are: attention, control"
+        "roomrank run: error: arm 'bandit': 'speed=2' is not KEY=VALUE with KEY one of"
+        " ranker, temperature, k, cap, skip_same, holdout (in 'attention=0.5,bandit=0.5:speed=2')"
     )
     env_bad = roomrank(
         "run",

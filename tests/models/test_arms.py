@@ -14,8 +14,14 @@ USERS = [f"u-{n}" for n in range(20_000)]
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("bandit=1", ["bandit", "attention", "control"]),
-        ("attention=0.5,greedy=0.5", ["greedy"]),
+        ("Bandit=1", ["Bandit", "lower-case"]),
+        ("attention=0.5,greedy=0.5:speed=2", ["greedy", "speed=2", "temperature"]),
+        ("hot=1:temperature=0", ["hot", "temperature", "> 0"]),
+        ("hot=1:temperature", ["hot", "KEY=VALUE"]),
+        ("hot=1:ranker=bandit", ["hot", "ranker", "attention or control", "bandit"]),
+        ("hot=1:k=0", ["hot", "k", "integer > 0"]),
+        ("hot=1:cap=-5", ["hot", "cap", "seconds"]),
+        ("hot=1:skip_same=yes", ["hot", "skip_same", "0 or 1"]),
         ("attention=0.5,attention=0.5", ["attention", "twice"]),
         ("attention=lots", ["attention", "number", "lots"]),
         ("attention=0.9,control=", ["control", "number"]),
@@ -88,3 +94,19 @@ def test_experiment_name_reshuffles() -> None:
     b = [arms.assign(user, "exp-b") for user in USERS[:2_000]]
     changed = sum(x != y for x, y in zip(a, b, strict=True)) / len(a)
     assert 0.4 < changed < 0.6  # independent halves: about half move
+
+
+def test_variants_parse_with_defaults_by_name_and_round_trip() -> None:
+    arms = Arms.parse(
+        "attention=0.4,cool=0.2:temperature=2:k=5:cap=60:skip_same=1,control=0.2,holdout=0.2"
+    )
+    attention, cool, control, holdout = arms.specs
+    assert (attention.ranker, attention.holdout) == ("attention", False)
+    assert not attention.has_policy
+    assert (cool.temperature, cool.top_k, cool.cap_ms, cool.skip_same) == (2.0, 5, 60_000, True)
+    assert control.ranker == "control" and not control.holdout
+    assert holdout.holdout and holdout.ranker == "attention"  # its ghost is attention's push
+    assert Arms.parse(str(arms)) == arms
+    assert Arms.parse("attention=0.9,control=0.1").plain
+    assert not arms.plain
+    assert Arms.parse("b=1:ranker=control").is_control(0)
