@@ -24,6 +24,17 @@ DEMO_SETTINGS = (
 )
 
 
+CLOSED_LOOP_SETTINGS = (
+    "top_k",
+    "arms",
+    "experiment",
+    "presence_timeout_ms",
+    "lateness_ms",
+    "window_ms",
+    "dim",
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomrank",
@@ -40,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
         " taste-engagement, drifting-taste, held-out (docs/evaluation.md)",
     )
     sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
+    sim.add_argument(
+        "--closed-loop",
+        action="store_true",
+        help="run the job's rooms in-process and let the audience react to their pushes"
+        " (docs/experiments.md); --output gets the whole stream, push opens included",
+    )
+    sim.add_argument("--recs", help="closed loop: also write the pushes (JSONL)")
+    sim.add_argument("--experiment-log", help="closed loop: also write the ghost pushes (JSONL)")
+    sim.add_argument("--summary-json", help="closed loop: also write the per-arm summary (JSON)")
+    add_arguments(sim, CLOSED_LOOP_SETTINGS)
 
     run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
     run.add_argument("--input", help="JSONL events (- = stdin); file mode")
@@ -120,6 +141,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from models.sim.world import write_world
 
         _check_world(args, need_minutes=True)
+        if args.closed_loop:
+            return _closed_loop(args, _settings(args))
+        if args.recs or args.experiment_log or args.summary_json:
+            raise ValueError("--recs, --experiment-log and --summary-json need --closed-loop")
         out: Any = sys.stdout.buffer if args.output == "-" else args.output
         count = write_world(
             out, args.seed, args.rooms, args.viewers, args.minutes, regime=regime(args.regime)
@@ -172,6 +197,23 @@ def _lab(args: argparse.Namespace) -> int:
         print(orjson.dumps(lab_json(rows), option=orjson.OPT_INDENT_2).decode())
     else:
         print(format_lab(rows))
+    return 0
+
+
+def _closed_loop(args: argparse.Namespace, settings: Settings) -> int:
+    from models.sim.closed_loop import format_summary, run_closed_loop, write_jsonl
+
+    run = run_closed_loop(settings.room, args.seed, args.rooms, args.viewers, args.minutes)
+    write_jsonl(args.output, run.events)
+    if args.recs:
+        write_jsonl(args.recs, run.pushes)
+    if args.experiment_log:
+        write_jsonl(args.experiment_log, [{"kind": "ghost_push", **g} for g in run.ghosts])
+    summary = run.summary()
+    if args.summary_json:
+        Path(args.summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    print(f"wrote {len(run.events)} events; {len(run.pushes)} pushes", file=sys.stderr)
+    print(format_summary(summary), file=sys.stderr)
     return 0
 
 
