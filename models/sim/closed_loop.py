@@ -230,13 +230,13 @@ class _Loop:
             if isinstance(item, PushBatch):
                 for push in push_dicts(item, 0):
                     self.pushes.append(push)
-                    self.arm(push["user_id"]).pushes += 1
+                    self.arm(str(push["user_id"])).pushes += 1
                     if cause is not None:
                         self._react(push, cause.ts)
             elif isinstance(item, Ghosts):
                 for push in push_dicts(item.batch, 0):
                     self.ghosts.append(push)
-                    self.arm(push["user_id"]).ghosts += 1
+                    self.arm(str(push["user_id"])).ghosts += 1
             elif isinstance(item, RoomStats):
                 for (arm, _reason), n in item.skipped.items():
                     self.tally[arm].skipped += n
@@ -246,7 +246,7 @@ class _Loop:
     def _react(self, push: dict[str, Any], now: int) -> None:
         reaction = self.audience.receive(push, now)
         if reaction.muted:
-            self.arm(push["user_id"]).mutes += 1
+            self.arm(str(push["user_id"])).mutes += 1
         for ev in reaction.events:
             self.seq += 1
             heapq.heappush(self.heap, (ev["ts"], self.seq, ev))
