@@ -97,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
+    exp = sub.add_parser("experiment", help="experiments: the readout of arms")
+    exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
+    report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
+    report.add_argument("--events", required=True, help="JSONL events the pushes were made from")
+    report.add_argument("--recs", required=True, help="JSONL pushes")
+    report.add_argument("--experiment-log", help="JSONL ghost pushes of holdout arms")
+    report.add_argument(
+        "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
     bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
@@ -163,6 +173,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "lab":
         return _lab(args)
+    if args.command == "experiment":
+        from models.experiment.readout import read_experiment
+        from models.offline.evaluation import load_jsonl
+
+        ghosts = load_jsonl(args.experiment_log) if args.experiment_log else ()
+        readout = read_experiment(
+            load_jsonl(args.events), load_jsonl(args.recs), ghosts, window_ms=args.window_ms
+        )
+        if args.json:
+            sys.stdout.write(orjson.dumps(readout.to_dict(), option=orjson.OPT_INDENT_2).decode())
+            sys.stdout.write("\n")
+        else:
+            print(readout.format_table())
+        return 0
     if args.command == "bench":
         from flows.bench.run import run_bench
 

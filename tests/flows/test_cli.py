@@ -130,3 +130,30 @@ def test_readme_documents_every_setting() -> None:
     assert markdown_table() in readme, (
         "README's configuration table is stale: paste markdown_table()"
     )
+
+
+def test_closed_loop_simulation_and_experiment_report(tmp_path: Path) -> None:
+    events, recs, ghosts, summary = (tmp_path / n for n in ("e.jsonl", "r.jsonl", "g.jsonl",
+                                                             "s.json"))
+    done = roomrank(
+        "simulate", "--closed-loop", "--seed", "2", "--rooms", "3", "--viewers", "120",
+        "--minutes", "8", "--output", str(events), "--recs", str(recs),
+        "--experiment-log", str(ghosts), "--summary-json", str(summary),
+        "--arms", "attention=0.5,capped=0.2:cap=120,holdout=0.3",
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "lift buys/vh vs holdout" in done.stderr.decode()
+    per_arm = orjson.loads(summary.read_bytes())
+    assert set(per_arm) == {"attention", "capped", "holdout"}
+    lines = events.read_bytes().splitlines()
+    assert any(orjson.loads(line)["type"] == "push_open" for line in lines)
+    report = roomrank("experiment", "report", "--events", str(events), "--recs", str(recs),
+                      "--experiment-log", str(ghosts), "--json")
+    assert report.returncode == 0, report.stderr.decode()
+    arms = orjson.loads(report.stdout)["arms"]
+    assert set(arms) == {"attention", "capped", "holdout"} and arms["holdout"]["ghost"]
+    assert arms["attention"]["pushes"] == per_arm["attention"]["pushes"]
+    assert arms["holdout"]["pushes"] == per_arm["holdout"]["ghost_pushes"]
+    plain = roomrank("simulate", "--seed", "2", "--rooms", "1", "--viewers", "5",
+                     "--minutes", "1", "--output", str(events), "--recs", str(recs))
+    assert plain.returncode == 2 and b"need --closed-loop" in plain.stderr

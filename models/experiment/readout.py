@@ -1,0 +1,144 @@
+"""The experiment readout: per arm, what the pushes did, with honest uncertainty.
+
+Stopping rule, fixed in advance: the experiment runs for its planned duration and is read
+**once**, at the end. P(best) and the expected loss below are decision aids for that single
+read, not a stopping criterion: stopping the first time "P(best) > 0.95" while looking every
+few minutes inflates false winners.
+
+Attribution: a viewer's click or purchase of an item in a room converts that viewer's latest
+push in the room (triggered at or before it, within ``window_ms``) when the item was in it.
+Holdout arms have no pushes; their ghost pushes (the experiment log) are scored the same
+way, so a holdout's "conversion" is the would-be conversion of what it would have been
+sent: exposed viewers against would-be-exposed ones (ghost-ads measurement).
+
+Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior: the posterior is
+Beta(1 + s, 1 + n − s); intervals, P(best) and the expected loss of choosing each arm come
+from seeded draws of those posteriors.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+DRAWS = 20_000
+
+
+@dataclass(slots=True)
+class ArmReadout:
+    arm: str
+    ghost: bool = False
+    pushes: int = 0
+    opens: int = 0
+    clicks: int = 0
+    purchases: int = 0
+    revenue: float = 0.0
+    converted: int = 0  # pushes followed by a purchase of one of their items
+    conversion: float = 0.0  # posterior mean
+    low: float = 0.0
+    high: float = 0.0
+    p_best: float = 0.0
+    expected_loss: float = 0.0
+
+
+@dataclass(slots=True)
+class Readout:
+    arms: dict[str, ArmReadout] = field(default_factory=dict)
+    stopping_rule: str = (
+        "fixed horizon: read once at the planned end; P(best) is not a stopping criterion"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stopping_rule": self.stopping_rule,
+                "arms": {name: asdict(a) for name, a in self.arms.items()}}
+
+    def format_table(self) -> str:
+        lines = [f"stopping rule: {self.stopping_rule}",
+                 f"{'arm':<16}{'pushes':>9}{'opens':>7}{'clicks':>7}{'buys':>6}{'revenue':>10}"
+                 f"{'conversion [95% CrI]':>28}{'P(best)':>9}{'loss':>9}"]
+        for a in self.arms.values():
+            name = a.arm + (" (ghost)" if a.ghost else "")
+            interval = f"{a.conversion:.4f} [{a.low:.4f}, {a.high:.4f}]"
+            lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
+                         f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
+        return "\n".join(lines)
+
+
+def read_experiment(
+    events: Iterable[dict[str, Any]],
+    pushes: Iterable[dict[str, Any]],
+    ghosts: Iterable[dict[str, Any]] = (),
+    window_ms: int = 300_000,
+    seed: int = 0,
+) -> Readout:
+    """The readout of ``events`` (contract input), ``pushes`` (recommendations) and
+    ``ghosts`` (the experiment log's ghost pushes)."""
+    out = Readout()
+    # per (room, user): push times (sorted), and the pushes themselves
+    times: dict[tuple[str, str], list[int]] = defaultdict(list)
+    rows: dict[tuple[str, str], list[tuple[int, str, frozenset[str], str]]] = defaultdict(list)
+    arm_of_rec: dict[str, ArmReadout] = {}
+    for kind, records in (("push", pushes), ("ghost", ghosts)):
+        for p in records:
+            arm = out.arms.setdefault(p["arm"], ArmReadout(p["arm"], ghost=kind == "ghost"))
+            arm.pushes += 1
+            arm_of_rec[p["rec_id"]] = arm
+            items = frozenset(i["item_id"] for i in p["items"])
+            rows[(p["room_id"], p["user_id"])].append((p["ts"], p["trigger_id"], items,
+                                                       p["rec_id"]))
+    for key, pushed in rows.items():
+        pushed.sort()
+        times[key] = [ts for ts, *_ in pushed]
+    converted: set[str] = set()
+    seen: set[str] = set()
+    for ev in events:
+        if ev.get("event_id") in seen:  # redelivered duplicates count once
+            continue
+        seen.add(ev.get("event_id", ""))
+        etype = ev.get("type")
+        if etype == "push_open":
+            arm = arm_of_rec.get(ev.get("rec_id", ""))
+            if arm is not None:
+                arm.opens += 1
+            continue
+        if etype not in ("item_click", "purchase"):
+            continue
+        key = (ev["room_id"], ev["user_id"])
+        at = bisect.bisect_right(times.get(key, []), ev["ts"]) - 1
+        if at < 0:
+            continue
+        ts, _, items, rid = rows[key][at]
+        if ev["ts"] - ts > window_ms or ev["item_id"] not in items:
+            continue
+        arm = arm_of_rec[rid]
+        if etype == "item_click":
+            arm.clicks += 1
+        else:
+            arm.purchases += 1
+            arm.revenue += float(ev.get("amount", 0.0))
+            converted.add(rid)
+    for rid in converted:
+        arm_of_rec[rid].converted += 1
+    _posteriors(list(out.arms.values()), seed)
+    return out
+
+
+def _posteriors(arms: list[ArmReadout], seed: int) -> None:
+    if not arms:
+        return
+    rng = np.random.default_rng(seed)
+    draws = np.stack([rng.beta(1 + a.converted, 1 + a.pushes - a.converted, DRAWS)
+                      for a in arms])
+    best = draws.max(axis=0)
+    winner = draws.argmax(axis=0)
+    for n, a in enumerate(arms):
+        a.conversion = round(float((1 + a.converted) / (2 + a.pushes)), 6)
+        low, high = np.percentile(draws[n], [2.5, 97.5])
+        a.low, a.high = round(float(low), 6), round(float(high), 6)
+        a.p_best = round(float(np.mean(winner == n)), 4)
+        a.expected_loss = round(float(np.mean(best - draws[n])), 6)

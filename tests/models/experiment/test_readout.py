@@ -1,0 +1,54 @@
+"""The experiment readout: attribution of actions to pushes and ghost pushes, posteriors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.experiment.readout import read_experiment
+
+
+def _push(rec: str, user: str, ts: int, items: list[str], arm: str) -> dict:
+    return {"rec_id": rec, "room_id": "r", "user_id": user, "ts": ts, "trigger_id": f"t{ts}",
+            "arm": arm, "items": [{"item_id": i} for i in items]}
+
+
+def _ev(n: int, etype: str, user: str, ts: int, item: str, **more: object) -> dict:
+    return {"event_id": f"e{n}", "type": etype, "room_id": "r", "user_id": user, "ts": ts,
+            "item_id": item, **more}
+
+
+def test_actions_convert_the_latest_push_within_the_window_only() -> None:
+    pushes = [_push("p1", "u1", 1_000, ["a", "b"], "attention"),
+              _push("p2", "u1", 50_000, ["c"], "attention"),
+              _push("p3", "u2", 1_000, ["a"], "control")]
+    ghosts = [_push("g1", "u3", 1_000, ["a"], "holdout")]
+    events = [
+        _ev(1, "push_open", "u1", 2_000, "a", rec_id="p1"),
+        _ev(2, "purchase", "u1", 3_000, "a", amount=10.0),  # converts p1
+        _ev(2, "purchase", "u1", 3_000, "a", amount=10.0),  # a redelivery: once
+        _ev(3, "purchase", "u1", 60_000, "a", amount=10.0),  # latest push is p2: no
+        _ev(4, "item_click", "u2", 2_000, "a"),
+        _ev(5, "purchase", "u2", 900_000, "a", amount=5.0),  # beyond the window
+        _ev(6, "purchase", "u3", 5_000, "a", amount=7.0),  # a ghost conversion
+        _ev(7, "purchase", "u1", 500, "a", amount=1.0),  # before any push
+    ]
+    r = read_experiment(events, pushes, ghosts, window_ms=300_000).arms
+    assert (r["attention"].pushes, r["attention"].opens, r["attention"].purchases) == (2, 1, 1)
+    assert (r["attention"].converted, r["attention"].revenue) == (1, 10.0)
+    assert (r["control"].clicks, r["control"].purchases) == (1, 0)
+    assert r["holdout"].ghost and (r["holdout"].converted, r["holdout"].revenue) == (1, 7.0)
+    assert sum(a.p_best for a in r.values()) == pytest.approx(1.0)
+
+
+def test_posterior_interval_and_loss_follow_the_counts() -> None:
+    pushes = [_push(f"a{n}", f"u{n}", 1_000, ["x"], "good") for n in range(400)]
+    pushes += [_push(f"b{n}", f"v{n}", 1_000, ["x"], "bad") for n in range(400)]
+    events = [_ev(n, "purchase", f"u{n}", 2_000, "x", amount=1.0) for n in range(80)]
+    events += [_ev(1000 + n, "purchase", f"v{n}", 2_000, "x", amount=1.0) for n in range(20)]
+    r = read_experiment(events, pushes).arms
+    good, bad = r["good"], r["bad"]
+    assert good.low < 0.2 < good.high and bad.low < 0.05 < bad.high
+    assert good.p_best > 0.99 and good.expected_loss < 1e-4
+    assert bad.expected_loss == pytest.approx(81 / 402 - 21 / 402, abs=0.01)
+    assert np.isclose(good.conversion, 81 / 402)
