@@ -102,9 +102,9 @@ def read_experiment(
         seen.add(ev.get("event_id", ""))
         etype = ev.get("type")
         if etype == "push_open":
-            arm = arm_of_rec.get(ev.get("rec_id", ""))
-            if arm is not None:
-                arm.opens += 1
+            opened = arm_of_rec.get(ev.get("rec_id", ""))
+            if opened is not None:
+                opened.opens += 1
             continue
         if etype not in ("item_click", "purchase"):
             continue
