@@ -115,3 +115,36 @@ def test_bytewax_run_serves_bytewax_and_roomrank_metrics(tmp_path: Path) -> None
         if job.poll() is None:
             job.kill()
             job.wait()
+
+
+def test_two_processes_replay_the_closed_loop_pushes_and_ghosts(tmp_path: Path) -> None:
+    from flows.settings import Settings
+    from models.sim.closed_loop import run_closed_loop, write_jsonl
+
+    arms = "attention=0.4,capped=0.2:cap=90:skip_same=1,control=0.2,holdout=0.2"
+    settings = Settings.load({"arms": arms}, env={})
+    run = run_closed_loop(settings.room, seed=6, rooms=12, viewers=300, minutes=8)
+    write_jsonl(str(tmp_path / "events.jsonl"), run.events)
+    env = {
+        **os.environ,
+        "ROOMRANK_INPUT": str(tmp_path / "events.jsonl"),
+        "ROOMRANK_OUTPUT": str(tmp_path / "out.jsonl"),
+        "ROOMRANK_DEAD_LETTERS": str(tmp_path / "dead.jsonl"),
+        "ROOMRANK_EXPERIMENT_LOG": str(tmp_path / "ghosts.jsonl"),
+        "ROOMRANK_ARMS": arms,
+        "ROOMRANK_METRICS_PORT": "0",
+    }
+    env.pop("ROOMRANK_BROKERS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bytewax.testing", "flows.deployed:flow", "-p", "2", "-w", "1"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len({p["room_id"] for p in run.pushes}) == 12
+    assert any(e["type"] == "push_open" for e in run.events)
+    assert stable(read_jsonl(tmp_path / "out.jsonl")) == stable(run.pushes)
+    ghosts = [{k: v for k, v in g.items() if k != "kind"}
+              for g in read_jsonl(tmp_path / "ghosts.jsonl")]
+    assert stable(ghosts) == stable(run.ghosts) and ghosts
+    dead = tmp_path / "dead.jsonl"
+    assert not dead.exists() or read_jsonl(dead) == []
