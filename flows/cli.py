@@ -32,6 +32,9 @@ CLOSED_LOOP_SETTINGS = (
     "lateness_ms",
     "window_ms",
     "dim",
+    "allocation",
+    "allocation_min_pushes",
+    "allocation_stop_loss",
 )
 
 
@@ -232,7 +235,10 @@ def _closed_loop(args: argparse.Namespace, settings: Settings) -> int:
     if args.recs:
         write_jsonl(args.recs, run.pushes)
     if args.experiment_log:
-        write_jsonl(args.experiment_log, [{"kind": "ghost_push", **g} for g in run.ghosts])
+        write_jsonl(
+            args.experiment_log,
+            [{"kind": "ghost_push", **g} for g in run.ghosts] + run.assignments,
+        )
     summary = run.summary()
     if args.summary_json:
         Path(args.summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

@@ -27,7 +27,8 @@ from features.contract.messages import PushBatch, encode_dead_letter, encode_pus
 from flows.connectors.files import Messages, RawRecord
 from flows.lifecycle import STOP
 from flows.settings import Settings
-from models.experiment.log import encode_ghosts
+from models.experiment.allocation import Assignments
+from models.experiment.log import ExperimentRecord, encode_experiment
 from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Output, Room, RoomStats
@@ -117,11 +118,13 @@ def _encode_pushes(observe: Observer | None) -> Callable[[PushBatch], tuple[str,
     return encode
 
 
-def _encode_ghosts(observe: Observer | None) -> Callable[[Ghosts], tuple[str, Messages]]:
-    def encode(ghosts: Ghosts) -> tuple[str, Messages]:
+def _encode_experiment(
+    observe: Observer | None,
+) -> Callable[[ExperimentRecord], tuple[str, Messages]]:
+    def encode(item: ExperimentRecord) -> tuple[str, Messages]:
         if observe is not None:
-            observe(ghosts)
-        return ("experiment-log", encode_ghosts(ghosts, emitted_at=int(time.time() * 1000)))
+            observe(item)
+        return ("experiment-log", encode_experiment(item, emitted_at=int(time.time() * 1000)))
 
     return encode
 
@@ -154,7 +157,9 @@ def build_flow(
     )
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))
-    is_ghost = op.branch("ghosts", is_push.falses, lambda x: isinstance(x, Ghosts))
+    is_ghost = op.branch(
+        "experiment", is_push.falses, lambda x: isinstance(x, Ghosts | Assignments)
+    )
     is_letter = op.branch("late", is_ghost.falses, lambda x: isinstance(x, DeadLetter))
     letters = cast(Stream[DeadLetter], op.merge("dead_letters", valid.falses, is_letter.trues))
     if observe is not None:
@@ -165,12 +170,12 @@ def build_flow(
         op.map("encode_pushes", cast(Stream[PushBatch], is_push.trues), _encode_pushes(observe)),
         sink,
     )
-    ghosts = cast(Stream[Ghosts], is_ghost.trues)
+    ghosts = cast(Stream[ExperimentRecord], is_ghost.trues)
     if experiment_sink is not None:
-        encoded = op.map("encode_ghosts", ghosts, _encode_ghosts(observe))
+        encoded = op.map("encode_experiment", ghosts, _encode_experiment(observe))
         op.output("write_experiment_log", encoded, experiment_sink)
     elif observe is not None:
-        op.inspect("observe_ghosts", ghosts, lambda _step, x: observe(x))
+        op.inspect("observe_experiment", ghosts, lambda _step, x: observe(x))
     op.output(
         "write_dead_letters",
         op.map("encode_dead_letters", letters, _encode_dead_letter),

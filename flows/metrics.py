@@ -19,6 +19,7 @@ from river import utils as river_utils
 
 from features.contract.events import DeadLetter
 from features.contract.messages import PushBatch
+from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
 from models.room import RoomStats
 
@@ -77,6 +78,17 @@ GHOST_PUSHES: Final = Counter(
     ["arm"],
 )
 
+ASSIGNMENTS: Final = Counter(
+    "roomrank_assignments_total",
+    "Viewers assigned an arm by the adaptive allocation (--allocation thompson)",
+    ["arm"],
+)
+ALLOCATION_PROBABILITY: Final = Gauge(
+    "roomrank_allocation_probability",
+    "Probability of the arm in the latest assignment (the allocation share moving)",
+    ["arm"],
+)
+
 ROLLING_WINDOW: Final = 5000
 
 
@@ -113,6 +125,10 @@ class Recorder:
         elif isinstance(item, Ghosts):
             for arm in item.batch.arms:
                 GHOST_PUSHES.labels(arm).inc()
+        elif isinstance(item, Assignments):
+            for arm, probability in zip(item.arms, item.probabilities, strict=True):
+                ASSIGNMENTS.labels(arm).inc()
+                ALLOCATION_PROBABILITY.labels(arm).set(probability)
         elif isinstance(item, DeadLetter):
             DEAD_LETTERS.labels(item.reason).inc()
 

@@ -51,6 +51,14 @@ SETTINGS: Final = (
         "experiment arms: NAME=SHARE[:KEY=VALUE...], see docs/experiments.md",
     ),
     Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms"),
+    Setting("allocation", str, "fixed", "fixed (shares as given) or thompson (learns per room)"),
+    Setting("allocation_min_pushes", int, 200, "thompson: pushes per arm before shares move"),
+    Setting(
+        "allocation_stop_loss",
+        float,
+        0.999,
+        "thompson: cut an arm credibly worse than the leader with this probability; 1 = never",
+    ),
     Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
     Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),
     Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
@@ -165,6 +173,9 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         arms=Arms.parse(values["arms"]),
         experiment=values["experiment"],
         learner=values["learner"],
+        allocation=values["allocation"],
+        allocation_min_pushes=values["allocation_min_pushes"],
+        allocation_stop_loss=values["allocation_stop_loss"],
     )
 
 

@@ -50,6 +50,9 @@ class RoomParams:
     arms: Arms = field(default_factory=lambda: Arms.parse("attention=0.9,control=0.1"))
     experiment: str = "roomrank-v1"
     learner: str = "fast"  # models.learners.choice.LEARNERS
+    allocation: str = "fixed"  # or "thompson": see models/experiment/allocation.py
+    allocation_min_pushes: int = 200
+    allocation_stop_loss: float = 0.999
 
     @property
     def push_width(self) -> int:
@@ -57,6 +60,12 @@ class RoomParams:
         return max([self.top_k, *(spec.top_k for spec in self.arms.specs)])
 
     def __post_init__(self) -> None:
+        if self.allocation not in ("fixed", "thompson"):
+            raise ValueError(f"allocation must be fixed or thompson, got {self.allocation!r}")
+        if not 0.5 < self.allocation_stop_loss <= 1.0:
+            raise ValueError(
+                f"allocation stop-loss must be in (0.5, 1], got {self.allocation_stop_loss}"
+            )
         for name in (
             "top_k", "dim", "presence_timeout_ms", "window_ms", "bucket_ms", "max_held_events",
         ):  # fmt: skip

@@ -27,6 +27,7 @@ from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.compaction import compact_items, compact_viewers
+from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import vector_learner
 from models.learners.factorization import room_seed
@@ -56,7 +57,7 @@ class RoomStats:
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (arm, reason)
 
 
-Output = PushBatch | Ghosts | DeadLetter | RoomStats
+Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
 
 
 class Room:
@@ -85,6 +86,7 @@ class Room:
         self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
         self.pushed_items = np.zeros((0, params.push_width), dtype=np.int64)  # -1 = none
         self.showcase: Showcase | None = None
+        self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         self.clock = 0
         self.last_sweep = 0
@@ -199,7 +201,11 @@ class Room:
                 width = self.pushed_items.shape[1]
                 more = np.full((cap - len(self.pushed_items), width), -1, np.int64)
                 self.pushed_items = np.concatenate([self.pushed_items, more])
-            self.arm[row] = self.params.arms.index(user_id, self.params.experiment)
+            self.arm[row] = (
+                self.params.arms.index(user_id, self.params.experiment)
+                if self.allocator is None
+                else -1  # decided at the viewer's first push in this room
+            )
             self.pushed_at[row] = -1
             self.pushed_items[row] = -1
         return row
@@ -318,6 +324,8 @@ class Room:
             stats.hits.append((arm, hit))
         if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
             stats.conversions.append((arm, "click" if etype == "item_click" else "purchase"))
+            if etype == "purchase" and self.allocator is not None:
+                self.allocator.converted(int(self.arm[row]))
 
     # -- triggers ------------------------------------------------------------------------
     def _context(self, now: int) -> PushContext:
@@ -337,6 +345,8 @@ class Room:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
         self._apply_learning()
+        if self.allocator is not None:
+            self._allocate(rows, event, out)
         served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
                        self.pushed_at, self.pushed_items)
         for batch in served.pushes:
@@ -344,6 +354,30 @@ class Room:
             out.append(batch)
         out.extend(served.ghosts)
         stats.skipped.update(served.skipped)
+        if self.allocator is not None:
+            index = {name: n for n, name in enumerate(self.params.arms.names)}
+            for arm, n in Counter(
+                arm for b in [*served.pushes, *(g.batch for g in served.ghosts)] for arm in b.arms
+            ).items():
+                self.allocator.pushed(index[arm], n)
+
+    def _allocate(self, rows: np.ndarray, event: Event, out: list[Output]) -> None:
+        """Sticky per room: a viewer's arm is drawn once, at their first push here."""
+        assert self.allocator is not None
+        fresh = rows[self.arm[rows] < 0]
+        if fresh.size == 0:
+            return
+        names, experiment = self.params.arms.names, self.params.experiment
+        users: list[str] = self.viewers.rows.ids[fresh].tolist()
+        arms, probabilities = [], []
+        for row, user in zip(fresh.tolist(), users, strict=True):
+            point = unit_hash("allocation", experiment, self.room_id, user)
+            arm, probability = self.allocator.assign(point)
+            self.arm[row] = arm
+            arms.append(names[arm])
+            probabilities.append(probability)
+        out.append(Assignments(self.room_id, event.event_id, event.ts, users, arms,
+                               probabilities))
 
     # -- bounded memory ------------------------------------------------------------------
     def _housekeep(self, now: int) -> None:

@@ -97,6 +97,12 @@ def dumps(room: Room) -> bytes:
             "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
         },
     }
+    if room.allocator is not None:  # --allocation thompson: its counts and probabilities
+        alloc = room.allocator
+        tree["allocator"] = {
+            "pushes": alloc.pushes, "wins": alloc.wins, "cut": alloc.cut,
+            "probabilities": alloc.probabilities, "version": alloc.version, "stale": alloc.stale,
+        }
     return encode(tree)
 
 
@@ -151,6 +157,15 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     buffer = tree["buffer"]
     room.buffer.newest, room.buffer._seq = buffer["newest"], buffer["seq"]
     room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
+    stored = tree.get("allocator")
+    if room.allocator is not None and stored is not None:
+        if len(stored["pushes"]) != len(room.allocator.pushes):
+            raise SnapshotError(
+                f"the recovery store's allocation has {len(stored['pushes'])} arms, this run"
+                f" has {len(room.allocator.pushes)}: keep --arms, or use a new --recovery-dir"
+            )
+        for name, value in stored.items():
+            setattr(room.allocator, name, value)
     return room
 
 

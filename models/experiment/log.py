@@ -14,6 +14,7 @@ from typing import Final
 import orjson
 
 from features.contract.messages import push_dicts
+from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
 
 GHOST_PUSH: Final = "ghost_push"
@@ -28,8 +29,11 @@ def ghost_records(ghosts: Ghosts, emitted_at: int) -> list[dict[str, object]]:
     return [{"kind": GHOST_PUSH, **push} for push in push_dicts(ghosts.batch, emitted_at)]
 
 
-def encode_ghosts(ghosts: Ghosts, emitted_at: int) -> list[tuple[bytes, bytes]]:
-    return [
-        (str(record["user_id"]).encode(), orjson.dumps(record))
-        for record in ghost_records(ghosts, emitted_at)
-    ]
+ExperimentRecord = Ghosts | Assignments
+
+
+def encode_experiment(item: ExperimentRecord, emitted_at: int) -> list[tuple[bytes, bytes]]:
+    """Experiment-log messages keyed by ``user_id``: ghost pushes, or arm assignments of an
+    adaptive allocation (``"kind": "assignment"``, with the probability used)."""
+    records = ghost_records(item, emitted_at) if isinstance(item, Ghosts) else item.records()
+    return [(str(record["user_id"]).encode(), orjson.dumps(record)) for record in records]

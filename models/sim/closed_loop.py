@@ -30,6 +30,7 @@ import orjson
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.messages import PushBatch, push_dicts
+from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Room, RoomStats
@@ -53,6 +54,7 @@ class ArmTally:
     opens: int = 0
     mutes: int = 0
     leaves: int = 0
+    assigned: int = 0  # viewers assigned by an adaptive allocation
 
 
 @dataclass(slots=True)
@@ -62,6 +64,7 @@ class ClosedLoopRun:
     events: list[dict[str, Any]]
     pushes: list[dict[str, Any]]
     ghosts: list[dict[str, Any]]
+    assignments: list[dict[str, Any]]
     dead_letters: int
     arms: dict[str, ArmTally]
     seed: int
@@ -86,12 +89,13 @@ class ClosedLoopRun:
                 "open_rate": round(t.opens / t.pushes, 4) if t.pushes else 0.0,
                 "mutes": t.mutes,
                 "fatigue_leaves": t.leaves,
+                "assigned": t.assigned,
                 "purchases_per_viewer_hour": round(sum(t.purchases.values()) * scale, 4),
                 "revenue_per_viewer_hour": round(sum(t.revenue.values()) * scale, 2),
                 "push_purchases_per_viewer_hour": round(t.push_purchases * scale, 4),
                 "push_revenue_per_viewer_hour": round(t.push_revenue * scale, 2),
             }
-            if base is not None and name != "holdout":
+            if base is not None and name not in ("holdout", "unassigned"):
                 row["lift_purchases_per_viewer_hour_vs_holdout"] = _lift(t, base, rng, resamples)
             out[name] = row
         return out
@@ -152,8 +156,14 @@ class _Loop:
         self.caused: dict[str, int] = {}  # event_id of a reaction purchase -> 1
         self.tally: dict[str, ArmTally] = defaultdict(ArmTally)
         self.arm_of: dict[str, str] = {}
+        self.assigned: dict[tuple[str, str], str] = {}
+        self.assignments: list[dict[str, Any]] = []
 
-    def arm(self, user: str) -> ArmTally:
+    def arm(self, room_id: str, user: str) -> ArmTally:
+        """The viewer's arm in this room: by hash for a fixed split; with an adaptive
+        allocation, as the room assigned it (``unassigned`` before their first push)."""
+        if self.params.allocation != "fixed":
+            return self.tally[self.assigned.get((room_id, user), "unassigned")]
         name = self.arm_of.get(user)
         if name is None:
             name = self.arm_of[user] = self.params.arms.assign(user, self.params.experiment)
@@ -169,7 +179,7 @@ class _Loop:
             self._feed(heapq.heappop(self.heap)[2], reaction=True)
         for room in self.rooms.values():  # the end of the input: what rooms hold is applied
             self._outputs(room.flush(), None)
-        return ClosedLoopRun(self.stream, self.pushes, self.ghosts, self.letters,
+        return ClosedLoopRun(self.stream, self.pushes, self.ghosts, self.assignments, self.letters,
                              dict(self.tally), self.world.seed)
 
     def _organic(self) -> Iterator[dict[str, Any]]:
@@ -189,7 +199,7 @@ class _Loop:
                 return
             if reaction and ev["type"] == "leave":
                 self.gone.add(key)
-                self.arm(user).leaves += 1
+                self.arm(room_id, user).leaves += 1
         if reaction:
             self.seq += 1
             ev["event_id"] = f"{room_id}-cl{self.world.seed}-{self.seq:07d}"
@@ -211,7 +221,7 @@ class _Loop:
         user = ev.get("user_id")
         if user is None:
             return
-        t = self.arm(user)
+        t = self.arm(ev["room_id"], user)
         t.viewers.add(user)
         etype = ev["type"]
         if etype == "heartbeat":
@@ -230,13 +240,18 @@ class _Loop:
             if isinstance(item, PushBatch):
                 for push in push_dicts(item, 0):
                     self.pushes.append(push)
-                    self.arm(str(push["user_id"])).pushes += 1
+                    self.arm(item.room_id, str(push["user_id"])).pushes += 1
                     if cause is not None:
                         self._react(push, cause.ts)
             elif isinstance(item, Ghosts):
                 for push in push_dicts(item.batch, 0):
                     self.ghosts.append(push)
-                    self.arm(str(push["user_id"])).ghosts += 1
+                    self.arm(item.batch.room_id, str(push["user_id"])).ghosts += 1
+            elif isinstance(item, Assignments):
+                for record in item.records():
+                    self.assignments.append(record)
+                    self.assigned[(item.room_id, str(record["user_id"]))] = str(record["arm"])
+                    self.tally[str(record["arm"])].assigned += 1
             elif isinstance(item, RoomStats):
                 for (arm, _reason), n in item.skipped.items():
                     self.tally[arm].skipped += n
@@ -246,7 +261,7 @@ class _Loop:
     def _react(self, push: dict[str, Any], now: int) -> None:
         reaction = self.audience.receive(push, now)
         if reaction.muted:
-            self.arm(str(push["user_id"])).mutes += 1
+            self.arm(push["room_id"], push["user_id"]).mutes += 1
         for ev in reaction.events:
             self.seq += 1
             heapq.heappush(self.heap, (ev["ts"], self.seq, ev))

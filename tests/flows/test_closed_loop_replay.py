@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from features.contract.events import Origin
@@ -16,8 +17,15 @@ from tests.flows.helpers import stable
 ARMS = "attention=0.4,capped=0.2:cap=90:skip_same=1,control=0.2,holdout=0.2"
 
 
-def test_replay_of_the_closed_loop_stream_gives_the_same_pushes_and_ghosts() -> None:
-    settings = Settings.load({"arms": ARMS, "quiet_flush_ms": 0}, env={})
+@pytest.mark.parametrize("allocation", ["fixed", "thompson"])
+def test_replay_of_the_closed_loop_stream_gives_the_same_pushes_and_ghosts(
+    allocation: str,
+) -> None:
+    settings = Settings.load(
+        {"arms": ARMS, "quiet_flush_ms": 0, "allocation": allocation,
+         "allocation_min_pushes": 20},
+        env={},
+    )
     run = run_closed_loop(settings.room, seed=4, rooms=4, viewers=200, minutes=12)
     opens = [e for e in run.events if e["type"] == "push_open"]
     assert opens and all(e["rec_id"] for e in opens)
@@ -30,12 +38,26 @@ def test_replay_of_the_closed_loop_stream_gives_the_same_pushes_and_ghosts() -> 
     run_main(build_flow(settings, TestingSource(records, 64), TestingSink(pushes),
                         TestingSink(letters), None, TestingSink(log)))
     replayed = [orjson.loads(v) for _, messages in pushes for _, v in messages]
-    ghosts = [orjson.loads(v) for _, messages in log for _, v in messages]
+    logged = [orjson.loads(v) for _, messages in log for _, v in messages]
+    ghosts = [g for g in logged if g["kind"] == "ghost_push"]
+    assignments = [a for a in logged if a["kind"] == "assignment"]
     assert not letters and run.dead_letters == 0
     assert stable(replayed) == stable(run.pushes)
     assert stable([{k: v for k, v in g.items() if k != "kind"} for g in ghosts]) == stable(
         run.ghosts
     )
+    assert stable(assignments) == stable(run.assignments)
+    if allocation == "thompson":
+        # sticky: a viewer is assigned again in a room only after the room forgot them
+        assert assignments
+        last: dict[tuple[str, str], int] = {}
+        for a in sorted(assignments, key=lambda a: a["ts"]):
+            key = (a["room_id"], a["user_id"])
+            assert key not in last or a["ts"] - last[key] > settings.forget_after_ms
+            last[key] = a["ts"]
+        assert len({a["probability"] for a in assignments}) > 1  # the shares moved
+    else:
+        assert not assignments
     # every open names a push that was really sent to that viewer
     sent = {p["rec_id"]: p for p in replayed}
     for ev in opens:
