@@ -85,6 +85,8 @@ def read_experiment(
     arm_of_rec: dict[str, ArmReadout] = {}
     for kind, records in (("push", pushes), ("ghost", ghosts)):
         for p in records:
+            if p.get("kind", "ghost_push") != "ghost_push":  # the log's assignment records
+                continue
             arm = out.arms.setdefault(p["arm"], ArmReadout(p["arm"], ghost=kind == "ghost"))
             arm.pushes += 1
             arm_of_rec[p["rec_id"]] = arm

@@ -139,12 +139,13 @@ def test_closed_loop_simulation_and_experiment_report(tmp_path: Path) -> None:
         "simulate", "--closed-loop", "--seed", "2", "--rooms", "3", "--viewers", "120",
         "--minutes", "8", "--output", str(events), "--recs", str(recs),
         "--experiment-log", str(ghosts), "--summary-json", str(summary),
-        "--arms", "attention=0.5,capped=0.2:cap=120,holdout=0.3",
+        "--arms", "attention=0.5,capped=0.2:cap=120,holdout=0.3", "--allocation", "thompson",
+        "--allocation-min-pushes", "10",
     )
     assert done.returncode == 0, done.stderr.decode()
     assert "lift buys/vh vs holdout" in done.stderr.decode()
     per_arm = orjson.loads(summary.read_bytes())
-    assert set(per_arm) == {"attention", "capped", "holdout"}
+    assert set(per_arm) - {"unassigned"} == {"attention", "capped", "holdout"}
     lines = events.read_bytes().splitlines()
     assert any(orjson.loads(line)["type"] == "push_open" for line in lines)
     report = roomrank("experiment", "report", "--events", str(events), "--recs", str(recs),
@@ -153,6 +154,7 @@ def test_closed_loop_simulation_and_experiment_report(tmp_path: Path) -> None:
     arms = orjson.loads(report.stdout)["arms"]
     assert set(arms) == {"attention", "capped", "holdout"} and arms["holdout"]["ghost"]
     assert arms["attention"]["pushes"] == per_arm["attention"]["pushes"]
+    assert any(b'"kind":"assignment"' in line for line in ghosts.read_bytes().splitlines())
     assert arms["holdout"]["pushes"] == per_arm["holdout"]["ghost_pushes"]
     plain = roomrank("simulate", "--seed", "2", "--rooms", "1", "--viewers", "5",
                      "--minutes", "1", "--output", str(events), "--recs", str(recs))
