@@ -155,7 +155,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         _check_world(args, need_minutes=True)
         if args.closed_loop:
-            return _closed_loop(args, _settings(args))
+            return _closed_loop(args, _settings(args), regime(args.regime))
         if args.recs or args.experiment_log or args.summary_json:
             raise ValueError("--recs, --experiment-log and --summary-json need --closed-loop")
         out: Any = sys.stdout.buffer if args.output == "-" else args.output
@@ -227,10 +227,12 @@ def _lab(args: argparse.Namespace) -> int:
     return 0
 
 
-def _closed_loop(args: argparse.Namespace, settings: Settings) -> int:
+def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any) -> int:
     from models.sim.closed_loop import format_summary, run_closed_loop, write_jsonl
 
-    run = run_closed_loop(settings.room, args.seed, args.rooms, args.viewers, args.minutes)
+    run = run_closed_loop(
+        settings.room, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime
+    )
     write_jsonl(args.output, run.events)
     if args.recs:
         write_jsonl(args.recs, run.pushes)

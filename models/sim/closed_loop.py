@@ -35,6 +35,7 @@ from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Room, RoomStats
 from models.sim.audience import Audience
+from models.sim.regimes import REGIMES, Regime
 from models.sim.world import World
 
 HOUR_MS = 3_600_000
@@ -134,8 +135,10 @@ def run_closed_loop(
     *,
     dup_rate: float = 0.005,
     late_rate: float = 0.005,
+    regime: Regime = REGIMES["default"],
 ) -> ClosedLoopRun:
-    world = World(seed, rooms, viewers, minutes, dup_rate=dup_rate, late_rate=late_rate)
+    world = World(seed, rooms, viewers, minutes, dup_rate=dup_rate, late_rate=late_rate,
+                  regime=regime)
     return _Loop(world, params).run()
 
 
