@@ -10,7 +10,6 @@ give the same results on every input (``tests/features/contract/test_decoding_fa
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import orjson
@@ -24,6 +23,7 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
+from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 from features.contract.validation import DEFAULT_MAX_BYTES, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_ID_LEN", "MAX_SHOWCASE_ITEMS", "decode_event"]
@@ -37,7 +37,6 @@ __all__ = ["DEFAULT_MAX_BYTES", "MAX_ID_LEN", "MAX_SHOWCASE_ITEMS", "decode_even
 # fast path must give up, never accept:
 # ``tests/features/contract/test_decoding_fast.py`` compares the two.
 
-_INF: Final = math.inf
 _loads: Final = orjson.loads
 _new: Final = object.__new__
 
@@ -65,7 +64,7 @@ def decode_event(
                 type(event_id) is str
                 and 0 < len(event_id) <= MAX_ID_LEN
                 and type(ts) is int
-                and ts >= 0
+                and 0 <= ts <= MAX_TS
                 and type(room_id) is str
                 and 0 < len(room_id) <= MAX_ID_LEN
             ):
@@ -77,7 +76,7 @@ def decode_event(
                     type(user_id) is str
                     and 0 < len(user_id) <= MAX_ID_LEN
                     and type(watch_ms) is int
-                    and watch_ms >= 0
+                    and 0 <= watch_ms <= MAX_WATCH_MS
                 ):
                     return _event(
                         event_id, etype, ts, room_id, origin, raw, user_id, None, None, watch_ms
@@ -131,9 +130,9 @@ def decode_event(
                     and type(item_id) is str
                     and 0 < len(item_id) <= MAX_ID_LEN
                     and type(amount) is float
-                    and 0.0 <= amount < _INF  # also false for NaN
+                    and 0.0 <= amount <= MAX_MONEY  # also false for NaN
                     and type(qty) is int
-                    and qty >= 1
+                    and 1 <= qty <= MAX_QTY
                 ):
                     return _event(
                         event_id, etype, ts, room_id, origin, raw, user_id, item_id, None, 0,
@@ -177,7 +176,7 @@ def _plain_attrs(attrs: dict[str, Any]) -> bool:
     """``_attrs`` would accept this dict: every value a string or a finite number."""
     for value in attrs.values():
         kind = type(value)
-        if not (kind is str or kind is int or (kind is float and -_INF < value < _INF)):
+        if not (kind is str or ((kind is int or kind is float) and -MAX_ATTR <= value <= MAX_ATTR)):
             return False
     return True
 
@@ -206,7 +205,7 @@ def _plain_items(raw_items: Any) -> tuple[ShowcaseItem, ...] | None:
             and (title is None or type(title) is str)
             and (attrs is None or (type(attrs) is dict and _plain_attrs(attrs)))
             and type(price) is float
-            and 0.0 <= price < _INF
+            and 0.0 <= price <= MAX_MONEY
         ):
             return None
         seen.add(item_id)

@@ -63,9 +63,9 @@ def push_dicts(batch: PushBatch, emitted_at: int) -> list[dict[str, object]]:
     """The contract's recommendation objects, one per viewer, in batch order."""
     item_ids = batch.item_ids
     top = batch.top.tolist()
-    score = np.round(batch.score.astype(np.float64), 6).tolist()
-    attention = np.round(batch.attention.astype(np.float64), 6).tolist()
-    propensity = np.round(batch.propensity.astype(np.float64), 6).tolist()
+    score = _finite(batch.score).tolist()
+    attention = _finite(batch.attention).tolist()
+    propensity = _finite(batch.propensity).tolist()
     why = batch.why.tolist()
     out: list[dict[str, object]] = []
     for v, user_id in enumerate(batch.user_ids):
@@ -119,14 +119,24 @@ def encode_pushes(batch: PushBatch, emitted_at: int) -> list[tuple[bytes, bytes]
     k = top.shape[1] if top.ndim == 2 else 0
     _check_shapes(batch, n, top)
     if n < FRAGMENTS_FROM:  # the fragments' fixed cost (~120 µs) exceeds what they save
-        return [(key, orjson.dumps(push)) for key, push in
-                zip((u.encode() for u in batch.user_ids), push_dicts(batch, emitted_at),
-                    strict=True)]
+        return [
+            (key, orjson.dumps(push))
+            for key, push in zip(
+                (u.encode() for u in batch.user_ids), push_dicts(batch, emitted_at), strict=True
+            )
+        ]
     dumps = orjson.dumps
     keys = [user_id.encode() for user_id in batch.user_ids]
     common = (
-        b'","trigger":' + dumps(batch.trigger) + b',"trigger_id":' + dumps(batch.trigger_id)
-        + b',"ts":' + dumps(batch.ts) + b',"emitted_at":' + dumps(emitted_at) + b',"arm":'
+        b'","trigger":'
+        + dumps(batch.trigger)
+        + b',"trigger_id":'
+        + dumps(batch.trigger_id)
+        + b',"ts":'
+        + dumps(batch.ts)
+        + b',"emitted_at":'
+        + dumps(emitted_at)
+        + b',"arm":'
     )
     arm_parts = {arm: common + dumps(arm) + b',"items":[' for arm in set(batch.arms)}
     columns: list[Iterable[bytes]] = [
@@ -147,8 +157,12 @@ def encode_pushes(batch: PushBatch, emitted_at: int) -> list[tuple[bytes, bytes]
             rank = b',"rank":%d,"score":' % (r + 1)
             starts = [opening + item_id + rank for item_id in item_ids]
             columns += [
-                map(starts.__getitem__, item_column), numbers, attention, numbers,
-                propensity, numbers,
+                map(starts.__getitem__, item_column),
+                numbers,
+                attention,
+                numbers,
+                propensity,
+                numbers,
             ]
         endings = [b'}],"why":' + dumps(text) + b"}" for text in WHY_TEXT]
         columns.append(map(endings.__getitem__, np.asarray(batch.why).tolist()))
@@ -178,9 +192,7 @@ def _rec_id_parts(batch: PushBatch, keys: list[bytes]) -> list[bytes]:
     ``rec_id``'s, continued from a copy of the trigger's prefix state."""
     prefix = b'{"rec_id":"rec-'
     suffix = b'","room_id":' + orjson.dumps(batch.room_id) + b',"user_id":"'
-    start = hashlib.blake2b(
-        batch.trigger_id.encode() + _REC_ID_SEP, digest_size=_REC_ID_BYTES
-    ).copy
+    start = hashlib.blake2b(batch.trigger_id.encode() + _REC_ID_SEP, digest_size=_REC_ID_BYTES).copy
     digests: list[bytes] = []
     append = digests.append
     for key in keys:
@@ -206,6 +218,18 @@ def _user_id_parts(user_ids: list[str], keys: list[bytes]) -> list[bytes]:
     return [orjson.dumps(user_id)[1:-1] for user_id in user_ids]
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Rounded float64 copy in which a non-finite number reads 0.0: the recommendation
+    schema says number, and JSON has no NaN (orjson would write ``null``). The decoder's
+    ranges keep learners finite; this is the last guard so that a push is always valid.
+
+    >>> _finite(np.array([0.1234567, np.nan, np.inf])).tolist()
+    [0.123457, 0.0, 0.0]
+    """
+    out = np.round(np.asarray(values, dtype=np.float64), 6)
+    return np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def _number_parts(batch: PushBatch, n: int, k: int) -> list[bytes]:
     """JSON text of every rounded score, attention and propensity, viewer by viewer, rank by
     rank: ``orjson`` writes numpy float64 as it writes Python floats (shortest round trip)."""
@@ -214,6 +238,7 @@ def _number_parts(batch: PushBatch, n: int, k: int) -> list[bytes]:
     numbers[:, :, 1] = batch.attention
     numbers[:, :, 2] = batch.propensity
     np.round(numbers, 6, out=numbers)
+    np.nan_to_num(numbers, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     text = orjson.dumps(numbers.reshape(-1), option=orjson.OPT_SERIALIZE_NUMPY)
     return text[1:-1].split(b",")
 

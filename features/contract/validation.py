@@ -25,6 +25,7 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
+from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 
 MAX_ID_LEN: Final = 128
 MAX_SHOWCASE_ITEMS: Final = 500
@@ -63,12 +64,16 @@ def _id(obj: dict[str, Any], name: str, where: str = "") -> str:
     return value
 
 
-def _int(obj: dict[str, Any], name: str, minimum: int) -> int:
+def _int(obj: dict[str, Any], name: str, minimum: int, maximum: int) -> int:
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid("invalid", f"field '{name}' must be an integer, got {_preview(value)}")
     if value < minimum:
         raise _Invalid("invalid", f"field '{name}' must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise _Invalid(
+            "invalid", f"field '{name}' must be <= {maximum} (contract range), got {value}"
+        )
     return value
 
 
@@ -81,6 +86,11 @@ def _number(obj: dict[str, Any], name: str, where: str = "") -> float:
     number = float(value)
     if not math.isfinite(number) or number < 0:
         raise _Invalid("invalid", f"field '{where}{name}' must be a number >= 0, got {value}")
+    if number > MAX_MONEY:
+        raise _Invalid(
+            "invalid",
+            f"field '{where}{name}' must be <= {MAX_MONEY:g} (contract range), got {value}",
+        )
     return number
 
 
@@ -98,6 +108,12 @@ def _attrs(obj: dict[str, Any], where: str = "") -> dict[str, AttrValue]:
             )
         if isinstance(attr, float) and not math.isfinite(attr):
             raise _Invalid("invalid", f"field '{where}attrs.{key}' must be a finite number")
+        if not isinstance(attr, str) and not -MAX_ATTR <= attr <= MAX_ATTR:
+            raise _Invalid(
+                "invalid",
+                f"field '{where}attrs.{key}' must be within ±{MAX_ATTR:g} (contract range),"
+                f" got {_preview(attr)}",
+            )
     return value
 
 
@@ -163,7 +179,7 @@ def _enter(event: Event, obj: dict[str, Any]) -> None:
 def _heartbeat(event: Event, obj: dict[str, Any]) -> None:
     _require(obj, "heartbeat", "user_id", "watch_ms")
     event.user_id = _id(obj, "user_id")
-    event.watch_ms = _int(obj, "watch_ms", 0)
+    event.watch_ms = _int(obj, "watch_ms", 0, MAX_WATCH_MS)
 
 
 def _engagement(event: Event, obj: dict[str, Any]) -> None:
@@ -177,7 +193,7 @@ def _purchase(event: Event, obj: dict[str, Any]) -> None:
     _user_item(event, obj)
     event.amount = _number(obj, "amount")
     if obj.get("qty") is not None:
-        event.qty = _int(obj, "qty", 1)
+        event.qty = _int(obj, "qty", 1, MAX_QTY)
 
 
 def _push_open(event: Event, obj: dict[str, Any]) -> None:
@@ -273,7 +289,7 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         )
     if "ts" not in obj:
         raise _Invalid("invalid", "missing required field 'ts'")
-    ts = _int(obj, "ts", 0)
+    ts = _int(obj, "ts", 0, MAX_TS)
     event = Event(event_id, etype, ts, _id(obj, "room_id"), origin, raw)
     _FIELDS[etype](event, obj)
     return event

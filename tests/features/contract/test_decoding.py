@@ -26,6 +26,7 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
+from features.contract.limits import MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 from features.contract.messages import dead_letter_dict, encode_dead_letter
 
 SLOW = [HealthCheck.too_slow]
@@ -541,3 +542,40 @@ def test_mutated_events_dead_letters_name_a_problem(obj: dict[str, Any]) -> None
     check_result(result, raw)
     if isinstance(result, DeadLetter):
         assert "could not be decoded" not in result.error, (obj, result.error)
+
+
+_BASE = {"event_id": "e", "ts": 1, "room_id": "r", "user_id": "u"}
+_ITEM = {"item_id": "s", "price": 1.0, "category": "c"}
+
+
+@pytest.mark.parametrize(
+    ("obj", "field"),
+    [
+        ({**_BASE, "type": "leave", "ts": 2**63}, "ts"),
+        ({**_BASE, "type": "leave", "ts": 2**64 - 1}, "ts"),
+        ({**_BASE, "type": "leave", "ts": MAX_TS + 1}, "ts"),
+        ({**_BASE, "type": "heartbeat", "watch_ms": MAX_WATCH_MS + 1}, "watch_ms"),
+        ({**_BASE, "type": "purchase", "item_id": "s", "amount": 1e39}, "amount"),
+        ({**_BASE, "type": "purchase", "item_id": "s", "amount": 1, "qty": 2**63}, "qty"),
+        ({**_BASE, "type": "enter", "attrs": {"x": 1e39}}, "attrs.x"),
+        ({**_BASE, "type": "enter", "attrs": {"x": -(10**31)}}, "attrs.x"),
+        ({**_BASE, "type": "showcase", "spotlight": None, "items": [{**_ITEM, "price": 1e39}]},
+         "items[0].price"),
+        ({**_BASE, "type": "showcase", "spotlight": None,
+          "items": [{**_ITEM, "attrs": {"w": 1e39}}]}, "items[0].attrs.w"),
+    ],
+)  # fmt: skip
+def test_numbers_out_of_the_contract_range_are_dead_letters_naming_the_field(
+    obj: dict[str, Any], field: str
+) -> None:
+    """A ts past 2^63 crashed presence; 1e39 overflowed float32 weights into NaN for good."""
+    letter = decode_event(json.dumps(obj).encode(), ORIGIN)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == "invalid"
+    assert f"'{field}'" in letter.error and "range" in letter.error, letter.error
+
+
+def test_numbers_at_the_edge_of_the_contract_range_are_valid() -> None:
+    obj = {**_BASE, "type": "purchase", "item_id": "s", "ts": MAX_TS, "amount": MAX_MONEY,
+           "qty": MAX_QTY}  # fmt: skip
+    assert isinstance(decode_event(orjson.dumps(obj), ORIGIN), Event)

@@ -22,6 +22,7 @@ import features.contract.decoding as decoding
 import features.contract.validation as validation
 from features.contract.decoding import MAX_ID_LEN, MAX_SHOWCASE_ITEMS, decode_event
 from features.contract.events import ENGAGEMENT_TYPES, EVENT_TYPES, DeadLetter, Event, Origin
+from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 from features.contract.validation import validate_event
 
 ORIGIN = Origin("live.room-events", 1, 7)
@@ -60,16 +61,18 @@ def assert_same(raw: bytes, max_bytes: int = decoding.DEFAULT_MAX_BYTES) -> Even
 ids = st.text(min_size=1, max_size=10) | st.sampled_from(
     ["x" * MAX_ID_LEN, "é" * MAX_ID_LEN, "u-1", "sku-1", "0", " "]
 )
-non_negative_ints = st.integers(0, 5) | st.integers(0, U64)
+timestamps = st.integers(0, 5) | st.integers(0, MAX_TS)
+watch_times = st.integers(0, 5) | st.integers(0, MAX_WATCH_MS)
 numbers = (
-    non_negative_ints
-    | st.floats(min_value=0, allow_nan=False, allow_infinity=False)
-    | st.sampled_from([0.0, -0.0, 1e308, 5e-324])
+    st.integers(0, 5)
+    | st.integers(0, int(MAX_MONEY))
+    | st.floats(min_value=0, max_value=MAX_MONEY)
+    | st.sampled_from([0.0, -0.0, MAX_MONEY, 5e-324])
 )
 attr_values = (
     st.text(max_size=6)
-    | st.integers(-(2**63), U64)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(-(2**63), 2**63)
+    | st.floats(min_value=-MAX_ATTR, max_value=MAX_ATTR)
 )
 attr_dicts = st.dictionaries(st.text(max_size=6), attr_values, max_size=4)
 json_scalars = (
@@ -110,21 +113,21 @@ def showcase_items(draw: st.DrawFn) -> list[dict[str, Any]]:
 @st.composite
 def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     etype = draw(st.sampled_from(sorted(EVENT_TYPES)))
-    obj: dict[str, Any] = {"event_id": draw(ids), "type": etype, "ts": draw(non_negative_ints)}
+    obj: dict[str, Any] = {"event_id": draw(ids), "type": etype, "ts": draw(timestamps)}
     obj["room_id"] = draw(ids)
     if etype not in ("showcase", "room_close"):
         obj["user_id"] = draw(ids)
     if etype == "enter":
         put(obj, "attrs", draw(st.just(MISSING) | st.none() | attr_dicts))
     elif etype == "heartbeat":
-        obj["watch_ms"] = draw(non_negative_ints)
+        obj["watch_ms"] = draw(watch_times)
     elif etype in ENGAGEMENT_TYPES:
         put(obj, "item_id", draw(st.just(MISSING) | st.none() | ids))
     elif etype in ("item_click", "add_to_cart", "purchase", "push_open"):
         obj["item_id"] = draw(ids)
     if etype == "purchase":
         obj["amount"] = draw(numbers)
-        put(obj, "qty", draw(st.just(MISSING) | st.none() | st.integers(1, U64)))
+        put(obj, "qty", draw(st.just(MISSING) | st.none() | st.integers(1, MAX_QTY)))
     elif etype == "push_open":
         obj["rec_id"] = draw(ids)
     elif etype == "showcase":
@@ -187,7 +190,8 @@ KIND = {"event_id": "id", "room_id": "id", "user_id": "id", "item_id": "id", "re
         "price": "number", "category": "string", "title": "string", "type": "type"}  # fmt: skip
 OPTIONAL = ["item_id", "attrs", "qty", "title"]  # also tried where absent
 ITEM_PATHS: list[tuple[Any, ...]] = [
-    *(("items", n, name) for n in range(3) for name in ITEM_FIELDS), ("items", 0)
+    *(("items", n, name) for n in range(3) for name in ITEM_FIELDS),
+    ("items", 0),
 ]
 
 

@@ -170,3 +170,19 @@ def test_no_items_means_no_why_and_no_viewers_no_pushes() -> None:
 def test_misaligned_arrays_are_refused_not_truncated(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="PushBatch"):
         encode_pushes(_batch(3, 2, **changes), emitted_at=0)
+
+
+@pytest.mark.parametrize("n", [1, messages.FRAGMENTS_FROM + 1])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_push_never_carries_a_non_finite_number(n: int, bad: float) -> None:
+    """Both encoders (dicts and fragments) write 0.0 for a NaN or infinite score, attention
+    or propensity: JSON has no NaN, orjson writes null, and the schema says number."""
+    k = 3
+    batch = _batch(n, k, score=np.full((n, k), bad), attention=np.full((n, k), bad),
+                   propensity=np.full((n, k), bad))  # fmt: skip
+    validator = jsonschema.Draft202012Validator(load("recommendation"))
+    for _, value in encode_pushes(batch, 1):
+        push = orjson.loads(value)
+        validator.validate(push)
+        for item in push["items"]:
+            assert (item["score"], item["attention"], item["propensity"]) == (0.0, 0.0, 0.0)
