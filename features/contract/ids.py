@@ -2,7 +2,10 @@
 
 A push's ``rec_id`` must be the same on every replay, restart and scale-out so that
 consumers can de-duplicate at-least-once output; it is therefore a pure hash of the
-pair that defines a push: the trigger's ``event_id`` and the viewer's ``user_id``.
+pair that defines a push: the trigger's ``event_id`` and the viewer's ``user_id``. The
+hash input is the trigger id's UTF-8 length (8 bytes, big-endian), the trigger id, then the
+user id: two different pairs are two different inputs, whatever characters the ids hold (a
+separator could appear inside an id and make ``("a\x1fb", "c")`` and ``("a", "b\x1fc")`` one).
 """
 
 from __future__ import annotations
@@ -19,13 +22,24 @@ def rec_id(trigger_id: str, user_id: str) -> str:
     True
     >>> rec_id("e-2", "u-42") != rec_id("e-2u", "-42")
     True
+    >>> rec_id("a\x1fb", "c") != rec_id("a", "b\x1fc")
+    True
     >>> rec_id("e-2", "u-42")
-    'rec-fce584946779f15703e04fc2'
+    'rec-76bfca2034bdd96b140ef63a'
     """
     digest = hashlib.blake2b(
-        trigger_id.encode() + _SEP + user_id.encode(), digest_size=12
+        rec_id_prefix(trigger_id) + user_id.encode(), digest_size=REC_ID_BYTES
     ).hexdigest()
     return f"rec-{digest}"
+
+
+REC_ID_BYTES = 12  # digest size of rec_id: 24 hex digits
+
+
+def rec_id_prefix(trigger_id: str) -> bytes:
+    """The hash input before the user id: length-prefixed, so the split is unambiguous."""
+    trigger = trigger_id.encode()
+    return len(trigger).to_bytes(8, "big") + trigger
 
 
 def unit_hash(*parts: str) -> float:

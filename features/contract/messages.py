@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from features.contract.events import DeadLetter
-from features.contract.ids import rec_id
+from features.contract.ids import REC_ID_BYTES, rec_id, rec_id_prefix
 
 # Short reasons for the first item, indexed by PushBatch.why codes.
 WHY_TEXT: Final = (
@@ -183,23 +183,19 @@ def _check_shapes(batch: PushBatch, n: int, top: np.ndarray) -> None:
         raise ValueError(f"PushBatch: why {np.shape(batch.why)} for {n} viewers")
 
 
-_REC_ID_SEP = b"\x1f"  # features.contract.ids.rec_id's separator (the tests compare the two ids)
-_REC_ID_BYTES = 12  # digest size of rec_id: 24 hex digits
-
-
 def _rec_id_parts(batch: PushBatch, keys: list[bytes]) -> list[bytes]:
     """Per viewer ``{"rec_id":"rec-<hex>","room_id":<room_id>,"user_id":"``; the hash is
     ``rec_id``'s, continued from a copy of the trigger's prefix state."""
     prefix = b'{"rec_id":"rec-'
     suffix = b'","room_id":' + orjson.dumps(batch.room_id) + b',"user_id":"'
-    start = hashlib.blake2b(batch.trigger_id.encode() + _REC_ID_SEP, digest_size=_REC_ID_BYTES).copy
+    start = hashlib.blake2b(rec_id_prefix(batch.trigger_id), digest_size=REC_ID_BYTES).copy
     digests: list[bytes] = []
     append = digests.append
     for key in keys:
         state = start()
         state.update(key)
         append(state.digest())
-    hex_len = 2 * _REC_ID_BYTES
+    hex_len = 2 * REC_ID_BYTES
     hexed = np.frombuffer(binascii.hexlify(b"".join(digests)), np.uint8)
     rows = np.empty((len(keys), len(prefix) + hex_len + len(suffix)), np.uint8)
     rows[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
