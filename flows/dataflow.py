@@ -63,7 +63,9 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
             self.room = Room(values[0].room_id, self.params)
         self.heard = datetime.now(UTC)
         out = self.room.accept(values, read_at=min(e.read_at for e in values))
-        return out, self.room.closed
+        # A closed room is kept (retained) until it has been silent for room_idle_ms, so
+        # that its late arrivals are dead letters naming the close, whatever the batching.
+        return out, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         if self.room is None:
@@ -80,10 +82,11 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         silent = (datetime.now(UTC) - self.heard).total_seconds()
         out = self.room.flush(read_at=time.monotonic()) if self.room.holding else []
         if self.idle_s and silent >= self.idle_s:
-            log.info("dropping a room silent for %.0f s (no room_close)", silent)
+            if not self.room.closed:
+                log.info("dropping a room silent for %.0f s (no room_close)", silent)
             # The metrics forget a dropped room as they forget a closed one.
             return [*out, RoomStats(self.room.room_id, closed=True)], StatefulBatchLogic.DISCARD
-        return out, self.room.closed
+        return out, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Output], bool]:
         if self.room is None:

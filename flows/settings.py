@@ -68,6 +68,7 @@ SETTINGS: Final = (
         50_000,
         "most events a room holds back for reordering; past it the oldest are applied early",
     ),
+    Setting("max_ahead_ms", int, 600_000, "an event further ahead of its room's clock is refused"),
     Setting("window_ms", int, 300_000, "length of the room's momentum window"),
     Setting("bucket_ms", int, 10_000, "resolution of the momentum window"),
     Setting(
@@ -165,6 +166,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         forget_after_ms=values["forget_after_ms"],
         lateness_ms=values["lateness_ms"],
         max_held_events=values["max_held_events"],
+        max_ahead_ms=values["max_ahead_ms"],
         window_ms=values["window_ms"],
         bucket_ms=values["bucket_ms"],
         dedup_horizon_ms=values["dedup_horizon_ms"],

@@ -41,6 +41,7 @@ class RoomParams:
     forget_after_ms: int = 600_000
     lateness_ms: int = 2_000
     max_held_events: int = 50_000
+    max_ahead_ms: int = 600_000  # an event further ahead of its room's clock is an outlier
     window_ms: int = 300_000
     bucket_ms: int = 10_000
     dedup_horizon_ms: int = 600_000
@@ -71,7 +72,7 @@ class RoomParams:
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("lateness_ms", "dedup_horizon_ms", "forget_after_ms"):
+        for name in ("lateness_ms", "max_ahead_ms", "dedup_horizon_ms", "forget_after_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learner not in LEARNERS:

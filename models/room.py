@@ -20,7 +20,7 @@ from features.contract.events import DeadLetter, Event
 from features.contract.ids import unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
-from features.state.dedup import Deduplicator
+from features.state.dedup import Deduplicator, Seen
 from features.state.reorder import ReorderBuffer
 from features.state.rows import grow
 from features.state.viewers import ViewerTable
@@ -68,13 +68,17 @@ class Room:
         self.params = params
         self.dedup = Deduplicator(params.dedup_horizon_ms, params.dedup_max_ids)
         self.buffer: ReorderBuffer[Event] = ReorderBuffer(
-            params.lateness_ms, params.max_held_events
+            params.lateness_ms, params.max_held_events, params.max_ahead_ms
         )
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
         self.items = ItemTable()
         self.window = ItemWindow(params.window_ms, params.bucket_ms)
         self.mf = vector_learner(
-            params.learner, params.dim, params.lr, params.l2, params.init_sigma,
+            params.learner,
+            params.dim,
+            params.lr,
+            params.l2,
+            params.init_sigma,
             seed=room_seed(room_id),
         )
         self.propensity = PropensityModel(params.propensity_lr, learner=params.learner)
@@ -93,6 +97,7 @@ class Room:
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False
+        self.close_id, self.close_ts = "", -1  # the room_close accepted, for dead letters
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -107,18 +112,34 @@ class Room:
 
     # -- input ---------------------------------------------------------------------------
     def accept(self, events: Iterable[Event], read_at: float = 0.0) -> list[Output]:
-        """Take arriving events (arrival order); return pushes, dead letters and stats."""
+        """Take arriving events (arrival order); return pushes, dead letters and stats.
+
+        The rules (``docs/contract-notes.md``) depend on arrival order alone, never on how
+        arrivals are batched: an event behind the watermark is applied at once, after what
+        the watermark already passed (as if released after every arrival); an outlier ahead
+        and an id reused for other content are dead letters; so is every event that arrives
+        after the room's ``room_close``."""
         out: list[Output] = []
         stats = RoomStats(self.room_id)
         buffer = self.buffer
-        closing = False
+        closing = self.closed
         for event in events:
-            if not self.dedup.first_time(event.event_id, event.ts):
+            seen = self.dedup.offer(event.event_id, event.ts, event.raw)
+            if seen is Seen.DUPLICATE:
                 stats.duplicates += 1
-            elif not buffer.offer(event):
-                out.append(self._late(event))
+            elif seen is Seen.REUSED:
+                out.append(self._reused(event))
+            elif closing:
+                out.append(self._after_close(event))
+            elif buffer.ahead(event.ts):
+                out.append(self._ahead(event))
+            elif not buffer.offer(event):  # late: only for the pushes already made
+                for held in buffer.release():
+                    self._apply(held, out, stats, read_at)
+                self._apply(event, out, stats, read_at)
             elif event.type == "room_close":
                 closing = True
+                self.close_id, self.close_ts = event.event_id, event.ts
         # room_close ends the room's stream: nothing later will move its watermark, so
         # everything held is applied now (in event-time order) and the room can be dropped.
         for event in buffer.flush() if closing else buffer.release():
@@ -148,15 +169,35 @@ class Room:
         out.append(stats)
         return out
 
-    def _late(self, event: Event) -> DeadLetter:
-        behind = self.buffer.lag_behind(event.ts)
+    def _reused(self, event: Event) -> DeadLetter:
         return DeadLetter(
             event.origin,
-            "late",
-            f"event {event.event_id!r} (ts {event.ts}) arrived {behind} ms behind the newest"
-            f" event of room {self.room_id!r}, beyond the allowed lateness of"
-            f" {self.params.lateness_ms} ms; using it now would break the no-look-ahead rule."
-            " Fix the producer's ordering or raise --lateness-ms.",
+            "reused_id",
+            f"event_id {event.event_id!r} was already used in room {self.room_id!r} for"
+            " different content (a redelivery carries the same bytes); the first event was"
+            " kept. Give every event its own event_id.",
+            event.raw,
+        )
+
+    def _ahead(self, event: Event) -> DeadLetter:
+        ahead = -self.buffer.lag_behind(event.ts)
+        return DeadLetter(
+            event.origin,
+            "ahead",
+            f"event {event.event_id!r} has ts {event.ts}, {ahead} ms ahead of room"
+            f" {self.room_id!r}'s clock (ts {self.buffer.newest}), beyond --max-ahead-ms"
+            f" {self.buffer.max_ahead_ms}; one outlier does not move a room's clock (two"
+            " events in a row that far ahead do). Fix the producer's clock.",
+            event.raw,
+        )
+
+    def _after_close(self, event: Event) -> DeadLetter:
+        return DeadLetter(
+            event.origin,
+            "closed",
+            f"room {self.room_id!r} was closed by room_close {self.close_id!r} (ts"
+            f" {self.close_ts}); events that arrive after a room's room_close are not applied."
+            " Send room_close last, or open a new room id for a new session.",
             event.raw,
         )
 
@@ -347,8 +388,15 @@ class Room:
         self._apply_learning()
         if self.allocator is not None:
             self._allocate(rows, event, out)
-        served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
-                       self.pushed_at, self.pushed_items)
+        served = serve(
+            self._context(event.ts),
+            rows,
+            self.arm[rows],
+            event,
+            self.room_id,
+            self.pushed_at,
+            self.pushed_items,
+        )
         for batch in served.pushes:
             batch.read_at = read_at
             out.append(batch)
@@ -376,8 +424,7 @@ class Room:
             self.arm[row] = arm
             arms.append(names[arm])
             probabilities.append(probability)
-        out.append(Assignments(self.room_id, event.event_id, event.ts, users, arms,
-                               probabilities))
+        out.append(Assignments(self.room_id, event.event_id, event.ts, users, arms, probabilities))
 
     # -- bounded memory ------------------------------------------------------------------
     def _housekeep(self, now: int) -> None:

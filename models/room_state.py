@@ -63,6 +63,8 @@ def dumps(room: Room) -> bytes:
             "present_now": room.present_now,
             "closed": room.closed,
             "refused_seen": room.refused_seen,
+            "close_id": room.close_id,
+            "close_ts": room.close_ts,
         },
         "per_viewer": {
             "arm": room.arm[:v_rows],
@@ -90,9 +92,11 @@ def dumps(room: Room) -> bytes:
         "dedup": {
             "newest": room.dedup.newest,
             "order": [[ts, event_id] for ts, event_id in room.dedup._order],
+            "digests": [room.dedup._seen[event_id].hex() for _, event_id in room.dedup._order],
         },
         "buffer": {
             "newest": room.buffer.newest,
+            "refused_ahead": room.buffer.refused_ahead,
             "seq": room.buffer._seq,
             "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
         },
@@ -100,8 +104,12 @@ def dumps(room: Room) -> bytes:
     if room.allocator is not None:  # --allocation thompson: its counts and probabilities
         alloc = room.allocator
         tree["allocator"] = {
-            "pushes": alloc.pushes, "wins": alloc.wins, "cut": alloc.cut,
-            "probabilities": alloc.probabilities, "version": alloc.version, "stale": alloc.stale,
+            "pushes": alloc.pushes,
+            "wins": alloc.wins,
+            "cut": alloc.cut,
+            "probabilities": alloc.probabilities,
+            "version": alloc.version,
+            "stale": alloc.stale,
         }
     return encode(tree)
 
@@ -153,9 +161,13 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     dedup = tree["dedup"]
     room.dedup.newest = dedup["newest"]
     room.dedup._order = deque((ts, event_id) for ts, event_id in dedup["order"])
-    room.dedup._seen = {event_id for _, event_id in dedup["order"]}
+    digests = dedup.get("digests") or [""] * len(dedup["order"])  # older: digests unknown
+    room.dedup._seen = {
+        event_id: bytes.fromhex(d) for (_, event_id), d in zip(dedup["order"], digests, strict=True)
+    }
     buffer = tree["buffer"]
     room.buffer.newest, room.buffer._seq = buffer["newest"], buffer["seq"]
+    room.buffer.refused_ahead = buffer.get("refused_ahead", False)
     room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
     stored = tree.get("allocator")
     if room.allocator is not None and stored is not None:

@@ -70,4 +70,6 @@ class DeadLetter:
     raw: bytes
 
 
-DEAD_LETTER_REASONS: Final = ("not_json", "invalid", "unknown_type", "too_large", "late")
+DEAD_LETTER_REASONS: Final = (
+    "not_json", "invalid", "unknown_type", "too_large", "reused_id", "ahead", "closed"
+)  # fmt: skip

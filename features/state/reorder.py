@@ -11,7 +11,11 @@ The buffer is bounded (``max_held``): a producer whose clock is stuck (every eve
 bound the oldest held events, in the same ``(ts, arrival)`` order, are released early. That
 keeps the no-look-ahead rule (a trigger applied early has seen only older events; an event
 arriving later with a smaller ``ts`` is applied after it, as a late event is) and depends
-on arrival order alone, so replays stay identical. Both rules depend on event time and arrival
+on arrival order alone, so replays stay identical. Late events, refused here, are applied at once by the room (late only for the pushes
+already made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
+unless the event offered just before it was refused as ahead too (two events in a row agree:
+the producer's clock really moved), so one outlier can never move the watermark and make the
+room's later events late. All rules depend on event time and arrival
 order only, so a replay, a restart, another batching or another worker count applies exactly
 the same sequence.
 """
@@ -42,11 +46,17 @@ class ReorderBuffer(Generic[T]):
     (False, [120])
     """
 
-    __slots__ = ("_heap", "_seq", "lateness_ms", "max_held", "newest")
+    __slots__ = (
+        "_heap", "_seq", "lateness_ms", "max_ahead_ms", "max_held", "newest", "refused_ahead"
+    )  # fmt: skip
 
-    def __init__(self, lateness_ms: int, max_held: int = 50_000) -> None:
+    def __init__(
+        self, lateness_ms: int, max_held: int = 50_000, max_ahead_ms: int | None = None
+    ) -> None:
         self.lateness_ms = lateness_ms
         self.max_held = max(1, max_held)
+        self.max_ahead_ms = max_ahead_ms
+        self.refused_ahead = False  # the last event offered was refused as ahead
         self.newest = -1  # newest ts offered
         self._heap: list[tuple[int, int, T]] = []
         self._seq = 0
@@ -57,6 +67,26 @@ class ReorderBuffer(Generic[T]):
     def lag_behind(self, ts: int) -> int:
         """How many ms an event at ``ts`` is older than the newest event offered."""
         return self.newest - ts
+
+    def ahead(self, ts: int) -> bool:
+        """Whether an event at ``ts`` is refused as too far ahead (see the module's rule);
+        call once per arriving event, before ``offer``.
+
+        >>> from types import SimpleNamespace as E
+        >>> buf = ReorderBuffer(lateness_ms=10, max_ahead_ms=1_000)
+        >>> buf.ahead(0), buf.offer(E(ts=0)), buf.ahead(5_000), buf.ahead(1), buf.ahead(5_000)
+        (False, True, True, False, True)
+        >>> buf.ahead(5_001), buf.offer(E(ts=5_001)), buf.newest
+        (False, True, 5001)
+        """
+        too_far = (
+            self.max_ahead_ms is not None
+            and self.newest >= 0
+            and ts > self.newest + self.max_ahead_ms
+        )
+        refuse = too_far and not self.refused_ahead
+        self.refused_ahead = refuse
+        return refuse
 
     def offer(self, event: T) -> bool:
         """Buffer an event; False when it is more than ``lateness_ms`` older than the newest

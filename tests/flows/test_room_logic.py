@@ -7,7 +7,7 @@ from datetime import timedelta
 import orjson
 
 from features.contract.decoding import decode_event
-from features.contract.events import Event, Origin
+from features.contract.events import DeadLetter, Event, Origin
 from features.contract.messages import PushBatch
 from flows.dataflow import RoomLogic
 from models.params import RoomParams
@@ -51,12 +51,20 @@ def test_a_room_silent_past_the_idle_timeout_is_dropped() -> None:
     assert discard
 
 
-def test_room_close_drops_the_room_at_once_after_applying_what_was_held() -> None:
-    logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=0.0, idle_s=0.0, resume=None)
+def test_room_close_applies_what_was_held_and_keeps_the_closed_room_until_idle() -> None:
+    """Kept, so a later event of the room is a dead letter naming the close in any batching
+    (dropping at once let a later batch silently start a fresh room)."""
+    logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=0.0, idle_s=3600.0, resume=None)
     close = {"event_id": "e3", "type": "room_close", "ts": 2_500}
     out, discard = logic.on_batch(_events(ENTER, SHOW, close))
-    assert discard
+    assert not discard
     assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == ["e2"]
+    late = {"event_id": "e4", "type": "like", "ts": 2_600, "user_id": "u"}
+    out, discard = logic.on_batch(_events(late))
+    assert [o.reason for o in out if isinstance(o, DeadLetter)] == ["closed"]
+    logic.heard -= timedelta(seconds=3601)
+    _, discard = logic.on_notify()
+    assert discard
 
 
 def test_timers_off_schedule_nothing() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from features.contract.decoding import decode_event
-from features.contract.events import DEAD_LETTER_REASONS, DeadLetter, Event, Origin
+from features.contract.events import DeadLetter, Event, Origin
 from features.contract.ids import rec_id
 from features.contract.messages import PushBatch, push_dicts
 from models.arms import Arms
@@ -264,19 +264,6 @@ def test_room_close_sets_closed(golden) -> None:
     assert sum(sum(s.events.values()) for s in stats) == len(GOLDEN)
 
 
-def test_events_after_room_close_are_still_flushed() -> None:
-    close_then_more = [
-        *GOLDEN[:3],
-        msg("e-close", "room_close", 1_500),
-        msg("e-after-close", "like", 2_600, user_id="u-1"),  # watermark 1 600 passes the close
-    ]
-    room = Room(ROOM, PARAMS)
-    stats = stats_of(room.accept(decode_all(close_then_more)))
-    assert room.closed and stats[-1].closed
-    assert len(room.buffer) == 0
-    assert stats[-1].events["like"] == 1 and stats[-1].events["room_close"] == 1
-
-
 # -- presence ----------------------------------------------------------------------------------
 
 
@@ -326,21 +313,6 @@ def test_redelivered_duplicates_are_not_applied(golden) -> None:
     assert summaries(outputs) == summaries(baseline)
     assert letters_of(outputs) == []
     assert sum(s.duplicates for s in stats_of(outputs)) == 4
-
-
-def test_event_behind_released_events_is_a_late_dead_letter(golden) -> None:
-    _, baseline = golden
-    late = msg("e-late", "purchase", 1_500, user_id="u-1", item_id="sku-1", amount=19.9)
-    messages = with_inserted(index_of("e-s2") + 1, late)
-    _, outputs = run(messages)
-    letters = letters_of(outputs)
-    assert len(letters) == 1
-    letter = letters[0]
-    assert letter.reason == "late" and letter.reason in DEAD_LETTER_REASONS
-    assert letter.raw == json.dumps(late).encode()
-    assert letter.origin == Origin("room-events.jsonl", 0, index_of("e-s2") + 2)
-    assert "e-late" in letter.error and "lateness" in letter.error
-    assert summaries(outputs) == summaries(baseline)  # not applied
 
 
 def test_disorder_within_lateness_is_tolerated() -> None:
