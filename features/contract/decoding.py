@@ -15,6 +15,7 @@ from typing import Any, Final
 import orjson
 
 from features.contract import validation
+from features.contract.duplicates import surely_unique
 from features.contract.events import (
     ENGAGEMENT_TYPES,
     AttrValue,
@@ -56,6 +57,8 @@ def decode_event(
     try:
         if len(raw) <= max_bytes:
             obj = _loads(raw)
+            if not surely_unique(raw, obj):
+                raise KeyError  # maybe a key written twice: validate_event decides
             event_id = obj["event_id"]
             etype = obj["type"]
             ts = obj["ts"]

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from features.contract.duplicates import duplicate_key
 from features.contract.events import (
     ENGAGEMENT_TYPES,
     EVENT_TYPES,
@@ -260,6 +261,17 @@ def validate_event(
         return DeadLetter(origin, "invalid", f"could not be decoded: {type(bug).__name__}", raw)
 
 
+def _not_json(raw: bytes, err: Exception) -> str:
+    """Say what is wrong in the producer's terms: bad UTF-8 at a byte, a BOM, or bad JSON."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "not valid UTF-8 JSON: it starts with a byte order mark (BOM); remove it"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not valid UTF-8 JSON: invalid UTF-8 at byte {bad.start} ({bad.reason})"
+    return f"not valid UTF-8 JSON: {err}"
+
+
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
         raise _Invalid(
@@ -273,9 +285,16 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
-            raise _Invalid("not_json", f"not valid UTF-8 JSON: {err}") from None
+            raise _Invalid("not_json", _not_json(raw, err)) from None
     if not isinstance(obj, dict):
         raise _Invalid("invalid", f"message must be a JSON object, got {type(obj).__name__}")
+    duplicate = duplicate_key(raw, obj)
+    if duplicate is not None:
+        raise _Invalid(
+            "invalid",
+            f"key {_preview(duplicate)} appears twice in one object; JSON parsers disagree on"
+            " which one counts, so the contract needs every key once",
+        )
     event_id = _id(obj, "event_id")
     if "type" not in obj:
         raise _Invalid("invalid", "missing required field 'type'")

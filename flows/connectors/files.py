@@ -1,8 +1,11 @@
 """JSONL files (or stdin/stdout) as the dataflow's source and sinks.
 
 The source yields ``(Origin, bytes, read_at)`` records with the contract's file-mode
-coordinates: topic = the file's name, partition 0, offset = 1-based line number. Blank lines
-are skipped. It resumes from its line offset under Bytewax recovery.
+coordinates: topic = the file's name, partition 0, offset = 1-based line number. Lines holding
+only JSON whitespace (space, tab, CR) are skipped; any other line is a message (a line of form
+feeds is a dead letter, not silence). A UTF-8 byte order mark at the start of the input is
+dropped (editors write one; it is not part of the first event). It resumes from its line
+offset under Bytewax recovery.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from flows.lifecycle import STOP
 RawRecord = tuple[Origin, bytes, float]
 Messages = list[tuple[bytes, bytes]]
 _IDLE_WAIT = timedelta(milliseconds=20)
+_BOM = b"\xef\xbb\xbf"
+_JSON_SPACE = b" \t\r\n"
 
 
 class _LinePartition(StatefulSourcePartition[RawRecord, int]):
@@ -76,7 +81,9 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         for line in lines:
             self._line += 1
             body = line.rstrip(b"\r\n")
-            if body.strip():
+            if self._line == 1 and body.startswith(_BOM):
+                body = body[len(_BOM) :]
+            if body.strip(_JSON_SPACE):
                 batch.append((Origin(self._topic, 0, self._line), body, now))
         self._idle = not lines
         return batch

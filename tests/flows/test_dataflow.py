@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import jsonschema
 import orjson
@@ -93,3 +94,16 @@ def test_bad_lines_become_dead_letters_and_the_stream_goes_on(world) -> None:
     assert "unknown type 'teleport'" in errors[1]
     assert "missing required field 'user_id'" in errors[2]
     assert letters[3]["raw"] == "//4="  # base64 of the non-UTF-8 bytes
+
+
+def test_a_bom_costs_nothing_and_form_feed_lines_are_dead_letters(tmp_path: Path) -> None:
+    """A UTF-8 BOM at the start of a file is dropped (the first event is applied); a line of
+    vertical tabs or form feeds is not blank JSON: it becomes a dead letter, not silence."""
+    from flows.connectors.files import JsonlSource
+
+    enter = b'{"event_id":"e1","type":"enter","ts":1,"room_id":"r","user_id":"u"}'
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + enter + b"\n\x0b\x0c\n \t\r\n")
+    part = JsonlSource(str(path)).build_part("s", str(path), None)
+    records = part.next_batch()
+    assert [(origin.offset, body) for origin, body, _ in records] == [(1, enter), (2, b"\x0b\x0c")]

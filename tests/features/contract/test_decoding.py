@@ -579,3 +579,39 @@ def test_numbers_at_the_edge_of_the_contract_range_are_valid() -> None:
     obj = {**_BASE, "type": "purchase", "item_id": "s", "ts": MAX_TS, "amount": MAX_MONEY,
            "qty": MAX_QTY}  # fmt: skip
     assert isinstance(decode_event(orjson.dumps(obj), ORIGIN), Event)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"event_id":"e","type":"leave","ts":1,"room_id":"r","user_id":"u","room_id":"other"}',
+        b'{"event_id":"e","type":"leave","ts":1,"room_id" :"r","user_id":"u","room_id":"x"}',
+        b'{"event_id":"e","type":"enter","ts":1,"room_id":"r","user_id":"u","attrs":{"a":1,"a":2}}',
+    ],
+)
+def test_a_key_written_twice_is_a_dead_letter_naming_it(raw: bytes) -> None:
+    """orjson keeps the last room_id: the event silently moved to another room."""
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == "invalid" and "twice" in letter.error
+    assert "'room_id'" in letter.error or "'a'" in letter.error
+
+
+def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
+    raw = b'{"event_id":"e\\":","type":"leave","ts":1,"room_id":"r","user_id":"u : v"}'
+    assert isinstance(decode_event(raw, ORIGIN), Event)
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b'{"event_id":"\xff","type":"leave"}', "invalid UTF-8 at byte 13"),
+        (b'{"event_id":"\xed\xa0\x80"}', "invalid UTF-8 at byte 13"),  # a surrogate
+        (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
+    ],
+)
+def test_odd_encodings_have_a_clear_error(raw: bytes, words: str) -> None:
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter) and letter.reason == "not_json"
+    assert words in letter.error, letter.error
+    assert "surrogates not allowed" not in letter.error

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import features.contract.decoding as decoding
 import features.contract.validation as validation
 from features.contract.decoding import MAX_ID_LEN, MAX_SHOWCASE_ITEMS, decode_event
+from features.contract.duplicates import surely_unique
 from features.contract.events import ENGAGEMENT_TYPES, EVENT_TYPES, DeadLetter, Event, Origin
 from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 from features.contract.validation import validate_event
@@ -153,6 +154,9 @@ def test_valid_events_take_the_fast_path_and_match(obj: dict[str, Any]) -> None:
     raw = encode(obj)
     careful = validate_event(raw, ORIGIN)
     assert isinstance(careful, Event), careful  # the generator makes only valid messages
+    if not surely_unique(raw, orjson.loads(raw)):  # '":' or ' :' inside a string: the
+        assert_same(raw)  # duplicate-key check parses it again, on the careful path
+        return
     with mock.patch.object(validation, "validate_event", _no_fallback):
         fast = decode_event(raw, ORIGIN)
     assert snapshot(fast) == snapshot(careful)

@@ -1,0 +1,68 @@
+"""Find a key that appears twice in one JSON object; orjson silently keeps the last.
+
+A duplicate ``room_id`` would move an event to another room without a word, so a message with
+a duplicate key anywhere is refused. Parsing every message a second time to find out would
+cost more than decoding it; instead the raw text is counted: when no whitespace precedes a
+colon, every key is followed by ``":``, so ``raw.count(b'":')`` is at least the number of keys
+written. If it equals the number of distinct keys orjson kept, nothing was written twice. Only
+otherwise (a duplicate, or ``":`` inside a string, or spaced colons) is the text parsed again,
+pair by pair, to decide exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_SPACED_COLONS = (b" :", b"\t:", b"\n:", b"\r:")
+
+
+def _keys(value: Any) -> int:
+    kind = type(value)
+    if kind is dict:
+        return len(value) + sum(_keys(v) for v in value.values() if type(v) in (dict, list))
+    if kind is list:
+        return sum(_keys(v) for v in value if type(v) in (dict, list))
+    return 0
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Duplicate(key)
+        seen[key] = value
+    return seen
+
+
+def surely_unique(raw: bytes, parsed: Any) -> bool:
+    """The cheap test: True proves no key is written twice; False decides nothing."""
+    return raw.count(b'":') == _keys(parsed) and not any(s in raw for s in _SPACED_COLONS)
+
+
+def duplicate_key(raw: bytes, parsed: Any) -> str | None:
+    """The first key written twice in one object of ``raw`` (``parsed`` is orjson's result).
+
+    >>> import orjson
+    >>> raw = b'{"room_id":"a","x":{"k":1},"room_id":"b"}'
+    >>> duplicate_key(raw, orjson.loads(raw))
+    'room_id'
+    >>> raw = b'{"a": "\\\\":", "b" : {"a": 1}}'
+    >>> duplicate_key(raw, orjson.loads(raw)) is None
+    True
+    """
+    if surely_unique(raw, parsed):
+        return None
+    try:
+        json.loads(raw, object_pairs_hook=_pairs)
+    except _Duplicate as dup:
+        return dup.key
+    except ValueError:
+        return None  # orjson parsed it; the stdlib disagreeing is not a duplicate
+    return None
