@@ -69,7 +69,7 @@ def file_flow(
 ) -> Dataflow:
     return build_flow(
         settings,
-        JsonlSource(input_path, settings.batch_size),
+        JsonlSource(input_path, settings.batch_size, settings.max_message_bytes),
         JsonlSink(output),
         JsonlSink(dead_letters),
         Recorder(),

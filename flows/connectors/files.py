@@ -23,12 +23,14 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from features.contract.events import Origin
+from features.contract.validation import DEFAULT_MAX_BYTES
 from flows.lifecycle import STOP
 
 RawRecord = tuple[Origin, bytes, float]
 Messages = list[tuple[bytes, bytes]]
 _IDLE_WAIT = timedelta(milliseconds=20)
 _BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 16
 _JSON_SPACE = b" \t\r\n"
 
 
@@ -36,26 +38,48 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
     """Lines of a regular file, or of a pipe (stdin, a FIFO) as they become available: a
     live pipe must not stall the dataflow waiting to fill a batch."""
 
-    def __init__(self, stream: BinaryIO, topic: str, batch_size: int, resume: int | None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        topic: str,
+        batch_size: int,
+        resume: int | None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self._stream = stream
         self._topic = topic
         self._batch_size = batch_size
+        # A line longer than this is kept only up to it (then skipped to its newline): the
+        # decoder still sees more than --max-message-bytes and makes one too_large dead letter,
+        # and the reader never holds more than this plus one chunk.
+        self._keep = max_bytes + 2  # the body, one byte over, and a "\r"
         self._line = 0
         self._fd = stream.fileno()
         self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
-        self._partial = b""
+        self._partial = bytearray()
+        self._skipping = False  # inside a pipe line past ``_keep``: drop up to its newline
         self._idle = False
         for _ in range(resume or 0):
-            if not stream.readline():
+            if not self._read_line():
                 break
             self._line += 1
+
+    def _read_line(self) -> bytes:
+        """The next line of a regular file (b"" at its end), cut to ``_keep`` bytes."""
+        line = self._stream.readline(self._keep)
+        if len(line) < self._keep or line.endswith(b"\n"):
+            return line
+        while True:  # too long: skip the rest of it, a chunk at a time
+            rest = self._stream.readline(_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                return line
 
     def _lines(self) -> list[bytes] | None:
         """Lines available now (``[]``: none yet); None at the end of the input."""
         if self._regular:
             lines: list[bytes] = []
             while len(lines) < self._batch_size:
-                line = self._stream.readline()
+                line = self._read_line()
                 if not line:
                     break
                 lines.append(line)
@@ -63,12 +87,29 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         ready, _, _ = select.select([self._fd], [], [], 0)
         if not ready:
             return []
-        chunk = os.read(self._fd, 1 << 16)
+        chunk = os.read(self._fd, _CHUNK)
         if not chunk:
-            rest, self._partial = self._partial, b""
+            rest = bytes(self._partial)
+            self._partial.clear()
+            self._skipping = False
             return [rest] if rest else None
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        *complete, last = chunk.split(b"\n")
+        lines: list[bytes] = []
+        for piece in complete:
+            self._take(piece)
+            lines.append(bytes(self._partial))
+            self._partial.clear()
+            self._skipping = False
+        self._take(last)
         return lines
+
+    def _take(self, piece: bytes) -> None:
+        """Append part of a pipe line, keeping at most ``_keep`` bytes of it."""
+        if self._skipping:
+            return
+        room = self._keep - len(self._partial)
+        self._partial += piece[:room]
+        self._skipping = len(piece) > room
 
     def next_batch(self) -> list[RawRecord]:
         if STOP.is_set():
@@ -102,18 +143,23 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
 class JsonlSource(FixedPartitionedSource[RawRecord, int]):
     """One partition per file; ``-`` reads standard input."""
 
-    def __init__(self, path: str, batch_size: int = 1000) -> None:
+    def __init__(
+        self, path: str, batch_size: int = 1000, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.path = path
         self.batch_size = batch_size
+        self.max_bytes = max_bytes
 
     def list_parts(self) -> list[str]:
         return [self.path]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinePartition:
         if for_part == "-":
-            return _LinePartition(sys.stdin.buffer, "stdin", self.batch_size, None)
+            return _LinePartition(sys.stdin.buffer, "stdin", self.batch_size, None, self.max_bytes)
         stream = Path(for_part).open("rb")  # noqa: SIM115 - closed by close()
-        return _LinePartition(stream, Path(for_part).name, self.batch_size, resume_state)
+        return _LinePartition(
+            stream, Path(for_part).name, self.batch_size, resume_state, self.max_bytes
+        )
 
 
 class _LineSinkPartition(StatefulSinkPartition[Messages, None]):

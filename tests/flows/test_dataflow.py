@@ -107,3 +107,56 @@ def test_a_bom_costs_nothing_and_form_feed_lines_are_dead_letters(tmp_path: Path
     part = JsonlSource(str(path)).build_part("s", str(path), None)
     records = part.next_batch()
     assert [(origin.offset, body) for origin, body, _ in records] == [(1, enter), (2, b"\x0b\x0c")]
+
+
+def _pipe_partition(data: bytes, max_bytes: int) -> list[bytes]:
+    """Every line body a pipe partition yields for ``data`` written by another thread."""
+    import os
+    import threading
+
+    from flows.connectors.files import _LinePartition
+
+    read_fd, write_fd = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_fd, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    part = _LinePartition(os.fdopen(read_fd, "rb"), "stdin", 10, None, max_bytes)
+    bodies: list[bytes] = []
+    try:
+        while True:
+            bodies.extend(body for _, body, _ in part.next_batch())
+            assert len(part._partial) <= max_bytes + 2  # bounded by construction
+    except StopIteration:
+        pass
+    writer.join()
+    part.close()
+    return bodies
+
+
+@pytest.mark.parametrize("mode", ["file", "pipe"])
+def test_a_huge_line_is_cut_skipped_and_one_dead_letter(tmp_path: Path, mode: str) -> None:
+    """A line of 3 MB over a 1 KB limit: the reader keeps at most limit + 2 bytes of it
+    (the file reader reads it in bounded readline calls), skips to its newline, and the
+    decoder makes one too_large dead letter; the next line is read normally."""
+    from features.contract.decoding import decode_event
+    from features.contract.events import DeadLetter, Event, Origin
+    from flows.connectors.files import JsonlSource
+
+    limit = 1_024
+    enter = b'{"event_id":"e1","type":"enter","ts":1,"room_id":"r","user_id":"u"}'
+    data = enter + b"\n" + b"x" * 3_000_000 + b"\n" + enter.replace(b"e1", b"e2") + b"\n"
+    if mode == "file":
+        path = tmp_path / "in.jsonl"
+        path.write_bytes(data)
+        part = JsonlSource(str(path), 10, limit).build_part("s", str(path), None)
+        bodies = [body for _, body, _ in part.next_batch()]
+    else:
+        bodies = _pipe_partition(data, limit)
+    assert len(bodies) == 3 and len(bodies[1]) <= limit + 2
+    results = [decode_event(b, Origin("f", 0, n), limit) for n, b in enumerate(bodies, 1)]
+    assert [type(r) for r in results] == [Event, DeadLetter, Event]
+    assert isinstance(results[1], DeadLetter) and results[1].reason == "too_large"
