@@ -11,8 +11,10 @@ The buffer is bounded (``max_held``): a producer whose clock is stuck (every eve
 bound the oldest held events, in the same ``(ts, arrival)`` order, are released early. That
 keeps the no-look-ahead rule (a trigger applied early has seen only older events; an event
 arriving later with a smaller ``ts`` is applied after it, as a late event is) and depends
-on arrival order alone, so replays stay identical. Late events, refused here, are applied at once by the room (late only for the pushes
-already made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
+on arrival order alone, so replays stay identical.
+
+Late events, refused here, are applied at once by the room (late only for the pushes already
+made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
 unless the event offered just before it was refused as ahead too (two events in a row agree:
 the producer's clock really moved), so one outlier can never move the watermark and make the
 room's later events late. All rules depend on event time and arrival

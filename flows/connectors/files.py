@@ -94,7 +94,7 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
             self._skipping = False
             return [rest] if rest else None
         *complete, last = chunk.split(b"\n")
-        lines: list[bytes] = []
+        lines = []
         for piece in complete:
             self._take(piece)
             lines.append(bytes(self._partial))

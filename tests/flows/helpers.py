@@ -89,3 +89,18 @@ def expected_audiences(events: list[dict], timeout_ms: int = 90_000) -> dict[str
                 if event["type"] == "enter" and has_items:
                     audiences[event["event_id"]] = {user}
     return audiences
+
+
+def until_close(lines: list[bytes]) -> list[bytes]:
+    """The lines up to each room's room_close: the simulator's viewers may still send a
+    heartbeat after it, which the job makes a ``closed`` dead letter (docs/contract-notes.md)."""
+    closed: set[str] = set()
+    kept = []
+    for line in lines:
+        event = orjson.loads(line)
+        if event["room_id"] in closed:
+            continue
+        if event["type"] == "room_close":
+            closed.add(event["room_id"])
+        kept.append(line)
+    return kept

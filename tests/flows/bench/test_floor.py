@@ -14,13 +14,14 @@ from flows.bench.floor import FloorRoom, OrderedRoom, room_floor
 from flows.bench.profile import event_path
 from models.params import FEEDBACK
 from models.room import Room, RoomStats
+from tests.flows.helpers import until_close
 
 
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     path = tmp_path_factory.mktemp("floor") / "world.jsonl"
     world_file(path, 2, 60, 3.0)
-    return [line for line in path.read_bytes().splitlines() if line.strip()]
+    return until_close([line for line in path.read_bytes().splitlines() if line.strip()])
 
 
 def test_room_floor_times_all_three_rooms_on_a_small_world(lines: list[bytes]) -> None:

@@ -11,12 +11,13 @@ import orjson
 
 from flows.bench.dataflows import world_file
 from flows.bench.profile import event_type_costs, ranking_stages
+from tests.flows.helpers import until_close
 
 
 def test_event_type_costs_count_every_applied_event(tmp_path: Path) -> None:
     path = tmp_path / "world.jsonl"
     world_file(path, 2, 60, 3.0)
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    lines = until_close([line for line in path.read_bytes().splitlines() if line.strip()])
     table = event_type_costs(lines)
     rows = dict(re.findall(r"^\| (\w+) \| ([\d,]+) \|", table, flags=re.MULTILINE))
     # the world redelivers a few events (as producers do); rooms apply each id once

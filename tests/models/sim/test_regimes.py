@@ -15,7 +15,10 @@ from models.sim.world import World, iter_world
 
 # sha256 of ``iter_world(3, 4, 60, 10)`` as JSONL, written before regimes existed: the default
 # regime must keep every seed's world byte for byte (earlier results stay reproducible).
-DEFAULT_WORLD_SHA256 = "2366f82bf59513b7dcbff32a07a23a15da6672e10d86a1e3ec557032e257b00b"
+# Re-pinned when rec_id became length-prefixed: the push_open events carry rec_ids.
+DEFAULT_WORLD_SHA256 = (
+    "69e2947939738abbb7ff8e7da7f985503a6d8ff43dae6931b7fda6b3a27432ff"
+)
 
 
 def _world(name: str, seed: int = 5) -> tuple[World, list[dict[str, Any]]]:
