@@ -167,7 +167,25 @@ class Room:
         stats.clock = self.clock
         stats.present = self.present_now if not self.closed else 0
         out.append(stats)
+        if self.closed:
+            self._shed()
         return out
+
+    _SHED = (
+        "viewers", "items", "window", "mf", "propensity", "pending", "arm", "pushed_at",
+        "pushed_items", "showcase", "allocator",
+    )  # fmt: skip
+
+    def _shed(self) -> None:
+        """A closed room is kept (until the engine's idle timer drops it) only to turn later
+        events into dead letters and redeliveries into duplicates: its de-duplication and
+        close are all it needs, so what it learned goes, in memory and in snapshots."""
+        if self.viewers.rows.capacity == 0 and self.items.rows.capacity == 0:
+            return
+        fresh = Room(self.room_id, self.params)
+        for name in self._SHED:
+            setattr(self, name, getattr(fresh, name))
+        self.refused_seen = 0
 
     def _reused(self, event: Event) -> DeadLetter:
         return DeadLetter(

@@ -97,3 +97,16 @@ def test_compaction_changes_no_push() -> None:
     _, uncompacted = _run(stream, compact=False)
     assert summaries(compacted) == summaries(uncompacted)
     assert len(summaries(compacted)) >= 3
+
+
+def test_a_closed_room_keeps_only_what_turns_later_events_into_dead_letters() -> None:
+    stream = [*_live(120_000), msg("close", "room_close", 130_000)]
+    room, out = _run(stream)
+    assert room.closed and summaries(out)
+    live, _ = _run(_live(120_000))
+    assert len(room.snapshot()) < len(live.snapshot()) / 2
+    assert len(room.viewers) == 0 and len(room.items) == 0
+    restored = Room.restore(room.snapshot(), PARAMS)
+    later = restored.accept(decode_all([msg("late-hb", "heartbeat", 131_000, user_id="u-1",
+                                             watch_ms=1)]))
+    assert [o.reason for o in later if hasattr(o, "reason")] == ["closed"]
