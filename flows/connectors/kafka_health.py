@@ -1,0 +1,134 @@
+"""Seeing the broker go and come back, and un-sticking a partition that stopped fetching.
+
+librdkafka reconnects on its own, but it says so only through callbacks: without an
+``error_cb`` and a ``logger`` its lines go straight to stderr in its own format, or nowhere.
+``client_config`` routes both through the job's logger, and ``BrokerWatch`` turns them into
+one line when the job loses every broker and one when a broker is up again.
+
+``StallWatch`` guards against a known failure of assign()-based consumers after a broker
+restart (librdkafka issue #5153, open): the partition stays assigned but is never fetched
+again, with no error. A job in that state runs on, silently reading nothing from that
+partition. The watch notices a partition that has delivered nothing for ``stall_s`` while
+the broker holds messages past our position, and asks for it to be re-assigned at that
+position (nothing is skipped or read twice: the position is the next offset we need).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError
+
+log = logging.getLogger("roomrank.kafka")
+rdkafka_log = logging.getLogger("roomrank.kafka.librdkafka")
+
+STATS_INTERVAL_MS = 5000
+STALL_SECS = 10.0
+_DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
+
+
+class BrokerWatch:
+    """Logs the loss of the brokers once, and their return once (from statistics)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lost = False
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.code() in _DOWN:
+            if not self.lost:
+                log.warning("Kafka %s: lost the broker (%s); retrying", self.name, error.str())
+            self.lost = True
+        else:
+            log.warning("Kafka %s: %s", self.name, error.str())
+
+    def on_stats(self, stats: dict[str, Any]) -> None:
+        if not self.lost:
+            return
+        brokers = stats.get("brokers", {}).values()
+        if any(b.get("state") == "UP" and b.get("nodeid", -1) >= 0 for b in brokers):
+            self.lost = False
+            log.info("Kafka %s: the broker is back", self.name)
+
+    def on_message(self) -> None:
+        """A message (or a delivery) arrived: the broker is certainly back."""
+        if self.lost:
+            self.lost = False
+            log.info("Kafka %s: the broker is back", self.name)
+
+
+def client_config(
+    watch: BrokerWatch, on_stats: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """librdkafka settings that route its errors, logs and statistics to Python."""
+
+    def stats(raw: str) -> None:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return
+        watch.on_stats(data)
+        if on_stats is not None:
+            on_stats(data)
+
+    return {
+        "error_cb": watch.on_error,
+        "logger": rdkafka_log,
+        "statistics.interval.ms": STATS_INTERVAL_MS,
+        "stats_cb": stats,
+    }
+
+
+class StallWatch:
+    """Decides when an assigned partition has stopped fetching although it has messages.
+
+    ``watermarks`` asks the broker for the partition's (low, high) offsets (None when it
+    cannot say); it is called at most once per ``stall_s`` while the partition is idle.
+
+    >>> clock = [0.0]
+    >>> watch = StallWatch(lambda: (0, 10), stall_s=10.0, clock=lambda: clock[0])
+    >>> watch.check(position=10)  # idle, but nothing to read
+    False
+    >>> clock[0] = 11.0
+    >>> watch.check(position=10), watch.check(position=7)
+    (False, False)
+    >>> clock[0] = 22.0
+    >>> watch.check(position=7)  # idle 22 s with 3 messages waiting: stalled
+    True
+    """
+
+    def __init__(
+        self,
+        watermarks: Callable[[], tuple[int, int] | None],
+        stall_s: float = STALL_SECS,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._watermarks = watermarks
+        self._stall_s = stall_s
+        self._clock = clock or (lambda: time.monotonic())
+        self._progress = self._clock()
+        self._checked = self._progress
+
+    def progressed(self) -> None:
+        self._progress = self._clock()
+
+    def check(self, position: int) -> bool:
+        """True when the partition is stalled: idle ``stall_s`` with messages past
+        ``position`` (the next offset to read; negative: from the start). Resets the idle
+        time when True."""
+        now = self._clock()
+        if now - self._progress < self._stall_s or now - self._checked < self._stall_s:
+            return False
+        self._checked = now
+        marks = self._watermarks()
+        if marks is None:
+            return False
+        low, high = marks
+        if high <= (position if position >= 0 else low):
+            return False
+        self._progress = now
+        return True
