@@ -211,3 +211,25 @@ def test_a_closed_stdout_ends_quietly(events: Path, tmp_path: Path) -> None:
     stderr = job.stderr.read()
     assert job.wait(120) == 0
     assert quiet(stderr) and b"Exception ignored" not in stderr, stderr.decode()[-3000:]
+
+
+# --------------------------------------------------------------------------- 16. evaluate
+
+
+def test_evaluate_refuses_missing_or_wrong_files_with_one_line(
+    tmp_path: Path, events: Path
+) -> None:
+    missing = roomrank("evaluate", "--events", str(tmp_path / "nope"), "--recs", str(events))
+    assert missing.returncode == 2 and quiet(missing.stderr)
+    assert error_lines(missing) == [
+        f"roomrank evaluate: error: --events {str(tmp_path / 'nope')!r}: no such file"
+    ]
+    swapped = roomrank("evaluate", "--events", str(events), "--recs", str(events))
+    assert swapped.returncode == 2 and quiet(swapped.stderr) and not swapped.stdout
+    [line] = error_lines(swapped)
+    assert f"--recs {str(events)!r} line 1: not one of pushes" in line
+    (tmp_path / "junk").write_bytes(b"{}\nnot json\n")
+    junk = roomrank("evaluate", "--events", str(tmp_path / "junk"), "--recs", str(events))
+    assert junk.returncode == 2 and quiet(junk.stderr)
+    [line] = error_lines(junk)
+    assert "line 1" in line or "line 2" in line
