@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,40 @@ rdkafka_log = logging.getLogger("roomrank.kafka.librdkafka")
 STATS_INTERVAL_MS = 5000
 STALL_SECS = 10.0
 _DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
+
+
+class Repeats(logging.Filter):
+    """Lets one of each kind of librdkafka line through per ``window_s``.
+
+    While a broker is down librdkafka logs a failed connect per client every backoff
+    (tens of lines a second); lines that differ only in their numbers are one kind.
+
+    >>> f = Repeats(60.0, clock=lambda: 0.0)
+    >>> rec = lambda m: logging.LogRecord("x", 40, "", 0, m, None, None)
+    >>> [f.filter(rec(f"connect failed (after {n}ms)")) for n in (0, 3)], f.filter(rec("other"))
+    ([True, False], True)
+    """
+
+    def __init__(self, window_s: float = 60.0, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock or (lambda: time.monotonic())
+        self.seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = _DIGITS.sub("#", record.getMessage())
+        now = self.clock()
+        last = self.seen.get(kind)
+        if last is not None and now - last < self.window_s:
+            return False
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[kind] = now
+        return True
+
+
+_DIGITS = re.compile(r"\d+")
+rdkafka_log.addFilter(Repeats())
 
 
 class BrokerWatch:
