@@ -29,7 +29,6 @@ rdkafka_log = logging.getLogger("roomrank.kafka.librdkafka")
 
 STATS_INTERVAL_MS = 5000
 STALL_SECS = 10.0
-_DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE}
 
 
 class Repeats(logging.Filter):
@@ -74,12 +73,12 @@ class BrokerWatch:
         self.lost = False
 
     def on_error(self, error: KafkaError) -> None:
-        if error.code() in _DOWN:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
             if not self.lost:
                 log.warning("Kafka %s: lost the broker (%s); retrying", self.name, error.str())
             self.lost = True
-        else:
-            log.warning("Kafka %s: %s", self.name, error.str())
+        else:  # one connection failing (librdkafka retries it): once a minute per kind
+            rdkafka_log.warning("Kafka %s: %s", self.name, error.str())
 
     def on_stats(self, stats: dict[str, Any]) -> None:
         if not self.lost:
