@@ -120,18 +120,21 @@ def client_config(
 class StallWatch:
     """Decides when an assigned partition has stopped fetching although it has messages.
 
-    ``watermarks`` asks the broker for the partition's (low, high) offsets (None when it
-    cannot say); it is called at most once per ``stall_s`` while the partition is idle.
+    Stalled means: for ``stall_s`` the partition delivered nothing while the broker answered
+    and held messages past our position, seen by two answers ``stall_s`` apart (so the time
+    a broker is down does not count). ``watermarks`` asks the broker for the partition's
+    (low, high) offsets, None when it cannot answer; it is called at most once per
+    ``stall_s`` while the partition is idle.
 
-    >>> clock = [0.0]
-    >>> watch = StallWatch(lambda: (0, 10), stall_s=10.0, clock=lambda: clock[0])
-    >>> watch.check(position=10)  # idle, but nothing to read
+    >>> clock, marks = [0.0], [(0, 10)]
+    >>> watch = StallWatch(lambda: marks[0], stall_s=10.0, clock=lambda: clock[0])
+    >>> clock[0] = 11.0; watch.check(position=10)  # idle, but nothing to read
     False
-    >>> clock[0] = 11.0
-    >>> watch.check(position=10), watch.check(position=7)
-    (False, False)
-    >>> clock[0] = 22.0
-    >>> watch.check(position=7)  # idle 22 s with 3 messages waiting: stalled
+    >>> marks[0] = None; clock[0] = 22.0; watch.check(position=7)  # broker away
+    False
+    >>> marks[0] = (0, 10); clock[0] = 33.0; watch.check(position=7)  # back, 3 waiting
+    False
+    >>> clock[0] = 44.0; watch.check(position=7)  # still 3 waiting, 11 s later: stalled
     True
     """
 
@@ -146,23 +149,27 @@ class StallWatch:
         self._clock = clock or (lambda: time.monotonic())
         self._progress = self._clock()
         self._checked = self._progress
+        self._armed = False
 
     def progressed(self) -> None:
         self._progress = self._clock()
+        self._armed = False
 
     def check(self, position: int) -> bool:
-        """True when the partition is stalled: idle ``stall_s`` with messages past
-        ``position`` (the next offset to read; negative: from the start). Resets the idle
-        time when True."""
+        """True when the partition is stalled (``position``: the next offset to read;
+        negative: from the start). Starts over when True."""
         now = self._clock()
         if now - self._progress < self._stall_s or now - self._checked < self._stall_s:
             return False
         self._checked = now
         marks = self._watermarks()
-        if marks is None:
+        low, high = marks if marks is not None else (0, 0)
+        if marks is None or high <= (position if position >= 0 else low):
+            self._armed = False
             return False
-        low, high = marks
-        if high <= (position if position >= 0 else low):
+        if not self._armed:
+            self._armed = True
             return False
+        self._armed = False
         self._progress = now
         return True

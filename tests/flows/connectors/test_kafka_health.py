@@ -54,6 +54,9 @@ def test_a_stalled_partition_is_reassigned_at_its_position(
     part.next_batch()
     assert len(consumer.assignments) == 1  # idle, but not yet long enough
     clock[0] += 2
+    part.next_batch()
+    assert len(consumer.assignments) == 1  # the broker holds more: armed, not yet stalled
+    clock[0] += kafka_health.STALL_SECS
     with caplog.at_level(logging.WARNING, "roomrank.kafka"):
         part.next_batch()
     assert [(tp.partition, tp.offset) for tp in consumer.assignments[-1]] == [(3, 7)]
