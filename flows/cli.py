@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `roomrank evaluate | head -1`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -165,9 +169,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {count} events", file=sys.stderr)
         return 0
     if args.command == "evaluate":
-        from models.offline.evaluation import evaluate, load_jsonl
+        from flows.evaluate_inputs import check_exists, records
+        from models.offline.evaluation import evaluate
 
-        report = evaluate(load_jsonl(args.events), load_jsonl(args.recs), k=args.k)
+        check_exists("--events", args.events)
+        check_exists("--recs", args.recs)
+        report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k)
         if args.json:
             sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
             sys.stdout.write("\n")

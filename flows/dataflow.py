@@ -25,6 +25,7 @@ from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event
 from features.contract.messages import PushBatch, encode_dead_letter, encode_pushes
 from flows.connectors.files import Messages, RawRecord
+from flows.crash import Guarded
 from flows.lifecycle import STOP
 from flows.settings import Settings
 from models.experiment.allocation import Assignments
@@ -156,7 +157,7 @@ def build_flow(
     rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda event: event.room_id)
     quiet_s, idle_s = settings.quiet_flush_ms / 1000.0, settings.room_idle_ms / 1000.0
     outputs = op.stateful_batch(
-        "room", rooms, lambda resume: RoomLogic(params, quiet_s, idle_s, resume)
+        "room", rooms, lambda resume: Guarded(RoomLogic(params, quiet_s, idle_s, resume))
     )
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))

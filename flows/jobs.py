@@ -29,8 +29,10 @@ from flows.connectors.kafka import (
     ensure_topics,
 )
 from flows.connectors.simulated import PacedSource, TerminalSink
+from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
+from flows.preflight import check_file_mode, check_port, truncate
 from flows.settings import Settings
 
 log = logging.getLogger("roomrank")
@@ -40,10 +42,14 @@ _prepared = False
 
 
 def prepare(settings: Settings) -> None:
-    """Process-wide set-up, once: logs, BLAS threads, metrics endpoint, SIGTERM."""
+    """Process-wide set-up, once: logs, BLAS threads, metrics endpoint, SIGTERM/SIGINT.
+
+    A metrics port that cannot be served is a ``ValueError`` (one line, exit 2).
+    """
     global _prepared
     if _prepared:
         return
+    check_port(settings.metrics_port)
     _prepared = True
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -56,7 +62,10 @@ def prepare(settings: Settings) -> None:
 
     threadpool_limits(1)
     if settings.metrics_port:
-        serve(settings.metrics_port)
+        try:
+            serve(settings.metrics_port)
+        except OSError as err:
+            raise ValueError(f"--metrics-port {settings.metrics_port}: {err.strerror}") from None
     lifecycle.install()
 
 
@@ -69,11 +78,11 @@ def file_flow(
 ) -> Dataflow:
     return build_flow(
         settings,
-        JsonlSource(input_path, settings.batch_size, settings.max_message_bytes),
-        JsonlSink(output),
-        JsonlSink(dead_letters),
+        StableInput(JsonlSource(input_path, settings.batch_size, settings.max_message_bytes)),
+        JsonlSink(output, "--output"),
+        JsonlSink(dead_letters, "--dead-letters"),
         Recorder(),
-        JsonlSink(experiment_log) if experiment_log else None,
+        JsonlSink(experiment_log, "--experiment-log") if experiment_log else None,
     )
 
 
@@ -104,6 +113,14 @@ def kafka_flow(settings: Settings) -> Dataflow:
     )
 
 
+def resuming(settings: Settings) -> bool:
+    """Whether this run resumes from a recovery store that holds state."""
+    if not settings.recovery_dir:
+        return False
+    path = Path(settings.recovery_dir)
+    return path.is_dir() and any(path.iterdir())
+
+
 def _recovery(settings: Settings) -> RecoveryConfig | None:
     if not settings.recovery_dir:
         return None
@@ -123,20 +140,23 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
             epoch_interval=timedelta(seconds=settings.snapshot_secs),
             recovery_config=_recovery(settings),
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a Ctrl-C before the handler was installed
         log.info("stopped")
+        return lifecycle.EXIT_INTERRUPTED
     except BytewaxRuntimeError as err:
-        # Ctrl-C comes back from the running dataflow as "signal received" chained from
-        # KeyboardInterrupt: a stop, not a failure. (SIGTERM ends the input instead.)
+        # Ctrl-C that reached the dataflow as KeyboardInterrupt: a stop, not a failure.
         if isinstance(err.__cause__, KeyboardInterrupt):
             log.info("stopped")
-            return 0
+            return lifecycle.EXIT_INTERRUPTED
         unreadable = _snapshot_error(err)
         if unreadable is None:
             raise
         log.error("cannot resume from --recovery-dir %s: %s", settings.recovery_dir, unreadable)
         return 2
-    return 0
+    code = lifecycle.exit_code()
+    if code:
+        log.info("stopped")
+    return code
 
 
 def _snapshot_error(err: BaseException) -> SnapshotError | None:
@@ -149,12 +169,6 @@ def _snapshot_error(err: BaseException) -> SnapshotError | None:
     return None
 
 
-def _truncate(path: str) -> None:
-    if path != "-":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(b"")
-
-
 def run_files(
     settings: Settings,
     input_path: str,
@@ -163,11 +177,24 @@ def run_files(
     workers: int = 1,
     experiment_log: str | None = None,
 ) -> int:
+    """File mode. Everything that can be checked is checked before any file is touched;
+    a fresh run empties its outputs, a resumed one (a recovery store with state) appends
+    to them: at-least-once, the pushes since the last snapshot are written again."""
     if workers <= 0:
         raise ValueError("--workers must be > 0")
-    for path in {output, dead_letters, *([experiment_log] if experiment_log else [])}:
-        _truncate(path)
+    outputs = {"--output": output, "--dead-letters": dead_letters}
+    if experiment_log:
+        outputs["--experiment-log"] = experiment_log
+    check_file_mode(input_path, outputs)
     prepare(settings)
+    if resuming(settings):
+        log.info(
+            "resuming from %s: appending to the outputs (what was written since the last"
+            " snapshot is written again, identical: de-duplicate pushes on rec_id)",
+            settings.recovery_dir,
+        )
+    else:
+        truncate(list(outputs.values()))
     log.info("file mode: %s -> %s (dead letters: %s)", input_path, output, dead_letters)
     flow = file_flow(settings, input_path, output, dead_letters, experiment_log)
     return execute(flow, settings, workers)

@@ -17,7 +17,7 @@ from river import metrics as river_metrics
 from river import stats as river_stats
 from river import utils as river_utils
 
-from features.contract.events import DeadLetter
+from features.contract.events import DEAD_LETTER_REASONS, EVENT_TYPES, DeadLetter
 from features.contract.messages import PushBatch
 from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
@@ -90,6 +90,13 @@ ALLOCATION_PROBABILITY: Final = Gauge(
 )
 
 ROLLING_WINDOW: Final = 5000
+
+# Every known label exists from the start, at zero: a dashboard or an alert on a rate sees
+# the series before its first occurrence (an absent series is not a zero rate).
+for _reason in DEAD_LETTER_REASONS:
+    DEAD_LETTERS.labels(_reason)
+for _type in sorted(EVENT_TYPES):
+    EVENTS.labels(_type)
 
 
 def serve(port: int) -> None:

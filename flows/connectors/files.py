@@ -24,7 +24,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from features.contract.events import Origin
 from features.contract.validation import DEFAULT_MAX_BYTES
-from flows.lifecycle import STOP
+from flows.lifecycle import STOP, output_failed
 
 RawRecord = tuple[Origin, bytes, float]
 Messages = list[tuple[bytes, bytes]]
@@ -163,38 +163,84 @@ class JsonlSource(FixedPartitionedSource[RawRecord, int]):
 
 
 class _LineSinkPartition(StatefulSinkPartition[Messages, None]):
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], what: str) -> None:
         self._stream = stream
+        self._what = what
+        self._stdout = stream is sys.stdout.buffer
 
     def write_batch(self, values: list[Messages]) -> None:
         write = self._stream.write
-        for messages in values:
-            for _key, value in messages:
-                write(value)
-                write(b"\n")
-        self._stream.flush()
+        try:
+            for messages in values:
+                for _key, value in messages:
+                    write(value)
+                    write(b"\n")
+            self._stream.flush()
+        except OSError as err:
+            output_failed(self._what, err, self._stdout)
 
     def snapshot(self) -> None:
         return None
 
     def close(self) -> None:
-        if self._stream is not sys.stdout.buffer:
-            self._stream.close()
+        if not self._stdout:
+            try:
+                self._stream.close()
+            except OSError as err:
+                output_failed(self._what, err)
 
 
 class JsonlSink(FixedPartitionedSink[Messages, None]):
-    """Writes message values as lines; one partition so N workers write one file."""
+    """Writes message values as lines; one partition so N workers write one file.
 
-    def __init__(self, path: str) -> None:
+    The file is opened for appending: a run that resumes from a recovery snapshot keeps
+    what the interrupted run wrote (``flows.jobs`` truncates it for a fresh run). A line cut
+    by a crash mid-write is removed first; its message is written again, since its epoch
+    was never snapshotted. The partition is named ``file``, not after the path, so the same
+    file named another way (``./x``, a symlink) resumes the same recovery state.
+    """
+
+    def __init__(self, path: str, what: str = "--output") -> None:
         self.path = path
+        self.what = what
 
     def list_parts(self) -> list[str]:
-        return [self.path]
+        return ["file"]
 
     def part_fn(self, item_key: str) -> int:
         return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LineSinkPartition:
-        if for_part == "-":
-            return _LineSinkPartition(sys.stdout.buffer)
-        return _LineSinkPartition(Path(for_part).open("ab"))
+        what = f"{self.what} {self.path!r}"
+        if self.path == "-":
+            return _LineSinkPartition(sys.stdout.buffer, what)
+        try:
+            drop_cut_line(self.path)
+            stream = Path(self.path).open("ab")  # noqa: SIM115 - closed by close()
+        except OSError as err:
+            output_failed(what, err)
+        return _LineSinkPartition(stream, what)
+
+
+def drop_cut_line(path: str) -> None:
+    """Truncate a regular file back to its last complete line (unreadable files are left)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return
+        with open(path, "rb") as reader:
+            pos = end = info.st_size
+            while pos > 0:
+                step = min(pos, 1 << 16)
+                reader.seek(pos - step)
+                chunk = reader.read(step)
+                if pos == end and chunk.endswith(b"\n"):
+                    return
+                cut = chunk.rfind(b"\n")
+                if cut >= 0:
+                    os.truncate(path, pos - step + cut + 1)
+                    return
+                pos -= step
+    except (FileNotFoundError, PermissionError):
+        return
+    os.truncate(path, 0)

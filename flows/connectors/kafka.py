@@ -4,16 +4,16 @@ The source assigns partitions (no consumer group) and keeps its offset in Bytewa
 recovery snapshots, like Bytewax's own connector, but it never lets a transport error move
 the resume offset (the stock connector records an error's offset, which after a broker
 outage can make a restart skip messages). Errors are logged and librdkafka reconnects; a
-broker restart is waited out. The sinks use an idempotent producer with no delivery
-timeout and flush after every batch, so an epoch's pushes are in Kafka before its snapshot:
-output is at-least-once, and repeats carry the same ``rec_id``. A dead letter too large for
-one Kafka message (its ``raw`` is the whole rejected input, JSON-escaped) is cut to fit
-instead of stopping the job.
+broker restart is waited out, logged when the broker goes and when it is back, and a
+partition that stops fetching after it is re-assigned (``kafka_health``). The sinks use
+an idempotent producer with no delivery timeout and flush after every batch, so an
+epoch's pushes are in Kafka before its snapshot: output is at-least-once, and repeats
+carry the same ``rec_id``. A dead letter too large for one Kafka message (its ``raw`` is
+the whole rejected input, JSON-escaped) is cut to fit instead of stopping the job.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +35,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from features.contract.events import Origin
 from flows.connectors.files import Messages, RawRecord
+from flows.connectors.kafka_health import (
+    STALL_SECS,
+    BrokerWatch,
+    StallWatch,
+    client_config,
+    rdkafka_log,
+)
 from flows.lifecycle import STOP
 
 log = logging.getLogger("roomrank.kafka")
@@ -42,6 +49,10 @@ log = logging.getLogger("roomrank.kafka")
 LagCallback = Callable[[str, int, int], None]
 _IDLE_WAIT = timedelta(milliseconds=20)
 _FLUSH_LOG_SECS = 10.0
+
+
+def _admin_config(brokers: str) -> dict[str, Any]:
+    return {"bootstrap.servers": brokers, "logger": rdkafka_log}
 
 
 def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -> None:
@@ -52,7 +63,7 @@ def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -
     visible.
     """
     deadline = time.monotonic() + timeout
-    admin = AdminClient({"bootstrap.servers": brokers})
+    admin = AdminClient(_admin_config(brokers))
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
         NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
@@ -101,6 +112,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         self._on_lag = on_lag
         self._idle = False
         self._last_error = 0.0
+        self._broker = BrokerWatch(f"{topic}[{partition}]")
+        self._stall = StallWatch(self._watermarks)
         config: dict[str, Any] = {
             "bootstrap.servers": brokers,
             "group.id": "roomrank-unused",  # offsets live in recovery snapshots
@@ -108,18 +121,25 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
+            **client_config(self._broker, self._stats),
         }
-        if on_lag is not None:
-            config["statistics.interval.ms"] = 5000
-            config["stats_cb"] = self._stats
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, self._next)])
 
-    def _stats(self, raw: str) -> None:
+    def _watermarks(self) -> tuple[int, int] | None:
         try:
-            part = json.loads(raw)["topics"][self._topic]["partitions"][str(self._partition)]
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, self._partition), timeout=2.0
+            )
+        except KafkaException:
+            return None
+        return int(low), int(high)
+
+    def _stats(self, stats: dict[str, Any]) -> None:
+        try:
+            part = stats["topics"][self._topic]["partitions"][str(self._partition)]
             end = int(part["ls_offset"])
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             return
         if end >= 0 and self._on_lag is not None:
             position = self._next if self._next >= 0 else int(part.get("lo_offset", 0))
@@ -148,7 +168,22 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             )
             self._next = offset + 1
         self._idle = not batch
+        if batch:
+            self._stall.progressed()
+            self._broker.on_message()
+        elif self._stall.check(self._next):
+            self._unstick()
         return batch
+
+    def _unstick(self) -> None:
+        """Re-assign a partition that stopped fetching (see ``kafka_health``)."""
+        log.warning(
+            "Kafka %s[%d]: nothing fetched for %.0f s although the broker holds messages"
+            " from offset %d on; re-assigning the partition at that offset",
+            self._topic, self._partition, STALL_SECS, self._next,
+        )  # fmt: skip
+        self._consumer.unassign()
+        self._consumer.assign([TopicPartition(self._topic, self._partition, self._next)])
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + _IDLE_WAIT if self._idle else None
@@ -172,7 +207,7 @@ class KafkaEventSource(FixedPartitionedSource[RawRecord, int]):
         self.on_lag = on_lag
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self.brokers})
+        admin = AdminClient(_admin_config(self.brokers))
         meta = admin.list_topics(self.topic, timeout=30)
         topic = meta.topics.get(self.topic)
         if topic is None or topic.error is not None or not topic.partitions:
@@ -232,8 +267,10 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
         self._topic = topic
         self._fit = fit
         self._failed: list[str] = []
+        self._broker = BrokerWatch(topic)
         self._producer = Producer(
             {
+                **client_config(self._broker),
                 "bootstrap.servers": brokers,
                 "enable.idempotence": True,
                 "acks": "all",

@@ -821,6 +821,11 @@ def test_broker_restart_mid_stream_loses_nothing(
     assert stable(dedup(pushes)) == stable(reference.pushes)
     # The idempotent producer's retries across the outage wrote no copies.
     assert len(pushes) == len(world.expected), Counter(p["rec_id"] for p in pushes).most_common(3)
+    # The outage is in the job's log, in its own format: lost, then back.
+    log = job.log.read_text(errors="replace")
+    assert "lost the broker" in log and "the broker is back" in log, job.tail()
+    assert log.index("lost the broker") < log.rindex("the broker is back"), job.tail()
+    assert "%3|" not in log and "%4|" not in log, job.tail()  # no raw librdkafka lines
 
 
 # --------------------------------------------------------------------------- 5. scale-out

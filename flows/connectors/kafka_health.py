@@ -1,0 +1,175 @@
+"""Seeing the broker go and come back, and un-sticking a partition that stopped fetching.
+
+librdkafka reconnects on its own, but it says so only through callbacks: without an
+``error_cb`` and a ``logger`` its lines go straight to stderr in its own format, or nowhere.
+``client_config`` routes both through the job's logger, and ``BrokerWatch`` turns them into
+one line when the job loses every broker and one when a broker is up again.
+
+``StallWatch`` guards against a known failure of assign()-based consumers after a broker
+restart (librdkafka issue #5153, open): the partition stays assigned but is never fetched
+again, with no error. A job in that state runs on, silently reading nothing from that
+partition. The watch notices a partition that has delivered nothing for ``stall_s`` while
+the broker holds messages past our position, and asks for it to be re-assigned at that
+position (nothing is skipped or read twice: the position is the next offset we need).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError
+
+log = logging.getLogger("roomrank.kafka")
+rdkafka_log = logging.getLogger("roomrank.kafka.librdkafka")
+
+STATS_INTERVAL_MS = 5000
+STALL_SECS = 10.0
+
+
+class Repeats(logging.Filter):
+    """Lets one of each kind of librdkafka line through per ``window_s``.
+
+    While a broker is down librdkafka logs a failed connect per client every backoff
+    (tens of lines a second); lines that differ only in their numbers are one kind.
+
+    >>> f = Repeats(60.0, clock=lambda: 0.0)
+    >>> rec = lambda m: logging.LogRecord("x", 40, "", 0, m, None, None)
+    >>> [f.filter(rec(f"connect failed (after {n}ms)")) for n in (0, 3)], f.filter(rec("other"))
+    ([True, False], True)
+    """
+
+    def __init__(self, window_s: float = 60.0, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock or (lambda: time.monotonic())
+        self.seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = _DIGITS.sub("#", record.getMessage())
+        now = self.clock()
+        last = self.seen.get(kind)
+        if last is not None and now - last < self.window_s:
+            return False
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[kind] = now
+        return True
+
+
+_DIGITS = re.compile(r"\d+")
+rdkafka_log.addFilter(Repeats())
+
+
+class BrokerWatch:
+    """Logs the loss of the brokers once, and their return once (from statistics)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lost = False
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            if not self.lost:
+                log.warning("Kafka %s: lost the broker (%s); retrying", self.name, error.str())
+            self.lost = True
+        else:  # one connection failing (librdkafka retries it): once a minute per kind
+            rdkafka_log.warning("Kafka %s: %s", self.name, error.str())
+
+    def on_stats(self, stats: dict[str, Any]) -> None:
+        if not self.lost:
+            return
+        brokers = stats.get("brokers", {}).values()
+        if any(b.get("state") == "UP" and b.get("nodeid", -1) >= 0 for b in brokers):
+            self.lost = False
+            log.info("Kafka %s: the broker is back", self.name)
+
+    def on_message(self) -> None:
+        """A message (or a delivery) arrived: the broker is certainly back."""
+        if self.lost:
+            self.lost = False
+            log.info("Kafka %s: the broker is back", self.name)
+
+
+def client_config(
+    watch: BrokerWatch, on_stats: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """librdkafka settings that route its errors, logs and statistics to Python."""
+
+    def stats(raw: str) -> None:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return
+        watch.on_stats(data)
+        if on_stats is not None:
+            on_stats(data)
+
+    return {
+        "error_cb": watch.on_error,
+        "logger": rdkafka_log,
+        "statistics.interval.ms": STATS_INTERVAL_MS,
+        "stats_cb": stats,
+    }
+
+
+class StallWatch:
+    """Decides when an assigned partition has stopped fetching although it has messages.
+
+    Stalled means: for ``stall_s`` the partition delivered nothing while the broker answered
+    and held messages past our position, seen by two answers ``stall_s`` apart (so the time
+    a broker is down does not count). ``watermarks`` asks the broker for the partition's
+    (low, high) offsets, None when it cannot answer; it is called at most once per
+    ``stall_s`` while the partition is idle.
+
+    >>> clock, marks = [0.0], [(0, 10)]
+    >>> watch = StallWatch(lambda: marks[0], stall_s=10.0, clock=lambda: clock[0])
+    >>> clock[0] = 11.0; watch.check(position=10)  # idle, but nothing to read
+    False
+    >>> marks[0] = None; clock[0] = 22.0; watch.check(position=7)  # broker away
+    False
+    >>> marks[0] = (0, 10); clock[0] = 33.0; watch.check(position=7)  # back, 3 waiting
+    False
+    >>> clock[0] = 44.0; watch.check(position=7)  # still 3 waiting, 11 s later: stalled
+    True
+    """
+
+    def __init__(
+        self,
+        watermarks: Callable[[], tuple[int, int] | None],
+        stall_s: float = STALL_SECS,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._watermarks = watermarks
+        self._stall_s = stall_s
+        self._clock = clock or (lambda: time.monotonic())
+        self._progress = self._clock()
+        self._checked = self._progress
+        self._armed = False
+
+    def progressed(self) -> None:
+        self._progress = self._clock()
+        self._armed = False
+
+    def check(self, position: int) -> bool:
+        """True when the partition is stalled (``position``: the next offset to read;
+        negative: from the start). Starts over when True."""
+        now = self._clock()
+        if now - self._progress < self._stall_s or now - self._checked < self._stall_s:
+            return False
+        self._checked = now
+        marks = self._watermarks()
+        low, high = marks if marks is not None else (0, 0)
+        if marks is None or high <= (position if position >= 0 else low):
+            self._armed = False
+            return False
+        if not self._armed:
+            self._armed = True
+            return False
+        self._armed = False
+        self._progress = now
+        return True

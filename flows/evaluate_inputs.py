@@ -1,0 +1,50 @@
+"""The files ``roomrank evaluate`` reads, checked as they are read.
+
+A missing file, a line that is not JSON, or the wrong kind of file (events given as
+recommendations, which would score nothing and print an empty table with status 0) is a
+``ValueError`` naming the flag, the file and the line: the command line prints it as one
+line and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+# A field every record of the kind has, and one that tells the other kind apart.
+KINDS = {
+    "--events": ("event_id", "type", "room events (the input of `roomrank run`)"),
+    "--recs": ("rec_id", "items", "pushes (the --output of `roomrank run`)"),
+}
+
+
+def check_exists(flag: str, path: str) -> None:
+    if not Path(path).is_file():
+        what = "is a directory" if Path(path).is_dir() else "no such file"
+        raise ValueError(f"{flag} {path!r}: {what}")
+
+
+def records(flag: str, path: str) -> Iterator[dict[str, Any]]:
+    """The file's records, each checked to be of the kind ``flag`` expects."""
+    first, second, kind = KINDS[flag]
+    count = 0
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as err:
+                raise ValueError(f"{flag} {path!r} line {number}: not JSON ({err})") from None
+            if not isinstance(record, dict) or first not in record or second not in record:
+                raise ValueError(
+                    f"{flag} {path!r} line {number}: not one of {kind}; "
+                    f"every line needs {first!r} and {second!r}"
+                )
+            count += 1
+            yield record
+    if not count:
+        raise ValueError(f"{flag} {path!r} holds no {kind}")

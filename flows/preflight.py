@@ -1,0 +1,93 @@
+"""What file mode checks before it touches anything, so a mistake costs nothing.
+
+An output that names the input (however spelt: ``./x``, a symlink, a hard link) would
+truncate the input; an output that is a directory, or cannot be created or written, would
+fail after the other output was already truncated; a metrics port in use or out of range
+would fail after both. Each is refused here with one line naming the flag, the path and the
+OS error (``ValueError``: the command line prints it and exits 2) before any file is
+truncated. What cannot be known in advance (a disk that fills up, a reader that closes a
+pipe) is handled where it happens (``flows.lifecycle.output_failed``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (by device and inode, or by resolved path).
+
+    >>> same_file("/etc/hostname", "/etc/../etc/hostname"), same_file("-", "-")
+    (True, False)
+    """
+    if a == "-" or b == "-":
+        return False
+    ida, idb = _identity(a), _identity(b)
+    if ida is not None and ida == idb:
+        return True
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
+    """Refuse outputs that name the input, each other, or that cannot be written.
+
+    ``outputs`` maps a flag to its path. Creates missing parent folders and missing output
+    files (empty), truncates nothing.
+    """
+    named = [(flag, path) for flag, path in outputs.items() if path != "-"]
+    for flag, path in named:
+        if same_file(path, input_path):
+            raise ValueError(
+                f"{flag} {path!r} is the input file ({input_path!r}): writing it would destroy"
+                " the input; name another file"
+            )
+    for i, (flag, path) in enumerate(named):
+        for other, other_path in named[i + 1 :]:
+            if same_file(path, other_path):
+                raise ValueError(
+                    f"{flag} and {other} name the same file ({path!r}); name two files"
+                )
+    for flag, path in named:
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(f"{flag} {path!r} is a directory; name a file in it")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("ab"):
+                pass
+        except OSError as err:
+            raise ValueError(f"{flag} {path!r}: {err.strerror or err}") from None
+
+
+def truncate(paths: list[str]) -> None:
+    """Empty the outputs of a fresh run (after every check passed)."""
+    for path in paths:
+        if path != "-" and Path(path).is_file():
+            try:
+                os.truncate(path, 0)
+            except OSError as err:
+                raise ValueError(f"{path!r}: {err.strerror or err}") from None
+
+
+def check_port(port: int, flag: str = "--metrics-port") -> None:
+    """Refuse a port out of range or already in use (0 = off)."""
+    if port == 0:
+        return
+    if not 0 < port < 65536:
+        raise ValueError(f"{flag} {port} is out of range; use 1-65535, or 0 for off")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as err:
+            raise ValueError(f"{flag} {port}: {err.strerror or err}") from None

@@ -1,0 +1,235 @@
+"""An operator's mistakes and the machine's faults in file mode: refused before anything is
+touched, or ended with one line; a resumed run keeps what the interrupted one wrote.
+
+Real ``roomrank`` subprocesses: exit statuses, stderr and signals are what is under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from flows.preflight import check_file_mode, check_port
+from tests.flows.helpers import world_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "flows.cli"]
+
+
+def roomrank(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [*CLI, *args], cwd=kwargs.pop("cwd", ROOT), capture_output=True, timeout=300, **kwargs
+    )
+
+
+def quiet(stderr: bytes) -> bool:
+    """No traceback, no Rust panic in what the job wrote to stderr."""
+    return b"Traceback" not in stderr and b"panicked" not in stderr
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("world") / "events.jsonl"
+    path.write_bytes(b"\n".join(world_lines(5, rooms=2, viewers=40, minutes=3)) + b"\n")
+    return path
+
+
+def error_lines(done: subprocess.CompletedProcess[bytes]) -> list[str]:
+    return [
+        line for line in done.stderr.decode().splitlines() if " INFO " not in line and line.strip()
+    ]
+
+
+# --------------------------------------------------------------------------- 13. input as output
+
+
+@pytest.mark.parametrize("spell", ["same", "dot", "symlink", "hardlink", "dead_letters"])
+def test_an_output_naming_the_input_is_refused_and_nothing_is_touched(
+    tmp_path: Path, events: Path, spell: str
+) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events.read_bytes())
+    other = tmp_path / "dl.jsonl"
+    other.write_bytes(b"kept\n")
+    names: dict[str, Callable[[], str]] = {
+        "same": lambda: str(data),
+        "dot": lambda: "./in.jsonl",
+        "symlink": lambda: (tmp_path / "link").symlink_to(data) or str(tmp_path / "link"),
+        "hardlink": lambda: os.link(data, tmp_path / "hard") or str(tmp_path / "hard"),
+        "dead_letters": lambda: "./in.jsonl",
+    }
+    target = names[spell]()
+    out, dead = (str(other), target) if spell == "dead_letters" else (target, str(other))
+    done = roomrank("run", "--input", str(data), "--output", out, "--dead-letters", dead,
+                    cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = error_lines(done)
+    assert "is the input file" in line
+    assert data.read_bytes() == events.read_bytes()
+    assert other.read_bytes() == b"kept\n"
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path: Path, events: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(ValueError, match="name the same file"):
+        check_file_mode(
+            str(events), {"--output": str(out), "--dead-letters": f"{tmp_path}/./out.jsonl"}
+        )
+
+
+# --------------------------------------------------------------------------- 14. output faults
+
+
+def test_a_full_disk_ends_with_one_line_not_an_abort(tmp_path: Path, events: Path) -> None:
+    done = roomrank("run", "--input", str(events), "--output", "/dev/full",
+                    "--dead-letters", str(tmp_path / "dl.jsonl"))  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert error_lines(done) == [
+        "roomrank run: error: --output '/dev/full': No space left on device (errno 28)"
+    ]
+
+
+def test_an_output_that_is_a_directory_truncates_nothing(tmp_path: Path, events: Path) -> None:
+    dead = tmp_path / "dl.jsonl"
+    dead.write_bytes(b"from the last run\n")
+    (tmp_path / "adir").mkdir()
+    done = roomrank("run", "--input", str(events), "--output", str(tmp_path / "adir"),
+                    "--dead-letters", str(dead))  # fmt: skip
+    assert done.returncode == 2 and quiet(done.stderr)
+    [line] = error_lines(done)
+    assert str(tmp_path / "adir") in line and "is a directory" in line
+    assert dead.read_bytes() == b"from the last run\n"
+
+
+def test_an_output_that_cannot_be_created_is_one_line(tmp_path: Path, events: Path) -> None:
+    with pytest.raises(ValueError, match=r"--output '/proc/nonexistent/x': No such file"):
+        check_file_mode(str(events), {"--output": "/proc/nonexistent/x"})
+
+
+def test_a_metrics_port_in_use_or_out_of_range_truncates_nothing(
+    tmp_path: Path, events: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"from the last run\n")
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = roomrank("run", "--input", str(events), "--output", str(out), "--dead-letters",
+                        str(tmp_path / "dl.jsonl"), "--metrics-port", str(port))  # fmt: skip
+    assert done.returncode == 2 and quiet(done.stderr)
+    assert error_lines(done) == [
+        f"roomrank run: error: --metrics-port {port}: Address already in use"
+    ]
+    assert out.read_bytes() == b"from the last run\n"
+    with pytest.raises(ValueError, match="out of range"):
+        check_port(70000)
+
+
+# --------------------------------------------------------------------------- 12. resume
+
+
+def test_a_resumed_run_keeps_what_the_first_wrote_whatever_the_paths_are_called(
+    tmp_path: Path, events: Path
+) -> None:
+    lines = events.read_bytes().splitlines(keepends=True)
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(b"".join(lines[: len(lines) // 2]))
+    flags = ["--recovery-dir", str(tmp_path / "rec"), "--snapshot-secs", "1"]
+    first = roomrank("run", "--input", "in.jsonl", "--output", "out.jsonl",
+                     "--dead-letters", "dl.jsonl", *flags, cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "out.jsonl").read_bytes()
+    assert before.count(b"\n") > 5
+    with data.open("ab") as more:  # the input goes on; the run resumes at its line offset
+        more.write(b"".join(lines[len(lines) // 2 :]))
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "out.jsonl")
+    second = roomrank("run", "--input", "./in.jsonl", "--output", "link.jsonl",
+                      "--dead-letters", "./dl.jsonl", *flags, cwd=tmp_path)  # fmt: skip
+    assert second.returncode == 0 and quiet(second.stderr), second.stderr[-2000:]
+    after = (tmp_path / "out.jsonl").read_bytes()
+    assert after.startswith(before) and len(after) > len(before)
+    assert all(orjson.loads(line)["rec_id"] for line in after.splitlines())
+
+
+def test_a_line_cut_by_a_crash_is_dropped_before_appending(tmp_path: Path) -> None:
+    from flows.connectors.files import drop_cut_line
+
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"a":1}\n{"b":')
+    drop_cut_line(str(path))
+    assert path.read_bytes() == b'{"a":1}\n'
+    drop_cut_line(str(path))
+    assert path.read_bytes() == b'{"a":1}\n'
+    path.write_bytes(b'{"b":')
+    drop_cut_line(str(path))
+    assert path.read_bytes() == b""
+
+
+# --------------------------------------------------------------------------- 15. signals, pipes
+
+
+def test_ctrl_c_stops_like_sigterm_with_130_and_one_line(tmp_path: Path, events: Path) -> None:
+    job = subprocess.Popen(
+        [*CLI, "run", "--input", "-", "--output", str(tmp_path / "out.jsonl"),
+         "--dead-letters", str(tmp_path / "dl.jsonl"), "--recovery-dir", str(tmp_path / "rec")],
+        cwd=ROOT, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert job.stdin is not None and job.stderr is not None
+    job.stdin.write(events.read_bytes())
+    job.stdin.flush()  # stdin stays open: the job waits for more, as a live pipe would
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out.jsonl").exists() or not (tmp_path / "out.jsonl").stat().st_size:
+        assert job.poll() is None and time.monotonic() < deadline, job.stderr.read()
+        time.sleep(0.1)  # poll for the first push, bounded by the deadline
+    job.send_signal(signal.SIGINT)
+    assert job.wait(120) == 130
+    stderr = job.stderr.read()
+    job.stdin.close()
+    assert quiet(stderr), stderr.decode()[-3000:]
+    assert stderr.count(b"signal 2") == 1
+    assert any((tmp_path / "rec").iterdir())
+
+
+def test_a_closed_stdout_ends_quietly(events: Path, tmp_path: Path) -> None:
+    job = subprocess.Popen(
+        [*CLI, "run", "--input", str(events), "--output", "-",
+         "--dead-letters", str(tmp_path / "dl.jsonl")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert job.stdout is not None and job.stderr is not None
+    job.stdout.close()  # `| head -0`: the reader is gone before the first push
+    stderr = job.stderr.read()
+    assert job.wait(120) == 0
+    assert quiet(stderr) and b"Exception ignored" not in stderr, stderr.decode()[-3000:]
+
+
+# --------------------------------------------------------------------------- 16. evaluate
+
+
+def test_evaluate_refuses_missing_or_wrong_files_with_one_line(
+    tmp_path: Path, events: Path
+) -> None:
+    missing = roomrank("evaluate", "--events", str(tmp_path / "nope"), "--recs", str(events))
+    assert missing.returncode == 2 and quiet(missing.stderr)
+    assert error_lines(missing) == [
+        f"roomrank evaluate: error: --events {str(tmp_path / 'nope')!r}: no such file"
+    ]
+    swapped = roomrank("evaluate", "--events", str(events), "--recs", str(events))
+    assert swapped.returncode == 2 and quiet(swapped.stderr) and not swapped.stdout
+    [line] = error_lines(swapped)
+    assert f"--recs {str(events)!r} line 1: not one of pushes" in line
+    (tmp_path / "junk").write_bytes(b"{}\nnot json\n")
+    junk = roomrank("evaluate", "--events", str(tmp_path / "junk"), "--recs", str(events))
+    assert junk.returncode == 2 and quiet(junk.stderr)
+    [line] = error_lines(junk)
+    assert "line 1" in line or "line 2" in line
