@@ -19,7 +19,8 @@ Rules for changing it:
 * The room's shape parameters (``dim``, ``top_k``) must match the running job's: a mismatch
   is refused with one line that names both values.
 
-``tests/models/test_room_state.py`` restores a committed snapshot of every released version.
+``tests/models/test_room_state.py`` restores a committed snapshot of every released version,
+including the pickled rooms of the releases before this format (``models.room_legacy``).
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ def dumps(room: Room) -> bytes:
 def loads(blob: bytes, params: RoomParams) -> Room:
     """The room ``dumps`` wrote, living on under the running job's ``params``."""
     from models.room import Room
+    from models.room_legacy import is_legacy, load_legacy
 
+    if is_legacy(blob):  # a pickled room of a release before the versioned state
+        return load_legacy(blob, params)
     tree = decode(blob)
     if not isinstance(tree, dict) or not isinstance(tree.get("version"), int):
         raise SnapshotError("state snapshot without a version number: not written by roomrank")
