@@ -1,4 +1,4 @@
-"""Give a room's memory back when the ids it holds have mostly gone.
+"""Keep a room's memory bounded: forget the idle, give rows back, shed a closed room.
 
 Rows of forgotten viewers and items are reused, but the arrays behind them only grow: 200,000
 clicks on junk item ids, or 200,000 ``leave``s of strangers, leave arrays sized for 200,000
@@ -18,6 +18,43 @@ from features.state.rows import take_rows
 
 if TYPE_CHECKING:
     from models.room import Room
+
+
+def housekeep(room: Room, now: int) -> None:
+    """Every ``sweep_every_ms`` of event time: forget idle viewers and unshown items, then
+    give memory back."""
+    room._apply_learning()  # before rows are freed and possibly handed to someone else
+    room.last_sweep = now
+    room.present_now = room.viewers.present_count(now)
+    for row in room.viewers.forget_idle(now):
+        room.pushed_at[row] = -1
+        room.pushed_items[row] = -1
+    keep = room.showcase.rows if room.showcase is not None else np.zeros(0, np.int64)
+    for row in room.items.forget_unshown(now, room.params.forget_after_ms, keep):
+        room.window.forget(row)
+    compact_viewers(room)
+    compact_items(room)
+
+
+# What a closed room drops: all it learned. Its de-duplication and close stay.
+_SHED = (
+    "viewers", "items", "window", "mf", "propensity", "pending", "arm", "pushed_at",
+    "pushed_items", "showcase", "allocator",
+)  # fmt: skip
+
+
+def shed(room: Room) -> None:
+    """A closed room is kept (until the engine's idle timer drops it) only to turn later
+    events into dead letters and redeliveries into duplicates: what it learned goes, in
+    memory and in snapshots."""
+    from models.room import Room
+
+    if room.viewers.rows.capacity == 0 and room.items.rows.capacity == 0:
+        return
+    fresh = Room(room.room_id, room.params)
+    for name in _SHED:
+        setattr(room, name, getattr(fresh, name))
+    room.refused_seen = 0
 
 
 def compact_viewers(room: Room) -> bool:

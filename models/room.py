@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
-from models.compaction import compact_items, compact_viewers
+from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import vector_learner
@@ -34,27 +33,11 @@ from models.learners.factorization import room_seed
 from models.params import FEEDBACK, RoomParams
 from models.propensity import PropensityModel
 from models.push import PushContext, learning_examples
+from models.room_outputs import RoomStats, ahead_letter, closed_letter, reused_id_letter
 
 _HEARTBEAT_MS = 30_000
 # Weight of an action as a positive example of purchase intent: a click is a weak signal.
 ACTION_WEIGHT = {"item_click": 0.5, "add_to_cart": 1.0, "purchase": 2.0}
-
-
-@dataclass(slots=True)
-class RoomStats:
-    """What one call to ``accept`` did, for metrics (no ids beyond the room's)."""
-
-    room_id: str
-    events: Counter[str] = field(default_factory=Counter)
-    duplicates: int = 0
-    present: int = 0
-    clock: int = 0  # newest event time applied
-    refused: int = 0  # learner updates refused as non-finite in this call
-    closed: bool = False
-    propensity: list[tuple[float, bool]] = field(default_factory=list)
-    hits: list[tuple[str, bool]] = field(default_factory=list)
-    conversions: list[tuple[str, str]] = field(default_factory=list)
-    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (arm, reason)
 
 
 Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
@@ -168,63 +151,24 @@ class Room:
         stats.present = self.present_now if not self.closed else 0
         out.append(stats)
         if self.closed:
-            self._shed()
+            shed(self)
         return out
 
-    _SHED = (
-        "viewers", "items", "window", "mf", "propensity", "pending", "arm", "pushed_at",
-        "pushed_items", "showcase", "allocator",
-    )  # fmt: skip
-
-    def _shed(self) -> None:
-        """A closed room is kept (until the engine's idle timer drops it) only to turn later
-        events into dead letters and redeliveries into duplicates: its de-duplication and
-        close are all it needs, so what it learned goes, in memory and in snapshots."""
-        if self.viewers.rows.capacity == 0 and self.items.rows.capacity == 0:
-            return
-        fresh = Room(self.room_id, self.params)
-        for name in self._SHED:
-            setattr(self, name, getattr(fresh, name))
-        self.refused_seen = 0
-
     def _reused(self, event: Event) -> DeadLetter:
-        return DeadLetter(
-            event.origin,
-            "reused_id",
-            f"event_id {event.event_id!r} was already used in room {self.room_id!r} for"
-            " different content (a redelivery carries the same bytes); the first event was"
-            " kept. Give every event its own event_id.",
-            event.raw,
-        )
+        return reused_id_letter(self.room_id, event)
 
     def _ahead(self, event: Event) -> DeadLetter:
-        ahead = -self.buffer.lag_behind(event.ts)
-        return DeadLetter(
-            event.origin,
-            "ahead",
-            f"event {event.event_id!r} has ts {event.ts}, {ahead} ms ahead of room"
-            f" {self.room_id!r}'s clock (ts {self.buffer.newest}), beyond --max-ahead-ms"
-            f" {self.buffer.max_ahead_ms}; one outlier does not move a room's clock (two"
-            " events in a row that far ahead do). Fix the producer's clock.",
-            event.raw,
-        )
+        return ahead_letter(self.room_id, event, self.buffer.newest, self.buffer.max_ahead_ms)
 
     def _after_close(self, event: Event) -> DeadLetter:
-        return DeadLetter(
-            event.origin,
-            "closed",
-            f"room {self.room_id!r} was closed by room_close {self.close_id!r} (ts"
-            f" {self.close_ts}); events that arrive after a room's room_close are not applied."
-            " Send room_close last, or open a new room id for a new session.",
-            event.raw,
-        )
+        return closed_letter(self.room_id, event, self.close_id, self.close_ts)
 
     # -- applying one event in event-time order -------------------------------------------
     def _apply(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> None:
         ts = event.ts
         self.clock = max(self.clock, ts)
         if ts - self.last_sweep >= self.params.sweep_every_ms:
-            self._housekeep(ts)
+            housekeep(self, ts)
         etype = event.type
         stats.events[etype] += 1
         if etype == "showcase":
@@ -443,19 +387,3 @@ class Room:
             arms.append(names[arm])
             probabilities.append(probability)
         out.append(Assignments(self.room_id, event.event_id, event.ts, users, arms, probabilities))
-
-    # -- bounded memory ------------------------------------------------------------------
-    def _housekeep(self, now: int) -> None:
-        """Every ``sweep_every_ms`` of event time: forget idle viewers and unshown items,
-        then give memory back (``models.compaction``)."""
-        self._apply_learning()  # before rows are freed and possibly handed to someone else
-        self.last_sweep = now
-        self.present_now = self.viewers.present_count(now)
-        for row in self.viewers.forget_idle(now):
-            self.pushed_at[row] = -1
-            self.pushed_items[row] = -1
-        keep = self.showcase.rows if self.showcase is not None else np.zeros(0, np.int64)
-        for row in self.items.forget_unshown(now, self.params.forget_after_ms, keep):
-            self.window.forget(row)
-        compact_viewers(self)
-        compact_items(self)
