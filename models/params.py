@@ -14,7 +14,7 @@ from models.learners.choice import LEARNERS
 
 # Implicit-feedback targets for the factorisation, per event type (0 = not a signal).
 FEEDBACK: Final = {
-    "heartbeat": 0.1,  # scaled by the share of a 30 s heartbeat spent watching the spotlight
+    "heartbeat": 0.0,  # watching the stream is not a choice among the items on show
     "like": 0.2,
     "comment": 0.3,
     "share": 0.5,

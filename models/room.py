@@ -63,6 +63,7 @@ class Room:
             params.l2,
             params.init_sigma,
             seed=room_seed(room_id),
+            clip_gradient=params.clip_gradient,
         )
         self.propensity = PropensityModel(params.propensity_lr, learner=params.learner)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
@@ -236,13 +237,14 @@ class Room:
         if etype == "heartbeat":
             viewers.watch_ms[row] += event.watch_ms
             spot = self._spotlight_row()
-            if spot is not None and event.watch_ms > 0:
-                share = min(event.watch_ms / _HEARTBEAT_MS, 1.0)
+            if spot is not None and event.watch_ms > 0:  # momentum, not the viewer's taste:
                 self.window.add(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
-                self._learn(row, spot, FEEDBACK["heartbeat"] * share)
             return
         item_id = event.item_id
-        if item_id is None:  # engagement with the room: credit the item on stage
+        # Engagement with the room (no item_id) counts for the item on stage's momentum but
+        # teaches nothing about the viewer's taste: watching and liking the stream is not a
+        # choice among the items on show (the lab measured it: docs/evaluation.md).
+        if item_id is None:
             spot = self._spotlight_row()
             if spot is None:
                 return
@@ -251,7 +253,7 @@ class Room:
             item = self._item(item_id)
         if etype not in ("item_click", "add_to_cart", "purchase", "push_open"):
             self.window.add(item, ENGAGEMENT, 1.0, ts)
-            if FEEDBACK[etype]:
+            if FEEDBACK[etype] and item_id is not None:
                 self._learn(row, item, FEEDBACK[etype])
             return
         target = FEEDBACK[etype]
