@@ -15,8 +15,7 @@ comparable too. Recs are held in memory (indexed by trigger); events are streame
 from __future__ import annotations
 
 import math
-import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +23,13 @@ from typing import Any
 
 import orjson
 
-from features.contract.ids import rec_id, unit_hash
+from features.contract.ids import rec_id
+from models.offline.peers import (
+    Popularity,
+    category_count_order,
+    random_order,
+    room_baselines,
+)
 from models.offline.replay import (
     DEFAULT_LATENESS_MS,
     DEFAULT_TIMEOUT_MS,
@@ -186,65 +191,6 @@ def _index_recs(recs: Iterable[dict[str, Any]], counts: Counter[str]) -> dict[st
     return by_trigger
 
 
-class _Popularity:
-    """Clicks + carts + purchases per item over a trailing window of one room."""
-
-    def __init__(self, window_ms: int) -> None:
-        self.window_ms = window_ms
-        self.recent: deque[tuple[int, str]] = deque()
-        self.counts: Counter[str] = Counter()
-
-    def add(self, ts: int, item_id: str) -> None:
-        self.recent.append((ts, item_id))
-        self.counts[item_id] += 1
-
-    def rank(self, snap: Snapshot, ts: int) -> tuple[str, ...]:
-        while self.recent and self.recent[0][0] < ts - self.window_ms:
-            _, item = self.recent.popleft()
-            self.counts[item] -= 1
-        order = {item: n for n, item in enumerate(snap.item_ids)}
-        return tuple(sorted(snap.item_ids, key=lambda i: (-self.counts[i], order[i])))
-
-
-def _baselines(snap: Snapshot, popularity: _Popularity, ts: int) -> dict[str, tuple[str, ...]]:
-    spot = snap.spotlight
-    first = (spot, *(i for i in snap.item_ids if i != spot)) if spot in snap.item_set else None
-    return {
-        "showcase_order": snap.item_ids,
-        "spotlight_first": first or snap.item_ids,
-        "popularity": popularity.rank(snap, ts),
-    }
-
-
-def category_count_order(
-    popular: tuple[str, ...], categories: dict[str, str], seen: Counter[str] | None
-) -> tuple[str, ...]:
-    """The per-viewer heuristic peer: items of the categories the viewer acted on most in
-    this room come first, then the room's popularity order.
-
-    >>> category_count_order(("a", "b", "c"), {"a": "x", "b": "y", "c": "y"}, Counter(y=2))
-    ('b', 'c', 'a')
-    """
-    if not seen:
-        return popular
-    return tuple(
-        sorted(popular, key=lambda item: -seen.get(categories.get(item, ""), 0))  # stable
-    )
-
-
-def _random_order(
-    seed: int, trigger_id: str, user_id: str, items: tuple[str, ...]
-) -> tuple[str, ...]:
-    """Seeded shuffle that depends only on (seed, trigger, viewer): replay-order independent.
-
-    >>> _random_order(0, "t", "u", ("a", "b", "c")) == _random_order(0, "t", "u", ("a", "b", "c"))
-    True
-    """
-    order = list(items)
-    random.Random(int(unit_hash(str(seed), trigger_id, user_id) * 2**53)).shuffle(order)
-    return tuple(order)
-
-
 def _rank_in(item: str, ranking: tuple[str, ...], length: int) -> int | None:
     for n, candidate in enumerate(ranking[:length], start=1):
         if candidate == item:
@@ -286,7 +232,7 @@ def evaluate(
     pending = _index_recs(recs, counts)
     replay = RoomReplay(timeout_ms=timeout_ms, lateness_ms=lateness_ms)
     window_ms = int(popularity_minutes * 60_000)
-    popularity: dict[str, _Popularity] = {}
+    popularity: dict[str, Popularity] = {}
     active: dict[str, dict[str, _Active]] = {}  # room -> user -> latest push
     sums: dict[str, dict[str, _Sums]] = {}
     coverage: list[float] = []
@@ -299,7 +245,8 @@ def evaluate(
         pushes = pending.pop(trigger["event_id"], [])
         if not pushes:
             return set()
-        base = _baselines(snap, popularity.setdefault(room, _Popularity(window_ms)), trigger["ts"])
+        room_popularity = popularity.setdefault(room, Popularity(window_ms))
+        base = room_baselines(snap, room_popularity, trigger["ts"])
         viewers = active.setdefault(room, {})
         for p in pushes:
             if any(i not in snap.item_set for i in p.items):
@@ -319,7 +266,7 @@ def evaluate(
         ev = step.event
         room = ev["room_id"]
         if step.kind == "activity":
-            popularity.setdefault(room, _Popularity(window_ms)).add(ev["ts"], ev["item_id"])
+            popularity.setdefault(room, Popularity(window_ms)).add(ev["ts"], ev["item_id"])
             history[(room, ev["user_id"])] += 1
             category = categories.get(ev["item_id"])
             if category is not None:
@@ -388,7 +335,7 @@ def _score(
     push = act.push
     length = len(push.items)
     if act.random is None:
-        act.random = _random_order(seed, act.trigger_id, push.user_id, act.snapshot.item_ids)
+        act.random = random_order(seed, act.trigger_id, push.user_id, act.snapshot.item_ids)
     rankings = {PUSHED: push.items, **act.baselines, "random": act.random}
     slices = (
         f"{SLICE}history={history_bucket(prior)}",
