@@ -19,13 +19,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from features.contract.ids import unit_hash
 from features.state.rows import RowIndex, grow
 from models.learners.protocols import Updates
+
+
+class _Rows(Protocol):
+    users: np.ndarray
+    items: np.ndarray
+    user_updates: np.ndarray
+    item_updates: np.ndarray
+
+
+def reserve_rows(learner: _Rows, user_rows: int, item_rows: int) -> None:
+    """Grow a vector learner's row matrices and counts by doubling (new rows zero)."""
+    if user_rows > len(learner.users):
+        cap = max(8, 2 * len(learner.users), user_rows)
+        learner.users = grow(learner.users, cap)
+        learner.user_updates = grow(learner.user_updates, cap)
+    if item_rows > len(learner.items):
+        cap = max(8, 2 * len(learner.items), item_rows)
+        learner.items = grow(learner.items, cap)
+        learner.item_updates = grow(learner.item_updates, cap)
 
 
 class RowFunkMF:
@@ -58,14 +77,7 @@ class RowFunkMF:
         self.__dict__.update(state)
 
     def reserve(self, user_rows: int, item_rows: int) -> None:
-        if user_rows > len(self.users):
-            cap = max(8, 2 * len(self.users), user_rows)
-            self.users = grow(self.users, cap)
-            self.user_updates = grow(self.user_updates, cap)
-        if item_rows > len(self.items):
-            cap = max(8, 2 * len(self.items), item_rows)
-            self.items = grow(self.items, cap)
-            self.item_updates = grow(self.item_updates, cap)
+        reserve_rows(self, user_rows, item_rows)
 
     def init_user(self, row: int) -> None:
         self.reserve(row + 1, 0)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from river import compose, linear_model, optim, preprocessing, reco
 
-from features.state.rows import grow
+from models.learners.factorization import reserve_rows
 from models.learners.protocols import Updates
 
 
@@ -80,24 +80,14 @@ class RiverFunkMF:
         self.item_updates = np.zeros(0, dtype=np.int32)
         self.refused = 0
 
-    def _reserve(self, user_rows: int, item_rows: int) -> None:
-        if user_rows > len(self.users):
-            cap = max(8, 2 * len(self.users), user_rows)
-            self.users = grow(self.users, cap)
-            self.user_updates = grow(self.user_updates, cap)
-        if item_rows > len(self.items):
-            cap = max(8, 2 * len(self.items), item_rows)
-            self.items = grow(self.items, cap)
-            self.item_updates = grow(self.item_updates, cap)
-
     def init_user(self, row: int) -> None:
-        self._reserve(row + 1, 0)
+        reserve_rows(self, row + 1, 0)
         self.users[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.river.u_latents[row] = self.users[row].copy()
         self.user_updates[row] = 0
 
     def init_item(self, row: int) -> None:
-        self._reserve(0, row + 1)
+        reserve_rows(self, 0, row + 1)
         self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.river.i_latents[row] = self.items[row].copy()
         self.item_updates[row] = 0
