@@ -10,9 +10,10 @@ checks on the way that the job is still alive, so a crash fails fast with the jo
 The end of a finite stream in tail mode. A room holds each event until the room's event time
 has passed it by `lateness_ms` (2000 by default; `features/state/reorder.py`), and a Kafka source
 never ends, so a room's last ~2 s of events are held until a newer event of that room
-arrives. A `room_close` does not help: it is held like any other event (the world's rooms all
-end with one, and in tail mode none of them is ever applied). So `world_input` ends every room
-with one end-of-input marker: a heartbeat of a viewer who is in no other event, at
+arrives. A `room_close` applies everything its room holds at once (and a later event of a
+closed room is a `closed` dead letter), so rooms that close need nothing more. `world_input`
+ends every room still live at the end of the world with one end-of-input marker: a heartbeat of
+a viewer who is in no other event, at
 `last ts + lateness_ms + 1`. It moves the room's watermark past every real event (all are
 applied, the `room_close` included) and cannot trigger or join a push, since nothing comes
 after it. `expected_audiences` and the in-process file mode (which flushes every room at end
@@ -85,9 +86,13 @@ class WorldInput:
 
 
 def end_markers(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One heartbeat per room just past its last event plus the lateness: see module doc."""
+    """One heartbeat per room without a room_close, just past its last event plus the
+    lateness: see module doc."""
     last: dict[str, int] = {}
+    closed = {event["room_id"] for event in events if event["type"] == "room_close"}
     for event in events:
+        if event["room_id"] in closed:
+            continue
         last[event["room_id"]] = max(event["ts"], last.get(event["room_id"], event["ts"]))
     return [
         {
