@@ -55,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=3, help="cut-off of HR@k and NDCG@k (default 3)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
+    bench = sub.add_parser(
+        "bench", help="measure the job against its engine and hardware",
+        description="Measure the job; exit 0 when every measured target passes, 3 when one "
+        "fails, 1 when a section could not run (targets not measured here fail nothing).",
+    )
     bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     bench.add_argument("--json", dest="json_file", help="also write the results to this file")
     bench.add_argument("--brokers", help="also measure Kafka to Kafka on this broker")
