@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from flows.settings import Settings, add_arguments
+from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
     "top_k",
@@ -24,10 +24,23 @@ DEMO_SETTINGS = (
 )
 
 
+LAYOUT = """\
+where things are (README, Architecture):
+  flows/              the job: dataflow, run, settings, metrics, lifecycle, this CLI
+  flows/connectors/   files, Kafka, the paced simulator source, the terminal sink
+  flows/bench/        the benchmark (roomrank bench only)
+  models/             the room, ranking, propensity, arms; models/learners/
+  models/sim/         the simulated world; models/offline/: evaluation, replay
+  features/contract/  events, decoding, validation, messages; features/state/: rows, windows
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomrank",
         description="Real-time product recommendations for live-commerce rooms.",
+        epilog=LAYOUT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -36,11 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
 
     run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
-    run.add_argument("--input", help="JSONL events (- = stdin); file mode")
-    run.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
-    run.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
-    run.add_argument("--workers", type=int, default=1, help="worker threads (file mode)")
-    add_arguments(run)
+    io = run.add_argument_group(IO_GROUP)
+    io.add_argument("--input", help="JSONL events (- = stdin); file mode")
+    io.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
+    io.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
+    io.add_argument(
+        "--workers", type=int, default=1,
+        help="Bytewax worker threads in this process, file mode (default 1): rooms are spread "
+        "over them by room_id, and the pushes are the same as with one; Kafka mode runs one "
+        "worker per process (scale with partitions and flows.deployed processes)",
+    )
+    add_arguments(run, groups={IO_GROUP: io})
 
     demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
     _world_args(demo, rooms=3, viewers=60, minutes=0.0)
@@ -86,7 +105,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the subcommand's usage, not the top level's
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _dispatch(args)
     except ValueError as err:  # bad configuration: one clear line, no traceback
