@@ -106,6 +106,9 @@ def _recovery(settings: Settings) -> RecoveryConfig | None:
 
 
 def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
+    from flows.summary import RunSummary
+
+    summary = RunSummary()
     try:
         cli_main(
             flow,
@@ -121,6 +124,7 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
         if not isinstance(err.__cause__, KeyboardInterrupt):
             raise
         log.info("stopped")
+    print(summary.line(), file=sys.stderr)
     return 0
 
 
