@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sim = sub.add_parser("simulate", help="write a simulated live-commerce world as JSONL")
+    sim = sub.add_parser(
+        "simulate", help="write a simulated live-commerce world as JSONL, or play it into Kafka",
+        description="Write a simulated world as JSONL (--output), or play it into the job's "
+        "input topic (--brokers, --input-topic): as fast as the broker takes it, or paced "
+        "with --speed. Played worlds start at the current wall time.",
+    )
     _world_args(sim, rooms=50, viewers=2000, minutes=30.0)
-    sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
+    sim.add_argument("--output", help="JSONL file, or - for stdout")
+    sim.add_argument(
+        "--speed", type=float, default=None,
+        help="with --brokers: simulated seconds per wall second (default: as fast as possible)",
+    )
+    add_arguments(sim, ("brokers", "input_topic", "partitions"))
 
     run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
     io = run.add_argument_group(IO_GROUP)
@@ -121,13 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
-        from models.sim.world import write_world
-
-        _check_world(args, need_minutes=True)
-        out: Any = sys.stdout.buffer if args.output == "-" else args.output
-        count = write_world(out, args.seed, args.rooms, args.viewers, args.minutes)
-        print(f"wrote {count} events", file=sys.stderr)
-        return 0
+        return _simulate(args)
     if args.command == "evaluate":
         from models.offline.evaluation import evaluate, load_jsonl
 
@@ -146,6 +151,30 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args, settings)
     return _run(args, settings)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from models.sim.world import iter_world, write_world
+
+    _check_world(args, need_minutes=True)
+    settings = _settings(args)
+    if bool(args.output) == bool(settings.brokers):
+        raise ValueError("give --output (a JSONL file) or --brokers (play into Kafka), one of them")
+    if settings.brokers:
+        from flows.connectors.play import play
+
+        if args.speed is not None and not args.speed > 0:
+            raise ValueError("--speed must be > 0")
+        events = iter_world(args.seed, args.rooms, args.viewers, args.minutes,
+                            int(time.time() * 1000))
+        count = play(events, settings.brokers, settings.input_topic, settings.partitions,
+                     args.speed)
+        print(f"played {count} events into {settings.input_topic}", file=sys.stderr)
+        return 0
+    out: Any = sys.stdout.buffer if args.output == "-" else args.output
+    count = write_world(out, args.seed, args.rooms, args.viewers, args.minutes)
+    print(f"wrote {count} events", file=sys.stderr)
+    return 0
 
 
 def _check_world(args: argparse.Namespace, need_minutes: bool) -> None:
