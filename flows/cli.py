@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from flows.settings import Settings, add_arguments
+from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
     "top_k",
@@ -39,14 +40,32 @@ CLOSED_LOOP_SETTINGS = (
 )
 
 
+LAYOUT = """\
+where things are (README, Architecture):
+  flows/              the job: dataflow, run, settings, metrics, lifecycle, this CLI
+  flows/connectors/   files, Kafka, the paced simulator source, the terminal sink
+  flows/bench/        the benchmark (roomrank bench only)
+  models/             the room, ranking, propensity, arms; models/learners/
+  models/sim/         the simulated world; models/offline/: evaluation, replay
+  features/contract/  events, decoding, validation, messages; features/state/: rows, windows
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomrank",
         description="Real-time product recommendations for live-commerce rooms.",
+        epilog=LAYOUT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sim = sub.add_parser("simulate", help="write a simulated live-commerce world as JSONL")
+    sim = sub.add_parser(
+        "simulate", help="write a simulated live-commerce world as JSONL, or play it into Kafka",
+        description="Write a simulated world as JSONL (--output), or play it into the job's "
+        "input topic (--brokers, --input-topic): as fast as the broker takes it, or paced "
+        "with --speed. Played worlds start at the current wall time.",
+    )
     _world_args(sim, rooms=50, viewers=2000, minutes=30.0)
     sim.add_argument(
         "--regime",
@@ -54,7 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         help="simulator mechanism: default, item-taste, category-taste, hidden-budget,"
         " taste-engagement, drifting-taste, held-out (docs/evaluation.md)",
     )
-    sim.add_argument("--output", required=True, help="JSONL file, or - for stdout")
+    sim.add_argument("--output", help="JSONL file, or - for stdout")
+    sim.add_argument(
+        "--speed", type=float, default=None,
+        help="with --brokers: simulated seconds per wall second (default: as fast as possible)",
+    )
     sim.add_argument(
         "--closed-loop",
         action="store_true",
@@ -64,17 +87,23 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--recs", help="closed loop: also write the pushes (JSONL)")
     sim.add_argument("--experiment-log", help="closed loop: also write the ghost pushes (JSONL)")
     sim.add_argument("--summary-json", help="closed loop: also write the per-arm summary (JSON)")
-    add_arguments(sim, CLOSED_LOOP_SETTINGS)
+    add_arguments(sim, (*CLOSED_LOOP_SETTINGS, "brokers", "input_topic", "partitions"))
 
     run = sub.add_parser("run", help="run the job over JSONL files, or between Kafka topics")
-    run.add_argument("--input", help="JSONL events (- = stdin); file mode")
-    run.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
-    run.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
-    run.add_argument("--workers", type=int, default=1, help="worker threads (file mode)")
-    run.add_argument(
+    io = run.add_argument_group(IO_GROUP)
+    io.add_argument("--input", help="JSONL events (- = stdin); file mode")
+    io.add_argument("--output", help="JSONL pushes (- = stdout); file mode")
+    io.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
+    io.add_argument(
+        "--workers", type=int, default=1,
+        help="Bytewax worker threads in this process, file mode (default 1): rooms are spread "
+        "over them by room_id, and the pushes are the same as with one; Kafka mode runs one "
+        "worker per process (scale with partitions and flows.deployed processes)",
+    )
+    io.add_argument(
         "--experiment-log", help="JSONL ghost pushes of holdout arms (file mode; default: none)"
     )
-    add_arguments(run)
+    add_arguments(run, groups={IO_GROUP: io})
 
     demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
     _world_args(demo, rooms=3, viewers=60, minutes=0.0)
@@ -112,7 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    bench = sub.add_parser("bench", help="measure the job against its engine and hardware")
+
+    bench = sub.add_parser(
+        "bench", help="measure the job against its engine and hardware",
+        description="Measure the job; exit 0 when every measured target passes, 3 when one "
+        "fails, 1 when a section could not run (targets not measured here fail nothing).",
+    )
     bench.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     bench.add_argument("--json", dest="json_file", help="also write the results to this file")
     bench.add_argument("--brokers", help="also measure Kafka to Kafka on this broker")
@@ -139,7 +173,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the subcommand's usage, not the top level's
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _dispatch(args)
     except ValueError as err:  # bad configuration: one clear line, no traceback
@@ -154,20 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
-        from models.sim.regimes import regime
-        from models.sim.world import write_world
-
-        _check_world(args, need_minutes=True)
-        if args.closed_loop:
-            return _closed_loop(args, _settings(args), regime(args.regime))
-        if args.recs or args.experiment_log or args.summary_json:
-            raise ValueError("--recs, --experiment-log and --summary-json need --closed-loop")
-        out: Any = sys.stdout.buffer if args.output == "-" else args.output
-        count = write_world(
-            out, args.seed, args.rooms, args.viewers, args.minutes, regime=regime(args.regime)
-        )
-        print(f"wrote {count} events", file=sys.stderr)
-        return 0
+        return _simulate(args)
     if args.command == "evaluate":
         from flows.evaluate_inputs import check_exists, records
         from models.offline.evaluation import evaluate
@@ -253,6 +278,40 @@ def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any
         Path(args.summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     print(f"wrote {len(run.events)} events; {len(run.pushes)} pushes", file=sys.stderr)
     print(format_summary(summary), file=sys.stderr)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from models.sim.regimes import regime
+    from models.sim.world import iter_world, write_world
+
+    _check_world(args, need_minutes=True)
+    settings = _settings(args)
+    world_regime = regime(args.regime)
+    if bool(args.output) == bool(settings.brokers):
+        raise ValueError("give --output (a JSONL file) or --brokers (play into Kafka), one of them")
+    if args.closed_loop:
+        if settings.brokers:
+            raise ValueError("--closed-loop writes a file: give --output, not --brokers")
+        return _closed_loop(args, settings, world_regime)
+    if args.recs or args.experiment_log or args.summary_json:
+        raise ValueError("--recs, --experiment-log and --summary-json need --closed-loop")
+    if settings.brokers:
+        from flows.connectors.play import play
+
+        if args.speed is not None and not args.speed > 0:
+            raise ValueError("--speed must be > 0")
+        events = iter_world(args.seed, args.rooms, args.viewers, args.minutes,
+                            int(time.time() * 1000), regime=world_regime)
+        count = play(events, settings.brokers, settings.input_topic, settings.partitions,
+                     args.speed)
+        print(f"played {count} events into {settings.input_topic}", file=sys.stderr)
+        return 0
+    out: Any = sys.stdout.buffer if args.output == "-" else args.output
+    count = write_world(
+        out, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime
+    )
+    print(f"wrote {count} events", file=sys.stderr)
     return 0
 
 

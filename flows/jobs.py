@@ -133,6 +133,9 @@ def _recovery(settings: Settings) -> RecoveryConfig | None:
 
 
 def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
+    from flows.summary import RunSummary
+
+    summary = RunSummary()
     try:
         cli_main(
             flow,
@@ -156,6 +159,7 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
     code = lifecycle.exit_code()
     if code:
         log.info("stopped")
+    print(summary.line(), file=sys.stderr)
     return code
 
 

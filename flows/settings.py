@@ -48,7 +48,8 @@ SETTINGS: Final = (
         "arms",
         str,
         "attention=0.9,control=0.1",
-        "experiment arms: NAME=SHARE[:KEY=VALUE...], see docs/experiments.md",
+        "experiment arms: NAME=SHARE[:KEY=VALUE...] (docs/experiments.md); shares are"
+        " weights, normalised to sum to 1",
     ),
     Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms"),
     Setting("allocation", str, "fixed", "fixed (shares as given) or thompson (learns per room)"),
@@ -105,6 +106,23 @@ SETTINGS: Final = (
     Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_NAME: Final = {s.name: s for s in SETTINGS}
+
+# The sections of ``--help``: every setting in exactly one (tests/flows/test_cli_help.py).
+IO_GROUP: Final = "input and output"
+GROUPS: Final = {
+    IO_GROUP: ("max_message_bytes", "batch_size"),
+    "room behaviour": ("top_k", "presence_timeout_ms", "forget_after_ms", "lateness_ms",
+                       "max_held_events", "max_ahead_ms", "window_ms", "bucket_ms",
+                       "quiet_flush_ms", "room_idle_ms", "dedup_horizon_ms", "dedup_max_ids",
+                       "conversion_window_ms"),
+    "experiment": ("arms", "experiment", "allocation", "allocation_min_pushes",
+                   "allocation_stop_loss"),
+    "learning": ("dim", "learning_rate", "propensity_learning_rate", "learner"),
+    "Kafka": ("brokers", "input_topic", "output_topic", "dead_letter_topic", "experiment_topic",
+              "partitions"),
+    "recovery": ("recovery_dir", "snapshot_secs", "backup_secs"),
+    "operations": ("metrics_port", "log_level"),
+}
 
 
 def _convert(setting: Setting, raw: str) -> Any:
@@ -181,12 +199,24 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
-    """Add the settings' flags (all, or ``names``); defaults stay None so env can win."""
-    for setting in SETTINGS:
-        if names is not None and setting.name not in names:
-            continue
-        parser.add_argument(
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    names: tuple[str, ...] | None = None,
+    groups: dict[str, Any] | None = None,
+) -> None:
+    """Add the settings' flags (all, or ``names``) in their ``GROUPS`` sections (``groups``:
+    sections the caller already opened, by title); defaults stay None so env can win."""
+    groups = {} if groups is None else groups
+    group_of = {name: title for title, members in GROUPS.items() for name in members}
+    chosen = [s for s in SETTINGS if names is None or s.name in names]
+    for title in GROUPS:  # sections in GROUPS' order, whatever the table's order
+        if title not in groups and any(group_of.get(s.name) == title for s in chosen):
+            groups[title] = parser.add_argument_group(title)
+    for setting in chosen:
+        title = group_of.get(setting.name, "operations")
+        if title not in groups:
+            groups[title] = parser.add_argument_group(title)
+        groups[title].add_argument(
             setting.flag,
             dest=setting.name,
             type=setting.kind,

@@ -16,11 +16,14 @@ up to float32 rounding (~1e-6 relative) as long as nothing overflows, which a bo
 exponents guarantees; otherwise, or with too many distinct slopes, ``factored_inverse_odds``
 returns None and the caller takes ``exp(−z)`` (``tests/models/test_odds.py`` compares the two).
 
-Whether the product form pays depends on the CPU: numpy's float32 ``exp`` is vectorised with
-AVX-512 where the CPU has it, ~0.3 ns an element (measured on a Zen 5 EPYC), and there the
-product's extra passes cost more than the ``exp`` they save: ``build_push`` at 100k × 50 took
-~1.5 ms longer with it. ``PRODUCT_PAYS`` makes the choice once per process from the SIMD
-extensions numpy reports; it is a fact of the machine, so pushes stay reproducible on it.
+The product form is taken on every machine (``PRODUCT_PAYS``), wherever the data allow it
+(the bound and the slope count above: facts of the room, not of the host). It once depended
+on the CPU (on AVX-512, numpy's float32 ``exp`` is cheap, ~0.3 ns an element on a Zen 5 EPYC,
+and there the product's extra passes cost ~1.5 ms more at 100k × 50), but two paths mean
+scores that differ in the last bits between hosts, and pushes that differ on near-ties: a
+cluster of mixed machines, or a replay on another host, must push the same items. The
+ranking's rounded order (``models.ranking.order_key``) absorbs what numpy's own SIMD kernels
+still vary.
 """
 
 from __future__ import annotations
@@ -31,16 +34,7 @@ MAX_EXPONENT = 80.0  # |sum of exponents| under which no partial product leaves 
 MAX_SLOPES = 64  # distinct slopes a block may have for the slope table to pay
 
 
-def _has_avx512() -> bool:
-    """Whether numpy found AVX-512 on this CPU (``X86_V4`` in numpy ≥ 2.4, ``AVX512F`` before)."""
-    try:
-        found = np.show_config(mode="dicts")["SIMD Extensions"]["found"]
-    except (KeyError, TypeError, AttributeError):  # an unknown numpy build: assume not
-        return False
-    return any(name == "X86_V4" or name.startswith("AVX512") for name in found)
-
-
-PRODUCT_PAYS: bool = not _has_avx512()
+PRODUCT_PAYS: bool = True  # one numeric path on every CPU: see the module's note
 
 
 def factored_inverse_odds(

@@ -8,6 +8,14 @@ faster than in float64), each block transposed, items down and viewers across, s
 top ``k`` come from ``k`` passes of ``max`` down the items, vectorised across viewers
 (``TopK``; ``argmax`` along each viewer's short row, its readable twin, pays a fixed cost per
 row). ``rank_reference`` is the readable twin of the whole, used as the oracle.
+
+The order is decided on scores rounded to ``ORDER_BITS`` significant bits (``order_key``),
+ties to the lower showcase index. Why: the last bits of a score depend on the CPU (numpy's
+``exp`` and BLAS pick SIMD kernels per machine), so two items whose scores differ by a few
+ulps (near-duplicate products) would swap between hosts; rounded, they tie, and the index
+decides on every machine. What remains: a score within a few ulps of a rounding boundary can
+still land on either side (about one such pair in 2^(23 − ORDER_BITS − 2)). The pushed
+``score`` keeps full precision, so within one rounding step it need not decrease.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from typing import Any, Protocol
 import numpy as np
 
 BLOCK_ROWS = 8192
+ORDER_BITS = 16  # significant bits of a score that the order sees: ~1.5e-5 relative steps
+_DROPPED = 24 - ORDER_BITS  # of float32's 24 significant bits
 _SAFE_EXP = 80.0  # |logit| bound under which exp cannot overflow float32 (max ~88.7)
 
 
@@ -131,7 +141,7 @@ def rank(
         inv_prop += 1.0
         # a uniform viewer's unnormalised attention is exp(0) = 1 for every item
         score = np.divide(att, inv_prop) if att is not None else np.reciprocal(inv_prop)
-        top = top_k(score)
+        top = top_k(order_key(score))
         flagged = None
         if override_top is not None and override_rows is not None:
             flagged = override_rows[block]
@@ -150,6 +160,22 @@ def rank(
         if flagged is not None and override is not None:
             out.score[block][flagged] = override[top[flagged]]
     return out
+
+
+def order_key(score: np.ndarray) -> np.ndarray:
+    """``score`` (fresh float32, changed in place) rounded to ``ORDER_BITS`` significant
+    bits, half away from zero, on the bit pattern: integer operations, the same on every CPU.
+
+    >>> order_key(np.array([1.0, 1.0 + 2**-20, 3.0], np.float32)).tolist()
+    [1.0, 1.0, 3.0]
+    """
+    bits = score.view(np.uint32)
+    nan = np.isnan(score)
+    bits += np.uint32(1 << (_DROPPED - 1))
+    bits &= np.uint32((0xFFFFFFFF << _DROPPED) & 0xFFFFFFFF)
+    if nan.any():  # a NaN stays NaN (its bit pattern could wrap)
+        score[nan] = np.nan
+    return score
 
 
 def _blocks(split: int, n_rows: int) -> list[tuple[int, int]]:
@@ -259,5 +285,6 @@ def rank_reference(
         if override is not None
         else [a * p for a, p in zip(attention, propensity, strict=True)]
     )
-    order = sorted(range(len(keys)), key=lambda j: (-scores[j], j))[:k]
+    key = order_key(np.array(scores, dtype=np.float32)).tolist()
+    order = sorted(range(len(keys)), key=lambda j: (-key[j], j))[:k]
     return [(j, scores[j], attention[j], propensity[j]) for j in order]

@@ -88,7 +88,7 @@ class _Progress:
 def run_bench(
     quick: bool, json_file: str | None, brokers: str | None, *, scale: str | None = None
 ) -> int:
-    """Run every measurement; print the table; write JSON. 0, or 1 if a section failed."""
+    """Run every measurement; print the table; write JSON. The exit status: ``exit_status``."""
     from threadpoolctl import threadpool_limits
 
     size = SCALES[scale or ("quick" if quick else "full")]
@@ -127,7 +127,19 @@ def run_bench(
             orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
         )
         progress(f"wrote {json_file}")
-    return 1 if result["errors"] else 0
+    return exit_status(result)
+
+
+def exit_status(result: dict[str, Any]) -> int:
+    """1 if a section failed to run, 3 if a measured target failed, else 0 (a target not
+    measured here, "n/a", fails nothing): so a script or CI step can gate on the bench.
+
+    >>> exit_status({"errors": [], "targets": {"rank_1m": {"pass": None}}})
+    0
+    """
+    if result["errors"]:
+        return 1
+    return 3 if any(t["pass"] is False for t in result["targets"].values()) else 0
 
 
 # -- sections --------------------------------------------------------------------------------
