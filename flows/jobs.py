@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from flows.connectors.kafka import (
     KafkaMessagesSink,
     ensure_topics,
 )
-from flows.connectors.simulated import PacedSource, TerminalSink
+from flows.connectors.simulated import PacedSource, ShowcaseTap, TerminalSink
 from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
@@ -38,6 +39,8 @@ from flows.settings import Settings
 log = logging.getLogger("roomrank")
 
 DEMO_CHUNK_MINUTES = 10.0
+DEMO_HOLD_MS = 30_000  # event time the demo screen waits to print pushes in time order: rooms
+# release theirs when their own clock passes the lateness, which may be seconds apart
 _prepared = False
 
 
@@ -216,11 +219,12 @@ def run_kafka(settings: Settings) -> int:
     return execute(kafka_flow(settings), settings)
 
 
-def _endless_world(seed: int, rooms: int, viewers: int) -> Iterator[dict[str, Any]]:
-    from models.sim.world import DEFAULT_START_MS, iter_world
+def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int
+                   ) -> Iterator[dict[str, Any]]:
+    from models.sim.world import iter_world
 
     for n in itertools.count():
-        start = DEFAULT_START_MS + int(n * DEMO_CHUNK_MINUTES * 60_000)
+        start = start_ms + int(n * DEMO_CHUNK_MINUTES * 60_000)
         yield from iter_world(seed + n, rooms, viewers, DEMO_CHUNK_MINUTES, start)
 
 
@@ -230,10 +234,12 @@ def run_demo(
     from models.sim.world import iter_world
 
     prepare(settings)
-    events = (
-        iter_world(seed, rooms, viewers, minutes)
+    now_ms = int(time.time() * 1000)  # the world's clock starts now: event lag means something
+    tap = ShowcaseTap()
+    events = tap(
+        iter_world(seed, rooms, viewers, minutes, now_ms)
         if minutes > 0
-        else _endless_world(seed, rooms, viewers)
+        else _endless_world(seed, rooms, viewers, now_ms)
     )
     print(
         f"roomrank demo: {rooms} rooms, {viewers} viewers, {speed:g} simulated s per second;"
@@ -241,6 +247,10 @@ def run_demo(
         file=sys.stderr,
     )
     flow = build_flow(
-        settings, PacedSource(events, speed), TerminalSink(), JsonlSink("/dev/stderr"), Recorder()
+        settings,
+        PacedSource(events, speed),
+        TerminalSink(items=tap.items, hold_ms=DEMO_HOLD_MS),
+        JsonlSink("/dev/stderr"),
+        Recorder(),
     )
     return execute(flow, settings)

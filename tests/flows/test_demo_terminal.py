@@ -1,0 +1,52 @@
+"""What ``roomrank demo`` shows a person running a live room (issue 11)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import orjson
+
+from flows.connectors.simulated import ShowcaseTap, _TerminalPartition
+from tests.flows.test_cli import roomrank
+
+PRODUCT = re.compile(r"[A-Z][a-z]+ [A-Za-z ]+ \$\d+\.\d\d \(buys \d+\.\d%\)")
+
+
+def test_demo_names_products_with_prices_and_purchase_probability_in_time_order() -> None:
+    started = datetime.now(UTC)
+    done = roomrank("demo", "--rooms", "3", "--viewers", "40", "--minutes", "4", "--speed", "3000")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert len(lines) > 10
+    for line in lines:
+        products = line.split(": ", 1)[1].split(" — ")[0].split(", ")
+        assert all(PRODUCT.fullmatch(p) for p in products), line
+    stamps = [line[:8] for line in lines]
+    assert stamps == sorted(stamps)
+    # the simulated clock starts at the wall clock (minutes of world, from now)
+    first = datetime.strptime(stamps[0], "%H:%M:%S").time()
+    gap = (datetime.combine(started.date(), first, UTC) - started).total_seconds() % 86_400
+    assert gap < 10 * 60, (stamps[0], started)
+
+
+def _push(ts: int, room: str) -> bytes:
+    return orjson.dumps({"ts": ts, "room_id": room, "user_id": "u", "arm": "attention",
+                         "trigger": "enter",
+                         "items": [{"item_id": "sku-1", "score": 0.1, "propensity": 0.25}]})
+
+
+def test_terminal_lines_of_a_batch_are_in_time_order_and_titled() -> None:
+    tap = ShowcaseTap()
+    list(tap(iter([{"type": "showcase", "items": [{"item_id": "sku-1", "price": 9.5,
+                                                   "title": "Glow Serum"}]}])))
+    out = io.StringIO()
+    terminal = _TerminalPartition(out, tap.items, hold_ms=1_000)
+    terminal.write_batch([("r-2", [(b"k", _push(2_000, "r-2"))])])
+    terminal.write_batch([("r-1", [(b"k", _push(1_000, "r-1"))])])  # an older push, later
+    assert out.getvalue().splitlines()[0].split()[1] == "r-1"  # 2,000 waits for r-1's 1,000
+    terminal.close()
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["r-1", "r-2"]
+    assert lines[0].endswith(": Glow Serum $9.50 (buys 25.0%)")
