@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from flows.bench.run import run_bench
+from flows.bench.run import exit_status, run_bench
 
 
 def test_tiny_bench_measures_all_three_flows_on_kafka(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -19,7 +19,9 @@ def test_tiny_bench_measures_all_three_flows_on_kafka(kafka_bootstrap: str, tmp_
     with capture.open("w") as fh, contextlib.redirect_stdout(fh):  # a real file: has .buffer
         code = run_bench(quick=True, json_file=str(out), brokers=kafka_bootstrap, scale="tiny")
     r = orjson.loads(out.read_bytes())
-    assert r["errors"] == [] and code == 0
+    # every section ran; the exit status says whether a measured target failed (at the tests'
+    # tiny size the throughput targets usually do: speed is the bench's business, not this test's)
+    assert r["errors"] == [] and code == exit_status(r) and code in (0, 3)
     kafka = r["throughput_seconds"]["kafka"]
     events, pushes = r["input"]["events"], r["input"]["pushes"]
     for kind, expected in (("passthrough", events), ("skeleton", events), ("job", pushes)):
