@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
         "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
     )
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    report.add_argument("--html", metavar="DIR", help="also write an HTML page with PNG plots")
 
 
     bench = sub.add_parser(
@@ -212,10 +213,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from models.experiment.readout import read_experiment
         from models.offline.evaluation import load_jsonl
 
-        ghosts = load_jsonl(args.experiment_log) if args.experiment_log else ()
+        ghosts = list(load_jsonl(args.experiment_log)) if args.experiment_log else []
         readout = read_experiment(
             load_jsonl(args.events), load_jsonl(args.recs), ghosts, window_ms=args.window_ms
         )
+        if args.html:
+            from flows.experiment_report import write_experiment_report
+            from models.experiment.timeline import experiment_timeline
+
+            assigned = [g for g in ghosts if g.get("kind") == "assignment"]
+            timeline = experiment_timeline(readout.pushed, assigned)
+            page = write_experiment_report(readout, timeline, args.html)
+            print(f"report: {page}", file=sys.stderr)
         if args.json:
             sys.stdout.write(orjson.dumps(readout.to_dict(), option=orjson.OPT_INDENT_2).decode())
             sys.stdout.write("\n")

@@ -52,6 +52,8 @@ class Readout:
     stopping_rule: str = (
         "fixed horizon: read once at the planned end; P(best) is not a stopping criterion"
     )
+    # per arm, (push time, converted) of every push or ghost push: the timeline's input
+    pushed: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"stopping_rule": self.stopping_rule,
@@ -126,6 +128,9 @@ def read_experiment(
             converted.add(rid)
     for rid in converted:
         arm_of_rec[rid].converted += 1
+    for pushed in rows.values():
+        for ts, _, _, rid in pushed:
+            out.pushed.setdefault(arm_of_rec[rid].arm, []).append((ts, rid in converted))
     _posteriors(list(out.arms.values()), seed)
     return out
 
