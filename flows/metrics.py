@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from collections.abc import Iterable
 from typing import Any, Final
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -88,6 +90,17 @@ ALLOCATION_PROBABILITY: Final = Gauge(
     "Probability of the arm in the latest assignment (the allocation share moving)",
     ["arm"],
 )
+ALLOCATION_SHARE: Final = Gauge(
+    "roomrank_allocation_share",
+    "Share of the arm among this process's last ROLLING_WINDOW assignments (adaptive allocation)",
+    ["arm"],
+)
+CONVERSION_POSTERIOR: Final = Gauge(
+    "roomrank_arm_conversion_posterior_mean",
+    "Posterior mean of push to purchase conversion, Beta(1, 1) prior: (1 + purchases) / "
+    "(2 + pushes, ghost pushes for a holdout), counted by this process",
+    ["arm"],
+)
 
 ROLLING_WINDOW: Final = 5000
 
@@ -123,6 +136,9 @@ class Recorder:
         self.present_total = 0  # the sum of ``present``, kept as it changes: O(1) per record
         self.auc = river_metrics.RollingROCAUC(window_size=ROLLING_WINDOW)
         self.hits: dict[str, river_utils.Rolling] = {}
+        self.recent = ArmShares(ROLLING_WINDOW)
+        self.pushed: dict[str, int] = {}  # per arm: pushes and ghost pushes
+        self.bought: dict[str, int] = {}  # per arm: purchase conversions
 
     def __call__(self, item: Any) -> None:
         if isinstance(item, RoomStats):
@@ -132,10 +148,13 @@ class Recorder:
         elif isinstance(item, Ghosts):
             for arm in item.batch.arms:
                 GHOST_PUSHES.labels(arm).inc()
+            self._posterior(item.batch.arms, ())
         elif isinstance(item, Assignments):
             for arm, probability in zip(item.arms, item.probabilities, strict=True):
                 ASSIGNMENTS.labels(arm).inc()
                 ALLOCATION_PROBABILITY.labels(arm).set(probability)
+            for arm, share in self.recent.add(item.arms).items():
+                ALLOCATION_SHARE.labels(arm).set(share)
         elif isinstance(item, DeadLetter):
             DEAD_LETTERS.labels(item.reason).inc()
 
@@ -145,6 +164,7 @@ class Recorder:
             counts[arm] = counts.get(arm, 0) + 1
         for arm, n in counts.items():
             PUSHES.labels(arm, batch.trigger).inc(n)
+        self._posterior(batch.arms, ())
         if batch.read_at:
             PUSH_LATENCY.observe(time.monotonic() - batch.read_at)
 
@@ -177,5 +197,43 @@ class Recorder:
             PUSH_HIT_RATE.labels(arm).set(rate.get())  # type: ignore[operator]  # River: loose type
         for arm, action in stats.conversions:
             CONVERSIONS.labels(arm, action).inc()
+        if stats.conversions:
+            self._posterior((), [arm for arm, action in stats.conversions if action == "purchase"])
         for (arm, reason), n in stats.skipped.items():
             PUSHES_SKIPPED.labels(arm, reason).inc(n)
+
+    def _posterior(self, pushed: Iterable[str], bought: Iterable[str]) -> None:
+        touched: set[str] = set()
+        for arm in pushed:
+            self.pushed[arm] = self.pushed.get(arm, 0) + 1
+            touched.add(arm)
+        for arm in bought:
+            self.bought[arm] = self.bought.get(arm, 0) + 1
+            touched.add(arm)
+        for arm in touched:
+            wins = min(self.bought.get(arm, 0), self.pushed.get(arm, 0))
+            CONVERSION_POSTERIOR.labels(arm).set((1 + wins) / (2 + self.pushed.get(arm, 0)))
+
+
+class ArmShares:
+    """Each arm's share of the last ``window`` assignments, O(1) per assignment.
+
+    >>> s = ArmShares(3)
+    >>> s.add(["a", "a", "b"]), s.add(["b"])
+    ({'a': 0.666667, 'b': 0.333333}, {'a': 0.333333, 'b': 0.666667})
+    """
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.arms: deque[str] = deque()
+        self.counts: dict[str, int] = {}
+
+    def add(self, arms: Iterable[str]) -> dict[str, float]:
+        for arm in arms:
+            self.arms.append(arm)
+            self.counts[arm] = self.counts.get(arm, 0) + 1
+            if len(self.arms) > self.window:
+                old = self.arms.popleft()
+                self.counts[old] -= 1
+        total = len(self.arms)
+        return {arm: round(n / total, 6) for arm, n in self.counts.items()} if total else {}

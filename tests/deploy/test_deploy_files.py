@@ -90,6 +90,8 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "roomrank_ghost_pushes_total": ("counter", {"arm"}),
     "roomrank_assignments_total": ("counter", {"arm"}),
     "roomrank_allocation_probability": ("gauge", {"arm"}),
+    "roomrank_allocation_share": ("gauge", {"arm"}),
+    "roomrank_arm_conversion_posterior_mean": ("gauge", {"arm"}),
 }
 # Series Prometheus makes itself.
 SYNTHETIC_METRICS = {"up", "ALERTS"}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import REGISTRY
 
-from flows.metrics import Recorder
+from features.contract.messages import PushBatch
+from flows.metrics import ArmShares, Recorder
+from models.experiment.allocation import Assignments
 from models.room import RoomStats
 
 
@@ -35,3 +38,27 @@ def test_recording_one_room_costs_the_same_whatever_the_number_of_rooms() -> Non
     assert _gauge("roomrank_rooms_active") == 1_999
     recorder(RoomStats("r-8", closed=True))  # closing twice changes nothing
     assert _gauge("roomrank_present_viewers") == 6_004
+
+
+def _labelled(name: str, arm: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"arm": arm})
+
+
+def test_allocation_share_and_posterior_mean_conversion_per_arm() -> None:
+    recorder = Recorder()
+    recorder.recent = ArmShares(4)
+    recorder(Assignments("r", "t1", 0, ["u1", "u2", "u3"], ["x-a", "x-a", "x-b"],
+                         [0.5, 0.5, 0.5]))
+    assert _labelled("roomrank_allocation_share", "x-a") == round(2 / 3, 6)
+    recorder(Assignments("r", "t2", 1, ["u4", "u5"], ["x-b", "x-b"], [0.6, 0.6]))
+    # the window holds the last 4 assignments: a, b, b, b
+    assert _labelled("roomrank_allocation_share", "x-a") == 0.25
+    assert _labelled("roomrank_allocation_share", "x-b") == 0.75
+    empty = np.zeros((3, 0))
+    users = ["u1", "u2", "u3"]
+    recorder(PushBatch("r", "showcase", "t3", 2, users, ["x-a", "x-a", "x-b"], [], empty,
+                       empty, empty, empty, empty))
+    stats = RoomStats("r", conversions=[("x-a", "purchase"), ("x-a", "click"), ("x-b", "click")])
+    recorder(stats)
+    assert _labelled("roomrank_arm_conversion_posterior_mean", "x-a") == (1 + 1) / (2 + 2)
+    assert _labelled("roomrank_arm_conversion_posterior_mean", "x-b") == 1 / (2 + 1)
