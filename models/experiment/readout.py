@@ -27,6 +27,9 @@ from typing import Any
 import numpy as np
 
 DRAWS = 20_000
+# The decision at the single read: an arm is declared the winner when its P(best) reaches
+# this. With two equal arms read once, about 2 % of experiments declare one by chance.
+WIN_P_BEST = 0.99
 
 
 @dataclass(slots=True)
@@ -50,13 +53,19 @@ class ArmReadout:
 class Readout:
     arms: dict[str, ArmReadout] = field(default_factory=dict)
     stopping_rule: str = (
-        "fixed horizon: read once at the planned end; P(best) is not a stopping criterion"
+        "fixed horizon: read once at the planned end; P(best) is not a stopping criterion;"
+        f" the winner is the arm with P(best) >= {WIN_P_BEST} at that read, if any"
     )
     # per arm, (push time, converted) of every push or ghost push: the timeline's input
     pushed: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
 
+    @property
+    def winner(self) -> str | None:
+        """The arm whose P(best) reaches ``WIN_P_BEST`` at the planned end, if any."""
+        return next((a.arm for a in self.arms.values() if a.p_best >= WIN_P_BEST), None)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"stopping_rule": self.stopping_rule,
+        return {"stopping_rule": self.stopping_rule, "winner": self.winner,
                 "arms": {name: asdict(a) for name, a in self.arms.items()}}
 
     def format_table(self) -> str:
@@ -68,6 +77,7 @@ class Readout:
             interval = f"{a.conversion:.4f} [{a.low:.4f}, {a.high:.4f}]"
             lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
                          f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
+        lines.append(f"winner: {self.winner or 'none declared'}")
         return "\n".join(lines)
 
 
