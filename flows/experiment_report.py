@@ -34,7 +34,8 @@ def write_experiment_report(readout: Readout, timeline: Timeline, directory: str
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>roomrank experiment</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-img{{max-width:100%;border:1px solid #ddd}}pre{{background:#f6f6f6;padding:1em}}</style>
+img{{max-width:100%;border:1px solid #ddd}}
+pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style>
 </head><body>
 <h1>roomrank experiment readout</h1>
 <p><strong>Stopping rule:</strong> {html.escape(readout.stopping_rule)}.
