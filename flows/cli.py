@@ -129,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--viewers", type=int, default=400, help="viewers per world (default 400)")
     lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    lab.add_argument("--ablations", action="store_true",
+                     help="also run the job without each feature group (8 more runs a cell)")
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
@@ -256,7 +258,8 @@ def _lab(args: argparse.Namespace) -> int:
         regime(name)  # one line naming the known regimes, before any work
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
         raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
-    rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names)
+    rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
+                   ablations=args.ablations)
     if args.report:
         from flows.lab_report import write_report
 

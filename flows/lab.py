@@ -9,6 +9,7 @@ model work (``docs/evaluation.md``).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from flows.jobs import run_files
 from flows.settings import Settings
+from models.choice_features import FEATURES, POWER, TASTE
 from models.offline.evaluation import (
     HISTORY_BUCKETS,
     ORACLE,
@@ -25,10 +27,29 @@ from models.offline.evaluation import (
     evaluate,
     load_jsonl,
 )
+from models.offline.hindsight import fit, recorded_choices
 from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
-COLUMNS = ("attention", "control", "popularity", "category_count", "spotlight_first", ORACLE)
+COLUMNS = (
+    "attention", "hindsight", "river", "control", "popularity", "category_count",
+    "spotlight_first", ORACLE,
+)  # fmt: skip
+# Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
+_GROUPS = {
+    "affinity": ("category_affinity", "segment_affinity", "segment_item"),
+    "intent": ("clicked", "carted", "bought"),
+    "engagement": ("engaged_item", "engaged_category"),
+    "vectors": ("vectors",),
+    "appeal": ("item_appeal", "category_appeal", "momentum", "fresh"),
+    "spotlight": ("spotlight",),
+    "price": ("log_price", "over_budget", "under_budget"),
+}
+ABLATIONS: dict[str, frozenset[str]] = {
+    "attention only": frozenset(POWER) - {"bias"},
+    "propensity only": frozenset(TASTE),
+    **{f"without {group}": frozenset(names) for group, names in _GROUPS.items()},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +58,7 @@ class LabRow:
     seed: int
     hr: dict[str, float]  # column -> HR@k
     by_history: dict[str, dict[str, float]] = field(default_factory=dict)  # bucket -> ranker
+    hindsight_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def of_oracle(self) -> float:
@@ -44,17 +66,28 @@ class LabRow:
 
 
 def run_cell(
-    name: str, seed: int, rooms: int, viewers: int, minutes: float, k: int, workdir: Path
+    name: str, seed: int, rooms: int, viewers: int, minutes: float, k: int, workdir: Path,
+    ablations: bool = False,
 ) -> LabRow:
-    """One regime and seed: world, job, evaluation."""
+    """One regime and seed: world, job, evaluation; then the job's hindsight bound, its
+    River peer (``--learner river``) and, with ``ablations``, the job without each group."""
     world = World(seed, rooms, viewers, minutes, regime=regime(name))
     events = workdir / f"{name}-{seed}.jsonl"
     with open(events, "wb") as fh:
         write_events(fh, world.events())
-    recs, dead = workdir / f"{name}-{seed}.recs.jsonl", workdir / f"{name}-{seed}.dead.jsonl"
-    run_files(Settings.load(env={}), str(events), str(recs), str(dead))
-    report = evaluate(load_jsonl(events), load_jsonl(recs), k=k, oracle=world.oracle_ranking)
-    metrics = report.metrics
+    settings = Settings.load(env={})
+
+    def job(tag: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
+        run = Settings.load(overrides, env={}) if overrides else settings
+        if room is not None:
+            run = dataclasses.replace(run, room=room)
+        recs, dead = workdir / f"{name}-{seed}-{tag}.recs.jsonl", workdir / f"{name}-{seed}.dead"
+        run_files(run, str(events), str(recs), str(dead))
+        report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
+                          oracle=world.oracle_ranking if tag == "job" else None)
+        return report.metrics
+
+    metrics = job("job")
     hr: dict[str, float] = {}
     for arm in ("attention", "control"):
         if arm in metrics:
@@ -66,7 +99,18 @@ def run_cell(
         for _, label in HISTORY_BUCKETS
         if f"{SLICE}history={label}" in metrics
     }
-    return LabRow(name, seed, hr, by_history)
+    lines = [line for line in events.read_bytes().splitlines() if line.strip()]
+    weights = fit(recorded_choices(lines, settings.room))
+    hindsight = dataclasses.replace(settings.room, choice_weights=tuple(weights.tolist()),
+                                    propensity_lr=0.0)
+    hr["hindsight"] = job("hindsight", hindsight)["attention"][PUSHED].hr
+    hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
+    if ablations:
+        for label, off in ABLATIONS.items():
+            room = dataclasses.replace(settings.room, choice_off=off)
+            hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
+    fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
+    return LabRow(name, seed, hr, by_history, fitted)
 
 
 def run_lab(
@@ -76,10 +120,11 @@ def run_lab(
     minutes: float = 15.0,
     k: int = 3,
     regimes: tuple[str, ...] = tuple(REGIMES),
+    ablations: bool = False,
 ) -> list[LabRow]:
     with tempfile.TemporaryDirectory(prefix="roomrank-lab-") as tmp:
         return [
-            run_cell(name, seed, rooms, viewers, minutes, k, Path(tmp))
+            run_cell(name, seed, rooms, viewers, minutes, k, Path(tmp), ablations)
             for name in regimes
             for seed in seeds
         ]
@@ -96,10 +141,32 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
         )
         ratio = statistics.fmean(r.of_oracle for r in mine)
         lines.append(f"{name:<18}{len(mine):>6}{cells}{ratio:>9.2f}")
+    ablated = [label for label in ABLATIONS if all(label in r.hr for r in rows)]
+    if ablated:
+        lines += ["", f"Ablations, HR@{k} of the attention arm (the job with features held at 0)",
+                  f"{'regime':<18}{'job':>9}" + "".join(f"{a:>19}" for a in ablated)]
+        for name in dict.fromkeys(r.regime for r in rows):
+            mine = [r for r in rows if r.regime == name]
+            cells = "".join(f"{statistics.fmean(r.hr[a] for r in mine):>19.3f}" for a in ablated)
+            job = statistics.fmean(r.hr["attention"] for r in mine)
+            lines.append(f"{name:<18}{job:>9.3f}{cells}")
+    buckets = [label for _, label in HISTORY_BUCKETS]
+    lines += ["", f"HR@{k} of the pushes by the viewer's prior actions in the room (all arms)",
+              f"{'regime':<18}" + "".join(f"{b:>9}" for b in buckets)]
+    for name in dict.fromkeys(r.regime for r in rows):
+        mine = [r for r in rows if r.regime == name]
+        nan = float("nan")
+        cells = "".join(
+            f"{statistics.fmean(r.by_history.get(b, {}).get(PUSHED, nan) for r in mine):>9.3f}"
+            for b in buckets
+        )
+        lines.append(f"{name:<18}{cells}")
     return "\n".join(lines)
 
 
 def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
     return [
-        {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history} for r in rows
+        {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history,
+         "hindsight_weights": r.hindsight_weights}
+        for r in rows
     ]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from features.state.choices import forget_items, renumber_items
 from features.state.rows import take_rows
 
 if TYPE_CHECKING:
@@ -30,15 +31,17 @@ def housekeep(room: Room, now: int) -> None:
         room.pushed_at[row] = -1
         room.pushed_items[row] = -1
     keep = room.showcase.rows if room.showcase is not None else np.zeros(0, np.int64)
-    for row in room.items.forget_unshown(now, room.params.forget_after_ms, keep):
+    freed = room.items.forget_unshown(now, room.params.forget_after_ms, keep)
+    for row in freed:
         room.window.forget(row)
+    forget_items(room.viewers, freed)
     compact_viewers(room)
     compact_items(room)
 
 
 # What a closed room drops: all it learned. Its de-duplication and close stay.
 _SHED = (
-    "viewers", "items", "window", "mf", "propensity", "pending", "arm", "pushed_at",
+    "viewers", "items", "window", "mf", "choices", "model", "pending", "arm", "pushed_at",
     "pushed_items", "showcase", "allocator",
 )  # fmt: skip
 
@@ -103,4 +106,5 @@ def compact_items(room: Room) -> bool:
         room.showcase.rows = new_row[room.showcase.rows]
     # A pushed item forgotten since is "none" (-1): its old row may go to another item.
     room.pushed_items = new_row[room.pushed_items]
+    renumber_items(room.viewers, new_row)
     return True

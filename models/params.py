@@ -54,6 +54,11 @@ class RoomParams:
     allocation: str = "fixed"  # or "thompson": see models/experiment/allocation.py
     allocation_min_pushes: int = 200
     allocation_stop_loss: float = 0.999
+    # The choice model's starting weights in ``choice_features.FEATURES`` order (empty: its
+    # priors), and features it must leave out (held at zero): the lab's hindsight bound and
+    # ablations; a warm start fitted offline.
+    choice_weights: tuple[float, ...] = ()
+    choice_off: frozenset[str] = frozenset()
 
     @property
     def push_width(self) -> int:

@@ -1,15 +1,15 @@
 """From a room's state to the pushes of one trigger.
 
-Gathers, for the viewers to push and the items on show, the attention inputs (learned
-vectors; zero for rows with no history, so a cold viewer attends uniformly and ranks by
-propensity, i.e. by spotlight and room momentum) and the propensity features, then ranks all
-viewers at once. Viewers in the ``control`` arm get the heuristic: spotlight, then momentum.
+Every viewer to push gets the showcase ranked by the room's choice model
+(``models.learners.listwise``): ``attention × propensity``, from the one feature table
+(``models.choice_features``), in blocks of viewers. Viewers in the ``control`` arm get the
+heuristic instead: spotlight, then momentum. ``build_push_reference`` is the readable twin,
+one viewer at a time in plain Python (``tests/models/test_push.py``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,30 +24,34 @@ from features.contract.messages import (
     PushBatch,
 )
 from features.state.catalog import ItemTable, Showcase
+from features.state.choices import RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
-from models.learners.protocols import VectorLearner
+from models.choice_features import TASTE, Scene, features_block, features_one
+from models.choice_scoring import logits
+from models.learners.listwise import ListwiseSoftmax
+from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
-from models.propensity import (
-    BUDGET_KNOWN,
-    LOG_AVG_SPEND,
-    LOG_PRICE,
-    TIER,
-    PropensityModel,
-    pair_row,
-)
-from models.ranking import GatheredRows, Ranked, rank
+from models.ranking import BLOCK_ROWS, Ranked, TopK, order_key
 
 
 @dataclass(slots=True)
 class PushContext:
     viewers: ViewerTable
     items: ItemTable
+    room: RoomChoices
     window: np.ndarray  # (item rows × channels) at the trigger time
     showcase: Showcase | None
     mf: VectorLearner
-    propensity: PropensityModel
+    model: ChoiceLearner
     params: RoomParams
+    now: int = 0
+    temperature: float = 1.0  # an arm's attention temperature: softmax(taste / T)
+
+    def scene(self) -> Scene:
+        assert self.showcase is not None
+        return Scene(self.viewers, self.items, self.room, self.showcase, self.window, self.mf,
+                     self.now, self.params.conversion_window_ms)
 
 
 def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:
@@ -64,150 +68,120 @@ def control_scores(showcase: Showcase, heat: np.ndarray) -> np.ndarray:
     return score
 
 
+def score_block(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(V, N) float32 attention, propensity and score of viewers ``rows`` over the showcase:
+    the listwise model's logits straight from the room's columns (``models.choice_scoring``),
+    any other choice learner (the River peer) through the feature table."""
+    model = ctx.model
+    if not isinstance(model, ListwiseSoftmax):
+        attention, propensity = model.parts(features_block(ctx.scene(), rows), ctx.temperature)
+        attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
+        return attention, propensity, attention * propensity
+    attention, power = logits(ctx.scene(), rows, model.weights, ctx.temperature)
+    attention -= attention.max(axis=1, keepdims=True)
+    np.exp(attention, out=attention)
+    attention /= attention.sum(axis=1, keepdims=True)
+    np.negative(power, out=power)
+    np.exp(power, out=power)
+    power += 1.0
+    propensity = np.reciprocal(power, out=power)
+    return attention, propensity, attention * propensity
+
+
 def build_push(
     ctx: PushContext, rows: np.ndarray, arms: np.ndarray, event: Event, room_id: str
 ) -> PushBatch:
     showcase = ctx.showcase
     assert showcase is not None
-    viewers, mf = ctx.viewers, ctx.mf
-    warm = mf.user_updates[rows] > 0
-    known = (viewers.purchases[rows] > 0).astype(np.float32)
-    order = ranking_order(warm, known > 0)  # results go back to ``rows`` order at the end
-    by_warmth = rows[order]
-    queries = GatheredRows(mf.users, by_warmth)
-    keys = mf.items[showcase.rows].astype(np.float32)
-    keys[mf.item_updates[showcase.rows] == 0] = 0.0
-    item_x = ctx.items.features(showcase, ctx.window)
-    item_category = ctx.items.category[showcase.rows]
-
-    def inverse_odds(start: int, stop: int) -> np.ndarray:
-        """Viewer features are gathered block by block, like the queries: in cache."""
-        block = by_warmth[start:stop]
-        viewer_x = viewers.features(block)
-        return ctx.propensity.inverse_odds_fast(
-            viewer_x,
-            viewer_x[:, LOG_AVG_SPEND],  # the budget: log1p of the average order value
-            viewer_x[:, BUDGET_KNOWN],
-            viewers.category_share(block),
-            item_x,
-            item_category,
-            transposed=True,  # items down, viewers across: rank's layout
-        )
-
-    heat = momentum(ctx, showcase)
     names = ctx.params.arms.names
+    n_items, n_viewers = len(showcase), len(rows)
+    k = min(ctx.params.top_k, n_items)
+    heat = momentum(ctx, showcase)
     is_control = np.array([ctx.params.arms.is_control(n) for n in range(len(names))], bool)
-    override_rows = is_control[arms[order]] if is_control.any() else None
-    ranked = _in_order(rank(
-        queries,
-        keys,
-        inverse_odds,
-        ctx.params.top_k,
-        control_scores(showcase, heat) if override_rows is not None else None,
-        override_rows,
-        uniform_from=int(np.count_nonzero(warm)),
-    ), order)
+    flagged_all = is_control[arms] if is_control.any() else np.zeros(n_viewers, bool)
+    override = control_scores(showcase, heat)
+    ranked = Ranked(
+        np.zeros((n_viewers, k), np.int64), np.zeros((n_viewers, k), np.float32),
+        np.zeros((n_viewers, k), np.float32), np.zeros((n_viewers, k), np.float32),
+    )
+    top_k = TopK(n_items, k, min(BLOCK_ROWS, max(n_viewers, 1)))
+    for start in range(0, n_viewers, BLOCK_ROWS):
+        block = slice(start, min(start + BLOCK_ROWS, n_viewers))
+        attention, propensity, score = score_block(ctx, rows[block])
+        flagged = flagged_all[block]
+        chosen = np.where(flagged[:, None], override[None, :], score)
+        top = top_k(np.ascontiguousarray(order_key(chosen.copy()).T))
+        picked = np.take_along_axis
+        ranked.top[block] = top
+        ranked.attention[block] = picked(attention, top, axis=1)
+        ranked.propensity[block] = picked(propensity, top, axis=1)
+        ranked.score[block] = picked(chosen, top, axis=1)
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
         trigger_id=event.event_id,
         ts=event.ts,
-        user_ids=viewers.rows.ids[rows].tolist(),
+        user_ids=ctx.viewers.rows.ids[rows].tolist(),
         arms=np.array(names, dtype=object)[arms].tolist(),
         item_ids=showcase.item_ids,
         top=ranked.top,
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(showcase, heat, ranked, warm, known),
+        why=why_codes(showcase, heat, ranked, *_evidence(ctx, rows)),
     )
 
 
-def ranking_order(warm: np.ndarray, buyer: np.ndarray) -> np.ndarray:
-    """The order ``build_push`` ranks viewers in: warm viewers first, then those with no
-    history (zero query, uniform attention), whom ``rank`` spares the attention (its
-    ``uniform_from``); within each, buyers last, so that a block's buyers sit side by side
-    for the |price − budget| term (a slice, not a gather of columns).
-
-    >>> ranking_order(np.array([False, True, True]), np.array([False, True, False])).tolist()
-    [2, 1, 0]
-    """
-    return np.concatenate([np.flatnonzero(warm & ~buyer), np.flatnonzero(warm & buyer),
-                           np.flatnonzero(~warm & ~buyer), np.flatnonzero(~warm & buyer)])
+def _evidence(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each viewer has chosen anything here (taste) and acted on any price."""
+    v = ctx.viewers
+    return v.cat_chosen[rows].sum(axis=1) > 0, (v.price_w[rows] > 0).astype(np.float32)
 
 
-def _in_order(ranked: Ranked, order: np.ndarray) -> Ranked:
-    """``ranked`` computed for ``rows[order]``, back in the order of ``rows`` (row gathers
-    with ``take``: scattering short rows by fancy index was 10× slower)."""
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))
-    return Ranked(*(part.take(back, axis=0) for part in
-                    (ranked.top, ranked.score, ranked.attention, ranked.propensity)))
-
-
-def build_push_one(
+def build_push_reference(
     ctx: PushContext, row: int, arm: int, event: Event, room_id: str
 ) -> PushBatch:
-    """``build_push`` for one viewer (a viewer entering a room with a showcase): the same
-    scores on (N,) vectors in a few dozen small operations instead of the block path's
-    ~150, which costs ~0.4 ms whatever the room size. ``build_push`` is its oracle
-    (``tests/models/test_push.py``)."""
+    """``build_push`` for one viewer, item by item in plain Python: the readable twin."""
     showcase = ctx.showcase
     assert showcase is not None
-    viewers, mf, params = ctx.viewers, ctx.mf, ctx.params
-    items = showcase.rows
-    # Attention (float64 here; float32 in the block path: equal to rounding).
-    warm = bool(mf.user_updates[row] > 0)
-    if warm:
-        att = mf.items[items] @ mf.users[row]
-        att[mf.item_updates[items] == 0] = 0.0
-        att *= 1.0 / math.sqrt(max(params.dim, 1))
-        att -= att.max()
-        np.exp(att, out=att)
-        att /= att.sum()
-    else:
-        att = np.full(len(items), 1.0 / len(items))
-    # Propensity: the logit of every item for this viewer, term by term as logits_fast.
-    wv, wi, wp, bias = ctx.propensity.weight_groups()
-    w_gap, w_dist, w_tier, w_cat = (float(w) for w in wp)
-    viewer_row = viewers.feature_row(row)
-    purchases = float(viewers.purchases[row])
-    known = 1.0 if purchases > 0 else 0.0
-    log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
-    counts = viewers.categories[row]
-    share = counts / max(float(counts.sum()), 1.0)
-    item_x = ctx.items.features(showcase, ctx.window).astype(np.float64)
-    log_price = item_x[:, LOG_PRICE]
-    z = item_x @ wi
-    z += bias + float(np.dot(wv, viewer_row))
-    z += (w_gap * known + w_tier * viewer_row[TIER]) * log_price - w_gap * known * log_budget
-    z += (w_dist * known) * np.abs(log_price - log_budget)
-    if w_cat:
-        z += w_cat * share[ctx.items.category[items]]
-    prop = 1.0 / (1.0 + np.exp(-z))
-    score = att * prop
+    params, names = ctx.params, ctx.params.arms.names
+    w = ctx.model.weights.tolist()
+    t = len(TASTE)
+    taste, power = [], []
+    for x in features_one(ctx.scene(), row):
+        taste.append(sum(a * b for a, b in zip(x[:t], w[:t], strict=True)) / ctx.temperature)
+        power.append(sum(a * b for a, b in zip(x[t:], w[t:], strict=True)))
+    peak = max(taste)
+    raw = [math.exp(a - peak) for a in taste]
+    attention = [a / sum(raw) for a in raw]
+    propensity = [1.0 / (1.0 + math.exp(-z)) for z in power]
+    score = [a * p for a, p in zip(attention, propensity, strict=True)]
     heat = momentum(ctx, showcase)
-    names = params.arms.names
     if params.arms.is_control(arm):
-        score = control_scores(showcase, heat).astype(np.float64)
-    k = min(params.top_k, len(items))
-    top = np.argsort(-score, kind="stable")[None, :k]  # ties to the lower item index
-    ranked = Ranked(top, score[top].astype(np.float32), att[top].astype(np.float32),
-                    prop[top].astype(np.float32))
-    why = why_code(showcase, heat, int(top[0, 0]), float(ranked.attention[0, 0]), warm, known)
+        score = control_scores(showcase, heat).tolist()
+    key = order_key(np.array(score, dtype=np.float32)).tolist()
+    k = min(params.top_k, len(showcase))
+    top = sorted(range(len(showcase)), key=lambda j: (-key[j], j))[:k]
+    ranked = Ranked(
+        np.array([top], np.int64),
+        np.array([[score[j] for j in top]], np.float32),
+        np.array([[attention[j] for j in top]], np.float32),
+        np.array([[propensity[j] for j in top]], np.float32),
+    )
+    warm, known = _evidence(ctx, np.array([row]))
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
         trigger_id=event.event_id,
         ts=event.ts,
-        user_ids=[viewers.rows.ids[row]],
+        user_ids=[ctx.viewers.rows.ids[row]],
         arms=[names[arm]],
         item_ids=showcase.item_ids,
         top=ranked.top,
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=np.array([why], dtype=np.int8),
+        why=why_codes(showcase, heat, ranked, warm, known),
     )
 
 
@@ -234,45 +208,6 @@ def why_codes(
     return codes
 
 
-def why_code(showcase: Showcase, heat: np.ndarray, first: int, attention: float, warm: bool,
-             budget_known: float) -> int:
-    """``why_codes`` of one viewer in plain Python: ``first`` is their top item, ``attention``
-    its attention (``tests/models/test_push.py`` checks the two agree)."""
-    peak = float(heat.max(initial=0.0))
-    why = WHY_BUDGET if budget_known > 0 else WHY_POPULAR
-    if peak > 0 and heat[first] >= peak:
-        why = WHY_TRENDING
-    if warm and np.float32(attention) * np.float32(len(showcase)) > 1.5:  # as why_codes: float32
-        why = WHY_TASTE
-    if first == showcase.spotlight:
-        why = WHY_SPOTLIGHT
-    return why
-
-
-def learning_example(ctx: PushContext, row: int, item: int) -> list[float]:
-    """The propensity features of one (viewer, item) pair now, in ``FEATURES`` order and plain
-    Python: the same values ``build_push`` scores as matrices."""
-    return learning_examples(ctx, row, (item,))[0]
-
-
-def learning_examples(ctx: PushContext, row: int, items: Sequence[int]) -> list[list[float]]:
-    """``learning_example`` of one viewer with several items (the viewer's part once)."""
-    showcase = ctx.showcase
-    stage = (
-        int(showcase.rows[showcase.spotlight])
-        if showcase is not None and showcase.spotlight >= 0
-        else -1
-    )
-    viewers = ctx.viewers
-    viewer_row = viewers.feature_row(row)
-    purchases = float(viewers.purchases[row])
-    known = 1.0 if purchases > 0 else 0.0
-    log_budget = math.log1p(float(viewers.spend[row]) / max(purchases, 1.0))
-    shares = viewers.category_shares_of(row)
-    out = []
-    for item in items:
-        item_row = ctx.items.feature_row(item, item == stage, ctx.window)
-        share = shares[int(ctx.items.category[item])]
-        pairs = pair_row(viewer_row, log_budget, known, share, item_row)
-        out.append([*viewer_row, *item_row, *pairs])
-    return out
+def choice_features(ctx: PushContext, row: int) -> np.ndarray:
+    """(N, F) the features of viewer ``row`` over the showcase, as the model learns them."""
+    return features_block(ctx.scene(), np.array([row]))[0]

@@ -19,25 +19,26 @@ from features.contract.events import DeadLetter, Event
 from features.contract.ids import unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
+from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.dedup import Deduplicator, Seen
 from features.state.reorder import ReorderBuffer
 from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
+from models.choice_features import POWER, PRIORS, TASTE
 from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.serving import Ghosts, serve
-from models.learners.choice import vector_learner
+from models.learners.choice import choice_learner, vector_learner
 from models.learners.factorization import room_seed
+from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
-from models.propensity import PropensityModel
-from models.push import PushContext, learning_examples
+from models.push import PushContext, choice_features
 from models.room_outputs import RoomStats, ahead_letter, closed_letter, reused_id_letter
 
 _HEARTBEAT_MS = 30_000
-# Weight of an action as a positive example of purchase intent: a click is a weak signal.
-ACTION_WEIGHT = {"item_click": 0.5, "add_to_cart": 1.0, "purchase": 2.0}
+_ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
 
 
 Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
@@ -65,7 +66,11 @@ class Room:
             seed=room_seed(room_id),
             clip_gradient=params.clip_gradient,
         )
-        self.propensity = PropensityModel(params.propensity_lr, learner=params.learner)
+        self.choices = RoomChoices()
+        self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS)
+        if params.choice_weights or params.choice_off:
+            assert isinstance(self.model, ListwiseSoftmax), "warm starts are for the listwise"
+            self.model.start_from(params.choice_weights, params.choice_off)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
         # end of the call), then go to the learner's ``learn_many`` together: the same updates in
         # the same order, applied in conflict-free waves instead of one numpy step each.
@@ -145,7 +150,7 @@ class Room:
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
         self._apply_learning()
-        refused = self.mf.refused + self.propensity.refused
+        refused = self.mf.refused + self.model.refused
         stats.refused, self.refused_seen = max(refused - self.refused_seen, 0), refused
         stats.closed = self.closed
         stats.clock = self.clock
@@ -224,7 +229,9 @@ class Room:
     def _show(self, event: Event) -> None:
         for item in event.items:
             self._item(item.item_id)
-        self.showcase = self.items.show(event.event_id, event.ts, event.items, event.spotlight)
+        self.showcase = self.items.show(
+            event.event_id, event.ts, event.items, event.spotlight, self.showcase
+        )
 
     def _spotlight_row(self) -> int | None:
         sc = self.showcase
@@ -235,7 +242,6 @@ class Room:
     def _interaction(self, event: Event, row: int, stats: RoomStats) -> None:
         etype, ts, viewers = event.type, event.ts, self.viewers
         if etype == "heartbeat":
-            viewers.watch_ms[row] += event.watch_ms
             spot = self._spotlight_row()
             if spot is not None and event.watch_ms > 0:  # momentum, not the viewer's taste:
                 self.window.add(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
@@ -253,6 +259,8 @@ class Room:
             item = self._item(item_id)
         if etype not in ("item_click", "add_to_cart", "purchase", "push_open"):
             self.window.add(item, ENGAGEMENT, 1.0, ts)
+            if etype in _ENGAGEMENT:
+                record_engagement(viewers, row, item, ts)
             if FEEDBACK[etype] and item_id is not None:
                 self._learn(row, item, FEEDBACK[etype])
             return
@@ -262,24 +270,13 @@ class Room:
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         self._score_last_push(row, item, etype, ts, stats)
-        self._learn_propensity(event, row, item, negative, stats)
+        self._learn_choice(row, item, ts, stats)
+        record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
-        category = int(self.items.category[item])
-        if etype == "item_click":
-            viewers.clicks[row] += 1
-            viewers.categories[row, category] += 1.0
-            self.window.add(item, CLICKS, 1.0, ts)
-        elif etype == "add_to_cart":
-            viewers.carts[row] += 1
-            viewers.categories[row, category] += 1.0
-            self.window.add(item, CARTS, 1.0, ts)
-        elif etype == "purchase":
-            viewers.purchases[row] += 1
-            viewers.spend[row] += event.amount / max(event.qty, 1)
-            viewers.categories[row, category] += 2.0
-            self.window.add(item, PURCHASES, 1.0, ts)
+        channel = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}[etype]
+        self.window.add(item, channel, 1.0, ts)
 
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
@@ -304,20 +301,25 @@ class Room:
         row = int(sc.rows[pick])
         return row if row != item else int(sc.rows[(pick + 1) % len(sc)])
 
-    def _learn_propensity(
-        self, event: Event, row: int, item: int, negative: int | None, stats: RoomStats
-    ) -> None:
-        """Test-then-learn on the acted item (positive, weighted towards purchases) and on
-        one showcase item the viewer passed over (negative)."""
-        pairs = [(item, True, ACTION_WEIGHT[event.type])]
-        if negative is not None:
-            pairs.append((negative, False, 1.0))
-        xs = learning_examples(self._context(event.ts), row, [item_row for item_row, _, _ in pairs])
-        examples = [(x, label, weight) for x, (_, label, weight) in zip(xs, pairs, strict=True)]
-        for x, label, _ in examples:  # test on every pair before learning from any
-            stats.propensity.append((self.propensity.predict_values(x), label))
-        for x, label, weight in examples:
-            self.propensity.learn_values(x, label, weight)
+    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats) -> None:
+        """Test-then-learn on a choice among the items on show: the probability the model
+        gave the chosen item (and one other, for calibration), then one listwise step."""
+        sc = self.showcase
+        if sc is None or len(sc) < 2:
+            return
+        where = np.flatnonzero(sc.rows == item)
+        if where.size == 0:  # acted on an item of an earlier showcase: not a choice among these
+            return
+        self._apply_learning()  # the vectors feature reads them
+        chosen = int(where[0])
+        x = choice_features(self._context(ts), row)
+        attention, propensity = self.model.parts(x)
+        p = attention * propensity
+        p /= p.sum()
+        other = (chosen + 1) % len(sc)
+        stats.propensity.append((float(p[chosen]), True))
+        stats.propensity.append((float(p[other]), False))
+        self.model.learn_matrix(x, chosen)
 
     def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
         pushed_at = int(self.pushed_at[row])
@@ -337,11 +339,13 @@ class Room:
         return PushContext(
             viewers=self.viewers,
             items=self.items,
+            room=self.choices,
             window=self.window.totals(now),
             showcase=self.showcase,
             mf=self.mf,
-            propensity=self.propensity,
+            model=self.model,
             params=self.params,
+            now=now,
         )
 
     def _push(

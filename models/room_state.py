@@ -41,8 +41,24 @@ if TYPE_CHECKING:
     from models.params import RoomParams
     from models.room import Room
 
-STATE_VERSION = 1
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+STATE_VERSION = 2
+
+
+def _v1_to_v2(tree: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 ranks with the choice model. An item's ``category`` was a hash bucket and is
+    now the room's exact slot: the buckets are dropped (each item takes its slot again at its
+    next showcase; until then the items on show share slot 0). The pointwise propensity
+    weights have no counterpart; the choice model starts from its priors."""
+    tree = dict(tree)
+    items = dict(tree["items"])
+    items["category"] = np.zeros_like(items["category"])
+    tree["items"] = items
+    tree.pop("propensity", None)
+    tree["version"] = 2
+    return tree
+
+
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 """``version -> step`` turning a tree of that version into one of ``version + 1``."""
 
 # Per-row arrays are stored up to the high-water mark of their row index only: arrays grow
@@ -87,7 +103,9 @@ def dumps(room: Room) -> bytes:
             "rng": _rng_state(room.mf.rng),  # type: ignore[attr-defined]
             "refused": room.mf.refused,
         },
-        "propensity": _propensity(room.propensity.model),
+        "choices": _columns(room.choices, None),
+        "model": {"weights": room.model.weights, "learned": room.model.learned,
+                  "refused": room.model.refused},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
         "dedup": {
@@ -150,7 +168,14 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
     room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])  # type: ignore[attr-defined]
     room.mf.rows_replaced()
-    _load_propensity(room.propensity.model, tree["propensity"])
+    _load_columns(room.choices, tree.get("choices", {}))  # absent: upgraded from version 1
+    stored_model = tree.get("model")
+    if stored_model is not None:
+        weights = np.asarray(stored_model["weights"], dtype=np.float64)
+        if weights.shape == room.model.weights.shape:  # else features changed: the priors
+            room.model.weights = weights
+        room.model.learned = int(stored_model["learned"])
+        room.model.refused = int(stored_model["refused"])
     window = tree["window"]
     room.window.current = window["current"]
     room.window.total, room.window.buckets = window["total"], window["buckets"]
@@ -229,26 +254,6 @@ def _load_columns(obj: object, stored: dict[str, Any]) -> None:
         for name, value in _attrs(obj).items():
             if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) < rows:
                 setattr(obj, name, grow(value, rows))
-
-
-def _propensity(model: object) -> dict[str, Any]:
-    """Coefficients in feature order and the intercept, whichever learner holds them."""
-    coef, intercept = model.weights()  # type: ignore[attr-defined]
-    return {"coef": coef.tolist(), "intercept": intercept, "refused": model.refused}  # type: ignore[attr-defined]
-
-
-def _load_propensity(model: object, stored: dict[str, Any]) -> None:
-    """The River adapter keeps its weights in River's own store; an optimizer's own state
-    (Adam's moments, say) is not in the snapshot and starts afresh after a restore."""
-    linear = getattr(model, "linear", None)
-    if linear is not None:
-        for name, weight in zip(model.names, stored["coef"], strict=True):  # type: ignore[attr-defined]
-            linear._weights[name] = float(weight)
-        linear.intercept = float(stored["intercept"])
-    else:
-        model.coef = list(map(float, stored["coef"]))  # type: ignore[attr-defined]
-        model.intercept = float(stored["intercept"])  # type: ignore[attr-defined]
-    model.refused = int(stored.get("refused", 0))  # type: ignore[attr-defined]
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

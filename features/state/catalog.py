@@ -8,27 +8,15 @@ and ties break by ``item_id``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 
 from features.contract.events import ShowcaseItem
+from features.contract.ids import unit_hash
+from features.contract.limits import MAX_MONEY
 from features.state.rows import RowIndex, grow
-from features.state.viewers import category_bucket
-from features.state.windows import CHANNELS
-
-ITEM_FEATURES: Final = (
-    "log_price",
-    "spotlight",
-    "log_clicks_w",
-    "log_carts_w",
-    "log_purchases_w",
-    "log_engagement_w",
-    "log_watch_min_w",
-)
-assert ITEM_FEATURES[2:] == tuple(f"log_{c}_w" for c in CHANNELS)  # features() relies on it
+from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
 @dataclass(slots=True)
@@ -51,8 +39,15 @@ class ItemTable:
     def __init__(self) -> None:
         self.rows = RowIndex()
         self.price = np.zeros(0, dtype=np.float32)
-        self.category = np.zeros(0, dtype=np.int64)
+        self.category = np.zeros(0, dtype=np.int64)  # the category's slot (category_slot)
         self.last_shown = np.zeros(0, dtype=np.int64)
+        self.shown_since = np.zeros(0, dtype=np.int64)  # start of its current run on show
+        # Population appeal: choices of the item against its exposure (see viewers.py).
+        self.chosen = np.zeros(0, dtype=np.float32)
+        self.exposed = np.zeros(0, dtype=np.float32)
+        self.seg_chosen = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)  # … per segment slot
+        self.seg_exposed = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)
+        self.category_names: list[str] = []  # slot -> category, in order of first sight
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -69,18 +64,51 @@ class ItemTable:
         self.price = grow(self.price, cap)
         self.category = grow(self.category, cap)
         self.last_shown = grow(self.last_shown, cap)
+        self.shown_since = grow(self.shown_since, cap)
+        self.chosen = grow(self.chosen, cap)
+        self.exposed = grow(self.exposed, cap)
+        self.seg_chosen = grow(self.seg_chosen, cap)
+        self.seg_exposed = grow(self.seg_exposed, cap)
         return row, True
 
+    def category_slot(self, category: str) -> int:
+        """The room's slot for ``category``: exact for the first ``CATEGORY_SLOTS`` categories
+        seen (so unrelated tastes never mix in a typical room), shared by hash beyond.
+
+        >>> t = ItemTable()
+        >>> t.category_slot("shoes"), t.category_slot("dresses"), t.category_slot("shoes")
+        (0, 1, 0)
+        """
+        names = self.category_names
+        if category in names:
+            return names.index(category)
+        if len(names) < CATEGORY_SLOTS:
+            names.append(category)
+            return len(names) - 1
+        return int(unit_hash("category", category) * CATEGORY_SLOTS)
+
     def show(
-        self, event_id: str, ts: int, items: tuple[ShowcaseItem, ...], spotlight: str | None
+        self,
+        event_id: str,
+        ts: int,
+        items: tuple[ShowcaseItem, ...],
+        spotlight: str | None,
+        previous: Showcase | None = None,
     ) -> Showcase:
-        """Install a new showcase (items are added to the table as needed)."""
+        """Install a new showcase (items are added to the table as needed); an item that was
+        not in the ``previous`` showcase starts a new run on show (``shown_since``)."""
         ordered = sorted(items, key=lambda item: item.item_id)
         rows = np.empty(len(ordered), dtype=np.int64)
+        before = set(previous.rows.tolist()) if previous is not None else set()
         for n, item in enumerate(ordered):
             row, _ = self.ensure(item.item_id)
-            self.price[row] = item.price
-            self.category[row] = category_bucket(item.category)
+            # The decoder refuses prices past MAX_MONEY; held there anyway, so that no price
+            # can overflow float32 into an infinite feature.
+            finite = item.price == item.price  # not NaN
+            self.price[row] = min(max(item.price, 0.0), MAX_MONEY) if finite else 0.0
+            self.category[row] = self.category_slot(item.category)
+            if row not in before:
+                self.shown_since[row] = ts
             self.last_shown[row] = ts
             rows[n] = row
         ids = [item.item_id for item in ordered]
@@ -94,25 +122,7 @@ class ItemTable:
         for item_id, row in self.rows.items():
             if self.last_shown[row] < now - after_ms and row not in keep_set:
                 self.rows.remove(item_id)
+                for column in (self.chosen, self.exposed, self.seg_chosen, self.seg_exposed):
+                    column[row] = 0.0  # the row may go to a new item
                 freed.append(row)
         return freed
-
-    def feature_row(self, row: int, on_stage: bool, window: np.ndarray) -> list[float]:
-        """``features`` of one item in plain Python (the readable twin)."""
-        counts = window[row].tolist() if row < len(window) else [0.0] * len(CHANNELS)
-        return [
-            math.log1p(float(self.price[row])),
-            1.0 if on_stage else 0.0,
-            *(math.log1p(c) for c in counts),
-        ]
-
-    def features(self, showcase: Showcase, window: np.ndarray) -> np.ndarray:
-        """Matrix of ``ITEM_FEATURES`` for the showcase's items (float32)."""
-        rows = showcase.rows
-        out = np.zeros((len(rows), len(ITEM_FEATURES)), dtype=np.float32)
-        np.log1p(self.price[rows], out=out[:, 0])
-        if showcase.spotlight >= 0:
-            out[showcase.spotlight, 1] = 1.0
-        if len(window):  # the momentum channels, in CHANNELS order
-            np.log1p(window[rows], out=out[:, 2:])
-        return out

@@ -1,9 +1,11 @@
-"""Who is in a room and what the room has seen them do.
+"""Who is in a room and what the room has seen them choose.
 
 Presence follows the contract: a viewer is present after ``enter`` (or any event of theirs:
 the job may start mid-stream), until ``leave`` or until not heard from for the presence
-timeout. What a viewer did is kept as columns (one row per viewer) so that features for all
-present viewers come out as matrices, without a per-viewer Python loop.
+timeout. What a viewer chose is kept as columns (one row per viewer; written by
+``features.state.choices``) so that the features of all present viewers come out as matrices,
+without a per-viewer Python loop. Every per-row array is listed in ``_COLUMNS``: forgetting a
+viewer zeroes them, compaction and snapshots carry them.
 """
 
 from __future__ import annotations
@@ -17,36 +19,12 @@ from features.contract.events import AttrValue
 from features.contract.ids import unit_hash
 from features.state.rows import RowIndex, grow
 
-ATTR_BUCKETS: Final = 8
-CATEGORY_BUCKETS: Final = 8
-VIEWER_FEATURES: Final = (
-    "tier",
-    "has_tier",
-    "log_avg_spend",
-    "has_spend",
-    "log_clicks",
-    "log_carts",
-    "log_watch_min",
-    *(f"attr_{b}" for b in range(ATTR_BUCKETS)),
-)
+# A room's categories get exact slots, first come first served; only a room showing more than
+# this many distinct categories shares slots (by hash) among the rest.
+CATEGORY_SLOTS: Final = 16
+SEGMENT_SLOTS: Final = 16  # a room's attribute values, exact up to this many
+RECENT: Final = 3  # the items a viewer acted on last, for short-term intent
 TIER_ATTR: Final = "spend_tier"
-
-
-def category_bucket(category: str) -> int:
-    return int(unit_hash("category", category) * CATEGORY_BUCKETS)
-
-
-def attr_vector(attrs: dict[str, AttrValue]) -> np.ndarray:
-    """Hash the platform's free-form attrs into a fixed, bounded feature vector."""
-    vec = np.zeros(ATTR_BUCKETS, dtype=np.float32)
-    for key, value in attrs.items():
-        if key == TIER_ATTR:
-            continue
-        if isinstance(value, str):
-            vec[int(unit_hash(key, value) * ATTR_BUCKETS)] += 1.0
-        else:
-            vec[int(unit_hash(key) * ATTR_BUCKETS)] += value / (1.0 + abs(value))
-    return vec
 
 
 class ViewerTable:
@@ -60,17 +38,29 @@ class ViewerTable:
         self.present = np.zeros(0, dtype=bool)
         self.tier = np.zeros(0, dtype=np.float32)
         self.has_tier = np.zeros(0, dtype=np.float32)
-        self.attrs = np.zeros((0, ATTR_BUCKETS), dtype=np.float32)
-        self.spend = np.zeros(0, dtype=np.float32)
-        self.purchases = np.zeros(0, dtype=np.float32)
-        self.clicks = np.zeros(0, dtype=np.float32)
-        self.carts = np.zeros(0, dtype=np.float32)
-        self.watch_ms = np.zeros(0, dtype=np.float32)
-        self.categories = np.zeros((0, CATEGORY_BUCKETS), dtype=np.float32)
+        # The viewer's attribute values (``key=value``) as the room's exact segment slots.
+        self.segments = np.zeros((0, SEGMENT_SLOTS), dtype=np.uint8)
+        self.segment_names: list[str] = []  # slot -> "key=value", in order of first sight
+        # What the viewer chose, per category slot, against what they were shown when they
+        # chose (each choice spreads one unit of exposure over the showcase in force).
+        self.cat_chosen = np.zeros((0, CATEGORY_SLOTS), dtype=np.float32)
+        self.cat_exposed = np.zeros((0, CATEGORY_SLOTS), dtype=np.float32)
+        # The last RECENT items acted on (item row + 1; 0 = none), when, and how far down the
+        # funnel (1 click, 2 cart, 3 purchase), newest first.
+        self.recent_item = np.zeros((0, RECENT), dtype=np.int32)
+        self.recent_ts = np.zeros((0, RECENT), dtype=np.int64)
+        self.recent_kind = np.zeros((0, RECENT), dtype=np.int8)
+        # The item on stage at the viewer's last like/comment/share/gift (row + 1) and when.
+        self.engaged_item = np.zeros(0, dtype=np.int32)
+        self.engaged_ts = np.zeros(0, dtype=np.int64)
+        # Evidence of purchasing power: weighted log prices of the items acted on.
+        self.price_w = np.zeros(0, dtype=np.float32)
+        self.price_lp = np.zeros(0, dtype=np.float32)
 
     _COLUMNS: Final = (
-        "last_seen", "present", "tier", "has_tier", "attrs", "spend", "purchases",
-        "clicks", "carts", "watch_ms", "categories",
+        "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",
+        "recent_item", "recent_ts", "recent_kind", "engaged_item", "engaged_ts", "price_w",
+        "price_lp",
     )  # fmt: skip
 
     def __len__(self) -> int:
@@ -110,8 +100,22 @@ class ViewerTable:
             self.tier[row] = float(tier)
             self.has_tier[row] = 1.0
         if attrs:
-            self.attrs[row] = attr_vector(attrs)
+            self.segments[row] = 0
+            for key, value in attrs.items():
+                if key != TIER_ATTR and isinstance(value, str | int):  # floats: no segment
+                    self.segments[row, self.segment_slot(f"{key}={value}")] = 1
         return row
+
+    def segment_slot(self, name: str) -> int:
+        """The room's slot for an attribute value: exact for the first ``SEGMENT_SLOTS``
+        values seen, shared by hash beyond (as ``ItemTable.category_slot``)."""
+        names = self.segment_names
+        if name in names:
+            return names.index(name)
+        if len(names) < SEGMENT_SLOTS:
+            names.append(name)
+            return len(names) - 1
+        return int(unit_hash("segment", name) * SEGMENT_SLOTS)
 
     def leave(self, user_id: str, ts: int) -> None:
         row, _ = self.touch(user_id, ts)
@@ -139,62 +143,3 @@ class ViewerTable:
                 getattr(self, name)[row] = 0
             freed.append(row)
         return freed
-
-    def features(self, rows: np.ndarray) -> np.ndarray:
-        """Matrix of ``VIEWER_FEATURES`` for ``rows`` (float32)."""
-        n_purch = self.purchases[rows]
-        out = np.empty((len(rows), len(VIEWER_FEATURES)), dtype=np.float32)
-        np.divide(self.tier[rows], 5.0, out=out[:, 0])
-        out[:, 1] = self.has_tier[rows]
-        _log1p(self.spend[rows] / np.maximum(n_purch, 1.0), out[:, 2])
-        out[:, 3] = n_purch > 0
-        _log1p(self.clicks[rows], out[:, 4])
-        _log1p(self.carts[rows], out[:, 5])
-        _log1p(self.watch_ms[rows] / 60_000.0, out[:, 6])
-        # take(axis=0), not [rows]: ~10× faster for gathering short rows
-        out[:, 7:] = self.attrs.take(rows, axis=0)
-        return out
-
-    def feature_row(self, row: int) -> list[float]:
-        """``features`` of one viewer in plain Python: the readable twin, and cheaper for
-        the single pairs the propensity learner trains on."""
-        purchases = float(self.purchases[row])
-        avg_spend = float(self.spend[row]) / max(purchases, 1.0)
-        return [
-            float(self.tier[row]) / 5.0,
-            float(self.has_tier[row]),
-            math.log1p(avg_spend),
-            1.0 if purchases > 0 else 0.0,
-            math.log1p(float(self.clicks[row])),
-            math.log1p(float(self.carts[row])),
-            math.log1p(float(self.watch_ms[row]) / 60_000.0),
-            *self.attrs[row].tolist(),
-        ]
-
-    def category_shares_of(self, row: int) -> list[float]:
-        """``category_share`` of one viewer in plain Python."""
-        counts = self.categories[row].tolist()
-        total = max(sum(counts), 1.0)
-        return [count / total for count in counts]
-
-    def log_budget(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """log1p of the viewer's average order value, and whether it is known."""
-        n_purch = self.purchases[rows]
-        known = (n_purch > 0).astype(np.float32)
-        return np.log1p(self.spend[rows] / np.maximum(n_purch, 1.0)), known
-
-    def category_share(self, rows: np.ndarray) -> np.ndarray:
-        """Share of each viewer's item interactions per category bucket."""
-        counts = self.categories.take(rows, axis=0)  # see features(): take, not [rows]
-        # Row sums as a matrix-vector product: ~7× faster than sum(axis=1) on 8-wide rows.
-        totals = counts @ np.ones(counts.shape[1], dtype=counts.dtype)
-        return counts / np.maximum(totals, 1.0)[:, None]
-
-
-def _log1p(values: np.ndarray, out: np.ndarray) -> None:
-    """log(1 + x) into ``out`` (a float32 column): 2× faster than ``np.log1p`` here, and the
-    same to float32 rounding for these non-negative counts and amounts. ``np.log`` runs on a
-    contiguous temporary: into a strided column it is ~10× slower."""
-    shifted = np.add(values, 1.0, dtype=np.float32)
-    np.log(shifted, out=shifted)
-    out[...] = shifted

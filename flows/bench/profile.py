@@ -143,123 +143,92 @@ def event_type_costs(lines: list[bytes]) -> str:
 
 
 def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
-    """Best-of-``repeats`` wall time of each stage of ``build_push`` (the same numpy calls,
-    stage by stage, over blocks of ``BLOCK_ROWS``), against the whole call."""
+    """Best-of-``repeats`` wall time of each stage of ``build_push`` (the same calls, stage by
+    stage, over blocks of ``BLOCK_ROWS``), against the whole call."""
     import numpy as np
 
     from flows.bench.ranking import RankingRoom, time_call
-    from models.odds import PRODUCT_PAYS
-    from models.propensity import pair_features
-    from models.push import control_scores, momentum, ranking_order, why_codes
-    from models.ranking import BLOCK_ROWS, TopK, _top_k, from_logits, rank
+    from models.choice_features import features_block, log_budgets
+    from models.choice_scoring import _intent, _power, _taste, logits
+    from models.push import _evidence, control_scores, momentum, score_block, why_codes
+    from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k
 
     bench = RankingRoom(viewers, items)
     event = bench.show(items)
     room = bench.room
     sc = room.showcase
     assert sc is not None
-    vt, mf, prop = room.viewers, room.mf, room.propensity
-    rows = vt.present_rows(event.ts)
-    rows = rows[ranking_order(mf.user_updates[rows] > 0, vt.purchases[rows] > 0)]  # as build_push
-    window = room.window.totals(event.ts)
-    k = room.params.top_k
+    rows = room.viewers.present_rows(event.ts)
+    ctx = room._context(event.ts)
+    scene = ctx.scene()
+    weights = room.model.weights
+    w = {name: float(weights[n]) for n, name in enumerate(room.model.names)}
+    k = min(room.params.top_k, len(sc))
+    blocks = [rows[s : s + BLOCK_ROWS] for s in range(0, len(rows), BLOCK_ROWS)]
 
-    def gather() -> tuple[Any, ...]:
-        warm = mf.user_updates[rows] > 0
-        queries = mf.users[rows].astype(np.float32)
-        queries[~warm] = 0.0
-        keys = mf.items[sc.rows].astype(np.float32)
-        keys[mf.item_updates[sc.rows] == 0] = 0.0
-        return (warm, queries, keys, room.items.features(sc, window), vt.features(rows),
-                *vt.log_budget(rows), vt.category_share(rows), room.items.category[sc.rows])
-
-    warm, queries, keys, item_x, viewer_x, log_budget, known, share, item_cat = gather()
-    blocks = [(s, min(s + BLOCK_ROWS, len(rows))) for s in range(0, len(rows), BLOCK_ROWS)]
-
-    def pairs_only() -> None:  # the readable feature stack, for comparison
-        for a, b in blocks:
-            pair_features(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b], item_x,
-                          item_cat)
-
-    def logits(a: int, b: int) -> Any:
-        return prop.logits_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
-                                item_x, item_cat)
-
-    def all_logits() -> None:
-        for a, b in blocks:
-            logits(a, b)
-
-    keys_t = np.ascontiguousarray((keys / np.sqrt(queries.shape[1])).T, dtype=np.float32)
-
-    def attention() -> None:
-        for a, b in blocks:
-            att = queries[a:b] @ keys_t  # small vectors: no max shift (see models.ranking)
-            np.exp(att, out=att)
-            att.sum(axis=1)
-
-    n_warm = int(np.count_nonzero(warm))
-
-    def attention_warm() -> None:  # as many rows as are warm: the rest attend uniformly
-        for a, b in blocks:
-            if a < n_warm:
-                att = queries[a:min(b, n_warm)] @ keys_t
-                np.exp(att, out=att)
-                att.sum(axis=1)
-
-    def matmul() -> None:
-        for a, b in blocks:
-            queries[a:b] @ keys_t
-
-    cached = [logits(a, b) for a, b in blocks]
-
-    def sigmoid() -> None:  # the exp path: e^(−z) of the logits above
-        for z in cached:
-            p = np.negative(z)
-            np.exp(p, out=p)
-
-    def inverse_odds(product: bool | None = None) -> Callable[[], None]:
+    def each(fn: Callable[[Any], object]) -> Callable[[], None]:
         def run() -> None:
-            for a, b in blocks:
-                prop.inverse_odds_fast(viewer_x[a:b], log_budget[a:b], known[a:b], share[a:b],
-                                       item_x, item_cat, product=product, transposed=True)
+            for block in blocks:
+                fn(block)
 
         return run
 
-    ranked = rank(queries, keys, from_logits(logits), k)
+    def intent_only(block: Any) -> None:
+        _intent(scene, block, w, np.zeros((len(block), len(sc)), np.float32))
 
-    columns = TopK(len(sc), min(k, len(sc)), BLOCK_ROWS)
+    cached = [logits(scene, block, weights) for block in blocks]
 
-    def top_k() -> None:  # what rank runs: items down, viewers across
-        for a, b in blocks:
-            columns(np.random.default_rng(a).random((len(sc), b - a), dtype=np.float32))
+    def softmax() -> None:
+        for taste, _ in cached:
+            att = taste - taste.max(axis=1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(axis=1, keepdims=True)
+
+    def sigmoid() -> None:
+        for _, power in cached:
+            p = np.negative(power)
+            np.exp(p, out=p)
+            p += 1.0
+            np.reciprocal(p, out=p)
+
+    columns = TopK(len(sc), k, BLOCK_ROWS)
+
+    def top_k() -> None:  # what build_push runs: items down, viewers across
+        for block in blocks:
+            columns(np.random.default_rng(len(block)).random((len(sc), len(block)),
+                                                             dtype=np.float32))
 
     def top_k_rows() -> None:  # the readable twin: argmax along viewers' rows
-        for a, b in blocks:
-            score = np.random.default_rng(a).random((b - a, len(sc)), dtype=np.float32)
-            _top_k(score, min(k, len(sc)))
+        for block in blocks:
+            _top_k(np.random.default_rng(len(block)).random((len(block), len(sc)),
+                                                            dtype=np.float32), k)
 
     def scores_only() -> None:
-        for a, b in blocks:
-            np.random.default_rng(a).random((b - a, len(sc)), dtype=np.float32)
+        for block in blocks:
+            np.random.default_rng(len(block)).random((len(block), len(sc)), dtype=np.float32)
 
     def ids() -> None:
-        vt.rows.ids[rows].tolist()
+        room.viewers.rows.ids[rows].tolist()
         names = room.params.arms.names
         [names[a] for a in room.arm[rows].tolist()]
 
-    heat = momentum(room._context(event.ts), sc)
-    chosen = "product form" if PRODUCT_PAYS else "exp of logits_fast: AVX-512 makes exp cheap"
+    heat = momentum(ctx, sc)
+    ranked = Ranked(np.zeros((len(rows), k), np.int64), np.zeros((len(rows), k), np.float32),
+                    np.full((len(rows), k), 0.5, np.float32), np.zeros((len(rows), k), np.float32))
+    warm, known = _evidence(ctx, rows)
     stages = [
         ("whole build_push", lambda: bench.push(event)),
-        ("gather (vectors, viewer/item features)", gather),
-        (f"propensity e^(-z) as build_push runs it here ({chosen})", inverse_odds()),
-        ("  for comparison: as a product (models.odds)", inverse_odds(True)),
-        ("  for comparison: logits_fast", all_logits),
-        ("  for comparison: then exp(-z) of those logits", sigmoid),
-        ("  for comparison: the readable pair_features stack alone", pairs_only),
-        ("attention (matmul + exp + row sums)", attention),
-        ("  of which matmul", matmul),
-        (f"  what build_push runs: the {n_warm:,} warm viewers' rows only", attention_warm),
+        ("attention × propensity of every pair (score_block)", each(lambda b: score_block(ctx, b))),
+        ("  taste logits: one q·Kᵀ product + intent (choice_scoring)", each(
+            lambda b: _taste(scene, b, w))),
+        ("    of which short-term intent (viewers with recent actions only)",
+         each(intent_only)),
+        ("  power logits: per item + price against budget", each(lambda b: _power(scene, b, w))),
+        ("    of which budgets (log_budgets)", each(lambda b: log_budgets(scene, b))),
+        ("  softmax of the taste logits", softmax),
+        ("  sigmoid of the power logits", sigmoid),
+        ("  for comparison: the readable feature table (features_block)",
+         each(lambda b: features_block(scene, b))),
         ("top-k (TopK: max down item columns) [minus random scores]", top_k),
         ("  for comparison: k argmax passes along rows [minus random scores]", top_k_rows),
         ("  random scores to subtract", scores_only),

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from features.contract.events import Event, Origin, ShowcaseItem
-from features.state.viewers import ATTR_BUCKETS, CATEGORY_BUCKETS
+from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 from features.state.windows import CARTS, CLICKS, PURCHASES
 from models.learners.factorization import RowFunkMF
 from models.params import RoomParams
-from models.push import PushContext, build_push
+from models.push import build_push
 from models.room import Room
 
 T0 = 1_764_331_200_000
@@ -65,8 +65,8 @@ class RankingRoom:
     """A ``Room`` holding ``viewers`` present, partly warm viewers and ``max_items`` items.
 
     The viewer columns and vectors are filled with array assignments (the values a day of
-    events would leave: tiers, hashed attrs, spend, clicks, categories; 30% of viewers and
-    70% of items warm) instead of replaying a million ``enter`` events through ``accept``.
+    events would leave: tiers, segments, spend, choices per category, recent intent for 5%;
+    30% of viewers and 70% of items warm) instead of replaying a million events.
     """
 
     def __init__(self, viewers: int, max_items: int, seed: int = 7) -> None:
@@ -95,14 +95,38 @@ class RankingRoom:
         tier = rng.integers(0, 6, cap).astype(np.float32)
         table.has_tier = (rng.random(cap) < 0.5).astype(np.float32)
         table.tier = tier * table.has_tier
-        table.attrs = (rng.random((cap, ATTR_BUCKETS)) < 0.2).astype(np.float32)
-        buyers = (rng.random(cap) < 0.1).astype(np.float32)
-        table.purchases = buyers * rng.integers(1, 4, cap).astype(np.float32)
-        table.spend = table.purchases * rng.uniform(10, 200, cap).astype(np.float32)
-        table.clicks = rng.poisson(2.0, cap).astype(np.float32)
-        table.carts = rng.poisson(0.3, cap).astype(np.float32)
-        table.watch_ms = rng.uniform(0, 3_600_000, cap).astype(np.float32)
-        table.categories = rng.poisson(0.5, (cap, CATEGORY_BUCKETS)).astype(np.float32)
+        table.segments = (rng.random((cap, SEGMENT_SLOTS)) < 0.2).astype(np.uint8)
+        # What choices leave: a few per viewer, exposure spread over the showcase.
+        table.cat_chosen = rng.poisson(0.3, (cap, CATEGORY_SLOTS)).astype(np.float32)
+        table.cat_exposed = (table.cat_chosen.sum(axis=1, keepdims=True)
+                             * rng.dirichlet(np.ones(CATEGORY_SLOTS), cap)).astype(np.float32)
+        table.price_w = rng.poisson(2.0, cap).astype(np.float32)  # a third have acted on none
+        table.price_lp = table.price_w * rng.uniform(2.0, 5.5, cap).astype(np.float32)
+        active = rng.random(cap) < 0.05  # acted in the last minutes
+        table.recent_item = np.where(active[:, None], rng.integers(1, max_items + 1, (cap, 3)),
+                                     0).astype(np.int32)
+        table.recent_ts = np.where(active[:, None], self.now - rng.integers(0, 300_000, (cap, 3)),
+                                   0)
+        table.recent_kind = np.where(active[:, None], rng.integers(1, 4, (cap, 3)),
+                                     0).astype(np.int8)
+        engaged = rng.random(cap) < 0.2
+        table.engaged_item = np.where(engaged, rng.integers(1, max_items + 1, cap),
+                                      0).astype(np.int32)
+        table.engaged_ts = np.where(engaged, self.now - rng.integers(0, 300_000, cap), 0)
+        choices = room.choices
+        choices.cat_chosen[:] = rng.poisson(20.0, CATEGORY_SLOTS)
+        choices.cat_exposed[:] = choices.cat_chosen.sum() * rng.dirichlet(np.ones(CATEGORY_SLOTS))
+        choices.seg_chosen[:] = rng.poisson(3.0, choices.seg_chosen.shape)
+        choices.seg_exposed[:] = rng.uniform(1.0, 6.0, choices.seg_exposed.shape)
+        choices.tier_w[:] = rng.uniform(0.0, 50.0, len(choices.tier_w))
+        choices.tier_lp[:] = choices.tier_w * rng.uniform(2.0, 5.5, len(choices.tier_w))
+        choices.tier_w[3] = choices.tier_lp[3] = 0.0  # a tier nobody in it acted yet
+        items = room.items
+        items.chosen[:max_items] = rng.poisson(5.0, max_items)
+        items.exposed[:max_items] = rng.uniform(1.0, 10.0, max_items)
+        items.seg_chosen[:max_items] = rng.poisson(1.0, (max_items, SEGMENT_SLOTS))
+        items.seg_exposed[:max_items] = rng.uniform(0.5, 3.0, (max_items, SEGMENT_SLOTS))
+        items.shown_since[:max_items] = self.now - rng.integers(0, 600_000, max_items)
         mf = room.mf
         assert isinstance(mf, RowFunkMF)  # the bench's rooms use the fast learners
         mf.reserve(cap, 0)
@@ -113,12 +137,9 @@ class RankingRoom:
         room.arm = np.where(rng.random(cap) < 0.1, control, 0).astype(np.int8)
         room.pushed_at = np.full(cap, -1, np.int64)
         room.pushed_items = np.full((cap, params.top_k), -1, np.int64)
-        # A propensity model that has learned something (non-trivial weights).
-        names = _feature_names()
-        for _ in range(200):
-            values = rng.normal(0, 1, len(names)).tolist()
-            x = dict(zip(names, values, strict=True))
-            room.propensity.learn_one(x, bool(rng.random() < 0.3))
+        # A choice model that has learned something: every weight non-zero.
+        model = room.model
+        model.weights = model.weights + rng.normal(0.0, 0.5, len(model.weights))
         self.room = room
         self.viewers = viewers
 
@@ -135,22 +156,7 @@ class RankingRoom:
         """The ranking path of a showcase change: present rows, gather, rank, PushBatch."""
         room = self.room
         rows = room.viewers.present_rows(event.ts)
-        ctx = PushContext(
-            viewers=room.viewers,
-            items=room.items,
-            window=room.window.totals(event.ts),
-            showcase=room.showcase,
-            mf=room.mf,
-            propensity=room.propensity,
-            params=room.params,
-        )
-        return build_push(ctx, rows, room.arm[rows], event, room.room_id)
-
-
-def _feature_names() -> tuple[str, ...]:
-    from models.propensity import FEATURES
-
-    return tuple(FEATURES)
+        return build_push(room._context(event.ts), rows, room.arm[rows], event, room.room_id)
 
 
 def _call(fn: Callable[..., object], *args: object) -> Callable[[], object]:

@@ -33,7 +33,7 @@ def _component_sizes(room: Room) -> dict[str, int]:
         "items": (room.items, room.showcase),
         "window": room.window,
         "vectors": room.mf,
-        "propensity": room.propensity,
+        "choice_model": (room.model, room.choices),
         "push_memory": (room.arm, room.pushed_at, room.pushed_items),
     }
     return {name: len(pickle.dumps(obj, protocol=proto)) for name, obj in parts.items()}

@@ -10,7 +10,6 @@ so that nothing downstream of the recommendations topic can mistake it for a pus
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -19,7 +18,7 @@ import numpy as np
 from features.contract.events import Event
 from features.contract.messages import PushBatch
 from models.experiment.policy import FREQUENCY_CAP, SAME_ITEMS, policy_keep
-from models.push import PushContext, build_push, build_push_one
+from models.push import PushContext, build_push
 
 
 @dataclass(slots=True)
@@ -52,19 +51,13 @@ def take(batch: PushBatch, keep: np.ndarray) -> PushBatch:
 
 def _ranked(ctx: PushContext, rows: np.ndarray, arms: np.ndarray, event: Event,
             room_id: str) -> PushBatch:
-    if rows.size == 1:  # an enter: the one-viewer path
-        return build_push_one(ctx, int(rows[0]), int(arms[0]), event, room_id)
     return build_push(ctx, rows, arms, event, room_id)
 
 
 def _family_context(ctx: PushContext, temperature: float, k: int) -> PushContext:
-    """softmax(q·K/(√d·T)) is softmax((q/T)·K/√d): a temperature scales the queries."""
+    """An arm's temperature divides the attention logits: softmax(taste / T)."""
     params = ctx.params if k == ctx.params.top_k else replace(ctx.params, top_k=k)
-    mf = ctx.mf
-    if temperature != 1.0:
-        mf = copy.copy(ctx.mf)
-        mf.users = ctx.mf.users / temperature
-    return replace(ctx, params=params, mf=mf)
+    return replace(ctx, params=params, temperature=temperature)
 
 
 def serve(

@@ -1,9 +1,10 @@
 """Which learners a room learns with: ``fast`` (the default) or ``river`` (``--learner``).
 
-``fast`` runs River's update rules re-written on numpy rows and float lists; ``river`` runs
-River's own ``reco.FunkMF`` and ``linear_model.LogisticRegression`` behind the same Protocols
-(several times slower, the same results to rounding: ``tests/models/learners/test_contract.py``).
-River is imported only when it is chosen.
+``fast``: River's ``FunkMF`` update rule re-written on numpy rows for the vectors, and the
+listwise choice model (``listwise``). ``river``: River's own ``reco.FunkMF`` (the same vectors
+to rounding: ``tests/models/learners/test_contract.py``) and River's
+``linear_model.LogisticRegression`` on the same choice features, pointwise: the River peer the
+lab scores the listwise model against. River is imported only when it is chosen.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from models.learners.protocols import PropensityLearner, VectorLearner
+from models.learners.protocols import ChoiceLearner, VectorLearner
 
 LEARNERS: Final = ("fast", "river")
 
@@ -45,19 +46,20 @@ def vector_learner(
     return RowFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient)
 
 
-def propensity_learner(
+def choice_learner(
     kind: str,
-    names: Sequence[str],
+    taste: Sequence[str],
+    power: Sequence[str],
     lr: float,
-    l2: float = 0.0,
     initial: Mapping[str, float] | None = None,
-) -> PropensityLearner:
-    """A room's propensity learner over ``names``, starting from the weights ``initial``."""
+) -> ChoiceLearner:
+    """A room's choice model: the listwise softmax (``fast``), or River's
+    ``LogisticRegression`` on the same features, pointwise (``river``: the River peer)."""
     _check(kind)
     if kind == "river":
-        from models.learners.river_adapters import RiverLogisticRegression
+        from models.learners.river_adapters import PointwiseChoice
 
-        return RiverLogisticRegression(names, lr=lr, l2=l2, initial=initial)
-    from models.learners.logistic import LogisticRegression
+        return PointwiseChoice(taste, power, lr=lr, initial=initial)
+    from models.learners.listwise import ListwiseSoftmax
 
-    return LogisticRegression(names, lr=lr, l2=l2, initial=initial)
+    return ListwiseSoftmax(taste, power, lr=lr, initial=initial)

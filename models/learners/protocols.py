@@ -26,7 +26,7 @@ contract they share is ``tests/models/learners/test_contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -76,33 +76,20 @@ class VectorLearner(Protocol):
 
 
 @runtime_checkable
-class PropensityLearner(Protocol):
-    """Online binary classification on a fixed feature list, linear in its features.
+class ChoiceLearner(Protocol):
+    """Which item on show a viewer picks: ``P(j) ∝ attention_j × propensity_j``.
 
-    ``x`` holds exactly the features ``names``; ``values`` holds them in ``names`` order.
-    ``weights()`` is the model as arrays: ``sigmoid(values @ coef + intercept)`` equals
-    ``predict_values(values)`` (to float rounding).
+    ``x`` is a showcase as an (items × features) array in ``names`` order (any leading
+    shape for ``parts``). ``weights`` is the model as one array, what a snapshot stores.
     """
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The features, in the order of ``values`` and of the weights."""
+    names: tuple[str, ...]
+    refused: int  # non-finite examples or steps refused (the model was left unchanged)
+    learned: int  # choices learned from
+    weights: np.ndarray
 
-    @property
-    def refused(self) -> int:
-        """Non-finite updates refused (the model was left unchanged)."""
+    def parts(self, x: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The attention and the propensity of every item; no side effect."""
 
-    def predict_one(self, x: Mapping[str, float]) -> float:
-        """P(y = True | x); no side effect."""
-
-    def learn_one(self, x: Mapping[str, float], y: bool, w: float = 1.0) -> None:
-        """One step on example ``x`` with label ``y`` and sample weight ``w``."""
-
-    def predict_values(self, values: Sequence[float]) -> float:
-        """``predict_one`` of the example whose features are ``values`` (``names`` order)."""
-
-    def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None:
-        """``learn_one`` of the example whose features are ``values`` (``names`` order)."""
-
-    def weights(self) -> tuple[np.ndarray, float]:
-        """The coefficients (float64, ``names`` order) and the intercept."""
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
+        """Learn that item ``chosen`` of showcase ``x`` was picked."""

@@ -223,3 +223,67 @@ class RiverLogisticRegression:
             coef = np.where(var > 0, coef / std, 0.0)
             intercept -= float(coef @ means)
         return coef, intercept
+
+
+class PointwiseChoice:
+    """River's ``LogisticRegression`` on the choice features, pointwise: the River peer of
+    ``ListwiseSoftmax`` (``--learner river``). Each choice teaches every item on show, the
+    chosen one as True and the others as False; the score is the classifier's probability
+    (attention is uniform: a pointwise model has no notion of the showcase as a choice).
+
+    >>> m = PointwiseChoice(("taste",), ("power",), lr=0.5)
+    >>> x = np.array([[1.0, 0.0], [0.0, 0.0]])
+    >>> for _ in range(20): m.learn_matrix(x, 0)
+    >>> attention, propensity = m.parts(x)
+    >>> attention.tolist(), bool(propensity[0] > propensity[1])
+    ([0.5, 0.5], True)
+    """
+
+    def __init__(
+        self,
+        taste: Sequence[str],
+        power: Sequence[str],
+        lr: float = 0.05,
+        initial: Mapping[str, float] | None = None,
+    ) -> None:
+        self.taste, self.power = tuple(taste), tuple(power)
+        self.names = (*self.taste, *self.power)
+        self.model = RiverLogisticRegression(self.names, lr=lr, initial=initial)
+        self.learned = 0
+
+    @property
+    def refused(self) -> int:
+        return self.model.refused
+
+    @refused.setter
+    def refused(self, value: int) -> None:
+        self.model.refused = value
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The coefficients, then the intercept (the snapshot stores them so)."""
+        coef, intercept = self.model.weights()
+        return np.append(coef, intercept)
+
+    @weights.setter
+    def weights(self, values: np.ndarray) -> None:
+        for name, weight in zip(self.names, values[:-1].tolist(), strict=True):
+            self.model.linear._weights[name] = float(weight)
+        self.model.linear.intercept = float(values[-1])
+
+    def parts(self, x: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        coef, intercept = self.model.weights()
+        propensity = 1.0 / (1.0 + np.exp(-(x @ coef + intercept)))
+        attention = np.full(propensity.shape, 1.0 / max(propensity.shape[-1], 1))
+        return attention, propensity
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        if len(x) < 2:
+            return
+        if not np.isfinite(x).all() or not math.isfinite(weight):  # all of it, or none
+            self.model.refused += 1
+            return
+        for j, values in enumerate(x.tolist()):
+            self.model.learn_values(values, j == chosen, weight)
+        self.learned += 1

@@ -17,3 +17,39 @@ def test_the_lab_scores_the_job_and_every_peer_below_the_oracle() -> None:
         assert row.hr[ORACLE] > max(row.hr["popularity"], row.hr["spotlight_first"])
     table = format_lab(rows)
     assert "default" in table and "held-out" in table and "/oracle" in table
+
+
+def test_the_hindsight_bound_refits_the_choices_the_rooms_learned_from() -> None:
+    from models.choice_features import FEATURES
+    from models.offline.hindsight import fit, recorded_choices
+    from models.params import RoomParams
+    from tests.flows.helpers import world_lines
+
+    lines = world_lines(seed=2, rooms=2, viewers=60, minutes=5)
+    actions = sum(b'"item_click"' in line or b'"add_to_cart"' in line or b'"purchase"' in line
+                  for line in lines)
+    choices = recorded_choices(lines, RoomParams())
+    assert 0 < len(choices) <= actions
+    assert all(x.shape[1] == len(FEATURES) and 0 <= c < len(x) for x, c in choices)
+    weights = fit(choices, epochs=3)
+    # in sample, the fitted weights explain the choices better than the priors do
+    from models.choice_features import POWER, PRIORS, TASTE
+    from models.learners.listwise import ListwiseSoftmax
+
+    def log_likelihood(model: ListwiseSoftmax) -> float:
+        import numpy as np
+
+        return sum(float(np.log(model.probabilities(x)[c])) for x, c in choices)
+
+    priors, fitted = ListwiseSoftmax(TASTE, POWER, initial=PRIORS), ListwiseSoftmax(TASTE, POWER)
+    fitted.weights = weights
+    assert log_likelihood(fitted) > log_likelihood(priors)
+
+
+def test_ablations_are_listed_when_asked() -> None:
+    from flows.lab import ABLATIONS
+
+    rows = run_lab(seeds=(5,), rooms=2, viewers=50, minutes=4.0, regimes=("default",),
+                   ablations=True)
+    assert set(ABLATIONS) <= set(rows[0].hr)
+    assert "without intent" in format_lab(rows)

@@ -18,10 +18,10 @@ from tests.models.test_room import PARAMS, ROOM, S1, msg
 
 
 @pytest.mark.parametrize("learner", LEARNERS)
-def test_a_huge_amount_leaves_the_room_learners_finite(learner: str) -> None:
-    """A purchase of 1e39 overflows the buyer's float32 spend to inf, so the buyer's later
-    examples carry an infinite feature: the propensity learner refuses them (counted in
-    the stats) and keeps ranking the other viewers with finite scores."""
+def test_a_huge_price_leaves_the_room_learners_finite(learner: str) -> None:
+    """A price of 1e39 (past float32: it would be inf) on a showcase item is held at the
+    contract's MAX_MONEY: every feature, weight and score stays finite, choices of that
+    item included."""
     room = Room(ROOM, dataclasses.replace(PARAMS, learner=learner))
     stream = [
         msg("a", "enter", 0, user_id="u-1"),
@@ -36,14 +36,14 @@ def test_a_huge_amount_leaves_the_room_learners_finite(learner: str) -> None:
     ]
     events = [decode_event(json.dumps(m).encode(), Origin("t", 0, n)) for n, m in enumerate(stream)]
     assert all(isinstance(e, Event) for e in events)
-    # The decoder refuses 1e39 (contract range); the learners are the second line of defence,
-    # so the huge amount is put on the decoded event directly.
-    events[3].amount = 1e39  # type: ignore[union-attr]
-    out = room.accept([e for e in events if isinstance(e, Event)])
-    coef, intercept = room.propensity.weights()
-    assert np.isfinite(coef).all() and np.isfinite(intercept)
+    # The decoder refuses 1e39 (contract range); the room is the second line of defence, so
+    # the huge price is put on the decoded event directly.
+    showcase = events[2]
+    assert isinstance(showcase, Event) and showcase.items[0].item_id == "sku-1"
+    showcase.items = (dataclasses.replace(showcase.items[0], price=1e39), *showcase.items[1:])
+    out = room.accept([e for e in events[:-1] if isinstance(e, Event)])
+    assert np.isfinite(room.model.weights).all() and room.model.learned == 4
     assert np.isfinite(room.mf.users).all() and np.isfinite(room.mf.items).all()
-    assert sum(o.refused for o in out if isinstance(o, RoomStats)) == 4  # click and cart: ±
-    last = [o for o in out if isinstance(o, PushBatch)][-1]
-    clean = last.user_ids.index("u-2")
-    assert np.isfinite(last.score[clean]).all()
+    assert sum(o.refused for o in out if isinstance(o, RoomStats)) == 0
+    pushes = [o for o in out if isinstance(o, PushBatch)]
+    assert pushes and all(np.isfinite(p.score).all() for p in pushes)

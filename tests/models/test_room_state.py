@@ -1,8 +1,13 @@
 """The recovery format: explicit, versioned, free of class paths, readable across releases.
 
-``tests/fixtures/room-state-v1.bin`` is a snapshot written by state version 1 (the golden
-room of ``test_room`` after half of its events). Every later release must restore it. To add
-the fixture of a new version: ``python -m tests.models.test_room_state``.
+``tests/fixtures/room-state-v<N>.bin`` is a snapshot written by state version N (the golden
+room of ``test_room`` after half of its events). Every later release must restore them all.
+To add the fixture of a new version: ``python -m tests.models.test_room_state``.
+
+Version 2 ranks with the choice model: a room restored from version 1 (or from a pickle of the
+releases before) keeps its viewers, items, vectors, de-duplication and held events, and its
+choice model starts from the priors (``room_state._v1_to_v2``), so it pushes to the same
+viewers on the same triggers, with other scores.
 """
 
 from __future__ import annotations
@@ -37,13 +42,35 @@ def _rest(room: Room) -> list[Any]:
     return summaries(out + room.flush())
 
 
-def test_a_snapshot_of_state_version_1_restores_and_goes_on_like_the_room_that_wrote_it() -> None:
-    blob = (FIXTURES / "room-state-v1.bin").read_bytes()
+def test_a_snapshot_of_state_version_2_restores_and_goes_on_like_the_room_that_wrote_it() -> None:
+    blob = (FIXTURES / "room-state-v2.bin").read_bytes()
     restored = Room.restore(blob, PARAMS)
     uninterrupted = _half_room()
     assert restored.clock == uninterrupted.clock
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
+    np.testing.assert_array_equal(restored.model.weights, uninterrupted.model.weights)
     assert _rest(restored) == _rest(uninterrupted)
+
+
+def _who(summaries: list[Any]) -> list[Any]:
+    """Room, trigger, trigger id, ts, viewers, arms, items on show: everything but scores."""
+    return [summary[:7] for summary in summaries]
+
+
+def _upgraded_goes_on(restored: Room) -> None:
+    uninterrupted = _half_room()
+    assert restored.clock == uninterrupted.clock
+    assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
+    rows = restored.viewers.rows.high_water
+    np.testing.assert_array_equal(restored.mf.users[:rows], uninterrupted.mf.users[:rows])
+    assert restored.dedup._order == uninterrupted.dedup._order
+    assert restored.model.learned == 0  # the choice model starts from its priors
+    mine, theirs = _rest(restored), _rest(uninterrupted)
+    assert _who(mine) == _who(theirs) and len(mine) > 0
+
+
+def test_a_snapshot_of_state_version_1_restores_and_goes_on_to_the_same_viewers() -> None:
+    _upgraded_goes_on(Room.restore((FIXTURES / "room-state-v1.bin").read_bytes(), PARAMS))
 
 
 def test_a_pickled_room_of_the_release_before_resumes_after_the_upgrade() -> None:
@@ -52,7 +79,7 @@ def test_a_pickled_room_of_the_release_before_resumes_after_the_upgrade() -> Non
     blob = (FIXTURES / "room-state-pickle-f2fa4e2.bin").read_bytes()
     restored = Room.restore(blob, PARAMS)
     assert restored.snapshot()[:4] == b"RRS1"  # from now on in the versioned format
-    assert _rest(restored) == _rest(_half_room())
+    _upgraded_goes_on(restored)
 
 
 def test_a_pickle_naming_anything_but_roomrank_and_numpy_is_refused() -> None:
@@ -101,10 +128,10 @@ def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> Non
 def test_a_column_the_snapshot_lacks_restores_as_zeros_for_every_row() -> None:
     """What an older snapshot looks like to a release that added a per-viewer column."""
     tree = decode(_half_room().snapshot())
-    del tree["viewers"]["watch_ms"]
+    del tree["viewers"]["price_lp"]
     restored = Room.restore(encode(tree), PARAMS)
-    assert len(restored.viewers.watch_ms) == restored.viewers.rows.capacity
-    assert not restored.viewers.watch_ms.any()
+    assert len(restored.viewers.price_lp) == restored.viewers.rows.capacity
+    assert not restored.viewers.price_lp.any()
 
 
 def test_restored_tables_have_columns_as_long_as_their_row_index() -> None:

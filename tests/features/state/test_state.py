@@ -6,14 +6,13 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.state.dedup import Deduplicator
 from features.state.reorder import ReorderBuffer
 from features.state.rows import RowIndex, grow
-from features.state.viewers import ATTR_BUCKETS, VIEWER_FEATURES, ViewerTable
+from features.state.viewers import SEGMENT_SLOTS, ViewerTable
 from features.state.windows import CARTS, CHANNELS, CLICKS, PURCHASES, WATCH_MIN, ItemWindow
 
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
@@ -372,30 +371,38 @@ def test_older_touch_does_not_move_last_seen_back() -> None:
     assert v.last_seen[row] == 10_000
 
 
-def test_enter_records_tier_and_attrs() -> None:
+def test_enter_records_tier_and_segments() -> None:
+    """The tier is a number; every other str/int attribute value is a segment slot, exact per
+    room; float attributes (no natural segments) are not."""
     v = table()
-    row = v.enter("a", 0, {"spend_tier": 4, "city": "Lyon"})
-    plain = v.enter("b", 0, {})
-    x = v.features(np.array([row, plain]))
-    assert x.shape == (2, len(VIEWER_FEATURES))
-    assert x.dtype == np.float32
-    assert x[0, VIEWER_FEATURES.index("tier")] == pytest.approx(4 / 5)
-    assert x[0, VIEWER_FEATURES.index("has_tier")] == 1.0
-    assert x[1, VIEWER_FEATURES.index("has_tier")] == 0.0
-    assert v.attrs[row].sum() == 1.0  # one string attr hashed into one bucket
-    assert v.attrs[plain].sum() == 0.0
-    assert v.attrs.shape[1] == ATTR_BUCKETS
+    row = v.enter("a", 0, {"spend_tier": 4, "city": "Lyon", "new_user": 1, "score": 0.3})
+    other = v.enter("b", 0, {"city": "Paris"})
+    same = v.enter("c", 0, {"city": "Lyon"})
+    plain = v.enter("d", 0, {})
+    assert v.tier[row] == 4.0 and v.has_tier[row] == 1.0 and v.has_tier[other] == 0.0
+    assert v.segment_names == ["city=Lyon", "new_user=1", "city=Paris"]
+    assert np.flatnonzero(v.segments[row]).tolist() == [0, 1]
+    assert np.flatnonzero(v.segments[other]).tolist() == [2]
+    assert np.flatnonzero(v.segments[same]).tolist() == [0]
+    assert v.segments[plain].sum() == 0
+
+
+def test_segment_slots_are_bounded() -> None:
+    v = table()
+    for n in range(3 * SEGMENT_SLOTS):
+        v.enter(f"u-{n}", 0, {"city": f"c{n}"})
+    assert len(v.segment_names) == SEGMENT_SLOTS
+    assert v.segments.shape[1] == SEGMENT_SLOTS
+    assert (v.segments.sum(axis=1)[: 3 * SEGMENT_SLOTS] == 1).all()  # beyond: shared slots
 
 
 def test_forget_idle_frees_rows_and_reentry_gets_a_clean_row() -> None:
     v = table()
     old = v.enter("old", 0, {"spend_tier": 5, "city": "Paris"})
-    v.clicks[old] = 7
-    v.carts[old] = 2
-    v.purchases[old] = 1
-    v.spend[old] = 80.0
-    v.watch_ms[old] = 120_000
-    v.categories[old, 3] = 4
+    v.cat_chosen[old, 3] = 4
+    v.cat_exposed[old, 2] = 1.5
+    v.recent_item[old] = [3, 2, 0]
+    v.price_w[old], v.price_lp[old] = 2.0, 7.0
     keep = v.enter("keep", 550_000, {})
     assert v.forget_idle(600_000) == []  # exactly forget_after behind: not yet
     assert v.forget_idle(600_001) == [old]
@@ -404,12 +411,9 @@ def test_forget_idle_frees_rows_and_reentry_gets_a_clean_row() -> None:
     again = v.enter("old", 700_000, {})
     assert again == old  # the freed row is reused
     assert v.row_of("old") == again
-    features = v.features(np.array([again]))[0]
-    assert features[VIEWER_FEATURES.index("has_tier")] == 0.0
-    assert np.count_nonzero(features) == 0
-    for column in (v.clicks, v.carts, v.purchases, v.spend, v.watch_ms, v.tier):
-        assert column[again] == 0
-    assert v.categories[again].sum() == 0
+    for name in ViewerTable._COLUMNS:
+        if name not in ("last_seen", "present"):
+            assert not getattr(v, name)[again].any(), name
     assert v.last_seen[again] == 700_000 and v.present[again]
 
 

@@ -1,8 +1,9 @@
 """The learner Protocols' contract, passed by the fast learners and the River adapters alike.
 
-The same update sequence gives the same predictions (to rounding) whichever implementation
-runs it; ``predict_one`` has no side effect; rows start cold; a non-finite update leaves the
-model exactly as it was and is counted. River's own estimator checks on the estimators the
+Vectors: the same update sequence gives the same predictions (to rounding) whichever
+implementation runs it; ``predict_one`` has no side effect; rows start cold. Choice learners
+(listwise and River's pointwise peer): a non-finite update leaves the model exactly as it was
+and is counted. River's own estimator checks on the estimators the
 adapters run are in ``test_river_checks.py``.
 """
 
@@ -18,12 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from river import optim
 
-from models.learners.choice import LEARNERS, propensity_learner, vector_learner
+from models.learners.choice import LEARNERS, choice_learner, vector_learner
 from models.learners.factorization import RowFunkMF
-from models.learners.logistic import LogisticRegression
-from models.learners.protocols import PropensityLearner, VectorLearner
-from models.learners.river_adapters import RiverFunkMF, RiverLogisticRegression
-from models.propensity import FEATURES, PropensityModel
+from models.learners.listwise import ListwiseSoftmax
+from models.learners.protocols import ChoiceLearner, VectorLearner
+from models.learners.river_adapters import PointwiseChoice, RiverFunkMF, RiverLogisticRegression
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 D, USERS, ITEMS = 4, 5, 4
@@ -71,12 +71,11 @@ def all_predictions(model: VectorLearner) -> np.ndarray:
 def test_every_implementation_satisfies_its_protocol() -> None:
     for kind in LEARNERS:
         assert isinstance(vector_learner(kind, D, 0.05), VectorLearner)
-        assert isinstance(propensity_learner(kind, NAMES, 0.05), PropensityLearner)
-        assert isinstance(PropensityModel(learner=kind), PropensityLearner)
+        assert isinstance(choice_learner(kind, NAMES[:2], NAMES[2:], 0.05), ChoiceLearner)
     assert isinstance(vector_learner("fast", D, 0.05), RowFunkMF)
     assert isinstance(vector_learner("river", D, 0.05), RiverFunkMF)
-    assert isinstance(propensity_learner("fast", NAMES, 0.05), LogisticRegression)
-    assert isinstance(propensity_learner("river", NAMES, 0.05), RiverLogisticRegression)
+    assert isinstance(choice_learner("fast", NAMES[:2], NAMES[2:], 0.05), ListwiseSoftmax)
+    assert isinstance(choice_learner("river", NAMES[:2], NAMES[2:], 0.05), PointwiseChoice)
     with pytest.raises(ValueError, match="learner must be one of fast, river"):
         vector_learner("torch", D, 0.05)
 
@@ -201,34 +200,15 @@ def _finite(example: Example) -> bool:
     return all(map(math.isfinite, values)) and math.isfinite(w)
 
 
-def _learners() -> list[Callable[[], PropensityLearner]]:
-    return [
-        lambda: propensity_learner("fast", NAMES, 0.05, 1e-3, PRIORS),
-        lambda: propensity_learner("river", NAMES, 0.05, 1e-3, PRIORS),
-    ]
+def _learners() -> list[Callable[[], RiverLogisticRegression]]:
+    return [lambda: RiverLogisticRegression(NAMES, 0.05, 1e-3, initial=PRIORS)]
 
 
-@PROPERTY
-@given(stream=examples)
-def test_same_examples_same_model_fast_and_river(stream: list[Example]) -> None:
-    fast, river = (make() for make in _learners())
-    for values, y, w in stream:
-        assert fast.predict_values(values) == pytest.approx(
-            river.predict_values(values), abs=1e-9, nan_ok=True
-        )
-        fast.learn_values(values, y, w)
-        river.learn_one(dict(zip(NAMES, values, strict=True)), y, w)
-    (fast_coef, fast_bias), (river_coef, river_bias) = fast.weights(), river.weights()
-    np.testing.assert_allclose(fast_coef, river_coef, rtol=0, atol=1e-9)
-    assert fast_bias == pytest.approx(river_bias, abs=1e-9)
-    assert fast.refused == river.refused == sum(not _finite(e) for e in stream)
-
-
-@pytest.mark.parametrize("make", _learners(), ids=LEARNERS)
+@pytest.mark.parametrize("make", _learners(), ids=["river"])
 @PROPERTY
 @given(stream=examples)
 def test_non_finite_examples_leave_the_weights_as_if_never_seen(
-    make: Callable[[], PropensityLearner], stream: list[Example]
+    make: Callable[[], RiverLogisticRegression], stream: list[Example]
 ) -> None:
     faulty, clean = make(), make()
     for example in stream:
@@ -242,9 +222,9 @@ def test_non_finite_examples_leave_the_weights_as_if_never_seen(
     assert faulty.refused == sum(not _finite(e) for e in stream)
 
 
-@pytest.mark.parametrize("make", _learners(), ids=LEARNERS)
+@pytest.mark.parametrize("make", _learners(), ids=["river"])
 def test_a_weight_that_would_overflow_is_refused(
-    make: Callable[[], PropensityLearner],
+    make: Callable[[], RiverLogisticRegression],
 ) -> None:
     """Finite but huge inputs whose step overflows: lr · clamp(g·w) · x is past float range."""
     model = make()
@@ -256,8 +236,8 @@ def test_a_weight_that_would_overflow_is_refused(
     assert model.weights()[1] == before[1]
 
 
-@pytest.mark.parametrize("make", _learners(), ids=LEARNERS)
-def test_propensity_semantics(make: Callable[[], PropensityLearner]) -> None:
+@pytest.mark.parametrize("make", _learners(), ids=["river"])
+def test_propensity_semantics(make: Callable[[], RiverLogisticRegression]) -> None:
     """``predict_one`` on a dict equals ``predict_values`` on the values and the sigmoid of
     the linear weights; it changes nothing; learning a positive raises the prediction."""
     model = make()
@@ -276,19 +256,56 @@ def test_propensity_semantics(make: Callable[[], PropensityLearner]) -> None:
         model.learn_one({"f0": 1.0}, True)
 
 
-def test_propensity_model_runs_either_learner() -> None:
-    """The room's ``PropensityModel`` over the job's features, with each learner."""
-    rng = np.random.default_rng(4)
-    fast, river = PropensityModel(learner="fast"), PropensityModel(learner="river")
-    for _ in range(200):
-        values = rng.normal(0, 1, len(FEATURES)).tolist()
-        assert fast.predict_values(values) == pytest.approx(river.predict_values(values),
-                                                            abs=1e-9)
-        y = bool(rng.random() < 0.3)
-        fast.learn_values(values, y, 1.0)
-        river.learn_values(values, y, 1.0)
-    for a, b in zip(fast.weight_groups(), river.weight_groups(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+# -- choice learners ----------------------------------------------------------------------
+
+showcases = st.lists(
+    st.tuples(
+        st.lists(st.lists(st.one_of(st.floats(-3.0, 3.0), st.sampled_from(BAD)),
+                          min_size=len(NAMES), max_size=len(NAMES)), min_size=2, max_size=6),
+        st.integers(0, 5),
+    ),
+    max_size=30,
+)
+
+
+@pytest.mark.parametrize("kind", LEARNERS)
+@PROPERTY
+@given(stream=showcases)
+def test_choice_learners_refuse_non_finite_showcases(
+    kind: str, stream: list[tuple[list[list[float]], int]]
+) -> None:
+    """Either kind: a showcase with a non-finite feature changes nothing; the rest learn."""
+    faulty = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS)
+    clean = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS)
+    for rows, chosen in stream:
+        x = np.array(rows)
+        chosen %= len(rows)
+        faulty.learn_matrix(x, chosen)
+        if np.isfinite(x).all():
+            clean.learn_matrix(x, chosen)
+    np.testing.assert_array_equal(faulty.weights, clean.weights)
+    assert np.isfinite(faulty.weights).all()
+    attention, propensity = faulty.parts(np.zeros((3, len(NAMES))))
+    assert attention.sum() == pytest.approx(1.0) and ((propensity > 0) & (propensity < 1)).all()
+
+
+def test_pointwise_choice_is_rivers_logistic_regression() -> None:
+    """The River peer gives the weights River's own ``LogisticRegression`` reaches on the same
+    pointwise examples (each item on show: chosen or not)."""
+    from river import linear_model
+
+    peer = PointwiseChoice(NAMES[:2], NAMES[2:], lr=0.05)
+    river = linear_model.LogisticRegression(optimizer=optim.SGD(0.05), l2=0.0,
+                                            intercept_lr=0.01)
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        x = rng.normal(0, 1, (4, len(NAMES)))
+        chosen = int(rng.integers(4))
+        peer.learn_matrix(x, chosen)
+        for j, values in enumerate(x.tolist()):
+            river.learn_one(dict(zip(NAMES, values, strict=True)), j == chosen)
+    expected = [river.weights.get(name, 0.0) for name in NAMES] + [river.intercept]
+    np.testing.assert_allclose(peer.weights, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(

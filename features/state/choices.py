@@ -1,0 +1,142 @@
+"""What a room's viewers chose, against what they could have chosen: the evidence of taste.
+
+A click on the one dress among shoes says more than a click on a dress among dresses. So each
+choice (``item_click``, ``add_to_cart``, ``purchase`` of an item on show) adds one unit to the
+chosen item's category and item, and spreads one unit of *exposure* evenly over the showcase in
+force: a viewer's, an item's or a category's affinity is then chosen / exposed, a ratio that is
+1 for "no more than chance" whatever the showcase's mix (``models.choice_features`` shrinks it
+toward the room when evidence is thin). Engagement with the stream (heartbeats, likes) is not a
+choice among the items on show and is kept apart (``engaged``). Prices of the items acted on are
+the evidence of purchasing power, pooled per spend tier for viewers who have not acted yet.
+
+Everything here is a pure aggregator over plain arrays (``ViewerTable``, ``ItemTable``, and
+``RoomChoices`` for the room's own totals), updated in event-time order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+
+from features.state.catalog import ItemTable, Showcase
+from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS, ViewerTable
+
+TIER_BINS: Final = 8  # spend tiers 0..7 pooled apart (beyond: the last bin); then everyone
+# How much a price counts as evidence of purchasing power, per action: paying is the strongest.
+PRICE_WEIGHT: Final = {"item_click": 1.0, "add_to_cart": 1.0, "purchase": 2.0}
+FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3}  # ViewerTable.recent_kind
+
+
+class RoomChoices:
+    """A room's totals: choices and exposure per category slot, and acted-on log prices per
+    spend tier (bin ``TIER_BINS`` holds every viewer, tier or not).
+
+    >>> room = RoomChoices()
+    >>> room.tier_bin(2.0, True), room.tier_bin(40.0, True), room.tier_bin(0.0, False)
+    (2, 7, 8)
+    """
+
+    def __init__(self) -> None:
+        self.cat_chosen = np.zeros(CATEGORY_SLOTS, dtype=np.float64)
+        self.cat_exposed = np.zeros(CATEGORY_SLOTS, dtype=np.float64)
+        self.tier_w = np.zeros(TIER_BINS + 1, dtype=np.float64)
+        self.tier_lp = np.zeros(TIER_BINS + 1, dtype=np.float64)
+        # Choices and exposure per (hashed attr value, category slot): viewers who share an
+        # attribute value share some taste, the prior of a viewer with no choices yet.
+        self.seg_chosen = np.zeros((SEGMENT_SLOTS, CATEGORY_SLOTS), dtype=np.float64)
+        self.seg_exposed = np.zeros((SEGMENT_SLOTS, CATEGORY_SLOTS), dtype=np.float64)
+
+    @staticmethod
+    def tier_bin(tier: float, has_tier: bool) -> int:
+        if not has_tier or not math.isfinite(tier):
+            return TIER_BINS
+        return min(max(round(tier), 0), TIER_BINS - 1)
+
+    def price_prior(self, tier: float, has_tier: bool) -> float | None:
+        """The mean acted-on log price of the viewer's tier, else of the room; None before
+        anyone in the room acted."""
+        for b in (self.tier_bin(tier, has_tier), TIER_BINS):
+            if self.tier_w[b] > 0:
+                return float(self.tier_lp[b] / self.tier_w[b])
+        return None
+
+
+def record_choice(
+    viewers: ViewerTable,
+    items: ItemTable,
+    room: RoomChoices,
+    row: int,
+    item: int,
+    showcase: Showcase | None,
+    action: str,
+    ts: int,
+) -> None:
+    """Viewer ``row`` acted (``action``) on item row ``item`` at ``ts``."""
+    if showcase is not None and len(showcase) and bool((showcase.rows == item).any()):
+        share = 1.0 / len(showcase)
+        slots = items.category[showcase.rows]
+        np.add.at(viewers.cat_exposed[row], slots, share)
+        np.add.at(room.cat_exposed, slots, share)
+        np.add.at(items.exposed, showcase.rows, share)
+        chosen = int(items.category[item])
+        viewers.cat_chosen[row, chosen] += 1.0
+        room.cat_chosen[chosen] += 1.0
+        items.chosen[item] += 1.0
+        for b in np.flatnonzero(viewers.segments[row]).tolist():
+            np.add.at(room.seg_exposed[b], slots, share)
+            room.seg_chosen[b, chosen] += 1.0
+            items.seg_exposed[showcase.rows, b] += share
+            items.seg_chosen[item, b] += 1.0
+    remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
+             item + 1, ts, FUNNEL.get(action, 1))
+    weight = PRICE_WEIGHT.get(action, 1.0)
+    log_price = math.log1p(float(items.price[item]))
+    viewers.price_w[row] += weight
+    viewers.price_lp[row] += weight * log_price
+    for b in {room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row])), TIER_BINS}:
+        room.tier_w[b] += weight
+        room.tier_lp[b] += weight * log_price
+
+
+def record_engagement(viewers: ViewerTable, row: int, item: int, ts: int) -> None:
+    """Viewer ``row`` liked, commented, shared or gifted while item row ``item`` was on stage."""
+    viewers.engaged_item[row] = item + 1
+    viewers.engaged_ts[row] = ts
+
+
+def remember(slots: np.ndarray, times: np.ndarray, kinds: np.ndarray, key: int, ts: int,
+             kind: int) -> None:
+    """Put ``key`` first in the newest-first ``slots`` (moving it up if already there).
+
+    >>> s, t, k = np.zeros(3, np.int32), np.zeros(3, np.int64), np.zeros(3, np.int8)
+    >>> for key, ts in ((5, 1), (6, 2), (5, 3), (7, 4)): remember(s, t, k, key, ts, 1)
+    >>> s.tolist(), t.tolist()
+    ([7, 5, 6], [4, 3, 2])
+    """
+    hits = np.flatnonzero(slots == key)
+    last = int(hits[0]) if hits.size else len(slots) - 1
+    for column in (slots, times, kinds):
+        column[1 : last + 1] = column[:last].copy()
+    slots[0], times[0], kinds[0] = key, ts, kind
+
+
+def forget_items(viewers: ViewerTable, freed: list[int]) -> None:
+    """Item rows ``freed`` may go to other items: no viewer's memory may point at them."""
+    if not freed:
+        return
+    keys = np.array(freed, dtype=np.int64) + 1
+    gone = np.isin(viewers.recent_item, keys)
+    viewers.recent_item[gone] = 0
+    viewers.recent_ts[gone] = 0
+    viewers.recent_kind[gone] = 0
+    viewers.engaged_item[np.isin(viewers.engaged_item, keys)] = 0
+
+
+def renumber_items(viewers: ViewerTable, new_row: np.ndarray) -> None:
+    """After items are compacted (``new_row[old] = new``, -1 for gone): follow the rows."""
+    for name in ("recent_item", "engaged_item"):
+        keys = getattr(viewers, name).astype(np.int64)
+        moved = np.where(keys > 0, new_row[np.maximum(keys - 1, 0)] + 1, 0)
+        setattr(viewers, name, moved.astype(np.int32))

@@ -1,0 +1,242 @@
+"""The one feature table of a (viewer, item on show) pair, read by ranking and learning alike.
+
+Two groups, the two factors of the score (``models.learners.listwise``):
+
+* ``TASTE`` (attention): the viewer's exposure-normalised affinity for the item's category,
+  shrunk toward the room's (``features.state.choices``); short-term intent (the item was acted
+  on seconds ago, fading over the conversion window); the item or category on stage when the
+  viewer last engaged with the stream (a learned weight decides whether that carries taste);
+  and the learned vectors ``q·k/√d``.
+* ``POWER`` (propensity): an intercept, the spotlight, the item's and its category's appeal
+  normalised by exposure (the cold-start signal), momentum in the window, the price, and the
+  price above and below the viewer's purchasing power. That estimate exists from the first
+  event: acted-on prices of the viewer, shrunk toward those of their spend tier (then the
+  room), so a tier is evidence before any purchase. Above budget and below budget have their
+  own weights: an item one cannot afford costs more than a cheap one.
+
+``features_block`` gives the table for many viewers as arrays; ``features_one`` is its readable
+twin for one viewer, in plain Python (``tests/models/test_choice_features.py``). Adding a
+feature is one name here and one column in each (the twin test fails until both agree).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from features.state.catalog import ItemTable, Showcase
+from features.state.choices import TIER_BINS, RoomChoices
+from features.state.viewers import ViewerTable
+from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.learners.protocols import VectorLearner
+
+TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "bought",
+                "engaged_item", "engaged_category", "vectors", "segment_item")
+POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum", "fresh",
+                "log_price", "over_budget", "under_budget")
+_FUNNEL = ("clicked", "carted", "bought")  # recent_kind 1, 2, 3
+FEATURES: Final = (*TASTE, *POWER)
+# Where a room with no choices yet starts (each is in log-odds per unit of its feature, the
+# ratios being logs already); learning moves them. Affinities and appeals at face value,
+# intent as a strong hint, the spotlight as a mild one, no opinion on engagement or price.
+PRIORS: Final = {
+    "category_affinity": 1.0,
+    "clicked": 1.0,
+    "carted": 1.0,
+    "spotlight": 0.5,
+    "item_appeal": 1.0,
+    "category_appeal": 1.0,
+    "momentum": 0.2,
+    "over_budget": -1.0,
+}
+VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
+ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
+BUDGET_PRIOR: Final = 2.0  # a viewer's budget starts as this many actions at their tier's mean
+
+
+@dataclass(slots=True)
+class Scene:
+    """What the features read: a room's state at a trigger time."""
+
+    viewers: ViewerTable
+    items: ItemTable
+    room: RoomChoices
+    showcase: Showcase
+    window: np.ndarray  # (item rows × channels) at ``now``
+    mf: VectorLearner
+    now: int
+    horizon_ms: int  # how long intent lasts (the conversion window)
+
+
+def _ratio(chosen: np.ndarray, exposed: np.ndarray, prior: float) -> np.ndarray:
+    return np.log((chosen + prior) / (exposed + prior))
+
+
+def room_rates(room: RoomChoices) -> np.ndarray:
+    """(C,) each category slot's log choice ratio in the room, shrunk toward chance."""
+    return _ratio(room.cat_chosen, room.cat_exposed, ROOM_PRIOR)
+
+
+def segment_rates(room: RoomChoices) -> np.ndarray:
+    """(B, C) per attr bucket: the bucket's log ratio over the room's, shrunk toward it."""
+    base = room_rates(room)
+    rate = np.exp(base)
+    return np.log((room.seg_chosen + ROOM_PRIOR * rate) / (room.seg_exposed + ROOM_PRIOR)) - base
+
+
+def segment_item_rates(scene: Scene) -> np.ndarray:
+    """(N, S) per showcase item and segment slot: the segment's log choice ratio of the item
+    over the item's own, shrunk toward it."""
+    items, rows = scene.items, scene.showcase.rows
+    base = _ratio(items.chosen[rows].astype(np.float64), items.exposed[rows].astype(np.float64),
+                  ROOM_PRIOR)[:, None]
+    chosen = items.seg_chosen[rows].astype(np.float64)
+    exposed = items.seg_exposed[rows].astype(np.float64)
+    return np.log((chosen + ROOM_PRIOR * np.exp(base)) / (exposed + ROOM_PRIOR)) - base
+
+
+def item_columns(scene: Scene) -> np.ndarray:
+    """(N, 6) the item-only power features, in ``POWER[1:7]`` order."""
+    sc, items = scene.showcase, scene.items
+    rows = sc.rows
+    out = np.zeros((len(rows), 6))
+    if sc.spotlight >= 0:
+        out[sc.spotlight, 0] = 1.0
+    out[:, 1] = _ratio(items.chosen[rows].astype(np.float64),
+                       items.exposed[rows].astype(np.float64), ROOM_PRIOR)
+    out[:, 2] = room_rates(scene.room)[items.category[rows]]
+    if len(scene.window):
+        counts = scene.window[rows]
+        out[:, 3] = np.log1p(counts[:, CLICKS] + counts[:, CARTS] + counts[:, PURCHASES])
+    out[:, 4] = np.exp(-(scene.now - items.shown_since[rows]) / max(scene.horizon_ms, 1))
+    out[:, 5] = np.log1p(items.price[rows].astype(np.float64))
+    return out
+
+
+def log_budgets(scene: Scene, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each viewer's log budget and whether there is any evidence for it yet: their acted-on
+    log prices shrunk toward their tier's mean (``RoomChoices.price_prior``, as arrays)."""
+    v, room = scene.viewers, scene.room
+    tier, has_tier = v.tier.take(rows), v.has_tier.take(rows) > 0
+    bins = np.where(has_tier & np.isfinite(tier),
+                    np.clip(np.round(np.nan_to_num(tier)), 0, TIER_BINS - 1), TIER_BINS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_bin = room.tier_lp / room.tier_w  # NaN where a bin has no evidence
+    by_bin = np.where(room.tier_w > 0, by_bin, by_bin[TIER_BINS])
+    prior = by_bin[bins.astype(np.int64)]
+    known = np.isfinite(prior)
+    w = v.price_w.take(rows).astype(np.float64)
+    lp = v.price_lp.take(rows).astype(np.float64)
+    budget = (lp + BUDGET_PRIOR * np.where(known, prior, 0.0)) / (w + BUDGET_PRIOR)
+    return np.where(known, budget, 0.0), known
+
+
+def features_block(scene: Scene, rows: np.ndarray) -> np.ndarray:
+    """(V, N, F) features of viewers ``rows`` × the showcase, in ``FEATURES`` order."""
+    sc, v, items = scene.showcase, scene.viewers, scene.items
+    n_items, n_viewers = len(sc), len(rows)
+    horizon = max(scene.horizon_ms, 1)
+    out = np.zeros((n_viewers, n_items, len(FEATURES)))
+    slots = items.category[sc.rows]
+    base = room_rates(scene.room)
+    chosen = v.cat_chosen[rows].astype(np.float64)
+    exposed = v.cat_exposed[rows].astype(np.float64)
+    affinity = np.log((chosen + VIEWER_PRIOR * np.exp(base)) / (exposed + VIEWER_PRIOR)) - base
+    out[:, :, 0] = affinity[:, slots]
+    member = v.segments[rows].astype(np.float64)
+    out[:, :, 1] = (member @ segment_rates(scene.room))[:, slots]
+    out[:, :, 8] = member @ segment_item_rates(scene).T
+    keys = sc.rows + 1
+    fade = np.exp(-(scene.now - v.recent_ts[rows]) / horizon)
+    kinds = v.recent_kind[rows]
+    for r in range(v.recent_item.shape[1]):
+        hit = (v.recent_item[rows, r][:, None] == keys[None, :]) * fade[:, r][:, None]
+        for n in range(len(_FUNNEL)):
+            out[:, :, 2 + n] += hit * (kinds[:, r] == n + 1)[:, None]
+    engaged = v.engaged_item[rows].astype(np.int64)
+    engaged_fade = np.where(engaged > 0, np.exp(-(scene.now - v.engaged_ts[rows]) / horizon), 0.0)
+    out[:, :, 5] = (engaged[:, None] == keys[None, :]) * engaged_fade[:, None]
+    engaged_slot = np.where(engaged > 0, items.category[np.maximum(engaged - 1, 0)], -1)
+    out[:, :, 6] = (engaged_slot[:, None] == slots[None, :]) * engaged_fade[:, None]
+    mf = scene.mf
+    warm = mf.user_updates[rows] > 0
+    if warm.any():
+        keys_v = mf.items[sc.rows].astype(np.float64)
+        keys_v[mf.item_updates[sc.rows] == 0] = 0.0
+        dots = mf.users[rows].astype(np.float64) @ keys_v.T / math.sqrt(max(mf.n_factors, 1))
+        out[:, :, 7] = np.where(warm[:, None], dots, 0.0)
+    t = len(TASTE)
+    out[:, :, t] = 1.0
+    out[:, :, t + 1 : t + 7] = item_columns(scene)[None, :, :]
+    budget, known = log_budgets(scene, rows)
+    gap = out[:, :, t + 6] - budget[:, None]
+    out[:, :, t + 7] = np.where(known[:, None], np.maximum(gap, 0.0), 0.0)
+    out[:, :, t + 8] = np.where(known[:, None], np.maximum(-gap, 0.0), 0.0)
+    return out
+
+
+def features_one(scene: Scene, row: int) -> list[list[float]]:
+    """``features_block`` of one viewer, item by item in plain Python (the readable twin)."""
+    sc, v, items, room, mf = scene.showcase, scene.viewers, scene.items, scene.room, scene.mf
+    horizon = max(scene.horizon_ms, 1)
+
+    def ratio(chosen: float, exposed: float) -> float:
+        return math.log((chosen + ROOM_PRIOR) / (exposed + ROOM_PRIOR))
+
+    def shrunk(chosen: float, exposed: float, base: float, prior: float) -> float:
+        return math.log((chosen + prior * math.exp(base)) / (exposed + prior)) - base
+
+    prior = room.price_prior(float(v.tier[row]), bool(v.has_tier[row]))
+    budget = None
+    if prior is not None:
+        budget = (float(v.price_lp[row]) + BUDGET_PRIOR * prior) / (
+            float(v.price_w[row]) + BUDGET_PRIOR)
+    buckets = [b for b, member in enumerate(v.segments[row].tolist()) if member]
+    engaged = int(v.engaged_item[row])
+    engaged_fade = math.exp(-(scene.now - int(v.engaged_ts[row])) / horizon) if engaged else 0.0
+    recent = list(zip(v.recent_item[row].tolist(), v.recent_ts[row].tolist(),
+                      v.recent_kind[row].tolist(), strict=True))
+    warm = mf.user_updates[row] > 0
+    out = []
+    for j, item in enumerate(sc.rows.tolist()):
+        slot = int(items.category[item])
+        base = ratio(float(room.cat_chosen[slot]), float(room.cat_exposed[slot]))
+        affinity = shrunk(float(v.cat_chosen[row, slot]), float(v.cat_exposed[row, slot]), base,
+                          VIEWER_PRIOR)
+        segment = sum(
+            shrunk(float(room.seg_chosen[b, slot]), float(room.seg_exposed[b, slot]), base,
+                   ROOM_PRIOR) for b in buckets
+        )
+        funnel = [
+            sum(math.exp(-(scene.now - ts) / horizon) for key, ts, kind in recent
+                if key == item + 1 and kind == stage)
+            for stage in (1, 2, 3)
+        ]
+        on_item = engaged_fade if engaged == item + 1 else 0.0
+        on_category = engaged_fade if engaged and int(items.category[engaged - 1]) == slot else 0.0
+        vectors = 0.0
+        if warm and mf.item_updates[item] > 0:
+            vectors = float(np.dot(mf.users[row].astype(np.float64),
+                                   mf.items[item].astype(np.float64)))
+            vectors /= math.sqrt(max(mf.n_factors, 1))
+        momentum = 0.0
+        if item < len(scene.window):
+            counts = scene.window[item]
+            momentum = math.log1p(float(counts[CLICKS]) + float(counts[CARTS])
+                                  + float(counts[PURCHASES]))
+        fresh = math.exp(-(scene.now - int(items.shown_since[item])) / horizon)
+        log_price = math.log1p(float(items.price[item]))
+        appeal = ratio(float(items.chosen[item]), float(items.exposed[item]))
+        over = max(log_price - budget, 0.0) if budget is not None else 0.0
+        under = max(budget - log_price, 0.0) if budget is not None else 0.0
+        segment_item = sum(
+            shrunk(float(items.seg_chosen[item, b]), float(items.seg_exposed[item, b]), appeal,
+                   ROOM_PRIOR) for b in buckets
+        )
+        out.append([affinity, segment, *funnel, on_item, on_category, vectors, segment_item,
+                    1.0, 1.0 if j == sc.spotlight else 0.0, appeal, base, momentum, fresh,
+                    log_price, over, under])
+    return out

@@ -1,0 +1,126 @@
+"""The room's choice model: which item on show a viewer picks, learned one choice at a time.
+
+A viewer who acts picks one item among the ``N`` on show. The model gives item ``j`` the
+probability ``P(j) ∝ attention_j × propensity_j``, with ``attention = softmax(taste · w_t)``
+over the showcase (the seed's ``softmax(q Kᵀ/√d)``, the query being the viewer's taste weighted
+by ``w_t``) and ``propensity = sigmoid(power · w_p)``: exactly the score the job ranks by, so
+the model is trained on what it predicts. ``learn_one`` takes one gradient step on
+``log P(chosen)``, the other items on show being the alternatives (listwise), with an L2 pull
+toward the starting weights so that a quiet room stays near them.
+
+River-shaped: ``predict_proba_one`` / ``learn_one`` take a showcase as a list of feature dicts;
+``parts`` / ``learn_matrix`` are the same on arrays (items × features, in ``names`` order),
+which is what the room uses. Non-finite features or steps are refused and counted, never
+learned (the weights stay as they were).
+
+>>> m = ListwiseSoftmax(("taste",), ("power",), lr=0.5)
+>>> showcase = [{"taste": 1.0, "power": 0.0}, {"taste": 0.0, "power": 0.0}]
+>>> [round(p, 2) for p in m.predict_proba_one(showcase)]
+[0.73, 0.27]
+>>> m = ListwiseSoftmax(("taste",), ("power",), lr=0.5, initial={"taste": 0.0})
+>>> for _ in range(20): m.learn_one(showcase, 0)
+>>> m.predict_proba_one(showcase)[0] > 0.8
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+class ListwiseSoftmax:
+    def __init__(
+        self,
+        taste: Sequence[str],
+        power: Sequence[str],
+        lr: float = 0.05,
+        l2: float = 0.01,
+        initial: Mapping[str, float] | None = None,
+        clip: float = 5.0,
+    ) -> None:
+        self.taste, self.power = tuple(taste), tuple(power)
+        self.names = (*self.taste, *self.power)
+        self.n_taste = len(self.taste)
+        start = initial if initial is not None else {n: 1.0 for n in self.taste}
+        self.prior = np.array([float(start.get(n, 0.0)) for n in self.names], dtype=np.float64)
+        self.weights = self.prior.copy()
+        self.learnable = np.ones(len(self.names))  # 0: a weight held where it is (ablations)
+        self.lr, self.l2, self.clip = lr, l2, clip
+        self.refused = 0  # non-finite examples or steps, refused
+        self.learned = 0  # steps taken
+
+    # -- on arrays: (..., items, features) in ``names`` order --------------------------------
+    def parts(self, x: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Attention (softmax over the items of the taste logits, divided by ``temperature``)
+        and propensity (sigmoid of the power logits) of every item, for any leading shape."""
+        t = self.n_taste
+        taste = x[..., :t] @ (self.weights[:t] / temperature)
+        taste -= taste.max(axis=-1, keepdims=True)
+        attention = np.exp(taste)
+        attention /= attention.sum(axis=-1, keepdims=True)
+        propensity = 1.0 / (1.0 + np.exp(-(x[..., t:] @ self.weights[t:])))
+        return attention, propensity
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(item) for each item of one showcase: attention × propensity, normalised."""
+        return _normalised(*self.parts(np.asarray(x, dtype=np.float64)))
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
+        """One step on ``log P(chosen)`` for one showcase ``x`` (items × features)."""
+        x = np.asarray(x, dtype=np.float64)
+        if len(x) < 2:
+            return  # no alternative: nothing to learn about a choice
+        if not np.isfinite(x).all() or not np.isfinite(weight):
+            self.refused += 1
+            return
+        t = self.n_taste
+        attention, propensity = self.parts(x)
+        p = _normalised(attention, propensity)
+        # d log P(chosen) / d w is observed minus expected features; the power features enter
+        # through log sigmoid, whose slope is 1 − sigmoid.
+        effective = x.copy()
+        effective[:, t:] *= (1.0 - propensity)[:, None]
+        grad = effective[chosen] - p @ effective
+        grad -= self.l2 * (self.weights - self.prior)
+        grad *= self.learnable
+        norm = float(np.sqrt(grad @ grad))
+        if not np.isfinite(norm):
+            self.refused += 1
+            return
+        if norm > self.clip:
+            grad *= self.clip / norm
+        self.weights = self.weights + self.lr * weight * grad
+        self.learned += 1
+
+    def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
+        """Start (and stay near) ``weights`` instead of the priors; ``off`` features are held
+        at zero."""
+        if weights:
+            if len(weights) != len(self.names):
+                raise ValueError(f"{len(weights)} weights for {len(self.names)} features")
+            self.prior = np.array(weights, dtype=np.float64)
+        unknown = off - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}; features: {self.names}")
+        for name in off:
+            self.prior[self.names.index(name)] = 0.0
+            self.learnable[self.names.index(name)] = 0.0
+        self.weights = self.prior.copy()
+
+    # -- River's shape: one showcase as a list of dicts --------------------------------------
+    def _matrix(self, showcase: Sequence[Mapping[str, float]]) -> np.ndarray:
+        return np.array([[float(x.get(n, 0.0)) for n in self.names] for x in showcase])
+
+    def predict_proba_one(self, showcase: Sequence[Mapping[str, float]]) -> list[float]:
+        return [float(p) for p in self.probabilities(self._matrix(showcase))]
+
+    def learn_one(self, showcase: Sequence[Mapping[str, float]], chosen: int,
+                  weight: float = 1.0) -> None:
+        self.learn_matrix(self._matrix(showcase), chosen, weight)
+
+
+def _normalised(attention: np.ndarray, propensity: np.ndarray) -> np.ndarray:
+    score = attention * propensity
+    return score / score.sum(axis=-1, keepdims=True)
