@@ -27,7 +27,7 @@ from models.offline.evaluation import (
     evaluate,
     load_jsonl,
 )
-from models.offline.hindsight import fit, recorded_choices
+from models.offline.hindsight import Replayed, fit, replay_rooms
 from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
@@ -59,6 +59,9 @@ class LabRow:
     hr: dict[str, float]  # column -> HR@k
     by_history: dict[str, dict[str, float]] = field(default_factory=dict)  # bucket -> ranker
     hindsight_weights: dict[str, float] = field(default_factory=dict)
+    by_time: dict[str, dict[str, float]] = field(default_factory=dict)  # minute -> ranker
+    calibration: list[tuple[float, float, int]] = field(default_factory=list)
+    heatmap: dict[str, Any] | None = None
 
     @property
     def of_oracle(self) -> float:
@@ -84,7 +87,8 @@ def run_cell(
         recs, dead = workdir / f"{name}-{seed}-{tag}.recs.jsonl", workdir / f"{name}-{seed}.dead"
         run_files(run, str(events), str(recs), str(dead))
         report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
-                          oracle=world.oracle_ranking if tag == "job" else None)
+                          oracle=world.oracle_ranking if tag == "job" else None,
+                          time_bin_ms=TIME_BIN_MS)
         return report.metrics
 
     metrics = job("job")
@@ -99,18 +103,61 @@ def run_cell(
         for _, label in HISTORY_BUCKETS
         if f"{SLICE}history={label}" in metrics
     }
+    by_time = _over_time(metrics, PUSHED, "job", {})
+    for peer in ("popularity", "category_count", ORACLE):
+        _over_time(metrics, peer, peer, by_time)
     lines = [line for line in events.read_bytes().splitlines() if line.strip()]
-    weights = fit(recorded_choices(lines, settings.room))
+    replayed = replay_rooms(lines, settings.room)
+    weights = fit(replayed.choices)
     hindsight = dataclasses.replace(settings.room, choice_weights=tuple(weights.tolist()),
                                     propensity_lr=0.0)
-    hr["hindsight"] = job("hindsight", hindsight)["attention"][PUSHED].hr
+    bound = job("hindsight", hindsight)
+    hr["hindsight"] = bound["attention"][PUSHED].hr
+    _over_time(bound, PUSHED, "hindsight", by_time)
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():
             room = dataclasses.replace(settings.room, choice_off=off)
             hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
-    return LabRow(name, seed, hr, by_history, fitted)
+    return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
+                  _heatmap(replayed))
+
+
+TIME_BIN_MS = 180_000
+
+
+def _over_time(metrics: dict[str, Any], ranker: str, column: str,
+               into: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """HR@k of ``ranker`` per time bin (all arms), into ``into[minute][column]``."""
+    prefix = f"{SLICE}minute="
+    for key, rankers in metrics.items():
+        if key.startswith(prefix) and ranker in rankers:
+            into.setdefault(key[len(prefix):], {})[column] = rankers[ranker].hr
+    return into
+
+
+def calibration(replayed: Replayed, bins: int = 10) -> list[tuple[float, float, int]]:
+    """The choice model's P(item) before it learned each choice, against how often such
+    items were the one chosen: (mean predicted, observed share, count) per decile of P."""
+    import numpy as np
+
+    if not replayed.predicted:
+        return []
+    p = np.concatenate([probs for probs, _ in replayed.predicted])
+    hit = np.concatenate([np.arange(len(probs)) == c for probs, c in replayed.predicted])
+    edges = np.quantile(p, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+    return [(float(p[which == b].mean()), float(hit[which == b].mean()),
+             int((which == b).sum())) for b in range(bins) if (which == b).any()]
+
+
+def _heatmap(replayed: Replayed) -> dict[str, Any] | None:
+    h = replayed.heatmap
+    if h is None:
+        return None
+    return {"room_id": h.room_id, "users": h.users, "before_items": h.before_items,
+            "after_items": h.after_items, "before": h.before.tolist(), "after": h.after.tolist()}
 
 
 def run_lab(
@@ -167,6 +214,7 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
 def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
     return [
         {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history,
-         "hindsight_weights": r.hindsight_weights}
+         "hindsight_weights": r.hindsight_weights, "by_time": r.by_time,
+         "calibration": r.calibration}
         for r in rows
     ]

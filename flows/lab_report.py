@@ -1,8 +1,10 @@
 """``roomrank lab --report DIR``: the lab's results as an HTML page with PNG plots.
 
-A page people open: HR@3 of the job and every peer per regime, and HR@3 by the viewer's
-history in the room (a model that does not rise with history is failing). matplotlib draws the
-PNGs (Agg backend, no display); it is imported only here, so the job never pays for it.
+A page people open: HR@3 of the job and every peer per regime; HR@3 by the viewer's history in
+the room (a model that does not rise with history is failing); HR@3 over the world's time
+(does the online model close on its hindsight bound as the rooms learn?); the calibration of
+the choice model's probabilities; and one room's attention over a showcase change. matplotlib
+draws the PNGs (Agg backend, no display); it is imported only here, so the job never pays.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ _COLOURS = {
     "category_count": "#2ca02c",
     "spotlight_first": "#9467bd",
     "oracle": "#7f7f7f",
+    "hindsight": "#8c564b",
+    "river": "#e377c2",
+    "job": "#d62728",
 }
 
 
@@ -34,6 +39,19 @@ def write_report(rows: list[LabRow], directory: str | Path) -> Path:
     regimes = list(dict.fromkeys(r.regime for r in rows))
     _bars(rows, regimes, out / "hr_by_regime.png")
     _history(rows, out / "hr_by_history.png")
+    _over_time(rows, out / "hr_over_time.png")
+    _calibration(rows, out / "calibration.png")
+    heatmap = next((r.heatmap for r in rows if r.heatmap), None)
+    if heatmap is not None:
+        _heatmap(heatmap, out / "attention_heatmap.png")
+    heat_html = (
+        f"""<h2>One room's attention over a showcase change ({html.escape(heatmap["room_id"])},
+{html.escape(rows[0].regime)} seed {rows[0].seed})</h2>
+<p>Each row is a viewer present before and after the host changed the showcase; each cell the
+attention softmax(q&middot;K) of that viewer on that item (rows sum to 1).</p>
+<img id="heatmap" src="attention_heatmap.png" alt="attention heat-map over a showcase change">"""
+        if heatmap is not None else "<p>No showcase change with enough viewers to draw.</p>"
+    )
     table = html.escape(format_lab(rows))
     page = out / "index.html"
     page.write_text(
@@ -51,6 +69,13 @@ The <code>held-out</code> regime is for the end of a piece of model work only.</
 <img id="by-regime" src="hr_by_regime.png" alt="HR@3 per regime and ranker">
 <h2>HR@3 by the viewer's earlier actions in the room</h2>
 <img id="by-history" src="hr_by_history.png" alt="HR@3 by history bucket">
+<h2>HR@3 over the world's time (all arms, every regime and seed)</h2>
+<img id="over-time" src="hr_over_time.png" alt="HR@3 over time per ranker">
+<h2>Calibration of the choice model (before it learned each choice)</h2>
+<p>For every item on show when a viewer chose, the probability the model gave it, in deciles,
+against the share of those items that were the one chosen.</p>
+<img id="calibration" src="calibration.png" alt="calibration of the choice probabilities">
+{heat_html}
 <h2>Table</h2>
 <pre>{table}</pre>
 </body></html>
@@ -96,5 +121,68 @@ def _history(rows: list[LabRow], path: Path) -> None:
     ax.set_ylabel("HR@3 (all arms)")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _over_time(rows: list[LabRow], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    minutes = sorted({int(m) for r in rows for m in r.by_time}, key=int)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for column in ("job", "hindsight", "popularity", "category_count", "oracle"):
+        xs, ys = [], []
+        for minute in minutes:
+            values = [r.by_time[str(minute)][column] for r in rows
+                      if column in r.by_time.get(str(minute), {})]
+            if values:
+                xs.append(minute)
+                ys.append(statistics.fmean(values))
+        ax.plot(xs, ys, marker="o", label=column, color=_COLOURS.get(column))
+    ax.set_xlabel("minutes since the world's first event (3-minute bins)")
+    ax.set_ylabel("HR@3 (all arms)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _calibration(rows: list[LabRow], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    for name in dict.fromkeys(r.regime for r in rows):
+        points = [c for r in rows if r.regime == name for c in r.calibration]
+        if points:
+            ax.plot([p for p, _, _ in points], [o for _, o, _ in points], ".", label=name)
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfect")
+    top = max([0.05, *(max(p, o) for r in rows for p, o, _ in r.calibration)]) * 1.05
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("predicted P(item is the one chosen)")
+    ax.set_ylabel("observed share chosen")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _heatmap(heatmap: dict[str, object], path: Path) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    before, after = np.array(heatmap["before"]), np.array(heatmap["after"])
+    top = float(max(before.max(initial=0.0), after.max(initial=0.0)))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), dpi=100,
+                             gridspec_kw={"width_ratios": [before.shape[1], after.shape[1]]})
+    for ax, values, items, title in (
+        (axes[0], before, heatmap["before_items"], "before the change"),
+        (axes[1], after, heatmap["after_items"], "after the change"),
+    ):
+        image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0.0, vmax=top)
+        ax.set_title(title)
+        ax.set_xticks(range(len(items)), items, rotation=90, fontsize=6)  # type: ignore[arg-type]
+        ax.set_yticks(range(len(heatmap["users"])), heatmap["users"], fontsize=6)  # type: ignore[arg-type]
+    fig.colorbar(image, ax=axes, label="attention")
     fig.savefig(path)
     plt.close(fig)

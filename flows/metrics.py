@@ -52,7 +52,9 @@ KAFKA_LAG: Final = Gauge(
     "roomrank_kafka_consumer_lag", "Messages behind the partition's end", ["topic", "partition"]
 )
 PROPENSITY_AUC: Final = Gauge(
-    "roomrank_propensity_rolling_auc", "Rolling ROC AUC of the propensity learner, test-then-learn"
+    "roomrank_propensity_rolling_auc",
+    "Rolling ROC AUC of the choice model: P(chosen item) against P(another item on show),"
+    " scored before learning",
 )
 PUSH_HIT_RATE: Final = Gauge(
     "roomrank_push_hit_rate",

@@ -88,13 +88,15 @@ SETTINGS: Final = (
     Setting("dedup_max_ids", int, 200_000, "most event ids remembered per room"),
     Setting("dim", int, 32, "dimension of user and item vectors"),
     Setting("learning_rate", float, 0.05, "SGD step of the vector learner"),
-    Setting("propensity_learning_rate", float, 0.05, "SGD step of the propensity learner"),
+    Setting("propensity_learning_rate", float, 0.05,
+            "SGD step of the choice model (attention and propensity weights)"),
     Setting(
         "learner",
         str,
         "fast",
-        "online learners: fast (River's update rules on numpy rows) or river (River's own"
-        " reco.FunkMF and LogisticRegression: slower, same pushes)",
+        "online learners: fast (FunkMF update on numpy rows, listwise choice model) or river"
+        " (River's own reco.FunkMF, and LogisticRegression on the same features as a"
+        " pointwise peer)",
     ),
     Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts"),
     Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters"),

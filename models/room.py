@@ -265,7 +265,8 @@ class Room:
                 self._learn(row, item, FEEDBACK[etype])
             return
         target = FEEDBACK[etype]
-        if etype == "push_open":
+        if etype == "push_open":  # a choice among the pushed items: taste, not the funnel
+            record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice

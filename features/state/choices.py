@@ -25,8 +25,10 @@ from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS, ViewerTable
 
 TIER_BINS: Final = 8  # spend tiers 0..7 pooled apart (beyond: the last bin); then everyone
 # How much a price counts as evidence of purchasing power, per action: paying is the strongest.
-PRICE_WEIGHT: Final = {"item_click": 1.0, "add_to_cart": 1.0, "purchase": 2.0}
-FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3}  # ViewerTable.recent_kind
+PRICE_WEIGHT: Final = {
+    "item_click": 1.0, "add_to_cart": 1.0, "purchase": 2.0, "push_open": 1.0,
+}  # fmt: skip
+FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3, "push_open": 1}  # ViewerTable.recent_kind
 
 
 class RoomChoices:
@@ -73,7 +75,8 @@ def record_choice(
     action: str,
     ts: int,
 ) -> None:
-    """Viewer ``row`` acted (``action``) on item row ``item`` at ``ts``."""
+    """Viewer ``row`` acted (``action``) on item row ``item`` at ``ts``. Opening a push
+    counts: the viewer picked that item among those pushed."""
     if showcase is not None and len(showcase) and bool((showcase.rows == item).any()):
         share = 1.0 / len(showcase)
         slots = items.category[showcase.rows]

@@ -208,12 +208,15 @@ def evaluate(
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
     lateness_ms: int = DEFAULT_LATENESS_MS,
     oracle: Oracle | None = None,
+    time_bin_ms: int | None = None,
 ) -> EvaluationReport:
     """Score pushes and baselines on later actions; measure push coverage of present viewers.
 
     Every peer sees only events before the push's trigger (the replay's order), so it is
     scored on the same (action, push) pairs as the job. ``oracle``, where the world's hidden
     truth is known (the simulator), adds the ceiling: the items ranked by true utility.
+    ``time_bin_ms`` adds slices by the action's time since the first event (``ALL|minute=M``,
+    M the bin's start in minutes): does a ranker improve as the rooms learn?
 
     >>> evs = [
     ...     {"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r", "spotlight": "c",
@@ -240,6 +243,7 @@ def evaluate(
     categories: dict[str, str] = {}  # item -> category, from every showcase seen
     acted: dict[tuple[str, str], Counter[str]] = {}  # (room, user) -> categories acted on
     history: Counter[tuple[str, str]] = Counter()  # (room, user) -> actions so far
+    first_ts: int | None = None
 
     def activate(room: str, trigger: dict[str, Any], snap: Snapshot) -> set[str]:
         pushes = pending.pop(trigger["event_id"], [])
@@ -265,6 +269,8 @@ def evaluate(
     for step in replay.steps(events):
         ev = step.event
         room = ev["room_id"]
+        if first_ts is None:
+            first_ts = int(ev["ts"])
         if step.kind == "activity":
             popularity.setdefault(room, Popularity(window_ms)).add(ev["ts"], ev["item_id"])
             history[(room, ev["user_id"])] += 1
@@ -287,7 +293,11 @@ def evaluate(
                 entered_pushed += ev["user_id"] in pushed
         elif step.kind == "action":
             prior = history[(room, ev["user_id"])] - 1  # announced already, this one included
-            _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts, prior)
+            minute = None
+            if time_bin_ms:
+                minute = (int(ev["ts"]) - (first_ts or 0)) // time_bin_ms * time_bin_ms // 60_000
+            _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts, prior,
+                   minute)
         elif step.kind == "close":
             popularity.pop(room, None)
             active.pop(room, None)
@@ -322,6 +332,7 @@ def _score(
     sums: dict[str, dict[str, _Sums]],
     counts: Counter[str],
     prior: int = 0,
+    minute: int | None = None,
 ) -> None:
     counts[f"actions_{ev['type']}"] += 1
     if act is None:
@@ -341,6 +352,7 @@ def _score(
         f"{SLICE}history={history_bucket(prior)}",
         f"{SLICE}trigger={act.trigger}",
         f"{SLICE}action={ev['type']}",
+        *((f"{SLICE}minute={minute}",) if minute is not None else ()),
     )
     for arm in dict.fromkeys((push.arm, ALL_ARMS, *slices)):
         per_arm = sums.setdefault(arm, {r: _Sums() for r in rankings})

@@ -12,6 +12,7 @@ do with perfect weights; the online model should come close.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,10 +26,33 @@ from models.room import Room
 Choice = tuple[np.ndarray, int]
 
 
-def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]:
-    """Every (showcase features, chosen index) the rooms learn from, in arrival order."""
+@dataclass(slots=True)
+class Heatmap:
+    """One room's attention for the same viewers just before and after a showcase change."""
+
+    room_id: str
+    users: list[str]
+    before_items: list[str]
+    after_items: list[str]
+    before: np.ndarray  # (viewers × items before)
+    after: np.ndarray  # (viewers × items after)
+
+
+@dataclass(slots=True)
+class Replayed:
+    choices: list[Choice] = field(default_factory=list)  # what each room learned from
+    predicted: list[Choice] = field(default_factory=list)  # P(item) before learning, chosen
+    heatmap: Heatmap | None = None
+
+
+def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: int = 16,
+                 ) -> Replayed:
+    """Run the world through the job's rooms (no engine), recording every choice a room
+    learns from (features, chosen), the model's probabilities for it before learning (for a
+    calibration plot), and one attention heat-map over a showcase change."""
     rooms: dict[str, Room] = {}
-    choices: list[Choice] = []
+    out = Replayed()
+    last: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
     for n, line in enumerate(lines):
         event = decode_event(line, Origin("hindsight", 0, n))
         if not isinstance(event, Event):
@@ -36,18 +60,60 @@ def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]
         room = rooms.get(event.room_id)
         if room is None:
             room = rooms[event.room_id] = Room(event.room_id, params)
-            learn = room.model.learn_matrix
-
-            def recording(x: np.ndarray, chosen: int, weight: float = 1.0,
-                          learn: Callable[..., None] = learn) -> None:
-                choices.append((np.array(x), chosen))
-                learn(x, chosen, weight)
-
-            room.model.learn_matrix = recording  # type: ignore[method-assign]
+            _record(room, out)
         room.accept([event])
+        if out.heatmap is None and room.showcase is not None:
+            _look(room, last, out, heatmap_viewers)
     for room in rooms.values():
         room.flush()
-    return choices
+    return out
+
+
+def _record(room: Room, out: Replayed) -> None:
+    model = room.model
+    learn = model.learn_matrix
+
+    def recording(x: np.ndarray, chosen: int, weight: float = 1.0,
+                  learn: Callable[..., None] = learn) -> None:
+        attention, propensity = model.parts(np.asarray(x, dtype=np.float64))
+        p = attention * propensity
+        out.predicted.append((p / p.sum(), chosen))
+        out.choices.append((np.array(x), chosen))
+        learn(x, chosen, weight)
+
+    model.learn_matrix = recording  # type: ignore[method-assign]
+
+
+def _look(room: Room, last: dict[str, tuple[list[str], dict[str, np.ndarray]]],
+          out: Replayed, viewers: int) -> None:
+    """At the first sight of a showcase (applied once the watermark passed it): the present
+    viewers' attention; a heat-map once the items on show changed."""
+    from models.push import score_block
+
+    sc = room.showcase
+    assert sc is not None
+    seen = last.get(room.room_id)
+    if seen is not None and seen[0] == [*sc.item_ids, sc.event_id]:
+        return
+    rows = room.viewers.present_rows(sc.ts)
+    if rows.size == 0:
+        return
+    attention = score_block(room._context(sc.ts), rows)[0]
+    users = room.viewers.rows.ids[rows].tolist()
+    now = dict(zip(users, attention, strict=True))
+    last[room.room_id] = ([*sc.item_ids, sc.event_id], now)
+    if seen is None or set(seen[0][:-1]) == set(sc.item_ids):
+        return
+    common = [u for u in users if u in seen[1]][:viewers]
+    if len(common) >= min(8, viewers):
+        out.heatmap = Heatmap(room.room_id, common, seen[0][:-1], list(sc.item_ids),
+                              np.array([seen[1][u] for u in common]),
+                              np.array([now[u] for u in common]))
+
+
+def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]:
+    """Every (showcase features, chosen index) the rooms learn from, in arrival order."""
+    return replay_rooms(lines, params).choices
 
 
 def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02) -> np.ndarray:

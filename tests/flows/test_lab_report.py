@@ -20,6 +20,15 @@ ROWS = [
          "spotlight_first": 0.22, "oracle": 0.57},
         {b: {"pushed": 0.25 + 0.02 * n + d, "popularity": 0.24, "category_count": 0.25,
              "oracle": 0.56} for n, b in enumerate(("0", "1-2", "3-9", "10+"))},
+        by_time={str(m): {"job": 0.3 + 0.004 * m, "hindsight": 0.36, "popularity": 0.25,
+                          "category_count": 0.26, "oracle": 0.57} for m in range(0, 15, 3)},
+        calibration=[(0.02 * n + 0.01, 0.021 * n + 0.008, 100) for n in range(10)],
+        heatmap={"room_id": "r-001", "users": [f"u-{n}" for n in range(10)],
+                 "before_items": [f"sku-{j}" for j in range(8)],
+                 "after_items": [f"sku-{j}" for j in range(4, 14)],
+                 "before": [[1 / 8] * 8 for _ in range(10)],
+                 "after": [[0.3, 0.2, *([0.5 / 8] * 8)] for _ in range(10)]}
+        if seed == 1 else None,
     )
     for regime, d in (("default", 0.0), ("item-taste", 0.01))
     for seed in (1, 2)
@@ -61,9 +70,9 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     widths = dict(
         probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
     )
-    assert set(widths) == {"by-regime", "by-history"}
+    assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
     assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
     shot = tmp_path / "report.png"
     _run(f"--screenshot={shot}", "--window-size=1280,1400", page.as_uri())
-    assert shot.stat().st_size > 20_000  # a page with two plots, not a blank one
+    assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
     shutil.copy(shot, Path("/tmp/roomrank-lab-report.png"))  # for a person to look at
