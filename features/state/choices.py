@@ -28,7 +28,8 @@ TIER_BINS: Final = 8  # spend tiers 0..7 pooled apart (beyond: the last bin); th
 PRICE_WEIGHT: Final = {
     "item_click": 1.0, "add_to_cart": 1.0, "purchase": 2.0, "push_open": 1.0,
 }  # fmt: skip
-FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3, "push_open": 1}  # ViewerTable.recent_kind
+# How far down the funnel an action is (ViewerTable.recent_kind); a push open is a click.
+FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3, "push_open": 1}
 
 
 class RoomChoices:
