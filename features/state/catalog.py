@@ -52,8 +52,6 @@ class ItemTable:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def row_of(self, item_id: str) -> int | None:
-        return self.rows.get(item_id)
 
     def ensure(self, item_id: str) -> tuple[int, bool]:
         row = self.rows.get(item_id)

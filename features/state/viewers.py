@@ -76,8 +76,6 @@ class ViewerTable:
             setattr(copy, name, getattr(self, name)[:rows])
         return copy
 
-    def row_of(self, user_id: str) -> int | None:
-        return self.rows.get(user_id)
 
     def touch(self, user_id: str, ts: int) -> tuple[int, bool]:
         """Mark a viewer heard from at ``ts``; returns (row, was_new)."""
@@ -129,8 +127,6 @@ class ViewerTable:
     def present_count(self, now: int) -> int:
         return int(self.present_rows(now).size)
 
-    def is_present(self, row: int, now: int) -> bool:
-        return bool(self.present[row]) and self.last_seen[row] >= now - self.presence_timeout_ms
 
     def forget_idle(self, now: int) -> list[int]:
         """Drop viewers not heard from for ``forget_after_ms``; returns freed rows."""

@@ -337,7 +337,7 @@ def test_enter_makes_a_viewer_present_and_leave_removes_them() -> None:
     assert v.present_rows(3_000).tolist() == sorted([a, b])
     v.leave("a", 4_000)
     assert v.present_rows(5_000).tolist() == [b]
-    assert not v.is_present(a, 5_000) and v.is_present(b, 5_000)
+    assert a not in v.present_rows(5_000) and (b in v.present_rows(5_000))
     assert v.present_count(5_000) == 1
     assert len(v) == 2  # a left but is still known
 
@@ -345,11 +345,11 @@ def test_enter_makes_a_viewer_present_and_leave_removes_them() -> None:
 def test_presence_times_out_without_news() -> None:
     v = table()
     row = v.enter("a", 0, {})
-    assert v.is_present(row, 89_999)
-    assert not v.is_present(row, 90_001)
+    assert (row in v.present_rows(89_999))
+    assert row not in v.present_rows(90_001)
     assert v.present_rows(90_001).size == 0
     v.touch("a", 100_000)  # a heartbeat: present again
-    assert v.is_present(row, 150_000)
+    assert (row in v.present_rows(150_000))
     assert v.present_rows(150_000).tolist() == [row]
 
 
@@ -357,7 +357,7 @@ def test_heartbeat_from_unknown_viewer_implies_presence() -> None:
     v = table()
     row, new = v.touch("mid-stream", 50_000)
     assert new
-    assert v.is_present(row, 60_000)
+    assert (row in v.present_rows(60_000))
     assert v.present_rows(60_000).tolist() == [row]
     again, new = v.touch("mid-stream", 55_000)
     assert (again, new) == (row, False)
@@ -406,11 +406,11 @@ def test_forget_idle_frees_rows_and_reentry_gets_a_clean_row() -> None:
     keep = v.enter("keep", 550_000, {})
     assert v.forget_idle(600_000) == []  # exactly forget_after behind: not yet
     assert v.forget_idle(600_001) == [old]
-    assert v.row_of("old") is None and len(v) == 1
+    assert v.rows.get("old") is None and len(v) == 1
     assert v.present_rows(600_001).tolist() == [keep]
     again = v.enter("old", 700_000, {})
     assert again == old  # the freed row is reused
-    assert v.row_of("old") == again
+    assert v.rows.get("old") == again
     for name in ViewerTable._COLUMNS:
         if name not in ("last_seen", "present"):
             assert not getattr(v, name)[again].any(), name
@@ -431,7 +431,7 @@ def test_forget_after_is_at_least_the_presence_timeout() -> None:
     v = ViewerTable(presence_timeout_ms=90_000, forget_after_ms=1_000)
     row = v.enter("a", 0, {})
     assert v.forget_idle(50_000) == []
-    assert v.is_present(row, 50_000)
+    assert (row in v.present_rows(50_000))
 
 
 # -- RowIndex --------------------------------------------------------------------------------
