@@ -14,9 +14,11 @@ Two groups, the two factors of the score (``models.learners.listwise``):
   room), so a tier is evidence before any purchase. Above budget and below budget have their
   own weights: an item one cannot afford costs more than a cheap one.
 
-``features_block`` gives the table for many viewers as arrays; ``features_one`` is its readable
-twin for one viewer, in plain Python (``tests/models/test_choice_features.py``). Adding a
-feature is one name here and one column in each (the twin test fails until both agree).
+``features_row`` gives the table of one viewer as arrays (what a room learns from at each
+choice); ``features_one`` is its readable twin in plain Python; ``models.choice_scoring`` scores
+a whole room without building the table (``tests/models/test_choice_features.py`` and
+``test_choice_scoring.py`` check the three agree). Adding a feature is one name here and one
+term in each (the twin tests fail until they agree).
 """
 
 from __future__ import annotations
@@ -87,14 +89,15 @@ def segment_rates(room: RoomChoices) -> np.ndarray:
     return np.log((room.seg_chosen + ROOM_PRIOR * rate) / (room.seg_exposed + ROOM_PRIOR)) - base
 
 
-def segment_item_rates(scene: Scene) -> np.ndarray:
-    """(N, S) per showcase item and segment slot: the segment's log choice ratio of the item
-    over the item's own, shrunk toward it."""
+def segment_item_rates(scene: Scene, segments: np.ndarray | None = None) -> np.ndarray:
+    """(N, S) per showcase item and segment slot (``segments`` only, if given): the segment's
+    log choice ratio of the item over the item's own, shrunk toward it."""
     items, rows = scene.items, scene.showcase.rows
     base = _ratio(items.chosen[rows].astype(np.float64), items.exposed[rows].astype(np.float64),
                   ROOM_PRIOR)[:, None]
-    chosen = items.seg_chosen[rows].astype(np.float64)
-    exposed = items.seg_exposed[rows].astype(np.float64)
+    cells = np.ix_(rows, segments) if segments is not None else rows
+    chosen = items.seg_chosen[cells].astype(np.float64)
+    exposed = items.seg_exposed[cells].astype(np.float64)
     return np.log((chosen + ROOM_PRIOR * np.exp(base)) / (exposed + ROOM_PRIOR)) - base
 
 
@@ -121,11 +124,13 @@ def log_budgets(scene: Scene, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     log prices shrunk toward their tier's mean (``RoomChoices.price_prior``, as arrays)."""
     v, room = scene.viewers, scene.room
     tier, has_tier = v.tier.take(rows), v.has_tier.take(rows) > 0
-    bins = np.where(has_tier & np.isfinite(tier),
-                    np.clip(np.round(np.nan_to_num(tier)), 0, TIER_BINS - 1), TIER_BINS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        by_bin = room.tier_lp / room.tier_w  # NaN where a bin has no evidence
-    by_bin = np.where(room.tier_w > 0, by_bin, by_bin[TIER_BINS])
+    tiered = has_tier & np.isfinite(tier)
+    bins = np.where(tiered, np.clip(np.rint(np.where(tiered, tier, 0.0)), 0, TIER_BINS - 1),
+                    TIER_BINS)
+    evidence = room.tier_w > 0
+    by_bin = np.divide(room.tier_lp, room.tier_w, out=np.full(len(room.tier_w), np.nan),
+                       where=evidence)  # NaN where a bin has no evidence
+    by_bin = np.where(evidence, by_bin, by_bin[TIER_BINS])
     prior = by_bin[bins.astype(np.int64)]
     known = np.isfinite(prior)
     w = v.price_w.take(rows).astype(np.float64)
@@ -134,54 +139,58 @@ def log_budgets(scene: Scene, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.where(known, budget, 0.0), known
 
 
-def features_block(scene: Scene, rows: np.ndarray) -> np.ndarray:
-    """(V, N, F) features of viewers ``rows`` × the showcase, in ``FEATURES`` order."""
-    sc, v, items = scene.showcase, scene.viewers, scene.items
-    n_items, n_viewers = len(sc), len(rows)
-    horizon = max(scene.horizon_ms, 1)
-    out = np.zeros((n_viewers, n_items, len(FEATURES)))
-    slots = items.category[sc.rows]
-    base = room_rates(scene.room)
-    chosen = v.cat_chosen[rows].astype(np.float64)
-    exposed = v.cat_exposed[rows].astype(np.float64)
+def features_row(scene: Scene, row: int) -> np.ndarray:
+    """(N, F) features of viewer ``row`` × the showcase, in ``FEATURES`` order: what a room
+    learns from at each choice (and what ``--learner river`` scores), so it is written for
+    one viewer with few array operations; ``features_one`` is its plain-Python twin."""
+    sc, v, items, room, mf = scene.showcase, scene.viewers, scene.items, scene.room, scene.mf
+    rows = sc.rows
+    out = np.zeros((len(rows), len(FEATURES)))
+    slots = items.category[rows]
+    base = room_rates(room)
+    chosen, exposed = v.cat_chosen[row].astype(np.float64), v.cat_exposed[row].astype(np.float64)
     affinity = np.log((chosen + VIEWER_PRIOR * np.exp(base)) / (exposed + VIEWER_PRIOR)) - base
-    out[:, :, 0] = affinity[:, slots]
-    member = v.segments[rows].astype(np.float64)
-    out[:, :, 1] = (member @ segment_rates(scene.room))[:, slots]
-    out[:, :, 8] = member @ segment_item_rates(scene).T
-    keys = sc.rows + 1
-    fade = np.exp(-(scene.now - v.recent_ts[rows]) / horizon)
-    kinds = v.recent_kind[rows]
-    for r in range(v.recent_item.shape[1]):
-        hit = (v.recent_item[rows, r][:, None] == keys[None, :]) * fade[:, r][:, None]
-        for n in range(len(_FUNNEL)):
-            out[:, :, 2 + n] += hit * (kinds[:, r] == n + 1)[:, None]
-    engaged = v.engaged_item[rows].astype(np.int64)
-    engaged_fade = np.where(engaged > 0, np.exp(-(scene.now - v.engaged_ts[rows]) / horizon), 0.0)
-    out[:, :, 5] = (engaged[:, None] == keys[None, :]) * engaged_fade[:, None]
-    engaged_slot = np.where(engaged > 0, items.category[np.maximum(engaged - 1, 0)], -1)
-    out[:, :, 6] = (engaged_slot[:, None] == slots[None, :]) * engaged_fade[:, None]
-    mf = scene.mf
-    warm = mf.user_updates[rows] > 0
-    if warm.any():
-        keys_v = mf.items[sc.rows].astype(np.float64)
-        keys_v[mf.item_updates[sc.rows] == 0] = 0.0
-        dots = mf.users[rows].astype(np.float64) @ keys_v.T / math.sqrt(max(mf.n_factors, 1))
-        out[:, :, 7] = np.where(warm[:, None], dots, 0.0)
+    out[:, 0] = affinity[slots]
+    member = np.flatnonzero(v.segments[row])
+    if member.size:
+        rate = np.exp(base)
+        segment = np.log((room.seg_chosen[member] + ROOM_PRIOR * rate)
+                         / (room.seg_exposed[member] + ROOM_PRIOR)) - base
+        out[:, 1] = segment.sum(axis=0)[slots]
+        out[:, 8] = segment_item_rates(scene, member).sum(axis=1)
+    now_s, horizon_s = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0
+    recent = v.recent_item[row]
+    for key, ts, kind in zip(recent.tolist(), v.recent_ts[row].tolist(),
+                             v.recent_kind[row].tolist(), strict=True):
+        if key:
+            out[rows == key - 1, 1 + kind] += math.exp(-(now_s - ts) / horizon_s)
+    engaged = int(v.engaged_item[row])
+    if engaged:
+        fade = math.exp(-(now_s - int(v.engaged_ts[row])) / horizon_s)
+        out[rows == engaged - 1, 5] = fade
+        out[slots == items.category[engaged - 1], 6] = fade
+    if mf.user_updates[row] > 0:
+        keys = mf.items[rows].astype(np.float64) @ mf.users[row].astype(np.float64)
+        keys /= math.sqrt(max(mf.n_factors, 1))
+        out[:, 7] = np.where(mf.item_updates[rows] > 0, keys, 0.0)
     t = len(TASTE)
-    out[:, :, t] = 1.0
-    out[:, :, t + 1 : t + 7] = item_columns(scene)[None, :, :]
-    budget, known = log_budgets(scene, rows)
-    gap = out[:, :, t + 6] - budget[:, None]
-    out[:, :, t + 7] = np.where(known[:, None], np.maximum(gap, 0.0), 0.0)
-    out[:, :, t + 8] = np.where(known[:, None], np.maximum(-gap, 0.0), 0.0)
+    out[:, t] = 1.0
+    out[:, t + 1 : t + 7] = item_columns(scene)
+    prior = room.price_prior(float(v.tier[row]), bool(v.has_tier[row]))
+    if prior is not None:
+        budget = (float(v.price_lp[row]) + BUDGET_PRIOR * prior) / (
+            float(v.price_w[row]) + BUDGET_PRIOR)
+        gap = out[:, t + 6] - budget
+        out[:, t + 7] = np.maximum(gap, 0.0)
+        out[:, t + 8] = np.maximum(-gap, 0.0)
     return out
 
 
 def features_one(scene: Scene, row: int) -> list[list[float]]:
     """``features_block`` of one viewer, item by item in plain Python (the readable twin)."""
     sc, v, items, room, mf = scene.showcase, scene.viewers, scene.items, scene.room, scene.mf
-    horizon = max(scene.horizon_ms, 1)
+    horizon = max(scene.horizon_ms, 1) / 1000.0  # recent_ts and engaged_ts are in seconds
+    now = scene.now / 1000.0
 
     def ratio(chosen: float, exposed: float) -> float:
         return math.log((chosen + ROOM_PRIOR) / (exposed + ROOM_PRIOR))
@@ -196,7 +205,7 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
             float(v.price_w[row]) + BUDGET_PRIOR)
     buckets = [b for b, member in enumerate(v.segments[row].tolist()) if member]
     engaged = int(v.engaged_item[row])
-    engaged_fade = math.exp(-(scene.now - int(v.engaged_ts[row])) / horizon) if engaged else 0.0
+    engaged_fade = math.exp(-(now - int(v.engaged_ts[row])) / horizon) if engaged else 0.0
     recent = list(zip(v.recent_item[row].tolist(), v.recent_ts[row].tolist(),
                       v.recent_kind[row].tolist(), strict=True))
     warm = mf.user_updates[row] > 0
@@ -211,7 +220,7 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
                    ROOM_PRIOR) for b in buckets
         )
         funnel = [
-            sum(math.exp(-(scene.now - ts) / horizon) for key, ts, kind in recent
+            sum(math.exp(-(now - ts) / horizon) for key, ts, kind in recent
                 if key == item + 1 and kind == stage)
             for stage in (1, 2, 3)
         ]
@@ -227,7 +236,7 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
             counts = scene.window[item]
             momentum = math.log1p(float(counts[CLICKS]) + float(counts[CARTS])
                                   + float(counts[PURCHASES]))
-        fresh = math.exp(-(scene.now - int(items.shown_since[item])) / horizon)
+        fresh = math.exp(-(scene.now - int(items.shown_since[item])) / (horizon * 1000.0))
         log_price = math.log1p(float(items.price[item]))
         appeal = ratio(float(items.chosen[item]), float(items.exposed[item]))
         over = max(log_price - budget, 0.0) if budget is not None else 0.0

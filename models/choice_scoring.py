@@ -1,20 +1,24 @@
 """The choice model's logits for a whole room at once, without building the feature table.
 
-``features_block`` (the readable twin) builds a (viewers × items × features) table and takes
-its dot product with the weights. Most of the table has structure that makes this wasteful:
+The feature table of a room would be viewers × items × features (``features_row`` builds one
+viewer's slice, ``features_one`` is its plain-Python twin) dotted with the weights. Most of
+the table has structure that makes building it wasteful:
 
 * the taste features that are *viewer row × item column* products (category and segment
   affinities gathered by the item's category slot, the segment's item ratio, the learned
   vectors) are one matrix product ``q Kᵀ``: the query is the viewer's affinities, segment
   memberships and vector, each scaled by its weight; the keys are the item's category one-hot,
   its segment ratios and its vector. That is the seed's attention, with a learned query;
-* short-term intent (clicked, carted, bought, engaged) is non-zero only for the few viewers
-  who acted within the horizon: added to their rows only;
+* item-level short-term intent (clicked, carted, bought, engaged with) touches a few
+  (item, viewer) cells: each viewer's recent items, looked up in the showcase, are added
+  there; the category on stage at the last engagement joins the query's category part;
 * the power logit is one per-item vector, plus ``a·(p − b) + c·|p − b|`` for the price
   against the budget (``max(0, g)`` and ``max(0, −g)`` folded into a slope and an absolute
   value), over viewers whose budget is known.
 
-``tests/models/test_choice_scoring.py`` checks both logits against ``features_block`` · weights.
+The logits come items down and viewers across (N × V), the layout the top ``k`` is taken in
+(``models.ranking.TopK``). ``tests/models/test_choice_scoring.py`` checks both against
+``features_row`` · weights.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ _FUNNEL = ("clicked", "carted", "bought")
 
 def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray,
            temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(V, N) float32 taste logits (divided by ``temperature``) and power logits of viewers
-    ``rows`` over the showcase: ``features_block(scene, rows) @ weights``, split in two."""
+    """(N, V) float32 taste logits (divided by ``temperature``) and power logits of viewers
+    ``rows`` over the showcase: ``features_row(scene, row) @ weights`` per viewer, split in two
+    and transposed."""
     w = {name: float(weights[n]) for name, n in _W.items()}
     taste = _taste(scene, rows, w)
     if temperature != 1.0:
@@ -65,6 +70,7 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     by_category = w["category_affinity"] * affinity
     if w["segment_affinity"]:
         by_category += (w["segment_affinity"] * member) @ segment_rates(scene.room).astype(f32)
+    _engaged_category(scene, rows, w, by_category)
     n_cat = by_category.shape[1]
     parts_left = [by_category.astype(f32)]
     one_hot = np.zeros((n_cat, n_items), dtype=f32)
@@ -81,50 +87,69 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
         keys[mf.item_updates[sc.rows] == 0] = 0.0
         parts_left.append(query * f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1))))
         parts_right.append(np.ascontiguousarray(keys.T))
-    taste = np.hstack(parts_left) @ np.vstack(parts_right)
+    taste = np.vstack(parts_right).T @ np.hstack(parts_left).T  # N × V: BLAS reads the views
     _intent(scene, rows, w, taste)
     return taste
 
 
+def _engaged_category(scene: Scene, rows: np.ndarray, w: dict[str, float],
+                      by_category: np.ndarray) -> None:
+    """The category on stage at the viewer's last engagement, fading: a category-level term,
+    so it joins the query's category part before the product."""
+    v, items = scene.viewers, scene.items
+    engaged = v.engaged_item.take(rows)
+    active = np.flatnonzero(engaged)
+    if active.size and w["engaged_category"]:
+        now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # seconds
+        fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
+        slot = items.category[engaged[active].astype(np.int64) - 1]
+        by_category[active, slot] += (w["engaged_category"] * fade).astype(np.float32)
+
+
 def _intent(scene: Scene, rows: np.ndarray, w: dict[str, float], taste: np.ndarray) -> None:
-    """Add short-term intent to the rows of the viewers who have any."""
-    sc, v, items = scene.showcase, scene.viewers, scene.items
-    horizon = max(scene.horizon_ms, 1)
-    keys = sc.rows + 1
-    recent = v.recent_item.take(rows, axis=0)
+    """Add item-level short-term intent (clicked, carted, bought, engaged with) to the few
+    (item, viewer) cells it concerns: each viewer's recent items, looked up in the showcase."""
+    sc, v = scene.showcase, scene.viewers
+    now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # ts in seconds
+    position = np.full(max(int(sc.rows.max(initial=0)) + 2, 1), -1, dtype=np.int64)
+    position[sc.rows + 1] = np.arange(len(sc))  # item row + 1 -> showcase index, or -1
+
+    def add(keys: np.ndarray, viewers: np.ndarray, values: np.ndarray) -> None:
+        known = keys < len(position)
+        where = np.where(known, position[np.where(known, keys, 0)], -1)
+        hit = (keys > 0) & (where >= 0)
+        np.add.at(taste, (where[hit], viewers[hit]), values[hit].astype(np.float32))
+
+    recent = v.recent_item.take(rows, axis=0).astype(np.int64)
     active = np.flatnonzero(recent.any(axis=1))
     if active.size:
         funnel = np.array([0.0, *(w[name] for name in _FUNNEL)])
         kinds = v.recent_kind[rows[active]].astype(np.int64)
-        coef = funnel[kinds] * np.exp(-(scene.now - v.recent_ts[rows[active]]) / horizon)
-        add = np.zeros((active.size, len(sc)))
-        for r in range(recent.shape[1]):
-            add += (recent[active, r][:, None] == keys[None, :]) * coef[:, r][:, None]
-        taste[active] += add.astype(np.float32)
-    engaged = v.engaged_item.take(rows)
+        coef = funnel[kinds] * np.exp(-(now - v.recent_ts[rows[active]]) / horizon)
+        viewers = np.repeat(active[:, None], recent.shape[1], axis=1)
+        add(recent[active].ravel(), viewers.ravel(), coef.ravel())
+    engaged = v.engaged_item.take(rows).astype(np.int64)
     active = np.flatnonzero(engaged)
-    if active.size and (w["engaged_item"] or w["engaged_category"]):
-        item = engaged[active].astype(np.int64)
-        fade = np.exp(-(scene.now - v.engaged_ts[rows[active]]) / horizon)
-        same_item = item[:, None] == keys[None, :]
-        same_slot = items.category[item - 1][:, None] == items.category[sc.rows][None, :]
-        add = (w["engaged_item"] * same_item + w["engaged_category"] * same_slot) * fade[:, None]
-        taste[active] += add.astype(np.float32)
+    if active.size and w["engaged_item"]:
+        fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
+        add(engaged[active], active, w["engaged_item"] * fade)
 
 
 def _power(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     item_weights = np.array([w[name] for name in POWER[1:7]])
-    per_item = (item_columns(scene) @ item_weights + w["bias"]).astype(np.float32)
-    power = np.empty((len(rows), len(per_item)), dtype=np.float32)
-    power[:] = per_item
-    budget, known = log_budgets(scene, rows)
-    known_rows = np.flatnonzero(known)
+    per_item = (item_columns(scene) @ item_weights + w["bias"]).astype(np.float32)[:, None]
     over, under = w["over_budget"], w["under_budget"]
-    if known_rows.size and (over or under):
-        log_price = np.log1p(scene.items.price[scene.showcase.rows].astype(np.float32))
-        gap = log_price[None, :] - budget[known_rows].astype(np.float32)[:, None]
-        # over·max(0, g) + under·max(0, −g) = ((over − under)/2)·g + ((over + under)/2)·|g|
-        term = np.float32((over - under) / 2) * gap
-        term += np.float32((over + under) / 2) * np.abs(gap)
-        power[known_rows] += term
+    budget, known = log_budgets(scene, rows)
+    if not (over or under) or not known.any():
+        return np.repeat(per_item, len(rows), axis=1)
+    log_price = np.log1p(scene.items.price[scene.showcase.rows].astype(np.float32))
+    # over·max(0, g) + under·max(0, −g) = ((over − under)/2)·g + ((over + under)/2)·|g|
+    gap = np.subtract.outer(log_price, budget.astype(np.float32))
+    power = np.abs(gap)
+    power *= np.float32((over + under) / 2)
+    gap *= np.float32((over - under) / 2)
+    power += gap
+    if not known.all():
+        power[:, ~known] = 0.0  # no evidence of purchasing power yet: no price term
+    power += per_item
     return power

@@ -27,12 +27,12 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
-from models.choice_features import TASTE, Scene, features_block, features_one
+from models.choice_features import TASTE, Scene, features_one, features_row
 from models.choice_scoring import logits
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
-from models.ranking import BLOCK_ROWS, Ranked, TopK, order_key
+from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key
 
 
 @dataclass(slots=True)
@@ -68,24 +68,35 @@ def control_scores(showcase: Showcase, heat: np.ndarray) -> np.ndarray:
     return score
 
 
+def _table(ctx: PushContext, rows: np.ndarray) -> np.ndarray:
+    scene = ctx.scene()
+    return np.stack([features_row(scene, row) for row in rows.tolist()])
+
+
 def score_block(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(V, N) float32 attention, propensity and score of viewers ``rows`` over the showcase:
-    the listwise model's logits straight from the room's columns (``models.choice_scoring``),
-    any other choice learner (the River peer) through the feature table."""
+    """(V, N) attention, propensity and score of viewers ``rows`` over the showcase, by the
+    path ``build_push`` takes."""
     model = ctx.model
     if not isinstance(model, ListwiseSoftmax):
-        attention, propensity = model.parts(features_block(ctx.scene(), rows), ctx.temperature)
-        attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
+        attention, propensity = model.parts(_table(ctx, rows), ctx.temperature)
         return attention, propensity, attention * propensity
-    attention, power = logits(ctx.scene(), rows, model.weights, ctx.temperature)
-    attention -= attention.max(axis=1, keepdims=True)
-    np.exp(attention, out=attention)
-    attention /= attention.sum(axis=1, keepdims=True)
+    taste, power = logits(ctx.scene(), rows, model.weights, ctx.temperature)
+    weight, inverse = _exp_parts(taste, power)
+    attention = weight / weight.sum(axis=0)
+    propensity = 1.0 / inverse
+    return attention.T, propensity.T, (attention * propensity).T
+
+
+def _exp_parts(taste: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In place (N × V): e^(taste − max) (unnormalised attention) and 1 + e^(−power) (the
+    reciprocal of the propensity). The score's order needs neither normalised: the
+    attention's sum and the division are paid only for the ``k`` items picked."""
+    taste -= taste.max(axis=0)
+    np.exp(taste, out=taste)
     np.negative(power, out=power)
     np.exp(power, out=power)
     power += 1.0
-    propensity = np.reciprocal(power, out=power)
-    return attention, propensity, attention * propensity
+    return taste, power
 
 
 def build_push(
@@ -100,22 +111,37 @@ def build_push(
     is_control = np.array([ctx.params.arms.is_control(n) for n in range(len(names))], bool)
     flagged_all = is_control[arms] if is_control.any() else np.zeros(n_viewers, bool)
     override = control_scores(showcase, heat)
+    override_top = _top_k(override[None, :].copy(), k)[0]
     ranked = Ranked(
         np.zeros((n_viewers, k), np.int64), np.zeros((n_viewers, k), np.float32),
         np.zeros((n_viewers, k), np.float32), np.zeros((n_viewers, k), np.float32),
     )
     top_k = TopK(n_items, k, min(BLOCK_ROWS, max(n_viewers, 1)))
+    listwise = isinstance(ctx.model, ListwiseSoftmax)
     for start in range(0, n_viewers, BLOCK_ROWS):
         block = slice(start, min(start + BLOCK_ROWS, n_viewers))
-        attention, propensity, score = score_block(ctx, rows[block])
+        width = block.stop - block.start
+        if listwise:  # items down, viewers across: the layout TopK reads
+            weight, inverse = _exp_parts(*logits(ctx.scene(), rows[block], ctx.model.weights,
+                                                 ctx.temperature))
+            score = weight / inverse  # the order of attention × propensity, unnormalised
+            total = weight.sum(axis=0)
+        else:
+            attention, propensity = ctx.model.parts(_table(ctx, rows[block]), ctx.temperature)
+            weight = np.ascontiguousarray(attention.T, dtype=np.float32)
+            inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
+            score = weight / inverse
+            total = np.ones(width, np.float32)
+        top = top_k(order_key(score.copy()))
         flagged = flagged_all[block]
-        chosen = np.where(flagged[:, None], override[None, :], score)
-        top = top_k(np.ascontiguousarray(order_key(chosen.copy()).T))
-        picked = np.take_along_axis
+        if flagged.any():
+            top[flagged] = override_top
+        picked = top * width + np.arange(width)[:, None]  # flat indices into N × width
         ranked.top[block] = top
-        ranked.attention[block] = picked(attention, top, axis=1)
-        ranked.propensity[block] = picked(propensity, top, axis=1)
-        ranked.score[block] = picked(chosen, top, axis=1)
+        ranked.attention[block] = weight.reshape(-1).take(picked) / total[:, None]
+        ranked.propensity[block] = 1.0 / inverse.reshape(-1).take(picked)
+        ranked.score[block] = np.where(flagged[:, None], override[top],
+                                       ranked.attention[block] * ranked.propensity[block])
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
@@ -129,6 +155,42 @@ def build_push(
         attention=ranked.attention,
         propensity=ranked.propensity,
         why=why_codes(showcase, heat, ranked, *_evidence(ctx, rows)),
+    )
+
+
+def build_push_one(
+    ctx: PushContext, row: int, arm: int, event: Event, room_id: str
+) -> PushBatch:
+    """``build_push`` for one viewer (a viewer entering a room with a showcase): the feature
+    table of one viewer (``features_row``) and the model's ``parts``, a few dozen small
+    operations where the block path pays a fixed cost for its matrices. ``build_push`` is its
+    oracle (``tests/models/test_push.py``)."""
+    showcase = ctx.showcase
+    assert showcase is not None
+    params, names = ctx.params, ctx.params.arms.names
+    attention, propensity = ctx.model.parts(features_row(ctx.scene(), row), ctx.temperature)
+    attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
+    score = attention * propensity
+    heat = momentum(ctx, showcase)
+    if params.arms.is_control(arm):
+        score = control_scores(showcase, heat)
+    k = min(params.top_k, len(showcase))
+    top = _top_k(order_key(score.copy())[None, :], k)
+    ranked = Ranked(top, score[top], attention[top], propensity[top])
+    warm, known = _evidence(ctx, np.array([row]))
+    return PushBatch(
+        room_id=room_id,
+        trigger=event.type,
+        trigger_id=event.event_id,
+        ts=event.ts,
+        user_ids=[ctx.viewers.rows.ids[row]],
+        arms=[names[arm]],
+        item_ids=showcase.item_ids,
+        top=ranked.top,
+        score=ranked.score,
+        attention=ranked.attention,
+        propensity=ranked.propensity,
+        why=why_codes(showcase, heat, ranked, warm, known),
     )
 
 
@@ -210,4 +272,4 @@ def why_codes(
 
 def choice_features(ctx: PushContext, row: int) -> np.ndarray:
     """(N, F) the features of viewer ``row`` over the showcase, as the model learns them."""
-    return features_block(ctx.scene(), np.array([row]))[0]
+    return features_row(ctx.scene(), row)

@@ -313,14 +313,10 @@ class Room:
             return
         self._apply_learning()  # the vectors feature reads them
         chosen = int(where[0])
-        x = choice_features(self._context(ts), row)
-        attention, propensity = self.model.parts(x)
-        p = attention * propensity
-        p /= p.sum()
-        other = (chosen + 1) % len(sc)
-        stats.propensity.append((float(p[chosen]), True))
-        stats.propensity.append((float(p[other]), False))
-        self.model.learn_matrix(x, chosen)
+        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen)
+        if p is not None:
+            stats.propensity.append((float(p[chosen]), True))
+            stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))
 
     def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
         pushed_at = int(self.pushed_at[row])

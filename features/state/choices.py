@@ -80,26 +80,28 @@ def record_choice(
     counts: the viewer picked that item among those pushed."""
     if showcase is not None and len(showcase) and bool((showcase.rows == item).any()):
         share = 1.0 / len(showcase)
-        slots = items.category[showcase.rows]
-        np.add.at(viewers.cat_exposed[row], slots, share)
-        np.add.at(room.cat_exposed, slots, share)
-        np.add.at(items.exposed, showcase.rows, share)
+        spread = np.bincount(items.category[showcase.rows], minlength=CATEGORY_SLOTS) * share
+        viewers.cat_exposed[row] += spread
+        room.cat_exposed += spread
+        items.exposed[showcase.rows] += share  # showcase rows are distinct
         chosen = int(items.category[item])
         viewers.cat_chosen[row, chosen] += 1.0
         room.cat_chosen[chosen] += 1.0
         items.chosen[item] += 1.0
-        for b in np.flatnonzero(viewers.segments[row]).tolist():
-            np.add.at(room.seg_exposed[b], slots, share)
-            room.seg_chosen[b, chosen] += 1.0
-            items.seg_exposed[showcase.rows, b] += share
-            items.seg_chosen[item, b] += 1.0
+        segments = np.flatnonzero(viewers.segments[row])
+        if segments.size:
+            room.seg_exposed[segments] += spread
+            room.seg_chosen[segments, chosen] += 1.0
+            items.seg_exposed[np.ix_(showcase.rows, segments)] += share
+            items.seg_chosen[item, segments] += 1.0
     remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
-             item + 1, ts, FUNNEL.get(action, 1))
+             item + 1, seconds(ts), FUNNEL.get(action, 1))
     weight = PRICE_WEIGHT.get(action, 1.0)
     log_price = math.log1p(float(items.price[item]))
     viewers.price_w[row] += weight
     viewers.price_lp[row] += weight * log_price
-    for b in {room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row])), TIER_BINS}:
+    own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
+    for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
         room.tier_w[b] += weight
         room.tier_lp[b] += weight * log_price
 
@@ -107,7 +109,16 @@ def record_choice(
 def record_engagement(viewers: ViewerTable, row: int, item: int, ts: int) -> None:
     """Viewer ``row`` liked, commented, shared or gifted while item row ``item`` was on stage."""
     viewers.engaged_item[row] = item + 1
-    viewers.engaged_ts[row] = ts
+    viewers.engaged_ts[row] = seconds(ts)
+
+
+def seconds(ts: int) -> int:
+    """Event time in whole seconds, as the viewer table keeps it (``uint32``: until 2106).
+
+    >>> seconds(1_764_331_200_999)
+    1764331200
+    """
+    return min(max(ts // 1000, 0), 2**32 - 1)
 
 
 def remember(slots: np.ndarray, times: np.ndarray, kinds: np.ndarray, key: int, ts: int,

@@ -43,16 +43,18 @@ class ViewerTable:
         self.segment_names: list[str] = []  # slot -> "key=value", in order of first sight
         # What the viewer chose, per category slot, against what they were shown when they
         # chose (each choice spreads one unit of exposure over the showcase in force).
-        self.cat_chosen = np.zeros((0, CATEGORY_SLOTS), dtype=np.float32)
+        # (whole choices: float16 counts them exactly up to 2,048, half the bytes)
+        self.cat_chosen = np.zeros((0, CATEGORY_SLOTS), dtype=np.float16)
         self.cat_exposed = np.zeros((0, CATEGORY_SLOTS), dtype=np.float32)
-        # The last RECENT items acted on (item row + 1; 0 = none), when, and how far down the
-        # funnel (1 click, 2 cart, 3 purchase), newest first.
+        # The last RECENT items acted on (item row + 1; 0 = none), when (event time in whole
+        # seconds: intent fades over minutes), and how far down the funnel (1 click, 2 cart,
+        # 3 purchase), newest first.
         self.recent_item = np.zeros((0, RECENT), dtype=np.int32)
-        self.recent_ts = np.zeros((0, RECENT), dtype=np.int64)
+        self.recent_ts = np.zeros((0, RECENT), dtype=np.uint32)
         self.recent_kind = np.zeros((0, RECENT), dtype=np.int8)
         # The item on stage at the viewer's last like/comment/share/gift (row + 1) and when.
         self.engaged_item = np.zeros(0, dtype=np.int32)
-        self.engaged_ts = np.zeros(0, dtype=np.int64)
+        self.engaged_ts = np.zeros(0, dtype=np.uint32)  # seconds
         # Evidence of purchasing power: weighted log prices of the items acted on.
         self.price_w = np.zeros(0, dtype=np.float32)
         self.price_lp = np.zeros(0, dtype=np.float32)

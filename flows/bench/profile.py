@@ -148,9 +148,9 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     import numpy as np
 
     from flows.bench.ranking import RankingRoom, time_call
-    from models.choice_features import features_block, log_budgets
+    from models.choice_features import features_row, log_budgets
     from models.choice_scoring import _intent, _power, _taste, logits
-    from models.push import _evidence, control_scores, momentum, score_block, why_codes
+    from models.push import _evidence, _exp_parts, control_scores, momentum, why_codes
     from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k
 
     bench = RankingRoom(viewers, items)
@@ -174,15 +174,19 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
         return run
 
     def intent_only(block: Any) -> None:
-        _intent(scene, block, w, np.zeros((len(block), len(sc)), np.float32))
+        _intent(scene, block, w, np.zeros((len(sc), len(block)), np.float32))
 
     cached = [logits(scene, block, weights) for block in blocks]
 
+    def exp_parts() -> None:
+        for taste, power in cached:
+            _exp_parts(taste.copy(), power.copy())
+
     def softmax() -> None:
         for taste, _ in cached:
-            att = taste - taste.max(axis=1, keepdims=True)
+            att = taste - taste.max(axis=0)
             np.exp(att, out=att)
-            att /= att.sum(axis=1, keepdims=True)
+            att /= att.sum(axis=0)
 
     def sigmoid() -> None:
         for _, power in cached:
@@ -218,17 +222,19 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     warm, known = _evidence(ctx, rows)
     stages = [
         ("whole build_push", lambda: bench.push(event)),
-        ("attention × propensity of every pair (score_block)", each(lambda b: score_block(ctx, b))),
+        ("logits of every pair (choice_scoring.logits)",
+         each(lambda b: logits(scene, b, weights))),
         ("  taste logits: one q·Kᵀ product + intent (choice_scoring)", each(
             lambda b: _taste(scene, b, w))),
         ("    of which short-term intent (viewers with recent actions only)",
          each(intent_only)),
         ("  power logits: per item + price against budget", each(lambda b: _power(scene, b, w))),
         ("    of which budgets (log_budgets)", each(lambda b: log_budgets(scene, b))),
-        ("  softmax of the taste logits", softmax),
-        ("  sigmoid of the power logits", sigmoid),
-        ("  for comparison: the readable feature table (features_block)",
-         each(lambda b: features_block(scene, b))),
+        ("e^(taste − max) and 1 + e^(−power), in place", exp_parts),
+        ("  for comparison: a normalised softmax of the taste logits", softmax),
+        ("  for comparison: the sigmoid of the power logits", sigmoid),
+        ("  for comparison: the feature table for 1,000 viewers (features_row each)",
+         each(lambda b: [features_row(scene, row) for row in b[:1000].tolist()])),
         ("top-k (TopK: max down item columns) [minus random scores]", top_k),
         ("  for comparison: k argmax passes along rows [minus random scores]", top_k_rows),
         ("  random scores to subtract", scores_only),

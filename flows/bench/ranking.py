@@ -97,7 +97,7 @@ class RankingRoom:
         table.tier = tier * table.has_tier
         table.segments = (rng.random((cap, SEGMENT_SLOTS)) < 0.2).astype(np.uint8)
         # What choices leave: a few per viewer, exposure spread over the showcase.
-        table.cat_chosen = rng.poisson(0.3, (cap, CATEGORY_SLOTS)).astype(np.float32)
+        table.cat_chosen = rng.poisson(0.3, (cap, CATEGORY_SLOTS)).astype(np.float16)
         table.cat_exposed = (table.cat_chosen.sum(axis=1, keepdims=True)
                              * rng.dirichlet(np.ones(CATEGORY_SLOTS), cap)).astype(np.float32)
         table.price_w = rng.poisson(2.0, cap).astype(np.float32)  # a third have acted on none
@@ -105,14 +105,15 @@ class RankingRoom:
         active = rng.random(cap) < 0.05  # acted in the last minutes
         table.recent_item = np.where(active[:, None], rng.integers(1, max_items + 1, (cap, 3)),
                                      0).astype(np.int32)
-        table.recent_ts = np.where(active[:, None], self.now - rng.integers(0, 300_000, (cap, 3)),
-                                   0)
+        now_s = self.now // 1000  # the table keeps seconds
+        table.recent_ts = np.where(active[:, None], now_s - rng.integers(0, 300, (cap, 3)),
+                                   0).astype(np.uint32)
         table.recent_kind = np.where(active[:, None], rng.integers(1, 4, (cap, 3)),
                                      0).astype(np.int8)
         engaged = rng.random(cap) < 0.2
         table.engaged_item = np.where(engaged, rng.integers(1, max_items + 1, cap),
                                       0).astype(np.int32)
-        table.engaged_ts = np.where(engaged, self.now - rng.integers(0, 300_000, cap), 0)
+        table.engaged_ts = np.where(engaged, now_s - rng.integers(0, 300, cap), 0).astype(np.uint32)
         choices = room.choices
         choices.cat_chosen[:] = rng.poisson(20.0, CATEGORY_SLOTS)
         choices.cat_exposed[:] = choices.cat_chosen.sum() * rng.dirichlet(np.ones(CATEGORY_SLOTS))

@@ -18,7 +18,7 @@ import numpy as np
 from features.contract.events import Event
 from features.contract.messages import PushBatch
 from models.experiment.policy import FREQUENCY_CAP, SAME_ITEMS, policy_keep
-from models.push import PushContext, build_push
+from models.push import PushContext, build_push, build_push_one
 
 
 @dataclass(slots=True)
@@ -51,6 +51,8 @@ def take(batch: PushBatch, keep: np.ndarray) -> PushBatch:
 
 def _ranked(ctx: PushContext, rows: np.ndarray, arms: np.ndarray, event: Event,
             room_id: str) -> PushBatch:
+    if rows.size == 1:  # an enter: the one-viewer path
+        return build_push_one(ctx, int(rows[0]), int(arms[0]), event, room_id)
     return build_push(ctx, rows, arms, event, room_id)
 
 

@@ -67,14 +67,15 @@ class ListwiseSoftmax:
         """P(item) for each item of one showcase: attention × propensity, normalised."""
         return _normalised(*self.parts(np.asarray(x, dtype=np.float64)))
 
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
-        """One step on ``log P(chosen)`` for one showcase ``x`` (items × features)."""
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        """One step on ``log P(chosen)`` for one showcase ``x`` (items × features); returns
+        the probabilities before the step (test-then-learn), None if nothing was learned."""
         x = np.asarray(x, dtype=np.float64)
         if len(x) < 2:
-            return  # no alternative: nothing to learn about a choice
+            return None  # no alternative: nothing to learn about a choice
         if not np.isfinite(x).all() or not np.isfinite(weight):
             self.refused += 1
-            return
+            return None
         t = self.n_taste
         attention, propensity = self.parts(x)
         p = _normalised(attention, propensity)
@@ -88,11 +89,12 @@ class ListwiseSoftmax:
         norm = float(np.sqrt(grad @ grad))
         if not np.isfinite(norm):
             self.refused += 1
-            return
+            return None
         if norm > self.clip:
             grad *= self.clip / norm
         self.weights = self.weights + self.lr * weight * grad
         self.learned += 1
+        return p
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         """Start (and stay near) ``weights`` instead of the priors; ``off`` features are held

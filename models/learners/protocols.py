@@ -91,5 +91,6 @@ class ChoiceLearner(Protocol):
     def parts(self, x: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The attention and the propensity of every item; no side effect."""
 
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
-        """Learn that item ``chosen`` of showcase ``x`` was picked."""
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        """Learn that item ``chosen`` of showcase ``x`` was picked; return the probability
+        of each item before learning (test-then-learn), or None when nothing was learned."""

@@ -277,13 +277,16 @@ class PointwiseChoice:
         attention = np.full(propensity.shape, 1.0 / max(propensity.shape[-1], 1))
         return attention, propensity
 
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> None:
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         x = np.asarray(x, dtype=np.float64)
         if len(x) < 2:
-            return
+            return None
         if not np.isfinite(x).all() or not math.isfinite(weight):  # all of it, or none
             self.model.refused += 1
-            return
+            return None
+        attention, propensity = self.parts(x)
+        p = attention * propensity
         for j, values in enumerate(x.tolist()):
             self.model.learn_values(values, j == chosen, weight)
         self.learned += 1
+        return p / p.sum()

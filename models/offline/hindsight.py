@@ -74,12 +74,12 @@ def _record(room: Room, out: Replayed) -> None:
     learn = model.learn_matrix
 
     def recording(x: np.ndarray, chosen: int, weight: float = 1.0,
-                  learn: Callable[..., None] = learn) -> None:
-        attention, propensity = model.parts(np.asarray(x, dtype=np.float64))
-        p = attention * propensity
-        out.predicted.append((p / p.sum(), chosen))
-        out.choices.append((np.array(x), chosen))
-        learn(x, chosen, weight)
+                  learn: Callable[..., np.ndarray | None] = learn) -> np.ndarray | None:
+        p = learn(x, chosen, weight)
+        if p is not None:
+            out.predicted.append((p, chosen))
+            out.choices.append((np.array(x), chosen))
+        return p
 
     model.learn_matrix = recording  # type: ignore[method-assign]
 

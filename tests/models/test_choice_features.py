@@ -1,4 +1,4 @@
-"""The feature table: the block path equals its readable twin, and the values mean what the
+"""The feature table: the fast one-viewer path equals its readable twin, and the values mean what the
 docstrings say (exposure-normalised, shrunk, fading)."""
 
 from __future__ import annotations
@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from flows.bench.ranking import RankingRoom
-from models.choice_features import FEATURES, features_block, features_one
+from models.choice_features import FEATURES, features_one, features_row
 from tests.models.choice_rooms import replayed_room
 
 
 def _compare(room, now: int) -> int:  # type: ignore[no-untyped-def]
     scene = room._context(now).scene()
     rows = room.viewers.present_rows(now)
-    block = features_block(scene, rows)
-    for v, row in enumerate(rows.tolist()):
-        np.testing.assert_allclose(features_one(scene, row), block[v], rtol=1e-6, atol=1e-9)
+    for row in rows.tolist():
+        np.testing.assert_allclose(features_one(scene, row), features_row(scene, row),
+                                   rtol=1e-6, atol=1e-9)
     return len(rows)
 
 
@@ -35,7 +35,8 @@ def test_block_equals_twin_on_random_rooms(seed: int) -> None:
 def test_every_feature_has_evidence_in_the_replayed_room() -> None:
     """A twin test over all-zero columns would prove little: each feature varies here."""
     room = replayed_room()
-    block = features_block(room._context(room.clock).scene(), room.viewers.present_rows(room.clock))
+    scene = room._context(room.clock).scene()
+    block = np.stack([features_row(scene, row) for row in room.viewers.present_rows(room.clock)])
     flat = block.reshape(-1, len(FEATURES))
     constant = [name for n, name in enumerate(FEATURES) if np.ptp(flat[:, n]) == 0]
     assert constant == ["bias"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flows.bench.ranking import RankingRoom
-from models.choice_features import TASTE, features_block
+from models.choice_features import TASTE, features_row
 from models.choice_scoring import logits
 from tests.models.choice_rooms import replayed_room
 
@@ -14,12 +14,12 @@ from tests.models.choice_rooms import replayed_room
 def _check(room, now: int, weights: np.ndarray, temperature: float = 1.0) -> None:  # type: ignore[no-untyped-def]
     scene = room._context(now).scene()
     rows = room.viewers.present_rows(now)
-    x = features_block(scene, rows)
+    x = np.stack([features_row(scene, row) for row in rows.tolist()])
     t = len(TASTE)
-    taste, power = logits(scene, rows, weights, temperature)
-    np.testing.assert_allclose(taste, x[:, :, :t] @ weights[:t] / temperature, rtol=2e-4,
+    taste, power = logits(scene, rows, weights, temperature)  # items down, viewers across
+    np.testing.assert_allclose(taste.T, x[:, :, :t] @ weights[:t] / temperature, rtol=2e-4,
                                atol=2e-4)
-    np.testing.assert_allclose(power, x[:, :, t:] @ weights[t:], rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(power.T, x[:, :, t:] @ weights[t:], rtol=2e-4, atol=2e-4)
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -1,7 +1,9 @@
-"""``build_push`` (blocks of viewers, fast logits) equals its readable twin viewer by viewer."""
+"""``build_push`` (blocks of viewers, fast logits) equals its readable twin and the
+one-viewer path (``build_push_one``, for enters), viewer by viewer."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from flows.bench.ranking import RankingRoom
 from models.arms import Arms
 from models.params import RoomParams
-from models.push import build_push, build_push_reference
+from models.push import build_push, build_push_one, build_push_reference
 from models.room import Room
 from tests.models.choice_rooms import T0, event, replayed_room
 
@@ -19,8 +21,9 @@ def _compare(room: Room, trigger, temperature: float = 1.0) -> int:  # type: ign
     ctx = replace(room._context(trigger.ts), temperature=temperature)
     rows = room.viewers.present_rows(trigger.ts)
     block = build_push(ctx, rows, room.arm[rows], trigger, room.room_id)
-    for v, row in enumerate(rows.tolist()):
-        one = build_push_reference(ctx, row, int(room.arm[row]), trigger, room.room_id)
+    for (v, row), build in zip(enumerate(rows.tolist()),
+                               itertools.cycle((build_push_reference, build_push_one))):
+        one = build(ctx, row, int(room.arm[row]), trigger, room.room_id)
         assert (one.user_ids, one.arms) == ([block.user_ids[v]], [block.arms[v]])
         assert (one.room_id, one.trigger, one.trigger_id, one.ts, one.item_ids) == (
             block.room_id, block.trigger, block.trigger_id, block.ts, block.item_ids)
