@@ -1,5 +1,5 @@
-"""The feature table: the fast one-viewer path equals its readable twin, and the values mean what the
-docstrings say (exposure-normalised, shrunk, fading)."""
+"""The feature table: the fast one-viewer path equals its readable twin, and the values mean
+what the docstrings say (exposure-normalised, shrunk, fading)."""
 
 from __future__ import annotations
 
