@@ -63,7 +63,7 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     slots = items.category[sc.rows]
     base = room_rates(scene.room)
     member = v.segments.take(rows, axis=0).astype(f32)
-    chosen = v.cat_chosen.take(rows, axis=0)
+    chosen = v.cat_chosen.take(rows, axis=0).astype(f32)  # float16 arithmetic is slow
     exposed = v.cat_exposed.take(rows, axis=0)
     affinity = np.log((chosen + f32(VIEWER_PRIOR) * np.exp(base).astype(f32))
                       / (exposed + f32(VIEWER_PRIOR))) - base.astype(f32)
