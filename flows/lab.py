@@ -1,10 +1,13 @@
-"""``roomrank evaluate --lab``: the job against its peers on every simulator regime.
+"""``roomrank lab``: the job against its peers on every simulator regime.
 
 For each regime and seed: simulate a world, run the real job over it in file mode (this
 process, no broker), and score the pushes with ``models.offline.evaluation`` against the
-peers and the world's own oracle (its hidden utility). One row per regime, averaged over the
-seeds; the held-out regime is listed apart, as it is only to be read at the end of a piece of
-model work (``docs/evaluation.md``).
+peers and the world's own oracle (its hidden utility). Then the job again: with the weights of
+its own features fitted on the whole world (the hindsight bound, ``models.offline.hindsight``),
+with River's pointwise ``LogisticRegression`` as its choice model (``--learner river``), and,
+asked, without each feature group (ablations). One row per regime, averaged over the seeds;
+the held-out regime is only to be read at the end of a piece of model work
+(``docs/evaluation.md``).
 """
 
 from __future__ import annotations
@@ -215,6 +218,6 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
     return [
         {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history,
          "hindsight_weights": r.hindsight_weights, "by_time": r.by_time,
-         "calibration": r.calibration}
+         "calibration": r.calibration, "heatmap": r.heatmap}
         for r in rows
     ]

@@ -58,7 +58,7 @@ attention softmax(q&middot;K) of that viewer on that item (rows sum to 1).</p>
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>roomrank lab</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-img{{max-width:100%;border:1px solid #ddd}}pre{{background:#f6f6f6;padding:1em}}</style>
+img{{max-width:100%;border:1px solid #ddd}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
 </head><body>
 <h1>roomrank lab: the job against its peers and the oracle</h1>
 <p>{len(rows)} worlds: {len(regimes)} regimes &times; {len(rows) // max(len(regimes), 1)} seeds.
@@ -184,5 +184,5 @@ def _heatmap(heatmap: dict[str, object], path: Path) -> None:
         ax.set_xticks(range(len(items)), items, rotation=90, fontsize=6)  # type: ignore[arg-type]
         ax.set_yticks(range(len(heatmap["users"])), heatmap["users"], fontsize=6)  # type: ignore[arg-type]
     fig.colorbar(image, ax=axes, label="attention")
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")  # the item ids under the axes too
     plt.close(fig)

@@ -16,8 +16,8 @@ ROWS = [
     LabRow(
         regime,
         seed,
-        {"attention": 0.3 + d, "control": 0.26, "popularity": 0.25, "category_count": 0.27,
-         "spotlight_first": 0.22, "oracle": 0.57},
+        {"attention": 0.3 + d, "hindsight": 0.33, "river": 0.29, "control": 0.26,
+         "popularity": 0.25, "category_count": 0.27, "spotlight_first": 0.22, "oracle": 0.57},
         {b: {"pushed": 0.25 + 0.02 * n + d, "popularity": 0.24, "category_count": 0.25,
              "oracle": 0.56} for n, b in enumerate(("0", "1-2", "3-9", "10+"))},
         by_time={str(m): {"job": 0.3 + 0.004 * m, "hindsight": 0.36, "popularity": 0.25,
@@ -73,6 +73,6 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
     assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
     shot = tmp_path / "report.png"
-    _run(f"--screenshot={shot}", "--window-size=1280,1400", page.as_uri())
+    _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
     assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
     shutil.copy(shot, Path("/tmp/roomrank-lab-report.png"))  # for a person to look at
