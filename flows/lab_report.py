@@ -58,7 +58,8 @@ attention softmax(q&middot;K) of that viewer on that item (rows sum to 1).</p>
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>roomrank lab</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-img{{max-width:100%;border:1px solid #ddd}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
+img{{max-width:100%;border:1px solid #ddd}}
+pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
 </head><body>
 <h1>roomrank lab: the job against its peers and the oracle</h1>
 <p>{len(rows)} worlds: {len(regimes)} regimes &times; {len(rows) // max(len(regimes), 1)} seeds.
