@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import statistics
 from pathlib import Path
+from typing import Any
 
 from flows.lab import COLUMNS, LabRow, format_lab
 from models.offline.evaluation import HISTORY_BUCKETS
@@ -118,9 +119,15 @@ def _history(rows: list[LabRow], path: Path) -> None:
         ]
         ax.plot(buckets, values, marker="o", label=column,
                 color=_COLOURS.get("attention" if column == "pushed" else column))
-    ax.set_xlabel("the viewer's earlier actions in the room")
-    ax.set_ylabel("HR@3 (all arms)")
-    ax.legend(fontsize=8)
+    _save(fig, ax, path, "the viewer's earlier actions in the room", "HR@3 (all arms)")
+
+
+def _save(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, legend: int = 8) -> None:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -140,12 +147,8 @@ def _over_time(rows: list[LabRow], path: Path) -> None:
                 xs.append(minute)
                 ys.append(statistics.fmean(values))
         ax.plot(xs, ys, marker="o", label=column, color=_COLOURS.get(column))
-    ax.set_xlabel("minutes since the world's first event (3-minute bins)")
-    ax.set_ylabel("HR@3 (all arms)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, ax, path, "minutes since the world's first event (3-minute bins)",
+          "HR@3 (all arms)")
 
 
 def _calibration(rows: list[LabRow], path: Path) -> None:
@@ -160,12 +163,7 @@ def _calibration(rows: list[LabRow], path: Path) -> None:
     top = max([0.05, *(max(p, o) for r in rows for p, o, _ in r.calibration)]) * 1.05
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
-    ax.set_xlabel("predicted P(item is the one chosen)")
-    ax.set_ylabel("observed share chosen")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, ax, path, "predicted P(item is the one chosen)", "observed share chosen", 7)
 
 
 def _heatmap(heatmap: dict[str, object], path: Path) -> None:

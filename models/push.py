@@ -167,7 +167,7 @@ def build_push_one(
     oracle (``tests/models/test_push.py``)."""
     showcase = ctx.showcase
     assert showcase is not None
-    params, names = ctx.params, ctx.params.arms.names
+    params = ctx.params
     attention, propensity = ctx.model.parts(features_row(ctx.scene(), row), ctx.temperature)
     attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
     score = attention * propensity
@@ -176,22 +176,8 @@ def build_push_one(
         score = control_scores(showcase, heat)
     k = min(params.top_k, len(showcase))
     top = _top_k(order_key(score.copy())[None, :], k)
-    ranked = Ranked(top, score[top], attention[top], propensity[top])
-    warm, known = _evidence(ctx, np.array([row]))
-    return PushBatch(
-        room_id=room_id,
-        trigger=event.type,
-        trigger_id=event.event_id,
-        ts=event.ts,
-        user_ids=[ctx.viewers.rows.ids[row]],
-        arms=[names[arm]],
-        item_ids=showcase.item_ids,
-        top=ranked.top,
-        score=ranked.score,
-        attention=ranked.attention,
-        propensity=ranked.propensity,
-        why=why_codes(showcase, heat, ranked, warm, known),
-    )
+    return _one_viewer(ctx, row, arm, event, room_id, heat,
+                       Ranked(top, score[top], attention[top], propensity[top]))
 
 
 def _evidence(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +192,7 @@ def build_push_reference(
     """``build_push`` for one viewer, item by item in plain Python: the readable twin."""
     showcase = ctx.showcase
     assert showcase is not None
-    params, names = ctx.params, ctx.params.arms.names
+    params = ctx.params
     w = ctx.model.weights.tolist()
     t = len(TASTE)
     taste, power = [], []
@@ -230,6 +216,13 @@ def build_push_reference(
         np.array([[attention[j] for j in top]], np.float32),
         np.array([[propensity[j] for j in top]], np.float32),
     )
+    return _one_viewer(ctx, row, arm, event, room_id, heat, ranked)
+
+
+def _one_viewer(ctx: PushContext, row: int, arm: int, event: Event, room_id: str,
+                heat: np.ndarray, ranked: Ranked) -> PushBatch:
+    showcase = ctx.showcase
+    assert showcase is not None
     warm, known = _evidence(ctx, np.array([row]))
     return PushBatch(
         room_id=room_id,
@@ -237,7 +230,7 @@ def build_push_reference(
         trigger_id=event.event_id,
         ts=event.ts,
         user_ids=[ctx.viewers.rows.ids[row]],
-        arms=[names[arm]],
+        arms=[ctx.params.arms.names[arm]],
         item_ids=showcase.item_ids,
         top=ranked.top,
         score=ranked.score,

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.contract.events import ShowcaseItem
-from features.contract.ids import unit_hash
 from features.contract.limits import MAX_MONEY
-from features.state.rows import RowIndex, grow
+from features.state.rows import RowIndex, grow, vocabulary_slot
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
@@ -77,13 +76,7 @@ class ItemTable:
         >>> t.category_slot("shoes"), t.category_slot("dresses"), t.category_slot("shoes")
         (0, 1, 0)
         """
-        names = self.category_names
-        if category in names:
-            return names.index(category)
-        if len(names) < CATEGORY_SLOTS:
-            names.append(category)
-            return len(names) - 1
-        return int(unit_hash("category", category) * CATEGORY_SLOTS)
+        return vocabulary_slot(self.category_names, category, CATEGORY_SLOTS, "category")
 
     def show(
         self,

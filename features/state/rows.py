@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.contract.ids import unit_hash
+
 
 class RowIndex:
     """id -> row, with a free list so that memory follows the live population.
@@ -116,3 +118,22 @@ def grow(array: np.ndarray, capacity: int) -> np.ndarray:
     bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     bigger[: len(array)] = array
     return bigger
+
+
+def vocabulary_slot(names: list[str], name: str, slots: int, salt: str) -> int:
+    """``name``'s slot in a room's vocabulary ``names`` (appended to, first come first served):
+    exact for the first ``slots`` names, shared by hash beyond, so a room's memory for them
+    stays bounded whatever its producers send.
+
+    >>> names: list[str] = []
+    >>> [vocabulary_slot(names, n, 2, "x") for n in ("a", "b", "a")], names
+    ([0, 1, 0], ['a', 'b'])
+    >>> 0 <= vocabulary_slot(names, "c", 2, "x") < 2 and names == ["a", "b"]
+    True
+    """
+    if name in names:
+        return names.index(name)
+    if len(names) < slots:
+        names.append(name)
+        return len(names) - 1
+    return int(unit_hash(salt, name) * slots)

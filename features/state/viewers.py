@@ -16,8 +16,7 @@ from typing import Final
 import numpy as np
 
 from features.contract.events import AttrValue
-from features.contract.ids import unit_hash
-from features.state.rows import RowIndex, grow
+from features.state.rows import RowIndex, grow, vocabulary_slot
 
 # A room's categories get exact slots, first come first served; only a room showing more than
 # this many distinct categories shares slots (by hash) among the rest.
@@ -109,13 +108,7 @@ class ViewerTable:
     def segment_slot(self, name: str) -> int:
         """The room's slot for an attribute value: exact for the first ``SEGMENT_SLOTS``
         values seen, shared by hash beyond (as ``ItemTable.category_slot``)."""
-        names = self.segment_names
-        if name in names:
-            return names.index(name)
-        if len(names) < SEGMENT_SLOTS:
-            names.append(name)
-            return len(names) - 1
-        return int(unit_hash("segment", name) * SEGMENT_SLOTS)
+        return vocabulary_slot(self.segment_names, name, SEGMENT_SLOTS, "segment")
 
     def leave(self, user_id: str, ts: int) -> None:
         row, _ = self.touch(user_id, ts)
