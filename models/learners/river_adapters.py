@@ -233,7 +233,7 @@ class PointwiseChoice:
 
     >>> m = PointwiseChoice(("taste",), ("power",), lr=0.5)
     >>> x = np.array([[1.0, 0.0], [0.0, 0.0]])
-    >>> for _ in range(20): m.learn_matrix(x, 0)
+    >>> for _ in range(20): _ = m.learn_matrix(x, 0)
     >>> attention, propensity = m.parts(x)
     >>> attention.tolist(), bool(propensity[0] > propensity[1])
     ([0.5, 0.5], True)
