@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import orjson
 
 from features.contract.duplicates import duplicate_key
 from features.contract.events import (
-    ENGAGEMENT_TYPES,
     EVENT_TYPES,
     AttrValue,
     DeadLetter,
@@ -26,10 +25,18 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
-from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
+from features.contract.limits import MAX_ATTR, MAX_MONEY
+from features.contract.schema import (
+    COMMON_FIELDS,
+    EVENT_FIELDS,
+    MAX_ID_LEN,
+    MAX_SHOWCASE_ITEMS,
+    Field,
+    Kind,
+)
 
-MAX_ID_LEN: Final = 128
-MAX_SHOWCASE_ITEMS: Final = 500
+_TS: Final = COMMON_FIELDS[2]
+assert _TS.name == "ts"
 DEFAULT_MAX_BYTES: Final = 256 * 1024
 _TYPE_LIST: Final = ", ".join(sorted(EVENT_TYPES))
 
@@ -155,57 +162,7 @@ def _items(obj: dict[str, Any]) -> tuple[ShowcaseItem, ...]:
     return tuple(items)
 
 
-def _require(obj: dict[str, Any], etype: str, *names: str) -> None:
-    for name in names:
-        if name not in obj:
-            raise _Invalid("invalid", f"missing required field '{name}' for type '{etype}'")
-
-
-def _user(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, event.type, "user_id")
-    event.user_id = _id(obj, "user_id")
-
-
-def _user_item(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, event.type, "user_id", "item_id")
-    event.user_id = _id(obj, "user_id")
-    event.item_id = _id(obj, "item_id")
-
-
-def _enter(event: Event, obj: dict[str, Any]) -> None:
-    _user(event, obj)
-    event.attrs = _attrs(obj)
-
-
-def _heartbeat(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "heartbeat", "user_id", "watch_ms")
-    event.user_id = _id(obj, "user_id")
-    event.watch_ms = _int(obj, "watch_ms", 0, MAX_WATCH_MS)
-
-
-def _engagement(event: Event, obj: dict[str, Any]) -> None:
-    _user(event, obj)
-    if obj.get("item_id") is not None:
-        event.item_id = _id(obj, "item_id")
-
-
-def _purchase(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "purchase", "amount")
-    _user_item(event, obj)
-    event.amount = _number(obj, "amount")
-    if obj.get("qty") is not None:
-        event.qty = _int(obj, "qty", 1, MAX_QTY)
-
-
-def _push_open(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "push_open", "rec_id")
-    _user_item(event, obj)
-    event.rec_id = _id(obj, "rec_id")
-
-
-def _showcase(event: Event, obj: dict[str, Any]) -> None:
-    _require(obj, "showcase", "items", "spotlight")
-    event.items = _items(obj)
+def _spotlight(obj: dict[str, Any], event: Event) -> str | None:
     spotlight = obj["spotlight"]
     if spotlight is not None:
         spotlight = _id(obj, "spotlight")
@@ -215,26 +172,30 @@ def _showcase(event: Event, obj: dict[str, Any]) -> None:
                 f"spotlight '{spotlight}' is not one of the showcase's items; send an item_id"
                 " from 'items' or null",
             )
-    event.spotlight = spotlight
+    return spotlight
 
 
-def _nothing(event: Event, obj: dict[str, Any]) -> None:
-    return None
-
-
-_FIELDS: Final[dict[str, Callable[[Event, dict[str, Any]], None]]] = {
-    "enter": _enter,
-    "leave": _user,
-    "heartbeat": _heartbeat,
-    **{etype: _engagement for etype in ENGAGEMENT_TYPES},
-    "item_click": _user_item,
-    "add_to_cart": _user_item,
-    "purchase": _purchase,
-    "push_open": _push_open,
-    "showcase": _showcase,
-    "room_close": _nothing,
+# How each kind of ``schema`` is checked; ``spotlight`` reads the items already checked.
+_CHECKS: Final[dict[str, Callable[[dict[str, Any], Field, Event], Any]]] = {
+    "id": lambda obj, f, event: _id(obj, f.name),
+    "int": lambda obj, f, event: _int(obj, f.name, f.low, f.high),
+    "money": lambda obj, f, event: _number(obj, f.name),
+    "attrs": lambda obj, f, event: _attrs(obj),
+    "items": lambda obj, f, event: _items(obj),
+    "spotlight": lambda obj, f, event: _spotlight(obj, event),
 }
-assert set(_FIELDS) == EVENT_TYPES
+assert set(_CHECKS) == set(get_args(Kind))
+
+
+def _fields(event: Event, obj: dict[str, Any]) -> None:
+    """Check the type's own fields as ``schema.EVENT_FIELDS`` lists them, and fill them in."""
+    spec = EVENT_FIELDS[event.type]
+    for name in spec.missing_order:
+        if name not in obj:
+            raise _Invalid("invalid", f"missing required field '{name}' for type '{event.type}'")
+    for f in spec.fields:
+        if f.required or obj.get(f.name) is not None:
+            setattr(event, f.name, _CHECKS[f.kind](obj, f, event))
 
 
 NOT_PARSED: Final = object()
@@ -308,7 +269,7 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         )
     if "ts" not in obj:
         raise _Invalid("invalid", "missing required field 'ts'")
-    ts = _int(obj, "ts", 0, MAX_TS)
+    ts = _int(obj, "ts", _TS.low, _TS.high)
     event = Event(event_id, etype, ts, _id(obj, "room_id"), origin, raw)
-    _FIELDS[etype](event, obj)
+    _fields(event, obj)
     return event
