@@ -73,7 +73,12 @@ def _count(name: str, low: int, high: int, *, required: bool = True) -> Field:
     return Field(name, "int", required, low, high)
 
 
-COMMON_FIELDS: Final = (_id("event_id"), Field("type", "id"), _count("ts", 0, MAX_TS), _id("room_id"))
+COMMON_FIELDS: Final = (
+    _id("event_id"),
+    Field("type", "id"),
+    _count("ts", 0, MAX_TS),
+    _id("room_id"),
+)
 """Fields every type carries; ``type`` is checked against ``EVENT_TYPES`` rather than as an id."""
 
 _USER: Final = _id("user_id")
@@ -93,9 +98,7 @@ EVENT_FIELDS: Final[dict[str, TypeSpec]] = {
         _count("qty", 1, MAX_QTY, required=False),
         missing_order=("amount", "user_id", "item_id"),
     ),
-    "push_open": _spec(
-        _USER, _ITEM, _id("rec_id"), missing_order=("rec_id", "user_id", "item_id")
-    ),
+    "push_open": _spec(_USER, _ITEM, _id("rec_id"), missing_order=("rec_id", "user_id", "item_id")),
     "showcase": _spec(Field("items", "items"), Field("spotlight", "spotlight")),
     "room_close": _spec(),
 }
