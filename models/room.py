@@ -39,6 +39,7 @@ from models.room_outputs import RoomStats, ahead_letter, closed_letter, reused_i
 
 _HEARTBEAT_MS = 30_000
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
+_CHANNEL = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}  # momentum
 
 
 Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
@@ -276,8 +277,7 @@ class Room:
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
-        channel = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}[etype]
-        self.window.add(item, channel, 1.0, ts)
+        self.window.add(item, _CHANNEL[etype], 1.0, ts)
 
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
