@@ -184,7 +184,7 @@ def _evidence(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Whether each viewer has chosen anything here (taste) and acted on any price."""
     v = ctx.viewers
     # any non-zero count, on the bits: float16 arithmetic is emulated and slow
-    chosen: np.ndarray = v.cat_chosen.view(np.uint16).take(rows, axis=0).any(axis=1)
+    chosen = np.asarray(v.cat_chosen.view(np.uint16).take(rows, axis=0).any(axis=1))
     return chosen, (v.price_w.take(rows) > 0).astype(np.float32)
 
 
