@@ -41,8 +41,7 @@ def housekeep(room: Room, now: int) -> None:
 
 # What a closed room drops: all it learned. Its de-duplication and close stay.
 _SHED = (
-    "viewers", "items", "window", "mf", "choices", "model", "pending", "arm", "pushed_at",
-    "pushed_items", "showcase", "allocator",
+    "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "allocator",
 )  # fmt: skip
 
 
@@ -75,9 +74,6 @@ def compact_viewers(room: Room) -> bool:
     mf.users = take_rows(mf.users, live, capacity)
     mf.user_updates = take_rows(mf.user_updates, live, capacity)
     mf.rows_replaced()
-    room.arm = take_rows(room.arm, live, capacity)
-    room.pushed_at = take_rows(room.pushed_at, live, capacity)
-    room.pushed_items = take_rows(room.pushed_items, live, capacity)
     return True
 
 

@@ -22,7 +22,6 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.dedup import Deduplicator, Seen
 from features.state.reorder import ReorderBuffer
-from features.state.rows import grow
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
@@ -55,7 +54,8 @@ class Room:
         self.buffer: ReorderBuffer[Event] = ReorderBuffer(
             params.lateness_ms, params.max_held_events, params.max_ahead_ms
         )
-        self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms)
+        self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms,
+                                   params.push_width)
         self.items = ItemTable()
         self.window = ItemWindow(params.window_ms, params.bucket_ms)
         self.mf = vector_learner(
@@ -76,9 +76,6 @@ class Room:
         # end of the call), then go to the learner's ``learn_many`` together: the same updates in
         # the same order, applied in conflict-free waves instead of one numpy step each.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
-        self.arm = np.zeros(0, dtype=np.int8)
-        self.pushed_at = np.zeros(0, dtype=np.int64)  # trigger ts of the viewer's last push
-        self.pushed_items = np.zeros((0, params.push_width), dtype=np.int64)  # -1 = none
         self.showcase: Showcase | None = None
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
@@ -88,6 +85,32 @@ class Room:
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False
         self.close_id, self.close_ts = "", -1  # the room_close accepted, for dead letters
+
+    # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
+    # snapshotted with the others); the room reads and writes them by these names.
+    @property
+    def arm(self) -> np.ndarray:
+        return self.viewers.arm
+
+    @arm.setter
+    def arm(self, value: np.ndarray) -> None:
+        self.viewers.arm = value
+
+    @property
+    def pushed_at(self) -> np.ndarray:
+        return self.viewers.pushed_at
+
+    @pushed_at.setter
+    def pushed_at(self, value: np.ndarray) -> None:
+        self.viewers.pushed_at = value
+
+    @property
+    def pushed_items(self) -> np.ndarray:
+        return self.viewers.pushed_items
+
+    @pushed_items.setter
+    def pushed_items(self, value: np.ndarray) -> None:
+        self.viewers.pushed_items = value
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -203,14 +226,7 @@ class Room:
     def _viewer(self, user_id: str, ts: int) -> int:
         row, new = self.viewers.touch(user_id, ts)
         if new:
-            cap = self.viewers.rows.capacity
             self.mf.init_user(row)
-            self.arm = grow(self.arm, cap)
-            self.pushed_at = grow(self.pushed_at, cap)
-            if len(self.pushed_items) < cap:
-                width = self.pushed_items.shape[1]
-                more = np.full((cap - len(self.pushed_items), width), -1, np.int64)
-                self.pushed_items = np.concatenate([self.pushed_items, more])
             self.arm[row] = (
                 self.params.arms.index(user_id, self.params.experiment)
                 if self.allocator is None

@@ -48,8 +48,12 @@ def _v1_to_v2(tree: dict[str, Any]) -> dict[str, Any]:
     """Version 2 ranks with the choice model. An item's ``category`` was a hash bucket and is
     now the room's exact slot: the buckets are dropped (each item takes its slot again at its
     next showcase; until then the items on show share slot 0). The pointwise propensity
-    weights have no counterpart; the choice model starts from its priors."""
+    weights have no counterpart; the choice model starts from its priors. The per-viewer push
+    columns (arm, last push) move into the viewer table."""
     tree = dict(tree)
+    viewers = dict(tree["viewers"])
+    viewers.update(tree.pop("per_viewer"))  # the viewer table owns its push columns now
+    tree["viewers"] = viewers
     items = dict(tree["items"])
     items["category"] = np.zeros_like(items["category"])
     tree["items"] = items
@@ -63,7 +67,6 @@ _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2
 
 # Per-row arrays are stored up to the high-water mark of their row index only: arrays grow
 # by doubling, and the slack would otherwise be up to half of every snapshot.
-_VIEWER_ROWS = ("viewers", "mf.users", "mf.user_updates", "arm", "pushed_at", "pushed_items")
 
 
 def dumps(room: Room) -> bytes:
@@ -82,11 +85,6 @@ def dumps(room: Room) -> bytes:
             "refused_seen": room.refused_seen,
             "close_id": room.close_id,
             "close_ts": room.close_ts,
-        },
-        "per_viewer": {
-            "arm": room.arm[:v_rows],
-            "pushed_at": room.pushed_at[:v_rows],
-            "pushed_items": room.pushed_items[:v_rows],
         },
         "viewers": _columns(room.viewers, v_rows),
         "items": _columns(room.items, i_rows),
@@ -179,11 +177,6 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     window = tree["window"]
     room.window.current = window["current"]
     room.window.total, room.window.buckets = window["total"], window["buckets"]
-    rows = room.viewers.rows.capacity
-    per_viewer = tree["per_viewer"]
-    room.arm = grow(per_viewer["arm"], rows)
-    room.pushed_at = grow(per_viewer["pushed_at"], rows)
-    room.pushed_items = grow(per_viewer["pushed_items"], rows)
     users, items, ys = tree["pending"]
     room.pending = (list(users), list(items), list(ys))
     room.showcase = _showcase_from(tree["showcase"])

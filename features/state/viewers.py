@@ -29,7 +29,8 @@ TIER_ATTR: Final = "spend_tier"
 class ViewerTable:
     """Column store of a room's viewers, with presence."""
 
-    def __init__(self, presence_timeout_ms: int, forget_after_ms: int) -> None:
+    def __init__(self, presence_timeout_ms: int, forget_after_ms: int, push_width: int = 3,
+                 ) -> None:
         self.presence_timeout_ms = presence_timeout_ms
         self.forget_after_ms = max(forget_after_ms, presence_timeout_ms)
         self.rows = RowIndex()
@@ -57,11 +58,17 @@ class ViewerTable:
         # Evidence of purchasing power: weighted log prices of the items acted on.
         self.price_w = np.zeros(0, dtype=np.float32)
         self.price_lp = np.zeros(0, dtype=np.float32)
+        # The room's pushes to the viewer: experiment arm (−1: drawn at the first push), the
+        # trigger ts of the last push (−1: none) and its items (item rows, −1: none). The room
+        # sets them for a new row; a forgotten row is zeroed like every column.
+        self.arm = np.zeros(0, dtype=np.int8)
+        self.pushed_at = np.zeros(0, dtype=np.int64)
+        self.pushed_items = np.zeros((0, push_width), dtype=np.int64)
 
     _COLUMNS: Final = (
         "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",
         "recent_item", "recent_ts", "recent_kind", "engaged_item", "engaged_ts", "price_w",
-        "price_lp",
+        "price_lp", "arm", "pushed_at", "pushed_items",
     )  # fmt: skip
 
     def __len__(self) -> int:
