@@ -44,6 +44,12 @@ _CHANNEL = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}  
 Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
 
 
+def _viewer_column(name: str) -> property:
+    """``room.<name>`` is ``room.viewers.<name>``, read and assigned."""
+    return property(lambda room: getattr(room.viewers, name),
+                    lambda room, value: setattr(room.viewers, name, value))
+
+
 class Room:
     """All state of one room. Picklable; ``snapshot`` gives immutable bytes for recovery."""
 
@@ -88,29 +94,9 @@ class Room:
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
-    @property
-    def arm(self) -> np.ndarray:
-        return self.viewers.arm
-
-    @arm.setter
-    def arm(self, value: np.ndarray) -> None:
-        self.viewers.arm = value
-
-    @property
-    def pushed_at(self) -> np.ndarray:
-        return self.viewers.pushed_at
-
-    @pushed_at.setter
-    def pushed_at(self, value: np.ndarray) -> None:
-        self.viewers.pushed_at = value
-
-    @property
-    def pushed_items(self) -> np.ndarray:
-        return self.viewers.pushed_items
-
-    @pushed_items.setter
-    def pushed_items(self, value: np.ndarray) -> None:
-        self.viewers.pushed_items = value
+    arm = _viewer_column("arm")
+    pushed_at = _viewer_column("pushed_at")
+    pushed_items = _viewer_column("pushed_items")
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
