@@ -39,7 +39,7 @@ TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "b
                 "engaged_item", "engaged_category", "vectors", "segment_item")
 POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum", "fresh",
                 "log_price", "over_budget", "under_budget")
-_FUNNEL = ("clicked", "carted", "bought")  # recent_kind 1, 2, 3
+FUNNEL_FEATURES: Final = ("clicked", "carted", "bought")  # ViewerTable.recent_kind 1, 2, 3
 FEATURES: Final = (*TASTE, *POWER)
 # Where a room with no choices yet starts (each is in log-odds per unit of its feature, the
 # ratios being logs already); learning moves them. Affinities and appeals at face value,

@@ -29,8 +29,8 @@ import numpy as np
 
 from models.choice_features import (
     FEATURES,
+    FUNNEL_FEATURES,
     POWER,
-    TASTE,
     VIEWER_PRIOR,
     Scene,
     item_columns,
@@ -40,9 +40,7 @@ from models.choice_features import (
     segment_rates,
 )
 
-_T = len(TASTE)
 _W = {name: n for n, name in enumerate(FEATURES)}
-_FUNNEL = ("clicked", "carted", "bought")
 
 
 def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray,
@@ -123,7 +121,7 @@ def _intent(scene: Scene, rows: np.ndarray, w: dict[str, float], taste: np.ndarr
     recent = v.recent_item.take(rows, axis=0).astype(np.int64)
     active = np.flatnonzero(recent.any(axis=1))
     if active.size:
-        funnel = np.array([0.0, *(w[name] for name in _FUNNEL)])
+        funnel = np.array([0.0, *(w[name] for name in FUNNEL_FEATURES)])
         kinds = v.recent_kind[rows[active]].astype(np.int64)
         coef = funnel[kinds] * np.exp(-(now - v.recent_ts[rows[active]]) / horizon)
         viewers = np.repeat(active[:, None], recent.shape[1], axis=1)
