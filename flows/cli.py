@@ -1,4 +1,4 @@
-"""``roomrank``: the job's command line (simulate, run, demo, evaluate, bench)."""
+"""``roomrank``: the job's command line (simulate, run, demo, evaluate, lab, fit, bench)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ DEMO_SETTINGS = (
     "metrics_port",
     "log_level",
 )
+
+
+# What ``roomrank fit``'s replayed rooms read to build their features.
+FIT_SETTINGS = (
+    "top_k", "dim", "learning_rate", "presence_timeout_ms", "forget_after_ms", "lateness_ms",
+    "max_ahead_ms", "window_ms", "bucket_ms", "conversion_window_ms",
+)  # fmt: skip
 
 
 CLOSED_LOOP_SETTINGS = (
@@ -132,6 +139,18 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--ablations", action="store_true",
                      help="also run the job without each feature group (8 more runs a cell)")
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
+    fit = sub.add_parser(
+        "fit", help="fit the choice model's weights on past events, for --choice-weights",
+        description="Replay past events through the job's rooms and fit the choice model's "
+        "weights to every choice they learned from; new rooms of a run given --choice-weights "
+        "start from them (docs/evaluation.md, Warm start).",
+    )
+    fit.add_argument("--input", required=True, help="JSONL events (- = stdin)")
+    fit.add_argument("--output", required=True, help="the weights file (JSON; - = stdout)")
+    fit.add_argument("--epochs", type=int, default=20, help="passes over the choices (20)")
+    fit.add_argument("--min-choices", type=int, default=200,
+                     help="refuse to fit on fewer choices than this (default 200)")
+    add_arguments(fit, FIT_SETTINGS)
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
     report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
@@ -211,6 +230,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "lab":
         return _lab(args)
+    if args.command == "fit":
+        from flows.fit import run_fit
+
+        return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
+                       sys.stderr)
     if args.command == "experiment":
         from models.experiment.readout import read_experiment
         from models.offline.evaluation import load_jsonl

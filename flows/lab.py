@@ -2,8 +2,10 @@
 
 For each regime and seed: simulate a world, run the real job over it in file mode (this
 process, no broker), and score the pushes with ``models.offline.evaluation`` against the
-peers and the world's own oracle (its hidden utility). Then the job again: with the weights of
-its own features fitted on the whole world (the hindsight bound, ``models.offline.hindsight``),
+peers and the world's own oracle (its hidden utility). Then the job again: started from the
+weights ``roomrank fit`` fits on another world of the regime (``warm``: yesterday's stream),
+with the weights of its own features fitted on the whole world (the hindsight bound,
+``models.offline.hindsight``),
 with River's pointwise ``LogisticRegression`` as its choice model (``--learner river``), and,
 asked, without each feature group (ablations). One row per regime, averaged over the seeds;
 the held-out regime is only to be read at the end of a piece of model work
@@ -30,12 +32,12 @@ from models.offline.evaluation import (
     evaluate,
     load_jsonl,
 )
-from models.offline.hindsight import Replayed, fit, replay_rooms
+from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
 from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
 COLUMNS = (
-    "attention", "hindsight", "river", "control", "popularity", "category_count",
+    "attention", "warm", "hindsight", "river", "control", "popularity", "category_count",
     "spotlight_first", ORACLE,
 )  # fmt: skip
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
@@ -82,6 +84,9 @@ def run_cell(
     with open(events, "wb") as fh:
         write_events(fh, world.events())
     settings = Settings.load(env={})
+    # Another world of the regime ("yesterday"), for the warm start `roomrank fit` gives.
+    yesterday = World(seed + YESTERDAY, rooms, viewers, minutes, regime=regime(name))
+    warm_weights, _ = fit_stream(_lines(yesterday), settings.room, min_choices=1)
 
     def job(tag: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
         run = Settings.load(overrides, env={}) if overrides else settings
@@ -117,6 +122,8 @@ def run_cell(
     bound = job("hindsight", hindsight)
     hr["hindsight"] = bound["attention"][PUSHED].hr
     _over_time(bound, PUSHED, "hindsight", by_time)
+    warm = dataclasses.replace(settings.room, choice_weights=tuple(warm_weights.tolist()))
+    hr["warm"] = job("warm", warm)["attention"][PUSHED].hr
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():
@@ -128,6 +135,13 @@ def run_cell(
 
 
 TIME_BIN_MS = 180_000
+YESTERDAY = 1000  # seed offset of the world the warm start is fitted on
+
+
+def _lines(world: World) -> list[bytes]:
+    import orjson
+
+    return [orjson.dumps(event) for event in world.events()]
 
 
 def _over_time(metrics: dict[str, Any], ranker: str, column: str,

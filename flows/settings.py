@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from models import choice_weights
 from models.arms import Arms
 from models.learners.choice import LEARNERS
 from models.params import RoomParams
@@ -91,6 +92,13 @@ SETTINGS: Final = (
     Setting("propensity_learning_rate", float, 0.05,
             "SGD step of the choice model (attention and propensity weights)"),
     Setting(
+        "choice_weights",
+        str,
+        "",
+        "JSON file of choice-model weights (`roomrank fit`) new rooms start from; empty ="
+        " the built-in priors",
+    ),
+    Setting(
         "learner",
         str,
         "fast",
@@ -119,7 +127,8 @@ GROUPS: Final = {
                        "conversion_window_ms"),
     "experiment": ("arms", "experiment", "allocation", "allocation_min_pushes",
                    "allocation_stop_loss"),
-    "learning": ("dim", "learning_rate", "propensity_learning_rate", "learner"),
+    "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_weights",
+                 "learner"),
     "Kafka": ("brokers", "input_topic", "output_topic", "dead_letter_topic", "experiment_topic",
               "partitions"),
     "recovery": ("recovery_dir", "snapshot_secs", "backup_secs"),
@@ -198,7 +207,16 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         allocation=values["allocation"],
         allocation_min_pushes=values["allocation_min_pushes"],
         allocation_stop_loss=values["allocation_stop_loss"],
+        choice_weights=_choice_weights(values),
     )
+
+
+def _choice_weights(values: dict[str, Any]) -> tuple[float, ...]:
+    if not values["choice_weights"]:
+        return ()
+    if values["learner"] != "fast":
+        raise ValueError("--choice-weights starts the listwise choice model: use --learner fast")
+    return choice_weights.read(values["choice_weights"])
 
 
 def add_arguments(

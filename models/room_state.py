@@ -36,6 +36,7 @@ from features.contract.events import Event, Origin, ShowcaseItem
 from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
+from models.learners.listwise import ListwiseSoftmax
 
 if TYPE_CHECKING:
     from models.params import RoomParams
@@ -103,7 +104,7 @@ def dumps(room: Room) -> bytes:
         },
         "choices": _columns(room.choices, None),
         "model": {"weights": room.model.weights, "learned": room.model.learned,
-                  "refused": room.model.refused},
+                  "refused": room.model.refused, **_prior(room)},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
         "dedup": {
@@ -172,6 +173,11 @@ def loads(blob: bytes, params: RoomParams) -> Room:
         weights = np.asarray(stored_model["weights"], dtype=np.float64)
         if weights.shape == room.model.weights.shape:  # else features changed: the priors
             room.model.weights = weights
+        prior = stored_model.get("prior")  # absent: written before warm starts existed
+        if prior is not None and isinstance(room.model, ListwiseSoftmax):
+            prior = np.asarray(prior, dtype=np.float64)
+            if prior.shape == room.model.prior.shape:
+                room.model.prior = prior
         room.model.learned = int(stored_model["learned"])
         room.model.refused = int(stored_model["refused"])
     window = tree["window"]
@@ -247,6 +253,14 @@ def _load_columns(obj: object, stored: dict[str, Any]) -> None:
         for name, value in _attrs(obj).items():
             if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) < rows:
                 setattr(obj, name, grow(value, rows))
+
+
+def _prior(room: Room) -> dict[str, np.ndarray]:
+    """The point the listwise model is pulled toward (its start: the priors or a fitted
+    file): a restored room keeps the one it started from whatever file the restart names,
+    so a replay is the run it replays."""
+    model = room.model
+    return {"prior": model.prior} if isinstance(model, ListwiseSoftmax) else {}
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

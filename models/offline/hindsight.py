@@ -43,6 +43,9 @@ class Replayed:
     choices: list[Choice] = field(default_factory=list)  # what each room learned from
     predicted: list[Choice] = field(default_factory=list)  # P(item) before learning, chosen
     heatmap: Heatmap | None = None
+    events: int = 0  # events the rooms took
+    unusable: int = 0  # lines that were dead letters (not events)
+    rooms: int = 0
 
 
 def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: int = 16,
@@ -56,7 +59,9 @@ def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: in
     for n, line in enumerate(lines):
         event = decode_event(line, Origin("hindsight", 0, n))
         if not isinstance(event, Event):
+            out.unusable += 1
             continue
+        out.events += 1
         room = rooms.get(event.room_id)
         if room is None:
             room = rooms[event.room_id] = Room(event.room_id, params)
@@ -66,6 +71,7 @@ def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: in
             _look(room, last, out, heatmap_viewers)
     for room in rooms.values():
         room.flush()
+    out.rooms = len(rooms)
     return out
 
 
@@ -130,3 +136,21 @@ def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02) -> np.ndarray
         for x, chosen in choices:
             model.learn_matrix(x, chosen)
     return model.weights.copy()
+
+
+def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
+               min_choices: int = 200) -> tuple[np.ndarray, dict[str, int]]:
+    """Weights fitted on a past stream, to start new rooms from (``models.choice_weights``),
+    and what they were fitted on. Too few choices give weights that say more about the
+    handful of viewers than the platform: refused below ``min_choices``."""
+    replayed = replay_rooms(lines, params, heatmap_viewers=0)
+    found = len(replayed.choices)
+    if found < min_choices:
+        raise ValueError(
+            f"{found} choices in {replayed.events} events ({replayed.unusable} unusable lines):"
+            f" a fit needs at least {min_choices} (clicks, carts, purchases or push opens of"
+            " an item on show); give a longer stream, or lower --min-choices"
+        )
+    meta = {"events": replayed.events, "unusable_lines": replayed.unusable,
+            "rooms": replayed.rooms, "choices": found, "epochs": epochs}
+    return fit(replayed.choices, epochs=epochs), meta

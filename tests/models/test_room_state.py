@@ -118,6 +118,31 @@ def test_bytes_that_are_not_a_snapshot_are_refused_with_one_line() -> None:
         assert "\n" not in str(err.value)
 
 
+def test_a_warm_started_room_keeps_its_starting_point_whatever_the_restart_names() -> None:
+    """The fitted weights a room started from are its L2 pull point: a restart with another
+    (or no) ``--choice-weights`` file must not move it, or the replay is another run."""
+    import dataclasses
+
+    from models.choice_features import FEATURES
+
+    start = tuple(0.1 * (n % 5) for n in range(len(FEATURES)))
+    warm = dataclasses.replace(PARAMS, choice_weights=start)
+    room = Room(ROOM, warm)
+    for event in decode_all(GOLDEN[:SPLIT]):
+        room.accept([event])
+    restored = Room.restore(room.snapshot(), PARAMS)  # the restart names no file
+    np.testing.assert_array_equal(restored.model.prior, start)
+    assert _rest(restored) == _rest(room)
+
+
+def test_a_snapshot_without_a_starting_point_takes_the_restarts() -> None:
+    """Snapshots written before warm starts: the room's pull point is what the run names."""
+    tree = decode(_half_room().snapshot())
+    del tree["model"]["prior"]
+    restored = Room.restore(encode(tree), PARAMS)
+    np.testing.assert_array_equal(restored.model.prior, Room(ROOM, PARAMS).model.prior)
+
+
 def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:
     blob = _half_room().snapshot()
     other = RoomParams(**{**{f: getattr(PARAMS, f) for f in PARAMS.__slots__}, "dim": 16})

@@ -1,0 +1,55 @@
+"""``roomrank fit``: choice-model weights from a past stream, for new rooms to start from.
+
+Reads events as ``roomrank run`` does (JSONL, a file or stdin; dead letters skipped and
+counted), replays them through the job's own rooms with the run's settings (the vectors and
+statistics a feature reads depend on them), fits the weights
+(``models.offline.hindsight.fit_stream``) and writes the file ``--choice-weights`` reads
+(``models.choice_weights``). The usual loop: fit nightly on yesterday's input topic dumped to
+a file, deploy the file with the next restart; rooms already open keep what they started
+from (it is in their snapshot), new rooms start from the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from flows.evaluate_inputs import check_exists
+from flows.settings import Settings
+from models import choice_weights
+from models.choice_features import FEATURES, PRIORS
+from models.offline.hindsight import fit_stream
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    if path == "-":
+        yield from (line for line in sys.stdin.buffer if line.strip())
+        return
+    check_exists("--input", path)
+    with open(path, "rb") as fh:
+        yield from (line for line in fh if line.strip())
+
+
+def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choices: int,
+            report: IO[str]) -> int:
+    if epochs < 1 or min_choices < 1:
+        raise ValueError("--epochs and --min-choices must be > 0")
+    if output != "-" and Path(output).is_dir():
+        raise ValueError(f"--output {output!r} is a directory; name the weights file")
+    weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices)
+    data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
+    choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy
+    if output == "-":
+        sys.stdout.write(data.decode())
+    else:
+        Path(output).write_bytes(data)
+    print(
+        f"fitted {len(FEATURES)} weights on {meta['choices']:,} choices in {meta['rooms']} rooms"
+        f" ({meta['events']:,} events, {meta['unusable_lines']:,} unusable lines skipped)",
+        file=report,
+    )
+    for name, value in zip(FEATURES, weights.tolist(), strict=True):
+        print(f"  {name:<18}{value:>8.3f}  (prior {PRIORS.get(name, 0.0):g})", file=report)
+    return 0

@@ -1,0 +1,77 @@
+"""``roomrank fit`` and ``--choice-weights``: a warm start from past events, as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from flows.settings import Settings
+from models import choice_weights
+from models.choice_features import FEATURES
+from models.room import Room
+from tests.flows.test_cli import roomrank
+
+
+def _world(tmp_path: Path, seed: int) -> Path:
+    events = tmp_path / f"world-{seed}.jsonl"
+    made = roomrank("simulate", "--seed", str(seed), "--rooms", "3", "--viewers", "150",
+                    "--minutes", "8", "--output", str(events))
+    assert made.returncode == 0, made.stderr
+    return events
+
+
+def test_fitted_weights_start_the_rooms_of_a_later_run(tmp_path: Path) -> None:
+    yesterday, today = _world(tmp_path, 7), _world(tmp_path, 8)
+    weights = tmp_path / "weights.json"
+    done = roomrank("fit", "--input", str(yesterday), "--output", str(weights),
+                    "--min-choices", "50", "--epochs", "5")
+    assert done.returncode == 0, done.stderr
+    report = done.stderr.decode()
+    assert "fitted 18 weights on" in report and "spotlight" in report
+    body = orjson.loads(weights.read_bytes())
+    assert body["fitted_on"]["choices"] >= 50 and body["fitted_on"]["rooms"] == 3
+    fitted = choice_weights.read(str(weights))
+    assert fitted != tuple(Room("r", Settings.load(env={}).room).model.weights)  # it learned
+    # The run's settings carry the file into every new room.
+    settings = Settings.load({"choice_weights": str(weights)}, env={})
+    assert tuple(Room("r", settings.room).model.weights) == fitted
+    pushes = {}
+    for tag, extra in (("priors", ()), ("warm", ("--choice-weights", str(weights)))):
+        out = tmp_path / f"{tag}.jsonl"
+        run = roomrank("run", "--input", str(today), "--output", str(out),
+                       "--dead-letters", str(tmp_path / f"{tag}.dead"), *extra)
+        assert run.returncode == 0, run.stderr
+        pushes[tag] = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    # Same viewers pushed on the same triggers; the warm rooms rank with other weights.
+    assert [(p["trigger_id"], p["user_id"]) for p in pushes["priors"]] == [
+        (p["trigger_id"], p["user_id"]) for p in pushes["warm"]]
+    assert [p["items"] for p in pushes["priors"]] != [p["items"] for p in pushes["warm"]]
+
+
+def test_a_stream_with_too_few_choices_is_refused_in_one_line(tmp_path: Path) -> None:
+    events = _world(tmp_path, 9)
+    done = roomrank("fit", "--input", str(events), "--output", str(tmp_path / "w.json"),
+                    "--min-choices", "1000000")
+    assert done.returncode == 2
+    err = done.stderr.decode().strip()
+    assert err.startswith("roomrank fit: error: ") and "a fit needs at least 1000000" in err
+    assert "\n" not in err and not (tmp_path / "w.json").exists()
+
+
+def test_a_weights_file_the_job_cannot_use_stops_the_run_before_it_starts(tmp_path: Path) -> None:
+    events = _world(tmp_path, 9)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "roomrank-choice-weights", "version": 1, "weights": {"x": 1}}')
+    common = ("run", "--input", str(events), "--output", str(tmp_path / "o.jsonl"),
+              "--dead-letters", str(tmp_path / "d.jsonl"))
+    done = roomrank(*common, "--choice-weights", str(bad))
+    assert done.returncode == 2
+    assert f"--choice-weights '{bad}': unknown feature 'x'" in done.stderr.decode()
+    good = tmp_path / "good.json"
+    good.write_bytes(choice_weights.dumps([0.0] * len(FEATURES), {}))
+    river = roomrank(*common, "--choice-weights", str(good), "--learner", "river")
+    assert river.returncode == 2 and "use --learner fast" in river.stderr.decode()
+    env = roomrank(*common, env={"ROOMRANK_CHOICE_WEIGHTS": str(tmp_path / "missing.json")})
+    assert env.returncode == 2 and "No such file" in env.stderr.decode()
+    assert not (tmp_path / "o.jsonl").exists()
