@@ -24,6 +24,7 @@ push does not depend on how many other pushes were drawn before it.
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from dataclasses import dataclass, field
@@ -134,3 +135,53 @@ class Audience:
         out.events.append(make_event("purchase", t, room_id, user_id=user, item_id=item.item_id,
                                      amount=round(item.price, 2)))
         return out
+
+
+class Reactions:
+    """Reactions waiting for their event time, and who they sent away.
+
+    The closed loop and the closed-loop demo share it: each reaction enters the stream when
+    the stream's clock reaches it; a viewer who left for fatigue is gone from that room (their
+    organic events dropped) until their next organic ``enter`` there; a closed room takes no
+    more reactions. One counter orders reactions of the same time and names their event ids,
+    so a seed gives the same stream.
+    """
+
+    def __init__(self, audience: Audience, seed: int) -> None:
+        self.audience = audience
+        self.seed = seed
+        self.heap: list[tuple[int, int, dict[str, Any]]] = []
+        self.seq = 0
+        self.gone: set[tuple[str, str]] = set()
+        self.closed: set[str] = set()
+
+    def schedule(self, push: dict[str, Any], now: int) -> Reaction:
+        reaction = self.audience.receive(push, now)
+        for event in reaction.events:
+            self.seq += 1
+            heapq.heappush(self.heap, (event["ts"], self.seq, event))
+        return reaction
+
+    def next_ts(self) -> int | None:
+        return self.heap[0][0] if self.heap else None
+
+    def pop(self) -> dict[str, Any]:
+        return heapq.heappop(self.heap)[2]
+
+    def admit(self, event: dict[str, Any], reaction: bool) -> bool:
+        """Whether ``event`` enters the stream (a reaction gets its event id here)."""
+        room_id, user = event["room_id"], event.get("user_id")
+        if reaction and room_id in self.closed:
+            return False
+        if user is not None:
+            key = (room_id, user)
+            if event["type"] == "enter" and not reaction:
+                self.gone.discard(key)
+            elif key in self.gone:
+                return False
+            if reaction and event["type"] == "leave":
+                self.gone.add(key)
+        if reaction:
+            self.seq += 1
+            event["event_id"] = f"{room_id}-cl{self.seed}-{self.seq:07d}"
+        return True

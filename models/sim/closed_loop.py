@@ -17,7 +17,6 @@ there: their organic events in between are dropped, which is what the leave cost
 
 from __future__ import annotations
 
-import heapq
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Room, RoomStats
-from models.sim.audience import Audience
+from models.sim.audience import Audience, Reactions
 from models.sim.regimes import REGIMES, Regime
 from models.sim.world import World
 
@@ -146,12 +145,8 @@ class _Loop:
     def __init__(self, world: World, params: RoomParams) -> None:
         self.world = world
         self.params = params
-        self.audience = Audience(world.truth, world.seed)
+        self.reactions = Reactions(Audience(world.truth, world.seed), world.seed)
         self.rooms: dict[str, Room] = {}
-        self.closed: set[str] = set()
-        self.gone: set[tuple[str, str]] = set()
-        self.heap: list[tuple[int, int, dict[str, Any]]] = []
-        self.seq = 0
         self.stream: list[dict[str, Any]] = []
         self.pushes: list[dict[str, Any]] = []
         self.ghosts: list[dict[str, Any]] = []
@@ -173,39 +168,24 @@ class _Loop:
         return self.tally[name]
 
     def run(self) -> ClosedLoopRun:
-        end = self.world.truth.end_ms
-        for ev in self._organic():
-            while self.heap and self.heap[0][0] <= ev["ts"]:
-                self._feed(heapq.heappop(self.heap)[2], reaction=True)
+        end, reactions = self.world.truth.end_ms, self.reactions
+        for ev in organic(self.world):
+            while (due := reactions.next_ts()) is not None and due <= ev["ts"]:
+                self._feed(reactions.pop(), reaction=True)
             self._feed(ev, reaction=False)
-        while self.heap and self.heap[0][0] <= end:
-            self._feed(heapq.heappop(self.heap)[2], reaction=True)
+        while (due := reactions.next_ts()) is not None and due <= end:
+            self._feed(reactions.pop(), reaction=True)
         for room in self.rooms.values():  # the end of the input: what rooms hold is applied
             self._outputs(room.flush(), None)
         return ClosedLoopRun(self.stream, self.pushes, self.ghosts, self.assignments, self.letters,
                              dict(self.tally), self.world.seed)
 
-    def _organic(self) -> Iterator[dict[str, Any]]:
-        for ev in self.world.events():
-            if ev["type"] != "push_open":  # the open-loop world's blind opens
-                yield ev
-
     def _feed(self, ev: dict[str, Any], reaction: bool) -> None:
         room_id, user = ev["room_id"], ev.get("user_id")
-        if reaction and room_id in self.closed:
+        if not self.reactions.admit(ev, reaction):
             return
-        if user is not None:
-            key = (room_id, user)
-            if ev["type"] == "enter" and not reaction:
-                self.gone.discard(key)
-            elif key in self.gone:
-                return
-            if reaction and ev["type"] == "leave":
-                self.gone.add(key)
-                self.arm(room_id, user).leaves += 1
-        if reaction:
-            self.seq += 1
-            ev["event_id"] = f"{room_id}-cl{self.world.seed}-{self.seq:07d}"
+        if reaction and ev["type"] == "leave" and user is not None:
+            self.arm(room_id, user).leaves += 1
         self.stream.append(ev)
         self._account(ev, reaction)
         event = decode_event(orjson.dumps(ev), Origin("closed-loop", 0, len(self.stream)))
@@ -218,7 +198,7 @@ class _Loop:
         self._outputs(room.accept([event]), event)
         if room.closed:
             del self.rooms[room_id]
-            self.closed.add(room_id)
+            self.reactions.closed.add(room_id)
 
     def _account(self, ev: dict[str, Any], reaction: bool) -> None:
         user = ev.get("user_id")
@@ -262,12 +242,16 @@ class _Loop:
                 self.letters += 1
 
     def _react(self, push: dict[str, Any], now: int) -> None:
-        reaction = self.audience.receive(push, now)
-        if reaction.muted:
+        if self.reactions.schedule(push, now).muted:
             self.arm(push["room_id"], push["user_id"]).mutes += 1
-        for ev in reaction.events:
-            self.seq += 1
-            heapq.heappush(self.heap, (ev["ts"], self.seq, ev))
+
+
+def organic(world: World) -> Iterator[dict[str, Any]]:
+    """The world's own stream without its blind ``push_open``s (the open loop's stand-in for
+    reactions to pushes its viewers never saw)."""
+    for ev in world.events():
+        if ev["type"] != "push_open":
+            yield ev
 
 
 def write_jsonl(path: str, records: list[dict[str, Any]]) -> None:
