@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--speed", type=float, default=20.0, help="simulated seconds per wall second (default 20)"
     )
+    demo.add_argument(
+        "--closed-loop", action="store_true",
+        help="the audience reacts to the pushes it is shown (opens, purchases, fatigue), and"
+        " the screen shows it as it happens; one world, 60 simulated minutes unless --minutes",
+    )
     add_arguments(demo, DEMO_SETTINGS)
 
     ev = sub.add_parser("evaluate", help="score pushes against what viewers did next")
@@ -392,7 +397,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     _check_world(args, need_minutes=False)
     if args.speed <= 0:
         raise ValueError("--speed must be > 0")
-    return run_demo(settings, args.seed, args.rooms, args.viewers, args.minutes, args.speed)
+    return run_demo(settings, args.seed, args.rooms, args.viewers, args.minutes, args.speed,
+                    args.closed_loop)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from flows.settings import Settings
 log = logging.getLogger("roomrank")
 
 DEMO_CHUNK_MINUTES = 10.0
+DEMO_CLOSED_LOOP_MINUTES = 60.0  # one world's audience: the closed loop cannot run endless
 DEMO_HOLD_MS = 30_000  # event time the demo screen waits to print pushes in time order: rooms
 # release theirs when their own clock passes the lateness, which may be seconds apart
 _prepared = False
@@ -229,27 +230,40 @@ def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int
 
 
 def run_demo(
-    settings: Settings, seed: int, rooms: int, viewers: int, minutes: float, speed: float
+    settings: Settings, seed: int, rooms: int, viewers: int, minutes: float, speed: float,
+    closed_loop: bool = False,
 ) -> int:
     from models.sim.world import iter_world
 
     prepare(settings)
     now_ms = int(time.time() * 1000)  # the world's clock starts now: event lag means something
     tap = ShowcaseTap()
-    events = tap(
-        iter_world(seed, rooms, viewers, minutes, now_ms)
-        if minutes > 0
-        else _endless_world(seed, rooms, viewers, now_ms)
-    )
+    source: Any = None
+    audience = None
+    if closed_loop:  # one world: the audience reacts with its hidden tastes
+        from flows.connectors.closed_loop_demo import ClosedLoopDemo
+        from models.sim.closed_loop import organic
+        from models.sim.world import World
+
+        world = World(seed, rooms, viewers, minutes or DEMO_CLOSED_LOOP_MINUTES, now_ms)
+        source = audience = ClosedLoopDemo(world, tap(organic(world)), tap.items)
+    else:
+        source = tap(
+            iter_world(seed, rooms, viewers, minutes, now_ms)
+            if minutes > 0
+            else _endless_world(seed, rooms, viewers, now_ms)
+        )
     print(
-        f"roomrank demo: {rooms} rooms, {viewers} viewers, {speed:g} simulated s per second;"
-        " Ctrl-C to stop",
+        f"roomrank demo: {rooms} rooms, {viewers} viewers, {speed:g} simulated s per second"
+        + (f", closed loop for {minutes or DEMO_CLOSED_LOOP_MINUTES:g} simulated minutes"
+           if closed_loop else "")
+        + "; Ctrl-C to stop",
         file=sys.stderr,
     )
     flow = build_flow(
         settings,
-        PacedSource(events, speed),
-        TerminalSink(items=tap.items, hold_ms=DEMO_HOLD_MS),
+        PacedSource(source, speed),
+        TerminalSink(items=tap.items, hold_ms=DEMO_HOLD_MS, audience=audience),
         JsonlSink("/dev/stderr"),
         Recorder(),
     )

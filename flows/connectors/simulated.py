@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -23,13 +23,35 @@ from flows.connectors.files import Messages, RawRecord
 from flows.lifecycle import STOP
 
 
-class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
-    def __init__(self, events: Iterator[dict[str, Any]], speed: float) -> None:
+class Stream(Protocol):
+    """Events in time order, possibly growing while they are read (the closed loop's
+    reactions); ``peek_ts`` None means the stream has ended."""
+
+    def peek_ts(self) -> int | None: ...
+
+    def take(self) -> dict[str, Any] | None:
+        """The next event; None when it was dropped on the way (the caller peeks again)."""
+
+
+class _Iterated:
+    def __init__(self, events: Iterator[dict[str, Any]]) -> None:
         self._events = events
+        self._next = next(events, None)
+
+    def peek_ts(self) -> int | None:
+        return None if self._next is None else int(self._next["ts"])
+
+    def take(self) -> dict[str, Any] | None:
+        event, self._next = self._next, next(self._events, None)
+        return event
+
+
+class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
+    def __init__(self, stream: Stream, speed: float) -> None:
+        self._stream = stream
         self._speed = speed
-        self._pending: dict[str, Any] | None = next(events, None)
         self._t0_wall = time.monotonic()
-        self._t0_event = self._pending["ts"] if self._pending else 0
+        self._t0_event = stream.peek_ts() or 0
         self._line = 0
 
     def _due(self) -> float:
@@ -37,20 +59,22 @@ class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
         return self._t0_event + (time.monotonic() - self._t0_wall) * 1000.0 * self._speed
 
     def next_batch(self) -> list[RawRecord]:
-        if self._pending is None or STOP.is_set():
+        if self._stream.peek_ts() is None or STOP.is_set():
             raise StopIteration
         due, now = self._due(), time.monotonic()
         batch: list[RawRecord] = []
-        while self._pending is not None and self._pending["ts"] <= due and len(batch) < 1000:
-            self._line += 1
-            batch.append((Origin("simulator", 0, self._line), orjson.dumps(self._pending), now))
-            self._pending = next(self._events, None)
+        while (ts := self._stream.peek_ts()) is not None and ts <= due and len(batch) < 1000:
+            event = self._stream.take()
+            if event is not None:
+                self._line += 1
+                batch.append((Origin("simulator", 0, self._line), orjson.dumps(event), now))
         return batch
 
     def next_awake(self) -> datetime | None:
-        if self._pending is None:
+        ts = self._stream.peek_ts()
+        if ts is None:
             return None
-        wait_s = (self._pending["ts"] - self._due()) / 1000.0 / self._speed
+        wait_s = (ts - self._due()) / 1000.0 / self._speed
         return datetime.now(UTC) + timedelta(seconds=min(max(wait_s, 0.0), 0.5))
 
     def snapshot(self) -> None:
@@ -58,7 +82,9 @@ class _PacedPartition(StatefulSourcePartition[RawRecord, None]):
 
 
 class PacedSource(FixedPartitionedSource[RawRecord, None]):
-    def __init__(self, events: Iterator[dict[str, Any]], speed: float) -> None:
+    """``events``: an iterator of event dicts in time order, or a ``Stream``."""
+
+    def __init__(self, events: Iterator[dict[str, Any]] | Stream, speed: float) -> None:
         self.events = events
         self.speed = speed
 
@@ -66,7 +92,9 @@ class PacedSource(FixedPartitionedSource[RawRecord, None]):
         return ["simulator"]
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _PacedPartition:
-        return _PacedPartition(self.events, self.speed)
+        events = self.events
+        stream = _Iterated(events) if isinstance(events, Iterator) else events
+        return _PacedPartition(stream, self.speed)
 
 
 class ShowcaseTap:
@@ -112,46 +140,76 @@ def describe_push(push: dict[str, Any], items: dict[str, tuple[str, float | None
     )
 
 
+class Audience(Protocol):
+    """Who reads the demo's pushes besides the screen (the closed loop's viewers), and what
+    they did about them, as lines for the screen at their event time."""
+
+    def deliver(self, push: dict[str, Any]) -> None: ...
+
+    def drain(self) -> list[tuple[int, str]]: ...
+
+    def tally(self) -> str: ...
+
+
 class _TerminalPartition(StatelessSinkPartition[tuple[str, Messages]]):
     """Prints pushes in time order: rooms release their pushes at different moments (each
     holds events for its lateness), so a line waits until pushes ``hold_ms`` of event time
-    newer have arrived, or the end."""
+    newer have arrived, or the end. An ``audience``'s lines join the same order."""
 
     def __init__(self, out: TextIO, items: dict[str, tuple[str, float | None]] | None,
-                 hold_ms: int) -> None:
+                 hold_ms: int, audience: Audience | None = None) -> None:
         self._out = out
         self._items = items
         self._hold_ms = hold_ms
-        self._held: list[tuple[int, int, dict[str, Any]]] = []  # heap of (ts, arrival, push)
+        self._audience = audience
+        self._held: list[tuple[int, int, dict[str, Any] | str]] = []  # heap (ts, arrival, _)
         self._arrivals = 0
 
     def write_batch(self, batch: list[tuple[str, Messages]]) -> None:
         for _key, messages in batch:
             for _k, value in messages:
                 push = orjson.loads(value)
-                self._arrivals += 1
-                heapq.heappush(self._held, (int(push["ts"]), self._arrivals, push))
+                if self._audience is not None:
+                    self._audience.deliver(push)
+                self._hold(int(push["ts"]), push)
+        if self._audience is not None:
+            for ts, line in self._audience.drain():
+                self._hold(ts, line)
         if self._held:
             self._release(max(ts for ts, _, _ in self._held) - self._hold_ms)
 
+    def _hold(self, ts: int, what: dict[str, Any] | str) -> None:
+        self._arrivals += 1
+        heapq.heappush(self._held, (ts, self._arrivals, what))
+
     def _release(self, up_to: float) -> None:
         while self._held and self._held[0][0] <= up_to:
-            self._out.write(describe_push(heapq.heappop(self._held)[2], self._items) + "\n")
+            what = heapq.heappop(self._held)[2]
+            self._out.write((what if isinstance(what, str) else describe_push(what, self._items))
+                            + "\n")
         self._out.flush()
 
     def close(self) -> None:
+        if self._audience is not None:
+            for ts, line in self._audience.drain():
+                self._hold(ts, line)
         self._release(float("inf"))
+        if self._audience is not None:
+            self._out.write(self._audience.tally() + "\n")
+            self._out.flush()
 
 
 class TerminalSink(DynamicSink[tuple[str, Messages]]):
-    """The demo's screen; ``items``: titles and prices by item id (``ShowcaseTap``)."""
+    """The demo's screen; ``items``: titles and prices by item id (``ShowcaseTap``);
+    ``audience``: the closed loop's viewers, who receive every push shown."""
 
     def __init__(self, out: TextIO | None = None,
                  items: dict[str, tuple[str, float | None]] | None = None,
-                 hold_ms: int = 0) -> None:
+                 hold_ms: int = 0, audience: Audience | None = None) -> None:
         self.out = out or sys.stdout
         self.items = items
         self.hold_ms = hold_ms
+        self.audience = audience
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _TerminalPartition:
-        return _TerminalPartition(self.out, self.items, self.hold_ms)
+        return _TerminalPartition(self.out, self.items, self.hold_ms, self.audience)

@@ -50,3 +50,33 @@ def test_terminal_lines_of_a_batch_are_in_time_order_and_titled() -> None:
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["r-1", "r-2"]
     assert lines[0].endswith(": Glow Serum $9.50 (buys 25.0%)")
+
+
+REACTION = re.compile(
+    r"\d\d:\d\d:\d\d r-\d+ ← u-\d+ (opened the push on|bought) [A-Z][a-z]+ [A-Za-z ]+"
+    r" \$\d+\.\d\d.*\[closed loop: [\d,]+ pushes, [\d,]+ opened .*\]"
+)
+
+
+def test_closed_loop_demo_shows_the_audience_reacting_and_the_job_takes_the_reactions() -> None:
+    done = roomrank("demo", "--closed-loop", "--rooms", "3", "--viewers", "150", "--minutes",
+                    "20", "--speed", "3000")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    *shown, tally = lines
+    pushes = [line for line in shown if " → " in line]
+    reactions = [line for line in shown if " ← " in line]
+    assert len(pushes) + len(reactions) == len(shown) and pushes
+    opened = [line for line in reactions if "opened the push on" in line]
+    assert opened and all(REACTION.match(line) for line in opened + [
+        line for line in reactions if " bought " in line]), reactions[:5]
+    stamps = [line[:8] for line in shown]
+    assert stamps == sorted(stamps)  # reactions join the pushes in event-time order
+    counts = re.fullmatch(r"closed loop: ([\d,]+) pushes, ([\d,]+) opened \(.*%\), ([\d,]+)"
+                          r" purchases after an open \(\$[\d,.]+\)", tally)
+    assert counts, tally
+    n_pushes, n_opened = (int(counts[n].replace(",", "")) for n in (1, 2))
+    assert n_pushes == len(pushes) and n_opened == len(opened)
+    # The job read every open the audience made (the world's own blind opens are not sent):
+    summary = done.stderr.decode()
+    assert f"push_open {n_opened:,}" in summary and "0 dead letters" in summary, summary[-600:]
