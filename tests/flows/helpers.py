@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,22 @@ def assert_replays(run: ClosedLoopRun, pushes: list[dict], log: list[dict]) -> N
     gave: pushes, ghost pushes and assignments (arm, probability, user, room, trigger, ts),
     as multisets (order differs between workers; ``emitted_at`` is wall time)."""
     ghosts, assignments = split_experiment_log(log)
-    assert stable(pushes) == stable(run.pushes)
-    assert stable(ghosts) == stable(run.ghosts)
-    assert stable(assignments) == stable(run.assignments)
+    _same("pushes", pushes, run.pushes)
+    _same("ghost pushes", ghosts, run.ghosts)
+    _same("assignments", assignments, run.assignments)
+
+
+def _same(what: str, replayed: list[dict], closed_loop: list[dict]) -> None:
+    """Equal as ``stable`` lists; else a short account (counts, a few of each side's extras)
+    rather than two lists of hundreds of records."""
+    got, want = stable(replayed), stable(closed_loop)
+    if got != want:
+        extra, missing = Counter(got) - Counter(want), Counter(want) - Counter(got)
+        raise AssertionError(
+            f"{what}: replay {len(got)}, closed loop {len(want)}; only in the replay"
+            f" ({extra.total()}): {list(extra)[:2]}; only in the closed loop"
+            f" ({missing.total()}): {list(missing)[:2]}"
+        )
 
 
 def moved_shares(assignments: list[dict], arms: str) -> list[dict]:

@@ -279,6 +279,16 @@ def content(push: dict[str, Any]) -> bytes:
     return stable([push])[0]
 
 
+def assert_repeats_identical(
+    records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable] = rec_id
+) -> None:
+    """At-least-once output: every record whose key came before equals its first copy
+    (only `emitted_at`, wall time, may differ)."""
+    first: dict[Hashable, bytes] = {}
+    for record in records:
+        assert first.setdefault(key(record), content(record)) == content(record), record
+
+
 class Job:
     """One job process; stdout and stderr go to a log file quoted when a test fails."""
 
