@@ -42,13 +42,13 @@ from tests.integration.harness import (
     roomrank_run,
     values,
 )
-from tests.integration.recovery import sigkill_and_restart
+from tests.integration.recovery import read_all, sigkill_and_restart
 
 pytestmark = pytest.mark.integration
 
 # 10 pushes per arm before the shares move (not 200), so that they do move in a small world.
-EXPERIMENT = ("--arms", CLOSED_LOOP_ARMS, "--allocation", "thompson",
-              "--allocation-min-pushes", "10")
+EXPERIMENT = {"arms": CLOSED_LOOP_ARMS, "allocation": "thompson", "allocation_min_pushes": "10"}
+FLAGS = [arg for key, value in EXPERIMENT.items() for arg in ("--" + key.replace("_", "-"), value)]
 
 
 def experiment_key(record: dict[str, Any]) -> Hashable:
@@ -64,10 +64,9 @@ def test_the_closed_loop_replays_through_a_sigkill_and_restart(
     spawn: Callable[..., Job],
     tmp_path: Path,
 ) -> None:
-    settings = Settings.load(
-        {"arms": CLOSED_LOOP_ARMS, "allocation": "thompson", "allocation_min_pushes": 10},
-        env={},
-    )
+    """One `roomrank run`, killed and restarted, over the closed loop's stream: its rooms
+    make the closed loop's pushes, ghosts and assignments (see the module's doc)."""
+    settings = Settings.load(EXPERIMENT, env={})
     run = run_closed_loop(settings.room, seed=6, rooms=12, viewers=300, minutes=8)
     assert run.dead_letters == 0 and any(e["type"] == "push_open" for e in run.events)
     assert {p["arm"] for p in run.pushes} == {"attention", "capped", "control"}
@@ -82,7 +81,7 @@ def test_the_closed_loop_replays_through_a_sigkill_and_restart(
     # --quiet-flush-ms 0: the test's pauses (waiting for snapshots, the kill, the restart)
     # are wall-clock gaps no live room has; a quiet flush in one would apply held events
     # early, which is allowed to change what a replay pushes.
-    argv = roomrank_run(kafka_bootstrap, topics, *EXPERIMENT, "--quiet-flush-ms", "0",
+    argv = roomrank_run(kafka_bootstrap, topics, *FLAGS, "--quiet-flush-ms", "0",
                         "--recovery-dir", str(recovery), "--snapshot-secs", "1")
     restarted = sigkill_and_restart(kafka_bootstrap, topics, argv, spawn, recovery, parts,
                                     watch=[topics.experiment])
@@ -99,3 +98,4 @@ def test_the_closed_loop_replays_through_a_sigkill_and_restart(
     assert_replays(run, dedup(pushes), dedup(log, experiment_key))
     _ghosts, assignments = split_experiment_log(dedup(log, experiment_key))
     assert moved_shares(assignments, CLOSED_LOOP_ARMS)
+    assert read_all(kafka_bootstrap, topics.dead) == []
