@@ -452,6 +452,7 @@ def test_two_processes_push_the_same_as_one(
                     "ROOMRANK_INPUT_TOPIC": topics.input,
                     "ROOMRANK_OUTPUT_TOPIC": topics.output,
                     "ROOMRANK_DEAD_LETTER_TOPIC": topics.dead,
+                    "ROOMRANK_EXPERIMENT_TOPIC": topics.experiment,
                     "ROOMRANK_PARTITIONS": str(PARTITIONS),
                     "ROOMRANK_METRICS_PORT": str(metrics[i]),
                 }
