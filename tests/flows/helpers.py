@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,13 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from features.contract.events import Origin
 from flows.dataflow import build_flow
 from flows.settings import Settings
+from models.arms import Arms
+from models.sim.closed_loop import ClosedLoopRun
 from models.sim.world import iter_world
+
+# The closed loop's arms in the replay tests: two adaptive arms (one capped, so that its
+# skipped pushes are part of what must replay), control, and a holdout that makes ghosts.
+CLOSED_LOOP_ARMS = "attention=0.4,capped=0.2:cap=90:skip_same=1,control=0.2,holdout=0.2"
 
 
 def world_lines(
@@ -52,6 +58,45 @@ def stable(pushes: list[dict]) -> list[bytes]:
         orjson.dumps({k: v for k, v in p.items() if k != "emitted_at"}, option=orjson.OPT_SORT_KEYS)
         for p in pushes
     )
+
+
+def split_experiment_log(log: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(ghost pushes without their ``kind``, assignments): the closed loop's shapes."""
+    ghosts = [{k: v for k, v in r.items() if k != "kind"} for r in log if r["kind"] == "ghost_push"]
+    assignments = [r for r in log if r["kind"] == "assignment"]
+    assert len(ghosts) + len(assignments) == len(log), {r["kind"] for r in log}
+    return ghosts, assignments
+
+
+def assert_replays(run: ClosedLoopRun, pushes: list[dict], log: list[dict]) -> None:
+    """What a replay of the closed loop's stream gave is exactly what the closed loop's rooms
+    gave: pushes, ghost pushes and assignments (arm, probability, user, room, trigger, ts),
+    as multisets (order differs between workers; ``emitted_at`` is wall time)."""
+    ghosts, assignments = split_experiment_log(log)
+    _same("pushes", pushes, run.pushes)
+    _same("ghost pushes", ghosts, run.ghosts)
+    _same("assignments", assignments, run.assignments)
+
+
+def _same(what: str, replayed: list[dict], closed_loop: list[dict]) -> None:
+    """Equal as ``stable`` lists; else a short account (counts, a few of each side's extras)
+    rather than two lists of hundreds of records."""
+    got, want = stable(replayed), stable(closed_loop)
+    if got != want:
+        extra, missing = Counter(got) - Counter(want), Counter(want) - Counter(got)
+        raise AssertionError(
+            f"{what}: replay {len(got)}, closed loop {len(want)}; only in the replay"
+            f" ({extra.total()}): {list(extra)[:2]}; only in the closed loop"
+            f" ({missing.total()}): {list(missing)[:2]}"
+        )
+
+
+def moved_shares(assignments: list[dict], arms: str) -> list[dict]:
+    """Assignments made with another probability than the arm's configured share: proof
+    that an adaptive allocation did move, so that comparing them is not vacuous."""
+    split = Arms.parse(arms)
+    share = dict(zip(split.names, split.shares, strict=True))
+    return [a for a in assignments if abs(a["probability"] - round(share[a["arm"]], 6)) > 1e-9]
 
 
 def expected_audiences(events: list[dict], timeout_ms: int = 90_000) -> dict[str, set[str]]:

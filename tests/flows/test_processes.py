@@ -6,20 +6,39 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from tests.flows.helpers import read_jsonl, stable, world_lines
+from tests.flows.helpers import (
+    CLOSED_LOOP_ARMS,
+    assert_replays,
+    moved_shares,
+    read_jsonl,
+    split_experiment_log,
+    stable,
+    world_lines,
+)
 
 
-def _run(tmp: Path, name: str, processes: int, workers: int) -> tuple[list[dict], list[dict]]:
-    out, dead = tmp / f"{name}.jsonl", tmp / f"{name}-dead.jsonl"
+class Outputs(NamedTuple):
+    pushes: list[dict]
+    dead: list[dict]
+    log: list[dict]  # the experiment log: ghost pushes and assignments
+
+
+def _run(tmp: Path, name: str, processes: int, workers: int, **settings: str) -> Outputs:
+    """``flows.deployed`` over ``tmp/events.jsonl`` in file mode, as ``processes`` local
+    processes; ``settings`` are ``ROOMRANK_*`` variables (``arms="..."``)."""
+    out, dead, log = (tmp / f"{name}{tail}.jsonl" for tail in ("", "-dead", "-experiment"))
     env = {
         **os.environ,
         "ROOMRANK_INPUT": str(tmp / "events.jsonl"),
         "ROOMRANK_OUTPUT": str(out),
         "ROOMRANK_DEAD_LETTERS": str(dead),
+        "ROOMRANK_EXPERIMENT_LOG": str(log),
         "ROOMRANK_METRICS_PORT": "0",
+        **{f"ROOMRANK_{key.upper()}": value for key, value in settings.items()},
     }
     env.pop("ROOMRANK_BROKERS", None)
     done = subprocess.run(
@@ -39,7 +58,7 @@ def _run(tmp: Path, name: str, processes: int, workers: int) -> tuple[list[dict]
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return read_jsonl(out), read_jsonl(dead)
+    return Outputs(*(read_jsonl(path) if path.exists() else [] for path in (out, dead, log)))
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +71,8 @@ def events_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_two_processes_push_the_same_as_one(events_dir: Path) -> None:
-    one, one_dead = _run(events_dir, "p1", processes=1, workers=1)
-    two, two_dead = _run(events_dir, "p2", processes=2, workers=1)
+    one, one_dead, _ = _run(events_dir, "p1", processes=1, workers=1)
+    two, two_dead, _ = _run(events_dir, "p2", processes=2, workers=1)
     assert len(one) > 300
     assert len({p["room_id"] for p in one}) == 12
     assert stable(two) == stable(one)
@@ -61,8 +80,8 @@ def test_two_processes_push_the_same_as_one(events_dir: Path) -> None:
 
 
 def test_two_workers_in_one_process_push_the_same_as_one(events_dir: Path) -> None:
-    one, _ = _run(events_dir, "w1", processes=1, workers=1)
-    two, _ = _run(events_dir, "w2", processes=1, workers=2)
+    one, _, _ = _run(events_dir, "w1", processes=1, workers=1)
+    two, _, _ = _run(events_dir, "w2", processes=1, workers=2)
     assert stable(two) == stable(one)
 
 
@@ -117,34 +136,26 @@ def test_bytewax_run_serves_bytewax_and_roomrank_metrics(tmp_path: Path) -> None
             job.wait()
 
 
-def test_two_processes_replay_the_closed_loop_pushes_and_ghosts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("allocation", ["fixed", "thompson"])
+def test_two_processes_replay_the_closed_loop(tmp_path: Path, allocation: str) -> None:
+    """The closed loop's written stream (push opens included) through 2 processes gives
+    the closed loop's pushes, ghost pushes and assignments. 10 pushes per arm before the
+    shares move (not 200), so that they do move in a world this small."""
     from flows.settings import Settings
     from models.sim.closed_loop import run_closed_loop, write_jsonl
 
-    arms = "attention=0.4,capped=0.2:cap=90:skip_same=1,control=0.2,holdout=0.2"
-    settings = Settings.load({"arms": arms}, env={})
+    experiment = {"arms": CLOSED_LOOP_ARMS, "allocation": allocation,
+                  "allocation_min_pushes": "10"}
+    settings = Settings.load(experiment, env={})
     run = run_closed_loop(settings.room, seed=6, rooms=12, viewers=300, minutes=8)
     write_jsonl(str(tmp_path / "events.jsonl"), run.events)
-    env = {
-        **os.environ,
-        "ROOMRANK_INPUT": str(tmp_path / "events.jsonl"),
-        "ROOMRANK_OUTPUT": str(tmp_path / "out.jsonl"),
-        "ROOMRANK_DEAD_LETTERS": str(tmp_path / "dead.jsonl"),
-        "ROOMRANK_EXPERIMENT_LOG": str(tmp_path / "ghosts.jsonl"),
-        "ROOMRANK_ARMS": arms,
-        "ROOMRANK_METRICS_PORT": "0",
-    }
-    env.pop("ROOMRANK_BROKERS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bytewax.testing", "flows.deployed:flow", "-p", "2", "-w", "1"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    two = _run(tmp_path, "p2", processes=2, workers=1, **experiment)
     assert len({p["room_id"] for p in run.pushes}) == 12
     assert any(e["type"] == "push_open" for e in run.events)
-    assert stable(read_jsonl(tmp_path / "out.jsonl")) == stable(run.pushes)
-    ghosts = [{k: v for k, v in g.items() if k != "kind"}
-              for g in read_jsonl(tmp_path / "ghosts.jsonl")]
-    assert stable(ghosts) == stable(run.ghosts) and ghosts
-    dead = tmp_path / "dead.jsonl"
-    assert not dead.exists() or read_jsonl(dead) == []
+    assert_replays(run, two.pushes, two.log)
+    ghosts, assignments = split_experiment_log(two.log)
+    assert ghosts and two.dead == []
+    if allocation == "thompson":
+        assert moved_shares(assignments, CLOSED_LOOP_ARMS)
+    else:
+        assert assignments == []

@@ -9,6 +9,8 @@ Fixtures:
                    a test that stopped the broker gets it started again afterwards. With
                    KAFKA_BOOTSTRAP_SERVERS set, `.stop()`/`.start()` fail the test.
   kafka_tools      the helper functions below, for test modules (no import of conftest needed)
+  spawn            per test: starts job processes, SIGKILLs those still running at the end
+                   (defined with the job harness, `tests/integration/harness.py`)
 
 Helpers (plain functions): create_topic, produce_all, consume_all, kcat_consume.
 """
@@ -40,6 +42,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.integration.harness import spawn  # noqa: F401  (a fixture, for every test module)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_KAFKA = REPO_ROOT / "deploy" / "kafka" / "local-kafka"
