@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         " (docs/experiments.md); --output gets the whole stream, push opens included",
     )
     sim.add_argument("--recs", help="closed loop: also write the pushes (JSONL)")
-    sim.add_argument("--experiment-log", help="closed loop: also write the ghost pushes (JSONL)")
+    sim.add_argument("--experiment-log",
+                     help="closed loop: also write the experiment log (ghosts, assignments)")
     sim.add_argument("--summary-json", help="closed loop: also write the per-arm summary (JSON)")
     add_arguments(sim, (*CLOSED_LOOP_SETTINGS, "brokers", "input_topic", "partitions"))
 
@@ -108,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         "worker per process (scale with partitions and flows.deployed processes)",
     )
     io.add_argument(
-        "--experiment-log", help="JSONL ghost pushes of holdout arms (file mode; default: none)"
+        "--experiment-log",
+        help="JSONL experiment log: ghost pushes of holdout arms and adaptive assignments"
+        " (file mode; default: none)",
     )
     add_arguments(run, groups={IO_GROUP: io})
 
@@ -161,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
     report.add_argument("--events", required=True, help="JSONL events the pushes were made from")
     report.add_argument("--recs", required=True, help="JSONL pushes")
-    report.add_argument("--experiment-log", help="JSONL ghost pushes of holdout arms")
+    report.add_argument("--experiment-log",
+                        help="JSONL experiment log (ghost pushes, assignments)")
     report.add_argument(
         "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
     )
@@ -234,7 +238,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(report.format_table())
         return 0
     if args.command == "lab":
-        return _lab(args)
+        from flows.lab import lab_command
+
+        return lab_command(args)
     if args.command == "fit":
         from flows.fit import run_fit
 
@@ -270,34 +276,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args, settings)
     return _run(args, settings)
-
-
-def _lab(args: argparse.Namespace) -> int:
-    from flows.lab import format_lab, lab_json, run_lab
-    from models.sim.regimes import REGIMES, regime
-
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    except ValueError:
-        raise ValueError(
-            f"--seeds must be integers separated by commas, not {args.seeds!r}"
-        ) from None
-    names = tuple(n.strip() for n in args.regimes.split(",") if n.strip()) or tuple(REGIMES)
-    for name in names:
-        regime(name)  # one line naming the known regimes, before any work
-    if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
-        raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
-    rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
-                   ablations=args.ablations)
-    if args.report:
-        from flows.lab_report import write_report
-
-        print(f"report: {write_report(rows, args.report)}", file=sys.stderr)
-    if args.json:
-        print(orjson.dumps(lab_json(rows), option=orjson.OPT_INDENT_2).decode())
-    else:
-        print(format_lab(rows))
-    return 0
 
 
 def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any) -> int:

@@ -14,12 +14,16 @@ the held-out regime is only to be read at the end of a piece of model work
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import statistics
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from flows.jobs import run_files
 from flows.settings import Settings
@@ -139,8 +143,6 @@ YESTERDAY = 1000  # seed offset of the world the warm start is fitted on
 
 
 def _lines(world: World) -> list[bytes]:
-    import orjson
-
     return [orjson.dumps(event) for event in world.events()]
 
 
@@ -235,3 +237,30 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
          "calibration": r.calibration, "heatmap": r.heatmap}
         for r in rows
     ]
+
+
+def lab_command(args: argparse.Namespace) -> int:
+    """``roomrank lab``'s flags to a table, JSON or report."""
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(
+            f"--seeds must be integers separated by commas, not {args.seeds!r}"
+        ) from None
+    names = tuple(n.strip() for n in args.regimes.split(",") if n.strip()) or tuple(REGIMES)
+    for name in names:
+        regime(name)  # one line naming the known regimes, before any work
+    if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
+        raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
+    rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
+                   ablations=args.ablations)
+    if args.report:
+        from flows.lab_report import write_report
+
+        print(f"report: {write_report(rows, args.report)}", file=sys.stderr)
+    if args.json:
+        print(orjson.dumps(lab_json(rows), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_lab(rows))
+    return 0
