@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=20, help="passes over the choices (20)")
     fit.add_argument("--min-choices", type=int, default=200,
                      help="refuse to fit on fewer choices than this (default 200)")
+    fit.add_argument("--max-choices", type=int, default=100_000,
+                     help="fit on a uniform sample of at most this many (default 100000)")
     add_arguments(fit, FIT_SETTINGS)
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
@@ -245,7 +247,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flows.fit import run_fit
 
         return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
-                       sys.stderr)
+                       args.max_choices, sys.stderr)
     if args.command == "experiment":
         from models.experiment.readout import read_experiment
         from models.offline.evaluation import load_jsonl

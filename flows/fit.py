@@ -33,12 +33,12 @@ def _lines(path: str) -> Iterator[bytes]:
 
 
 def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choices: int,
-            report: IO[str]) -> int:
-    if epochs < 1 or min_choices < 1:
-        raise ValueError("--epochs and --min-choices must be > 0")
+            max_choices: int, report: IO[str]) -> int:
+    if epochs < 1 or min_choices < 1 or max_choices < min_choices:
+        raise ValueError("--epochs and --min-choices must be > 0, --max-choices ≥ --min-choices")
     if output != "-" and Path(output).is_dir():
         raise ValueError(f"--output {output!r} is a directory; name the weights file")
-    weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices)
+    weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices, max_choices)
     data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
     choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy
     if output == "-":
@@ -46,8 +46,9 @@ def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choic
     else:
         Path(output).write_bytes(data)
     print(
-        f"fitted {len(FEATURES)} weights on {meta['choices']:,} choices in {meta['rooms']} rooms"
-        f" ({meta['events']:,} events, {meta['unusable_lines']:,} unusable lines skipped)",
+        f"fitted {len(FEATURES)} weights on {meta['fitted_on_choices']:,} of"
+        f" {meta['choices']:,} choices in {meta['rooms']} rooms ({meta['events']:,} events,"
+        f" {meta['unusable_lines']:,} unusable lines skipped)",
         file=report,
     )
     for name, value in zip(FEATURES, weights.tolist(), strict=True):

@@ -46,15 +46,34 @@ class Replayed:
     events: int = 0  # events the rooms took
     unusable: int = 0  # lines that were dead letters (not events)
     rooms: int = 0
+    seen: int = 0  # choices the rooms learned from (``choices`` may hold a sample of them)
+    max_choices: int | None = None  # keep a uniform sample of at most this many
+    calibrate: bool = True  # keep ``predicted``
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def keep(self, x: np.ndarray, chosen: int, p: np.ndarray) -> None:
+        """Every choice, or a uniform sample (reservoir, seeded: the same stream keeps the
+        same sample) when ``max_choices`` bounds the memory a day's stream would take."""
+        self.seen += 1
+        if self.calibrate:
+            self.predicted.append((p, chosen))
+        example = (np.array(x, dtype=np.float32), chosen)
+        if self.max_choices is None or len(self.choices) < self.max_choices:
+            self.choices.append(example)
+            return
+        slot = int(self._rng.integers(0, self.seen))
+        if slot < self.max_choices:
+            self.choices[slot] = example
 
 
 def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: int = 16,
-                 ) -> Replayed:
+                 max_choices: int | None = None, calibrate: bool = True) -> Replayed:
     """Run the world through the job's rooms (no engine), recording every choice a room
-    learns from (features, chosen), the model's probabilities for it before learning (for a
-    calibration plot), and one attention heat-map over a showcase change."""
+    learns from (features, chosen; a sample of ``max_choices`` if given), the model's
+    probabilities for it before learning (for a calibration plot), and one attention
+    heat-map over a showcase change (``heatmap_viewers`` 0: none)."""
     rooms: dict[str, Room] = {}
-    out = Replayed()
+    out = Replayed(max_choices=max_choices, calibrate=calibrate)
     last: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
     for n, line in enumerate(lines):
         event = decode_event(line, Origin("hindsight", 0, n))
@@ -67,7 +86,7 @@ def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: in
             room = rooms[event.room_id] = Room(event.room_id, params)
             _record(room, out)
         room.accept([event])
-        if out.heatmap is None and room.showcase is not None:
+        if heatmap_viewers and out.heatmap is None and room.showcase is not None:
             _look(room, last, out, heatmap_viewers)
     for room in rooms.values():
         room.flush()
@@ -83,8 +102,7 @@ def _record(room: Room, out: Replayed) -> None:
                   learn: Callable[..., np.ndarray | None] = learn) -> np.ndarray | None:
         p = learn(x, chosen, weight)
         if p is not None:
-            out.predicted.append((p, chosen))
-            out.choices.append((np.array(x), chosen))
+            out.keep(x, chosen, p)
         return p
 
     model.learn_matrix = recording  # type: ignore[method-assign]
@@ -139,12 +157,16 @@ def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02) -> np.ndarray
 
 
 def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
-               min_choices: int = 200) -> tuple[np.ndarray, dict[str, int]]:
+               min_choices: int = 200, max_choices: int = 100_000,
+               ) -> tuple[np.ndarray, dict[str, int]]:
     """Weights fitted on a past stream, to start new rooms from (``models.choice_weights``),
     and what they were fitted on. Too few choices give weights that say more about the
-    handful of viewers than the platform: refused below ``min_choices``."""
-    replayed = replay_rooms(lines, params, heatmap_viewers=0)
-    found = len(replayed.choices)
+    handful of viewers than the platform: refused below ``min_choices``; more than
+    ``max_choices`` are sampled down to it (18 weights need far fewer, and a day's choices
+    held whole would not fit in memory)."""
+    replayed = replay_rooms(lines, params, heatmap_viewers=0, max_choices=max_choices,
+                            calibrate=False)
+    found = replayed.seen
     if found < min_choices:
         raise ValueError(
             f"{found} choices in {replayed.events} events ({replayed.unusable} unusable lines):"
@@ -152,5 +174,6 @@ def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
             " an item on show); give a longer stream, or lower --min-choices"
         )
     meta = {"events": replayed.events, "unusable_lines": replayed.unusable,
-            "rooms": replayed.rooms, "choices": found, "epochs": epochs}
+            "rooms": replayed.rooms, "choices": found, "fitted_on_choices": len(replayed.choices),
+            "epochs": epochs}
     return fit(replayed.choices, epochs=epochs), meta

@@ -28,7 +28,7 @@ def test_fitted_weights_start_the_rooms_of_a_later_run(tmp_path: Path) -> None:
                     "--min-choices", "50", "--epochs", "5")
     assert done.returncode == 0, done.stderr
     report = done.stderr.decode()
-    assert "fitted 18 weights on" in report and "spotlight" in report
+    assert "fitted 18 weights on" in report and " of " in report and "spotlight" in report
     body = orjson.loads(weights.read_bytes())
     assert body["fitted_on"]["choices"] >= 50 and body["fitted_on"]["rooms"] == 3
     fitted = choice_weights.read(str(weights))
@@ -52,7 +52,7 @@ def test_fitted_weights_start_the_rooms_of_a_later_run(tmp_path: Path) -> None:
 def test_a_stream_with_too_few_choices_is_refused_in_one_line(tmp_path: Path) -> None:
     events = _world(tmp_path, 9)
     done = roomrank("fit", "--input", str(events), "--output", str(tmp_path / "w.json"),
-                    "--min-choices", "1000000")
+                    "--min-choices", "1000000", "--max-choices", "1000000")
     assert done.returncode == 2
     err = done.stderr.decode().strip()
     assert err.startswith("roomrank fit: error: ") and "a fit needs at least 1000000" in err
@@ -75,3 +75,26 @@ def test_a_weights_file_the_job_cannot_use_stops_the_run_before_it_starts(tmp_pa
     env = roomrank(*common, env={"ROOMRANK_CHOICE_WEIGHTS": str(tmp_path / "missing.json")})
     assert env.returncode == 2 and "No such file" in env.stderr.decode()
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_long_stream_is_fitted_on_a_bounded_uniform_sample() -> None:
+    """A day's choices held whole would not fit in memory: the fit keeps a seeded sample."""
+    import numpy as np
+
+    from models.offline.hindsight import replay_rooms
+    from tests.flows.helpers import world_lines
+
+    lines = world_lines(seed=2, rooms=2, viewers=80, minutes=6)
+    params = Settings.load(env={}).room
+    whole = replay_rooms(lines, params, heatmap_viewers=0)
+    cap = whole.seen // 3
+    sampled = replay_rooms(lines, params, heatmap_viewers=0, max_choices=cap, calibrate=False)
+    again = replay_rooms(lines, params, heatmap_viewers=0, max_choices=cap, calibrate=False)
+    assert sampled.seen == whole.seen == len(whole.choices) > 30
+    assert len(sampled.choices) == cap and not sampled.predicted
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(sampled.choices, again.choices,
+                                                          strict=True))
+    # A sample of the whole stream, not its first third: some choices from its last third.
+    where = {x.tobytes(): n for n, (x, _c) in enumerate(whole.choices)}
+    positions = [where[x.tobytes()] for x, _c in sampled.choices]
+    assert max(positions) >= 2 * whole.seen // 3 and min(positions) < whole.seen // 3
