@@ -18,8 +18,8 @@ from features.contract import validation
 from features.contract.duplicates import surely_unique
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.fastpath import FAST
-from features.contract.schema import COMMON_FIELDS
-from features.contract.validation import DEFAULT_MAX_BYTES, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
+from features.contract.schema import COMMON_FIELDS, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
+from features.contract.validation import DEFAULT_MAX_BYTES
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_ID_LEN", "MAX_SHOWCASE_ITEMS", "decode_event"]
 
