@@ -12,7 +12,7 @@ the same table) for messages that are plainly valid and hands every other messag
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final, get_args
 
 import orjson
@@ -153,29 +153,29 @@ def _items(obj: dict[str, Any], f: Field) -> tuple[ShowcaseItem, ...]:
             "invalid",
             f"field '{f.name}' has {len(raw_items)} entries; the contract allows at most {f.high}",
         )
-    items: list[ShowcaseItem] = []
     seen: set[str] = set()
+
+    def once(g: Field, value: Any) -> None:
+        if g.name == entries.key:
+            if value in seen:
+                raise _Invalid("invalid", f"{g.name} '{value}' appears twice in '{f.name}'")
+            seen.add(value)
+
+    items: list[ShowcaseItem] = []
     for n, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
             raise _Invalid("invalid", f"'{f.name}[{n}]' must be an object, got {_preview(raw)}")
-        item: dict[str, Any] = {}
-        for g, value in _checked(raw, entries.fields, f"{f.name}[{n}]."):
-            if g.name == entries.key:  # refused before the entry's next field is checked
-                if value in seen:
-                    raise _Invalid("invalid", f"{g.name} '{value}' appears twice in '{f.name}'")
-                seen.add(value)
-            if g.name in _KEPT:
-                item[g.name] = value
-        items.append(ShowcaseItem(**item))
+        item = _checked(raw, entries.fields, f"{f.name}[{n}].", once)
+        items.append(ShowcaseItem(**{name: v for name, v in item.items() if name in _KEPT}))
     return tuple(items)
 
 
-def _spotlight(obj: dict[str, Any], f: Field, checked: dict[Field, Any]) -> str | None:
+def _spotlight(obj: dict[str, Any], f: Field, checked: dict[str, Any]) -> str | None:
     spotlight = obj[f.name]
     if spotlight is not None:
         spotlight = _id(obj, f.name)
-        listed, key = spotlit(checked)
-        if all(getattr(item, key) != spotlight for item in checked[listed]):
+        listed, key = spotlit(EVENT_FIELDS[obj["type"]].fields)
+        if all(getattr(item, key) != spotlight for item in checked[listed.name]):
             raise _Invalid(
                 "invalid",
                 f"spotlight '{spotlight}' is not one of the showcase's items; send an item_id"
@@ -185,9 +185,9 @@ def _spotlight(obj: dict[str, Any], f: Field, checked: dict[Field, Any]) -> str 
 
 
 # How each kind of ``schema`` is checked: the object, the field, where the object sits
-# ("items[3]." for an item, "" for the message) and the fields checked before it (a
+# ("items[3]." for an item, "" for the message) and the values checked before it by name (a
 # ``spotlight`` reads its items there).
-_CHECKS: Final[dict[str, Callable[[dict[str, Any], Field, str, dict[Field, Any]], Any]]] = {
+_CHECKS: Final[dict[str, Callable[[dict[str, Any], Field, str, dict[str, Any]], Any]]] = {
     "id": lambda obj, f, where, checked: _id(obj, f.name, where),
     "str": lambda obj, f, where, checked: _str(obj, f.name, where),
     "int": lambda obj, f, where, checked: _int(obj, f.name, f.low, f.high, where),
@@ -200,16 +200,22 @@ assert set(_CHECKS) == set(get_args(Kind))
 
 
 def _checked(
-    obj: dict[str, Any], fields: tuple[Field, ...], where: str = ""
-) -> Iterator[tuple[Field, Any]]:
-    """Each field's checked value, in the table's order, so that the first bad one is reported;
-    one at a time, so that the caller can refuse a value before the next field is checked. An
-    optional field that is absent or null is skipped (the record keeps its default)."""
-    checked: dict[Field, Any] = {}
+    obj: dict[str, Any],
+    fields: tuple[Field, ...],
+    where: str = "",
+    then: Callable[[Field, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Each field's checked value by name, checked in the table's order so that the first bad
+    one is reported; ``then`` may refuse a value before the next field is checked (a list's
+    repeated key). An optional field that is absent or null is left out: the record keeps its
+    default."""
+    checked: dict[str, Any] = {}
     for f in fields:
         if f.required or obj.get(f.name) is not None:
-            checked[f] = value = _CHECKS[f.kind](obj, f, where, checked)
-            yield f, value
+            checked[f.name] = value = _CHECKS[f.kind](obj, f, where, checked)
+            if then is not None:
+                then(f, value)
+    return checked
 
 
 def _fields(event: Event, obj: dict[str, Any]) -> None:
@@ -218,8 +224,8 @@ def _fields(event: Event, obj: dict[str, Any]) -> None:
     for name in spec.missing_order:
         if name not in obj:
             raise _Invalid("invalid", f"missing required field '{name}' for type '{event.type}'")
-    for f, value in _checked(obj, spec.fields):
-        setattr(event, f.name, value)
+    for name, value in _checked(obj, spec.fields).items():
+        setattr(event, name, value)
 
 
 NOT_PARSED: Final = object()
