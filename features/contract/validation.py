@@ -2,8 +2,9 @@
 
 Every rejection names the field, what was found and what the contract wants, so the
 producer's owner can fix it from the dead letter alone. Unknown extra fields are ignored (the
-contract is forward compatible). Which fields each type carries comes from the one table in
-``features.contract.schema``; this module knows how each kind of field is checked and explained.
+contract is forward compatible). Which fields each type, and each showcase item, carries comes
+from the tables in ``features.contract.schema``; this module knows how each kind of field is
+checked and explained.
 This is the readable reference: ``features.contract.decoding`` takes a fast path (compiled from
 the same table) for messages that are plainly valid and hands every other message to
 ``validate_event``, which makes every error message.
