@@ -160,6 +160,7 @@ def source(etype: str) -> str:
     """The Python source of ``etype``'s fast decoder, after those of its lists' entries (public
     so that it can be read)."""
     fields = EVENT_FIELDS[etype].fields
+    assert {f.name for f in fields} <= set(Event.__slots__), "a type's field fills an Event slot"
     lines = [_entries_source(f) + "\n\n" for f in fields if f.kind == "items"]
     lines.append(f"def fast_{etype}(obj, event_id, ts, room_id, origin, raw):")
     reads, conditions, after = _reads(fields, "obj", Event, "    ")

@@ -186,6 +186,15 @@ def test_a_kind_without_a_fast_check_fails_at_compile_time() -> None:
         fastpath._compile("leave")
 
 
+def test_a_type_field_without_an_event_attribute_fails_at_compile_time() -> None:
+    """Only an item may carry a field its record does not keep; an event's would be lost."""
+    with (
+        mock.patch.dict(EVENT_FIELDS, {"leave": schema._spec(Field("sku", "id"))}),
+        pytest.raises(AssertionError, match="fills an Event slot"),
+    ):
+        fastpath._compile("leave")
+
+
 ITEM: dict[str, Any] = {"item_id": "a", "price": 5000, "category": "c"}
 SHOWCASE: dict[str, Any] = {
     "event_id": "e", "type": "showcase", "ts": 1, "room_id": "r", "spotlight": "a", "items": [ITEM]
