@@ -48,7 +48,12 @@ MAX_SHOWCASE_ITEMS: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field; ``low`` and ``high`` are ints for the ``int`` and ``items`` kinds."""
+    """One field of a type or of a list's entry.
+
+    ``low`` and ``high`` are floats so that money's range fits; the ``int`` kind and an
+    ``items`` list's length keep them ints, which the messages and the fast path print as
+    written.
+    """
 
     name: str
     kind: Kind
@@ -88,6 +93,7 @@ def _spec(*fields: Field, missing_order: tuple[str, ...] | None = None) -> TypeS
     assert sorted(order) == sorted(required), (order, required)
     if any(f.kind == "spotlight" for f in fields):
         spotlit(fields)
+    assert all(f.low == 0 for f in fields if f.kind == "items"), "no check for fewest entries"
     return TypeSpec(fields, order)
 
 
