@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from features.contract.events import DeadLetter, Event
-from features.contract.ids import unit_hash
+from features.contract.ids import room_seed, unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
@@ -30,7 +30,6 @@ from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
-from models.learners.factorization import room_seed
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features

@@ -18,14 +18,15 @@ from features.contract import validation
 from features.contract.duplicates import surely_unique
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.fastpath import FAST
-from features.contract.schema import COMMON_FIELDS
-from features.contract.validation import DEFAULT_MAX_BYTES, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
+from features.contract.schema import COMMON_FIELDS, MAX_ID_LEN, MAX_SHOWCASE_ITEMS
+from features.contract.validation import DEFAULT_MAX_BYTES
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_ID_LEN", "MAX_SHOWCASE_ITEMS", "decode_event"]
 
 # The fast path: one function per type, compiled at import time from ``schema.EVENT_FIELDS``
 # (``features.contract.fastpath``) into one combined condition with the checks of
-# ``validation``'s ``_id``, ``_int``, ``_number`` and ``_attrs`` inlined. It builds the Event
+# ``validation``'s ``_id``, ``_str``, ``_int``, ``_number`` and ``_attrs`` inlined (a showcase's
+# items by a second function, compiled from the nested item table). It builds the Event
 # exactly as ``validate_event`` would, or gives up (returns None, or raises, say a KeyError for
 # a missing field) the moment anything looks off, and then ``validate_event`` decides and
 # explains. When in doubt the fast path must give up, never accept:

@@ -6,6 +6,10 @@ pair that defines a push: the trigger's ``event_id`` and the viewer's ``user_id`
 hash input is the trigger id's UTF-8 length (8 bytes, big-endian), the trigger id, then the
 user id: two different pairs are two different inputs, whatever characters the ids hold (a
 separator could appear inside an id and make ``("a\x1fb", "c")`` and ``("a", "b\x1fc")`` one).
+
+The other values the job derives from ids (a room's generator seed, experiment arms, seeded
+choices) must be just as stable, since pushes depend on them: they come from ``unit_hash`` and
+``room_seed`` here, never from Python's ``hash``, which changes from one process to the next.
 """
 
 from __future__ import annotations
@@ -46,3 +50,14 @@ def unit_hash(*parts: str) -> float:
     """Map strings to a stable float in [0, 1): experiment arms, seeded choices."""
     digest = hashlib.blake2b(_SEP.join(p.encode() for p in parts), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def room_seed(room_id: str) -> int:
+    """The seed of a room's random generators (its learner's new vectors): the same in every
+    process that holds the room, so that a replay, a restart or a rescaled job draws the same
+    vectors and makes the same pushes.
+
+    >>> room_seed("r-7")
+    7803919211430808576
+    """
+    return int(unit_hash("room-seed", room_id) * 2**63)

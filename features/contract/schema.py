@@ -5,32 +5,42 @@ explain, and ``decoding`` compiles its fast path from it at import time, so addi
 type, making one optional or moving a bound is one edit here (and one in ``EVENTS.md``, which
 ``tests/features/contract/test_schema.py`` holds in step with this table).
 
-A field's ``name`` is also the ``Event`` attribute it fills. The kinds:
+A showcase's items are a list of objects with fields of their own; those fields are a table
+too (``SHOWCASE_ITEM``), nested in the ``items`` field, so that an item's fields are stated
+once for both decoders in the same way.
+
+A field's ``name`` is also the attribute it fills: of the ``Event``, or of the ``ShowcaseItem``
+for an item's field (an item field the record has no attribute for, ``attrs``, is checked and
+not kept). The kinds:
 
 - ``id``: a non-empty string of at most ``MAX_ID_LEN`` characters;
+- ``str``: any string;
 - ``int``: an integer (not a bool) in ``[low, high]``;
-- ``money``: a number (int or float, stored as float) in ``[0, MAX_MONEY]``;
+- ``money``: a finite number (int or float, stored as float) in ``[low, high]``;
 - ``attrs``: an object of strings and numbers within ``±MAX_ATTR``;
-- ``items``: the showcase's list of items (see ``EVENTS.md``);
-- ``spotlight``: ``null`` or the ``item_id`` of one of the same message's ``items``.
+- ``items``: a list of at most ``high`` objects, each checked against ``entries``;
+- ``spotlight``: ``null`` or the key of one of the same message's ``items``.
 
-An optional field that is absent or ``null`` keeps the ``Event`` default.
+An optional field that is absent or ``null`` keeps the record's default.
 
 >>> [f.name for f in EVENT_FIELDS["purchase"].fields]
 ['user_id', 'item_id', 'amount', 'qty']
 >>> EVENT_FIELDS["purchase"].missing_order
 ('amount', 'user_id', 'item_id')
+>>> [(f.name, f.kind, f.required) for f in SHOWCASE_ITEM.fields][:3]
+[('item_id', 'id', True), ('category', 'str', True), ('title', 'str', False)]
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from features.contract.events import ENGAGEMENT_TYPES, EVENT_TYPES
-from features.contract.limits import MAX_QTY, MAX_TS, MAX_WATCH_MS
+from features.contract.limits import MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 
-Kind = Literal["id", "int", "money", "attrs", "items", "spotlight"]
+Kind = Literal["id", "str", "int", "money", "attrs", "items", "spotlight"]
 
 MAX_ID_LEN: Final = 128
 MAX_SHOWCASE_ITEMS: Final = 500
@@ -38,11 +48,31 @@ MAX_SHOWCASE_ITEMS: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """One field of a type or of a list's entry.
+
+    ``low`` and ``high`` are floats so that money's range fits; the ``int`` kind and an
+    ``items`` list's length keep them ints, which the messages and the fast path print as
+    written.
+    """
+
     name: str
     kind: Kind
     required: bool = True
-    low: int = 0
-    high: int = 0
+    low: float = 0
+    high: float = 0
+    entries: EntrySpec | None = None  # the ``items`` kind's table of each entry's fields
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """The fields of each entry of a list, in the order they are checked.
+
+    ``key`` is the field no two entries of one list may share: what a ``spotlight`` names.
+    An entry has no ``missing_order``: each kind says itself that a required field is absent.
+    """
+
+    fields: tuple[Field, ...]
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +91,18 @@ def _spec(*fields: Field, missing_order: tuple[str, ...] | None = None) -> TypeS
     required = tuple(f.name for f in fields if f.required)
     order = required if missing_order is None else missing_order
     assert sorted(order) == sorted(required), (order, required)
-    assert all(f.kind != "spotlight" for f in fields) or any(f.kind == "items" for f in fields)
+    if any(f.kind == "spotlight" for f in fields):
+        spotlit(fields)
+    assert all(f.low == 0 for f in fields if f.kind == "items"), "no check for fewest entries"
     return TypeSpec(fields, order)
+
+
+def spotlit(fields: Iterable[Field]) -> tuple[Field, str]:
+    """The list a ``spotlight`` among ``fields`` names an entry of (the one ``items`` field),
+    and the key it names the entry by."""
+    (items,) = [f for f in fields if f.kind == "items"]
+    assert items.entries is not None and items.entries.key, items
+    return items, items.entries.key
 
 
 def _id(name: str, *, required: bool = True) -> Field:
@@ -71,6 +111,10 @@ def _id(name: str, *, required: bool = True) -> Field:
 
 def _count(name: str, low: int, high: int, *, required: bool = True) -> Field:
     return Field(name, "int", required, low, high)
+
+
+def _money(name: str) -> Field:
+    return Field(name, "money", True, 0, MAX_MONEY)
 
 
 COMMON_FIELDS: Final = (
@@ -84,6 +128,18 @@ COMMON_FIELDS: Final = (
 _USER: Final = _id("user_id")
 _ITEM: Final = _id("item_id")
 
+SHOWCASE_ITEM: Final = EntrySpec(
+    (
+        _ITEM,
+        Field("category", "str"),
+        Field("title", "str", required=False),
+        Field("attrs", "attrs", required=False),
+        _money("price"),
+    ),
+    key="item_id",
+)
+"""One item of a showcase's ``items``, in v1's checking order (price last)."""
+
 EVENT_FIELDS: Final[dict[str, TypeSpec]] = {
     "enter": _spec(_USER, Field("attrs", "attrs", required=False)),
     "leave": _spec(_USER),
@@ -94,12 +150,15 @@ EVENT_FIELDS: Final[dict[str, TypeSpec]] = {
     "purchase": _spec(
         _USER,
         _ITEM,
-        Field("amount", "money"),
+        _money("amount"),
         _count("qty", 1, MAX_QTY, required=False),
         missing_order=("amount", "user_id", "item_id"),
     ),
     "push_open": _spec(_USER, _ITEM, _id("rec_id"), missing_order=("rec_id", "user_id", "item_id")),
-    "showcase": _spec(Field("items", "items"), Field("spotlight", "spotlight")),
+    "showcase": _spec(
+        Field("items", "items", high=MAX_SHOWCASE_ITEMS, entries=SHOWCASE_ITEM),
+        Field("spotlight", "spotlight"),
+    ),
     "room_close": _spec(),
 }
 assert set(EVENT_FIELDS) == EVENT_TYPES

@@ -2,8 +2,9 @@
 
 Every rejection names the field, what was found and what the contract wants, so the
 producer's owner can fix it from the dead letter alone. Unknown extra fields are ignored (the
-contract is forward compatible). Which fields each type carries comes from the one table in
-``features.contract.schema``; this module knows how each kind of field is checked and explained.
+contract is forward compatible). Which fields each type, and each showcase item, carries comes
+from the tables in ``features.contract.schema``; this module knows how each kind of field is
+checked and explained.
 This is the readable reference: ``features.contract.decoding`` takes a fast path (compiled from
 the same table) for messages that are plainly valid and hands every other message to
 ``validate_event``, which makes every error message.
@@ -26,14 +27,14 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
-from features.contract.limits import MAX_ATTR, MAX_MONEY
+from features.contract.limits import MAX_ATTR
 from features.contract.schema import (
     COMMON_FIELDS,
     EVENT_FIELDS,
     MAX_ID_LEN,
-    MAX_SHOWCASE_ITEMS,
     Field,
     Kind,
+    spotlit,
 )
 
 _TS: Final = COMMON_FIELDS[2]
@@ -73,101 +74,109 @@ def _id(obj: dict[str, Any], name: str, where: str = "") -> str:
     return value
 
 
-def _int(obj: dict[str, Any], name: str, minimum: int, maximum: int) -> int:
+def _str(obj: dict[str, Any], name: str, where: str) -> str:
+    value = obj.get(name)  # absent reads as None: v1 says "must be a string, got None"
+    if not isinstance(value, str):
+        raise _Invalid("invalid", f"field '{where}{name}' must be a string, got {_preview(value)}")
+    return value
+
+
+def _int(obj: dict[str, Any], name: str, minimum: float, maximum: float, where: str = "") -> int:
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("invalid", f"field '{name}' must be an integer, got {_preview(value)}")
+        raise _Invalid(
+            "invalid", f"field '{where}{name}' must be an integer, got {_preview(value)}"
+        )
     if value < minimum:
-        raise _Invalid("invalid", f"field '{name}' must be >= {minimum}, got {value}")
+        raise _Invalid("invalid", f"field '{where}{name}' must be >= {minimum}, got {value}")
     if value > maximum:
         raise _Invalid(
-            "invalid", f"field '{name}' must be <= {maximum} (contract range), got {value}"
+            "invalid", f"field '{where}{name}' must be <= {maximum} (contract range), got {value}"
         )
     return value
 
 
-def _number(obj: dict[str, Any], name: str, where: str = "") -> float:
+def _number(obj: dict[str, Any], f: Field, where: str) -> float:
+    name = f.name
     if name not in obj:
         raise _Invalid("invalid", f"missing required field '{where}{name}'")
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid("invalid", f"field '{where}{name}' must be a number, got {_preview(value)}")
     number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise _Invalid("invalid", f"field '{where}{name}' must be a number >= 0, got {value}")
-    if number > MAX_MONEY:
+    if not math.isfinite(number) or number < f.low:
+        raise _Invalid(
+            "invalid", f"field '{where}{name}' must be a number >= {f.low:g}, got {value}"
+        )
+    if number > f.high:
         raise _Invalid(
             "invalid",
-            f"field '{where}{name}' must be <= {MAX_MONEY:g} (contract range), got {value}",
+            f"field '{where}{name}' must be <= {f.high:g} (contract range), got {value}",
         )
     return number
 
 
-def _attrs(obj: dict[str, Any], where: str = "") -> dict[str, AttrValue]:
-    value = obj.get("attrs")
+def _attrs(obj: dict[str, Any], name: str, where: str) -> dict[str, AttrValue]:
+    value = obj.get(name)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _Invalid("invalid", f"field '{where}attrs' must be an object, got {_preview(value)}")
+        raise _Invalid("invalid", f"field '{where}{name}' must be an object, got {_preview(value)}")
     for key, attr in value.items():
         if isinstance(attr, bool) or not isinstance(attr, str | int | float):
             raise _Invalid(
                 "invalid",
-                f"field '{where}attrs.{key}' must be a string or a number, got {_preview(attr)}",
+                f"field '{where}{name}.{key}' must be a string or a number, got {_preview(attr)}",
             )
         if isinstance(attr, float) and not math.isfinite(attr):
-            raise _Invalid("invalid", f"field '{where}attrs.{key}' must be a finite number")
+            raise _Invalid("invalid", f"field '{where}{name}.{key}' must be a finite number")
         if not isinstance(attr, str) and not -MAX_ATTR <= attr <= MAX_ATTR:
             raise _Invalid(
                 "invalid",
-                f"field '{where}attrs.{key}' must be within ±{MAX_ATTR:g} (contract range),"
+                f"field '{where}{name}.{key}' must be within ±{MAX_ATTR:g} (contract range),"
                 f" got {_preview(attr)}",
             )
     return value
 
 
-def _items(obj: dict[str, Any]) -> tuple[ShowcaseItem, ...]:
-    if "items" not in obj:
-        raise _Invalid("invalid", "missing required field 'items'")
-    raw_items = obj["items"]
+_KEPT: Final = frozenset(ShowcaseItem.__slots__)
+
+
+def _items(obj: dict[str, Any], f: Field) -> tuple[ShowcaseItem, ...]:
+    """Each entry checked against the field's nested table, in order, and no key twice."""
+    entries = f.entries
+    assert entries is not None
+    raw_items = obj[f.name]
     if not isinstance(raw_items, list):
-        raise _Invalid("invalid", f"field 'items' must be a list, got {_preview(raw_items)}")
-    if len(raw_items) > MAX_SHOWCASE_ITEMS:
+        raise _Invalid("invalid", f"field '{f.name}' must be a list, got {_preview(raw_items)}")
+    if len(raw_items) > f.high:
         raise _Invalid(
             "invalid",
-            f"field 'items' has {len(raw_items)} entries; the contract allows at most"
-            f" {MAX_SHOWCASE_ITEMS}",
+            f"field '{f.name}' has {len(raw_items)} entries; the contract allows at most {f.high}",
         )
-    items: list[ShowcaseItem] = []
     seen: set[str] = set()
+
+    def once(g: Field, value: Any) -> None:
+        if g.name == entries.key:
+            if value in seen:
+                raise _Invalid("invalid", f"{g.name} '{value}' appears twice in '{f.name}'")
+            seen.add(value)
+
+    items: list[ShowcaseItem] = []
     for n, raw in enumerate(raw_items):
-        where = f"items[{n}]."
         if not isinstance(raw, dict):
-            raise _Invalid("invalid", f"'items[{n}]' must be an object, got {_preview(raw)}")
-        item_id = _id(raw, "item_id", where)
-        if item_id in seen:
-            raise _Invalid("invalid", f"item_id '{item_id}' appears twice in 'items'")
-        seen.add(item_id)
-        category = raw.get("category")
-        if not isinstance(category, str):
-            raise _Invalid(
-                "invalid", f"field '{where}category' must be a string, got {_preview(category)}"
-            )
-        title = raw.get("title")
-        if title is not None and not isinstance(title, str):
-            raise _Invalid(
-                "invalid", f"field '{where}title' must be a string, got {_preview(title)}"
-            )
-        _attrs(raw, where)
-        items.append(ShowcaseItem(item_id, _number(raw, "price", where), category, title))
+            raise _Invalid("invalid", f"'{f.name}[{n}]' must be an object, got {_preview(raw)}")
+        item = _checked(raw, entries.fields, f"{f.name}[{n}].", once)
+        items.append(ShowcaseItem(**{name: v for name, v in item.items() if name in _KEPT}))
     return tuple(items)
 
 
-def _spotlight(obj: dict[str, Any], event: Event) -> str | None:
-    spotlight = obj["spotlight"]
+def _spotlight(obj: dict[str, Any], f: Field, checked: dict[str, Any]) -> str | None:
+    spotlight = obj[f.name]
     if spotlight is not None:
-        spotlight = _id(obj, "spotlight")
-        if all(item.item_id != spotlight for item in event.items):
+        spotlight = _id(obj, f.name)
+        listed, key = spotlit(EVENT_FIELDS[obj["type"]].fields)
+        if all(getattr(item, key) != spotlight for item in checked[listed.name]):
             raise _Invalid(
                 "invalid",
                 f"spotlight '{spotlight}' is not one of the showcase's items; send an item_id"
@@ -176,16 +185,38 @@ def _spotlight(obj: dict[str, Any], event: Event) -> str | None:
     return spotlight
 
 
-# How each kind of ``schema`` is checked; ``spotlight`` reads the items already checked.
-_CHECKS: Final[dict[str, Callable[[dict[str, Any], Field, Event], Any]]] = {
-    "id": lambda obj, f, event: _id(obj, f.name),
-    "int": lambda obj, f, event: _int(obj, f.name, f.low, f.high),
-    "money": lambda obj, f, event: _number(obj, f.name),
-    "attrs": lambda obj, f, event: _attrs(obj),
-    "items": lambda obj, f, event: _items(obj),
-    "spotlight": lambda obj, f, event: _spotlight(obj, event),
+# How each kind of ``schema`` is checked: the object, the field, where the object sits
+# ("items[3]." for an item, "" for the message) and the values checked before it by name (a
+# ``spotlight`` reads its items there).
+_CHECKS: Final[dict[str, Callable[[dict[str, Any], Field, str, dict[str, Any]], Any]]] = {
+    "id": lambda obj, f, where, checked: _id(obj, f.name, where),
+    "str": lambda obj, f, where, checked: _str(obj, f.name, where),
+    "int": lambda obj, f, where, checked: _int(obj, f.name, f.low, f.high, where),
+    "money": lambda obj, f, where, checked: _number(obj, f, where),
+    "attrs": lambda obj, f, where, checked: _attrs(obj, f.name, where),
+    "items": lambda obj, f, where, checked: _items(obj, f),
+    "spotlight": lambda obj, f, where, checked: _spotlight(obj, f, checked),
 }
 assert set(_CHECKS) == set(get_args(Kind))
+
+
+def _checked(
+    obj: dict[str, Any],
+    fields: tuple[Field, ...],
+    where: str = "",
+    then: Callable[[Field, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Each field's checked value by name, checked in the table's order so that the first bad
+    one is reported; ``then`` may refuse a value before the next field is checked (a list's
+    repeated key). An optional field that is absent or null is left out: the record keeps its
+    default."""
+    checked: dict[str, Any] = {}
+    for f in fields:
+        if f.required or obj.get(f.name) is not None:
+            checked[f.name] = value = _CHECKS[f.kind](obj, f, where, checked)
+            if then is not None:
+                then(f, value)
+    return checked
 
 
 def _fields(event: Event, obj: dict[str, Any]) -> None:
@@ -194,9 +225,8 @@ def _fields(event: Event, obj: dict[str, Any]) -> None:
     for name in spec.missing_order:
         if name not in obj:
             raise _Invalid("invalid", f"missing required field '{name}' for type '{event.type}'")
-    for f in spec.fields:
-        if f.required or obj.get(f.name) is not None:
-            setattr(event, f.name, _CHECKS[f.kind](obj, f, event))
+    for name, value in _checked(obj, spec.fields).items():
+        setattr(event, name, value)
 
 
 NOT_PARSED: Final = object()

@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from features.contract.ids import unit_hash
 from features.state.rows import RowIndex, grow
 from models.learners.protocols import Updates
 
@@ -375,9 +374,4 @@ class FunkMF:
         row = self.item_rows.get(item)
         assert row is not None, item
         return self.model.items[row]
-
-
-def room_seed(room_id: str) -> int:
-    """Per-room generator seed: stable across processes (unlike ``hash``)."""
-    return int(unit_hash("room-seed", room_id) * 2**63)
 

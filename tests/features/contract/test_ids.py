@@ -1,11 +1,12 @@
-"""``rec_id`` identifies a push: different (trigger, user) pairs never share a hash input."""
+"""``rec_id`` identifies a push: different (trigger, user) pairs never share a hash input;
+``room_seed`` gives each room its own seed, the same in every process."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.contract.ids import rec_id, rec_id_prefix
+from features.contract.ids import rec_id, rec_id_prefix, room_seed
 
 # Separator and control characters are where a joined input becomes ambiguous.
 odd_ids = st.text(
@@ -33,3 +34,9 @@ def test_moving_characters_across_the_split_changes_the_rec_id(t: str, u: str, n
 def test_a_separator_inside_an_id_does_not_collide() -> None:
     assert rec_id("a\x1fb", "c") != rec_id("a", "b\x1fc")
     assert rec_id("", "a") != rec_id("a", "")
+
+
+def test_room_seed_is_stable_and_distinct() -> None:
+    assert room_seed("r-7") == room_seed("r-7")
+    assert room_seed("r-7") != room_seed("r-8")
+    assert 0 <= room_seed("r-7") < 2**63

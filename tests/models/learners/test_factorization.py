@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from river import optim, reco
 
 from models.learners import factorization
-from models.learners.factorization import FunkMF, RowFunkMF, room_seed
+from models.learners.factorization import FunkMF, RowFunkMF
 
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
 
@@ -155,12 +155,6 @@ def test_same_seed_same_vectors_and_growth_keeps_rows() -> None:
     assert a.user_updates[0] == 1 and a.item_updates[1] == 1 and a.user_updates[1] == 0
     a.init_user(0)  # a reused row starts cold again
     assert a.user_updates[0] == 0
-
-
-def test_room_seed_is_stable_and_distinct() -> None:
-    assert room_seed("r-7") == room_seed("r-7")
-    assert room_seed("r-7") != room_seed("r-8")
-    assert 0 <= room_seed("r-7") < 2**63
 
 
 # -- learn_many: waves of updates that share no row ------------------------------------------
