@@ -49,10 +49,10 @@ CLOSED_LOOP_SETTINGS = (
 
 LAYOUT = """\
 where things are (README, Architecture):
-  flows/              the job: dataflow, run, settings, metrics, lifecycle, this CLI
+  flows/              the job: dataflow, run, settings, metrics, lifecycle, this CLI; lab, fit
   flows/connectors/   files, Kafka, the paced simulator source, the terminal sink
   flows/bench/        the benchmark (roomrank bench only)
-  models/             the room, ranking, propensity, arms; models/learners/
+  models/             the room, the choice model, push building, arms; models/learners/
   models/sim/         the simulated world; models/offline/: evaluation, replay
   features/contract/  events, decoding, validation, messages; features/state/: rows, windows
 """
