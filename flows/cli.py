@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         " (docs/experiments.md); --output gets the whole stream, push opens included",
     )
     sim.add_argument("--recs", help="closed loop: also write the pushes (JSONL)")
+    sim.add_argument(
+        "--shared-allocation", action="store_true",
+        help="closed loop, to measure only: one allocator pools every room's counts (the job"
+        " keeps one per room, which replays; docs/experiments.md)",
+    )
     sim.add_argument("--experiment-log",
                      help="closed loop: also write the experiment log (ghosts, assignments)")
     sim.add_argument("--summary-json", help="closed loop: also write the per-arm summary (JSON)")
@@ -284,7 +289,8 @@ def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any
     from models.sim.closed_loop import format_summary, run_closed_loop, write_jsonl
 
     run = run_closed_loop(
-        settings.room, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime
+        settings.room, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime,
+        shared_allocation=args.shared_allocation,
     )
     write_jsonl(args.output, run.events)
     if args.recs:
@@ -315,8 +321,10 @@ def _simulate(args: argparse.Namespace) -> int:
         if settings.brokers:
             raise ValueError("--closed-loop writes a file: give --output, not --brokers")
         return _closed_loop(args, settings, world_regime)
-    if args.recs or args.experiment_log or args.summary_json:
-        raise ValueError("--recs, --experiment-log and --summary-json need --closed-loop")
+    if args.recs or args.experiment_log or args.summary_json or args.shared_allocation:
+        raise ValueError(
+            "--recs, --experiment-log, --summary-json and --shared-allocation need --closed-loop"
+        )
     if settings.brokers:
         from flows.connectors.play import play
 

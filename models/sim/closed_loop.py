@@ -29,7 +29,7 @@ import orjson
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.messages import PushBatch, push_dicts
-from models.experiment.allocation import Assignments
+from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Room, RoomStats
@@ -135,16 +135,22 @@ def run_closed_loop(
     dup_rate: float = 0.005,
     late_rate: float = 0.005,
     regime: Regime = REGIMES["default"],
+    shared_allocation: bool = False,
 ) -> ClosedLoopRun:
+    """``shared_allocation``: every room assigns from one allocator pooling all rooms' counts.
+    The job cannot run that (its rooms' order across workers is not fixed, so it would not
+    replay); it is here to measure what keeping the allocation per room costs."""
     world = World(seed, rooms, viewers, minutes, dup_rate=dup_rate, late_rate=late_rate,
                   regime=regime)
-    return _Loop(world, params).run()
+    return _Loop(world, params, shared_allocation).run()
 
 
 class _Loop:
-    def __init__(self, world: World, params: RoomParams) -> None:
+    def __init__(self, world: World, params: RoomParams, shared_allocation: bool = False
+                 ) -> None:
         self.world = world
         self.params = params
+        self.shared = new_allocator(params, "shared") if shared_allocation else None
         self.reactions = Reactions(Audience(world.truth, world.seed), world.seed)
         self.rooms: dict[str, Room] = {}
         self.stream: list[dict[str, Any]] = []
@@ -195,6 +201,8 @@ class _Loop:
         room = self.rooms.get(room_id)
         if room is None:
             room = self.rooms[room_id] = Room(room_id, self.params)
+            if self.shared is not None:
+                room.allocator = self.shared
         self._outputs(room.accept([event]), event)
         if room.closed:
             del self.rooms[room_id]

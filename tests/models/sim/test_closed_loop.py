@@ -50,3 +50,18 @@ def test_fatigue_lowers_open_rates_and_mutes() -> None:
         muted += spammed.viewers["u-00001"].muted
     assert spammed_opens < calm_opens / 2
     assert muted > 100
+
+
+def test_a_shared_allocation_moves_shares_sooner_than_one_per_room() -> None:
+    """The measuring option pools every room's counts in one allocator: with the same
+    threshold its shares leave the configured ones after fewer pushes per room."""
+    params = RoomParams(arms=Arms.parse("attention=0.5,wide=0.5:temperature=4"),
+                        allocation="thompson", allocation_min_pushes=40)
+
+    def moved(shared: bool) -> int:
+        run = run_closed_loop(params, seed=3, rooms=6, viewers=300, minutes=10,
+                              shared_allocation=shared)
+        return sum(abs(float(r["probability"]) - 0.5) > 1e-9 for r in run.assignments)
+
+    per_room, pooled = moved(False), moved(True)
+    assert pooled > per_room
