@@ -51,7 +51,7 @@ class RoomParams:
     arms: Arms = field(default_factory=lambda: Arms.parse("attention=0.9,control=0.1"))
     experiment: str = "roomrank-v1"
     learner: str = "fast"  # models.learners.choice.LEARNERS
-    allocation: str = "fixed"  # or "thompson": see models/experiment/allocation.py
+    allocation: str = "fixed"  # "thompson", "bayes-ucb": see models/experiment/allocation.py
     allocation_min_pushes: int = 200
     allocation_stop_loss: float = 0.999
     # The choice model's starting weights in ``choice_features.FEATURES`` order (empty: its
@@ -66,8 +66,10 @@ class RoomParams:
         return max([self.top_k, *(spec.top_k for spec in self.arms.specs)])
 
     def __post_init__(self) -> None:
-        if self.allocation not in ("fixed", "thompson"):
-            raise ValueError(f"allocation must be fixed or thompson, got {self.allocation!r}")
+        if self.allocation not in ("fixed", "thompson", "bayes-ucb"):
+            raise ValueError(
+                f"allocation must be fixed, thompson or bayes-ucb, got {self.allocation!r}"
+            )
         if not 0.5 < self.allocation_stop_loss <= 1.0:
             raise ValueError(
                 f"allocation stop-loss must be in (0.5, 1], got {self.allocation_stop_loss}"

@@ -119,7 +119,7 @@ def dumps(room: Room) -> bytes:
             "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
         },
     }
-    if room.allocator is not None:  # --allocation thompson: its counts and probabilities
+    if room.allocator is not None:  # an adaptive allocation: its counts and probabilities
         alloc = room.allocator
         tree["allocator"] = {
             "pushes": alloc.pushes,

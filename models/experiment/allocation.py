@@ -1,4 +1,5 @@
-"""Allocation that learns: Thompson sampling in its probability-matching form, per room.
+"""Allocation that learns: Thompson sampling in its probability-matching form, or River's
+Bayes-UCB, per room.
 
 Each room keeps, per arm, its pushes and the purchases that converted them (Beta(1, 1)
 prior), and assigns each new viewer of the room once (sticky), at the viewer's first push
@@ -7,7 +8,10 @@ there, with probabilities:
 * arms whose ranker is ``control`` or that are a ``holdout`` keep their configured share (the
   floor that keeps an honest baseline);
 * the rest of the mass goes to the other arms in proportion to their posterior probability
-  of being best (Thompson sampling's choice probabilities), estimated from seeded draws;
+  of being best (Thompson sampling's choice probabilities), estimated from seeded draws; or,
+  with ``bayes-ucb``, mostly to the arm River's ``bandit.BayesUCB`` ranks first (the highest
+  upper quantile of its Beta posterior), the others keeping ``UCB_EXPLORE`` of it between them
+  so that every arm's assignments can still be weighted by their probability;
 * nothing moves until every adaptive arm has ``min_pushes`` pushes (configured shares until
   then), and an arm whose conversion is credibly worse than the leader's (probability above
   ``stop_loss``, once it has ``STOP_LOSS_FACTOR × min_pushes`` pushes) is cut: it gets no new
@@ -19,9 +23,11 @@ are recomputed from the counts every ``RECOMPUTE_EVERY`` pushes with a generator
 replays exactly from a snapshot or on another process. Each assignment records its
 probability, so that estimates after adaptive allocation can be inverse-probability weighted.
 
-Why not River's ``bandit.ThompsonSampling``: its ``pull`` returns one arm without the
+Why not River's ``bandit.ThompsonSampling`` itself: its ``pull`` returns one arm without the
 probability it was chosen with, its posterior takes each reward at once (a push's purchase
-arrives minutes later, after many other pulls), and it has no floors or stop-loss.
+arrives minutes later, after many other pulls), and it has no floors or stop-loss. Its
+posterior is the same Beta–Bernoulli one. Bayes-UCB's index is deterministic given the
+counts, so River's own ``BayesUCB.compute_index`` is used on posteriors set from them.
 
 >>> a = Allocator.create((0.5, 0.5), (False, False), min_pushes=10, stop_loss=0.999, seed="r")
 >>> a.assign(0.2), a.assign(0.7)
@@ -38,6 +44,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from river import bandit, proba
 
 from features.contract.ids import unit_hash
 from models.params import RoomParams
@@ -47,6 +54,10 @@ DRAWS: Final = 2_000
 # A cut is for good: it waits for this many times ``min_pushes`` on the arm, since checking
 # after every batch of pushes (continuous monitoring) makes early noise look credible.
 STOP_LOSS_FACTOR: Final = 5
+# bayes-ucb: the share of the adaptive mass the arms behind the leader keep between them. A
+# deterministic policy gives the others nothing, and an arm never assigned can neither be
+# estimated (no probability to weight by) nor recover.
+UCB_EXPLORE: Final = 0.2
 
 
 @dataclass(slots=True)
@@ -62,16 +73,17 @@ class Allocator:
     probabilities: np.ndarray
     version: int = 0
     stale: int = 0  # pushes since the probabilities were computed
+    policy: str = "thompson"  # or "bayes-ucb"
 
     @classmethod
     def create(
         cls, shares: tuple[float, ...], fixed: tuple[bool, ...], min_pushes: int,
-        stop_loss: float, seed: str,
+        stop_loss: float, seed: str, policy: str = "thompson",
     ) -> Allocator:
         n = len(shares)
         return cls(np.array(shares, float), np.array(fixed, bool), min_pushes, stop_loss, seed,
                    np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
-                   np.array(shares, float))
+                   np.array(shares, float), policy=policy)
 
     def assign(self, point: float) -> tuple[int, float]:
         """The arm for a viewer whose hash point is ``point`` in [0, 1), and its probability."""
@@ -115,9 +127,31 @@ class Allocator:
             if float(np.mean(draws[:, n] < draws[:, leader])) > self.stop_loss:
                 self.cut[arm] = True
         keep = ~self.cut[arms]
-        best = np.bincount(np.argmax(np.where(keep, draws, -1.0), axis=1), minlength=len(arms))
-        probabilities[arms] = mass * best / DRAWS
+        if self.policy == "bayes-ucb":
+            probabilities[arms] = mass * self._ucb_shares(arms, keep)
+        else:
+            best = np.bincount(np.argmax(np.where(keep, draws, -1.0), axis=1),
+                               minlength=len(arms))
+            probabilities[arms] = mass * best / DRAWS
         self.probabilities = probabilities
+
+    def _ucb_shares(self, arms: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Shares of the adaptive mass: most to River's Bayes-UCB leader among the arms not
+        cut, ``UCB_EXPLORE`` spread evenly over the others (all to the leader when alone)."""
+        policy = bandit.BayesUCB()
+        # River's policy learns one reward at a time; a room has counts. Its posteriors and
+        # pull count are where those rewards would have gone, so they are set from the counts.
+        policy._n = int(self.pushes[arms].sum())
+        for n, arm in enumerate(arms):
+            policy._posteriors[n] = proba.Beta(1 + int(self.wins[arm]),
+                                               1 + int(self.pushes[arm] - self.wins[arm]))
+        index = np.array([policy.compute_index(n) if keep[n] else -np.inf
+                          for n in range(len(arms))])
+        leader = int(np.argmax(index))  # ties: the first arm, not River's random choice
+        others = int(keep.sum()) - 1
+        shares = np.where(keep, UCB_EXPLORE / max(others, 1), 0.0)
+        shares[leader] = 1.0 - UCB_EXPLORE if others else 1.0
+        return shares
 
 
 @dataclass(slots=True)
@@ -146,4 +180,4 @@ def new_allocator(params: RoomParams, room_id: str) -> Allocator | None:
     specs = params.arms.specs
     fixed = tuple(s.holdout or s.ranker == "control" for s in specs)
     return Allocator.create(params.arms.shares, fixed, params.allocation_min_pushes,
-                            params.allocation_stop_loss, room_id)
+                            params.allocation_stop_loss, room_id, params.allocation)

@@ -91,3 +91,41 @@ def test_a_room_restored_mid_stream_allocates_as_an_uninterrupted_one() -> None:
         assert got == expected
         assert whole.allocator is not None and second.allocator is not None
         assert (whole.allocator.probabilities == second.allocator.probabilities).all()
+
+
+def test_bayes_ucb_ranks_arms_as_river_does_fed_the_same_rewards_one_by_one() -> None:
+    """The room sets River's posteriors from its counts; River's own policy, updated push by
+    push, gives the same index, so the leader is River's."""
+    from river import bandit
+
+    rnd = random.Random(7)
+    river = bandit.BayesUCB()
+    alloc = Allocator.create((0.5, 0.5), (False, False), 10, 1.0, "r", "bayes-ucb")
+    for _ in range(3_000):
+        arm = rnd.randrange(2)
+        bought = rnd.random() < (0.04, 0.05)[arm]
+        river.update(arm, bought)
+        alloc.pushed(arm)
+        if bought:
+            alloc.converted(arm)
+    alloc.assign(0.5)  # recompute
+    index = [river.compute_index(arm) for arm in (0, 1)]
+    leader = int(index[1] > index[0])
+    assert alloc.probabilities[leader] == 1.0 - 0.2 and alloc.probabilities[1 - leader] == 0.2
+
+
+def test_bayes_ucb_keeps_every_live_arm_assignable_and_gives_a_cut_arm_nothing() -> None:
+    alloc = Allocator.create((0.4, 0.4, 0.2), (False, False, True), 200, 0.999, "r",
+                             "bayes-ucb")
+    for arm, (pushes, wins) in enumerate(((2_000, 200), (2_000, 60), (500, 20))):
+        alloc.pushed(arm, pushes)
+        alloc.converted(arm, wins)
+    alloc.assign(0.5)
+    assert alloc.cut[1] and not alloc.cut[0]  # 10 % against 3 % on 2,000 pushes
+    assert list(alloc.probabilities) == [0.8, 0.0, 0.2]  # alone: the whole adaptive mass
+    alloc = Allocator.create((0.5, 0.5), (False, False), 200, 1.0, "r", "bayes-ucb")
+    alloc.pushed(0, 400)
+    alloc.pushed(1, 400)
+    alloc.converted(1, 30)
+    alloc.assign(0.5)
+    assert list(alloc.probabilities) == [0.2, 0.8]

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from models.experiment.allocation import Allocator
 
 RATES = (0.05, 0.06)
 
 
 def _hour(seed: int, adaptive: bool, arrivals_per_min: int = 10, rooms: int = 50,
-          minutes: int = 60, stay_min: int = 10) -> tuple[float, int]:
+          minutes: int = 60, stay_min: int = 10, policy: str = "thompson",
+          ) -> tuple[float, int]:
     """Share of the last 15 minutes' new assignments on the better arm, and purchases."""
     late_better = late_total = buys = 0
     for room in range(rooms):
         rnd = random.Random(f"{seed}-{room}")
         alloc = Allocator.create((0.5, 0.5), (not adaptive, not adaptive), 200, 0.999,
-                                 f"{seed}-{room}")
+                                 f"{seed}-{room}", policy)
         present: list[tuple[int, int]] = []  # (arm, minute the viewer leaves)
         for minute in range(minutes):
             for _ in range(arrivals_per_min):
@@ -41,9 +44,12 @@ def _hour(seed: int, adaptive: bool, arrivals_per_min: int = 10, rooms: int = 50
     return late_better / late_total, buys
 
 
-def test_the_bandit_moves_70_percent_to_the_better_arm_within_an_hour_and_sells_more() -> None:
+@pytest.mark.parametrize("policy", ["thompson", "bayes-ucb"])
+def test_the_bandit_moves_70_percent_to_the_better_arm_within_an_hour_and_sells_more(
+    policy: str,
+) -> None:
     for seed in (1, 2):
-        share, adaptive_buys = _hour(seed, adaptive=True)
+        share, adaptive_buys = _hour(seed, adaptive=True, policy=policy)
         fixed_share, fixed_buys = _hour(seed, adaptive=False)
         assert share >= 0.7, share
         assert abs(fixed_share - 0.5) < 0.05
