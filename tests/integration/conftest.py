@@ -11,6 +11,8 @@ Fixtures:
   kafka_tools      the helper functions below, for test modules (no import of conftest needed)
   spawn            per test: starts job processes, SIGKILLs those still running at the end
                    (defined with the job harness, `tests/integration/harness.py`)
+  world, reference session: the job tests' world as Kafka records, and one uninterrupted
+                   `roomrank run` over it that they compare to (`tests/integration/world.py`)
 
 Helpers (plain functions): create_topic, unique_topic, produce_all, consume_all
 (`kafka_clients.py`), kcat_consume, kcat_env (`kcat.py`). The broker is `local_kafka.py`'s.
@@ -34,6 +36,7 @@ from tests.integration.kafka_clients import (
 )
 from tests.integration.kcat import kcat_consume, kcat_env
 from tests.integration.local_kafka import KafkaBroker
+from tests.integration.world import reference, world  # noqa: F401  (fixtures, as spawn)
 
 
 @pytest.fixture(scope="session")
