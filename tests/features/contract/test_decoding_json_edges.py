@@ -1,0 +1,86 @@
+"""``decode_event`` refuses what JSON lets by: out-of-range numbers, repeated keys, odd bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+
+from features.contract.decoding import decode_event
+from features.contract.events import DeadLetter, Event
+from features.contract.limits import MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
+from tests.features.contract.helpers import ORIGIN
+
+_BASE = {"event_id": "e", "ts": 1, "room_id": "r", "user_id": "u"}
+_ITEM = {"item_id": "s", "price": 1.0, "category": "c"}
+
+
+@pytest.mark.parametrize(
+    ("obj", "field"),
+    [
+        ({**_BASE, "type": "leave", "ts": 2**63}, "ts"),
+        ({**_BASE, "type": "leave", "ts": 2**64 - 1}, "ts"),
+        ({**_BASE, "type": "leave", "ts": MAX_TS + 1}, "ts"),
+        ({**_BASE, "type": "heartbeat", "watch_ms": MAX_WATCH_MS + 1}, "watch_ms"),
+        ({**_BASE, "type": "purchase", "item_id": "s", "amount": 1e39}, "amount"),
+        ({**_BASE, "type": "purchase", "item_id": "s", "amount": 1, "qty": 2**63}, "qty"),
+        ({**_BASE, "type": "enter", "attrs": {"x": 1e39}}, "attrs.x"),
+        ({**_BASE, "type": "enter", "attrs": {"x": -(10**31)}}, "attrs.x"),
+        ({**_BASE, "type": "showcase", "spotlight": None, "items": [{**_ITEM, "price": 1e39}]},
+         "items[0].price"),
+        ({**_BASE, "type": "showcase", "spotlight": None,
+          "items": [{**_ITEM, "attrs": {"w": 1e39}}]}, "items[0].attrs.w"),
+    ],
+)  # fmt: skip
+def test_numbers_out_of_the_contract_range_are_dead_letters_naming_the_field(
+    obj: dict[str, Any], field: str
+) -> None:
+    """A ts past 2^63 crashed presence; 1e39 overflowed float32 weights into NaN for good."""
+    letter = decode_event(json.dumps(obj).encode(), ORIGIN)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == "invalid"
+    assert f"'{field}'" in letter.error and "range" in letter.error, letter.error
+
+
+def test_numbers_at_the_edge_of_the_contract_range_are_valid() -> None:
+    obj = {**_BASE, "type": "purchase", "item_id": "s", "ts": MAX_TS, "amount": MAX_MONEY,
+           "qty": MAX_QTY}  # fmt: skip
+    assert isinstance(decode_event(orjson.dumps(obj), ORIGIN), Event)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"event_id":"e","type":"leave","ts":1,"room_id":"r","user_id":"u","room_id":"other"}',
+        b'{"event_id":"e","type":"leave","ts":1,"room_id" :"r","user_id":"u","room_id":"x"}',
+        b'{"event_id":"e","type":"enter","ts":1,"room_id":"r","user_id":"u","attrs":{"a":1,"a":2}}',
+    ],
+)
+def test_a_key_written_twice_is_a_dead_letter_naming_it(raw: bytes) -> None:
+    """orjson keeps the last room_id: the event silently moved to another room."""
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == "invalid" and "twice" in letter.error
+    assert "'room_id'" in letter.error or "'a'" in letter.error
+
+
+def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
+    raw = b'{"event_id":"e\\":","type":"leave","ts":1,"room_id":"r","user_id":"u : v"}'
+    assert isinstance(decode_event(raw, ORIGIN), Event)
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b'{"event_id":"\xff","type":"leave"}', "invalid UTF-8 at byte 13"),
+        (b'{"event_id":"\xed\xa0\x80"}', "invalid UTF-8 at byte 13"),  # a surrogate
+        (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
+    ],
+)
+def test_odd_encodings_have_a_clear_error(raw: bytes, words: str) -> None:
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter) and letter.reason == "not_json"
+    assert words in letter.error, letter.error
+    assert "surrogates not allowed" not in letter.error
