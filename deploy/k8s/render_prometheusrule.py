@@ -2,7 +2,7 @@
 
 The alert rules live in ONE place, deploy/prometheus/alerts.yml (tested with promtool). The
 Prometheus Operator wants them wrapped in a PrometheusRule; this script does the wrapping and
-tests/deploy/test_deploy_files.py fails when the committed file has drifted:
+tests/deploy/test_k8s_manifests.py fails when the committed file has drifted:
 
     python deploy/k8s/render_prometheusrule.py          # rewrite the file
     python deploy/k8s/render_prometheusrule.py --check  # exit 1 if it is stale
