@@ -62,6 +62,12 @@ SETTINGS: Final = (
         0.999,
         "adaptive: cut an arm credibly worse than the leader with this probability; 1 = never",
     ),
+    Setting(
+        "allocation_half_life_ms",
+        int,
+        0,
+        "adaptive: pushes and purchases count half after this much event time; 0 = never",
+    ),
     Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
     Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),
     Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
@@ -127,7 +133,7 @@ GROUPS: Final = {
                        "quiet_flush_ms", "room_idle_ms", "dedup_horizon_ms", "dedup_max_ids",
                        "conversion_window_ms"),
     "experiment": ("arms", "experiment", "allocation", "allocation_min_pushes",
-                   "allocation_stop_loss"),
+                   "allocation_stop_loss", "allocation_half_life_ms"),
     "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_weights",
                  "learner"),
     "Kafka": ("brokers", "input_topic", "output_topic", "dead_letter_topic", "experiment_topic",
@@ -208,6 +214,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         allocation=values["allocation"],
         allocation_min_pushes=values["allocation_min_pushes"],
         allocation_stop_loss=values["allocation_stop_loss"],
+        allocation_half_life_ms=values["allocation_half_life_ms"],
         choice_weights=_choice_weights(values),
     )
 

@@ -54,6 +54,7 @@ class RoomParams:
     allocation: str = "fixed"  # "thompson", "bayes-ucb": see models/experiment/allocation.py
     allocation_min_pushes: int = 200
     allocation_stop_loss: float = 0.999
+    allocation_half_life_ms: int = 0  # 0: pushes and purchases never age
     # The choice model's starting weights in ``choice_features.FEATURES`` order (empty: its
     # priors), and features it must leave out (held at zero): the lab's hindsight bound and
     # ablations; a warm start fitted offline.
@@ -79,7 +80,8 @@ class RoomParams:
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("lateness_ms", "max_ahead_ms", "dedup_horizon_ms", "forget_after_ms"):
+        for name in ("lateness_ms", "max_ahead_ms", "dedup_horizon_ms", "forget_after_ms",
+                     "allocation_half_life_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learner not in LEARNERS:

@@ -330,7 +330,7 @@ class Room:
         if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
             stats.conversions.append((arm, "click" if etype == "item_click" else "purchase"))
             if etype == "purchase" and self.allocator is not None:
-                self.allocator.converted(int(self.arm[row]))
+                self.allocator.converted(int(self.arm[row]), now=ts)
 
     # -- triggers ------------------------------------------------------------------------
     def _context(self, now: int) -> PushContext:
@@ -373,7 +373,7 @@ class Room:
             for arm, n in Counter(
                 arm for b in [*served.pushes, *(g.batch for g in served.ghosts)] for arm in b.arms
             ).items():
-                self.allocator.pushed(index[arm], n)
+                self.allocator.pushed(index[arm], n, now=event.ts)
 
     def _allocate(self, rows: np.ndarray, event: Event, out: list[Output]) -> None:
         """Sticky per room: a viewer's arm is drawn once, at their first push here."""

@@ -128,6 +128,7 @@ def dumps(room: Room) -> bytes:
             "probabilities": alloc.probabilities,
             "version": alloc.version,
             "stale": alloc.stale,
+            "clock": alloc.clock,  # where the counts were aged to (decay)
         }
     return encode(tree)
 
@@ -204,8 +205,9 @@ def loads(blob: bytes, params: RoomParams) -> Room:
                 f"the recovery store's allocation has {len(stored['pushes'])} arms, this run"
                 f" has {len(room.allocator.pushes)}: keep --arms, or use a new --recovery-dir"
             )
-        for name, value in stored.items():
-            setattr(room.allocator, name, value)
+        for name, value in stored.items():  # counts stored as int64 before decay existed
+            setattr(room.allocator, name,
+                    value.astype(np.float64) if name in ("pushes", "wins") else value)
     return room
 
 

@@ -12,8 +12,12 @@ there, with probabilities:
   with ``bayes-ucb``, mostly to the arm River's ``bandit.BayesUCB`` ranks first (the highest
   upper quantile of its Beta posterior), the others keeping ``UCB_EXPLORE`` of it between them
   so that every arm's assignments can still be weighted by their probability;
+* with ``half_life_ms``, pushes and purchases count less as they age (halved every half-life
+  of event time): a live show changes as it goes, and what converted an hour ago says less
+  about now than what converted a minute ago; River's policies have no such decay;
 * nothing moves until every adaptive arm has ``min_pushes`` pushes (configured shares until
-  then), and an arm whose conversion is credibly worse than the leader's (probability above
+  then; with decay, recent pushes: a room whose evidence has aged away goes back to them), and
+  an arm whose conversion is credibly worse than the leader's (probability above
   ``stop_loss``, once it has ``STOP_LOSS_FACTOR × min_pushes`` pushes) is cut: it gets no new
   viewers.
 
@@ -74,16 +78,18 @@ class Allocator:
     version: int = 0
     stale: int = 0  # pushes since the probabilities were computed
     policy: str = "thompson"  # or "bayes-ucb"
+    half_life_ms: int = 0  # 0: no decay
+    clock: int = 0  # event time the counts were last aged to
 
     @classmethod
     def create(
         cls, shares: tuple[float, ...], fixed: tuple[bool, ...], min_pushes: int,
-        stop_loss: float, seed: str, policy: str = "thompson",
+        stop_loss: float, seed: str, policy: str = "thompson", half_life_ms: int = 0,
     ) -> Allocator:
         n = len(shares)
         return cls(np.array(shares, float), np.array(fixed, bool), min_pushes, stop_loss, seed,
-                   np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
-                   np.array(shares, float), policy=policy)
+                   np.zeros(n, np.float64), np.zeros(n, np.float64), np.zeros(n, bool),
+                   np.array(shares, float), policy=policy, half_life_ms=half_life_ms)
 
     def assign(self, point: float) -> tuple[int, float]:
         """The arm for a viewer whose hash point is ``point`` in [0, 1), and its probability."""
@@ -96,13 +102,26 @@ class Allocator:
             index -= 1
         return index, float(self.probabilities[index] / cumulative[-1])
 
-    def pushed(self, arm: int, n: int = 1) -> None:
+    def pushed(self, arm: int, n: int = 1, now: int = 0) -> None:
+        self._age(now)
         self.pushes[arm] += n
         self.stale += n
 
-    def converted(self, arm: int, n: int = 1) -> None:
+    def converted(self, arm: int, n: int = 1, now: int = 0) -> None:
+        self._age(now)
         self.wins[arm] = min(self.wins[arm] + n, self.pushes[arm])
         self.stale += RECOMPUTE_EVERY  # a conversion is news: recompute at the next assignment
+
+    def _age(self, now: int) -> None:
+        """Counts as of event time ``now``: each push and purchase weighs 2^(-age/half-life).
+        Event time only (never the wall clock), so a replay ages them alike."""
+        if self.half_life_ms <= 0 or now <= self.clock:
+            return
+        if self.clock:
+            factor = 0.5 ** ((now - self.clock) / self.half_life_ms)
+            self.pushes = self.pushes * factor
+            self.wins = self.wins * factor
+        self.clock = now
 
     def _recompute(self) -> None:
         self.stale = 0
@@ -142,9 +161,13 @@ class Allocator:
         # River's policy learns one reward at a time; a room has counts. Its posteriors and
         # pull count are where those rewards would have gone, so they are set from the counts.
         policy._n = int(self.pushes[arms].sum())
+        # River annotates whole counts; decayed ones are fractional, and its index (scipy's
+        # betaincinv) takes any positive parameters.
         for n, arm in enumerate(arms):
-            policy._posteriors[n] = proba.Beta(1 + int(self.wins[arm]),
-                                               1 + int(self.pushes[arm] - self.wins[arm]))
+            policy._posteriors[n] = proba.Beta(
+                1.0 + float(self.wins[arm]),  # type: ignore[arg-type]
+                1.0 + float(self.pushes[arm] - self.wins[arm]),  # type: ignore[arg-type]
+            )
         index = np.array([policy.compute_index(n) if keep[n] else -np.inf
                           for n in range(len(arms))])
         leader = int(np.argmax(index))  # ties: the first arm, not River's random choice
@@ -180,4 +203,5 @@ def new_allocator(params: RoomParams, room_id: str) -> Allocator | None:
     specs = params.arms.specs
     fixed = tuple(s.holdout or s.ranker == "control" for s in specs)
     return Allocator.create(params.arms.shares, fixed, params.allocation_min_pushes,
-                            params.allocation_stop_loss, room_id, params.allocation)
+                            params.allocation_stop_loss, room_id, params.allocation,
+                            params.allocation_half_life_ms)

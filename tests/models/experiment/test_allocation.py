@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from models.experiment.allocation import Allocator
 
 
@@ -62,7 +64,11 @@ def test_same_inputs_same_assignments() -> None:
         (0.05, 0.06), (False, False), 9, 3_000)[1]
 
 
-def test_a_room_restored_mid_stream_allocates_as_an_uninterrupted_one() -> None:
+@pytest.mark.parametrize(("policy", "half_life_ms"),
+                         [("thompson", 0), ("thompson", 30_000), ("bayes-ucb", 30_000)])
+def test_a_room_restored_mid_stream_allocates_as_an_uninterrupted_one(
+    policy: str, half_life_ms: int,
+) -> None:
     from dataclasses import replace
 
     from features.contract.messages import PushBatch, push_dicts
@@ -73,7 +79,8 @@ def test_a_room_restored_mid_stream_allocates_as_an_uninterrupted_one() -> None:
     from tests.models.experiment.test_serving import EVENTS
 
     params = replace(RoomParams(dim=8), arms=Arms.parse("a=0.45,b=0.45,control=0.1"),
-                     allocation="thompson", allocation_min_pushes=5)
+                     allocation=policy, allocation_min_pushes=5,
+                     allocation_half_life_ms=half_life_ms)
 
     def outputs(items: list) -> list:
         return [push_dicts(x, 0) if isinstance(x, PushBatch) else x.records()
@@ -91,6 +98,7 @@ def test_a_room_restored_mid_stream_allocates_as_an_uninterrupted_one() -> None:
         assert got == expected
         assert whole.allocator is not None and second.allocator is not None
         assert (whole.allocator.probabilities == second.allocator.probabilities).all()
+        assert (whole.allocator.pushes == second.allocator.pushes).all()
 
 
 def test_bayes_ucb_ranks_arms_as_river_does_fed_the_same_rewards_one_by_one() -> None:
@@ -129,3 +137,15 @@ def test_bayes_ucb_keeps_every_live_arm_assignable_and_gives_a_cut_arm_nothing()
     alloc.converted(1, 30)
     alloc.assign(0.5)
     assert list(alloc.probabilities) == [0.2, 0.8]
+
+
+def test_counts_halve_every_half_life_of_event_time_and_never_without_one() -> None:
+    aged = Allocator.create((0.5, 0.5), (False, False), 10, 1.0, "r", half_life_ms=60_000)
+    kept = Allocator.create((0.5, 0.5), (False, False), 10, 1.0, "r")
+    for alloc in (aged, kept):
+        alloc.pushed(0, 400, now=1_000_000)
+        alloc.converted(0, 40, now=1_000_000)
+        alloc.pushed(1, 0, now=1_000_000 + 120_000)  # two half-lives later
+        alloc.pushed(1, 0, now=1_000_000 + 60_000)  # an older time does not age them back
+    assert list(aged.pushes) == [100.0, 0.0] and list(aged.wins) == [10.0, 0.0]
+    assert list(kept.pushes) == [400.0, 0.0] and list(kept.wins) == [40.0, 0.0]
