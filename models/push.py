@@ -27,6 +27,7 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.choice_columns import ColumnCache
 from models.choice_features import TASTE, Scene, features_one, features_row
 from models.choice_scoring import logits
 from models.learners.listwise import ListwiseSoftmax
@@ -47,11 +48,12 @@ class PushContext:
     params: RoomParams
     now: int = 0
     temperature: float = 1.0  # an arm's attention temperature: softmax(taste / T)
+    columns: ColumnCache | None = None  # the room's per-showcase columns (choice_columns)
 
     def scene(self) -> Scene:
         assert self.showcase is not None
         return Scene(self.viewers, self.items, self.room, self.showcase, self.window, self.mf,
-                     self.now, self.params.conversion_window_ms)
+                     self.now, self.params.conversion_window_ms, self.columns)
 
 
 def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:

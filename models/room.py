@@ -25,6 +25,7 @@ from features.state.reorder import ReorderBuffer
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
+from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRIORS, TASTE
 from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
@@ -83,6 +84,7 @@ class Room:
         # the same order, applied in conflict-free waves instead of one numpy step each.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.showcase: Showcase | None = None
+        self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         self.clock = 0
@@ -345,6 +347,7 @@ class Room:
             model=self.model,
             params=self.params,
             now=now,
+            columns=self.columns,
         )
 
     def _push(
