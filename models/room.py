@@ -297,6 +297,14 @@ class Room:
             self.mf.learn_many(users, items, ys)
             self.pending = ([], [], [])
 
+    def _vectors_for(self, row: int) -> None:
+        """Apply the waiting updates before viewer ``row``'s vectors feature is read. A cold
+        viewer with none waiting reads no vector (the feature is zero until their first
+        update), so their updates keep waiting for a bigger ``learn_many``: the same updates
+        in the same order, the same vectors when they are next read."""
+        if self.mf.user_updates[row] > 0 or row in self.pending[0]:
+            self._apply_learning()
+
     def _negative(self, event: Event, item: int) -> int | None:
         """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
         sc = self.showcase
@@ -315,7 +323,7 @@ class Room:
         where = np.flatnonzero(sc.rows == item)
         if where.size == 0:  # acted on an item of an earlier showcase: not a choice among these
             return
-        self._apply_learning()  # the vectors feature reads them
+        self._vectors_for(row)
         chosen = int(where[0])
         p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen)
         if p is not None:
@@ -355,18 +363,11 @@ class Room:
     ) -> None:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
-        self._apply_learning()
+        self._vectors_for(int(rows[0])) if rows.size == 1 else self._apply_learning()
         if self.allocator is not None:
             self._allocate(rows, event, out)
-        served = serve(
-            self._context(event.ts),
-            rows,
-            self.arm[rows],
-            event,
-            self.room_id,
-            self.pushed_at,
-            self.pushed_items,
-        )
+        served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
+                       self.pushed_at, self.pushed_items)
         for batch in served.pushes:
             batch.read_at = read_at
             out.append(batch)

@@ -64,3 +64,26 @@ def test_the_streams_reach_choices_and_compaction() -> None:
     finally:
         compaction.compact_items = original
     assert room.checked >= 2 and any(compacted)
+
+
+class _FlushEveryTime(Room):
+    """The room before its cold viewers' updates could wait: every choice and every
+    one-viewer push applies the waiting vector updates first."""
+
+    def _vectors_for(self, row: int) -> None:
+        self._apply_learning()
+
+
+@given(drawn=room_streams.steps)
+@settings(max_examples=80, deadline=None)
+def test_waiting_updates_of_cold_viewers_change_nothing(drawn: list[Any]) -> None:
+    """Letting a cold viewer's updates wait for a bigger batch is exact: the same outputs and
+    the same snapshot (vectors, weights, every column) as flushing at every read."""
+    rooms = [Room("r", room_streams.params), _FlushEveryTime("r", room_streams.params)]
+    outputs = []
+    for room in rooms:
+        events = room_streams.events(drawn)
+        half = len(events) // 2
+        outputs.append([*room.accept(events[:half]), *room.accept(events[half:]), *room.flush()])
+    assert repr(outputs[0]) == repr(outputs[1])
+    assert rooms[0].snapshot() == rooms[1].snapshot()
