@@ -9,7 +9,8 @@ position, the items of each category slot) are the same at every choice under it
 
 They stay valid for as long as the showcase's ``rows`` array is the same object: a new
 showcase, a restored room and compaction (which renumbers the rows) each bring a new one, and
-``ColumnCache.get`` then rebuilds. The cache is derived state, never part of a snapshot.
+``ColumnCache.get`` then rebuilds. The cache is derived state, never part of a snapshot. It
+also keeps the showcase's ``Exposure``, what ``record_choice`` spreads at each choice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.state.catalog import ItemTable, Showcase
+from features.state.choices import Exposure, exposure
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,6 +36,7 @@ class ShowcaseColumns:
     log_price: np.ndarray  # float64 log(1 + price)
     shown_since: np.ndarray  # int64 event time each item's current run on show began
     spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
+    exposure: Exposure  # what each choice under it spreads (``record_choice``)
 
 
 def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
@@ -56,6 +59,7 @@ def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
         log_price=np.log1p(items.price[rows].astype(np.float64)),
         shown_since=items.shown_since[rows],
         spotlight=spotlight,
+        exposure=exposure(items, showcase),
     )
 
 

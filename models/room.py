@@ -271,17 +271,22 @@ class Room:
             return
         target = FEEDBACK[etype]
         if etype == "push_open":  # a choice among the pushed items: taste, not the funnel
-            record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
+            self._record_choice(row, item, etype, ts)
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         self._score_last_push(row, item, etype, ts, stats)
         self._learn_choice(row, item, ts, stats)
-        record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
+        self._record_choice(row, item, etype, ts)
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
         self.window.add(item, _CHANNEL[etype], 1.0, ts)
+
+    def _record_choice(self, row: int, item: int, etype: str, ts: int) -> None:
+        sc = self.showcase
+        shown = self.columns.get(self.items, sc).exposure if sc is not None else None
+        record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown)
 
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
@@ -320,11 +325,10 @@ class Room:
         sc = self.showcase
         if sc is None or len(sc) < 2:
             return
-        where = np.flatnonzero(sc.rows == item)
-        if where.size == 0:  # acted on an item of an earlier showcase: not a choice among these
+        chosen = self.columns.get(self.items, sc).position.get(item)
+        if chosen is None:  # acted on an item of an earlier showcase: not a choice among these
             return
         self._vectors_for(row)
-        chosen = int(where[0])
         p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen)
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
