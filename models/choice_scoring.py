@@ -41,6 +41,7 @@ from models.choice_features import (
 )
 
 _W = {name: n for n, name in enumerate(FEATURES)}
+_FLOAT16 = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float32)  # by bits
 
 
 def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray,
@@ -61,10 +62,15 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     slots = items.category[sc.rows]
     base = room_rates(scene.room)
     member = v.segments.take(rows, axis=0).astype(f32)
-    chosen = v.cat_chosen.take(rows, axis=0).astype(f32)  # float16 arithmetic is slow
-    exposed = v.cat_exposed.take(rows, axis=0)
-    affinity = np.log((chosen + f32(VIEWER_PRIOR) * np.exp(base).astype(f32))
-                      / (exposed + f32(VIEWER_PRIOR))) - base.astype(f32)
+    # float16 arithmetic is slow, and so is numpy's float16 to float32 cast: a table of all
+    # 65,536 float16 values, indexed by their bits, converts exactly in one gather.
+    affinity = _FLOAT16.take(v.cat_chosen.view(np.uint16).take(rows, axis=0))
+    exposed = v.cat_exposed.take(rows, axis=0)  # fresh arrays: the steps below are in place
+    affinity += f32(VIEWER_PRIOR) * np.exp(base).astype(f32)
+    exposed += f32(VIEWER_PRIOR)
+    affinity /= exposed
+    np.log(affinity, out=affinity)
+    affinity -= base.astype(f32)
     by_category = w["category_affinity"] * affinity
     if w["segment_affinity"]:
         by_category += (w["segment_affinity"] * member) @ segment_rates(scene.room).astype(f32)
@@ -79,11 +85,13 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
         parts_right.append(segment_item_rates(scene).T.astype(f32))
     warm = mf.user_updates[rows] > 0
     if w["vectors"] and warm.any():
-        query = mf.users.take(rows, axis=0).astype(f32)
-        query[~warm] = 0.0
+        query = np.zeros((len(rows), mf.n_factors), dtype=f32)  # cold viewers' stay zero
+        hot = np.flatnonzero(warm)
+        query[hot] = mf.users.take(rows[hot], axis=0).astype(f32)
+        query *= f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1)))
         keys = mf.items[sc.rows].astype(f32)
         keys[mf.item_updates[sc.rows] == 0] = 0.0
-        parts_left.append(query * f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1))))
+        parts_left.append(query)
         parts_right.append(np.ascontiguousarray(keys.T))
     taste = np.vstack(parts_right).T @ np.hstack(parts_left).T  # N × V: BLAS reads the views
     _intent(scene, rows, w, taste)
