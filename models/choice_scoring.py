@@ -126,14 +126,15 @@ def _intent(scene: Scene, rows: np.ndarray, w: dict[str, float], taste: np.ndarr
         hit = (keys > 0) & (where >= 0)
         np.add.at(taste, (where[hit], viewers[hit]), values[hit].astype(np.float32))
 
-    recent = v.recent_item.take(rows, axis=0).astype(np.int64)
-    active = np.flatnonzero(recent.any(axis=1))
-    if active.size:
+    recent = v.recent_item.take(rows, axis=0)
+    cells = np.flatnonzero(recent)  # (viewer, slot) cells holding an item, viewer by viewer
+    if cells.size:
         funnel = np.array([0.0, *(w[name] for name in FUNNEL_FEATURES)])
-        kinds = v.recent_kind[rows[active]].astype(np.int64)
-        coef = funnel[kinds] * np.exp(-(now - v.recent_ts[rows[active]]) / horizon)
-        viewers = np.repeat(active[:, None], recent.shape[1], axis=1)
-        add(recent[active].ravel(), viewers.ravel(), coef.ravel())
+        width = recent.shape[1]
+        kinds = v.recent_kind.take(rows, axis=0).reshape(-1)[cells].astype(np.int64)
+        ts = v.recent_ts.take(rows, axis=0).reshape(-1)[cells]
+        coef = funnel[kinds] * np.exp(-(now - ts) / horizon)
+        add(recent.reshape(-1)[cells].astype(np.int64), cells // width, coef)
     engaged = v.engaged_item.take(rows).astype(np.int64)
     active = np.flatnonzero(engaged)
     if active.size and w["engaged_item"]:
