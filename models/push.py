@@ -33,7 +33,7 @@ from models.choice_scoring import logits
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
-from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key
+from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_of_one
 
 
 @dataclass(slots=True)
@@ -177,9 +177,12 @@ def build_push_one(
     if params.arms.is_control(arm):
         score = control_scores(showcase, heat)
     k = min(params.top_k, len(showcase))
-    top = _top_k(order_key(score.copy())[None, :], k)
-    return _one_viewer(ctx, row, arm, event, room_id, heat,
-                       Ranked(top, score[top], attention[top], propensity[top]))
+    top = top_of_one(order_key(score.copy()), k)
+    ranked = Ranked(top, score[top], attention[top], propensity[top])
+    v = ctx.viewers
+    warm = bool(v.cat_chosen[row].view(np.uint16).any())  # _evidence of one viewer
+    why = why_one(showcase, heat, ranked, warm, bool(v.price_w[row] > 0))
+    return _one_viewer(ctx, row, arm, event, room_id, ranked, np.array([why], np.int8))
 
 
 def _evidence(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,14 +232,14 @@ def build_push_reference(
         np.array([[attention[j] for j in top]], np.float32),
         np.array([[propensity[j] for j in top]], np.float32),
     )
-    return _one_viewer(ctx, row, arm, event, room_id, heat, ranked)
+    why = why_codes(showcase, heat, ranked, *_evidence(ctx, np.array([row])))
+    return _one_viewer(ctx, row, arm, event, room_id, ranked, why)
 
 
 def _one_viewer(ctx: PushContext, row: int, arm: int, event: Event, room_id: str,
-                heat: np.ndarray, ranked: Ranked) -> PushBatch:
+                ranked: Ranked, why: np.ndarray) -> PushBatch:
     showcase = ctx.showcase
     assert showcase is not None
-    warm, known = _evidence(ctx, np.array([row]))
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
@@ -249,7 +252,7 @@ def _one_viewer(ctx: PushContext, row: int, arm: int, event: Event, room_id: str
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(showcase, heat, ranked, warm, known),
+        why=why,
     )
 
 
@@ -274,6 +277,24 @@ def why_codes(
     codes[warm & (ranked.attention[:, 0] * len(showcase) > 1.5)] = WHY_TASTE
     codes[first == showcase.spotlight] = WHY_SPOTLIGHT
     return codes
+
+
+def why_one(showcase: Showcase, heat: np.ndarray, ranked: Ranked, warm: bool,
+            budget_known: bool) -> int:
+    """``why_codes`` of a one-viewer ``ranked``, on scalars (the one-viewer push): the same
+    conditions, the last that holds winning, in float32 where ``why_codes`` compares arrays."""
+    if ranked.top.shape[1] == 0:
+        return WHY_POPULAR
+    first = int(ranked.top[0, 0])
+    peak = float(heat.max(initial=0.0))
+    code = WHY_BUDGET if budget_known else WHY_POPULAR
+    if peak > 0 and heat[first] >= peak:
+        code = WHY_TRENDING
+    if warm and ranked.attention[0, 0] * np.float32(len(showcase)) > 1.5:
+        code = WHY_TASTE
+    if first == showcase.spotlight:
+        code = WHY_SPOTLIGHT
+    return code
 
 
 def choice_features(ctx: PushContext, row: int) -> np.ndarray:

@@ -103,3 +103,14 @@ def _top_k(score: np.ndarray, k: int) -> np.ndarray:
         if r + 1 < k:
             flat[base + best] = -np.inf
     return top
+
+
+def top_of_one(key: np.ndarray, k: int) -> np.ndarray:
+    """``_top_k`` of one viewer's (finite) keys as a (1, k) array: one stable ``argsort`` (ties
+    to the lower index, as ``argmax`` takes the first maximum) instead of ``k`` passes of
+    ``argmax`` and writes, for the one-viewer push. Keys with NaN or infinities go to
+    ``_top_k`` itself (``argmax`` picks NaN, and can pick a ``-inf`` twice)."""
+    if not np.isfinite(key).all():
+        return _top_k(key[None, :].copy(), k)
+    return np.argsort(-key, kind="stable")[None, :k]
+
