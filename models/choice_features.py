@@ -157,11 +157,13 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
     out = np.zeros((len(rows), len(FEATURES)))
     base = room_rates(room)
     rate = np.exp(base)
-    chosen, exposed = v.cat_chosen[row].astype(np.float64), v.cat_exposed[row].astype(np.float64)
-    affinity = np.log((chosen + VIEWER_PRIOR * rate) / (exposed + VIEWER_PRIOR)) - base
+    # Casts folded into the arithmetic (float16/32 to float64 is exact): float64 sums
+    # (``dtype``, or a float64 operand), as ``.astype(np.float64)`` first would give.
+    affinity = np.log((v.cat_chosen[row] + VIEWER_PRIOR * rate)
+                      / np.add(v.cat_exposed[row], VIEWER_PRIOR, dtype=np.float64)) - base
     out[:, _COL["category_affinity"]] = affinity[slots]
-    appeal = _ratio(items.chosen[rows].astype(np.float64),
-                    items.exposed[rows].astype(np.float64), ROOM_PRIOR)
+    appeal = np.log(np.add(items.chosen[rows], ROOM_PRIOR, dtype=np.float64)
+                    / np.add(items.exposed[rows], ROOM_PRIOR, dtype=np.float64))
     member = v.segments[row].nonzero()[0]
     if member.size:
         segment = np.log((room.seg_chosen.take(member, axis=0) + ROOM_PRIOR * rate)
@@ -170,8 +172,9 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         cells = cols.rows_down, member
         by_item = appeal[:, None]
         out[:, _COL["segment_item"]] = (np.log(
-            (items.seg_chosen[cells].astype(np.float64) + ROOM_PRIOR * np.exp(by_item))
-            / (items.seg_exposed[cells].astype(np.float64) + ROOM_PRIOR)) - by_item).sum(axis=1)
+            (items.seg_chosen[cells] + ROOM_PRIOR * np.exp(by_item))
+            / np.add(items.seg_exposed[cells], ROOM_PRIOR, dtype=np.float64)) - by_item
+        ).sum(axis=1)
     # The funnel and engagement columns: a few cells of the showcase, found by position.
     now_s, horizon_s = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0
     position = cols.position
@@ -198,11 +201,13 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
     out[:, _COL["spotlight"]] = cols.spotlight
     out[:, _COL["item_appeal"]] = appeal
     out[:, _COL["category_appeal"]] = base[slots]
-    if len(scene.window):
+    if len(scene.window):  # float32 counts, float32 log1p, as features_one
         counts = scene.window[rows]
-        out[:, _COL["momentum"]] = np.log1p(counts[:, CLICKS] + counts[:, CARTS]
-                                            + counts[:, PURCHASES])
-    out[:, _COL["fresh"]] = np.exp(-(scene.now - cols.shown_since) / max(scene.horizon_ms, 1))
+        np.log1p(counts[:, CLICKS] + counts[:, CARTS] + counts[:, PURCHASES],
+                 out=out[:, _COL["momentum"]])
+    fresh = out[:, _COL["fresh"]]  # exp(−age / horizon), −age = shown_since − now exactly
+    np.divide(cols.shown_since - scene.now, max(scene.horizon_ms, 1), out=fresh)
+    np.exp(fresh, out=fresh)
     out[:, _COL["log_price"]] = cols.log_price
     prior = room.price_prior(float(v.tier[row]), bool(v.has_tier[row]))
     if prior is not None:
