@@ -339,7 +339,7 @@ class Room:
         if pushed_at < 0:
             return
         arm = self.params.arms.names[int(self.arm[row])]
-        hit = bool((self.pushed_items[row] == item).any())
+        hit = item in self.pushed_items[row].tolist()
         if etype == "item_click":
             stats.hits.append((arm, hit))
         if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
