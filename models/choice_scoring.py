@@ -44,16 +44,17 @@ _W = {name: n for n, name in enumerate(FEATURES)}
 _FLOAT16 = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float32)  # by bits
 
 
-def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray,
-           temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray, temperature: float = 1.0,
+           negated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(N, V) float32 taste logits (divided by ``temperature``) and power logits of viewers
     ``rows`` over the showcase: ``features_row(scene, row) @ weights`` per viewer, split in two
-    and transposed."""
+    and transposed. ``negated``: the power logits' negatives, made with negated weights (the
+    same bits up to the sign of a zero: rounding is symmetric), for ``e^(−power)``."""
     w = {name: float(weights[n]) for name, n in _W.items()}
     taste = _taste(scene, rows, w)
     if temperature != 1.0:
         taste *= np.float32(1.0 / temperature)
-    return taste, _power(scene, rows, w)
+    return taste, _power(scene, rows, {n: -w[n] for n in POWER} if negated else w)
 
 
 def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:

@@ -89,13 +89,16 @@ def score_block(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     return attention.T, propensity.T, (attention * propensity).T
 
 
-def _exp_parts(taste: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _exp_parts(taste: np.ndarray, power: np.ndarray,
+               negated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """In place (N × V): e^(taste − max) (unnormalised attention) and 1 + e^(−power) (the
-    reciprocal of the propensity). The score's order needs neither normalised: the
-    attention's sum and the division are paid only for the ``k`` items picked."""
+    reciprocal of the propensity; ``negated``: ``power`` holds −power already). The score's
+    order needs neither normalised: the attention's sum and the division are paid only for
+    the ``k`` items picked."""
     taste -= taste.max(axis=0)
     np.exp(taste, out=taste)
-    np.negative(power, out=power)
+    if not negated:
+        np.negative(power, out=power)
     np.exp(power, out=power)
     power += 1.0
     return taste, power
@@ -124,8 +127,9 @@ def build_push(
         block = slice(start, min(start + BLOCK_ROWS, n_viewers))
         width = block.stop - block.start
         if listwise:  # items down, viewers across: the layout TopK reads
-            weight, inverse = _exp_parts(*logits(ctx.scene(), rows[block], ctx.model.weights,
-                                                 ctx.temperature))
+            taste, minus_power = logits(ctx.scene(), rows[block], ctx.model.weights,
+                                        ctx.temperature, negated=True)
+            weight, inverse = _exp_parts(taste, minus_power, negated=True)
             score = weight / inverse  # the order of attention × propensity, unnormalised
             total = weight.sum(axis=0)
         else:
@@ -134,7 +138,10 @@ def build_push(
             inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
             score = weight / inverse
             total = np.ones(width, np.float32)
-        top = top_k(order_key(score.copy()))
+        # scores lie in [0, 1]: a finite sum proves no NaN, and order_key and TopK skip
+        # their NaN passes (``score`` is not read again: its keys are made in place)
+        finite = bool(np.isfinite(score.sum()))
+        top = top_k(order_key(score, finite), finite)
         flagged = flagged_all[block]
         if flagged.any():
             top[flagged] = override_top

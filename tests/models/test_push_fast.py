@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from features.state.catalog import Showcase
 from models.push import why_codes, why_one
-from models.ranking import Ranked, _top_k, top_of_one
+from models.ranking import Ranked, TopK, _top_k, order_key, top_of_one
 
 _values = st.sampled_from([0.0, -0.0, 0.25, 0.5, 1.0, 3.0, float("nan"), float("inf"),
                            float("-inf")])
@@ -36,3 +36,18 @@ def test_why_one_equals_why_codes(heat: np.ndarray, top: list[int], attention: f
     codes = why_codes(showcase, heat, ranked, np.array([warm]),
                       np.array([float(known)], np.float32))
     assert why_one(showcase, heat, ranked, warm, known) == int(codes[0])
+
+
+_finite_scores = arrays(np.float32, st.tuples(st.integers(1, 12), st.integers(1, 20)),
+                        elements=st.sampled_from([0.0, 1e-7, 0.1, 0.1000001, 0.5, 1.0]))
+
+
+@given(score=_finite_scores, k=st.integers(1, 4))
+def test_known_finite_scores_skip_no_step(score: np.ndarray, k: int) -> None:
+    """``order_key`` and ``TopK`` told the scores are finite give what they give unaided."""
+    k = min(k, score.shape[0])
+    top_k = TopK(score.shape[0], k, score.shape[1])
+    plain = order_key(score.copy())
+    told = order_key(score.copy(), finite=True)
+    np.testing.assert_array_equal(told.view(np.uint32), plain.view(np.uint32))
+    np.testing.assert_array_equal(top_k(told, finite=True), top_k(plain))

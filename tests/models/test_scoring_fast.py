@@ -50,3 +50,19 @@ def test_chosen_any_equals_any_along_rows(counts: np.ndarray, data: st.DataObjec
     rows = np.array(data.draw(st.lists(st.integers(0, len(counts) - 1), max_size=50)), np.int64)
     twin = counts.view(np.uint16).take(rows, axis=0).any(axis=1)
     np.testing.assert_array_equal(chosen_any(counts, rows), twin)
+
+
+@given(seed=st.integers(0, 10_000), viewers=st.integers(1, 40), items=st.integers(2, 30))
+@settings(max_examples=30, deadline=None)
+def test_negated_power_logits_are_the_negatives(seed: int, viewers: int, items: int) -> None:
+    rng = np.random.default_rng(seed)
+    bench = RankingRoom(viewers, 30, seed=seed)
+    event = bench.show(items)
+    scene = bench.room._context(event.ts).scene()
+    rows = bench.room.viewers.present_rows(event.ts)
+    weights = rng.normal(0.0, 1.0, len(FEATURES))
+    weights[rng.random(len(weights)) < 0.3] = 0.0
+    taste, power = logits(scene, rows, weights)
+    same_taste, minus = logits(scene, rows, weights, negated=True)
+    np.testing.assert_array_equal(same_taste, taste)
+    np.testing.assert_array_equal(-minus, power)  # bit for bit, but for the sign of a zero
