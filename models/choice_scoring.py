@@ -76,25 +76,32 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     if w["segment_affinity"]:
         by_category += (w["segment_affinity"] * member) @ segment_rates(scene.room).astype(f32)
     _engaged_category(scene, rows, w, by_category)
-    n_cat = by_category.shape[1]
-    parts_left = [by_category.astype(f32)]
-    one_hot = np.zeros((n_cat, n_items), dtype=f32)
+    one_hot = np.zeros((by_category.shape[1], n_items), dtype=f32)
     one_hot[slots, np.arange(n_items)] = 1.0
     parts_right = [one_hot]
     if w["segment_item"]:
-        parts_left.append(w["segment_item"] * member)
         parts_right.append(segment_item_rates(scene).T.astype(f32))
     warm = mf.user_updates[rows] > 0
-    if w["vectors"] and warm.any():
-        query = np.zeros((len(rows), mf.n_factors), dtype=f32)  # cold viewers' stay zero
+    with_vectors = bool(w["vectors"]) and bool(warm.any())
+    if with_vectors:
+        keys = mf.items[sc.rows].astype(f32)
+        keys[mf.item_updates[sc.rows] == 0] = 0.0
+        parts_right.append(np.ascontiguousarray(keys.T))
+    right = np.vstack(parts_right)
+    # The query, written in place into one (V × inner) matrix: categories, then segments,
+    # then vectors, as the keys are stacked.
+    left = np.empty((len(rows), len(right)), dtype=f32)
+    n_cat, n_seg = by_category.shape[1], member.shape[1]
+    left[:, :n_cat] = by_category
+    if w["segment_item"]:
+        np.multiply(member, f32(w["segment_item"]), out=left[:, n_cat : n_cat + n_seg])
+    if with_vectors:
+        query = left[:, len(right) - mf.n_factors :]
+        query[:] = 0.0  # cold viewers' stay zero
         hot = np.flatnonzero(warm)
         query[hot] = mf.users.take(rows[hot], axis=0).astype(f32)
         query *= f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1)))
-        keys = mf.items[sc.rows].astype(f32)
-        keys[mf.item_updates[sc.rows] == 0] = 0.0
-        parts_left.append(query)
-        parts_right.append(np.ascontiguousarray(keys.T))
-    taste = np.vstack(parts_right).T @ np.hstack(parts_left).T  # N × V: BLAS reads the views
+    taste = right.T @ left.T  # N × V: BLAS reads the views
     _intent(scene, rows, w, taste)
     return taste
 
