@@ -181,7 +181,7 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
     for key, ts, kind in zip(v.recent_item[row].tolist(), v.recent_ts[row].tolist(),
                              v.recent_kind[row].tolist(), strict=True):
         j = position.get(key - 1) if key else None
-        column = _FUNNEL.get(kind)
+        column = _FUNNEL.get(kind)  # 1, 2, 3 next to an item (choices.remember writes both)
         if j is not None and column is not None:
             out[j, column] += math.exp(-(now_s - ts) / horizon_s)
     engaged = int(v.engaged_item[row])
@@ -201,10 +201,10 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
     out[:, _COL["spotlight"]] = cols.spotlight
     out[:, _COL["item_appeal"]] = appeal
     out[:, _COL["category_appeal"]] = base[slots]
-    if len(scene.window):  # float32 counts, float32 log1p, as features_one
+    if len(scene.window):  # float32 sums and log1p, as the ranking's item_columns
         counts = scene.window[rows]
-        np.log1p(counts[:, CLICKS] + counts[:, CARTS] + counts[:, PURCHASES],
-                 out=out[:, _COL["momentum"]])
+        out[:, _COL["momentum"]] = np.log1p(counts[:, CLICKS] + counts[:, CARTS]
+                                            + counts[:, PURCHASES])
     fresh = out[:, _COL["fresh"]]  # exp(−age / horizon), −age = shown_since − now exactly
     np.divide(cols.shown_since - scene.now, max(scene.horizon_ms, 1), out=fresh)
     np.exp(fresh, out=fresh)
