@@ -33,6 +33,7 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import TIER_BINS, RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.choice_columns import ColumnCache, showcase_columns
 from models.learners.protocols import VectorLearner
 
 TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "bought",
@@ -41,6 +42,8 @@ POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum
                 "log_price", "over_budget", "under_budget")
 FUNNEL_FEATURES: Final = ("clicked", "carted", "bought")  # ViewerTable.recent_kind 1, 2, 3
 FEATURES: Final = (*TASTE, *POWER)
+_COL: Final = {name: n for n, name in enumerate(FEATURES)}
+_FUNNEL: Final = {kind: _COL[name] for kind, name in enumerate(FUNNEL_FEATURES, 1)}
 # Where a room with no choices yet starts (each is in log-odds per unit of its feature, the
 # ratios being logs already); learning moves them. Affinities and appeals at face value,
 # intent as a strong hint, the spotlight as a mild one, no opinion on engagement or price.
@@ -71,6 +74,7 @@ class Scene:
     mf: VectorLearner
     now: int
     horizon_ms: int  # how long intent lasts (the conversion window)
+    columns: ColumnCache | None = None  # the showcase's own columns, kept by the room
 
 
 def _ratio(chosen: np.ndarray, exposed: np.ndarray, prior: float) -> np.ndarray:
@@ -142,47 +146,77 @@ def log_budgets(scene: Scene, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def features_row(scene: Scene, row: int) -> np.ndarray:
     """(N, F) features of viewer ``row`` × the showcase, in ``FEATURES`` order: what a room
     learns from at each choice (and what ``--learner river`` scores), so it is written for
-    one viewer with few array operations; ``features_one`` is its plain-Python twin."""
+    one viewer with few array operations; ``features_one`` is its plain-Python twin.
+
+    What the showcase alone decides comes from ``scene.columns`` (once per showcase); the
+    rest is recomputed, since every choice moves the room's and the items' ratios."""
     sc, v, items, room, mf = scene.showcase, scene.viewers, scene.items, scene.room, scene.mf
-    rows = sc.rows
+    cols = (scene.columns.get(items, sc) if scene.columns is not None
+            else showcase_columns(items, sc))
+    rows, slots = cols.rows, cols.slots
     out = np.zeros((len(rows), len(FEATURES)))
-    slots = items.category[rows]
     base = room_rates(room)
-    chosen, exposed = v.cat_chosen[row].astype(np.float64), v.cat_exposed[row].astype(np.float64)
-    affinity = np.log((chosen + VIEWER_PRIOR * np.exp(base)) / (exposed + VIEWER_PRIOR)) - base
-    out[:, 0] = affinity[slots]
-    member = np.flatnonzero(v.segments[row])
+    rate = np.exp(base)
+    # Casts folded into the arithmetic (float16/32 to float64 is exact): float64 sums
+    # (``dtype``, or a float64 operand), as ``.astype(np.float64)`` first would give.
+    affinity = np.log((v.cat_chosen[row] + VIEWER_PRIOR * rate)
+                      / np.add(v.cat_exposed[row], VIEWER_PRIOR, dtype=np.float64)) - base
+    out[:, _COL["category_affinity"]] = affinity[slots]
+    appeal = np.log(np.add(items.chosen[rows], ROOM_PRIOR, dtype=np.float64)
+                    / np.add(items.exposed[rows], ROOM_PRIOR, dtype=np.float64))
+    member = v.segments[row].nonzero()[0]
     if member.size:
-        rate = np.exp(base)
-        segment = np.log((room.seg_chosen[member] + ROOM_PRIOR * rate)
-                         / (room.seg_exposed[member] + ROOM_PRIOR)) - base
-        out[:, 1] = segment.sum(axis=0)[slots]
-        out[:, 8] = segment_item_rates(scene, member).sum(axis=1)
+        segment = np.log((room.seg_chosen.take(member, axis=0) + ROOM_PRIOR * rate)
+                         / (room.seg_exposed.take(member, axis=0) + ROOM_PRIOR)) - base
+        out[:, _COL["segment_affinity"]] = segment.sum(axis=0)[slots]
+        cells = cols.rows_down, member
+        by_item = appeal[:, None]
+        out[:, _COL["segment_item"]] = (np.log(
+            (items.seg_chosen[cells] + ROOM_PRIOR * np.exp(by_item))
+            / np.add(items.seg_exposed[cells], ROOM_PRIOR, dtype=np.float64)) - by_item
+        ).sum(axis=1)
+    # The funnel and engagement columns: a few cells of the showcase, found by position.
     now_s, horizon_s = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0
-    recent = v.recent_item[row]
-    for key, ts, kind in zip(recent.tolist(), v.recent_ts[row].tolist(),
+    position = cols.position
+    for key, ts, kind in zip(v.recent_item[row].tolist(), v.recent_ts[row].tolist(),
                              v.recent_kind[row].tolist(), strict=True):
-        if key:
-            out[rows == key - 1, 1 + kind] += math.exp(-(now_s - ts) / horizon_s)
+        j = position.get(key - 1) if key else None
+        column = _FUNNEL.get(kind)  # 1, 2, 3 next to an item (choices.remember writes both)
+        if j is not None and column is not None:
+            out[j, column] += math.exp(-(now_s - ts) / horizon_s)
     engaged = int(v.engaged_item[row])
     if engaged:
         fade = math.exp(-(now_s - int(v.engaged_ts[row])) / horizon_s)
-        out[rows == engaged - 1, 5] = fade
-        out[slots == items.category[engaged - 1], 6] = fade
+        j = position.get(engaged - 1)
+        if j is not None:
+            out[j, _COL["engaged_item"]] = fade
+        same = cols.by_slot.get(int(items.category[engaged - 1]))
+        if same is not None:
+            out[same, _COL["engaged_category"]] = fade
     if mf.user_updates[row] > 0:
-        keys = mf.items[rows].astype(np.float64) @ mf.users[row].astype(np.float64)
+        keys = mf.items.take(rows, axis=0).astype(np.float64) @ mf.users[row].astype(np.float64)
         keys /= math.sqrt(max(mf.n_factors, 1))
-        out[:, 7] = np.where(mf.item_updates[rows] > 0, keys, 0.0)
-    t = len(TASTE)
-    out[:, t] = 1.0
-    out[:, t + 1 : t + 7] = item_columns(scene)
+        out[:, _COL["vectors"]] = np.where(mf.item_updates[rows] > 0, keys, 0.0)
+    out[:, _COL["bias"]] = 1.0
+    out[:, _COL["spotlight"]] = cols.spotlight
+    out[:, _COL["item_appeal"]] = appeal
+    out[:, _COL["category_appeal"]] = base[slots]
+    if len(scene.window):  # float32 sums and log1p, as the ranking's item_columns
+        counts = scene.window[rows]
+        out[:, _COL["momentum"]] = np.log1p(counts[:, CLICKS] + counts[:, CARTS]
+                                            + counts[:, PURCHASES])
+    fresh = out[:, _COL["fresh"]]  # exp(−age / horizon), −age = shown_since − now exactly
+    np.divide(cols.shown_since - scene.now, max(scene.horizon_ms, 1), out=fresh)
+    np.exp(fresh, out=fresh)
+    out[:, _COL["log_price"]] = cols.log_price
     prior = room.price_prior(float(v.tier[row]), bool(v.has_tier[row]))
     if prior is not None:
         budget = (float(v.price_lp[row]) + BUDGET_PRIOR * prior) / (
             float(v.price_w[row]) + BUDGET_PRIOR)
-        gap = out[:, t + 6] - budget
-        out[:, t + 7] = np.maximum(gap, 0.0)
-        out[:, t + 8] = np.maximum(-gap, 0.0)
+        gap = cols.log_price - budget
+        np.maximum(gap, 0.0, out=out[:, _COL["over_budget"]])
+        np.negative(gap, out=gap)
+        np.maximum(gap, 0.0, out=out[:, _COL["under_budget"]])
     return out
 
 

@@ -41,18 +41,20 @@ from models.choice_features import (
 )
 
 _W = {name: n for n, name in enumerate(FEATURES)}
+_FLOAT16 = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float32)  # by bits
 
 
-def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray,
-           temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray, temperature: float = 1.0,
+           negated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(N, V) float32 taste logits (divided by ``temperature``) and power logits of viewers
     ``rows`` over the showcase: ``features_row(scene, row) @ weights`` per viewer, split in two
-    and transposed."""
+    and transposed. ``negated``: the power logits' negatives, made with negated weights (the
+    same bits up to the sign of a zero: rounding is symmetric), for ``e^(−power)``."""
     w = {name: float(weights[n]) for name, n in _W.items()}
     taste = _taste(scene, rows, w)
     if temperature != 1.0:
         taste *= np.float32(1.0 / temperature)
-    return taste, _power(scene, rows, w)
+    return taste, _power(scene, rows, {n: -w[n] for n in POWER} if negated else w)
 
 
 def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
@@ -61,31 +63,45 @@ def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
     slots = items.category[sc.rows]
     base = room_rates(scene.room)
     member = v.segments.take(rows, axis=0).astype(f32)
-    chosen = v.cat_chosen.take(rows, axis=0).astype(f32)  # float16 arithmetic is slow
-    exposed = v.cat_exposed.take(rows, axis=0)
-    affinity = np.log((chosen + f32(VIEWER_PRIOR) * np.exp(base).astype(f32))
-                      / (exposed + f32(VIEWER_PRIOR))) - base.astype(f32)
+    # float16 arithmetic is slow, and so is numpy's float16 to float32 cast: a table of all
+    # 65,536 float16 values, indexed by their bits, converts exactly in one gather.
+    affinity = _FLOAT16.take(v.cat_chosen.view(np.uint16).take(rows, axis=0))
+    exposed = v.cat_exposed.take(rows, axis=0)  # fresh arrays: the steps below are in place
+    affinity += f32(VIEWER_PRIOR) * np.exp(base).astype(f32)
+    exposed += f32(VIEWER_PRIOR)
+    affinity /= exposed
+    np.log(affinity, out=affinity)
+    affinity -= base.astype(f32)
     by_category = w["category_affinity"] * affinity
     if w["segment_affinity"]:
         by_category += (w["segment_affinity"] * member) @ segment_rates(scene.room).astype(f32)
     _engaged_category(scene, rows, w, by_category)
-    n_cat = by_category.shape[1]
-    parts_left = [by_category.astype(f32)]
-    one_hot = np.zeros((n_cat, n_items), dtype=f32)
+    one_hot = np.zeros((by_category.shape[1], n_items), dtype=f32)
     one_hot[slots, np.arange(n_items)] = 1.0
     parts_right = [one_hot]
     if w["segment_item"]:
-        parts_left.append(w["segment_item"] * member)
         parts_right.append(segment_item_rates(scene).T.astype(f32))
     warm = mf.user_updates[rows] > 0
-    if w["vectors"] and warm.any():
-        query = mf.users.take(rows, axis=0).astype(f32)
-        query[~warm] = 0.0
+    with_vectors = bool(w["vectors"]) and bool(warm.any())
+    if with_vectors:
         keys = mf.items[sc.rows].astype(f32)
         keys[mf.item_updates[sc.rows] == 0] = 0.0
-        parts_left.append(query * f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1))))
         parts_right.append(np.ascontiguousarray(keys.T))
-    taste = np.vstack(parts_right).T @ np.hstack(parts_left).T  # N × V: BLAS reads the views
+    right = np.vstack(parts_right)
+    # The query, written in place into one (V × inner) matrix: categories, then segments,
+    # then vectors, as the keys are stacked.
+    left = np.empty((len(rows), len(right)), dtype=f32)
+    n_cat, n_seg = by_category.shape[1], member.shape[1]
+    left[:, :n_cat] = by_category
+    if w["segment_item"]:
+        np.multiply(member, f32(w["segment_item"]), out=left[:, n_cat : n_cat + n_seg])
+    if with_vectors:
+        query = left[:, len(right) - mf.n_factors :]
+        query[:] = 0.0  # cold viewers' stay zero
+        hot = np.flatnonzero(warm)
+        query[hot] = mf.users.take(rows[hot], axis=0).astype(f32)
+        query *= f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1)))
+    taste = right.T @ left.T  # N × V: BLAS reads the views
     _intent(scene, rows, w, taste)
     return taste
 
@@ -118,14 +134,15 @@ def _intent(scene: Scene, rows: np.ndarray, w: dict[str, float], taste: np.ndarr
         hit = (keys > 0) & (where >= 0)
         np.add.at(taste, (where[hit], viewers[hit]), values[hit].astype(np.float32))
 
-    recent = v.recent_item.take(rows, axis=0).astype(np.int64)
-    active = np.flatnonzero(recent.any(axis=1))
-    if active.size:
+    recent = v.recent_item.take(rows, axis=0)
+    cells = np.flatnonzero(recent)  # (viewer, slot) cells holding an item, viewer by viewer
+    if cells.size:
         funnel = np.array([0.0, *(w[name] for name in FUNNEL_FEATURES)])
-        kinds = v.recent_kind[rows[active]].astype(np.int64)
-        coef = funnel[kinds] * np.exp(-(now - v.recent_ts[rows[active]]) / horizon)
-        viewers = np.repeat(active[:, None], recent.shape[1], axis=1)
-        add(recent[active].ravel(), viewers.ravel(), coef.ravel())
+        width = recent.shape[1]
+        kinds = v.recent_kind.take(rows, axis=0).reshape(-1)[cells].astype(np.int64)
+        ts = v.recent_ts.take(rows, axis=0).reshape(-1)[cells]
+        coef = funnel[kinds] * np.exp(-(now - ts) / horizon)
+        add(recent.reshape(-1)[cells].astype(np.int64), cells // width, coef)
     engaged = v.engaged_item.take(rows).astype(np.int64)
     active = np.flatnonzero(engaged)
     if active.size and w["engaged_item"]:

@@ -41,7 +41,8 @@ def housekeep(room: Room, now: int) -> None:
 
 # What a closed room drops: all it learned. Its de-duplication and close stay.
 _SHED = (
-    "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "allocator",
+    "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "columns",
+    "allocator",
 )  # fmt: skip
 
 

@@ -27,12 +27,13 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
+from models.choice_columns import ColumnCache
 from models.choice_features import TASTE, Scene, features_one, features_row
 from models.choice_scoring import logits
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
-from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key
+from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_of_one
 
 
 @dataclass(slots=True)
@@ -47,11 +48,12 @@ class PushContext:
     params: RoomParams
     now: int = 0
     temperature: float = 1.0  # an arm's attention temperature: softmax(taste / T)
+    columns: ColumnCache | None = None  # the room's per-showcase columns (choice_columns)
 
     def scene(self) -> Scene:
         assert self.showcase is not None
         return Scene(self.viewers, self.items, self.room, self.showcase, self.window, self.mf,
-                     self.now, self.params.conversion_window_ms)
+                     self.now, self.params.conversion_window_ms, self.columns)
 
 
 def momentum(ctx: PushContext, showcase: Showcase) -> np.ndarray:
@@ -87,13 +89,16 @@ def score_block(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     return attention.T, propensity.T, (attention * propensity).T
 
 
-def _exp_parts(taste: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _exp_parts(taste: np.ndarray, power: np.ndarray,
+               negated: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """In place (N × V): e^(taste − max) (unnormalised attention) and 1 + e^(−power) (the
-    reciprocal of the propensity). The score's order needs neither normalised: the
-    attention's sum and the division are paid only for the ``k`` items picked."""
+    reciprocal of the propensity; ``negated``: ``power`` holds −power already). The score's
+    order needs neither normalised: the attention's sum and the division are paid only for
+    the ``k`` items picked."""
     taste -= taste.max(axis=0)
     np.exp(taste, out=taste)
-    np.negative(power, out=power)
+    if not negated:
+        np.negative(power, out=power)
     np.exp(power, out=power)
     power += 1.0
     return taste, power
@@ -122,8 +127,9 @@ def build_push(
         block = slice(start, min(start + BLOCK_ROWS, n_viewers))
         width = block.stop - block.start
         if listwise:  # items down, viewers across: the layout TopK reads
-            weight, inverse = _exp_parts(*logits(ctx.scene(), rows[block], ctx.model.weights,
-                                                 ctx.temperature))
+            taste, minus_power = logits(ctx.scene(), rows[block], ctx.model.weights,
+                                        ctx.temperature, negated=True)
+            weight, inverse = _exp_parts(taste, minus_power, negated=True)
             score = weight / inverse  # the order of attention × propensity, unnormalised
             total = weight.sum(axis=0)
         else:
@@ -132,7 +138,10 @@ def build_push(
             inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
             score = weight / inverse
             total = np.ones(width, np.float32)
-        top = top_k(order_key(score.copy()))
+        # scores lie in [0, 1]: a finite sum proves no NaN, and order_key and TopK skip
+        # their NaN passes (``score`` is not read again: its keys are made in place)
+        finite = bool(np.isfinite(score.sum()))
+        top = top_k(order_key(score, finite), finite)
         flagged = flagged_all[block]
         if flagged.any():
             top[flagged] = override_top
@@ -168,24 +177,40 @@ def build_push_one(
     showcase = ctx.showcase
     assert showcase is not None
     params = ctx.params
-    attention, propensity = ctx.model.parts(features_row(ctx.scene(), row), ctx.temperature)
+    x, model = features_row(ctx.scene(), row), ctx.model
+    if isinstance(model, ListwiseSoftmax) and ctx.temperature == 1.0:
+        attention, propensity = model.parts_of_one(x)  # ``parts``, with fewer operations
+    else:
+        attention, propensity = model.parts(x, ctx.temperature)
     attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
     score = attention * propensity
     heat = momentum(ctx, showcase)
     if params.arms.is_control(arm):
         score = control_scores(showcase, heat)
     k = min(params.top_k, len(showcase))
-    top = _top_k(order_key(score.copy())[None, :], k)
-    return _one_viewer(ctx, row, arm, event, room_id, heat,
-                       Ranked(top, score[top], attention[top], propensity[top]))
+    top = top_of_one(order_key(score.copy()), k)
+    ranked = Ranked(top, score[top], attention[top], propensity[top])
+    v = ctx.viewers
+    warm = bool(v.cat_chosen[row].view(np.uint16).any())  # _evidence of one viewer
+    why = why_one(showcase, heat, ranked, warm, bool(v.price_w[row] > 0))
+    return _one_viewer(ctx, row, arm, event, room_id, ranked, np.array([why], np.int8))
 
 
 def _evidence(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether each viewer has chosen anything here (taste) and acted on any price."""
     v = ctx.viewers
-    # any non-zero count, on the bits: float16 arithmetic is emulated and slow
-    chosen = np.asarray(v.cat_chosen.view(np.uint16).take(rows, axis=0).any(axis=1))
-    return chosen, (v.price_w.take(rows) > 0).astype(np.float32)
+    return chosen_any(v.cat_chosen, rows), (v.price_w.take(rows) > 0).astype(np.float32)
+
+
+def chosen_any(counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether any of the float16 ``counts`` of each of ``rows`` is non-zero, on the bits
+    (float16 arithmetic is emulated and slow), a row's 16 counts read as four 64-bit words:
+    ``any`` along rows of 16 pays a cost per row. Twin: ``.view(np.uint16)...any(axis=1)``."""
+    words = np.ascontiguousarray(counts).view(np.uint64).take(rows, axis=0)
+    chosen = words[:, 0] != 0
+    for n in range(1, words.shape[1]):
+        chosen |= words[:, n] != 0
+    return chosen
 
 
 def build_push_reference(
@@ -218,14 +243,14 @@ def build_push_reference(
         np.array([[attention[j] for j in top]], np.float32),
         np.array([[propensity[j] for j in top]], np.float32),
     )
-    return _one_viewer(ctx, row, arm, event, room_id, heat, ranked)
+    why = why_codes(showcase, heat, ranked, *_evidence(ctx, np.array([row])))
+    return _one_viewer(ctx, row, arm, event, room_id, ranked, why)
 
 
 def _one_viewer(ctx: PushContext, row: int, arm: int, event: Event, room_id: str,
-                heat: np.ndarray, ranked: Ranked) -> PushBatch:
+                ranked: Ranked, why: np.ndarray) -> PushBatch:
     showcase = ctx.showcase
     assert showcase is not None
-    warm, known = _evidence(ctx, np.array([row]))
     return PushBatch(
         room_id=room_id,
         trigger=event.type,
@@ -238,7 +263,7 @@ def _one_viewer(ctx: PushContext, row: int, arm: int, event: Event, room_id: str
         score=ranked.score,
         attention=ranked.attention,
         propensity=ranked.propensity,
-        why=why_codes(showcase, heat, ranked, warm, known),
+        why=why,
     )
 
 
@@ -263,6 +288,24 @@ def why_codes(
     codes[warm & (ranked.attention[:, 0] * len(showcase) > 1.5)] = WHY_TASTE
     codes[first == showcase.spotlight] = WHY_SPOTLIGHT
     return codes
+
+
+def why_one(showcase: Showcase, heat: np.ndarray, ranked: Ranked, warm: bool,
+            budget_known: bool) -> int:
+    """``why_codes`` of a one-viewer ``ranked``, on scalars (the one-viewer push): the same
+    conditions, the last that holds winning, in float32 where ``why_codes`` compares arrays."""
+    if ranked.top.shape[1] == 0:
+        return WHY_POPULAR
+    first = int(ranked.top[0, 0])
+    peak = float(heat.max(initial=0.0))
+    code = WHY_BUDGET if budget_known else WHY_POPULAR
+    if peak > 0 and heat[first] >= peak:
+        code = WHY_TRENDING
+    if warm and ranked.attention[0, 0] * np.float32(len(showcase)) > 1.5:
+        code = WHY_TASTE
+    if first == showcase.spotlight:
+        code = WHY_SPOTLIGHT
+    return code
 
 
 def choice_features(ctx: PushContext, row: int) -> np.ndarray:

@@ -36,18 +36,19 @@ class Ranked:
     propensity: np.ndarray  # (V, k) float32
 
 
-def order_key(score: np.ndarray) -> np.ndarray:
+def order_key(score: np.ndarray, finite: bool = False) -> np.ndarray:
     """``score`` (fresh float32, changed in place) rounded to ``ORDER_BITS`` significant
     bits, half away from zero, on the bit pattern: integer operations, the same on every CPU.
+    ``finite``: the caller knows ``score`` holds no NaN (no pass to look for one).
 
     >>> order_key(np.array([1.0, 1.0 + 2**-20, 3.0], np.float32)).tolist()
     [1.0, 1.0, 3.0]
     """
     bits = score.view(np.uint32)
-    nan = np.isnan(score)
+    nan = None if finite else np.isnan(score)
     bits += np.uint32(1 << (_DROPPED - 1))
     bits &= np.uint32((0xFFFFFFFF << _DROPPED) & 0xFFFFFFFF)
-    if nan.any():  # a NaN stays NaN (its bit pattern could wrap)
+    if nan is not None and nan.any():  # a NaN stays NaN (its bit pattern could wrap)
         score[nan] = np.nan
     return score
 
@@ -70,10 +71,11 @@ class TopK:
         self.equal = np.empty((n_items, max_viewers), dtype=bool)  # scratch, reused
         self.weighted = np.empty((n_items, max_viewers), dtype=weight)
 
-    def __call__(self, score: np.ndarray) -> np.ndarray:
-        """(viewers × k) item indices; ``score`` (items × viewers) is overwritten."""
+    def __call__(self, score: np.ndarray, finite: bool = False) -> np.ndarray:
+        """(viewers × k) item indices; ``score`` (items × viewers) is overwritten.
+        ``finite``: the caller knows ``score`` holds no NaN."""
         n_viewers = score.shape[1]
-        if np.isnan(score).any():
+        if not finite and np.isnan(score).any():
             return _top_k(np.ascontiguousarray(score.T), self.k)
         if n_viewers > self.equal.shape[1]:
             self.equal = np.empty((self.n_items, n_viewers), dtype=bool)
@@ -103,3 +105,14 @@ def _top_k(score: np.ndarray, k: int) -> np.ndarray:
         if r + 1 < k:
             flat[base + best] = -np.inf
     return top
+
+
+def top_of_one(key: np.ndarray, k: int) -> np.ndarray:
+    """``_top_k`` of one viewer's (finite) keys as a (1, k) array: one stable ``argsort`` (ties
+    to the lower index, as ``argmax`` takes the first maximum) instead of ``k`` passes of
+    ``argmax`` and writes, for the one-viewer push. Keys with NaN or infinities go to
+    ``_top_k`` itself (``argmax`` picks NaN, and can pick a ``-inf`` twice)."""
+    if not np.isfinite(key).all():
+        return _top_k(key[None, :].copy(), k)
+    return np.argsort(-key, kind="stable")[None, :k]
+

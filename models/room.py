@@ -25,6 +25,7 @@ from features.state.reorder import ReorderBuffer
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
+from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRIORS, TASTE
 from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
@@ -82,6 +83,7 @@ class Room:
         # the same order, applied in conflict-free waves instead of one numpy step each.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.showcase: Showcase | None = None
+        self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         self.clock = 0
@@ -268,17 +270,22 @@ class Room:
             return
         target = FEEDBACK[etype]
         if etype == "push_open":  # a choice among the pushed items: taste, not the funnel
-            record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
+            self._record_choice(row, item, etype, ts)
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         self._score_last_push(row, item, etype, ts, stats)
         self._learn_choice(row, item, ts, stats)
-        record_choice(viewers, self.items, self.choices, row, item, self.showcase, etype, ts)
+        self._record_choice(row, item, etype, ts)
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
         self.window.add(item, _CHANNEL[etype], 1.0, ts)
+
+    def _record_choice(self, row: int, item: int, etype: str, ts: int) -> None:
+        sc = self.showcase
+        shown = self.columns.get(self.items, sc).exposure if sc is not None else None
+        record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown)
 
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
@@ -293,6 +300,14 @@ class Room:
         if users:
             self.mf.learn_many(users, items, ys)
             self.pending = ([], [], [])
+
+    def _vectors_for(self, row: int) -> None:
+        """Apply the waiting updates before viewer ``row``'s vectors feature is read. A cold
+        viewer with none waiting reads no vector (the feature is zero until their first
+        update), so their updates keep waiting for a bigger ``learn_many``: the same updates
+        in the same order, the same vectors when they are next read."""
+        if self.mf.user_updates[row] > 0 or row in self.pending[0]:
+            self._apply_learning()
 
     def _negative(self, event: Event, item: int) -> int | None:
         """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
@@ -309,11 +324,10 @@ class Room:
         sc = self.showcase
         if sc is None or len(sc) < 2:
             return
-        where = np.flatnonzero(sc.rows == item)
-        if where.size == 0:  # acted on an item of an earlier showcase: not a choice among these
+        chosen = self.columns.get(self.items, sc).position.get(item)
+        if chosen is None:  # acted on an item of an earlier showcase: not a choice among these
             return
-        self._apply_learning()  # the vectors feature reads them
-        chosen = int(where[0])
+        self._vectors_for(row)
         p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen)
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
@@ -324,7 +338,7 @@ class Room:
         if pushed_at < 0:
             return
         arm = self.params.arms.names[int(self.arm[row])]
-        hit = bool((self.pushed_items[row] == item).any())
+        hit = item in self.pushed_items[row].tolist()
         if etype == "item_click":
             stats.hits.append((arm, hit))
         if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
@@ -344,6 +358,7 @@ class Room:
             model=self.model,
             params=self.params,
             now=now,
+            columns=self.columns,
         )
 
     def _push(
@@ -351,18 +366,11 @@ class Room:
     ) -> None:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
-        self._apply_learning()
+        self._vectors_for(int(rows[0])) if rows.size == 1 else self._apply_learning()
         if self.allocator is not None:
             self._allocate(rows, event, out)
-        served = serve(
-            self._context(event.ts),
-            rows,
-            self.arm[rows],
-            event,
-            self.room_id,
-            self.pushed_at,
-            self.pushed_items,
-        )
+        served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
+                       self.pushed_at, self.pushed_items)
         for batch in served.pushes:
             batch.read_at = read_at
             out.append(batch)

@@ -223,7 +223,8 @@ def _finite(values: np.ndarray) -> np.ndarray:
     [0.123457, 0.0, 0.0]
     """
     out = np.round(np.asarray(values, dtype=np.float64), 6)
-    return np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    out[~np.isfinite(out)] = 0.0  # nan_to_num(nan=0, posinf=0, neginf=0) without its overhead
+    return out
 
 
 def _number_parts(batch: PushBatch, n: int, k: int) -> list[bytes]:

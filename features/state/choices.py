@@ -16,6 +16,7 @@ Everything here is a pure aggregator over plain arrays (``ViewerTable``, ``ItemT
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -66,6 +67,26 @@ class RoomChoices:
         return None
 
 
+@dataclass(slots=True, frozen=True)
+class Exposure:
+    """What every choice under one showcase spreads, the same for all of them: the room keeps
+    it per showcase (``models.choice_columns``) instead of recounting the showcase's
+    categories and re-testing its items at each choice."""
+
+    rows: np.ndarray  # the showcase's item rows
+    rows_down: np.ndarray  # the same as a column, to index (item, segment) cells
+    on_show: frozenset[int]  # the same as a set
+    share: float  # 1 / items on show
+    spread: np.ndarray  # (CATEGORY_SLOTS,) share × items on show per category slot
+
+
+def exposure(items: ItemTable, showcase: Showcase) -> Exposure:
+    rows = showcase.rows
+    share = 1.0 / len(showcase) if len(showcase) else 0.0
+    spread = np.bincount(items.category[rows], minlength=CATEGORY_SLOTS) * share
+    return Exposure(rows, rows[:, None], frozenset(rows.tolist()), share, spread)
+
+
 def record_choice(
     viewers: ViewerTable,
     items: ItemTable,
@@ -75,9 +96,57 @@ def record_choice(
     showcase: Showcase | None,
     action: str,
     ts: int,
+    shown: Exposure | None = None,
 ) -> None:
     """Viewer ``row`` acted (``action``) on item row ``item`` at ``ts``. Opening a push
-    counts: the viewer picked that item among those pushed."""
+    counts: the viewer picked that item among those pushed. ``shown``: ``exposure`` of the
+    showcase, if the caller keeps it. ``record_choice_reference`` is the readable twin."""
+    if showcase is not None and len(showcase):
+        shown = shown if shown is not None else exposure(items, showcase)
+        if item in shown.on_show:
+            share, spread = shown.share, shown.spread
+            viewers.cat_exposed[row] += spread
+            room.cat_exposed += spread
+            items.exposed[shown.rows] += share  # showcase rows are distinct
+            chosen = int(items.category[item])
+            viewers.cat_chosen[row, chosen] += 1.0
+            room.cat_chosen[chosen] += 1.0
+            items.chosen[item] += 1.0
+            segments = viewers.segments[row].nonzero()[0]
+            if segments.size:
+                room.seg_exposed[segments] += spread
+                room.seg_chosen[segments, chosen] += 1.0
+                items.seg_exposed[shown.rows_down, segments] += share
+                items.seg_chosen[item, segments] += 1.0
+    remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
+             item + 1, seconds(ts), FUNNEL.get(action, 1))
+    _price_evidence(viewers, items, room, row, item, action)
+
+
+def _price_evidence(viewers: ViewerTable, items: ItemTable, room: RoomChoices, row: int,
+                    item: int, action: str) -> None:
+    weight = PRICE_WEIGHT.get(action, 1.0)
+    log_price = math.log1p(float(items.price[item]))
+    viewers.price_w[row] += weight
+    viewers.price_lp[row] += weight * log_price
+    own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
+    for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
+        room.tier_w[b] += weight
+        room.tier_lp[b] += weight * log_price
+
+
+def record_choice_reference(
+    viewers: ViewerTable,
+    items: ItemTable,
+    room: RoomChoices,
+    row: int,
+    item: int,
+    showcase: Showcase | None,
+    action: str,
+    ts: int,
+) -> None:
+    """``record_choice`` as first written, one step at a time: the readable twin
+    (``tests/features/state/test_choices_fast.py``)."""
     if showcase is not None and len(showcase) and bool((showcase.rows == item).any()):
         share = 1.0 / len(showcase)
         spread = np.bincount(items.category[showcase.rows], minlength=CATEGORY_SLOTS) * share
@@ -94,8 +163,8 @@ def record_choice(
             room.seg_chosen[segments, chosen] += 1.0
             items.seg_exposed[np.ix_(showcase.rows, segments)] += share
             items.seg_chosen[item, segments] += 1.0
-    remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
-             item + 1, seconds(ts), FUNNEL.get(action, 1))
+    remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
+                       viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))
     weight = PRICE_WEIGHT.get(action, 1.0)
     log_price = math.log1p(float(items.price[item]))
     viewers.price_w[row] += weight
@@ -130,6 +199,17 @@ def remember(slots: np.ndarray, times: np.ndarray, kinds: np.ndarray, key: int, 
     >>> s.tolist(), t.tolist()
     ([7, 5, 6], [4, 3, 2])
     """
+    keys = slots.tolist()  # three short rows: element by element beats array operations
+    last = keys.index(key) if key in keys else len(keys) - 1
+    for column, first in ((slots, key), (times, ts), (kinds, kind)):
+        for n in range(last, 0, -1):
+            column[n] = column[n - 1]
+        column[0] = first
+
+
+def remember_reference(slots: np.ndarray, times: np.ndarray, kinds: np.ndarray, key: int,
+                       ts: int, kind: int) -> None:
+    """``remember`` on the arrays, as first written (the readable twin)."""
     hits = np.flatnonzero(slots == key)
     last = int(hits[0]) if hits.size else len(slots) - 1
     for column in (slots, times, kinds):

@@ -176,11 +176,11 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     def intent_only(block: Any) -> None:
         _intent(scene, block, w, np.zeros((len(sc), len(block)), np.float32))
 
-    cached = [logits(scene, block, weights) for block in blocks]
+    cached = [logits(scene, block, weights, negated=True) for block in blocks]  # as build_push
 
     def exp_parts() -> None:
-        for taste, power in cached:
-            _exp_parts(taste.copy(), power.copy())
+        for taste, minus_power in cached:
+            _exp_parts(taste.copy(), minus_power.copy(), negated=True)
 
     def softmax() -> None:
         for taste, _ in cached:
@@ -189,18 +189,18 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
             att /= att.sum(axis=0)
 
     def sigmoid() -> None:
-        for _, power in cached:
-            p = np.negative(power)
+        for _, minus_power in cached:
+            p = minus_power.copy()
             np.exp(p, out=p)
             p += 1.0
             np.reciprocal(p, out=p)
 
     columns = TopK(len(sc), k, BLOCK_ROWS)
 
-    def top_k() -> None:  # what build_push runs: items down, viewers across
+    def top_k() -> None:  # what build_push runs: items down, viewers across, known finite
         for block in blocks:
             columns(np.random.default_rng(len(block)).random((len(sc), len(block)),
-                                                             dtype=np.float32))
+                                                             dtype=np.float32), finite=True)
 
     def top_k_rows() -> None:  # the readable twin: argmax along viewers' rows
         for block in blocks:
@@ -222,15 +222,15 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     warm, known = _evidence(ctx, rows)
     stages = [
         ("whole build_push", lambda: bench.push(event)),
-        ("logits of every pair (choice_scoring.logits)",
-         each(lambda b: logits(scene, b, weights))),
+        ("logits of every pair (choice_scoring.logits, power negated)",
+         each(lambda b: logits(scene, b, weights, negated=True))),
         ("  taste logits: one q·Kᵀ product + intent (choice_scoring)", each(
             lambda b: _taste(scene, b, w))),
         ("    of which short-term intent (viewers with recent actions only)",
          each(intent_only)),
         ("  power logits: per item + price against budget", each(lambda b: _power(scene, b, w))),
         ("    of which budgets (log_budgets)", each(lambda b: log_budgets(scene, b))),
-        ("e^(taste − max) and 1 + e^(−power), in place", exp_parts),
+        ("e^(taste − max) and 1 + e^(−power), in place (−power given)", exp_parts),
         ("  for comparison: a normalised softmax of the taste logits", softmax),
         ("  for comparison: the sigmoid of the power logits", sigmoid),
         ("  for comparison: the feature table for 1,000 viewers (features_row each)",

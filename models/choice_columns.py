@@ -1,0 +1,78 @@
+"""What a showcase fixes for as long as it is on show, computed once per showcase.
+
+A room learns from the whole showcase at every choice (``features_row``), and most choices
+happen under the same showcase. The items' category slots, prices, the time each started its
+run on show and the spotlight are written when a showcase is installed (``ItemTable.show``)
+and not again until the next one, so the columns built from them alone (the bias, the
+spotlight, the log price) and the lookups the viewer's features need (item row to showcase
+position, the items of each category slot) are the same at every choice under it.
+
+They stay valid for as long as the showcase's ``rows`` array is the same object: a new
+showcase, a restored room and compaction (which renumbers the rows) each bring a new one, and
+``ColumnCache.get`` then rebuilds. The cache is derived state, never part of a snapshot. It
+also keeps the showcase's ``Exposure``, what ``record_choice`` spreads at each choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.state.catalog import ItemTable, Showcase
+from features.state.choices import Exposure, exposure
+
+
+@dataclass(slots=True, frozen=True)
+class ShowcaseColumns:
+    """The per-item columns of one showcase that only the showcase decides."""
+
+    showcase: Showcase
+    rows: np.ndarray  # the showcase's item rows (the very array: the validity check)
+    rows_down: np.ndarray  # the same as a column, to index (item, segment) cells
+    slots: np.ndarray  # each item's category slot
+    position: dict[int, int]  # item row -> index in the showcase
+    by_slot: dict[int, np.ndarray]  # category slot -> indices of its items in the showcase
+    log_price: np.ndarray  # float64 log(1 + price)
+    shown_since: np.ndarray  # int64 event time each item's current run on show began
+    spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
+    exposure: Exposure  # what each choice under it spreads (``record_choice``)
+
+
+def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
+    """The columns of ``showcase`` as ``items`` holds them now."""
+    rows = showcase.rows
+    slots = items.category[rows]
+    spotlight = np.zeros(len(rows))
+    if showcase.spotlight >= 0:
+        spotlight[showcase.spotlight] = 1.0
+    by_slot: dict[int, list[int]] = {}
+    for j, slot in enumerate(slots.tolist()):
+        by_slot.setdefault(slot, []).append(j)
+    return ShowcaseColumns(
+        showcase=showcase,
+        rows=rows,
+        rows_down=rows[:, None],
+        slots=slots,
+        position={row: j for j, row in enumerate(rows.tolist())},
+        by_slot={slot: np.array(js, dtype=np.int64) for slot, js in by_slot.items()},
+        log_price=np.log1p(items.price[rows].astype(np.float64)),
+        shown_since=items.shown_since[rows],
+        spotlight=spotlight,
+        exposure=exposure(items, showcase),
+    )
+
+
+class ColumnCache:
+    """The last showcase's columns, rebuilt when the showcase (or its rows) changed."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self) -> None:
+        self.columns: ShowcaseColumns | None = None
+
+    def get(self, items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
+        columns = self.columns
+        if columns is None or columns.showcase is not showcase or columns.rows is not showcase.rows:
+            columns = self.columns = showcase_columns(items, showcase)
+        return columns

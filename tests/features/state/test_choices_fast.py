@@ -1,0 +1,79 @@
+"""``record_choice`` (with and without the showcase's ``Exposure`` kept by the caller) leaves
+exactly the tables its readable twin ``record_choice_reference`` leaves, over random runs of
+choices, showcase changes and viewers with and without segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.contract.events import ShowcaseItem
+from features.state.catalog import ItemTable
+from features.state.choices import (
+    FUNNEL,
+    RoomChoices,
+    exposure,
+    record_choice,
+    record_choice_reference,
+    remember,
+    remember_reference,
+)
+from features.state.viewers import ViewerTable
+
+_step = st.one_of(
+    st.tuples(st.just("show"), st.sets(st.integers(0, 9), min_size=1, max_size=6),
+              st.integers(-1, 5)),
+    st.tuples(st.sampled_from(sorted(FUNNEL)), st.integers(0, 3), st.integers(0, 9)),
+)
+
+
+def _tables() -> tuple[ViewerTable, ItemTable, RoomChoices]:
+    viewers, items = ViewerTable(90_000, 600_000), ItemTable()
+    for n in range(4):
+        attrs: dict[str, Any] = {"spend_tier": n} if n % 2 else {"city": f"c{n}", "age": n}
+        viewers.enter(f"u{n}", 0, attrs)
+    for n in range(10):
+        items.ensure(f"i{n}")
+    return viewers, items, RoomChoices()
+
+
+def _state(viewers: ViewerTable, items: ItemTable, room: RoomChoices) -> list[np.ndarray]:
+    return [*(getattr(viewers, n) for n in viewers._COLUMNS),
+            *(v for v in vars(items).values() if isinstance(v, np.ndarray)),
+            *vars(room).values()]
+
+
+@given(steps=st.lists(_step, max_size=40), keep=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_record_choice_equals_its_twin(steps: list[Any], keep: bool) -> None:
+    fast, slow = _tables(), _tables()
+    showcases: list[Any] = [None, None]
+    for ts, step in enumerate(steps, 1):
+        if step[0] == "show":
+            ids = sorted(step[1])
+            spot = f"i{ids[step[2]]}" if 0 <= step[2] < len(ids) else None
+            shown = tuple(ShowcaseItem(f"i{i}", 3.0 + 7 * i, f"c{i % 3}") for i in ids)
+            showcases = [tables[1].show(f"s{ts}", ts * 1000, shown, spot)
+                         for tables in (fast, slow)]
+            continue
+        action, row, item = step
+        sc = showcases[0]
+        kept = exposure(fast[1], sc) if keep and sc is not None else None
+        record_choice(*fast, row, item, sc, action, ts * 1000, kept)
+        record_choice_reference(*slow, row, item, showcases[1], action, ts * 1000)
+    for a, b in zip(_state(*fast), _state(*slow), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(keys=st.lists(st.integers(1, 6), max_size=12))
+def test_remember_equals_its_twin(keys: list[int]) -> None:
+    rows = [(np.zeros(3, np.int32), np.zeros(3, np.uint32), np.zeros(3, np.int8))
+            for _ in range(2)]
+    for ts, key in enumerate(keys):
+        remember(*rows[0], key, ts, key % 3 + 1)
+        remember_reference(*rows[1], key, ts, key % 3 + 1)
+        for a, b in zip(*rows, strict=True):
+            np.testing.assert_array_equal(a, b)
