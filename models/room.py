@@ -10,7 +10,6 @@ call it directly.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -376,12 +375,10 @@ class Room:
             out.append(batch)
         out.extend(served.ghosts)
         stats.skipped.update(served.skipped)
-        if self.allocator is not None:
-            index = {name: n for n, name in enumerate(self.params.arms.names)}
-            for arm, n in Counter(
-                arm for b in [*served.pushes, *(g.batch for g in served.ghosts)] for arm in b.arms
-            ).items():
-                self.allocator.pushed(index[arm], n, now=event.ts)
+        if self.allocator is not None:  # ghost pushes count for a holdout
+            batches = [*served.pushes, *(g.batch for g in served.ghosts)]
+            self.allocator.pushed_arms(self.params.arms.names,
+                                       [arm for b in batches for arm in b.arms], event.ts)
 
     def _allocate(self, rows: np.ndarray, event: Event, out: list[Output]) -> None:
         """Sticky per room: a viewer's arm is drawn once, at their first push here."""

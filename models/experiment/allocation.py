@@ -44,6 +44,7 @@ counts, so River's own ``BayesUCB.compute_index`` is used on posteriors set from
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
@@ -106,6 +107,11 @@ class Allocator:
         self._age(now)
         self.pushes[arm] += n
         self.stale += n
+
+    def pushed_arms(self, names: tuple[str, ...], arms: list[str], now: int) -> None:
+        """A trigger's pushes, by arm name."""
+        for arm, n in Counter(arms).items():
+            self.pushed(names.index(arm), n, now)
 
     def converted(self, arm: int, n: int = 1, now: int = 0) -> None:
         self._age(now)
