@@ -222,11 +222,16 @@ def run_kafka(settings: Settings) -> int:
 
 def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int
                    ) -> Iterator[dict[str, Any]]:
+    """Worlds of ``DEMO_CHUNK_MINUTES`` one after another in the same rooms: the shows go on,
+    so no chunk closes its rooms (a ``room_close`` would turn every later event of the room
+    into a dead letter, and the screen would go quiet after the first chunk)."""
     from models.sim.world import iter_world
 
     for n in itertools.count():
         start = start_ms + int(n * DEMO_CHUNK_MINUTES * 60_000)
-        yield from iter_world(seed + n, rooms, viewers, DEMO_CHUNK_MINUTES, start)
+        for event in iter_world(seed + n, rooms, viewers, DEMO_CHUNK_MINUTES, start):
+            if event["type"] != "room_close":
+                yield event
 
 
 def run_demo(

@@ -80,3 +80,21 @@ def test_closed_loop_demo_shows_the_audience_reacting_and_the_job_takes_the_reac
     # The job read every open the audience made (the world's own blind opens are not sent):
     summary = done.stderr.decode()
     assert f"push_open {n_opened:,}" in summary and "0 dead letters" in summary, summary[-600:]
+
+
+def test_the_endless_demo_keeps_pushing_after_its_first_world() -> None:
+    """Until Ctrl-C the demo chains 10-minute worlds in the same rooms; none may close them,
+    or every later event would be a dead letter and the screen would go quiet."""
+    import itertools
+
+    from flows.jobs import DEMO_CHUNK_MINUTES, _endless_world
+    from tests.flows.helpers import run_lines
+
+    start = 1_800_000_000_000
+    events = list(itertools.takewhile(
+        lambda e: e["ts"] < start + 2.5 * DEMO_CHUNK_MINUTES * 60_000,
+        _endless_world(5, 2, 60, start)))
+    pushes, letters = run_lines([orjson.dumps(e) for e in events])
+    assert not [d for d in letters if d["reason"] != "duplicate"], letters[:2]
+    third = start + 2 * DEMO_CHUNK_MINUTES * 60_000
+    assert any(p["ts"] >= third for p in pushes)
