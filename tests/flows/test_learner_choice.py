@@ -17,7 +17,7 @@ from flows.settings import Settings
 from models.learners.choice import LEARNERS
 from models.room import Room
 from tests.flows.helpers import run_lines, stable, world_lines
-from tests.models.test_room import GOLDEN, PARAMS, ROOM
+from tests.models.golden_room import GOLDEN, PARAMS, ROOM
 
 
 def test_river_learners_push_every_viewer_the_fast_ones_push() -> None:

@@ -10,7 +10,7 @@ import pytest
 from features.state.rows import RowIndex
 from models.params import RoomParams
 from models.room import Room
-from tests.models.test_room import decode_all, msg, summaries
+from tests.models.golden_room import decode_all, msg, summaries
 
 PARAMS = RoomParams(
     dim=8,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from features.contract.events import DEAD_LETTER_REASONS, Event, Origin
-from tests.models.test_room import (
+from tests.models.golden_room import (
     GOLDEN,
     PARAMS,
     T0,

@@ -14,7 +14,7 @@ from features.contract.events import Event, Origin
 from features.contract.messages import PushBatch
 from models.learners.choice import LEARNERS
 from models.room import Room, RoomStats
-from tests.models.test_room import PARAMS, ROOM, S1, msg
+from tests.models.golden_room import PARAMS, ROOM, S1, msg
 
 
 @pytest.mark.parametrize("learner", LEARNERS)

@@ -1,7 +1,7 @@
 """The recovery format: explicit, versioned, free of class paths, readable across releases.
 
 ``tests/fixtures/room-state-v<N>.bin`` is a snapshot written by state version N (the golden
-room of ``test_room`` after half of its events). Every later release must restore them all.
+room of ``golden_room`` after half of its events). Every later release must restore them all.
 To add the fixture of a new version: ``python -m tests.models.test_room_state``.
 
 Version 2 ranks with the choice model: a room restored from version 1 (or from a pickle of the
@@ -24,7 +24,7 @@ from features.state.codec import SnapshotError, decode, encode
 from models import room_state
 from models.params import RoomParams
 from models.room import Room
-from tests.models.test_room import GOLDEN, PARAMS, ROOM, decode_all, summaries
+from tests.models.golden_room import GOLDEN, PARAMS, ROOM, decode_all, summaries
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SPLIT = len(GOLDEN) // 2
