@@ -3,9 +3,10 @@
 Rows of forgotten viewers and items are reused, but the arrays behind them only grow: 200,000
 clicks on junk item ids, or 200,000 ``leave``s of strangers, leave arrays sized for 200,000
 rows in memory and in every snapshot long after the ids were forgotten. After a sweep, a
-table whose rows are mostly free is renumbered (live rows keep their order) and every array
-indexed by those rows follows. Compaction depends on event time only (it runs in the sweep),
-so replays compact at the same points and push the same items.
+table whose rows are mostly free is renumbered (live rows keep their order) and every owner of
+columns indexed by those rows follows (``features.state.rows.RowColumns``: the tables, the
+momentum window, the learner's vectors). Compaction depends on event time only (it runs in
+the sweep), so replays compact at the same points and push the same items.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from features.state.choices import forget_items, renumber_items
-from features.state.rows import take_rows
 
 if TYPE_CHECKING:
     from models.room import Room
@@ -66,15 +66,8 @@ def compact_viewers(room: Room) -> bool:
     if not index.sparse:
         return False
     live = index.compact()
-    capacity = index.capacity
-    table = room.viewers
-    for name, value in list(vars(table).items()):
-        if isinstance(value, np.ndarray):
-            setattr(table, name, take_rows(value, live, capacity))
-    mf = room.mf
-    mf.users = take_rows(mf.users, live, capacity)
-    mf.user_updates = take_rows(mf.user_updates, live, capacity)
-    mf.rows_replaced()
+    room.viewers.take_rows(live, index.capacity)
+    room.mf.take_user_rows(live, index.capacity)
     return True
 
 
@@ -88,17 +81,9 @@ def compact_items(room: Room) -> bool:
     capacity = index.capacity
     new_row = np.full(max(old_capacity, len(room.mf.items)) + 1, -1, dtype=np.int64)
     new_row[live] = np.arange(len(live))  # new_row[-1] stays -1: "no item" maps to itself
-    table = room.items
-    for name, value in list(vars(table).items()):
-        if isinstance(value, np.ndarray):
-            setattr(table, name, take_rows(value, live, capacity))
-    mf = room.mf
-    mf.items = take_rows(mf.items, live, capacity)
-    mf.item_updates = take_rows(mf.item_updates, live, capacity)
-    mf.rows_replaced()
-    window = room.window
-    window.total = take_rows(window.total, live, capacity)
-    window.buckets = take_rows(window.buckets, live, capacity, axis=1)
+    for owner in (room.items, room.window):  # every owner of per-item columns
+        owner.take_rows(live, capacity)
+    room.mf.take_item_rows(live, capacity)
     if room.showcase is not None:
         room.showcase.rows = new_row[room.showcase.rows]
     # A pushed item forgotten since is "none" (-1): its old row may go to another item.

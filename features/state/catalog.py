@@ -14,7 +14,7 @@ import numpy as np
 
 from features.contract.events import ShowcaseItem
 from features.contract.limits import MAX_MONEY
-from features.state.rows import RowIndex, grow, vocabulary_slot
+from features.state.rows import RowIndex, grow, take_columns, vocabulary_slot
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
@@ -51,6 +51,9 @@ class ItemTable:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def take_rows(self, live: np.ndarray, capacity: int) -> None:
+        """Every column follows the rows its index kept (``RowColumns``)."""
+        take_columns(self, live, capacity)
 
     def ensure(self, item_id: str) -> tuple[int, bool]:
         row = self.rows.get(item_id)

@@ -6,6 +6,8 @@ present viewer with array operations; this maps ids to those rows and back.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from features.contract.ids import unit_hash
@@ -109,6 +111,21 @@ def take_rows(array: np.ndarray, live: np.ndarray, capacity: int, axis: int = 0)
     index[axis] = slice(0, len(live))
     out[tuple(index)] = np.take(array, live, axis=axis)
     return out
+
+
+class RowColumns(Protocol):
+    """An owner of per-row columns (a table, a learner's vectors, a window): it grows them,
+    resets a reused row, snapshots them, and renumbers them when its room compacts."""
+
+    def take_rows(self, live: np.ndarray, capacity: int) -> None:
+        """Keep rows ``live`` as rows ``0..`` in order, in columns ``capacity`` long."""
+
+
+def take_columns(owner: object, live: np.ndarray, capacity: int) -> None:
+    """``take_rows`` for an owner whose every numpy attribute is a column by row."""
+    for name, value in list(vars(owner).items()):
+        if isinstance(value, np.ndarray):
+            setattr(owner, name, take_rows(value, live, capacity))
 
 
 def grow(array: np.ndarray, capacity: int) -> np.ndarray:

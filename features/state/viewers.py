@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 
 from features.contract.events import AttrValue
-from features.state.rows import RowIndex, grow, vocabulary_slot
+from features.state.rows import RowIndex, grow, take_columns, vocabulary_slot
 
 # A room's categories get exact slots, first come first served; only a room showing more than
 # this many distinct categories shares slots (by hash) among the rest.
@@ -73,6 +73,10 @@ class ViewerTable:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def take_rows(self, live: np.ndarray, capacity: int) -> None:
+        """Every column follows the rows its index kept (``RowColumns``)."""
+        take_columns(self, live, capacity)
 
     def trimmed(self) -> ViewerTable:
         """A shallow copy without the arrays' growth slack, for a compact snapshot."""

@@ -11,7 +11,7 @@ from typing import Final
 
 import numpy as np
 
-from features.state.rows import grow
+from features.state.rows import grow, take_rows
 
 CHANNELS: Final = ("clicks", "carts", "purchases", "engagement", "watch_min")
 CLICKS, CARTS, PURCHASES, ENGAGEMENT, WATCH_MIN = range(len(CHANNELS))
@@ -68,6 +68,11 @@ class ItemWindow:
         """(rows × channels) counts of the window ending at ``now``."""
         self.advance(now)
         return self.total
+
+    def take_rows(self, live: np.ndarray, capacity: int) -> None:
+        """Items renumbered (``RowColumns``): the buckets hold items along their second axis."""
+        self.total = take_rows(self.total, live, capacity)
+        self.buckets = take_rows(self.buckets, live, capacity, axis=1)
 
     def forget(self, row: int) -> None:
         if row < self.total.shape[0]:

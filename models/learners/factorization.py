@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from features.state.rows import RowIndex, grow
+from features.state.rows import RowIndex, grow, take_rows
 from models.learners.protocols import Updates
 
 
@@ -44,6 +44,14 @@ def reserve_rows(learner: _Rows, user_rows: int, item_rows: int) -> None:
         cap = max(8, 2 * len(learner.items), item_rows)
         learner.items = grow(learner.items, cap)
         learner.item_updates = grow(learner.item_updates, cap)
+
+
+def take_learner_rows(learner: _Rows, side: str, live: np.ndarray, capacity: int) -> None:
+    """A room renumbered its viewers (``side`` "user") or items ("item"): the vectors and
+    counts of that side follow the rows kept."""
+    vectors, counts = ("users", "user_updates") if side == "user" else ("items", "item_updates")
+    setattr(learner, vectors, take_rows(getattr(learner, vectors), live, capacity))
+    setattr(learner, counts, take_rows(getattr(learner, counts), live, capacity))
 
 
 class RowFunkMF:
@@ -87,6 +95,12 @@ class RowFunkMF:
         self.reserve(0, row + 1)
         self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.item_updates[row] = 0
+
+    def take_user_rows(self, live: np.ndarray, capacity: int) -> None:
+        take_learner_rows(self, "user", live, capacity)
+
+    def take_item_rows(self, live: np.ndarray, capacity: int) -> None:
+        take_learner_rows(self, "item", live, capacity)
 
     def rows_replaced(self) -> None:
         """Nothing to do: the matrices are this learner's only store."""

@@ -61,9 +61,16 @@ class VectorLearner(Protocol):
     def init_item(self, row: int) -> None:
         """Give item ``row`` a fresh starting vector and a zero count."""
 
+    def take_user_rows(self, live: np.ndarray, capacity: int) -> None:
+        """The room renumbered its viewers: keep user rows ``live`` as ``0..`` (and any store
+        of the learner's own in line); ``features.state.rows.RowColumns`` for one side."""
+
+    def take_item_rows(self, live: np.ndarray, capacity: int) -> None:
+        """The same for the items."""
+
     def rows_replaced(self) -> None:
-        """The room replaced ``users``/``items`` (a restore, a compaction that renumbered
-        rows): bring any store of the learner's own in line with them."""
+        """The room replaced ``users``/``items`` (a restore): bring any store of the
+        learner's own in line with them."""
 
     def predict_one(self, user: int, item: int) -> float:
         """⟨user vector, item vector⟩; no side effect."""

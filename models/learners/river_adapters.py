@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from river import compose, linear_model, optim, preprocessing, reco
 
-from models.learners.factorization import reserve_rows
+from models.learners.factorization import reserve_rows, take_learner_rows
 from models.learners.protocols import Updates
 
 
@@ -91,6 +91,14 @@ class RiverFunkMF:
         self.items[row] = self.rng.normal(0.0, self.sigma, self.n_factors)
         self.river.i_latents[row] = self.items[row].copy()
         self.item_updates[row] = 0
+
+    def take_user_rows(self, live: np.ndarray, capacity: int) -> None:
+        take_learner_rows(self, "user", live, capacity)
+        self.rows_replaced()
+
+    def take_item_rows(self, live: np.ndarray, capacity: int) -> None:
+        take_learner_rows(self, "item", live, capacity)
+        self.rows_replaced()
 
     def rows_replaced(self) -> None:
         """River keys its vectors by row: rebuild its dicts from the mirror matrices."""

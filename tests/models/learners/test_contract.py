@@ -177,6 +177,27 @@ def test_predict_one_is_pure_and_rows_start_cold(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", LEARNERS)
+def test_renumbered_rows_keep_their_vectors_and_go_on_learning(kind: str) -> None:
+    """A room's compaction keeps rows ``live`` as ``0..``: predictions follow the rows, and
+    the learner (River's own store included) goes on learning on the new numbers."""
+    model, twin = vectors(kind), vectors(kind)
+    for m in (model, twin):
+        m.learn_one(2, 1, 0.9)
+        m.learn_one(4, 3, 0.4)
+    before = all_predictions(model)
+    live_users, live_items = np.array([2, 4]), np.array([1, 3])
+    model.take_user_rows(live_users, 8)
+    model.take_item_rows(live_items, 8)
+    assert model.users.shape[0] == model.items.shape[0] == 8
+    np.testing.assert_array_equal(all_predictions(model)[:2, :2],
+                                  before[np.ix_(live_users, live_items)])
+    assert list(model.user_updates[:3]) == [1, 1, 0]
+    model.learn_one(0, 0, 0.5)  # user row 2 and item row 1 of before, renumbered
+    twin.learn_one(2, 1, 0.5)
+    assert model.predict_one(0, 0) == pytest.approx(twin.predict_one(2, 1), abs=1e-12)
+
+
 def test_river_adapter_never_lets_river_insert_a_row() -> None:
     """River's ``predict_one`` inserts a random vector for an unseen id: the adapter refuses
     the call instead, and its River store holds exactly the initialised rows."""
