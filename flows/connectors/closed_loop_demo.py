@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from flows.connectors.simulated import product_name
 from models.sim.audience import Audience, Reactions
 from models.sim.world import World
 
@@ -86,11 +87,11 @@ class ClosedLoopDemo:
         etype = event["type"]
         if etype == "push_open":
             self.opens += 1
-            what = f"opened the push on {self._name(event['item_id'])}"
+            what = f"opened the push on {product_name(event['item_id'], self._items)}"
         elif etype == "purchase":
             self.buys += 1
             self.revenue += float(event["amount"])
-            what = f"bought {self._name(event['item_id'])} after opening a push"
+            what = f"bought {product_name(event['item_id'], self._items)} after opening a push"
         elif etype == "leave":
             what = "left the room: too many pushes"
         else:
@@ -100,6 +101,3 @@ class ClosedLoopDemo:
                             f"{stamp} {event['room_id']} ← {event['user_id']} {what}"
                             f"   [{self.tally()}]"))
 
-    def _name(self, item_id: str) -> str:
-        title, price = self._items.get(item_id, (item_id, None))
-        return f"{title} ${price:.2f}" if price is not None else title

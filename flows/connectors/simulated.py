@@ -114,6 +114,12 @@ class ShowcaseTap:
             yield event
 
 
+def product_name(item_id: str, items: dict[str, tuple[str, float | None]] | None) -> str:
+    """A product as the room shows it: title and price where ``items`` knows them."""
+    title, price = (items or {}).get(item_id, (item_id, None))
+    return f"{title} ${price:.2f}" if price is not None else title
+
+
 def describe_push(push: dict[str, Any], items: dict[str, tuple[str, float | None]] | None = None,
                   ) -> str:
     """One readable line for a push: products by title and price where ``items`` knows them,
@@ -126,12 +132,9 @@ def describe_push(push: dict[str, Any], items: dict[str, tuple[str, float | None
     '00:00:00 r-1 → u-1 [control, enter]: Cozy Lamp $42.00 (buys 3.1%)'
     """
     stamp = datetime.fromtimestamp(int(push["ts"]) / 1000, UTC).strftime("%H:%M:%S")
-    known = items or {}
 
     def product(it: dict[str, Any]) -> str:
-        title, price = known.get(it["item_id"], (it["item_id"], None))
-        shown = f"{title} ${price:.2f}" if price is not None else title
-        return f"{shown} (buys {100 * it['propensity']:.1f}%)"
+        return f"{product_name(it['item_id'], items)} (buys {100 * it['propensity']:.1f}%)"
 
     why = f" — {push['why']}" if push.get("why") else ""
     return (
