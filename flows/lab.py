@@ -127,7 +127,9 @@ def run_cell(
     hr["hindsight"] = bound["attention"][PUSHED].hr
     _over_time(bound, PUSHED, "hindsight", by_time)
     warm = dataclasses.replace(settings.room, choice_weights=tuple(warm_weights.tolist()))
-    hr["warm"] = job("warm", warm)["attention"][PUSHED].hr
+    started = job("warm", warm)
+    hr["warm"] = started["attention"][PUSHED].hr
+    _over_time(started, PUSHED, "warm", by_time)
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():

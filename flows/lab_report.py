@@ -25,6 +25,7 @@ _COLOURS = {
     "spotlight_first": "#9467bd",
     "oracle": "#7f7f7f",
     "hindsight": "#8c564b",
+    "warm": "#bcbd22",
     "river": "#e377c2",
     "job": "#d62728",
 }
@@ -138,7 +139,7 @@ def _over_time(rows: list[LabRow], path: Path) -> None:
 
     minutes = sorted({int(m) for r in rows for m in r.by_time}, key=int)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for column in ("job", "hindsight", "popularity", "category_count", "oracle"):
+    for column in ("job", "warm", "hindsight", "popularity", "category_count", "oracle"):
         xs, ys = [], []
         for minute in minutes:
             values = [r.by_time[str(minute)][column] for r in rows
