@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -31,6 +29,14 @@ FIT_SETTINGS = (
     "top_k", "dim", "learning_rate", "presence_timeout_ms", "forget_after_ms", "lateness_ms",
     "max_ahead_ms", "window_ms", "bucket_ms", "conversion_window_ms",
 )  # fmt: skip
+
+
+EVALUATE_INTRO = (
+    "HR@3 is the share of clicks, carts and purchases whose item was in the viewer's latest"
+    " push (or in the peer's top 3 for that push: peers computed from the events alone), scored"
+    " on the same pairs for every ranker. The calibration and the heat-map replay the events"
+    " through the job's rooms with this command's settings."
+)
 
 
 CLOSED_LOOP_SETTINGS = (
@@ -137,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--recs", required=True, help="JSONL pushes")
     ev.add_argument("--k", type=int, default=3, help="cut-off of HR@k and NDCG@k (default 3)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument(
+        "--report", metavar="DIR",
+        help="also write an HTML page with PNG plots (HR@3 per ranker, by history, over time;"
+        " the choice model's calibration and one attention heat-map, from replaying the events"
+        " with these settings)",
+    )
+    add_arguments(ev, FIT_SETTINGS)
 
     lab = sub.add_parser(
         "lab", help="the job against its peers and the oracle on every simulator regime"
@@ -230,7 +243,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
-        return _simulate(args)
+        from flows.simulate import simulate_command
+
+        _check_world(args, need_minutes=True)
+        return simulate_command(args, _settings(args))
     if args.command == "evaluate":
         from flows.evaluate_inputs import check_exists, records
         from models.offline.evaluation import evaluate
@@ -238,6 +254,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_exists("--events", args.events)
         check_exists("--recs", args.recs)
         report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k)
+        if args.report:
+            from flows.lab import evaluate_row
+            from flows.lab_report import write_report
+
+            row = evaluate_row(args.events, args.recs, _settings(args), args.k)
+            page = write_report([row], args.report, "roomrank evaluate: the pushes against what"
+                                " viewers did next", EVALUATE_INTRO)
+            print(f"report: {page}", file=sys.stderr)
         if args.json:
             sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
             sys.stdout.write("\n")
@@ -283,65 +307,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args, settings)
     return _run(args, settings)
-
-
-def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any) -> int:
-    from models.sim.closed_loop import format_summary, run_closed_loop, write_jsonl
-
-    run = run_closed_loop(
-        settings.room, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime,
-        shared_allocation=args.shared_allocation,
-    )
-    write_jsonl(args.output, run.events)
-    if args.recs:
-        write_jsonl(args.recs, run.pushes)
-    if args.experiment_log:
-        write_jsonl(
-            args.experiment_log,
-            [{"kind": "ghost_push", **g} for g in run.ghosts] + run.assignments,
-        )
-    summary = run.summary()
-    if args.summary_json:
-        Path(args.summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    print(f"wrote {len(run.events)} events; {len(run.pushes)} pushes", file=sys.stderr)
-    print(format_summary(summary), file=sys.stderr)
-    return 0
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from models.sim.regimes import regime
-    from models.sim.world import iter_world, write_world
-
-    _check_world(args, need_minutes=True)
-    settings = _settings(args)
-    world_regime = regime(args.regime)
-    if bool(args.output) == bool(settings.brokers):
-        raise ValueError("give --output (a JSONL file) or --brokers (play into Kafka), one of them")
-    if args.closed_loop:
-        if settings.brokers:
-            raise ValueError("--closed-loop writes a file: give --output, not --brokers")
-        return _closed_loop(args, settings, world_regime)
-    if args.recs or args.experiment_log or args.summary_json or args.shared_allocation:
-        raise ValueError(
-            "--recs, --experiment-log, --summary-json and --shared-allocation need --closed-loop"
-        )
-    if settings.brokers:
-        from flows.connectors.play import play
-
-        if args.speed is not None and not args.speed > 0:
-            raise ValueError("--speed must be > 0")
-        events = iter_world(args.seed, args.rooms, args.viewers, args.minutes,
-                            int(time.time() * 1000), regime=world_regime)
-        count = play(events, settings.brokers, settings.input_topic, settings.partitions,
-                     args.speed)
-        print(f"played {count} events into {settings.input_topic}", file=sys.stderr)
-        return 0
-    out: Any = sys.stdout.buffer if args.output == "-" else args.output
-    count = write_world(
-        out, args.seed, args.rooms, args.viewers, args.minutes, regime=world_regime
-    )
-    print(f"wrote {count} events", file=sys.stderr)
-    return 0
 
 
 def _check_world(args: argparse.Namespace, need_minutes: bool) -> None:

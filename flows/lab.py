@@ -104,20 +104,7 @@ def run_cell(
         return report.metrics
 
     metrics = job("job")
-    hr: dict[str, float] = {}
-    for arm in ("attention", "control"):
-        if arm in metrics:
-            hr[arm] = metrics[arm][PUSHED].hr
-    for peer in ("popularity", "category_count", "spotlight_first", ORACLE):
-        hr[peer] = metrics["ALL"][peer].hr
-    by_history = {
-        label: {ranker: m.hr for ranker, m in metrics[f"{SLICE}history={label}"].items()}
-        for _, label in HISTORY_BUCKETS
-        if f"{SLICE}history={label}" in metrics
-    }
-    by_time = _over_time(metrics, PUSHED, "job", {})
-    for peer in ("popularity", "category_count", ORACLE):
-        _over_time(metrics, peer, peer, by_time)
+    hr, by_history, by_time = scored(metrics, ("attention", "control"))
     lines = [line for line in events.read_bytes().splitlines() if line.strip()]
     replayed = replay_rooms(lines, settings.room)
     weights = fit(replayed.choices)
@@ -137,6 +124,42 @@ def run_cell(
             hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
     return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
+                  _heatmap(replayed))
+
+
+def scored(metrics: dict[str, Any], arms: tuple[str, ...],
+           ) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """From ``evaluate``'s metrics: HR@k of the arms' pushes and of every peer, by the
+    viewer's history bucket, and over time (pushes as ``job``)."""
+    hr = {arm: metrics[arm][PUSHED].hr for arm in arms if arm in metrics}
+    for peer in ("popularity", "category_count", "spotlight_first", ORACLE):
+        if peer in metrics["ALL"]:
+            hr[peer] = metrics["ALL"][peer].hr
+    by_history = {
+        label: {ranker: m.hr for ranker, m in metrics[f"{SLICE}history={label}"].items()}
+        for _, label in HISTORY_BUCKETS
+        if f"{SLICE}history={label}" in metrics
+    }
+    by_time = _over_time(metrics, PUSHED, "job", {})
+    for peer in ("popularity", "category_count", ORACLE):
+        _over_time(metrics, peer, peer, by_time)
+    return hr, by_history, by_time
+
+
+def evaluate_row(events: str, recs: str, settings: Settings, k: int = 3) -> LabRow:
+    """``roomrank evaluate --report``: a user's own pushes as one lab row (no oracle: no
+    world behind them). Calibration and the heat-map come from replaying the events through
+    the job's rooms with ``settings``: the choice model as a room learns it from these
+    events, which is the model that made the pushes only if the settings are the run's."""
+    from flows.evaluate_inputs import records
+
+    report = evaluate(records("--events", events), records("--recs", recs), k=k,
+                      time_bin_ms=TIME_BIN_MS)
+    arms = tuple(name for name in report.metrics if name != "ALL" and SLICE not in name)
+    hr, by_history, by_time = scored(report.metrics, arms)
+    with open(events, "rb") as fh:
+        replayed = replay_rooms([line for line in fh if line.strip()], settings.room)
+    return LabRow(Path(events).name, -1, hr, by_history, {}, by_time, calibration(replayed),
                   _heatmap(replayed))
 
 

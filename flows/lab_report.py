@@ -31,8 +31,13 @@ _COLOURS = {
 }
 
 
-def write_report(rows: list[LabRow], directory: str | Path) -> Path:
-    """Write ``index.html`` and its PNGs into ``directory``; returns the page's path."""
+LAB_HEADING = "roomrank lab: the job against its peers and the oracle"
+
+
+def write_report(rows: list[LabRow], directory: str | Path, heading: str = LAB_HEADING,
+                 intro: str | None = None) -> Path:
+    """Write ``index.html`` and its PNGs into ``directory``; returns the page's path.
+    ``intro``: the page's first paragraph (HTML; default: the lab's worlds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,26 +53,29 @@ def write_report(rows: list[LabRow], directory: str | Path) -> Path:
         _heatmap(heatmap, out / "attention_heatmap.png")
     heat_html = (
         f"""<h2>One room's attention over a showcase change ({html.escape(heatmap["room_id"])},
-{html.escape(rows[0].regime)} seed {rows[0].seed})</h2>
+{html.escape(rows[0].regime)}{f" seed {rows[0].seed}" if rows[0].seed >= 0 else ""})</h2>
 <p>Each row is a viewer present before and after the host changed the showcase; each cell the
 attention softmax(q&middot;K) of that viewer on that item (rows sum to 1).</p>
 <img id="heatmap" src="attention_heatmap.png" alt="attention heat-map over a showcase change">"""
         if heatmap is not None else "<p>No showcase change with enough viewers to draw.</p>"
     )
     table = html.escape(format_lab(rows))
+    lab_intro = (
+        f"{len(rows)} worlds: {len(regimes)} regimes &times; {len(rows) // max(len(regimes), 1)}"
+        " seeds. HR@3 is the share of clicks, carts and purchases whose item was in the viewer's"
+        " latest push (or in the peer's top 3 for that push), scored on the same pairs for every"
+        " ranker. The <code>held-out</code> regime is for the end of a piece of model work only."
+    )
     page = out / "index.html"
     page.write_text(
         f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>roomrank lab</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(heading)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
 img{{max-width:100%;border:1px solid #ddd}}
 pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
 </head><body>
-<h1>roomrank lab: the job against its peers and the oracle</h1>
-<p>{len(rows)} worlds: {len(regimes)} regimes &times; {len(rows) // max(len(regimes), 1)} seeds.
-HR@3 is the share of clicks, carts and purchases whose item was in the viewer's latest push
-(or in the peer's top 3 for that push), scored on the same pairs for every ranker.
-The <code>held-out</code> regime is for the end of a piece of model work only.</p>
+<h1>{html.escape(heading)}</h1>
+<p>{intro or lab_intro}</p>
 <h2>HR@3 per regime</h2>
 <img id="by-regime" src="hr_by_regime.png" alt="HR@3 per regime and ranker">
 <h2>HR@3 by the viewer's earlier actions in the room</h2>

@@ -76,3 +76,33 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
     assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
     shutil.copy(shot, Path("/tmp/roomrank-lab-report.png"))  # for a person to look at
+
+
+def test_evaluate_writes_the_same_page_for_a_users_own_pushes(tmp_path: Path) -> None:
+    """``roomrank evaluate --report``: the user's pushes against the peers, by history and
+    over time, with the calibration and a heat-map from replaying their events."""
+    from tests.flows.test_cli import roomrank
+
+    events, recs = tmp_path / "events.jsonl", tmp_path / "recs.jsonl"
+    assert roomrank("simulate", "--seed", "3", "--rooms", "3", "--viewers", "150", "--minutes",
+                    "8", "--output", str(events)).returncode == 0
+    assert roomrank("run", "--input", str(events), "--output", str(recs), "--dead-letters",
+                    str(tmp_path / "dead.jsonl")).returncode == 0
+    done = roomrank("evaluate", "--events", str(events), "--recs", str(recs), "--report",
+                    str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    assert "HR@3" in done.stdout.decode()  # the table is still printed
+    page = tmp_path / "report" / "index.html"
+    html = page.read_text()
+    assert "roomrank evaluate" in html and "events.jsonl" in html and "seed -1" not in html
+    probed = page.with_name("probed.html")
+    probed.write_text(html.replace("</body>", PROBE))
+    dom = _run("--virtual-time-budget=5000", "--dump-dom", probed.as_uri()).stdout
+    widths = dict(
+        probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
+    )
+    assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
+    assert all(int(size.split("x")[0]) > 300 for size in widths.values())
+    shot = tmp_path / "report.png"
+    _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
+    shutil.copy(shot, Path("/tmp/roomrank-evaluate-report.png"))  # for a person to look at
