@@ -125,6 +125,7 @@ def record_choice(
 
 def _price_evidence(viewers: ViewerTable, items: ItemTable, room: RoomChoices, row: int,
                     item: int, action: str) -> None:
+    """The price acted on, as evidence of the viewer's budget and their tier's."""
     weight = PRICE_WEIGHT.get(action, 1.0)
     log_price = math.log1p(float(items.price[item]))
     viewers.price_w[row] += weight
@@ -165,14 +166,7 @@ def record_choice_reference(
             items.seg_chosen[item, segments] += 1.0
     remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
                        viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))
-    weight = PRICE_WEIGHT.get(action, 1.0)
-    log_price = math.log1p(float(items.price[item]))
-    viewers.price_w[row] += weight
-    viewers.price_lp[row] += weight * log_price
-    own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
-    for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
-        room.tier_w[b] += weight
-        room.tier_lp[b] += weight * log_price
+    _price_evidence(viewers, items, room, row, item, action)  # no fast path: one version
 
 
 def record_engagement(viewers: ViewerTable, row: int, item: int, ts: int) -> None:

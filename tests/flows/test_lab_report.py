@@ -64,18 +64,24 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     page = write_report(ROWS, tmp_path / "report")
     html = page.read_text()
     assert "default" in html and "item-taste" in html and "held-out" in html
+    _every_plot_decodes_in_a_browser(page, "roomrank-lab-report.png")
+
+
+def _every_plot_decodes_in_a_browser(page: Path, screenshot: str) -> None:
+    """Chromium loads the page, every image decodes to a real plot, and a screenshot is
+    kept in /tmp for a person to look at."""
     probed = page.with_name("probed.html")
-    probed.write_text(html.replace("</body>", PROBE))
+    probed.write_text(page.read_text().replace("</body>", PROBE))
     dom = _run("--virtual-time-budget=5000", "--dump-dom", probed.as_uri()).stdout
     widths = dict(
         probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
     )
     assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
     assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
-    shot = tmp_path / "report.png"
+    shot = page.with_name("report.png")
     _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
     assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
-    shutil.copy(shot, Path("/tmp/roomrank-lab-report.png"))  # for a person to look at
+    shutil.copy(shot, Path("/tmp") / screenshot)
 
 
 def test_evaluate_writes_the_same_page_for_a_users_own_pushes(tmp_path: Path) -> None:
@@ -95,14 +101,4 @@ def test_evaluate_writes_the_same_page_for_a_users_own_pushes(tmp_path: Path) ->
     page = tmp_path / "report" / "index.html"
     html = page.read_text()
     assert "roomrank evaluate" in html and "events.jsonl" in html and "seed -1" not in html
-    probed = page.with_name("probed.html")
-    probed.write_text(html.replace("</body>", PROBE))
-    dom = _run("--virtual-time-budget=5000", "--dump-dom", probed.as_uri()).stdout
-    widths = dict(
-        probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
-    )
-    assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
-    assert all(int(size.split("x")[0]) > 300 for size in widths.values())
-    shot = tmp_path / "report.png"
-    _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
-    shutil.copy(shot, Path("/tmp/roomrank-evaluate-report.png"))  # for a person to look at
+    _every_plot_decodes_in_a_browser(page, "roomrank-evaluate-report.png")
