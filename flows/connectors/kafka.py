@@ -5,7 +5,7 @@ recovery snapshots, like Bytewax's own connector, but it never lets a transport 
 the resume offset (the stock connector records an error's offset, which after a broker
 outage can make a restart skip messages). Errors are logged and librdkafka reconnects; a
 broker restart is waited out, logged when the broker goes and when it is back, and a
-partition that stops fetching after it is re-assigned (``kafka_health``). The sinks use
+partition that stops fetching after it gets a new consumer (``kafka_health``). The sinks use
 an idempotent producer with no delivery timeout and flush after every batch, so an
 epoch's pushes are in Kafka before its snapshot: output is at-least-once, and repeats
 carry the same ``rec_id``. A dead letter too large for one Kafka message (its ``raw`` is
@@ -36,7 +36,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from features.contract.events import Origin
 from flows.connectors.files import Messages, RawRecord
 from flows.connectors.kafka_health import (
+    SILENT_CHECKS,
     STALL_SECS,
+    STALLED,
     BrokerWatch,
     StallWatch,
     client_config,
@@ -123,8 +125,13 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             "enable.partition.eof": False,
             **client_config(self._broker, self._stats),
         }
-        self._consumer = Consumer(config)
-        self._consumer.assign([TopicPartition(topic, partition, self._next)])
+        self._config = config
+        self._consumer = self._connect()
+
+    def _connect(self) -> Any:
+        consumer = Consumer(self._config)
+        consumer.assign([TopicPartition(self._topic, self._partition, self._next)])
+        return consumer
 
     def _watermarks(self) -> tuple[int, int] | None:
         try:
@@ -171,19 +178,27 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         if batch:
             self._stall.progressed()
             self._broker.on_message()
-        elif self._stall.check(self._next):
-            self._unstick()
+        else:
+            verdict = self._stall.check(self._next, self._broker.lost)
+            if verdict is not None:
+                self._replace_consumer(verdict)
         return batch
 
-    def _unstick(self) -> None:
-        """Re-assign a partition that stopped fetching (see ``kafka_health``)."""
+    def _replace_consumer(self, verdict: str) -> None:
+        """A new consumer at our position for a partition that stopped fetching, or whose
+        client stopped hearing from a broker it never saw go (see ``kafka_health``)."""
+        why = (
+            f"nothing fetched for {STALL_SECS:.0f} s although the broker holds messages"
+            if verdict == STALLED
+            else f"no answer from the broker for {SILENT_CHECKS * STALL_SECS:.0f} s although"
+            " it was not seen to go"
+        )
         log.warning(
-            "Kafka %s[%d]: nothing fetched for %.0f s although the broker holds messages"
-            " from offset %d on; re-assigning the partition at that offset",
-            self._topic, self._partition, STALL_SECS, self._next,
+            "Kafka %s[%d]: %s; reconnecting the partition at offset %d",
+            self._topic, self._partition, why, self._next,
         )  # fmt: skip
-        self._consumer.unassign()
-        self._consumer.assign([TopicPartition(self._topic, self._partition, self._next)])
+        old, self._consumer = self._consumer, self._connect()
+        old.close()
 
     def next_awake(self) -> datetime | None:
         return datetime.now(UTC) + _IDLE_WAIT if self._idle else None

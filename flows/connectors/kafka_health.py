@@ -9,8 +9,13 @@ one line when the job loses every broker and one when a broker is up again.
 restart (librdkafka issue #5153, open): the partition stays assigned but is never fetched
 again, with no error. A job in that state runs on, silently reading nothing from that
 partition. The watch notices a partition that has delivered nothing for ``stall_s`` while
-the broker holds messages past our position, and asks for it to be re-assigned at that
-position (nothing is skipped or read twice: the position is the next offset we need).
+the broker holds messages past our position, or whose client has not had an answer from
+the broker for ``silent_checks`` checks in a row although the client never saw the broker
+go (seen once in CI: after a broker restart one partition's consumer, the one that had
+been talking to the group coordinator, neither fetched nor answered a watermark query for
+two minutes while the other three read on). Either way the partition's consumer is
+replaced by a new one at our position (nothing is skipped or read twice: the position is
+the next offset we need); issue #5153 reports that only a new consumer cures the stall.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from confluent_kafka import KafkaError
 
@@ -29,6 +34,10 @@ rdkafka_log = logging.getLogger("roomrank.kafka.librdkafka")
 
 STATS_INTERVAL_MS = 5000
 STALL_SECS = 10.0
+SILENT_CHECKS = 3
+
+STALLED: Final = "stalled"
+SILENT: Final = "silent"
 
 
 class Repeats(logging.Filter):
@@ -118,58 +127,77 @@ def client_config(
 
 
 class StallWatch:
-    """Decides when an assigned partition has stopped fetching although it has messages.
+    """Decides when an assigned partition's consumer must be replaced.
 
-    Stalled means: for ``stall_s`` the partition delivered nothing while the broker answered
+    ``STALLED``: for ``stall_s`` the partition delivered nothing while the broker answered
     and held messages past our position, seen by two answers ``stall_s`` apart (so the time
-    a broker is down does not count). ``watermarks`` asks the broker for the partition's
-    (low, high) offsets, None when it cannot answer; it is called at most once per
-    ``stall_s`` while the partition is idle.
+    a broker is down does not count). ``SILENT``: the partition is idle and ``watermarks``
+    went unanswered ``silent_checks`` times in a row (``stall_s`` apart) while the client's
+    ``BrokerWatch`` did not say the broker was lost (in a real outage every client says so,
+    and a new consumer would wait like the old one). ``watermarks`` asks the broker for the
+    partition's (low, high) offsets, None when it cannot answer; it is called at most once
+    per ``stall_s`` while the partition is idle.
 
     >>> clock, marks = [0.0], [(0, 10)]
     >>> watch = StallWatch(lambda: marks[0], stall_s=10.0, clock=lambda: clock[0])
     >>> clock[0] = 11.0; watch.check(position=10)  # idle, but nothing to read
-    False
-    >>> marks[0] = None; clock[0] = 22.0; watch.check(position=7)  # broker away
-    False
+    >>> marks[0] = None; clock[0] = 22.0; watch.check(position=7, lost=True)  # broker away
     >>> marks[0] = (0, 10); clock[0] = 33.0; watch.check(position=7)  # back, 3 waiting
-    False
     >>> clock[0] = 44.0; watch.check(position=7)  # still 3 waiting, 11 s later: stalled
-    True
+    'stalled'
+    >>> marks[0] = None
+    >>> [watch.check(position=7) for clock[0] in (55.0, 66.0, 77.0)]  # unanswered, not lost
+    [None, None, 'silent']
     """
 
     def __init__(
         self,
         watermarks: Callable[[], tuple[int, int] | None],
         stall_s: float = STALL_SECS,
+        silent_checks: int = SILENT_CHECKS,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._watermarks = watermarks
         self._stall_s = stall_s
+        self._silent_checks = silent_checks
         self._clock = clock or (lambda: time.monotonic())
         self._progress = self._clock()
         self._checked = self._progress
         self._armed = False
+        self._unanswered = 0
 
     def progressed(self) -> None:
         self._progress = self._clock()
         self._armed = False
+        self._unanswered = 0
 
-    def check(self, position: int) -> bool:
-        """True when the partition is stalled (``position``: the next offset to read;
-        negative: from the start). Starts over when True."""
+    def check(self, position: int, lost: bool = False) -> str | None:
+        """``STALLED``, ``SILENT`` or None (``position``: the next offset to read; negative:
+        from the start; ``lost``: the client's own view that every broker is down). Starts
+        over after a verdict."""
         now = self._clock()
         if now - self._progress < self._stall_s or now - self._checked < self._stall_s:
-            return False
+            return None
         self._checked = now
         marks = self._watermarks()
-        low, high = marks if marks is not None else (0, 0)
-        if marks is None or high <= (position if position >= 0 else low):
+        if marks is None:
             self._armed = False
-            return False
+            self._unanswered = 0 if lost else self._unanswered + 1
+            if self._unanswered < self._silent_checks:
+                return None
+            return self._verdict(SILENT, now)
+        self._unanswered = 0
+        low, high = marks
+        if high <= (position if position >= 0 else low):
+            self._armed = False
+            return None
         if not self._armed:
             self._armed = True
-            return False
+            return None
+        return self._verdict(STALLED, now)
+
+    def _verdict(self, verdict: str, now: float) -> str:
         self._armed = False
+        self._unanswered = 0
         self._progress = now
-        return True
+        return verdict

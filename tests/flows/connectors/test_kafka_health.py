@@ -8,60 +8,108 @@ import logging
 from typing import Any, ClassVar
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from flows.connectors import kafka, kafka_health
 from flows.connectors.kafka_health import BrokerWatch
 
 
 class StalledConsumer:
-    """Assigned, holds 5 messages past the position, delivers nothing until re-assigned."""
+    """Assigned, holds 5 messages past the position, delivers nothing; ``answers``: whether
+    the broker answers its watermark queries (the class attribute, for every instance)."""
 
     instances: ClassVar[list[StalledConsumer]] = []
+    answers: ClassVar[bool] = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.assignments: list[list[TopicPartition]] = []
+        self.closed = False
         StalledConsumer.instances.append(self)
 
     def assign(self, parts: list[TopicPartition]) -> None:
         self.assignments.append(parts)
 
-    def unassign(self) -> None:
-        pass
-
     def consume(self, n: int, timeout: float) -> list[Any]:
         return []
 
     def get_watermark_offsets(self, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+        if not self.answers:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
         return 0, 12
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
-def test_a_stalled_partition_is_reassigned_at_its_position(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def stalled(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Kafka's Consumer replaced by StalledConsumer; returns the monotonic clock to move."""
     clock = [1000.0]
     monkeypatch.setattr(kafka, "Consumer", StalledConsumer)
+    monkeypatch.setattr(StalledConsumer, "answers", True)
     monkeypatch.setattr(kafka_health.time, "monotonic", lambda: clock[0])
+    StalledConsumer.instances.clear()
+    return clock
+
+
+def positions(consumer: StalledConsumer) -> list[list[tuple[int, int]]]:
+    return [[(tp.partition, tp.offset) for tp in parts] for parts in consumer.assignments]
+
+
+def test_a_stalled_partition_gets_a_new_consumer_at_its_position(
+    stalled: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = stalled
     part = kafka._Partition("b:9092", "events", 3, resume=7, batch_size=10, on_lag=None)
-    consumer = StalledConsumer.instances[-1]
-    assert [(tp.partition, tp.offset) for tp in consumer.assignments[0]] == [(3, 7)]
+    first = StalledConsumer.instances[-1]
+    assert positions(first) == [[(3, 7)]]
     part.next_batch()
     clock[0] += kafka_health.STALL_SECS - 1
     part.next_batch()
-    assert len(consumer.assignments) == 1  # idle, but not yet long enough
+    assert len(StalledConsumer.instances) == 1  # idle, but not yet long enough
     clock[0] += 2
     part.next_batch()
-    assert len(consumer.assignments) == 1  # the broker holds more: armed, not yet stalled
+    assert len(StalledConsumer.instances) == 1  # the broker holds more: armed, not yet stalled
     clock[0] += kafka_health.STALL_SECS
     with caplog.at_level(logging.WARNING, "roomrank.kafka"):
         part.next_batch()
-    assert [(tp.partition, tp.offset) for tp in consumer.assignments[-1]] == [(3, 7)]
-    assert len(consumer.assignments) == 2
-    assert "re-assigning the partition at that offset" in caplog.text
+    second = StalledConsumer.instances[-1]
+    assert second is not first and first.closed and not second.closed
+    assert positions(second) == [[(3, 7)]]
+    assert "nothing fetched for 10 s" in caplog.text
+    assert "reconnecting the partition at offset 7" in caplog.text
+
+
+def test_a_partition_the_broker_stopped_answering_gets_a_new_consumer(
+    stalled: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The CI failure: one consumer neither fetched nor answered after a broker restart,
+    and never saw the broker go; a new consumer at the same position is the cure."""
+    clock = stalled
+    StalledConsumer.answers = False
+    part = kafka._Partition("b:9092", "events", 0, resume=40, batch_size=10, on_lag=None)
+    for _ in range(kafka_health.SILENT_CHECKS):
+        assert len(StalledConsumer.instances) == 1
+        clock[0] += kafka_health.STALL_SECS
+        with caplog.at_level(logging.WARNING, "roomrank.kafka"):
+            part.next_batch()
+    first, second = StalledConsumer.instances
+    assert first.closed and positions(second) == [[(0, 40)]]
+    assert "no answer from the broker for 30 s" in caplog.text
+
+
+def test_a_partition_whose_client_saw_the_broker_go_waits(stalled: list[float]) -> None:
+    """In a real outage a new consumer would wait like the old one: no reconnecting."""
+    clock = stalled
+    StalledConsumer.answers = False
+    part = kafka._Partition("b:9092", "events", 0, resume=40, batch_size=10, on_lag=None)
+    config = StalledConsumer.instances[-1].config
+    config["error_cb"](KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+    for _ in range(3 * kafka_health.SILENT_CHECKS):
+        clock[0] += kafka_health.STALL_SECS
+        part.next_batch()
+    assert len(StalledConsumer.instances) == 1
 
 
 def test_the_consumer_routes_librdkafka_through_the_jobs_logger(
