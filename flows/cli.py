@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from flows.experiment_command import KAFKA_SETTINGS, add_report_arguments
 from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
@@ -182,15 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
     report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
-    report.add_argument("--events", required=True, help="JSONL events the pushes were made from")
-    report.add_argument("--recs", required=True, help="JSONL pushes")
-    report.add_argument("--experiment-log",
-                        help="JSONL experiment log (ghost pushes, assignments)")
-    report.add_argument(
-        "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
-    )
-    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    report.add_argument("--html", metavar="DIR", help="also write an HTML page with PNG plots")
+    add_report_arguments(report)
+    add_arguments(report, KAFKA_SETTINGS)
 
 
     bench = sub.add_parser(
@@ -278,27 +272,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
                        args.max_choices, sys.stderr)
     if args.command == "experiment":
-        from models.experiment.readout import read_experiment
-        from models.offline.evaluation import load_jsonl
+        from flows.experiment_command import experiment_command
 
-        ghosts = list(load_jsonl(args.experiment_log)) if args.experiment_log else []
-        readout = read_experiment(
-            load_jsonl(args.events), load_jsonl(args.recs), ghosts, window_ms=args.window_ms
-        )
-        if args.html:
-            from flows.experiment_report import write_experiment_report
-            from models.experiment.timeline import experiment_timeline
-
-            assigned = [g for g in ghosts if g.get("kind") == "assignment"]
-            timeline = experiment_timeline(readout.pushed, assigned)
-            page = write_experiment_report(readout, timeline, args.html)
-            print(f"report: {page}", file=sys.stderr)
-        if args.json:
-            sys.stdout.write(orjson.dumps(readout.to_dict(), option=orjson.OPT_INDENT_2).decode())
-            sys.stdout.write("\n")
-        else:
-            print(readout.format_table())
-        return 0
+        return experiment_command(args, _settings(args))
     if args.command == "bench":
         from flows.bench.run import run_bench
 

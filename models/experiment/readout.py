@@ -11,6 +11,11 @@ Holdout arms have no pushes; their ghost pushes (the experiment log) are scored 
 way, so a holdout's "conversion" is the would-be conversion of what it would have been
 sent: exposed viewers against would-be-exposed ones (ghost-ads measurement).
 
+The readout is a function of the sets of records, not of their order or repeats: pushes and
+ghosts count once per ``rec_id`` and events once per ``event_id`` (Kafka delivers at least
+once), arms are listed by name and revenue is summed exactly, so a readout from several
+Kafka partitions equals the one from the files the same run wrote.
+
 Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior: the posterior is
 Beta(1 + s, 1 + n − s); intervals, P(best) and the expected loss of choosing each arm come
 from seeded draws of those posteriors.
@@ -19,6 +24,7 @@ from seeded draws of those posteriors.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -95,11 +101,14 @@ def read_experiment(
     times: dict[tuple[str, str], list[int]] = defaultdict(list)
     rows: dict[tuple[str, str], list[tuple[int, str, frozenset[str], str]]] = defaultdict(list)
     arm_of_rec: dict[str, ArmReadout] = {}
+    arms: dict[str, ArmReadout] = {}
     for kind, records in (("push", pushes), ("ghost", ghosts)):
         for p in records:
             if p.get("kind", "ghost_push") != "ghost_push":  # the log's assignment records
                 continue
-            arm = out.arms.setdefault(p["arm"], ArmReadout(p["arm"], ghost=kind == "ghost"))
+            if p["rec_id"] in arm_of_rec:  # redelivered: the same push again
+                continue
+            arm = arms.setdefault(p["arm"], ArmReadout(p["arm"], ghost=kind == "ghost"))
             arm.pushes += 1
             arm_of_rec[p["rec_id"]] = arm
             items = frozenset(i["item_id"] for i in p["items"])
@@ -108,6 +117,8 @@ def read_experiment(
     for key, pushed in rows.items():
         pushed.sort()
         times[key] = [ts for ts, *_ in pushed]
+    out.arms = {name: arms[name] for name in sorted(arms)}
+    amounts: dict[str, list[float]] = defaultdict(list)
     converted: set[str] = set()
     seen: set[str] = set()
     for ev in events:
@@ -134,13 +145,16 @@ def read_experiment(
             arm.clicks += 1
         else:
             arm.purchases += 1
-            arm.revenue += float(ev.get("amount", 0.0))
+            amounts[arm.arm].append(float(ev.get("amount", 0.0)))
             converted.add(rid)
+    for name, paid in amounts.items():
+        out.arms[name].revenue = math.fsum(paid)
     for rid in converted:
         arm_of_rec[rid].converted += 1
     for pushed in rows.values():
         for ts, _, _, rid in pushed:
             out.pushed.setdefault(arm_of_rec[rid].arm, []).append((ts, rid in converted))
+    out.pushed = {name: sorted(out.pushed[name]) for name in sorted(out.pushed)}
     _posteriors(list(out.arms.values()), seed)
     return out
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.experiment.readout import read_experiment
 
@@ -52,3 +56,30 @@ def test_posterior_interval_and_loss_follow_the_counts() -> None:
     assert good.p_best > 0.99 and good.expected_loss < 1e-4
     assert bad.expected_loss == pytest.approx(81 / 402 - 21 / 402, abs=0.01)
     assert np.isclose(good.conversion, 81 / 402)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(0, 5))
+def test_the_readout_ignores_order_and_repeats(rng: random.Random, repeats: int) -> None:
+    """Kafka delivers at least once, partitions interleaved: the same records, shuffled and
+    some twice, give the same readout as the files."""
+    pushes = [_push(f"p{n}", f"u{n % 7}", 1_000 * n, ["a", "b"][: 1 + n % 2],
+                    ["attention", "control", "capped"][n % 3]) for n in range(30)]
+    ghosts = [_push(f"g{n}", f"h{n}", 1_000 * n, ["a"], "holdout") for n in range(8)]
+    events = [_ev(n, "purchase", f"u{n % 7}", 1_000 * n + 500, "a", amount=0.1 * n + 0.01)
+              for n in range(30)]
+    events += [_ev(100 + n, "push_open", f"u{n % 7}", 1_000 * n + 200, "a", rec_id=f"p{n}")
+               for n in range(0, 30, 3)]
+    events += [_ev(200 + n, "purchase", f"h{n}", 1_000 * n + 100, "a", amount=3.3)
+               for n in range(8)]
+
+    def mixed(records: list[dict]) -> list[dict]:
+        out = records + rng.sample(records, min(repeats, len(records)))
+        rng.shuffle(out)
+        return out
+
+    first = read_experiment(events, pushes, ghosts)
+    again = read_experiment(mixed(events), mixed(pushes), mixed(ghosts))
+    assert again.to_dict() == first.to_dict()
+    assert again.pushed == first.pushed
+    assert list(first.arms) == sorted(first.arms)

@@ -1,0 +1,121 @@
+"""What the readout reads, checked as it is read, the same way from files and from Kafka.
+
+The events are the job's input: the readout decodes them with the job's own decoder and
+skips what the job would have dead-lettered, so it counts the events the job counted. The
+pushes and the experiment log are the job's output, but a topic can hold anything anyone
+wrote to it: a record the readout cannot use is skipped, never guessed at. Every skip is
+counted with the first reason per source (``Skipped.lines``), so an operator sees them; a
+source whose every record is unusable is the wrong file or topic, a ``ValueError``.
+
+>>> skipped = Skipped()
+>>> raw = b'{"event_id":"e1","type":"purchase","ts":5,"room_id":"r","user_id":"u",'
+>>> raw += b'"item_id":"i","amount":9.5}'
+>>> [e["amount"] for e in readout_events([(Origin("ev", 0, 1), raw),
+...                                       (Origin("ev", 0, 2), b'{"type":"leave"}')], skipped)]
+[9.5]
+>>> skipped.lines()
+["events: skipped 1 of 2 (partition 0 offset 2: missing required field 'event_id')"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from features.contract.decoding import decode_event
+from features.contract.events import DeadLetter, Origin
+
+Raw = tuple[Origin, bytes]
+
+# What a push or ghost push needs for the readout, and what an assignment record needs.
+PUSH_FIELDS = {"rec_id": str, "room_id": str, "user_id": str, "trigger_id": str, "ts": int,
+               "arm": str, "items": list}  # fmt: skip
+ASSIGNMENT_FIELDS = {"room_id": str, "user_id": str, "trigger_id": str, "ts": int, "arm": str}
+
+
+@dataclass(slots=True)
+class Skipped:
+    """Per source: records read, records skipped, and the first skip's place and reason
+    (``by_line``: files, whose origin's offset is the line number)."""
+
+    by_line: bool = False
+    read: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)
+
+    def count(self, source: str) -> None:
+        self.read[source] = self.read.get(source, 0) + 1
+
+    def skip(self, source: str, origin: Origin, why: str) -> None:
+        self.skipped[source] = self.skipped.get(source, 0) + 1
+        place = (f"line {origin.offset}" if self.by_line
+                 else f"partition {origin.partition} offset {origin.offset}")
+        self.first.setdefault(source, f"{place}: {why}")
+
+    def lines(self) -> list[str]:
+        return [f"{source}: skipped {n} of {self.read[source]} ({self.first[source]})"
+                for source, n in self.skipped.items()]
+
+    def check_usable(self, source: str, what: str) -> None:
+        """A source that held records but not one usable is the wrong one: say so."""
+        read = self.read.get(source, 0)
+        if read and self.skipped.get(source, 0) == read:
+            raise ValueError(f"{source}: none of its {read} records is {what}"
+                             f" (first: {self.first[source]})")
+
+
+def readout_events(raws: Iterable[Raw], skipped: Skipped,
+                   source: str = "events") -> Iterator[dict[str, Any]]:
+    """The valid events, as the fields the readout uses; dead letters skipped and counted."""
+    for origin, raw in raws:
+        skipped.count(source)
+        event = decode_event(raw, origin)
+        if isinstance(event, DeadLetter):
+            skipped.skip(source, origin, event.error)
+            continue
+        yield {"event_id": event.event_id, "type": event.type, "ts": event.ts,
+               "room_id": event.room_id, "user_id": event.user_id, "item_id": event.item_id,
+               "amount": event.amount, "rec_id": event.rec_id}
+
+
+def readout_records(raws: Iterable[Raw], skipped: Skipped,
+                    source: str) -> Iterator[dict[str, Any]]:
+    """Pushes, ghost pushes and assignment records that have what the readout needs."""
+    for origin, raw in raws:
+        skipped.count(source)
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            skipped.skip(source, origin, f"not JSON ({err})")
+            continue
+        why = _unusable(record)
+        if why:
+            skipped.skip(source, origin, why)
+            continue
+        yield record
+
+
+def _unusable(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    needed = ASSIGNMENT_FIELDS if record.get("kind") == "assignment" else PUSH_FIELDS
+    for name, kind in needed.items():
+        if type(record.get(name)) is not kind:
+            return f"{name!r} missing or not a{'n' if kind is int else ''} {kind.__name__}"
+    if "items" in needed and not all(
+        isinstance(item, dict) and isinstance(item.get("item_id"), str)
+        for item in record["items"]
+    ):
+        return "'items' must be objects with an 'item_id' string"
+    return ""
+
+
+def unique_assignments(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log's assignment records, once each (a viewer is assigned once per trigger), in
+    a fixed order whatever order they were read in."""
+    unique = {(r["room_id"], r["user_id"], r["trigger_id"]): r
+              for r in records if r.get("kind") == "assignment"}
+    return [unique[key] for key in sorted(unique)]

@@ -1,0 +1,63 @@
+"""``roomrank experiment report`` in file mode: what it reads, skips and refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from flows.cli import main
+
+
+def _write(path: Path, records: list[dict], extra: bytes = b"") -> str:
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records) + extra)
+    return str(path)
+
+
+PUSHES = [{"rec_id": f"p{n}", "room_id": "r", "user_id": f"u{n}", "trigger_id": "t", "ts": 1_000,
+           "arm": "attention" if n % 2 else "control", "items": [{"item_id": "i", "rank": 1}]}
+          for n in range(6)]
+EVENTS = [{"event_id": f"e{n}", "type": "purchase", "ts": 2_000, "room_id": "r",
+           "user_id": f"u{n}", "item_id": "i", "amount": 10.0} for n in range(3)]
+
+
+def test_lines_the_job_would_dead_letter_are_skipped_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _write(tmp_path / "e.jsonl", EVENTS, b'{"event_id":"x","type":"purchase"}\nzz\n')
+    recs = _write(tmp_path / "r.jsonl", PUSHES, b'{"rec_id":"q"}\n')
+    assert main(["experiment", "report", "--events", events, "--recs", recs, "--json"]) == 0
+    out, err = capsys.readouterr()
+    arms = orjson.loads(out)["arms"]
+    assert (arms["attention"]["pushes"], arms["attention"]["purchases"]) == (3, 1)
+    assert (arms["control"]["pushes"], arms["control"]["purchases"]) == (3, 2)
+    assert f"--events {events}: skipped 2 of 5 (line 4: missing required field 'ts')" in err
+    assert f"--recs {recs}: skipped 1 of 7 (line 7: 'room_id' missing" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--events", "E"], "file mode needs both --events and --recs"),
+        ([], "give --events and --recs (files), or --brokers (Kafka topics)"),
+        (["--events", "E", "--recs", "R", "--brokers", "localhost:1"], "not both"),
+        (["--brokers", "localhost:1", "--kafka-timeout", "0"], "--kafka-timeout must be > 0"),
+    ],
+)
+def test_a_wrong_mix_of_inputs_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ROOMRANK_BROKERS", raising=False)
+    named = {"E": _write(tmp_path / "e.jsonl", EVENTS), "R": _write(tmp_path / "r.jsonl", PUSHES)}
+    assert main(["experiment", "report", *(named.get(a, a) for a in argv)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_events_given_as_pushes_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _write(tmp_path / "e.jsonl", EVENTS)
+    assert main(["experiment", "report", "--events", events, "--recs", events]) == 2
+    assert f"--recs {events}: none of its 3 records is a push" in capsys.readouterr().err

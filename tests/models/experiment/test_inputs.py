@@ -1,0 +1,72 @@
+"""What the readout reads: events through the job's decoder, records checked, skips counted."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from features.contract.events import Origin
+from models.experiment.inputs import (
+    Skipped,
+    readout_events,
+    readout_records,
+    unique_assignments,
+)
+
+
+def _raws(*lines: bytes) -> list[tuple[Origin, bytes]]:
+    return [(Origin("t", 1, n), line) for n, line in enumerate(lines)]
+
+
+PUSH = {"rec_id": "r1", "room_id": "r", "user_id": "u", "trigger_id": "t1", "ts": 5,
+        "arm": "attention", "items": [{"item_id": "i", "rank": 1}]}
+ASSIGNED = {"kind": "assignment", "room_id": "r", "user_id": "u", "trigger_id": "t1", "ts": 5,
+            "arm": "attention", "probability": 0.5}
+
+
+def test_events_the_job_would_dead_letter_are_skipped_and_counted() -> None:
+    good = (b'{"event_id":"e1","type":"push_open","ts":7,"room_id":"r","user_id":"u",'
+            b'"item_id":"i","rec_id":"r1"}')
+    skipped = Skipped()
+    events = list(readout_events(_raws(good, b"not json", b'{"event_id":"e2","type":"x"}'),
+                                 skipped))
+    assert events == [{"event_id": "e1", "type": "push_open", "ts": 7, "room_id": "r",
+                       "user_id": "u", "item_id": "i", "amount": 0.0, "rec_id": "r1"}]
+    (line,) = skipped.lines()
+    assert line.startswith("events: skipped 2 of 3 (partition 1 offset 1: ")
+    skipped.check_usable("events", "a valid room event")  # one was usable: no error
+
+
+def test_records_without_what_the_readout_needs_are_skipped_with_the_reason() -> None:
+    bad_items = {**PUSH, "items": ["i"]}
+    no_arm = {k: v for k, v in PUSH.items() if k != "arm"}
+    text_ts = {**ASSIGNED, "ts": "5"}
+    skipped = Skipped()
+    raws = _raws(*(orjson.dumps(r) for r in (PUSH, ASSIGNED, bad_items, no_arm, text_ts)),
+                 b"[1]", b"{")
+    kept = list(readout_records(raws, skipped, "topic recs"))
+    assert kept == [PUSH, ASSIGNED]
+    assert skipped.skipped == {"topic recs": 5}
+    assert "'items' must be objects with an 'item_id' string" in skipped.first["topic recs"]
+
+
+@pytest.mark.parametrize("record", [b"[]", b'{"rec_id": 1}', b"\xff"])
+def test_a_source_with_nothing_usable_is_the_wrong_one(record: bytes) -> None:
+    skipped = Skipped()
+    assert list(readout_records(_raws(record, record), skipped, "--recs x.jsonl")) == []
+    with pytest.raises(ValueError, match=r"--recs x.jsonl: none of its 2 records is a push"):
+        skipped.check_usable("--recs x.jsonl", "a push")
+
+
+def test_an_empty_source_is_no_error() -> None:
+    skipped = Skipped()
+    assert list(readout_records([], skipped, "topic log")) == []
+    skipped.check_usable("topic log", "a ghost push or an assignment")
+    assert skipped.lines() == []
+
+
+def test_assignments_count_once_in_a_fixed_order() -> None:
+    other = {**ASSIGNED, "user_id": "a", "arm": "control"}
+    once = unique_assignments([ASSIGNED, PUSH, other, ASSIGNED])
+    assert once == [ASSIGNED, other] or once == [other, ASSIGNED]
+    assert once == unique_assignments([other, ASSIGNED, other])
