@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-import orjson
-
 from flows.experiment_command import KAFKA_SETTINGS, add_report_arguments
 from flows.settings import IO_GROUP, Settings, add_arguments
 
@@ -242,7 +240,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _check_world(args, need_minutes=True)
         return simulate_command(args, _settings(args))
     if args.command == "evaluate":
-        from flows.evaluate_inputs import check_exists, records
+        from flows.evaluate_inputs import check_exists, print_report, records
         from models.offline.evaluation import evaluate
 
         check_exists("--events", args.events)
@@ -256,11 +254,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             page = write_report([row], args.report, "roomrank evaluate: the pushes against what"
                                 " viewers did next", EVALUATE_INTRO)
             print(f"report: {page}", file=sys.stderr)
-        if args.json:
-            sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
-            sys.stdout.write("\n")
-        else:
-            print(report.format_table())
+        print_report(report, args.json)
         return 0
     if args.command == "lab":
         from flows.lab import lab_command

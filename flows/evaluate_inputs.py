@@ -1,4 +1,4 @@
-"""The files ``roomrank evaluate`` reads, checked as they are read.
+"""The files ``roomrank evaluate`` reads, checked as they are read, and how its report prints.
 
 A missing file, a line that is not JSON, or the wrong kind of file (events given as
 recommendations, which would score nothing and print an empty table with status 0) is a
@@ -8,9 +8,10 @@ line and exits 2.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -48,3 +49,19 @@ def records(flag: str, path: str) -> Iterator[dict[str, Any]]:
             yield record
     if not count:
         raise ValueError(f"{flag} {path!r} holds no {kind}")
+
+
+class Report(Protocol):
+    """What ``evaluate`` and ``experiment report`` print: a table for people, JSON for tools."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def format_table(self) -> str: ...
+
+
+def print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+    else:
+        print(report.format_table())

@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-import orjson
-
 from features.contract.events import Origin
-from flows.evaluate_inputs import check_exists
+from flows.evaluate_inputs import check_exists, print_report
 from flows.settings import Settings
 
 Raw = tuple[Origin, bytes]
@@ -73,11 +71,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
         timeline = experiment_timeline(readout.pushed, unique_assignments(ghosts))
         page = write_experiment_report(readout, timeline, args.html)
         print(f"report: {page}", file=err)
-    if args.json:
-        sys.stdout.write(orjson.dumps(readout.to_dict(), option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
-    else:
-        print(readout.format_table())
+    print_report(readout, args.json)
     return 0
 
 
