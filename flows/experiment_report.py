@@ -44,7 +44,9 @@ false winners.</p>
 <h2>Per arm</h2>
 <pre id="table">{table}</pre>
 <p>Conversion is pushes followed by a purchase of a pushed item / pushes, Beta(1, 1) prior,
-95 % credible intervals. Ghost arms are holdouts scored on the pushes they would have got.</p>
+95 % credible intervals. Ghost arms are holdouts scored on the pushes they would have got.
+Under an adaptive allocation the last table weights each assigned viewer by 1 / the probability
+of the assignment (an arm that led late got the late viewers); read it beside the first.</p>
 <h2>Conversion over time (cumulative, 95 % band)</h2>
 <img id="conversion" src="conversion.png" alt="cumulative conversion per arm with 95% bands">
 <h2>Allocation over time (share of {html.escape(timeline.allocation_of)} per arm)</h2>

@@ -31,9 +31,17 @@ from features.contract.events import DeadLetter, Origin
 Raw = tuple[Origin, bytes]
 
 # What a push or ghost push needs for the readout, and what an assignment record needs.
-PUSH_FIELDS = {"rec_id": str, "room_id": str, "user_id": str, "trigger_id": str, "ts": int,
-               "arm": str, "items": list}  # fmt: skip
-ASSIGNMENT_FIELDS = {"room_id": str, "user_id": str, "trigger_id": str, "ts": int, "arm": str}
+PUSH_FIELDS: dict[str, tuple[type, ...]] = {
+    "rec_id": (str,), "room_id": (str,), "user_id": (str,), "trigger_id": (str,), "ts": (int,),
+    "arm": (str,), "items": (list,),
+}  # fmt: skip
+ASSIGNMENT_FIELDS: dict[str, tuple[type, ...]] = {
+    "room_id": (str,), "user_id": (str,), "trigger_id": (str,), "ts": (int,), "arm": (str,),
+    "probability": (float, int),
+}  # fmt: skip
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list"}
 
 
 @dataclass(slots=True)
@@ -102,9 +110,11 @@ def _unusable(record: Any) -> str:
     if not isinstance(record, dict):
         return "not a JSON object"
     needed = ASSIGNMENT_FIELDS if record.get("kind") == "assignment" else PUSH_FIELDS
-    for name, kind in needed.items():
-        if type(record.get(name)) is not kind:
-            return f"{name!r} missing or not a{'n' if kind is int else ''} {kind.__name__}"
+    for name, kinds in needed.items():
+        if type(record.get(name)) not in kinds:
+            return f"{name!r} missing or not {' or '.join(_NAMES[k] for k in kinds)}"
+    if record.get("kind") == "assignment" and not 0.0 < record["probability"] <= 1.0:
+        return "'probability' must be in (0, 1]"
     if "items" in needed and not all(
         isinstance(item, dict) and isinstance(item.get("item_id"), str)
         for item in record["items"]

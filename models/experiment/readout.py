@@ -16,6 +16,11 @@ ghosts count once per ``rec_id`` and events once per ``event_id`` (Kafka deliver
 once), arms are listed by name and revenue is summed exactly, so a readout from several
 Kafka partitions equals the one from the files the same run wrote.
 
+When the experiment log holds assignment records (an adaptive allocation), the readout adds
+purchases per assigned viewer weighted by the assignment probabilities
+(``models/experiment/weighted.py``): per-push conversion and plain means are biased there
+when the audience changes during the show.
+
 Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior: the posterior is
 Beta(1 + s, 1 + n − s); intervals, P(best) and the expected loss of choosing each arm come
 from seeded draws of those posteriors.
@@ -31,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from models.experiment.weighted import Weighted, weighted_purchases
 
 DRAWS = 20_000
 # The decision at the single read: an arm is declared the winner when its P(best) reaches
@@ -64,6 +71,8 @@ class Readout:
     )
     # per arm, (push time, converted) of every push or ghost push: the timeline's input
     pushed: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    # per arm, purchases per assigned viewer weighted by 1 / assignment probability
+    weighted: dict[str, Weighted] = field(default_factory=dict)
 
     @property
     def winner(self) -> str | None:
@@ -71,8 +80,11 @@ class Readout:
         return next((a.arm for a in self.arms.values() if a.p_best >= WIN_P_BEST), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stopping_rule": self.stopping_rule, "winner": self.winner,
-                "arms": {name: asdict(a) for name, a in self.arms.items()}}
+        out = {"stopping_rule": self.stopping_rule, "winner": self.winner,
+               "arms": {name: asdict(a) for name, a in self.arms.items()}}
+        if self.weighted:
+            out["weighted"] = {name: asdict(w) for name, w in self.weighted.items()}
+        return out
 
     def format_table(self) -> str:
         lines = [f"stopping rule: {self.stopping_rule}",
@@ -84,6 +96,13 @@ class Readout:
             lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
                          f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
         lines.append(f"winner: {self.winner or 'none declared'}")
+        if self.weighted:
+            lines += ["purchases per assigned viewer (adaptive allocation: weighted by"
+                      " 1 / assignment probability)",
+                      f"{'arm':<16}{'viewers':>9}{'plain':>9}{'weighted [95% interval]':>30}"]
+            for w in self.weighted.values():
+                interval = f"{w.weighted:.4f} [{w.low:.4f}, {w.high:.4f}]"
+                lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}")
         return "\n".join(lines)
 
 
@@ -102,9 +121,11 @@ def read_experiment(
     rows: dict[tuple[str, str], list[tuple[int, str, frozenset[str], str]]] = defaultdict(list)
     arm_of_rec: dict[str, ArmReadout] = {}
     arms: dict[str, ArmReadout] = {}
+    assignments: list[dict[str, Any]] = []
     for kind, records in (("push", pushes), ("ghost", ghosts)):
         for p in records:
             if p.get("kind", "ghost_push") != "ghost_push":  # the log's assignment records
+                assignments.append(p)
                 continue
             if p["rec_id"] in arm_of_rec:  # redelivered: the same push again
                 continue
@@ -119,6 +140,7 @@ def read_experiment(
         times[key] = [ts for ts, *_ in pushed]
     out.arms = {name: arms[name] for name in sorted(arms)}
     amounts: dict[str, list[float]] = defaultdict(list)
+    bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
     converted: set[str] = set()
     seen: set[str] = set()
     for ev in events:
@@ -146,6 +168,7 @@ def read_experiment(
         else:
             arm.purchases += 1
             amounts[arm.arm].append(float(ev.get("amount", 0.0)))
+            bought[key] += 1
             converted.add(rid)
     for name, paid in amounts.items():
         out.arms[name].revenue = math.fsum(paid)
@@ -156,6 +179,7 @@ def read_experiment(
             out.pushed.setdefault(arm_of_rec[rid].arm, []).append((ts, rid in converted))
     out.pushed = {name: sorted(out.pushed[name]) for name in sorted(out.pushed)}
     _posteriors(list(out.arms.values()), seed)
+    out.weighted = weighted_purchases(assignments, bought, seed)
     return out
 
 
