@@ -68,7 +68,9 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     if args.html:
         from flows.experiment_report import write_experiment_report
 
-        timeline = experiment_timeline(readout.pushed, unique_assignments(ghosts))
+        effects = {name: arm.design_effect for name, arm in readout.arms.items()}
+        timeline = experiment_timeline(readout.pushed, unique_assignments(ghosts),
+                                       design_effects=effects)
         page = write_experiment_report(readout, timeline, args.html)
         print(f"report: {page}", file=err)
     print_report(readout, args.json)

@@ -21,9 +21,14 @@ purchases per assigned viewer weighted by the assignment probabilities
 (``models/experiment/weighted.py``): per-push conversion and plain means are biased there
 when the audience changes during the show.
 
-Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior: the posterior is
-Beta(1 + s, 1 + n − s); intervals, P(best) and the expected loss of choosing each arm come
-from seeded draws of those posteriors.
+Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior. Pushes are not
+independent: a room's pushes share its items, host and audience, and a viewer gets many, so
+n pushes carry the information of fewer. The posterior is that of n / d effective pushes,
+Beta(1 + s/d, 1 + (n − s)/d), where d is the arm's design effect with rooms as clusters
+(``design_effect``; 1 when pushes are independent). Treating pushes as independent made the
+95 % intervals cover the true rate in 14–15 of 20 closed-loop seeds (docs/experiments.md).
+Intervals, P(best) and the expected loss of choosing each arm come from seeded draws of those
+posteriors.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class ArmReadout:
     purchases: int = 0
     revenue: float = 0.0
     converted: int = 0  # pushes followed by a purchase of one of their items
+    design_effect: float = 1.0  # variance against independent pushes (rooms as clusters)
     conversion: float = 0.0  # posterior mean
     low: float = 0.0
     high: float = 0.0
@@ -174,25 +180,56 @@ def read_experiment(
         out.arms[name].revenue = math.fsum(paid)
     for rid in converted:
         arm_of_rec[rid].converted += 1
-    for pushed in rows.values():
+    per_room: dict[str, dict[str, list[int]]] = defaultdict(dict)  # arm: room: [n, s]
+    for (room, _), pushed in rows.items():
         for ts, _, _, rid in pushed:
-            out.pushed.setdefault(arm_of_rec[rid].arm, []).append((ts, rid in converted))
+            name = arm_of_rec[rid].arm
+            out.pushed.setdefault(name, []).append((ts, rid in converted))
+            tally = per_room[name].setdefault(room, [0, 0])
+            tally[0] += 1
+            tally[1] += rid in converted
     out.pushed = {name: sorted(out.pushed[name]) for name in sorted(out.pushed)}
+    for name, tallies in per_room.items():
+        out.arms[name].design_effect = round(design_effect(tallies.values()), 4)
     _posteriors(list(out.arms.values()), seed)
     out.weighted = weighted_purchases(assignments, bought, seed)
     return out
+
+
+def design_effect(tallies: Iterable[list[int]]) -> float:
+    """How much wider than independent pushes' the ratio converted / pushes really is, when
+    pushes come in clusters (``tallies``: [pushes, converted] per cluster), at least 1.
+
+    Kish's design effect with the cluster-robust variance of a ratio:
+    m / (m − 1) · Σ (sᵢ − r·nᵢ)² / n² against the binomial r(1 − r) / n.
+
+    >>> round(design_effect([[1, k % 4 == 0] for k in range(400)]), 2)  # one push each
+    1.0
+    >>> round(design_effect([[10, 5], [10, 0], [10, 5], [10, 0]]), 2)  # clusters differ
+    4.44
+    """
+    counts = np.array(list(tallies), dtype=float).reshape(-1, 2)
+    m, (n, s) = len(counts), counts.sum(axis=0)
+    if m < 2 or s <= 0 or s >= n:
+        return 1.0
+    r = float(s / n)
+    clustered = m / (m - 1) * float(np.sum((counts[:, 1] - r * counts[:, 0]) ** 2)) / n**2
+    return max(1.0, float(clustered / (r * (1 - r) / n)))
 
 
 def _posteriors(arms: list[ArmReadout], seed: int) -> None:
     if not arms:
         return
     rng = np.random.default_rng(seed)
-    draws = np.stack([rng.beta(1 + a.converted, 1 + a.pushes - a.converted, DRAWS)
+    # Beta(1 + s/d, 1 + (n − s)/d): the binomial posterior of n/d effective pushes
+    draws = np.stack([rng.beta(1 + a.converted / a.design_effect,
+                               1 + (a.pushes - a.converted) / a.design_effect, DRAWS)
                       for a in arms])
     best = draws.max(axis=0)
     winner = draws.argmax(axis=0)
     for n, a in enumerate(arms):
-        a.conversion = round(float((1 + a.converted) / (2 + a.pushes)), 6)
+        d = a.design_effect
+        a.conversion = round(float((1 + a.converted / d) / (2 + a.pushes / d)), 6)
         low, high = np.percentile(draws[n], [2.5, 97.5])
         a.low, a.high = round(float(low), 6), round(float(high), 6)
         a.p_best = round(float(np.mean(winner == n)), 4)

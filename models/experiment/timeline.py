@@ -2,8 +2,9 @@
 
 The readout's single read (models/experiment/readout.py) says where the experiment ended; the
 timeline says how it got there, for the HTML page's plots. Conversion at time t is the
-posterior of the pushes made up to t (Beta(1 + s, 1 + n − s), the readout's prior), with the
-conversions the readout attributed to those pushes, so the last point equals the readout.
+posterior of the pushes made up to t (Beta(1 + s/d, 1 + (n − s)/d) with the readout's prior
+and design effect d), with the conversions the readout attributed to those pushes, so the
+last point equals the readout.
 The allocation is the share of new assignments per arm in each bin when the experiment log
 holds assignment records (adaptive allocation), otherwise the share of pushes (ghosts
 included), which under a fixed split is the split itself.
@@ -15,7 +16,7 @@ included), which under a fixed split is the split itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +40,11 @@ def experiment_timeline(
     assignments: Iterable[dict[str, Any]],
     bins: int = 24,
     seed: int = 0,
+    design_effects: Mapping[str, float] | None = None,
 ) -> Timeline:
     """``pushed``: per arm, (push time, converted) for every push or ghost push;
-    ``assignments``: the experiment log's assignment records (may be empty)."""
+    ``assignments``: the experiment log's assignment records (may be empty);
+    ``design_effects``: per arm, the readout's (1 when not given)."""
     assigned = [(int(a["ts"]), str(a["arm"])) for a in assignments]
     stamps = [ts for rows in pushed.values() for ts, _ in rows] + [ts for ts, _ in assigned]
     out = Timeline(allocation_of="assignments" if assigned else "pushes")
@@ -58,9 +61,10 @@ def experiment_timeline(
         idx = np.minimum((ts - start) // width, bins - 1)
         n = np.cumsum(np.bincount(idx, minlength=bins))
         s = np.cumsum(np.bincount(idx, weights=hit, minlength=bins)).astype(np.int64)
-        draws = rng.beta(1 + s[:, None], 1 + n[:, None] - s[:, None], (bins, DRAWS))
+        d = (design_effects or {}).get(arm, 1.0)
+        draws = rng.beta(1 + s[:, None] / d, 1 + (n[:, None] - s[:, None]) / d, (bins, DRAWS))
         low, high = np.percentile(draws, [2.5, 97.5], axis=1)
-        out.conversion[arm] = [round(float(v), 6) for v in (1 + s) / (2 + n)]
+        out.conversion[arm] = [round(float(v), 6) for v in (1 + s / d) / (2 + n / d)]
         out.low[arm] = [round(float(v), 6) for v in low]
         out.high[arm] = [round(float(v), 6) for v in high]
         if not assigned:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from models.experiment.readout import Readout, read_experiment
 
 SEEDS = range(20)
@@ -53,3 +55,37 @@ def test_an_aa_test_read_once_declares_a_winner_in_at_most_1_of_20_seeds() -> No
 def test_a_real_difference_is_declared() -> None:
     readout = _readout({"a": 0.08, "b": 0.04}, seed=1)
     assert readout.winner == "a"
+
+
+def _rooms_differ(seed: int, rate: float = 0.05, rooms: int = 20) -> Readout:
+    """Viewers randomised between two equal arms within each room; each room converts at its
+    own rate (its items, host and audience), the rooms' rates averaging ``rate``."""
+    rnd = random.Random(seed)
+    pushes, events = [], []
+    for r in range(rooms):
+        room_rate = rate * rnd.uniform(0.2, 1.8)
+        for n in range(300):
+            arm, user, ts = "ab"[n % 2], f"u{r}-{n}", 1_000 * n
+            pushes.append({"arm": arm, "rec_id": f"rec-{r}-{n}", "room_id": f"r{r}",
+                           "user_id": user, "ts": ts, "trigger_id": f"t-{n}",
+                           "items": [{"item_id": "i1"}]})
+            if rnd.random() < room_rate:
+                events.append({"event_id": f"e-{r}-{n}", "type": "purchase", "room_id": f"r{r}",
+                               "user_id": user, "item_id": "i1", "ts": ts + 1, "amount": 1.0})
+    return read_experiment(events, pushes, seed=seed)
+
+
+def test_intervals_cover_the_rate_across_rooms_when_rooms_differ() -> None:
+    """Pushes in one room are not independent draws of the arm's rate: the interval counts
+    rooms as clusters (the design effect) and covers the rate the rooms average."""
+    covered, naive, effects = 0, 0, []
+    for seed in SEEDS:
+        for a in _rooms_differ(seed).arms.values():
+            covered += a.low <= 0.05 <= a.high
+            effects.append(a.design_effect)
+            iid = np.random.default_rng(seed).beta(1 + a.converted, 1 + a.pushes - a.converted,
+                                                   20_000)
+            low, high = np.percentile(iid, [2.5, 97.5])
+            naive += low <= 0.05 <= high
+    assert covered >= 34, (covered, naive)  # of 40 intervals (2 arms × 20 seeds)
+    assert naive < covered and min(effects) > 1.0
