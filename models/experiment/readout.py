@@ -190,7 +190,8 @@ def read_experiment(
             tally[1] += rid in converted
     out.pushed = {name: sorted(out.pushed[name]) for name in sorted(out.pushed)}
     for name, tallies in per_room.items():
-        out.arms[name].design_effect = round(design_effect(tallies.values()), 4)
+        in_order = (tallies[room] for room in sorted(tallies))  # the same sum from any order
+        out.arms[name].design_effect = round(design_effect(in_order), 4)
     _posteriors(list(out.arms.values()), seed)
     out.weighted = weighted_purchases(assignments, bought, seed)
     return out

@@ -78,6 +78,8 @@ def test_the_readout_ignores_order_and_repeats(rng: random.Random, repeats: int)
         rng.shuffle(out)
         return out
 
+    for n, record in enumerate(pushes + events):  # two rooms: the design effect's clusters
+        record["room_id"] = "r" if n % 3 else "s"
     first = read_experiment(events, pushes, ghosts)
     again = read_experiment(mixed(events), mixed(pushes), mixed(ghosts))
     assert again.to_dict() == first.to_dict()
