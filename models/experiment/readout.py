@@ -26,7 +26,7 @@ independent: a room's pushes share its items, host and audience, and a viewer ge
 n pushes carry the information of fewer. The posterior is that of n / d effective pushes,
 Beta(1 + s/d, 1 + (n − s)/d), where d is the arm's design effect with rooms as clusters
 (``design_effect``; 1 when pushes are independent). Treating pushes as independent made the
-95 % intervals cover the true rate in 14–15 of 20 closed-loop seeds (docs/experiments.md).
+95 % intervals cover the true rate in only 12–16 of 20 closed-loop seeds (docs/experiments.md).
 Intervals, P(best) and the expected loss of choosing each arm come from seeded draws of those
 posteriors.
 """
