@@ -7,7 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from flows.experiment_command import KAFKA_SETTINGS, add_report_arguments
+from flows.experiment_command import (
+    KAFKA_SETTINGS,
+    add_coverage_arguments,
+    add_report_arguments,
+)
 from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
@@ -183,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
     report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
     add_report_arguments(report)
     add_arguments(report, KAFKA_SETTINGS)
+    cov = exp_sub.add_parser(
+        "coverage", help="closed-loop seeds: do the intervals cover the truth, does A/A stay quiet",
+        description="Run the closed loop over many seeds and score the readout's 95 %% intervals"
+        " against the conversion rate pooled over every run (docs/experiments.md).")
+    add_coverage_arguments(cov)
+    add_arguments(cov, CLOSED_LOOP_SETTINGS)
 
 
     bench = sub.add_parser(
@@ -266,8 +276,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
                        args.max_choices, sys.stderr)
     if args.command == "experiment":
-        from flows.experiment_command import experiment_command
+        from flows.experiment_command import coverage_command, experiment_command
 
+        if args.experiment_command == "coverage":
+            return coverage_command(args, _settings(args))
         return experiment_command(args, _settings(args))
     if args.command == "bench":
         from flows.bench.run import run_bench

@@ -39,6 +39,54 @@ def add_report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--html", metavar="DIR", help="also write an HTML page with PNG plots")
 
 
+def add_coverage_arguments(cov: argparse.ArgumentParser) -> None:
+    """The worlds; arms and allocation come from the settings table (the caller adds them)."""
+    cov.add_argument("--seeds", default="1-20", help="closed-loop seeds read (default 1-20)")
+    cov.add_argument("--truth-seeds", default="101-130",
+                     help="more seeds for the pooled truth (default 101-130; '' = none)")
+    cov.add_argument("--rooms", type=int, default=20, help="rooms per world (default 20)")
+    cov.add_argument("--viewers", type=int, default=800, help="viewers per world (default 800)")
+    cov.add_argument("--minutes", type=float, default=20.0, help="world length (default 20)")
+    cov.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def coverage_command(args: argparse.Namespace, settings: Settings) -> int:
+    from models.offline.coverage import closed_loop_coverage
+
+    seeds, truth = seed_list(args.seeds, "--seeds"), seed_list(args.truth_seeds, "--truth-seeds")
+    if not seeds:
+        raise ValueError("--seeds names no seed")
+    if args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
+        raise ValueError("--rooms and --viewers must be >= 1 and --minutes > 0")
+    print(f"coverage: {len(seeds) + len(truth)} closed-loop runs of {args.rooms} rooms,"
+          f" {args.viewers} viewers, {args.minutes:g} min", file=sys.stderr)
+    result = closed_loop_coverage(settings.room, seeds, truth, args.rooms, args.viewers,
+                                  args.minutes)
+    print_report(result, args.json)
+    return 0
+
+
+def seed_list(text: str, flag: str) -> list[int]:
+    """``1-20``, ``1,5,9`` or both (``1-3,7``), in order, each once.
+
+    >>> seed_list("1-3,7,2", "--seeds")
+    [1, 2, 3, 7]
+    """
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"{flag}: {part!r} is not a seed or a range like 1-20") from None
+        if last < first:
+            raise ValueError(f"{flag}: the range {part!r} is empty")
+        seeds += [s for s in range(first, last + 1) if s not in seeds]
+    return seeds
+
+
 def experiment_command(args: argparse.Namespace, settings: Settings,
                        err: TextIO | None = None) -> int:
     from models.experiment.inputs import (

@@ -68,6 +68,7 @@ class ClosedLoopRun:
     dead_letters: int
     arms: dict[str, ArmTally]
     seed: int
+    cut_rooms: int = 0  # rooms whose allocation cut an arm (stop-loss)
 
     def summary(self, resamples: int = 400) -> dict[str, Any]:
         """Per arm: pushes, opens, open rate, purchases and revenue per viewer-hour (all, and
@@ -183,8 +184,10 @@ class _Loop:
             self._feed(reactions.pop(), reaction=True)
         for room in self.rooms.values():  # the end of the input: what rooms hold is applied
             self._outputs(room.flush(), None)
+        allocators = [r.allocator for r in self.rooms.values()] + [self.shared]
+        cut = sum(bool(a.cut.any()) for a in allocators if a is not None)
         return ClosedLoopRun(self.stream, self.pushes, self.ghosts, self.assignments, self.letters,
-                             dict(self.tally), self.world.seed)
+                             dict(self.tally), self.world.seed, cut)
 
     def _feed(self, ev: dict[str, Any], reaction: bool) -> None:
         room_id, user = ev["room_id"], ev.get("user_id")

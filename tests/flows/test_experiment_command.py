@@ -61,3 +61,29 @@ def test_events_given_as_pushes_are_refused(
     events = _write(tmp_path / "e.jsonl", EVENTS)
     assert main(["experiment", "report", "--events", events, "--recs", events]) == 2
     assert f"--recs {events}: none of its 3 records is a push" in capsys.readouterr().err
+
+
+def test_coverage_runs_the_closed_loop_over_the_seeds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["experiment", "coverage", "--seeds", "1-2,5", "--truth-seeds", "", "--rooms", "2",
+            "--viewers", "60", "--minutes", "4", "--arms", "a=0.5,b=0.5", "--json"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    result = orjson.loads(out)
+    assert result["runs"] == 3 and [a["arm"] for a in result["arms"]] == ["a", "b"]
+    assert all(0 <= a["covered"] <= 3 and 0 < a["truth"] < 1 for a in result["arms"])
+    assert "3 closed-loop runs of 2 rooms, 60 viewers, 4 min" in err
+    assert main(argv) == 0 and orjson.loads(capsys.readouterr().out) == result  # seeded
+
+
+@pytest.mark.parametrize(("seeds", "message"), [
+    ("x", "--seeds: 'x' is not a seed or a range like 1-20"),
+    ("5-1", "--seeds: the range '5-1' is empty"),
+    (",", "--seeds names no seed"),
+])
+def test_coverage_refuses_seeds_it_cannot_read(
+    capsys: pytest.CaptureFixture[str], seeds: str, message: str
+) -> None:
+    assert main(["experiment", "coverage", "--seeds", seeds]) == 2
+    assert message in capsys.readouterr().err
