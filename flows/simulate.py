@@ -25,10 +25,7 @@ def _closed_loop(args: argparse.Namespace, settings: Settings, world_regime: Any
     if args.recs:
         write_jsonl(args.recs, run.pushes)
     if args.experiment_log:
-        write_jsonl(
-            args.experiment_log,
-            [{"kind": "ghost_push", **g} for g in run.ghosts] + run.assignments,
-        )
+        write_jsonl(args.experiment_log, run.experiment_log())
     summary = run.summary()
     if args.summary_json:
         Path(args.summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

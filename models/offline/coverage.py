@@ -55,8 +55,7 @@ class Coverage:
 
 
 def readout_of(run: ClosedLoopRun) -> Readout:
-    log = [{"kind": "ghost_push", **g} for g in run.ghosts] + run.assignments
-    return read_experiment(run.events, run.pushes, log, seed=run.seed)
+    return read_experiment(run.events, run.pushes, run.experiment_log(), seed=run.seed)
 
 
 def coverage(read: Sequence[Readout], others: Iterable[Readout] = (), cut_runs: int = 0,

@@ -30,6 +30,7 @@ from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.messages import PushBatch, push_dicts
 from models.experiment.allocation import Assignments, new_allocator
+from models.experiment.log import GHOST_PUSH
 from models.experiment.serving import Ghosts
 from models.params import RoomParams
 from models.room import Room, RoomStats
@@ -69,6 +70,10 @@ class ClosedLoopRun:
     arms: dict[str, ArmTally]
     seed: int
     cut_rooms: int = 0  # rooms whose allocation cut an arm (stop-loss)
+
+    def experiment_log(self) -> list[dict[str, Any]]:
+        """The experiment log the job would write: ghost pushes, then assignments."""
+        return [{"kind": GHOST_PUSH, **g} for g in self.ghosts] + self.assignments
 
     def summary(self, resamples: int = 400) -> dict[str, Any]:
         """Per arm: pushes, opens, open rate, purchases and revenue per viewer-hour (all, and
