@@ -74,14 +74,7 @@ def _read(consumer: Consumer, brokers: str, topic: str,
     at = {tp.partition: tp.offset for tp in start}
     heard = time.monotonic()
     while ends:
-        messages = consumer.consume(_BATCH, _POLL_S)
-        if messages:
-            heard = time.monotonic()
-        elif time.monotonic() - heard > timeout_s:
-            late = ", ".join(f"{p} at offset {at[p]} of {end}" for p, end in sorted(ends.items()))
-            raise ValueError(f"topic {topic!r}: nothing delivered for {timeout_s:g} s before"
-                             f" the end (partition {late}); is {brokers!r} up?")
-        for msg in messages:
+        for msg in consumer.consume(_BATCH, _POLL_S):
             partition = msg.partition()
             if partition is None or partition not in ends:
                 continue
@@ -89,6 +82,7 @@ def _read(consumer: Consumer, brokers: str, topic: str,
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     del ends[partition]  # at the end: nothing was written after ours
+                    heard = time.monotonic()
                 elif error.fatal():
                     raise ValueError(f"topic {topic!r} partition {partition}: {error.str()}")
                 continue  # transient: librdkafka retries
@@ -99,6 +93,11 @@ def _read(consumer: Consumer, brokers: str, topic: str,
                 del ends[partition]  # written after the read began
                 continue
             at[partition] = offset + 1
+            heard = time.monotonic()  # progress: only records and ends count, not errors
             yield Origin(topic, partition, offset), msg.value() or b""
             if offset + 1 >= ends[partition]:
                 del ends[partition]
+        if ends and time.monotonic() - heard > timeout_s:
+            late = ", ".join(f"{p} at offset {at[p]} of {end}" for p, end in sorted(ends.items()))
+            raise ValueError(f"topic {topic!r}: nothing delivered for {timeout_s:g} s before"
+                             f" the end (partition {late}); is {brokers!r} up?")
