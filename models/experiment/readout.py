@@ -105,10 +105,12 @@ class Readout:
         if self.weighted:
             lines += ["purchases per assigned viewer (adaptive allocation: weighted by"
                       " 1 / assignment probability)",
-                      f"{'arm':<16}{'viewers':>9}{'plain':>9}{'weighted [95% interval]':>30}"]
+                      f"{'arm':<16}{'viewers':>9}{'plain':>9}{'weighted [95% interval]':>30}"
+                      f"{'P(best)':>9}"]
             for w in self.weighted.values():
                 interval = f"{w.weighted:.4f} [{w.low:.4f}, {w.high:.4f}]"
-                lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}")
+                lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}"
+                             f"{w.p_best:>9.3f}")
         return "\n".join(lines)
 
 

@@ -7,7 +7,8 @@ viewers came. Every assignment records the probability ``p`` it was made with, s
 assigned viewer can be weighted by ``1 / p``: the Hájek estimate Σ y/p ÷ Σ 1/p over the arm's
 viewers estimates what the arm would give the whole assigned audience. Under a fixed split
 (every ``p`` the arm's share) it is the plain mean. The interval is a seeded Bayesian
-bootstrap over the arm's viewers (exponential weights), 95 %.
+bootstrap over the arm's viewers (exponential weights), 95 %; P(best) is the share of
+draws (the arms' drawn independently) in which the arm's weighted mean is the highest.
 
 A viewer is a (room, user) pair with its first assignment there (a viewer forgotten by
 the room and assigned again keeps the first); ``y`` is the purchases the readout attributed
@@ -40,6 +41,7 @@ class Weighted:
     weighted: float  # the same, each viewer weighted by 1 / assignment probability
     low: float
     high: float
+    p_best: float  # share of the bootstrap draws in which this arm's weighted mean is highest
 
 
 def weighted_purchases(
@@ -62,16 +64,28 @@ def weighted_purchases(
         _, _, arm, p = first[key]
         per_arm.setdefault(arm, []).append((float(purchases.get(key, 0)), p))
     rng = np.random.default_rng(seed)
-    return {arm: _estimate(arm, per_arm[arm], rng) for arm in sorted(per_arm)}
+    arms = sorted(per_arm)
+    if not arms:
+        return {}
+    draws = np.stack([_draws(per_arm[arm], rng) for arm in arms])
+    best = np.bincount(draws.argmax(axis=0), minlength=len(arms)) / DRAWS
+    out = {}
+    for n, arm in enumerate(arms):
+        y = np.array([r[0] for r in per_arm[arm]])
+        w = 1.0 / np.clip(np.array([r[1] for r in per_arm[arm]]), 1e-6, 1.0)
+        low, high = np.percentile(draws[n], [2.5, 97.5])
+        out[arm] = Weighted(arm, len(y), round(float(y.mean()), 6),
+                            round(float(w @ y / w.sum()), 6), round(float(low), 6),
+                            round(float(high), 6), round(float(best[n]), 4))
+    return out
 
 
-def _estimate(arm: str, rows: list[tuple[float, float]], rng: np.random.Generator) -> Weighted:
+def _draws(rows: list[tuple[float, float]], rng: np.random.Generator) -> np.ndarray:
+    """``DRAWS`` Bayesian-bootstrap draws of the arm's weighted mean."""
     y = np.array([r[0] for r in rows])
     w = 1.0 / np.clip(np.array([r[1] for r in rows]), 1e-6, 1.0)
-    draws = []
+    chunks = []
     for _ in range(DRAWS // _CHUNK):
         g = rng.exponential(size=(_CHUNK, len(y))) * w
-        draws.append((g @ y) / g.sum(axis=1))
-    low, high = np.percentile(np.concatenate(draws), [2.5, 97.5])
-    return Weighted(arm, len(y), round(float(y.mean()), 6), round(float(w @ y / w.sum()), 6),
-                    round(float(low), 6), round(float(high), 6))
+        chunks.append((g @ y) / g.sum(axis=1))
+    return np.concatenate(chunks)

@@ -76,3 +76,12 @@ def test_the_readout_weights_the_purchases_it_attributed() -> None:
     assert "weighted by 1 / assignment probability" in readout.format_table()
     assert set(readout.to_dict()["weighted"]) == {"a", "b"}
     assert "weighted" not in read_experiment(events, pushes).to_dict()  # no assignments
+
+
+def test_p_best_follows_the_weighted_means() -> None:
+    rows = [_assigned(f"u{n}", "ab"[n % 2], 0.5) for n in range(2_000)]
+    bought = {("r", f"u{n}"): int(n % 2 == 0 and n % 10 != 0) for n in range(2_000)}  # a buys
+    est = weighted_purchases(rows, bought)
+    assert est["a"].p_best == 1.0 and est["b"].p_best == 0.0
+    same = weighted_purchases(rows, {("r", f"u{n}"): int(n % 4 < 2) for n in range(2_000)})
+    assert 0.05 < same["a"].p_best < 0.95 and same["a"].p_best + same["b"].p_best == 1.0
