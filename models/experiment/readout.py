@@ -85,11 +85,18 @@ class Readout:
         """The arm whose P(best) reaches ``WIN_P_BEST`` at the planned end, if any."""
         return next((a.arm for a in self.arms.values() if a.p_best >= WIN_P_BEST), None)
 
+    @property
+    def weighted_winner(self) -> str | None:
+        """Under an adaptive allocation, the arm whose weighted purchases per viewer reach
+        ``WIN_P_BEST`` (the per-push ``winner`` is biased there), if any."""
+        return next((w.arm for w in self.weighted.values() if w.p_best >= WIN_P_BEST), None)
+
     def to_dict(self) -> dict[str, Any]:
         out = {"stopping_rule": self.stopping_rule, "winner": self.winner,
                "arms": {name: asdict(a) for name, a in self.arms.items()}}
         if self.weighted:
             out["weighted"] = {name: asdict(w) for name, w in self.weighted.items()}
+            out["weighted_winner"] = self.weighted_winner
         return out
 
     def format_table(self) -> str:
@@ -101,7 +108,8 @@ class Readout:
             interval = f"{a.conversion:.4f} [{a.low:.4f}, {a.high:.4f}]"
             lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
                          f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
-        lines.append(f"winner: {self.winner or 'none declared'}")
+        adaptive = " (per push: biased under this adaptive allocation, see below)"
+        lines.append(f"winner: {self.winner or 'none declared'}{adaptive if self.weighted else ''}")
         if self.weighted:
             lines += ["purchases per assigned viewer (adaptive allocation: weighted by"
                       " 1 / assignment probability)",
@@ -111,6 +119,8 @@ class Readout:
                 interval = f"{w.weighted:.4f} [{w.low:.4f}, {w.high:.4f}]"
                 lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}"
                              f"{w.p_best:>9.3f}")
+            lines.append(f"winner by weighted purchases per viewer: "
+                         f"{self.weighted_winner or 'none declared'}")
         return "\n".join(lines)
 
 

@@ -85,3 +85,18 @@ def test_p_best_follows_the_weighted_means() -> None:
     assert est["a"].p_best == 1.0 and est["b"].p_best == 0.0
     same = weighted_purchases(rows, {("r", f"u{n}"): int(n % 4 < 2) for n in range(2_000)})
     assert 0.05 < same["a"].p_best < 0.95 and same["a"].p_best + same["b"].p_best == 1.0
+
+
+def test_under_an_adaptive_allocation_the_report_names_the_weighted_winner() -> None:
+    pushes = [{"rec_id": f"p{n}", "room_id": "r", "user_id": f"u{n}", "trigger_id": "t",
+               "ts": 1_000, "arm": "ab"[n % 2], "items": [{"item_id": "i"}]}
+              for n in range(2_000)]
+    log = [_assigned(f"u{n}", "ab"[n % 2], 0.5) for n in range(2_000)]
+    events = [{"event_id": f"e{n}", "type": "purchase", "room_id": "r", "user_id": f"u{n}",
+               "ts": 2_000, "item_id": "i", "amount": 1.0} for n in range(0, 2_000, 4)]  # a buys
+    readout = read_experiment(events, pushes, log)
+    assert readout.weighted_winner == "a" and readout.to_dict()["weighted_winner"] == "a"
+    table = readout.format_table()
+    assert "winner: a (per push: biased under this adaptive allocation" in table
+    assert table.endswith("winner by weighted purchases per viewer: a")
+    assert "weighted_winner" not in read_experiment(events, pushes).to_dict()
