@@ -13,13 +13,14 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from features.contract.events import Origin
 from flows.evaluate_inputs import check_exists, print_report
 from flows.settings import Settings
 
-Raw = tuple[Origin, bytes]
+if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the CLI
+    from models.experiment.inputs import Raw
 
 KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic")
 
@@ -125,7 +126,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     return 0
 
 
-Source = tuple[str, Iterator[Raw]]
+Source: TypeAlias = "tuple[str, Iterator[Raw]]"
 
 
 def _sources(args: argparse.Namespace,

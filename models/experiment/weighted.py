@@ -67,12 +67,12 @@ def weighted_purchases(
     arms = sorted(per_arm)
     if not arms:
         return {}
-    draws = np.stack([_draws(per_arm[arm], rng) for arm in arms])
+    yw = [(np.array([r[0] for r in per_arm[arm]]),
+           1.0 / np.clip(np.array([r[1] for r in per_arm[arm]]), 1e-6, 1.0)) for arm in arms]
+    draws = np.stack([_draws(y, w, rng) for y, w in yw])
     best = np.bincount(draws.argmax(axis=0), minlength=len(arms)) / DRAWS
     out = {}
-    for n, arm in enumerate(arms):
-        y = np.array([r[0] for r in per_arm[arm]])
-        w = 1.0 / np.clip(np.array([r[1] for r in per_arm[arm]]), 1e-6, 1.0)
+    for n, (arm, (y, w)) in enumerate(zip(arms, yw, strict=True)):
         low, high = np.percentile(draws[n], [2.5, 97.5])
         out[arm] = Weighted(arm, len(y), round(float(y.mean()), 6),
                             round(float(w @ y / w.sum()), 6), round(float(low), 6),
@@ -80,10 +80,8 @@ def weighted_purchases(
     return out
 
 
-def _draws(rows: list[tuple[float, float]], rng: np.random.Generator) -> np.ndarray:
-    """``DRAWS`` Bayesian-bootstrap draws of the arm's weighted mean."""
-    y = np.array([r[0] for r in rows])
-    w = 1.0 / np.clip(np.array([r[1] for r in rows]), 1e-6, 1.0)
+def _draws(y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``DRAWS`` Bayesian-bootstrap draws of the weighted mean of ``y`` (weights ``w``)."""
     chunks = []
     for _ in range(DRAWS // _CHUNK):
         g = rng.exponential(size=(_CHUNK, len(y))) * w
