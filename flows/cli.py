@@ -168,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--ablations", action="store_true",
                      help="also run the job without each feature group (8 more runs a cell)")
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
+    lab.add_argument("--attacks", action="store_true",
+                     help="also run the rooms under each manipulation of models.sim.attacks"
+                          " (one vote, a click farm, sybils)")
     fit = sub.add_parser(
         "fit", help="fit the choice model's weights on past events, for --choice-weights",
         description="Replay past events through the job's rooms and fit the choice model's "

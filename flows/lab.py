@@ -37,6 +37,8 @@ from models.offline.evaluation import (
     load_jsonl,
 )
 from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
+from models.params import RoomParams
+from models.sim.attacks import ATTACKS, inject, outcome, replay_pushes
 from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
@@ -71,6 +73,8 @@ class LabRow:
     by_time: dict[str, dict[str, float]] = field(default_factory=dict)  # minute -> ranker
     calibration: list[tuple[float, float, int]] = field(default_factory=list)
     heatmap: dict[str, Any] | None = None
+    # attack -> clean and attacked target share and others' HR (models.sim.attacks)
+    attacks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def of_oracle(self) -> float:
@@ -79,10 +83,11 @@ class LabRow:
 
 def run_cell(
     name: str, seed: int, rooms: int, viewers: int, minutes: float, k: int, workdir: Path,
-    ablations: bool = False,
+    ablations: bool = False, attacks: bool = False,
 ) -> LabRow:
     """One regime and seed: world, job, evaluation; then the job's hindsight bound, its
-    River peer (``--learner river``) and, with ``ablations``, the job without each group."""
+    River peer (``--learner river``), with ``ablations`` the job without each group, and
+    with ``attacks`` the job's rooms under each of ``models.sim.attacks``."""
     world = World(seed, rooms, viewers, minutes, regime=regime(name))
     events = workdir / f"{name}-{seed}.jsonl"
     with open(events, "wb") as fh:
@@ -124,7 +129,23 @@ def run_cell(
             hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
     return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
-                  _heatmap(replayed))
+                  _heatmap(replayed), attacked(world, settings.room) if attacks else {})
+
+
+def attacked(world: World, params: RoomParams) -> dict[str, dict[str, float]]:
+    """Per attack: how often the attacked item reached the other viewers' pushes, and their
+    HR@3, on the clean world and under the attack."""
+    events = list(world.events())
+    clean = replay_pushes(events, params)
+    out = {}
+    for attack in ATTACKS:
+        stream, targets = inject(events, attack)
+        before = outcome(events, clean, targets)
+        after = outcome(stream, replay_pushes(stream, params), targets)
+        out[attack] = {"clean_share": before.target_share, "share": after.target_share,
+                       "clean_hr": before.others_hr, "hr": after.others_hr,
+                       "pushes": float(after.pushes)}
+    return out
 
 
 def scored(metrics: dict[str, Any], arms: tuple[str, ...],
@@ -212,10 +233,11 @@ def run_lab(
     k: int = 3,
     regimes: tuple[str, ...] = tuple(REGIMES),
     ablations: bool = False,
+    attacks: bool = False,
 ) -> list[LabRow]:
     with tempfile.TemporaryDirectory(prefix="roomrank-lab-") as tmp:
         return [
-            run_cell(name, seed, rooms, viewers, minutes, k, Path(tmp), ablations)
+            run_cell(name, seed, rooms, viewers, minutes, k, Path(tmp), ablations, attacks)
             for name in regimes
             for seed in seeds
         ]
@@ -252,6 +274,21 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
             for b in buckets
         )
         lines.append(f"{name:<18}{cells}")
+    if any(r.attacks for r in rows):
+        lines += ["", "Manipulation (models.sim.attacks): the other viewers' pushes holding the"
+                  " attacked item, and their HR@3, clean -> attacked",
+                  f"{'regime':<18}" + "".join(f"{a + ' share':>22}{a + ' HR':>20}"
+                                              for a in ATTACKS)]
+        for name in dict.fromkeys(r.regime for r in rows):
+            runs = [r.attacks for r in rows if r.regime == name and r.attacks]
+
+            def mean(attack: str, key: str, runs: list[Any] = runs) -> float:
+                return statistics.fmean(a[attack][key] for a in runs)
+
+            cells = "".join(
+                f"{mean(a, 'clean_share'):>14.2f} ->{mean(a, 'share'):>5.2f}"
+                f"{mean(a, 'clean_hr'):>11.3f} ->{mean(a, 'hr'):>6.3f}" for a in ATTACKS)
+            lines.append(f"{name:<18}{cells}")
     return "\n".join(lines)
 
 
@@ -259,7 +296,7 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
     return [
         {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history,
          "hindsight_weights": r.hindsight_weights, "by_time": r.by_time,
-         "calibration": r.calibration, "heatmap": r.heatmap}
+         "calibration": r.calibration, "heatmap": r.heatmap, "attacks": r.attacks}
         for r in rows
     ]
 
@@ -279,7 +316,7 @@ def lab_command(args: argparse.Namespace) -> int:
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
         raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
-                   ablations=args.ablations)
+                   ablations=args.ablations, attacks=args.attacks)
     if args.report:
         from flows.lab_report import write_report
 

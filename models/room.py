@@ -22,6 +22,7 @@ from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.dedup import Deduplicator, Seen
 from features.state.reorder import ReorderBuffer
 from features.state.viewers import ViewerTable
+from features.state.votes import cast_vote, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.choice_columns import ColumnCache
@@ -268,23 +269,28 @@ class Room:
                 self._learn(row, item, FEEDBACK[etype])
             return
         target = FEEDBACK[etype]
+        # What everyone is shown moves by one vote per (viewer, item), however often the
+        # viewer repeats it (features.state.votes): a click farm is one voice.
+        vote = cast_vote(viewers.voted, row, vote_bit(item_id)) if item_id is not None else 1.0
         if etype == "push_open":  # a choice among the pushed items: taste, not the funnel
-            self._record_choice(row, item, etype, ts)
+            self._record_choice(row, item, etype, ts, vote)
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         self._score_last_push(row, item, etype, ts, stats)
         self._learn_choice(row, item, ts, stats)
-        self._record_choice(row, item, etype, ts)
+        self._record_choice(row, item, etype, ts, vote)
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
-        self.window.add(item, _CHANNEL[etype], 1.0, ts)
+        if vote:
+            self.window.add(item, _CHANNEL[etype], vote, ts)
 
-    def _record_choice(self, row: int, item: int, etype: str, ts: int) -> None:
+    def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float) -> None:
         sc = self.showcase
         shown = self.columns.get(self.items, sc).exposure if sc is not None else None
-        record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown)
+        record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown,
+                      vote)
 
     def _learn(self, row: int, item: int, target: float) -> None:
         """Feedback targets are scaled by √d so that the attention logits q·k/√d land on
@@ -327,7 +333,11 @@ class Room:
         if chosen is None:  # acted on an item of an earlier showcase: not a choice among these
             return
         self._vectors_for(row)
-        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen)
+        # The room's weights are everyone's: a viewer's pull on them grows like the log of
+        # their choices in a category (features.state.votes), so no one account trains them.
+        earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
+        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
+                                    learning_weight(earlier))
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))

@@ -97,39 +97,49 @@ def record_choice(
     action: str,
     ts: int,
     shown: Exposure | None = None,
+    vote: float = 1.0,
 ) -> None:
     """Viewer ``row`` acted (``action``) on item row ``item`` at ``ts``. Opening a push
     counts: the viewer picked that item among those pushed. ``shown``: ``exposure`` of the
-    showcase, if the caller keeps it. ``record_choice_reference`` is the readable twin."""
+    showcase, if the caller keeps it. ``vote``: how much the choice counts in the room's and
+    the items' statistics (``features.state.votes``: 0 for a viewer's repeat of an item); the
+    viewer's own always count it whole. ``record_choice_reference`` is the readable twin."""
     if showcase is not None and len(showcase):
         shown = shown if shown is not None else exposure(items, showcase)
         if item in shown.on_show:
             share, spread = shown.share, shown.spread
-            viewers.cat_exposed[row] += spread
-            room.cat_exposed += spread
-            items.exposed[shown.rows] += share  # showcase rows are distinct
             chosen = int(items.category[item])
+            viewers.cat_exposed[row] += spread
             viewers.cat_chosen[row, chosen] += 1.0
-            room.cat_chosen[chosen] += 1.0
-            items.chosen[item] += 1.0
-            segments = viewers.segments[row].nonzero()[0]
-            if segments.size:
-                room.seg_exposed[segments] += spread
-                room.seg_chosen[segments, chosen] += 1.0
-                items.seg_exposed[shown.rows_down, segments] += share
-                items.seg_chosen[item, segments] += 1.0
+            if vote:
+                if vote != 1.0:
+                    share, spread = share * vote, spread * vote
+                room.cat_exposed += spread
+                items.exposed[shown.rows] += share  # showcase rows are distinct
+                room.cat_chosen[chosen] += vote
+                items.chosen[item] += vote
+                segments = viewers.segments[row].nonzero()[0]
+                if segments.size:
+                    room.seg_exposed[segments] += spread
+                    room.seg_chosen[segments, chosen] += vote
+                    items.seg_exposed[shown.rows_down, segments] += share
+                    items.seg_chosen[item, segments] += vote
     remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
              item + 1, seconds(ts), FUNNEL.get(action, 1))
-    _price_evidence(viewers, items, room, row, item, action)
+    _price_evidence(viewers, items, room, row, item, action, vote)
 
 
 def _price_evidence(viewers: ViewerTable, items: ItemTable, room: RoomChoices, row: int,
-                    item: int, action: str) -> None:
-    """The price acted on, as evidence of the viewer's budget and their tier's."""
+                    item: int, action: str, vote: float) -> None:
+    """The price acted on, as evidence of the viewer's budget and (by ``vote``) their
+    tier's."""
     weight = PRICE_WEIGHT.get(action, 1.0)
     log_price = math.log1p(float(items.price[item]))
     viewers.price_w[row] += weight
     viewers.price_lp[row] += weight * log_price
+    if not vote:
+        return
+    weight *= vote
     own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
     for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
         room.tier_w[b] += weight
@@ -145,6 +155,7 @@ def record_choice_reference(
     showcase: Showcase | None,
     action: str,
     ts: int,
+    vote: float = 1.0,
 ) -> None:
     """``record_choice`` as first written, one step at a time: the readable twin
     (``tests/features/state/test_choices_fast.py``)."""
@@ -152,21 +163,21 @@ def record_choice_reference(
         share = 1.0 / len(showcase)
         spread = np.bincount(items.category[showcase.rows], minlength=CATEGORY_SLOTS) * share
         viewers.cat_exposed[row] += spread
-        room.cat_exposed += spread
-        items.exposed[showcase.rows] += share  # showcase rows are distinct
+        room.cat_exposed += spread * vote
+        items.exposed[showcase.rows] += share * vote  # showcase rows are distinct
         chosen = int(items.category[item])
         viewers.cat_chosen[row, chosen] += 1.0
-        room.cat_chosen[chosen] += 1.0
-        items.chosen[item] += 1.0
+        room.cat_chosen[chosen] += vote
+        items.chosen[item] += vote
         segments = np.flatnonzero(viewers.segments[row])
         if segments.size:
-            room.seg_exposed[segments] += spread
-            room.seg_chosen[segments, chosen] += 1.0
-            items.seg_exposed[np.ix_(showcase.rows, segments)] += share
-            items.seg_chosen[item, segments] += 1.0
+            room.seg_exposed[segments] += spread * vote
+            room.seg_chosen[segments, chosen] += vote
+            items.seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
+            items.seg_chosen[item, segments] += vote
     remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
                        viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))
-    _price_evidence(viewers, items, room, row, item, action)  # no fast path: one version
+    _price_evidence(viewers, items, room, row, item, action, vote)  # one version
 
 
 def record_engagement(viewers: ViewerTable, row: int, item: int, ts: int) -> None:

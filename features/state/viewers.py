@@ -58,6 +58,9 @@ class ViewerTable:
         # Evidence of purchasing power: weighted log prices of the items acted on.
         self.price_w = np.zeros(0, dtype=np.float32)
         self.price_lp = np.zeros(0, dtype=np.float32)
+        # The items whose choice by the viewer already counted in the room's statistics, as
+        # hashed bits (``features.state.votes``): one viewer, one vote per item.
+        self.voted = np.zeros(0, dtype=np.uint64)
         # The room's pushes to the viewer: experiment arm (−1: drawn at the first push), the
         # trigger ts of the last push (−1: none) and its items (item rows, −1: none). The room
         # sets them for a new row; a forgotten row is zeroed like every column.
@@ -68,7 +71,7 @@ class ViewerTable:
     _COLUMNS: Final = (
         "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",
         "recent_item", "recent_ts", "recent_kind", "engaged_item", "engaged_ts", "price_w",
-        "price_lp", "arm", "pushed_at", "pushed_items",
+        "price_lp", "voted", "arm", "pushed_at", "pushed_items",
     )  # fmt: skip
 
     def __len__(self) -> int:

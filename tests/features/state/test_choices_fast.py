@@ -1,12 +1,14 @@
 """``record_choice`` (with and without the showcase's ``Exposure`` kept by the caller) leaves
 exactly the tables its readable twin ``record_choice_reference`` leaves, over random runs of
-choices, showcase changes and viewers with and without segments."""
+choices (counting as a whole, no or half a vote), showcase changes and viewers with and
+without segments."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,11 +24,13 @@ from features.state.choices import (
     remember_reference,
 )
 from features.state.viewers import ViewerTable
+from features.state.votes import cast_vote, vote_bit
 
 _step = st.one_of(
     st.tuples(st.just("show"), st.sets(st.integers(0, 9), min_size=1, max_size=6),
               st.integers(-1, 5)),
-    st.tuples(st.sampled_from(sorted(FUNNEL)), st.integers(0, 3), st.integers(0, 9)),
+    st.tuples(st.sampled_from(sorted(FUNNEL)), st.integers(0, 3), st.integers(0, 9),
+              st.sampled_from([1.0, 0.0, 0.5])),  # the choice's vote (features.state.votes)
 )
 
 
@@ -59,11 +63,11 @@ def test_record_choice_equals_its_twin(steps: list[Any], keep: bool) -> None:
             showcases = [tables[1].show(f"s{ts}", ts * 1000, shown, spot)
                          for tables in (fast, slow)]
             continue
-        action, row, item = step
+        action, row, item, vote = step
         sc = showcases[0]
         kept = exposure(fast[1], sc) if keep and sc is not None else None
-        record_choice(*fast, row, item, sc, action, ts * 1000, kept)
-        record_choice_reference(*slow, row, item, showcases[1], action, ts * 1000)
+        record_choice(*fast, row, item, sc, action, ts * 1000, kept, vote)
+        record_choice_reference(*slow, row, item, showcases[1], action, ts * 1000, vote)
     for a, b in zip(_state(*fast), _state(*slow), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -77,3 +81,19 @@ def test_remember_equals_its_twin(keys: list[int]) -> None:
         remember_reference(*rows[1], key, ts, key % 3 + 1)
         for a, b in zip(*rows, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_repeated_choice_counts_once_for_the_room_and_whole_for_the_viewer() -> None:
+    viewers, items, room = _tables()
+    shown = tuple(ShowcaseItem(f"i{i}", 5.0, f"c{i % 3}") for i in range(4))
+    sc = items.show("s", 1000, shown, None)
+    voted = viewers.voted
+    bit = vote_bit("i1")
+    for n in range(50):
+        record_choice(viewers, items, room, 0, 1, sc, "item_click", 2000 + n,
+                      vote=cast_vote(voted, 0, bit))
+    assert float(viewers.cat_chosen[0, items.category[1]]) == 50.0
+    assert viewers.price_w[0] == 50.0
+    assert items.chosen[1] == 1.0 and room.cat_chosen.sum() == 1.0
+    assert items.exposed.sum() == pytest.approx(1.0)
+    assert room.tier_w.sum() == 1.0  # the viewer's tier-less pool only
