@@ -63,7 +63,8 @@ PUSH_HIT_RATE: Final = Gauge(
 )
 CONVERSIONS: Final = Counter(
     "roomrank_push_conversions_total",
-    "Pushed items clicked or bought by their viewer within the conversion window",
+    "Pushes whose items their viewer clicked or bought within the conversion window"
+    " (a push counts once per action)",
     ["arm", "action"],
 )
 LEARNER_REFUSED: Final = Counter(

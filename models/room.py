@@ -98,6 +98,7 @@ class Room:
     arm = _viewer_column("arm")
     pushed_at = _viewer_column("pushed_at")
     pushed_items = _viewer_column("pushed_items")
+    push_converted = _viewer_column("push_converted")
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> bytes:
@@ -351,6 +352,13 @@ class Room:
         if etype == "item_click":
             stats.hits.append((arm, hit))
         if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
+            # A push converts once per action (as the readout counts it): one viewer buying
+            # a pushed item again and again must not win its arm the room's allocation.
+            done = int(self.push_converted[row])
+            bit = 1 if etype == "item_click" else 2
+            if done & bit:
+                return
+            self.push_converted[row] = done | bit
             stats.conversions.append((arm, "click" if etype == "item_click" else "purchase"))
             if etype == "purchase" and self.allocator is not None:
                 self.allocator.converted(int(self.arm[row]), now=ts)
@@ -380,6 +388,7 @@ class Room:
             self._allocate(rows, event, out)
         served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
                        self.pushed_at, self.pushed_items)
+        self.push_converted[rows[self.pushed_at[rows] == event.ts]] = 0  # new pushes
         for batch in served.pushes:
             batch.read_at = read_at
             out.append(batch)

@@ -67,11 +67,14 @@ class ViewerTable:
         self.arm = np.zeros(0, dtype=np.int8)
         self.pushed_at = np.zeros(0, dtype=np.int64)
         self.pushed_items = np.zeros((0, push_width), dtype=np.int64)
+        # What the last push already converted (1: a click of one of its items, 2: a
+        # purchase): a push converts once per action, however often its viewer repeats it.
+        self.push_converted = np.zeros(0, dtype=np.uint8)
 
     _COLUMNS: Final = (
         "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",
         "recent_item", "recent_ts", "recent_kind", "engaged_item", "engaged_ts", "price_w",
-        "price_lp", "voted", "arm", "pushed_at", "pushed_items",
+        "price_lp", "voted", "arm", "pushed_at", "pushed_items", "push_converted",
     )  # fmt: skip
 
     def __len__(self) -> int:

@@ -1,4 +1,5 @@
-"""A room bounds one viewer's pull on what everyone shares (``features.state.votes``)."""
+"""A room bounds one viewer's pull on what everyone shares: the statistics and the learner
+(``features.state.votes``), and the experiment's conversions."""
 
 from __future__ import annotations
 
@@ -51,3 +52,40 @@ def test_the_votes_survive_a_snapshot() -> None:
     restored.accept([event(99, type="item_click", ts=T0 + 99_000, user_id="bot",
                            item_id="sku-0")])
     assert restored.items.chosen[restored.items.rows.get("sku-0")] == 1.0
+
+
+def test_a_push_converts_once_per_action_however_often_its_viewer_buys() -> None:
+    from dataclasses import replace
+
+    from features.contract.messages import PushBatch
+    from models.arms import Arms
+    from models.room_outputs import RoomStats
+
+    params = replace(RoomParams(), arms=Arms.parse("a=0.5,b=0.5"), allocation="thompson")
+    room = Room("r", params)
+    out = room.accept([event(0, type="showcase", ts=T0, spotlight=None, items=_ITEMS),
+                       event(1, type="enter", ts=T0 + 10, user_id="buyer"),
+                       event(2, type="heartbeat", ts=T0 + 3_000, user_id="buyer",
+                             watch_ms=1000)])
+    pushed = next(b for b in out if isinstance(b, PushBatch))
+    item = pushed.item_ids[int(pushed.top[0, 0])]
+    arm = params.arms.names.index(pushed.arms[0])
+    repeats = [event(10 + n, type=kind, ts=T0 + 5_000 + 100 * n, user_id="buyer",
+                     item_id=item, **({"amount": 5.0} if kind == "purchase" else {}))
+               for n, kind in enumerate(["item_click", "purchase"] * 10)]
+    out += room.accept(repeats) + room.flush()
+    conversions = [c for s in out if isinstance(s, RoomStats) for c in s.conversions]
+    assert sorted(conversions) == [(pushed.arms[0], "click"), (pushed.arms[0], "purchase")]
+    assert room.allocator is not None and room.allocator.wins[arm] == 1
+    # a new push (the showcase changes) can convert again
+    out = room.accept([event(40, type="showcase", ts=T0 + 60_000, spotlight=None,
+                             items=_ITEMS[::-1]),
+                       event(41, type="heartbeat", ts=T0 + 63_000, user_id="buyer",
+                             watch_ms=1000)])
+    again = next(b for b in out if isinstance(b, PushBatch))
+    fresh = again.item_ids[int(again.top[0, 0])]
+    out = room.accept([event(42, type="purchase", ts=T0 + 65_000, user_id="buyer",
+                             item_id=fresh, amount=5.0)]) + room.flush()
+    assert [c for s in out if isinstance(s, RoomStats) for c in s.conversions] == [
+        (again.arms[0], "purchase")]
+    assert room.allocator.wins[arm] == 2
