@@ -3,7 +3,8 @@
 A page people open: HR@3 of the job and every peer per regime; HR@3 by the viewer's history in
 the room (a model that does not rise with history is failing); HR@3 over the world's time
 (does the online model close on its hindsight bound as the rooms learn?); the calibration of
-the choice model's probabilities; and one room's attention over a showcase change. matplotlib
+the choice model's probabilities; one room's attention over a showcase change; and, with
+``--attacks``, how far manipulators moved the other viewers' pushes. matplotlib
 draws the PNGs (Agg backend, no display); it is imported only here, so the job never pays.
 """
 
@@ -48,6 +49,9 @@ def write_report(rows: list[LabRow], directory: str | Path, heading: str = LAB_H
     _history(rows, out / "hr_by_history.png")
     _over_time(rows, out / "hr_over_time.png")
     _calibration(rows, out / "calibration.png")
+    attacked = [r for r in rows if r.attacks]
+    if attacked:
+        _manipulation(attacked, out / "manipulation.png")
     heatmap = next((r.heatmap for r in rows if r.heatmap), None)
     if heatmap is not None:
         _heatmap(heatmap, out / "attention_heatmap.png")
@@ -87,6 +91,7 @@ pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
 against the share of those items that were the one chosen.</p>
 <img id="calibration" src="calibration.png" alt="calibration of the choice probabilities">
 {heat_html}
+{_MANIPULATION_HTML if attacked else ""}
 <h2>Table</h2>
 <pre>{table}</pre>
 </body></html>
@@ -94,6 +99,37 @@ against the share of those items that were the one chosen.</p>
         encoding="utf-8",
     )
     return page
+
+
+_MANIPULATION_HTML = """<h2>Manipulation: the attacked item in the other viewers' pushes</h2>
+<p>Per regime, the share of the other viewers' pushes during an attack that hold its item
+(<code>models/sim/attacks.py</code>): without the attack, with one account's single vote,
+with one account clicking it every 3 s (a click farm), and with twenty accounts taking
+turns. A click farm should move them no more than one vote does.</p>
+<img id="manipulation" src="manipulation.png" alt="share of pushes holding the attacked item">"""
+
+
+def _manipulation(rows: list[LabRow], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    regimes = list(dict.fromkeys(r.regime for r in rows))
+    bars = [("clean", "one-vote", "clean_share"), ("one vote", "one-vote", "share"),
+            ("click farm", "click-farm", "share"), ("20 sybils", "sybil", "share")]
+    colours = ("#7f7f7f", "#2ca02c", "#d62728", "#9467bd")
+    fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
+    width = 0.8 / len(bars)
+    for n, ((label, attack, key), colour) in enumerate(zip(bars, colours, strict=True)):
+        values = [statistics.fmean(r.attacks[attack][key] for r in rows if r.regime == name)
+                  for name in regimes]
+        xs = [i + (n - len(bars) / 2) * width + width / 2 for i in range(len(regimes))]
+        ax.bar(xs, values, width, label=label, color=colour)
+    ax.set_xticks(range(len(regimes)), regimes, rotation=15)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of the others' pushes holding the item")
+    ax.legend(ncols=4, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _bars(rows: list[LabRow], regimes: list[str], path: Path) -> None:

@@ -64,10 +64,24 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     page = write_report(ROWS, tmp_path / "report")
     html = page.read_text()
     assert "default" in html and "item-taste" in html and "held-out" in html
+    assert "Manipulation" not in html  # only with --attacks
     _every_plot_decodes_in_a_browser(page, "roomrank-lab-report.png")
 
 
-def _every_plot_decodes_in_a_browser(page: Path, screenshot: str) -> None:
+def test_the_attacks_get_their_plot(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from models.sim.attacks import ATTACKS
+
+    attacks = {a: {"clean_share": 0.15, "share": 0.35 + 0.25 * n, "clean_hr": 0.35,
+                   "hr": 0.34, "pushes": 600.0} for n, a in enumerate(ATTACKS)}
+    page = write_report([replace(r, attacks=attacks) for r in ROWS], tmp_path / "report")
+    assert "Manipulation" in page.read_text()
+    _every_plot_decodes_in_a_browser(page, "roomrank-lab-attacks.png", {"manipulation"})
+
+
+def _every_plot_decodes_in_a_browser(page: Path, screenshot: str,
+                                     extra: frozenset[str] | set[str] = frozenset()) -> None:
     """Chromium loads the page, every image decodes to a real plot, and a screenshot is
     kept in /tmp for a person to look at."""
     probed = page.with_name("probed.html")
@@ -76,7 +90,8 @@ def _every_plot_decodes_in_a_browser(page: Path, screenshot: str) -> None:
     widths = dict(
         probe.split("=") for probe in re.findall(r'<p class="probe">([^<]*)</p>', dom)
     )
-    assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap"}
+    assert set(widths) == {"by-regime", "by-history", "over-time", "calibration", "heatmap",
+                           *extra}
     assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
     shot = page.with_name("report.png")
     _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
