@@ -23,7 +23,7 @@ from models.learners.listwise import ListwiseSoftmax
 from models.params import RoomParams
 from models.room import Room
 
-Choice = tuple[np.ndarray, int]
+Choice = tuple[np.ndarray, int, float]  # showcase features, chosen index, the room's weight
 
 
 @dataclass(slots=True)
@@ -41,7 +41,7 @@ class Heatmap:
 @dataclass(slots=True)
 class Replayed:
     choices: list[Choice] = field(default_factory=list)  # what each room learned from
-    predicted: list[Choice] = field(default_factory=list)  # P(item) before learning, chosen
+    predicted: list[tuple[np.ndarray, int]] = field(default_factory=list)  # P before, chosen
     heatmap: Heatmap | None = None
     events: int = 0  # events the rooms took
     unusable: int = 0  # lines that were dead letters (not events)
@@ -51,13 +51,13 @@ class Replayed:
     calibrate: bool = True  # keep ``predicted``
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
-    def keep(self, x: np.ndarray, chosen: int, p: np.ndarray) -> None:
+    def keep(self, x: np.ndarray, chosen: int, p: np.ndarray, weight: float = 1.0) -> None:
         """Every choice, or a uniform sample (reservoir, seeded: the same stream keeps the
         same sample) when ``max_choices`` bounds the memory a day's stream would take."""
         self.seen += 1
         if self.calibrate:
             self.predicted.append((p, chosen))
-        example = (np.array(x, dtype=np.float32), chosen)
+        example = (np.array(x, dtype=np.float32), chosen, weight)
         if self.max_choices is None or len(self.choices) < self.max_choices:
             self.choices.append(example)
             return
@@ -102,7 +102,7 @@ def _record(room: Room, out: Replayed) -> None:
                   learn: Callable[..., np.ndarray | None] = learn) -> np.ndarray | None:
         p = learn(x, chosen, weight)
         if p is not None:
-            out.keep(x, chosen, p)
+            out.keep(x, chosen, p, weight)
         return p
 
     model.learn_matrix = recording  # type: ignore[method-assign]
@@ -136,23 +136,25 @@ def _look(room: Room, last: dict[str, tuple[list[str], dict[str, np.ndarray]]],
 
 
 def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]:
-    """Every (showcase features, chosen index) the rooms learn from, in arrival order."""
+    """Every (showcase features, chosen index, weight) the rooms learn from, in arrival
+    order."""
     return replay_rooms(lines, params).choices
 
 
 def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02) -> np.ndarray:
     """Weights that fit every choice (in sample), from the priors, by passes of the same
-    listwise step the rooms take (no pull toward the priors).
+    listwise step the rooms take (no pull toward the priors), each weighted as the room
+    weighed it: a viewer repeating choices in a category trains a fit no more than a room.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(0, 1, (6, len(TASTE) + len(POWER)))
-    >>> fit([(x, 2)] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
+    >>> fit([(x, 2, 1.0)] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
     True
     """
     model = ListwiseSoftmax(TASTE, POWER, lr=lr, l2=0.0, initial=PRIORS)
     for _ in range(epochs):
-        for x, chosen in choices:
-            model.learn_matrix(x, chosen)
+        for x, chosen, weight in choices:
+            model.learn_matrix(x, chosen, weight)
     return model.weights.copy()
 
 

@@ -95,6 +95,22 @@ def test_a_long_stream_is_fitted_on_a_bounded_uniform_sample() -> None:
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(sampled.choices, again.choices,
                                                           strict=True))
     # A sample of the whole stream, not its first third: some choices from its last third.
-    where = {x.tobytes(): n for n, (x, _c) in enumerate(whole.choices)}
-    positions = [where[x.tobytes()] for x, _c in sampled.choices]
+    where = {x.tobytes(): n for n, (x, _c, _w) in enumerate(whole.choices)}
+    positions = [where[x.tobytes()] for x, _c, _w in sampled.choices]
     assert max(positions) >= 2 * whole.seen // 3 and min(positions) < whole.seen // 3
+
+
+def test_the_fit_weighs_each_choice_as_the_room_did() -> None:
+    """A choice the room learned from at weight 0 leaves the fit at the priors; a bot's
+    repeats, recorded at 1/n by the room, pull the fit as the room was pulled."""
+    import numpy as np
+
+    from models.choice_features import FEATURES, POWER, PRIORS, TASTE
+    from models.learners.listwise import ListwiseSoftmax
+    from models.offline.hindsight import fit
+
+    x = np.random.default_rng(3).normal(0, 1, (5, len(FEATURES)))
+    priors = ListwiseSoftmax(TASTE, POWER, initial=PRIORS).weights
+    np.testing.assert_array_equal(fit([(x, 1, 0.0)] * 4, epochs=3), priors)
+    moved = np.abs(fit([(x, 1, 1.0)], epochs=3) - priors).sum()
+    assert np.abs(fit([(x, 1, 0.25)], epochs=3) - priors).sum() < moved
