@@ -6,13 +6,17 @@ the world through the job's own rooms (``Room.accept``, no engine), keep every c
 as the room learned from it (the features of the showcase, which item was picked), fit one set
 of weights to all of them (many passes, in sample: it has seen the answers), and run the job
 again starting from those weights, learning nothing. Its HR@k is what this feature set could
-do with perfect weights; the online model should come close.
+do with perfect weights; the online model should come close. ``fit_stream`` (``roomrank
+fit``: the weights new rooms start from) bounds each viewer's weight instead, so that a few
+accounts in yesterday's stream cannot train them (``viewer_weights``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +27,7 @@ from models.learners.listwise import ListwiseSoftmax
 from models.params import RoomParams
 from models.room import Room
 
-Choice = tuple[np.ndarray, int, float]  # showcase features, chosen index, the room's weight
+Choice = tuple[np.ndarray, int, str]  # showcase features, chosen index, "room/viewer"
 
 
 @dataclass(slots=True)
@@ -48,16 +52,19 @@ class Replayed:
     rooms: int = 0
     seen: int = 0  # choices the rooms learned from (``choices`` may hold a sample of them)
     max_choices: int | None = None  # keep a uniform sample of at most this many
+    per_viewer: Counter[str] = field(default_factory=Counter)  # choices seen per viewer
+    viewer: str = ""  # who is choosing now (set as the room learns a choice)
     calibrate: bool = True  # keep ``predicted``
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
-    def keep(self, x: np.ndarray, chosen: int, p: np.ndarray, weight: float = 1.0) -> None:
+    def keep(self, x: np.ndarray, chosen: int, p: np.ndarray) -> None:
         """Every choice, or a uniform sample (reservoir, seeded: the same stream keeps the
         same sample) when ``max_choices`` bounds the memory a day's stream would take."""
         self.seen += 1
+        self.per_viewer[self.viewer] += 1
         if self.calibrate:
             self.predicted.append((p, chosen))
-        example = (np.array(x, dtype=np.float32), chosen, weight)
+        example = (np.array(x, dtype=np.float32), chosen, self.viewer)
         if self.max_choices is None or len(self.choices) < self.max_choices:
             self.choices.append(example)
             return
@@ -96,15 +103,20 @@ def replay_rooms(lines: Iterable[bytes], params: RoomParams, heatmap_viewers: in
 
 def _record(room: Room, out: Replayed) -> None:
     model = room.model
-    learn = model.learn_matrix
+    learn, choose = model.learn_matrix, room._learn_choice
+
+    def choosing(row: int, *args: Any) -> None:
+        out.viewer = f"{room.room_id}/{room.viewers.rows.ids[row]}"
+        choose(row, *args)
 
     def recording(x: np.ndarray, chosen: int, weight: float = 1.0,
                   learn: Callable[..., np.ndarray | None] = learn) -> np.ndarray | None:
         p = learn(x, chosen, weight)
         if p is not None:
-            out.keep(x, chosen, p, weight)
+            out.keep(x, chosen, p)
         return p
 
+    room._learn_choice = choosing  # type: ignore[method-assign,assignment]
     model.learn_matrix = recording  # type: ignore[method-assign]
 
 
@@ -136,25 +148,27 @@ def _look(room: Room, last: dict[str, tuple[list[str], dict[str, np.ndarray]]],
 
 
 def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]:
-    """Every (showcase features, chosen index, weight) the rooms learn from, in arrival
+    """Every (showcase features, chosen index, room/viewer) the rooms learn from, in arrival
     order."""
     return replay_rooms(lines, params).choices
 
 
-def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02) -> np.ndarray:
-    """Weights that fit every choice (in sample), from the priors, by passes of the same
-    listwise step the rooms take (no pull toward the priors), each weighted as the room
-    weighed it: a viewer repeating choices in a category trains a fit no more than a room.
+def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02,
+        weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weights that fit every choice (in sample, each at its weight in ``weights``, else 1),
+    from the priors, by passes of the same listwise step the rooms take (no pull toward the
+    priors).
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(0, 1, (6, len(TASTE) + len(POWER)))
-    >>> fit([(x, 2, 1.0)] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
+    >>> fit([(x, 2, "r/u")] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
     True
     """
     model = ListwiseSoftmax(TASTE, POWER, lr=lr, l2=0.0, initial=PRIORS)
+    weight = list(weights) if weights is not None else [1.0] * len(choices)
     for _ in range(epochs):
-        for x, chosen, weight in choices:
-            model.learn_matrix(x, chosen, weight)
+        for (x, chosen, _viewer), w in zip(choices, weight, strict=True):
+            model.learn_matrix(x, chosen, w)
     return model.weights.copy()
 
 
@@ -175,7 +189,27 @@ def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
             f" a fit needs at least {min_choices} (clicks, carts, purchases or push opens of"
             " an item on show); give a longer stream, or lower --min-choices"
         )
+    cap, weights = viewer_weights(replayed)
     meta = {"events": replayed.events, "unusable_lines": replayed.unusable,
             "rooms": replayed.rooms, "choices": found, "fitted_on_choices": len(replayed.choices),
-            "epochs": epochs}
-    return fit(replayed.choices, epochs=epochs), meta
+            "epochs": epochs, "choices_per_viewer_cap": cap}
+    return fit(replayed.choices, epochs=epochs, weights=weights), meta
+
+
+def viewer_weights(replayed: Replayed) -> tuple[int, list[float]]:
+    """Each kept choice's weight in a fit for new rooms: 1, except that a viewer with more
+    choices in a room than Tukey's far-out fence of the stream's viewers (Q3 + 3 × IQR of
+    choices per viewer) is weighed as one with that many: a click farm in yesterday's stream
+    trains the fit like one heavy viewer, as long as farms are fewer than a quarter of the
+    viewers. The in-sample bound (the lab) fits every choice at 1: it is the best the
+    features can do on the choices as they were scored.
+
+    >>> r = Replayed(per_viewer=Counter({f"r/u{n}": 1 + n % 4 for n in range(40)} | {"r/bot": 300}))
+    >>> r.choices = [(np.zeros((2, 1)), 0, "r/u1"), (np.zeros((2, 1)), 0, "r/bot")]
+    >>> viewer_weights(r)
+    (10, [1.0, 0.03333333333333333])
+    """
+    counts = np.array(list(replayed.per_viewer.values()) or [1])
+    q1, q3 = np.quantile(counts, [0.25, 0.75])
+    cap = max(1, int(q3 + 3 * (q3 - q1)))
+    return cap, [min(1.0, cap / replayed.per_viewer[v]) for _, _, v in replayed.choices]

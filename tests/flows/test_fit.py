@@ -100,17 +100,30 @@ def test_a_long_stream_is_fitted_on_a_bounded_uniform_sample() -> None:
     assert max(positions) >= 2 * whole.seen // 3 and min(positions) < whole.seen // 3
 
 
-def test_the_fit_weighs_each_choice_as_the_room_did() -> None:
-    """A choice the room learned from at weight 0 leaves the fit at the priors; a bot's
-    repeats, recorded at 1/n by the room, pull the fit as the room was pulled."""
+def test_a_click_farm_in_the_stream_is_fitted_as_one_heavy_viewer() -> None:
+    """``roomrank fit`` weighs a viewer far beyond the stream's others (Tukey's far-out
+    fence) as one at the fence; the lab's in-sample bound keeps every choice at 1."""
     import numpy as np
+    import pytest
 
-    from models.choice_features import FEATURES, POWER, PRIORS, TASTE
-    from models.learners.listwise import ListwiseSoftmax
-    from models.offline.hindsight import fit
+    from models.offline.hindsight import fit, replay_rooms, viewer_weights
+    from models.params import RoomParams
+    from models.sim.attacks import inject
+    from models.sim.world import World
 
+    events, _ = inject(list(World(5, 2, 80, 6).events()), "click-farm", period_ms=1_000)
+    replayed = replay_rooms([orjson.dumps(e) for e in events], RoomParams(), heatmap_viewers=0,
+                            calibrate=False)
+    cap, weights = viewer_weights(replayed)
+    farms = [v for v in replayed.per_viewer if "/attacker-" in v]
+    assert farms and all(replayed.per_viewer[v] > 5 * cap for v in farms)
+    by_viewer = {}
+    for (_x, _c, v), w in zip(replayed.choices, weights, strict=True):
+        by_viewer[v] = by_viewer.get(v, 0.0) + w
+    for v in farms:  # cap choices' worth each
+        assert by_viewer[v] == pytest.approx(cap)
+    honest = [v for v in by_viewer if v not in farms]
+    assert sum(by_viewer[v] == replayed.per_viewer[v] for v in honest) >= 0.95 * len(honest)
     x = np.random.default_rng(3).normal(0, 1, (5, len(FEATURES)))
-    priors = ListwiseSoftmax(TASTE, POWER, initial=PRIORS).weights
-    np.testing.assert_array_equal(fit([(x, 1, 0.0)] * 4, epochs=3), priors)
-    moved = np.abs(fit([(x, 1, 1.0)], epochs=3) - priors).sum()
-    assert np.abs(fit([(x, 1, 0.25)], epochs=3) - priors).sum() < moved
+    assert not np.array_equal(fit([(x, 1, "a")], epochs=2),
+                              fit([(x, 1, "a")], epochs=2, weights=[0.25]))
