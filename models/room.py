@@ -29,6 +29,7 @@ from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRIORS, TASTE
 from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
+from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
 from models.learners.listwise import ListwiseSoftmax
@@ -278,7 +279,7 @@ class Room:
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
-        self._score_last_push(row, item, etype, ts, stats)
+        score_last_push(self, row, item, etype, ts, stats)
         self._learn_choice(row, item, ts, stats)
         self._record_choice(row, item, etype, ts, vote)
         self._learn(row, item, target)
@@ -342,26 +343,6 @@ class Room:
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))
-
-    def _score_last_push(self, row: int, item: int, etype: str, ts: int, stats: RoomStats) -> None:
-        pushed_at = int(self.pushed_at[row])
-        if pushed_at < 0:
-            return
-        arm = self.params.arms.names[int(self.arm[row])]
-        hit = item in self.pushed_items[row].tolist()
-        if etype == "item_click":
-            stats.hits.append((arm, hit))
-        if hit and ts - pushed_at <= self.params.conversion_window_ms and etype != "add_to_cart":
-            # A push converts once per action (as the readout counts it): one viewer buying
-            # a pushed item again and again must not win its arm the room's allocation.
-            done = int(self.push_converted[row])
-            bit = 1 if etype == "item_click" else 2
-            if done & bit:
-                return
-            self.push_converted[row] = done | bit
-            stats.conversions.append((arm, "click" if etype == "item_click" else "purchase"))
-            if etype == "purchase" and self.allocator is not None:
-                self.allocator.converted(int(self.arm[row]), now=ts)
 
     # -- triggers ------------------------------------------------------------------------
     def _context(self, now: int) -> PushContext:
