@@ -27,7 +27,8 @@ from models.learners.listwise import ListwiseSoftmax
 from models.params import RoomParams
 from models.room import Room
 
-Choice = tuple[np.ndarray, int, str]  # showcase features, chosen index, "room/viewer"
+# showcase features, chosen index, and the how-manieth choice of that viewer in the room it is
+Choice = tuple[np.ndarray, int, int]
 
 
 @dataclass(slots=True)
@@ -52,8 +53,10 @@ class Replayed:
     rooms: int = 0
     seen: int = 0  # choices the rooms learned from (``choices`` may hold a sample of them)
     max_choices: int | None = None  # keep a uniform sample of at most this many
-    per_viewer: Counter[str] = field(default_factory=Counter)  # choices seen per viewer
-    viewer: str = ""  # who is choosing now (set as the room learns a choice)
+    # how many choices were a viewer's 1st, 2nd, ... in their room: the viewers' totals,
+    # without a key per viewer (a day's stream has millions)
+    ordinals: Counter[int] = field(default_factory=Counter)
+    ordinal: int = 0  # the choice being learned is its viewer's how-manieth in the room
     calibrate: bool = True  # keep ``predicted``
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
@@ -61,10 +64,10 @@ class Replayed:
         """Every choice, or a uniform sample (reservoir, seeded: the same stream keeps the
         same sample) when ``max_choices`` bounds the memory a day's stream would take."""
         self.seen += 1
-        self.per_viewer[self.viewer] += 1
+        self.ordinals[self.ordinal] += 1
         if self.calibrate:
             self.predicted.append((p, chosen))
-        example = (np.array(x, dtype=np.float32), chosen, self.viewer)
+        example = (np.array(x, dtype=np.float32), chosen, self.ordinal)
         if self.max_choices is None or len(self.choices) < self.max_choices:
             self.choices.append(example)
             return
@@ -106,7 +109,8 @@ def _record(room: Room, out: Replayed) -> None:
     learn, choose = model.learn_matrix, room._learn_choice
 
     def choosing(row: int, *args: Any) -> None:
-        out.viewer = f"{room.room_id}/{room.viewers.rows.ids[row]}"
+        # the viewer's choices so far (a choice is counted after it is learned)
+        out.ordinal = int(room.viewers.cat_chosen[row].sum(dtype=np.float64)) + 1
         choose(row, *args)
 
     def recording(x: np.ndarray, chosen: int, weight: float = 1.0,
@@ -148,7 +152,7 @@ def _look(room: Room, last: dict[str, tuple[list[str], dict[str, np.ndarray]]],
 
 
 def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]:
-    """Every (showcase features, chosen index, room/viewer) the rooms learn from, in arrival
+    """Every (showcase features, chosen index, ordinal) the rooms learn from, in arrival
     order."""
     return replay_rooms(lines, params).choices
 
@@ -161,13 +165,13 @@ def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02,
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(0, 1, (6, len(TASTE) + len(POWER)))
-    >>> fit([(x, 2, "r/u")] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
+    >>> fit([(x, 2, 1)] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
     True
     """
     model = ListwiseSoftmax(TASTE, POWER, lr=lr, l2=0.0, initial=PRIORS)
     weight = list(weights) if weights is not None else [1.0] * len(choices)
     for _ in range(epochs):
-        for (x, chosen, _viewer), w in zip(choices, weight, strict=True):
+        for (x, chosen, _ordinal), w in zip(choices, weight, strict=True):
             model.learn_matrix(x, chosen, w)
     return model.weights.copy()
 
@@ -197,19 +201,29 @@ def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
 
 
 def viewer_weights(replayed: Replayed) -> tuple[int, list[float]]:
-    """Each kept choice's weight in a fit for new rooms: 1, except that a viewer with more
-    choices in a room than Tukey's far-out fence of the stream's viewers (Q3 + 3 × IQR of
-    choices per viewer) is weighed as one with that many: a click farm in yesterday's stream
-    trains the fit like one heavy viewer, as long as farms are fewer than a quarter of the
-    viewers. The in-sample bound (the lab) fits every choice at 1: it is the best the
-    features can do on the choices as they were scored.
+    """Each kept choice's weight in a fit for new rooms: 1, except a viewer's choices in a
+    room beyond Tukey's far-out fence of the stream's viewers (Q3 + 3 × IQR of choices per
+    viewer), which weigh 0: a click farm in yesterday's stream trains the fit like one heavy
+    viewer, as long as farms are fewer than a quarter of the viewers. The viewers' totals
+    come from the ordinals (the share of viewers with at least k choices is the number of
+    k-th choices over the number of first ones). The in-sample bound (the lab) fits every
+    choice at 1: it is the best the features can do on the choices as they were scored.
 
-    >>> r = Replayed(per_viewer=Counter({f"r/u{n}": 1 + n % 4 for n in range(40)} | {"r/bot": 300}))
-    >>> r.choices = [(np.zeros((2, 1)), 0, "r/u1"), (np.zeros((2, 1)), 0, "r/bot")]
+    >>> r = Replayed(ordinals=Counter({1: 40, 2: 30, 3: 20, 4: 10} | {k: 1 for k in range(5, 301)}))
+    >>> r.choices = [(np.zeros((2, 1)), 0, 2), (np.zeros((2, 1)), 0, 300)]
     >>> viewer_weights(r)
-    (10, [1.0, 0.03333333333333333])
+    (9, [1.0, 0.0])
     """
-    counts = np.array(list(replayed.per_viewer.values()) or [1])
-    q1, q3 = np.quantile(counts, [0.25, 0.75])
-    cap = max(1, int(q3 + 3 * (q3 - q1)))
-    return cap, [min(1.0, cap / replayed.per_viewer[v]) for _, _, v in replayed.choices]
+    first = replayed.ordinals.get(1, 0)
+    if not first:
+        return 1, [1.0] * len(replayed.choices)
+
+    def quantile(p: float) -> int:  # smallest k with P(total <= k) >= p
+        k = 1
+        while 1.0 - replayed.ordinals.get(k + 1, 0) / first < p:
+            k += 1
+        return k
+
+    q1, q3 = quantile(0.25), quantile(0.75)
+    cap = q3 + 3 * (q3 - q1)
+    return cap, [1.0 if n <= cap else 0.0 for _, _, n in replayed.choices]
