@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,43 +111,41 @@ turns. A click farm should move them no more than one vote does.</p>
 
 
 def _manipulation(rows: list[LabRow], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
     regimes = list(dict.fromkeys(r.regime for r in rows))
-    bars = [("clean", "one-vote", "clean_share"), ("one vote", "one-vote", "share"),
-            ("click farm", "click-farm", "share"), ("20 sybils", "sybil", "share")]
-    colours = ("#7f7f7f", "#2ca02c", "#d62728", "#9467bd")
-    fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
-    width = 0.8 / len(bars)
-    for n, ((label, attack, key), colour) in enumerate(zip(bars, colours, strict=True)):
-        values = [statistics.fmean(r.attacks[attack][key] for r in rows if r.regime == name)
-                  for name in regimes]
-        xs = [i + (n - len(bars) / 2) * width + width / 2 for i in range(len(regimes))]
-        ax.bar(xs, values, width, label=label, color=colour)
-    ax.set_xticks(range(len(regimes)), regimes, rotation=15)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share of the others' pushes holding the item")
-    ax.legend(ncols=4, fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    bars = [("clean", "one-vote", "clean_share", "#7f7f7f"),
+            ("one vote", "one-vote", "share", "#2ca02c"),
+            ("click farm", "click-farm", "share", "#d62728"),
+            ("20 sybils", "sybil", "share", "#9467bd")]
+    series = [(label, colour, [
+        statistics.fmean(r.attacks[attack][key] for r in rows if r.regime == name)
+        for name in regimes]) for label, attack, key, colour in bars]
+    _grouped_bars(regimes, series, path, "share of the others' pushes holding the item",
+                  ylim=(0.0, 1.0), legend={"ncols": 4, "loc": "upper left"})
 
 
 def _bars(rows: list[LabRow], regimes: list[str], path: Path) -> None:
+    series = [(column, _COLOURS.get(column), [
+        statistics.fmean(r.hr.get(column, 0.0) for r in rows if r.regime == name)
+        for name in regimes]) for column in COLUMNS]
+    _grouped_bars(regimes, series, path, "HR@3", legend={"ncols": 3})
+
+
+def _grouped_bars(regimes: list[str], series: Sequence[tuple[str, str | None, list[float]]],
+                  path: Path, ylabel: str, ylim: tuple[float, float] | None = None,
+                  legend: dict[str, Any] | None = None) -> None:
+    """One group of bars per regime, one bar per series (label, colour, a value per regime)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
-    width = 0.8 / len(COLUMNS)
-    for n, column in enumerate(COLUMNS):
-        values = [
-            statistics.fmean(r.hr.get(column, 0.0) for r in rows if r.regime == name)
-            for name in regimes
-        ]
-        xs = [i + (n - len(COLUMNS) / 2) * width + width / 2 for i in range(len(regimes))]
-        ax.bar(xs, values, width, label=column, color=_COLOURS.get(column))
+    width = 0.8 / len(series)
+    for n, (label, colour, values) in enumerate(series):
+        xs = [i + (n - len(series) / 2) * width + width / 2 for i in range(len(regimes))]
+        ax.bar(xs, values, width, label=label, color=colour)
     ax.set_xticks(range(len(regimes)), regimes, rotation=15)
-    ax.set_ylabel("HR@3")
-    ax.legend(ncols=3, fontsize=8)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, **(legend or {}))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
