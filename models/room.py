@@ -368,8 +368,7 @@ class Room:
         if self.allocator is not None:
             self._allocate(rows, event, out)
         served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
-                       self.pushed_at, self.pushed_items)
-        self.push_converted[rows[self.pushed_at[rows] == event.ts]] = 0  # new pushes
+                       self.pushed_at, self.pushed_items, self.push_converted)
         for batch in served.pushes:
             batch.read_at = read_at
             out.append(batch)

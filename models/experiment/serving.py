@@ -70,9 +70,11 @@ def serve(
     room_id: str,
     pushed_at: np.ndarray,
     pushed_items: np.ndarray,
+    push_converted: np.ndarray,
 ) -> Served:
     """Rank ``rows`` (viewer rows, ``arms`` their arm indices) for ``event``; record what is
-    sent (or ghost-sent) in ``pushed_at`` / ``pushed_items`` (updated in place)."""
+    sent (or ghost-sent) in ``pushed_at`` / ``pushed_items``, and clear ``push_converted``
+    for it (updated in place: a new push has converted nothing yet)."""
     showcase = ctx.showcase
     assert showcase is not None
     spec_of = ctx.params.arms.specs
@@ -80,6 +82,7 @@ def serve(
     if ctx.params.arms.plain:  # contract v1: one call, every viewer pushed
         batch = _ranked(ctx, rows, arms, event, room_id)
         _record(rows, batch, showcase.rows, event.ts, pushed_at, pushed_items)
+        push_converted[rows] = 0
         served.pushes.append(batch)
         return served
     families: dict[tuple[float, int], list[int]] = {}
@@ -113,6 +116,7 @@ def serve(
         sent = np.flatnonzero(keep)
         pushed_at[sub_rows[sent]] = event.ts
         pushed_items[sub_rows[sent]] = new_items[sent]
+        push_converted[sub_rows[sent]] = 0
         real, ghost = np.flatnonzero(keep & ~holdout), np.flatnonzero(keep & holdout)
         if real.size:
             served.pushes.append(batch if real.size == len(sub_rows) else take(batch, real))
