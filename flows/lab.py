@@ -6,7 +6,8 @@ peers and the world's own oracle (its hidden utility). Then the job again: start
 weights ``roomrank fit`` fits on another world of the regime (``warm``: yesterday's stream),
 with the weights of its own features fitted on the whole world (the hindsight bound,
 ``models.offline.hindsight``),
-with River's pointwise ``LogisticRegression`` as its choice model (``--learner river``), and,
+with River's pointwise ``LogisticRegression`` as its choice model (``--learner river``), and
+its ``FMClassifier`` (``--learner river-fm``), and,
 asked, without each feature group (ablations). One row per regime, averaged over the seeds;
 the held-out regime is only to be read at the end of a piece of model work
 (``docs/evaluation.md``).
@@ -43,7 +44,8 @@ from models.sim.regimes import REGIMES, regime
 from models.sim.world import World, write_events
 
 COLUMNS = (
-    "attention", "warm", "hindsight", "river", "control", "popularity", "category_count",
+    "attention", "warm", "hindsight", "river", "river_fm", "control", "popularity",
+    "category_count",
     "spotlight_first", ORACLE,
 )  # fmt: skip
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
@@ -123,6 +125,7 @@ def run_cell(
     hr["warm"] = started["attention"][PUSHED].hr
     _over_time(started, PUSHED, "warm", by_time)
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
+    hr["river_fm"] = job("river-fm", learner="river-fm")["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():
             room = dataclasses.replace(settings.room, choice_off=off)

@@ -29,6 +29,7 @@ _COLOURS = {
     "hindsight": "#8c564b",
     "warm": "#bcbd22",
     "river": "#e377c2",
+    "river_fm": "#17becf",
     "job": "#d62728",
 }
 

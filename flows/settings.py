@@ -109,9 +109,9 @@ SETTINGS: Final = (
         "learner",
         str,
         "fast",
-        "online learners: fast (FunkMF update on numpy rows, listwise choice model) or river"
+        "online learners: fast (FunkMF update on numpy rows, listwise choice model), river"
         " (River's own reco.FunkMF, and LogisticRegression on the same features as a"
-        " pointwise peer)",
+        " pointwise peer) or river-fm (the same with River's FMClassifier)",
     ),
     Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts"),
     Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters"),

@@ -1,10 +1,13 @@
-"""Which learners a room learns with: ``fast`` (the default) or ``river`` (``--learner``).
+"""Which learners a room learns with: ``fast`` (the default), ``river`` or ``river-fm``
+(``--learner``).
 
 ``fast``: River's ``FunkMF`` update rule re-written on numpy rows for the vectors, and the
 listwise choice model (``listwise``). ``river``: River's own ``reco.FunkMF`` (the same vectors
 to rounding: ``tests/models/learners/test_contract.py``) and River's
 ``linear_model.LogisticRegression`` on the same choice features, pointwise: the River peer the
-lab scores the listwise model against. River is imported only when it is chosen.
+lab scores the listwise model against. ``river-fm``: the same, with River's
+``facto.FMClassifier`` (pairwise feature interactions) as the choice model. River is imported
+only when it is chosen.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Final
 
 from models.learners.protocols import ChoiceLearner, VectorLearner
 
-LEARNERS: Final = ("fast", "river")
+LEARNERS: Final = ("fast", "river", "river-fm")
 
 
 def _check(kind: str) -> None:
@@ -37,7 +40,7 @@ def vector_learner(
     4
     """
     _check(kind)
-    if kind == "river":
+    if kind != "fast":
         from models.learners.river_adapters import RiverFunkMF
 
         return RiverFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient)
@@ -54,8 +57,13 @@ def choice_learner(
     initial: Mapping[str, float] | None = None,
 ) -> ChoiceLearner:
     """A room's choice model: the listwise softmax (``fast``), or River's
-    ``LogisticRegression`` on the same features, pointwise (``river``: the River peer)."""
+    ``LogisticRegression`` on the same features, pointwise (``river``: the River peer), or its
+    ``FMClassifier`` (``river-fm``)."""
     _check(kind)
+    if kind == "river-fm":
+        from models.learners.river_fm import PointwiseFM
+
+        return PointwiseFM(taste, power, lr=lr, initial=initial)
     if kind == "river":
         from models.learners.river_adapters import PointwiseChoice
 

@@ -8,19 +8,18 @@ A room holds one learner of each kind and never asks which implementation it has
   two matrices, a per-row update count (0 = cold: the ranking gives such a row a zero vector),
   explicit row (re)initialisation when the room hands a row to a new id, and ``learn_many``
   for a run of updates in order;
-* a **propensity learner** (``PropensityLearner``): River's binary classifier shape,
-  ``learn_one(x, y, w)`` and ``predict_one(x)`` on a dict of features (``predict_one`` gives
-  P(y = True), what River's ``predict_proba_one(x)[True]`` gives), plus the same on the values
-  of a fixed, ordered feature list (``names``), and the linear weights, which the ranking
-  reads to score every (viewer, item) pair of a room as matrices.
+* a **choice learner** (``ChoiceLearner``): which item on show a viewer picks, learned from
+  each choice with the other items on show as the alternatives (``learn_matrix``), and read
+  as every item's attention and propensity (``parts``), for one showcase or a whole room's
+  viewers at once; its model is one array (``weights``), what a snapshot stores.
 
 Both refuse a non-finite update (a NaN or infinite target, feature, weight or result): the
 model is left as it was and ``refused`` counts it, so one bad number cannot turn a room's
 model into NaN for good.
 
-Implementations: the fast ones (River's update rules on numpy rows and float lists,
-``models.learners.factorization.RowFunkMF``, ``models.learners.logistic.LogisticRegression``)
-and adapters that run River's own estimators (``models.learners.river_adapters``). The
+Implementations: the fast ones (``models.learners.factorization.RowFunkMF``, River's update
+rule on numpy rows, and ``models.learners.listwise.ListwiseSoftmax``) and adapters that run
+River's own estimators (``models.learners.river_adapters``, ``models.learners.river_fm``). The
 contract they share is ``tests/models/learners/test_contract.py``.
 """
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from river import compose, linear_model, optim, preprocessing, reco
@@ -233,10 +233,49 @@ class RiverLogisticRegression:
         return coef, intercept
 
 
-class PointwiseChoice:
+class _Scorer(Protocol):
+    refused: int
+
+    def learn_values(self, values: Sequence[float], y: bool, w: float = 1.0) -> None: ...
+
+
+class Pointwise:
+    """What River's pointwise peers share: each choice teaches every item on show, the chosen
+    one as True and the others as False; ``parts`` is the subclass's own."""
+
+    names: tuple[str, ...]
+    model: _Scorer
+    learned: int
+
+    @property
+    def refused(self) -> int:
+        return self.model.refused
+
+    @refused.setter
+    def refused(self, value: int) -> None:
+        self.model.refused = value
+
+    def parts(self, x: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        x = np.asarray(x, dtype=np.float64)
+        if len(x) < 2:
+            return None
+        if not np.isfinite(x).all() or not math.isfinite(weight):  # all of it, or none
+            self.model.refused += 1
+            return None
+        attention, propensity = self.parts(x)
+        p = attention * propensity
+        for j, values in enumerate(x.tolist()):
+            self.model.learn_values(values, j == chosen, weight)
+        self.learned += 1
+        return p / p.sum()
+
+
+class PointwiseChoice(Pointwise):
     """River's ``LogisticRegression`` on the choice features, pointwise: the River peer of
-    ``ListwiseSoftmax`` (``--learner river``). Each choice teaches every item on show, the
-    chosen one as True and the others as False; the score is the classifier's probability
+    ``ListwiseSoftmax`` (``--learner river``). The score is the classifier's probability
     (attention is uniform: a pointwise model has no notion of the showcase as a choice).
 
     >>> m = PointwiseChoice(("taste",), ("power",), lr=0.5)
@@ -246,6 +285,8 @@ class PointwiseChoice:
     >>> attention.tolist(), bool(propensity[0] > propensity[1])
     ([0.5, 0.5], True)
     """
+
+    model: RiverLogisticRegression
 
     def __init__(
         self,
@@ -258,14 +299,6 @@ class PointwiseChoice:
         self.names = (*self.taste, *self.power)
         self.model = RiverLogisticRegression(self.names, lr=lr, initial=initial)
         self.learned = 0
-
-    @property
-    def refused(self) -> int:
-        return self.model.refused
-
-    @refused.setter
-    def refused(self, value: int) -> None:
-        self.model.refused = value
 
     @property
     def weights(self) -> np.ndarray:
@@ -284,17 +317,3 @@ class PointwiseChoice:
         propensity = 1.0 / (1.0 + np.exp(-(x @ coef + intercept)))
         attention = np.full(propensity.shape, 1.0 / max(propensity.shape[-1], 1))
         return attention, propensity
-
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
-        x = np.asarray(x, dtype=np.float64)
-        if len(x) < 2:
-            return None
-        if not np.isfinite(x).all() or not math.isfinite(weight):  # all of it, or none
-            self.model.refused += 1
-            return None
-        attention, propensity = self.parts(x)
-        p = attention * propensity
-        for j, values in enumerate(x.tolist()):
-            self.model.learn_values(values, j == chosen, weight)
-        self.learned += 1
-        return p / p.sum()

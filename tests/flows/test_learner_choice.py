@@ -1,7 +1,7 @@
 """``--learner river`` runs River's own estimators inside the job: ``reco.FunkMF`` (the same
 vectors as the fast learner) and ``LogisticRegression`` as a pointwise choice model, the peer
-the lab scores the listwise model against (``tests/models/learners/test_contract.py`` holds
-the learner-level contract)."""
+the lab scores the listwise model against (``river-fm``: its ``FMClassifier``);
+``tests/models/learners/test_contract.py`` holds the learner-level contract."""
 
 from __future__ import annotations
 
@@ -20,24 +20,26 @@ from tests.flows.helpers import run_lines, stable, world_lines
 from tests.models.golden_room import GOLDEN, PARAMS, ROOM
 
 
-def test_river_learners_push_every_viewer_the_fast_ones_push() -> None:
+@pytest.mark.parametrize("peer", ["river", "river-fm"])
+def test_river_learners_push_every_viewer_the_fast_ones_push(peer: str) -> None:
     lines = world_lines(seed=3, rooms=4, viewers=150, minutes=8)
     fast, fast_letters = run_lines(lines, Settings.load({"learner": "fast"}, env={}))
-    river, river_letters = run_lines(lines, Settings.load({"learner": "river"}, env={}))
+    river, river_letters = run_lines(lines, Settings.load({"learner": peer}, env={}))
     assert len(fast) > 500 and fast_letters == river_letters
 
     def who(pushes: list[dict]) -> list[tuple[str, str]]:
         return sorted((p["trigger_id"], p["user_id"]) for p in pushes)
 
     assert who(fast) == who(river)
-    # River's pointwise model attends uniformly and learned propensities off its priors.
+    # River's pointwise models attend uniformly and learned propensities off its priors.
     assert all(len({i["attention"] for i in p["items"]}) == 1 for p in river)
     assert len({i["propensity"] for p in river for i in p["items"]}) > 100
     assert stable(fast) != stable(river)
 
 
 def test_unknown_learner_is_refused_with_the_flag_name() -> None:
-    with pytest.raises(ValueError, match="--learner must be one of fast, river, not 'torch'"):
+    refused = "--learner must be one of fast, river, river-fm, not 'torch'"
+    with pytest.raises(ValueError, match=refused):
         Settings.load({"learner": "torch"}, env={})
 
 
