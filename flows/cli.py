@@ -171,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--attacks", action="store_true",
                      help="also run the rooms under each manipulation of models.sim.attacks"
                           " (one vote, a click farm, sybils)")
+    lab.add_argument("--world", default="", metavar="FILE.py:CLASS",
+                     help="your own world generator instead of the simulator (docs/evaluation.md,"
+                          " \"Your own worlds\"); --regimes then names its variants")
     fit = sub.add_parser(
         "fit", help="fit the choice model's weights on past events, for --choice-weights",
         description="Replay past events through the job's rooms and fit the choice model's "

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from flows.jobs import run_files
+from flows.lab_worlds import LabWorld, WorldMaker, world_source
 from flows.settings import Settings
 from models.choice_features import FEATURES, POWER, TASTE
 from models.offline.evaluation import (
@@ -40,8 +41,7 @@ from models.offline.evaluation import (
 from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
 from models.params import RoomParams
 from models.sim.attacks import ATTACKS, inject, outcome, replay_pushes
-from models.sim.regimes import REGIMES, regime
-from models.sim.world import World, write_events
+from models.sim.world import write_events
 
 COLUMNS = (
     "attention", "warm", "hindsight", "river", "river_fm", "control", "popularity",
@@ -84,19 +84,19 @@ class LabRow:
 
 
 def run_cell(
-    name: str, seed: int, rooms: int, viewers: int, minutes: float, k: int, workdir: Path,
+    name: str, seed: int, make_world: WorldMaker, k: int, workdir: Path,
     ablations: bool = False, attacks: bool = False,
 ) -> LabRow:
     """One regime and seed: world, job, evaluation; then the job's hindsight bound, its
     River peer (``--learner river``), with ``ablations`` the job without each group, and
     with ``attacks`` the job's rooms under each of ``models.sim.attacks``."""
-    world = World(seed, rooms, viewers, minutes, regime=regime(name))
+    world = make_world(name, seed)
     events = workdir / f"{name}-{seed}.jsonl"
     with open(events, "wb") as fh:
         write_events(fh, world.events())
     settings = Settings.load(env={})
     # Another world of the regime ("yesterday"), for the warm start `roomrank fit` gives.
-    yesterday = World(seed + YESTERDAY, rooms, viewers, minutes, regime=regime(name))
+    yesterday = make_world(name, seed + YESTERDAY)
     warm_weights, _ = fit_stream(_lines(yesterday), settings.room, min_choices=1)
 
     def job(tag: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def run_cell(
                   _heatmap(replayed), attacked(world, settings.room) if attacks else {})
 
 
-def attacked(world: World, params: RoomParams) -> dict[str, dict[str, float]]:
+def attacked(world: LabWorld, params: RoomParams) -> dict[str, dict[str, float]]:
     """Per attack: how often the attacked item reached the other viewers' pushes, and their
     HR@3, on the clean world and under the attack."""
     events = list(world.events())
@@ -191,7 +191,7 @@ TIME_BIN_MS = 180_000
 YESTERDAY = 1000  # seed offset of the world the warm start is fitted on
 
 
-def _lines(world: World) -> list[bytes]:
+def _lines(world: LabWorld) -> list[bytes]:
     return [orjson.dumps(event) for event in world.events()]
 
 
@@ -234,14 +234,17 @@ def run_lab(
     viewers: int = 400,
     minutes: float = 15.0,
     k: int = 3,
-    regimes: tuple[str, ...] = tuple(REGIMES),
+    regimes: tuple[str, ...] = (),
     ablations: bool = False,
     attacks: bool = False,
+    world: str = "",
 ) -> list[LabRow]:
+    """Every regime (or, with ``world``, every variant of that ``FILE.py:CLASS``) and seed."""
+    make_world, names = world_source(world, rooms, viewers, minutes, regimes)
     with tempfile.TemporaryDirectory(prefix="roomrank-lab-") as tmp:
         return [
-            run_cell(name, seed, rooms, viewers, minutes, k, Path(tmp), ablations, attacks)
-            for name in regimes
+            run_cell(name, seed, make_world, k, Path(tmp), ablations, attacks)
+            for name in names
             for seed in seeds
         ]
 
@@ -313,13 +316,12 @@ def lab_command(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--seeds must be integers separated by commas, not {args.seeds!r}"
         ) from None
-    names = tuple(n.strip() for n in args.regimes.split(",") if n.strip()) or tuple(REGIMES)
-    for name in names:
-        regime(name)  # one line naming the known regimes, before any work
+    names = tuple(n.strip() for n in args.regimes.split(",") if n.strip())
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
         raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
+    world_source(args.world, args.rooms, args.viewers, args.minutes, names)  # fail before work
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
-                   ablations=args.ablations, attacks=args.attacks)
+                   ablations=args.ablations, attacks=args.attacks, world=args.world)
     if args.report:
         from flows.lab_report import write_report
 

@@ -1,0 +1,70 @@
+"""``roomrank lab --world FILE.py:CLASS``: the lab on a world generator that is not the
+project's simulator (``tests/fixtures/tiny_world.py``), and one clear line for every way the
+flag can be wrong, before any world is built."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.lab import COLUMNS, run_lab
+from flows.lab_worlds import world_source
+
+TINY = str(Path(__file__).parents[1] / "fixtures" / "tiny_world.py")
+
+
+def test_the_lab_runs_the_job_and_its_peers_on_a_users_own_world() -> None:
+    rows = run_lab(seeds=(1,), rooms=2, viewers=40, minutes=4.0, world=f"{TINY}:TinyWorld")
+    assert [r.regime for r in rows] == ["picky", "flat"]  # the class's VARIANTS, in order
+    picky, flat = rows
+    assert set(picky.hr) >= set(COLUMNS) - {"control"}
+    # The class's own oracle scores the pairs: in ``picky`` it knows every viewer's choice.
+    assert picky.hr["oracle"] == 1.0 and flat.hr["oracle"] < 0.6
+    # Taste that is there is learned; where choices are uniform nothing is.
+    assert picky.hr["attention"] > picky.hr["spotlight_first"] + 0.3
+    assert flat.hr["attention"] < 0.6
+
+
+def test_one_variant_by_name() -> None:
+    make, names = world_source(f"{TINY}:TinyWorld", 1, 4, 1.0, ("flat",))
+    assert names == ("flat",) and make("flat", 3).variant == "flat"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("spec", "regimes", "message"),
+    [
+        ("tiny_world.py", "", "--world must be FILE.py:CLASS"),
+        ("/no/such/world.py:W", "", "--world /no/such/world.py:W: no file /no/such/world.py"),
+        (f"{TINY}:Nope", "", "defines no class Nope"),
+        (f"{TINY}:TinyWorld", "sunny", "--regimes sunny: .* offers picky, flat"),
+        ("", "sunny", "unknown regime"),
+    ],
+)
+def test_a_wrong_world_is_one_line_before_any_work(
+    spec: str, regimes: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["lab", "--seeds", "1", "--rooms", "1", "--viewers", "5", "--minutes", "1"]
+    assert main([*args, "--world", spec, "--regimes", regimes]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err
+
+
+def test_a_class_whose_worlds_cannot_be_scored_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "eventsonly.py"
+    source.write_text(
+        "class W:\n"
+        "    def __init__(self, seed, rooms, viewers, minutes, variant):\n"
+        "        pass\n"
+        "    def events(self):\n"
+        "        return iter(())\n"
+    )
+    make, _ = world_source(f"{source}:W", 1, 1, 1.0)
+    with pytest.raises(ValueError, match="need events\\(\\) and oracle_ranking\\(\\)"):
+        make("default", 1)
+    source.write_text("class W:\n    def __init__(self, seed):\n        pass\n")
+    with pytest.raises(ValueError, match="must accept minutes, rooms, variant, viewers"):
+        world_source(f"{source}:W", 1, 1, 1.0)
