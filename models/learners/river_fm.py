@@ -94,7 +94,8 @@ class RiverFM:
             return
         before = self.state()
         try:  # River squares Python floats, which raises where numpy would give inf
-            self.fm.learn_one(dict(zip(self.names, values, strict=True)), y, w=w)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below, and counted
+                self.fm.learn_one(dict(zip(self.names, values, strict=True)), y, w=w)
             coef, intercept, latents = self.state()
             finite = (np.isfinite(coef).all() and math.isfinite(intercept)
                       and np.isfinite(latents).all())
