@@ -97,7 +97,15 @@ SETTINGS: Final = (
     Setting("dim", int, 32, "dimension of user and item vectors"),
     Setting("learning_rate", float, 0.05, "SGD step of the vector learner"),
     Setting("propensity_learning_rate", float, 0.05,
-            "SGD step of the choice model (attention and propensity weights)"),
+            "SGD step of the choice model (attention and propensity weights); 0 freezes it"),
+    Setting(
+        "choice_prior_precision",
+        float,
+        3.0,
+        "the choice model's second learner: Newton steps under a Gaussian prior of this"
+        " precision around the starting weights; a room ranks with whichever of its two"
+        " learners put more of its choices in the top k; 0 = the SGD learner alone",
+    ),
     Setting(
         "choice_weights",
         str,
@@ -134,8 +142,8 @@ GROUPS: Final = {
                        "conversion_window_ms"),
     "experiment": ("arms", "experiment", "allocation", "allocation_min_pushes",
                    "allocation_stop_loss", "allocation_half_life_ms"),
-    "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_weights",
-                 "learner"),
+    "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_prior_precision",
+                 "choice_weights", "learner"),
     "Kafka": ("brokers", "input_topic", "output_topic", "dead_letter_topic", "experiment_topic",
               "partitions"),
     "recovery": ("recovery_dir", "snapshot_secs", "backup_secs"),
@@ -185,6 +193,9 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
     for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):
         if values[name] <= 0:
             raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
+    if not values["choice_prior_precision"] >= 0:  # NaN too
+        raise ValueError(f"--choice-prior-precision must be >= 0, got"
+                         f" {values['choice_prior_precision']}")
     if values["learner"] not in LEARNERS:
         raise ValueError(
             f"--learner must be one of {', '.join(LEARNERS)}, not {values['learner']!r}"
@@ -198,6 +209,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         dim=values["dim"],
         lr=values["learning_rate"],
         propensity_lr=values["propensity_learning_rate"],
+        choice_prior_precision=values["choice_prior_precision"],
         presence_timeout_ms=values["presence_timeout_ms"],
         forget_after_ms=values["forget_after_ms"],
         lateness_ms=values["lateness_ms"],

@@ -32,6 +32,7 @@ from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
+from models.learners.leader import Leader
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
@@ -75,9 +76,11 @@ class Room:
             clip_gradient=params.clip_gradient,
         )
         self.choices = RoomChoices()
-        self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS)
+        self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS,
+                                    k=params.top_k,
+                                    prior_precision=params.choice_prior_precision)
         if params.choice_weights or params.choice_off:
-            assert isinstance(self.model, ListwiseSoftmax), "warm starts are for the listwise"
+            assert isinstance(self.model, ListwiseSoftmax | Leader), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
         # end of the call), then go to the learner's ``learn_many`` together: the same updates in

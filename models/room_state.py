@@ -36,7 +36,9 @@ from features.contract.events import Event, Origin, ShowcaseItem
 from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
+from models.learners.leader import Leader
 from models.learners.listwise import ListwiseSoftmax
+from models.learners.newton import NewtonSoftmax
 
 if TYPE_CHECKING:
     from models.params import RoomParams
@@ -104,7 +106,7 @@ def dumps(room: Room) -> bytes:
         },
         "choices": _columns(room.choices, None),
         "model": {"weights": room.model.weights, "learned": room.model.learned,
-                  "refused": room.model.refused, **_prior(room)},
+                  "refused": room.model.refused, **_prior(room), **_experts(room)},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
         "dedup": {
@@ -172,13 +174,18 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     stored_model = tree.get("model")
     if stored_model is not None:
         weights = np.asarray(stored_model["weights"], dtype=np.float64)
+        models = _listwise(room)
         if weights.shape == room.model.weights.shape:  # else features changed: the priors
             room.model.weights = weights
+            for model in models:  # every learner, as if it had learned them (older snapshots)
+                model.weights = weights.copy()
         prior = stored_model.get("prior")  # absent: written before warm starts existed
-        if prior is not None and isinstance(room.model, ListwiseSoftmax):
+        if prior is not None and models:
             prior = np.asarray(prior, dtype=np.float64)
-            if prior.shape == room.model.prior.shape:
-                room.model.prior = prior
+            if prior.shape == models[0].prior.shape:
+                for model in models:
+                    model.prior = prior.copy()
+        _load_experts(room, stored_model)
         room.model.learned = int(stored_model["learned"])
         room.model.refused = int(stored_model["refused"])
     window = tree["window"]
@@ -261,8 +268,52 @@ def _prior(room: Room) -> dict[str, np.ndarray]:
     """The point the listwise model is pulled toward (its start: the priors or a fitted
     file): a restored room keeps the one it started from whatever file the restart names,
     so a replay is the run it replays."""
+    models = _listwise(room)
+    return {"prior": models[0].prior} if models else {}
+
+
+def _listwise(room: Room) -> tuple[ListwiseSoftmax, ...]:
     model = room.model
-    return {"prior": model.prior} if isinstance(model, ListwiseSoftmax) else {}
+    if isinstance(model, Leader):
+        return model.models
+    return (model,) if isinstance(model, ListwiseSoftmax) else ()
+
+
+def _experts(room: Room) -> dict[str, Any]:
+    """A leader's learners (``models.learners.leader``): their weights, the Newton learners'
+    evidence (in the order of the learners) and the hits that choose the leader."""
+    model = room.model
+    if not isinstance(model, Leader):
+        return {}
+    n = len(model.names)
+    return {
+        "experts": np.array([m.weights for m in model.models]),
+        "precisions": np.array([m.precision for m in model.models
+                                if isinstance(m, NewtonSoftmax)]).reshape(-1, n, n),
+        "hits": model.hits.copy(),
+        "leader": model.leader,
+    }
+
+
+def _load_experts(room: Room, stored: dict[str, Any]) -> None:
+    """Absent (a snapshot from before the leader) or of other shapes (features changed):
+    every learner keeps the stored weights, a Newton learner starts its evidence afresh."""
+    model = room.model
+    if not isinstance(model, Leader) or "experts" not in stored:
+        return
+    experts = np.asarray(stored["experts"], dtype=np.float64)
+    precisions = list(np.asarray(stored["precisions"], dtype=np.float64))
+    newton = [m for m in model.models if isinstance(m, NewtonSoftmax)]
+    n = len(model.names)
+    if experts.shape != (len(model.models), n) or len(precisions) != len(newton) or any(
+            p.shape != (n, n) for p in precisions):
+        return
+    for m, weights in zip(model.models, experts, strict=True):
+        m.weights = weights.copy()
+    for m, precision in zip(newton, precisions, strict=True):
+        m.precision = precision.copy()
+    model.hits = np.asarray(stored["hits"], dtype=np.float64).copy()
+    model.leader = int(stored["leader"])
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 
 from flows.cli import main
@@ -68,3 +69,20 @@ def test_a_class_whose_worlds_cannot_be_scored_is_refused(tmp_path: Path) -> Non
     source.write_text("class W:\n    def __init__(self, seed):\n        pass\n")
     with pytest.raises(ValueError, match="must accept minutes, rooms, variant, viewers"):
         world_source(f"{source}:W", 1, 1, 1.0)
+
+
+HERD = Path(__file__).parents[1] / "worlds" / "herd_world.py"
+
+
+@pytest.mark.parametrize("variant", ["base", "herding", "two-stage", "quality"])
+def test_the_independent_world_speaks_the_contract(variant: str) -> None:
+    """``tests/worlds/herd_world.py``, written from the contract alone: every event of it is
+    usable (no dead letter) and its viewers are pushed."""
+    from flows.settings import Settings
+    from tests.flows.helpers import run_lines
+
+    make, _ = world_source(f"{HERD}:HerdWorld", 3, 80, 4.0, (variant,))
+    lines = [orjson.dumps(e) for e in make(variant, 5).events()]
+    pushes, letters = run_lines(lines, Settings.load(env={}))
+    assert len(lines) > 300 and len(pushes) > 50
+    assert letters == []

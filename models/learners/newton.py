@@ -1,0 +1,92 @@
+"""The listwise choice model with Newton steps under a Gaussian prior: it learns fast where
+the room's evidence is consistent.
+
+``ListwiseSoftmax`` steps by ``lr × gradient``: a small, constant step that keeps a room near
+its starting weights. That is right where the starting weights are about right, and slow
+where they are far off: a world where the spotlight takes a third of the choices needs its
+weight several units above the prior, a few hundred choices of 0.05-steps never get there.
+``NewtonSoftmax`` treats the starting weights as the mean of a Gaussian prior of precision
+``prior_precision`` (λ; 1/λ is the prior variance of each weight, in log-odds per unit of its
+feature) and takes the online Newton (Laplace) step of the posterior: it keeps the evidence
+so far as a precision matrix ``A = λ I + Σ w F``, ``F`` being each choice's Fisher information
+(the covariance of the features under the model's own probabilities over the showcase), and
+steps by ``A⁻¹ g``. A direction the room has told little about moves by up to ``g / λ``; one
+it has told much about barely moves; steps shrink as evidence accumulates, like a running
+mean. Ablated features (``learnable`` 0) are left out of the solve.
+
+``A`` is the learner's state (features², 2.6 KB for 18), stored in a room's snapshot.
+
+>>> import numpy as np
+>>> sgd = ListwiseSoftmax(("taste",), ("power",), lr=0.05, initial={"taste": 0.0})
+>>> newton = NewtonSoftmax(("taste",), ("power",), lr=0.05, initial={"taste": 0.0})
+>>> showcase = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+>>> for _ in range(20): _ = sgd.learn_matrix(showcase, 0); _ = newton.learn_matrix(showcase, 0)
+>>> bool(newton.probabilities(showcase)[0] > 0.7 > 0.5 > sgd.probabilities(showcase)[0])
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from models.learners.listwise import ListwiseSoftmax
+
+PRIOR_PRECISION = 3.0  # prior sd ≈ 0.58 log-odds per unit: starting weights good to ~×1.8
+
+
+class NewtonSoftmax(ListwiseSoftmax):
+    def __init__(
+        self,
+        taste: Sequence[str],
+        power: Sequence[str],
+        lr: float = 0.05,
+        initial: Mapping[str, float] | None = None,
+        clip: float = 5.0,
+        prior_precision: float = PRIOR_PRECISION,
+    ) -> None:
+        if not prior_precision > 0:
+            raise ValueError(f"prior precision must be > 0, not {prior_precision}")
+        super().__init__(taste, power, lr=lr, l2=0.0, initial=initial, clip=clip)
+        self.prior_precision = prior_precision
+        self.precision = prior_precision * np.eye(len(self.names))
+
+    def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
+        super().start_from(weights, off)
+        self.precision = self.prior_precision * np.eye(len(self.names))
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        """One Newton step on ``log P(chosen)``; ``lr`` 0 freezes the model (as it freezes
+        ``ListwiseSoftmax``: the hindsight bound runs so), any other ``lr`` is not used."""
+        x = np.asarray(x, dtype=np.float64)
+        if len(x) < 2:
+            return None
+        if not np.isfinite(x).all() or not np.isfinite(weight):
+            self.refused += 1
+            return None
+        t = self.n_taste
+        attention, propensity = self.parts_of_one(x)
+        score = attention * propensity
+        p = score / score.sum()
+        if self.lr == 0:
+            return p
+        effective = x.copy()
+        effective[:, t:] *= (1.0 - propensity)[:, None]
+        mean = p @ effective
+        grad = effective[chosen] - mean
+        fisher = (effective * p[:, None]).T @ effective - np.outer(mean, mean)
+        precision = self.precision + weight * fisher
+        free = self.learnable > 0
+        step = np.zeros_like(grad)
+        step[free] = np.linalg.solve(precision[np.ix_(free, free)], weight * grad[free])
+        norm = float(np.sqrt(step @ step))
+        if not (np.isfinite(norm) and np.isfinite(precision).all()):
+            self.refused += 1
+            return None
+        if norm > self.clip:  # a step of more than ``clip`` log-odds is not one choice's worth
+            step *= self.clip / norm
+        self.precision = precision
+        self.weights = self.weights + step
+        self.learned += 1
+        return p

@@ -1,0 +1,133 @@
+"""The Newton learner (``models.learners.newton``) and the leader that chooses between it and
+the SGD learner (``models.learners.leader``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.learners.choice import choice_learner
+from models.learners.leader import Leader
+from models.learners.listwise import ListwiseSoftmax
+from models.learners.newton import NewtonSoftmax
+
+PROPERTY = settings(max_examples=60, deadline=None, database=None)
+TASTE, POWER = ("a", "b", "c"), ("bias", "d")
+
+showcases = st.integers(2, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3), min_size=n,
+                 max_size=n),
+        st.integers(0, n - 1),
+        st.lists(st.floats(-1.5, 1.5), min_size=3, max_size=3),
+    )
+)
+
+
+def _log_p(w: np.ndarray, x: np.ndarray, chosen: int) -> float:
+    logits = x @ w
+    return float(logits[chosen] - np.log(np.exp(logits - logits.max()).sum()) - logits.max())
+
+
+@PROPERTY
+@given(case=showcases)
+def test_the_evidence_added_is_the_curvature_of_the_choices_log_likelihood(
+    case: tuple[list[list[float]], int, list[float]],
+) -> None:
+    """For attention alone (no power features) the information one choice adds to the
+    precision is minus the Hessian of log P(chosen), here taken by finite differences."""
+    rows, chosen, start = case
+    x = np.array(rows)
+    model = NewtonSoftmax(TASTE, (), initial=dict(zip(TASTE, start, strict=True)))
+    before = model.precision.copy()
+    w0 = model.weights.copy()
+    model.learn_matrix(x, chosen)
+    h, n = 1e-4, len(TASTE)
+    hessian = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            e_i, e_j = np.eye(n)[i] * h, np.eye(n)[j] * h
+            hessian[i, j] = (_log_p(w0 + e_i + e_j, x, chosen) - _log_p(w0 + e_i - e_j, x, chosen)
+                             - _log_p(w0 - e_i + e_j, x, chosen)
+                             + _log_p(w0 - e_i - e_j, x, chosen)) / (4 * h * h)
+    np.testing.assert_allclose(model.precision - before, -hessian, atol=1e-5)
+
+
+@PROPERTY
+@given(case=showcases)
+def test_a_step_is_the_gradient_through_the_posterior_precision(
+    case: tuple[list[list[float]], int, list[float]],
+) -> None:
+    rows, chosen, start = case
+    x = np.array(rows)
+    model = NewtonSoftmax(TASTE, (), initial=dict(zip(TASTE, start, strict=True)),
+                          prior_precision=2.0, clip=1e9)
+    w0 = model.weights.copy()
+    p = np.exp(x @ w0 - (x @ w0).max())
+    p /= p.sum()
+    grad = x[chosen] - p @ x
+    fisher = x.T @ (p[:, None] * x) - np.outer(p @ x, p @ x)
+    model.learn_matrix(x, chosen)
+    np.testing.assert_allclose(model.weights - w0,
+                               np.linalg.solve(2.0 * np.eye(3) + fisher, grad), atol=1e-9)
+
+
+def test_learns_a_far_off_weight_in_fewer_choices_than_sgd() -> None:
+    """The spotlight takes most choices but the starting weight says it is a mild hint."""
+    rng = np.random.default_rng(1)
+    sgd = ListwiseSoftmax(TASTE, POWER, initial={"d": 0.5})
+    newton = NewtonSoftmax(TASTE, POWER, initial={"d": 0.5})
+    for _ in range(60):
+        x = np.zeros((8, 5))
+        x[:, :3] = rng.normal(0, 1, (8, 3)) * 0.1
+        x[:, 3] = 1.0
+        x[0, 4] = 1.0  # the spotlight
+        chosen = 0 if rng.random() < 0.6 else int(rng.integers(1, 8))
+        sgd.learn_matrix(x, chosen)
+        newton.learn_matrix(x, chosen)
+    assert newton.weights[4] > 2.0 > 1.0 > sgd.weights[4]  # chosen 6 times in 10 of 8 items
+
+
+def test_frozen_refused_ablated_and_restarted() -> None:
+    x = np.array([[1.0, 0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 1.0]])
+    frozen = NewtonSoftmax(TASTE, POWER, lr=0.0)
+    assert frozen.learn_matrix(x, 0) is not None
+    assert (frozen.weights == frozen.prior).all() and (frozen.precision == 3.0 * np.eye(5)).all()
+    model = NewtonSoftmax(TASTE, POWER)
+    bad = x.copy()
+    bad[0, 0] = math.nan
+    assert model.learn_matrix(bad, 0) is None and model.refused == 1 and model.learned == 0
+    model.start_from([], off=frozenset({"a"}))
+    for _ in range(10):
+        model.learn_matrix(x, 0)
+    assert model.weights[0] == 0.0 and model.weights[4] != model.prior[4]
+    model.start_from([0.5] * 5)
+    assert (model.weights == 0.5).all() and (model.precision == 3.0 * np.eye(5)).all()
+    with pytest.raises(ValueError, match="prior precision must be > 0"):
+        NewtonSoftmax(TASTE, POWER, prior_precision=0.0)
+
+
+def test_the_leader_is_the_first_until_another_pushes_more_of_the_choices() -> None:
+    x = np.array([[1.0, 0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 0.0],
+                  [0.0, 0.0, 1.0, 1.0, 0.0]])
+    room = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, k=1, prior_precision=3.0)
+    assert isinstance(room, Leader) and room.leader == 0
+    sgd, newton = room.models
+    outs = [room.learn_matrix(x, 0) for _ in range(3)]
+    assert room.hits.tolist() == [0.0, 0.0] and room.leader == 0  # neither ranked it first yet
+    assert outs[0] is not None and (room.weights == sgd.weights).all()
+    while room.leader == 0:
+        room.learn_matrix(x, 0, weight=0.5)
+    assert room.hits[1] > room.hits[0] and (room.weights == newton.weights).all()
+    assert room.hits[1] % 0.5 == 0  # a choice scores with its learning weight
+    np.testing.assert_array_equal(room.parts(x)[0], newton.parts(x)[0])
+    # k as wide as the showcase: every learner hits every choice and the first leads
+    wide = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, k=3, prior_precision=3.0)
+    for _ in range(20):
+        wide.learn_matrix(x, 0)
+    assert isinstance(wide, Leader) and wide.leader == 0 and wide.hits.tolist() == [20.0, 20.0]
+    assert isinstance(choice_learner("fast", TASTE, POWER, 0.05), ListwiseSoftmax)
