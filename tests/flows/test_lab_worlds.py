@@ -71,17 +71,22 @@ def test_a_class_whose_worlds_cannot_be_scored_is_refused(tmp_path: Path) -> Non
         world_source(f"{source}:W", 1, 1, 1.0)
 
 
-HERD = Path(__file__).parents[1] / "worlds" / "herd_world.py"
+WORLDS = Path(__file__).parents[1] / "worlds"
 
 
-@pytest.mark.parametrize("variant", ["base", "herding", "two-stage", "quality"])
-def test_the_independent_world_speaks_the_contract(variant: str) -> None:
-    """``tests/worlds/herd_world.py``, written from the contract alone: every event of it is
-    usable (no dead letter) and its viewers are pushed."""
+@pytest.mark.parametrize(
+    ("spec", "variant"),
+    [*(("herd_world.py:HerdWorld", v) for v in ("base", "herding", "two-stage", "quality")),
+     *(("foreign_world.py:ForeignWorld", v)
+       for v in ("base", "price-driven", "popularity-driven", "niche"))],
+)
+def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
+    """``tests/worlds``, written from the contract alone: every event is usable (no dead
+    letter) and the viewers are pushed."""
     from flows.settings import Settings
     from tests.flows.helpers import run_lines
 
-    make, _ = world_source(f"{HERD}:HerdWorld", 3, 80, 4.0, (variant,))
+    make, _ = world_source(f"{WORLDS / spec}", 3, 80, 4.0, (variant,))
     lines = [orjson.dumps(e) for e in make(variant, 5).events()]
     pushes, letters = run_lines(lines, Settings.load(env={}))
     assert len(lines) > 300 and len(pushes) > 50
