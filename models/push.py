@@ -30,7 +30,7 @@ from features.state.windows import CARTS, CLICKS, PURCHASES
 from models.choice_columns import ColumnCache
 from models.choice_features import TASTE, Scene, features_one, features_row
 from models.choice_scoring import logits
-from models.learners.listwise import ListwiseSoftmax
+from models.learners.leader import listwise_ranker
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
 from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_of_one
@@ -78,9 +78,9 @@ def _table(ctx: PushContext, rows: np.ndarray) -> np.ndarray:
 def score_block(ctx: PushContext, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     """(V, N) attention, propensity and score of viewers ``rows`` over the showcase, by the
     path ``build_push`` takes."""
-    model = ctx.model
-    if not isinstance(model, ListwiseSoftmax):
-        attention, propensity = model.parts(_table(ctx, rows), ctx.temperature)
+    model = listwise_ranker(ctx.model)
+    if model is None:
+        attention, propensity = ctx.model.parts(_table(ctx, rows), ctx.temperature)
         return attention, propensity, attention * propensity
     taste, power = logits(ctx.scene(), rows, model.weights, ctx.temperature)
     weight, inverse = _exp_parts(taste, power)
@@ -122,7 +122,7 @@ def build_push(
         np.zeros((n_viewers, k), np.float32), np.zeros((n_viewers, k), np.float32),
     )
     top_k = TopK(n_items, k, min(BLOCK_ROWS, max(n_viewers, 1)))
-    listwise = isinstance(ctx.model, ListwiseSoftmax)
+    listwise = listwise_ranker(ctx.model) is not None
     for start in range(0, n_viewers, BLOCK_ROWS):
         block = slice(start, min(start + BLOCK_ROWS, n_viewers))
         width = block.stop - block.start
@@ -177,11 +177,11 @@ def build_push_one(
     showcase = ctx.showcase
     assert showcase is not None
     params = ctx.params
-    x, model = features_row(ctx.scene(), row), ctx.model
-    if isinstance(model, ListwiseSoftmax) and ctx.temperature == 1.0:
-        attention, propensity = model.parts_of_one(x)  # ``parts``, with fewer operations
+    x, listwise = features_row(ctx.scene(), row), listwise_ranker(ctx.model)
+    if listwise is not None and ctx.temperature == 1.0:
+        attention, propensity = listwise.parts_of_one(x)  # ``parts``, with fewer operations
     else:
-        attention, propensity = model.parts(x, ctx.temperature)
+        attention, propensity = ctx.model.parts(x, ctx.temperature)
     attention, propensity = attention.astype(np.float32), propensity.astype(np.float32)
     score = attention * propensity
     heat = momentum(ctx, showcase)

@@ -102,3 +102,12 @@ class Leader:
         out = before[self.leader]
         self.leader = int(np.argmax(self.hits))  # the first of the best: ties stay early
         return out
+
+
+def listwise_ranker(model: object) -> ListwiseSoftmax | None:
+    """The listwise model a room ranks with (the model, or a leader's current leader), which
+    the fast scorer reads the weights of; None for another kind (River's pointwise peers,
+    scored through ``parts``)."""
+    if isinstance(model, Leader):
+        return model.models[model.leader]
+    return model if isinstance(model, ListwiseSoftmax) else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from features.contract.decoding import decode_event
@@ -54,6 +55,46 @@ def test_a_room_restored_mid_stream_pushes_what_it_would_have(learner: str) -> N
     kept.accept(stream[:half])
     restored.accept(stream[:half])
     restored = Room.restore(restored.snapshot(), params)
+    pushes = [
+        [(o.top.tolist(), o.score.tolist()) for o in room.accept(stream[half:])
+         if isinstance(o, PushBatch)]
+        for room in (kept, restored)
+    ]
+    assert pushes[0] and pushes[0] == pushes[1]
+
+
+@pytest.mark.parametrize(("before", "after"), [(3.0, 0.0), (0.0, 3.0)])
+def test_a_restart_may_turn_the_newton_learner_on_or_off(before: float, after: float) -> None:
+    """The restored room keeps the weights it ranked with, whichever model it is built as."""
+    lines = world_lines(seed=2, rooms=1, viewers=120, minutes=8)
+    events = [decode_event(line, Origin("t", 0, n)) for n, line in enumerate(lines)]
+    stream = [e for e in events if isinstance(e, Event)]
+    half = len(stream) // 2
+    room = Room(stream[0].room_id, dataclasses.replace(PARAMS, choice_prior_precision=before))
+    room.accept(stream[:half])
+    ranked_with = room.model.weights.copy()
+    assert room.model.learned > 20 and (ranked_with != room.model.prior).any()
+    restored = Room.restore(room.snapshot(),
+                            dataclasses.replace(PARAMS, choice_prior_precision=after))
+    assert (restored.model.weights == ranked_with).all()
+    assert restored.model.learned == room.model.learned
+    assert any(isinstance(o, PushBatch) for o in restored.accept(stream[half:]))
+
+
+def test_a_restored_leader_keeps_both_learners_and_pushes_what_it_would_have() -> None:
+    lines = world_lines(seed=2, rooms=1, viewers=120, minutes=8)
+    events = [decode_event(line, Origin("t", 0, n)) for n, line in enumerate(lines)]
+    stream = [e for e in events if isinstance(e, Event)]
+    half = len(stream) // 2
+    kept = Room(stream[0].room_id, PARAMS)
+    kept.accept(stream[:half])
+    restored = Room.restore(kept.snapshot(), PARAMS)
+    for a, b in zip(kept.model.models, restored.model.models, strict=True):  # type: ignore[attr-defined]
+        assert (a.weights == b.weights).all() and (a.prior == b.prior).all()
+    newton = kept.model.models[1]  # type: ignore[attr-defined]
+    assert (newton.precision != 3.0 * np.eye(len(newton.names))).any()
+    assert (restored.model.models[1].precision == newton.precision).all()  # type: ignore[attr-defined]
+    assert (restored.model.hits == kept.model.hits).all() and kept.model.hits.sum() > 0  # type: ignore[attr-defined]
     pushes = [
         [(o.top.tolist(), o.score.tolist()) for o in room.accept(stream[half:])
          if isinstance(o, PushBatch)]

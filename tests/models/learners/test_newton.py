@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.learners.choice import choice_learner
-from models.learners.leader import Leader
+from models.learners.leader import Leader, listwise_ranker
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.newton import NewtonSoftmax
 
@@ -125,6 +125,9 @@ def test_the_leader_is_the_first_until_another_pushes_more_of_the_choices() -> N
     assert room.hits[1] > room.hits[0] and (room.weights == newton.weights).all()
     assert room.hits[1] % 0.5 == 0  # a choice scores with its learning weight
     np.testing.assert_array_equal(room.parts(x)[0], newton.parts(x)[0])
+    # the fast scorer ranks with the leader's weights (a room without it falls back to the
+    # feature table: right, and ~60 times slower)
+    assert listwise_ranker(room) is newton and listwise_ranker(sgd) is sgd
     # k as wide as the showcase: every learner hits every choice and the first leads
     wide = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, k=3, prior_precision=3.0)
     for _ in range(20):
