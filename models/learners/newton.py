@@ -52,6 +52,10 @@ class NewtonSoftmax(ListwiseSoftmax):
         self.prior_precision = prior_precision
         self.precision = prior_precision * np.eye(len(self.names))
 
+    @property
+    def all_free(self) -> bool:
+        return bool(self.learnable.all())
+
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
         self.precision = self.prior_precision * np.eye(len(self.names))
@@ -77,9 +81,12 @@ class NewtonSoftmax(ListwiseSoftmax):
         grad = effective[chosen] - mean
         fisher = (effective * p[:, None]).T @ effective - np.outer(mean, mean)
         precision = self.precision + weight * fisher
-        free = self.learnable > 0
-        step = np.zeros_like(grad)
-        step[free] = np.linalg.solve(precision[np.ix_(free, free)], weight * grad[free])
+        if self.all_free:
+            step = np.linalg.solve(precision, weight * grad)
+        else:  # ablated features: left out of the solve, and never moved
+            free = self.learnable > 0
+            step = np.zeros_like(grad)
+            step[free] = np.linalg.solve(precision[np.ix_(free, free)], weight * grad[free])
         norm = float(np.sqrt(step @ step))
         if not (np.isfinite(norm) and np.isfinite(precision).all()):
             self.refused += 1
