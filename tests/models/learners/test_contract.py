@@ -24,6 +24,7 @@ from models.learners.factorization import RowFunkMF
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.learners.river_adapters import PointwiseChoice, RiverFunkMF, RiverLogisticRegression
+from tests.models.learners.pointwise import feed_same_choices
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 D, USERS, ITEMS = 4, 5, 4
@@ -319,13 +320,7 @@ def test_pointwise_choice_is_rivers_logistic_regression() -> None:
     peer = PointwiseChoice(NAMES[:2], NAMES[2:], lr=0.05)
     river = linear_model.LogisticRegression(optimizer=optim.SGD(0.05), l2=0.0,
                                             intercept_lr=0.01)
-    rng = np.random.default_rng(5)
-    for _ in range(100):
-        x = rng.normal(0, 1, (4, len(NAMES)))
-        chosen = int(rng.integers(4))
-        peer.learn_matrix(x, chosen)
-        for j, values in enumerate(x.tolist()):
-            river.learn_one(dict(zip(NAMES, values, strict=True)), j == chosen)
+    feed_same_choices(peer, river, NAMES, 100)
     expected = [river.weights.get(name, 0.0) for name in NAMES] + [river.intercept]
     np.testing.assert_allclose(peer.weights, expected, rtol=1e-12, atol=1e-12)
 

@@ -13,6 +13,7 @@ from river import facto, optim
 
 from models.learners.choice import choice_learner
 from models.learners.river_fm import PointwiseFM, RiverFM
+from tests.models.learners.pointwise import feed_same_choices
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 NAMES = tuple(f"f{n}" for n in range(5))
@@ -58,13 +59,7 @@ def test_learns_what_rivers_fm_classifier_learns() -> None:
     for name in NAMES:
         river.weights[name] = PRIORS.get(name, 0.0)
         river.latents[name]  # drawn in the same order
-    rng = np.random.default_rng(5)
-    for _ in range(60):
-        x = rng.normal(0, 1, (4, len(NAMES)))
-        chosen = int(rng.integers(4))
-        peer.learn_matrix(x, chosen)
-        for j, values in enumerate(x.tolist()):
-            river.learn_one(dict(zip(NAMES, values, strict=True)), j == chosen)
+    feed_same_choices(peer, river, NAMES, 60)
     coef, intercept, latents = peer.model.state()
     np.testing.assert_allclose(coef, [river.weights[n] for n in NAMES], rtol=1e-12)
     assert intercept == pytest.approx(river.intercept, rel=1e-12)
