@@ -78,6 +78,9 @@ def test_a_restart_may_turn_the_newton_learner_on_or_off(before: float, after: f
                             dataclasses.replace(PARAMS, choice_prior_precision=after))
     assert (restored.model.weights == ranked_with).all()
     assert restored.model.learned == room.model.learned
+    if after > 0:  # a snapshot without the two learners: both start from the room's weights
+        for model in restored.model.models:  # type: ignore[attr-defined]
+            assert (model.weights == ranked_with).all()
     assert any(isinstance(o, PushBatch) for o in restored.accept(stream[half:]))
 
 
