@@ -78,23 +78,33 @@ class ListwiseSoftmax:
         """P(item) for each item of one showcase: attention × propensity, normalised."""
         return _normalised(*self.parts(np.asarray(x, dtype=np.float64)))
 
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
-        """One step on ``log P(chosen)`` for one showcase ``x`` (items × features); returns
-        the probabilities before the step (test-then-learn), None if nothing was learned."""
-        x = np.asarray(x, dtype=np.float64)
+    def observe(self, x: np.ndarray, weight: float = 1.0,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """What a step on one choice in showcase ``x`` needs: the probabilities before it
+        (test-then-learn), the effective features and their expectation under those, whose
+        difference from the chosen row is the gradient of ``log P(chosen)`` (the power
+        features enter through log sigmoid, whose slope is 1 − sigmoid). None, and counted
+        as refused when not finite, if there is nothing to learn from."""
         if len(x) < 2:
             return None  # no alternative: nothing to learn about a choice
         if not np.isfinite(x).all() or not np.isfinite(weight):
             self.refused += 1
             return None
-        t = self.n_taste
         attention, propensity = self.parts_of_one(x)
         p = _normalised(attention, propensity)
-        # d log P(chosen) / d w is observed minus expected features; the power features enter
-        # through log sigmoid, whose slope is 1 − sigmoid.
         effective = x.copy()
-        effective[:, t:] *= (1.0 - propensity)[:, None]
-        grad = effective[chosen] - p @ effective
+        effective[:, self.n_taste:] *= (1.0 - propensity)[:, None]
+        return p, effective, p @ effective
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        """One step on ``log P(chosen)`` for one showcase ``x`` (items × features); returns
+        the probabilities before the step (test-then-learn), None if nothing was learned."""
+        x = np.asarray(x, dtype=np.float64)
+        seen = self.observe(x, weight)
+        if seen is None:
+            return None
+        p, effective, mean = seen
+        grad = effective[chosen] - mean
         grad -= self.l2 * (self.weights - self.prior)
         grad *= self.learnable
         norm = float(np.sqrt(grad @ grad))

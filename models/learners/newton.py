@@ -63,21 +63,12 @@ class NewtonSoftmax(ListwiseSoftmax):
     def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         """One Newton step on ``log P(chosen)``; ``lr`` 0 freezes the model (as it freezes
         ``ListwiseSoftmax``: the hindsight bound runs so), any other ``lr`` is not used."""
-        x = np.asarray(x, dtype=np.float64)
-        if len(x) < 2:
+        seen = self.observe(np.asarray(x, dtype=np.float64), weight)
+        if seen is None:
             return None
-        if not np.isfinite(x).all() or not np.isfinite(weight):
-            self.refused += 1
-            return None
-        t = self.n_taste
-        attention, propensity = self.parts_of_one(x)
-        score = attention * propensity
-        p = score / score.sum()
+        p, effective, mean = seen
         if self.lr == 0:
             return p
-        effective = x.copy()
-        effective[:, t:] *= (1.0 - propensity)[:, None]
-        mean = p @ effective
         grad = effective[chosen] - mean
         fisher = (effective * p[:, None]).T @ effective - np.outer(mean, mean)
         precision = self.precision + weight * fisher
