@@ -5,12 +5,11 @@ process, no broker), and score the pushes with ``models.offline.evaluation`` aga
 peers and the world's own oracle (its hidden utility). Then the job again: started from the
 weights ``roomrank fit`` fits on another world of the regime (``warm``: yesterday's stream),
 with the weights of its own features fitted on the whole world (the hindsight bound,
-``models.offline.hindsight``),
-with River's pointwise ``LogisticRegression`` as its choice model (``--learner river``), and
-its ``FMClassifier`` (``--learner river-fm``), and,
-asked, without each feature group (ablations). One row per regime, averaged over the seeds;
-the held-out regime is only to be read at the end of a piece of model work
-(``docs/evaluation.md``).
+``models.offline.hindsight``), with River's pointwise ``LogisticRegression`` or
+``FMClassifier`` as its choice model (``--learner river``, ``river-fm``), and, asked, without
+each feature group (ablations). One row per regime, averaged over the seeds; the held-out
+regime is only to be read at the end of a piece of model work (``docs/evaluation.md``).
+``--world`` takes the worlds from a user's own generator instead (``flows.lab_worlds``).
 """
 
 from __future__ import annotations
@@ -45,8 +44,7 @@ from models.sim.world import write_events
 
 COLUMNS = (
     "attention", "warm", "hindsight", "river", "river_fm", "control", "popularity",
-    "category_count",
-    "spotlight_first", ORACLE,
+    "category_count", "spotlight_first", ORACLE,
 )  # fmt: skip
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
 _GROUPS = {
@@ -88,8 +86,8 @@ def run_cell(
     ablations: bool = False, attacks: bool = False,
 ) -> LabRow:
     """One regime and seed: world, job, evaluation; then the job's hindsight bound, its
-    River peer (``--learner river``), with ``ablations`` the job without each group, and
-    with ``attacks`` the job's rooms under each of ``models.sim.attacks``."""
+    River peers (``--learner river``, ``river-fm``), with ``ablations`` the job without each
+    group, and with ``attacks`` the job's rooms under each of ``models.sim.attacks``."""
     world = make_world(name, seed)
     events = workdir / f"{name}-{seed}.jsonl"
     with open(events, "wb") as fh:
@@ -319,7 +317,6 @@ def lab_command(args: argparse.Namespace) -> int:
     names = tuple(n.strip() for n in args.regimes.split(",") if n.strip())
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
         raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
-    world_source(args.world, args.rooms, args.viewers, args.minutes, names)  # fail before work
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
                    ablations=args.ablations, attacks=args.attacks, world=args.world)
     if args.report:
