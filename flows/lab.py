@@ -38,6 +38,7 @@ from models.offline.evaluation import (
     load_jsonl,
 )
 from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
+from models.offline.paired import Z95, Outcomes, Paired, paired, pooled
 from models.params import RoomParams
 from models.sim.attacks import ATTACKS, inject, outcome, replay_pushes
 from models.sim.world import write_events
@@ -46,6 +47,12 @@ COLUMNS = (
     "attention", "warm", "hindsight", "river", "river_fm", "control", "popularity",
     "category_count", "spotlight_first", ORACLE,
 )  # fmt: skip
+# The columns the job is compared with action by action (models.offline.paired): the job's
+# other runs (by their run's tag) and the peers scored in its own run.
+_PAIRED_RUNS = {"job": "attention", "hindsight": "hindsight", "warm": "warm", "river": "river",
+                "river-fm": "river_fm"}
+_PAIRED_PEERS = ("popularity", "category_count", "spotlight_first", ORACLE)
+PAIRED = (*(c for c in _PAIRED_RUNS.values() if c != "attention"), *_PAIRED_PEERS)
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
 _GROUPS = {
     "affinity": ("category_affinity", "segment_affinity", "segment_item"),
@@ -75,6 +82,8 @@ class LabRow:
     heatmap: dict[str, Any] | None = None
     # attack -> clean and attacked target share and others' HR (models.sim.attacks)
     attacks: dict[str, dict[str, float]] = field(default_factory=dict)
+    # column -> the job minus it on the same actions: (diff, se, actions, viewers)
+    paired: dict[str, tuple[float, float, int, int]] = field(default_factory=dict)
 
     @property
     def of_oracle(self) -> float:
@@ -97,6 +106,8 @@ def run_cell(
     yesterday = make_world(name, seed + YESTERDAY)
     warm_weights, _ = fit_stream(_lines(yesterday), settings.room, min_choices=1)
 
+    hits: dict[str, Outcomes] = {}  # column -> the attention arm's hit per action
+
     def job(tag: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
         run = Settings.load(overrides, env={}) if overrides else settings
         if room is not None:
@@ -105,7 +116,13 @@ def run_cell(
         run_files(run, str(events), str(recs), str(dead))
         report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
                           oracle=world.oracle_ranking if tag == "job" else None,
-                          time_bin_ms=TIME_BIN_MS)
+                          time_bin_ms=TIME_BIN_MS, outcomes=tag in _PAIRED_RUNS)
+        mine = report.outcomes.get("attention", {})
+        if tag == "job":
+            hits.update((c, mine[c]) for c in _PAIRED_PEERS if c in mine)
+            hits["attention"] = mine.get(PUSHED, {})
+        elif tag in _PAIRED_RUNS:
+            hits[_PAIRED_RUNS[tag]] = mine.get(PUSHED, {})
         return report.metrics
 
     metrics = job("job")
@@ -129,8 +146,10 @@ def run_cell(
             room = dataclasses.replace(settings.room, choice_off=off)
             hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
+    against = {c: paired(hits["attention"], hits[c]).as_tuple() for c in PAIRED if c in hits}
     return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
-                  _heatmap(replayed), attacked(world, settings.room) if attacks else {})
+                  _heatmap(replayed), attacked(world, settings.room) if attacks else {},
+                  against)
 
 
 def attacked(world: LabWorld, params: RoomParams) -> dict[str, dict[str, float]]:
@@ -267,6 +286,7 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
             cells = "".join(f"{statistics.fmean(r.hr[a] for r in mine):>19.3f}" for a in ablated)
             job = statistics.fmean(r.hr["attention"] for r in mine)
             lines.append(f"{name:<18}{job:>9.3f}{cells}")
+    lines += _paired_table(rows)
     buckets = [label for _, label in HISTORY_BUCKETS]
     lines += ["", f"HR@{k} of the pushes by the viewer's prior actions in the room (all arms)",
               f"{'regime':<18}" + "".join(f"{b:>9}" for b in buckets)]
@@ -296,11 +316,36 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _paired_table(rows: list[LabRow]) -> list[str]:
+    """The job minus each column on the same actions of the attention arm: the mean over the
+    seeds ± 1.96 × its viewer-clustered standard error (``models.offline.paired``), and on how
+    many seeds the job is behind, beyond noise / at all."""
+    columns = [c for c in PAIRED if any(c in r.paired for r in rows)]
+    if not columns:
+        return []
+    lines = ["", "The job minus each column on the same actions (attention arm): mean over the"
+             " seeds ± 95 % (viewer-clustered) [seeds behind beyond noise/behind]",
+             f"{'regime':<18}" + "".join(f"{c:>23}" for c in columns)]
+    for name in dict.fromkeys(r.regime for r in rows):
+        cells = []
+        for column in columns:
+            runs = [Paired(*r.paired[column]) for r in rows
+                    if r.regime == name and column in r.paired]
+            both = pooled(runs)
+            noise = sum(r.diff < 0 and r.beyond_noise for r in runs)
+            behind = sum(r.diff < 0 for r in runs)
+            cells.append(f"{both.diff:>+9.3f} ±{Z95 * both.se:.3f} [{noise}/{behind}]")
+        lines.append(f"{name:<18}" + "".join(f"{c:>23}" for c in cells))
+    return lines
+
+
 def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
     return [
         {"regime": r.regime, "seed": r.seed, "hr": r.hr, "by_history": r.by_history,
          "hindsight_weights": r.hindsight_weights, "by_time": r.by_time,
-         "calibration": r.calibration, "heatmap": r.heatmap, "attacks": r.attacks}
+         "calibration": r.calibration, "heatmap": r.heatmap, "attacks": r.attacks,
+         "paired": {c: dict(zip(("diff", "se", "actions", "viewers"), v, strict=True))
+                    for c, v in r.paired.items()}}
         for r in rows
     ]
 

@@ -129,6 +129,8 @@ class EvaluationReport:
     showcases_under_covered: int
     enter_coverage: float | None
     counts: dict[str, int] = field(default_factory=dict)
+    # asked: arm -> ranker -> action id -> (viewer, hit), for differences on the same actions
+    outcomes: dict[str, dict[str, dict[str, tuple[str, float]]]] = field(default_factory=dict)
 
     def hr(self, arm: str = ALL_ARMS, ranker: str = PUSHED) -> float:
         """Shortcut for the headline number."""
@@ -209,6 +211,7 @@ def evaluate(
     lateness_ms: int = DEFAULT_LATENESS_MS,
     oracle: Oracle | None = None,
     time_bin_ms: int | None = None,
+    outcomes: bool = False,
 ) -> EvaluationReport:
     """Score pushes and baselines on later actions; measure push coverage of present viewers.
 
@@ -217,6 +220,8 @@ def evaluate(
     truth is known (the simulator), adds the ceiling: the items ranked by true utility.
     ``time_bin_ms`` adds slices by the action's time since the first event (``ALL|minute=M``,
     M the bin's start in minutes): does a ranker improve as the rooms learn?
+    ``outcomes`` keeps every scored action's hit per arm and ranker (``models.offline.paired``
+    compares two rankers on them); off by default, as it holds every action in memory.
 
     >>> evs = [
     ...     {"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r", "spotlight": "c",
@@ -244,6 +249,7 @@ def evaluate(
     acted: dict[tuple[str, str], Counter[str]] = {}  # (room, user) -> categories acted on
     history: Counter[tuple[str, str]] = Counter()  # (room, user) -> actions so far
     first_ts: int | None = None
+    kept: dict[str, dict[str, dict[str, tuple[str, float]]]] | None = {} if outcomes else None
 
     def activate(room: str, trigger: dict[str, Any], snap: Snapshot) -> set[str]:
         pushes = pending.pop(trigger["event_id"], [])
@@ -297,7 +303,7 @@ def evaluate(
             if time_bin_ms:
                 minute = (int(ev["ts"]) - (first_ts or 0)) // time_bin_ms * time_bin_ms // 60_000
             _score(ev, active.get(room, {}).get(ev["user_id"]), k, seed, sums, counts, prior,
-                   minute)
+                   minute, kept)
         elif step.kind == "close":
             popularity.pop(room, None)
             active.pop(room, None)
@@ -321,6 +327,7 @@ def evaluate(
         showcases_under_covered=sum(c < 1.0 for c in coverage),
         enter_coverage=entered_pushed / entered if entered else None,
         counts=dict(counts),
+        outcomes=kept or {},
     )
 
 
@@ -333,6 +340,7 @@ def _score(
     counts: Counter[str],
     prior: int = 0,
     minute: int | None = None,
+    kept: dict[str, dict[str, dict[str, tuple[str, float]]]] | None = None,
 ) -> None:
     counts[f"actions_{ev['type']}"] += 1
     if act is None:
@@ -354,7 +362,14 @@ def _score(
         f"{SLICE}action={ev['type']}",
         *((f"{SLICE}minute={minute}",) if minute is not None else ()),
     )
+    ranks = {ranker: _rank_in(item, ranking, length) for ranker, ranking in rankings.items()}
     for arm in dict.fromkeys((push.arm, ALL_ARMS, *slices)):
         per_arm = sums.setdefault(arm, {r: _Sums() for r in rankings})
-        for ranker, ranking in rankings.items():
-            per_arm[ranker].add(_rank_in(item, ranking, length), k)
+        for ranker, rank in ranks.items():
+            per_arm[ranker].add(rank, k)
+    if kept is not None:
+        for arm in dict.fromkeys((push.arm, ALL_ARMS)):
+            mine = kept.setdefault(arm, {})
+            for ranker, rank in ranks.items():
+                hit = 1.0 if rank is not None and rank <= k else 0.0
+                mine.setdefault(ranker, {})[ev["event_id"]] = (push.user_id, hit)

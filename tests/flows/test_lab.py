@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flows.lab import COLUMNS, format_lab, run_lab
+import pytest
+
+from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, run_lab
 from models.offline.evaluation import ORACLE
 
 
@@ -17,6 +19,22 @@ def test_the_lab_scores_the_job_and_every_peer_below_the_oracle() -> None:
         assert row.hr[ORACLE] > max(row.hr["popularity"], row.hr["spotlight_first"])
     table = format_lab(rows)
     assert "default" in table and "held-out" in table and "/oracle" in table
+
+
+def test_the_job_is_compared_with_each_column_on_the_same_actions() -> None:
+    """Every run of the lab pushes the same viewers at the same triggers, so the paired
+    difference is exactly the difference of HR@3, now with its error."""
+    rows = run_lab(seeds=(4, 5), rooms=3, viewers=80, minutes=6.0, regimes=("default",))
+    for row in rows:
+        assert set(row.paired) == set(PAIRED)
+        for column in ("hindsight", "warm", "river", "river_fm"):
+            diff, se, actions, viewers = row.paired[column]
+            assert diff == pytest.approx(row.hr["attention"] - row.hr[column], abs=1e-12)
+            assert 0 < se < 0.2 and actions > viewers > 1
+        assert row.paired[ORACLE][0] < 0  # the world's own truth ranks better
+    table = format_lab(rows)
+    assert "same actions" in table and "±" in table
+    assert lab_json(rows)[0]["paired"]["river"]["actions"] == rows[0].paired["river"][2]
 
 
 def test_the_hindsight_bound_refits_the_choices_the_rooms_learned_from() -> None:

@@ -383,3 +383,22 @@ def test_history_buckets_count_the_viewers_earlier_actions_in_the_room() -> None
     assert "ALL|history=10+" not in m
     assert m["ALL|trigger=enter"]["pushed"].n == 1 and m["ALL|trigger=showcase"]["pushed"].n == 4
     assert m["ALL|action=add_to_cart"]["pushed"].n == 1
+
+
+def test_kept_outcomes_are_the_hits_the_metrics_count() -> None:
+    """``outcomes=True`` keeps each scored action's hit per arm and ranker; they add up to
+    the report's HR@k, so two rankers can be compared action by action."""
+    world = World(seed=3, rooms=3, viewers=80, minutes=6)
+    events = list(world.events())
+    recs = list(reference_pushes(events, lambda u, r, i, s: world.oracle_ranking(u, i, s),
+                                 k=3, arm="oracle"))
+    report = evaluate(events, recs, k=3, outcomes=True)
+    assert evaluate(events, recs, k=3).outcomes == {}  # kept only when asked
+    for arm in ("oracle", "ALL"):
+        for ranker, m in report.metrics[arm].items():
+            kept = report.outcomes[arm][ranker]
+            assert len(kept) == m.n > 0
+            assert sum(hit for _, hit in kept.values()) == pytest.approx(m.hr * m.n)
+    users = {e["event_id"]: e["user_id"] for e in events if "user_id" in e}
+    kept = report.outcomes["ALL"]["pushed"]
+    assert all(users[action] == user for action, (user, _) in kept.items())
