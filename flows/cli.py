@@ -147,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=3, help="cut-off of HR@k and NDCG@k (default 3)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.add_argument(
+        "--against", metavar="RECS",
+        help="JSONL pushes of another run over the same events: also print, per arm, HR@k of"
+        " --recs minus theirs on the same actions with a 95%% interval (is the difference"
+        " more than chance?)",
+    )
+    ev.add_argument(
         "--report", metavar="DIR",
         help="also write an HTML page with PNG plots (HR@3 per ranker, by history, over time;"
         " the choice model's calibration and one attention heat-map, from replaying the events"
@@ -261,7 +267,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         check_exists("--events", args.events)
         check_exists("--recs", args.recs)
-        report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k)
+        if args.against:
+            check_exists("--against", args.against)
+        paired = bool(args.against)
+        report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k,
+                          outcomes=paired)
         if args.report:
             from flows.lab import evaluate_row
             from flows.lab_report import write_report
@@ -270,6 +280,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             page = write_report([row], args.report, "roomrank evaluate: the pushes against what"
                                 " viewers did next", EVALUATE_INTRO)
             print(f"report: {page}", file=sys.stderr)
+        if args.against:
+            from flows.evaluate_inputs import Against
+
+            other = evaluate(records("--events", args.events),
+                             records("--against", args.against), k=args.k,
+                             outcomes=True)
+            print_report(Against(report, other, args.against), args.json)
+            return 0
         print_report(report, args.json)
         return 0
     if args.command == "lab":

@@ -15,10 +15,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from models.offline.evaluation import EvaluationReport
+from models.offline.paired import Z95, compared
+
 # A field every record of the kind has, and one that tells the other kind apart.
 KINDS = {
     "--events": ("event_id", "type", "room events (the input of `roomrank run`)"),
     "--recs": ("rec_id", "items", "pushes (the --output of `roomrank run`)"),
+    "--against": ("rec_id", "items", "pushes (the --output of `roomrank run`)"),
 }
 
 
@@ -65,3 +69,38 @@ def print_report(report: Report, as_json: bool) -> None:
         sys.stdout.write("\n")
     else:
         print(report.format_table())
+
+
+class Against:
+    """``roomrank evaluate --against``: the report of the first pushes, and per arm their
+    HR@k minus that of the second pushes (another run over the same events) on the actions
+    both were scored on, with a 95 % interval clustered by viewer."""
+
+    def __init__(self, report: EvaluationReport, other: EvaluationReport, path: str) -> None:
+        self.report, self.path = report, path
+        diffs = compared(report.outcomes, other.outcomes)
+        self.diffs = {arm: diffs[arm] for arm in sorted(diffs, key=lambda a: (a != "ALL", a))}
+        if not any(d.n for d in self.diffs.values()):
+            raise ValueError(
+                f"--against {path!r}: no action was scored against both sets of pushes; "
+                "were both runs made from these --events, with the same experiment arms?"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report.to_dict(), "against": {
+            "recs": self.path,
+            "arms": {arm: {"diff": d.diff, "se": d.se, "ci95": Z95 * d.se, "actions": d.n,
+                           "viewers": d.viewers, "beyond_noise": d.beyond_noise}
+                     for arm, d in self.diffs.items()}}}
+
+    def format_table(self) -> str:
+        k = self.report.k
+        lines = [self.report.format_table(), "",
+                 f"HR@{k} of these pushes minus those of --against {self.path} on the same"
+                 " actions (95 % interval, clustered by viewer)",
+                 f"{'arm':<24}{'actions':>8}{'viewers':>8}{'diff':>9}{'± 95 %':>9}"]
+        for arm, d in self.diffs.items():
+            verdict = "beyond noise" if d.beyond_noise else "within noise"
+            lines.append(f"{arm:<24}{d.n:>8}{d.viewers:>8}{d.diff:>+9.3f}"
+                         f"{Z95 * d.se:>9.3f}  {verdict}")
+        return "\n".join(lines)

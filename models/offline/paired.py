@@ -73,6 +73,16 @@ def paired(a: Outcomes, b: Outcomes) -> Paired:
     return Paired(diff, math.sqrt(spread * g / (g - 1)) / n, n, g)
 
 
+def compared(first: Mapping[str, Mapping[str, Outcomes]],
+             second: Mapping[str, Mapping[str, Outcomes]],
+             ranker: str = "pushed") -> dict[str, Paired]:
+    """Per arm both sets of outcomes (``EvaluationReport.outcomes``) hold: ``ranker``'s hits
+    in the first minus those in the second, on the actions both scored."""
+    return {arm: paired(first[arm][ranker], second[arm][ranker])
+            for arm in first if arm in second
+            and ranker in first[arm] and ranker in second[arm]}
+
+
 def pooled(runs: Sequence[Paired]) -> Paired:
     """The mean difference over independent runs (seeds), each weighing the same, as the
     lab's mean HR@3 does; its standard error from theirs."""

@@ -159,3 +159,52 @@ def test_closed_loop_simulation_and_experiment_report(tmp_path: Path) -> None:
     plain = roomrank("simulate", "--seed", "2", "--rooms", "1", "--viewers", "5",
                      "--minutes", "1", "--output", str(events), "--recs", str(recs))
     assert plain.returncode == 2 and b"need --closed-loop" in plain.stderr
+
+
+def test_evaluate_against_another_run_gives_the_difference_and_its_error(tmp_path: Path) -> None:
+    def made(*args: str) -> None:
+        done = roomrank(*args)
+        assert done.returncode == 0, done.stderr
+
+    world, other = tmp_path / "world.jsonl", tmp_path / "other.jsonl"
+    made("simulate", "--seed", "4", "--rooms", "3", "--viewers", "100", "--minutes", "6",
+         "--output", str(world))
+    made("simulate", "--seed", "5", "--rooms", "3", "--viewers", "100", "--minutes", "6",
+         "--output", str(other))
+    runs = {}
+    for name, where, learner in (("fast", world, "fast"), ("river", world, "river"),
+                                 ("elsewhere", other, "fast")):
+        runs[name] = tmp_path / f"{name}.jsonl"
+        made("run", "--input", str(where), "--output", str(runs[name]),
+             "--dead-letters", str(tmp_path / "dead.jsonl"), "--learner", learner)
+
+    def scored(recs: Path, *more: str) -> dict:
+        done = roomrank("evaluate", "--events", str(world), "--recs", str(recs), "--json", *more)
+        assert done.returncode == 0, done.stderr
+        return orjson.loads(done.stdout)
+
+    fast, river = scored(runs["fast"]), scored(runs["river"])
+    against = scored(runs["fast"], "--against", str(runs["river"]))["against"]["arms"]
+    assert next(iter(against)) == "ALL" and "attention" in against
+    for arm, d in against.items():
+        # the same viewers are pushed at the same triggers: the same actions are scored
+        hr = [r["metrics"][arm]["pushed"]["hr"] for r in (fast, river)]
+        assert d["actions"] == fast["metrics"][arm]["pushed"]["n"]
+        assert abs(d["diff"] - (hr[0] - hr[1])) < 1e-12
+        if d["viewers"] < 2:  # no spread to measure: JSON null, never "beyond noise"
+            assert d["ci95"] is None and not d["beyond_noise"]
+        else:
+            assert d["beyond_noise"] == (abs(d["diff"]) > d["ci95"])
+    assert against["attention"]["ci95"] > 0  # the learners differ: so do their hits
+    itself = scored(runs["fast"], "--against", str(runs["fast"]))["against"]["arms"]
+    assert all(d["diff"] == 0 and not d["beyond_noise"] for d in itself.values())
+    table = roomrank("evaluate", "--events", str(world), "--recs", str(runs["fast"]),
+                     "--against", str(runs["river"]))
+    assert b"same actions" in table.stdout and b"noise" in table.stdout
+    wrong = roomrank("evaluate", "--events", str(world), "--recs", str(runs["fast"]),
+                     "--against", str(runs["elsewhere"]))
+    assert wrong.returncode == 2
+    assert b"--against" in wrong.stderr and b"no action was scored against both" in wrong.stderr
+    events = roomrank("evaluate", "--events", str(world), "--recs", str(runs["fast"]),
+                      "--against", str(world))
+    assert events.returncode == 2 and b"--against" in events.stderr and b"rec_id" in events.stderr
