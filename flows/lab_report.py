@@ -3,7 +3,8 @@
 A page people open: HR@3 of the job and every peer per regime; HR@3 by the viewer's history in
 the room (a model that does not rise with history is failing); HR@3 over the world's time
 (does the online model close on its hindsight bound as the rooms learn?); the calibration of
-the choice model's probabilities; one room's attention over a showcase change; and, with
+the choice model's probabilities; the job minus each peer on the same actions, with its
+95 % interval; one room's attention over a showcase change; and, with
 ``--attacks``, how far manipulators moved the other viewers' pushes. matplotlib
 draws the PNGs (Agg backend, no display); it is imported only here, so the job never pays.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from flows.lab import COLUMNS, LabRow, format_lab
 from models.offline.evaluation import HISTORY_BUCKETS
+from models.offline.paired import Z95, Paired, pooled
 
 _COLOURS = {
     "attention": "#d62728",
@@ -51,6 +53,9 @@ def write_report(rows: list[LabRow], directory: str | Path, heading: str = LAB_H
     _history(rows, out / "hr_by_history.png")
     _over_time(rows, out / "hr_over_time.png")
     _calibration(rows, out / "calibration.png")
+    paired_columns = [c for c in _PAIRED_PLOTTED if any(c in r.paired for r in rows)]
+    if paired_columns:
+        _paired(rows, regimes, paired_columns, out / "paired.png")
     attacked = [r for r in rows if r.attacks]
     if attacked:
         _manipulation(attacked, out / "manipulation.png")
@@ -92,6 +97,7 @@ pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style>
 <p>For every item on show when a viewer chose, the probability the model gave it, in deciles,
 against the share of those items that were the one chosen.</p>
 <img id="calibration" src="calibration.png" alt="calibration of the choice probabilities">
+{_PAIRED_HTML if paired_columns else ""}
 {heat_html}
 {_MANIPULATION_HTML if attacked else ""}
 <h2>Table</h2>
@@ -101,6 +107,35 @@ against the share of those items that were the one chosen.</p>
         encoding="utf-8",
     )
     return page
+
+
+_PAIRED_HTML = """<h2>The job minus each column, on the same actions</h2>
+<p>Per regime, the job's HR@3 minus each column's on the actions both were scored on (attention
+arm), averaged over the seeds; the whiskers are the 95 % interval, clustered by viewer
+(<code>models/offline/paired.py</code>). Above 0: the job is ahead; a whisker across 0: the
+difference may be chance.</p>
+<img id="paired" src="paired.png" alt="the job minus each column with 95 % intervals">"""
+_PAIRED_PLOTTED = ("hindsight", "warm", "river", "river_fm", "popularity", "category_count")
+
+
+def _paired(rows: list[LabRow], regimes: list[str], columns: list[str], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
+    width = 0.8 / len(columns)
+    for n, column in enumerate(columns):
+        both = [pooled([Paired(*r.paired[column]) for r in rows
+                        if r.regime == name and column in r.paired]) for name in regimes]
+        xs = [i + (n - len(columns) / 2) * width + width / 2 for i in range(len(regimes))]
+        ax.bar(xs, [b.diff for b in both], width, yerr=[Z95 * b.se for b in both],
+               capsize=2, label=f"job − {column}", color=_COLOURS.get(column))
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(regimes)), regimes, rotation=15)
+    ax.set_ylabel("HR@3 difference (attention arm)")
+    ax.legend(fontsize=8, ncols=3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 _MANIPULATION_HTML = """<h2>Manipulation: the attacked item in the other viewers' pushes</h2>

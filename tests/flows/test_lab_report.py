@@ -29,6 +29,8 @@ ROWS = [
                  "before": [[1 / 8] * 8 for _ in range(10)],
                  "after": [[0.3, 0.2, *([0.5 / 8] * 8)] for _ in range(10)]}
         if seed == 1 else None,
+        paired={"hindsight": (-0.03 + d, 0.006, 1900, 310), "river": (0.01 + d, 0.005, 1900, 310),
+                "popularity": (0.1, 0.008, 1900, 310)},
     )
     for regime, d in (("default", 0.0), ("item-taste", 0.01))
     for seed in (1, 2)
@@ -65,7 +67,8 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     html = page.read_text()
     assert "default" in html and "item-taste" in html and "held-out" in html
     assert "Manipulation" not in html  # only with --attacks
-    _every_plot_decodes_in_a_browser(page, "roomrank-lab-report.png")
+    assert "same actions" in html
+    _every_plot_decodes_in_a_browser(page, "roomrank-lab-report.png", {"paired"})
 
 
 def test_the_attacks_get_their_plot(tmp_path: Path) -> None:
@@ -77,7 +80,8 @@ def test_the_attacks_get_their_plot(tmp_path: Path) -> None:
                    "hr": 0.34, "pushes": 600.0} for n, a in enumerate(ATTACKS)}
     page = write_report([replace(r, attacks=attacks) for r in ROWS], tmp_path / "report")
     assert "Manipulation" in page.read_text()
-    _every_plot_decodes_in_a_browser(page, "roomrank-lab-attacks.png", {"manipulation"})
+    _every_plot_decodes_in_a_browser(page, "roomrank-lab-attacks.png",
+                                     {"manipulation", "paired"})
 
 
 def _every_plot_decodes_in_a_browser(page: Path, screenshot: str,
