@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import statistics
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,15 +257,52 @@ def run_lab(
     ablations: bool = False,
     attacks: bool = False,
     world: str = "",
+    jobs: int = 1,
 ) -> list[LabRow]:
-    """Every regime (or, with ``world``, every variant of that ``FILE.py:CLASS``) and seed."""
+    """Every regime (or, with ``world``, every variant of that ``FILE.py:CLASS``) and seed;
+    with ``jobs`` > 1, that many cells at a time, each in its own process (the cells share
+    nothing, so the rows are the same, in the same order)."""
     make_world, names = world_source(world, rooms, viewers, minutes, regimes)
+    cells = [(name, seed) for name in names for seed in seeds]
     with tempfile.TemporaryDirectory(prefix="roomrank-lab-") as tmp:
-        return [
-            run_cell(name, seed, make_world, k, Path(tmp), ablations, attacks)
-            for name in names
-            for seed in seeds
-        ]
+        if jobs <= 1 or len(cells) <= 1:
+            return [run_cell(name, seed, make_world, k, Path(tmp), ablations, attacks)
+                    for name, seed in cells]
+        # spawn, not fork: a fresh interpreter per worker, whatever threads this one runs
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(cells)), mp_context=context) as pool:
+            spec = (world, rooms, viewers, minutes, k, tmp, ablations, attacks)
+            return list(pool.map(_cell_in_process, [(*spec, *cell) for cell in cells]))
+
+
+def _cell_in_process(job: tuple[Any, ...]) -> LabRow:
+    """One cell in a worker process: the world maker is rebuilt there from its spec (a
+    closure does not cross a process boundary)."""
+    world, rooms, viewers, minutes, k, tmp, ablations, attacks, name, seed = job
+    make_world, _ = world_source(world, rooms, viewers, minutes, (name,))
+    return run_cell(name, seed, make_world, k, Path(tmp), ablations, attacks)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds``: integers and ranges, comma-separated, in the order given.
+
+    >>> parse_seeds("1-3,7")
+    (1, 2, 3, 7)
+    """
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        try:
+            span = range(int(first), int(last or first) + 1)
+        except ValueError:
+            raise ValueError(f"--seeds must be integers or ranges (1-9) separated by commas,"
+                             f" not {text!r}") from None
+        if not span:
+            raise ValueError(f"--seeds {part}: an empty range (the first seed comes first)")
+        seeds += span
+    return tuple(seeds)
 
 
 def format_lab(rows: list[LabRow], k: int = 3) -> str:
@@ -353,17 +392,13 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
 def lab_command(args: argparse.Namespace) -> int:
     """``roomrank lab``'s flags to a table, JSON or report."""
 
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    except ValueError:
-        raise ValueError(
-            f"--seeds must be integers separated by commas, not {args.seeds!r}"
-        ) from None
+    seeds = parse_seeds(args.seeds)
     names = tuple(n.strip() for n in args.regimes.split(",") if n.strip())
-    if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0:
-        raise ValueError("--seeds, --rooms, --viewers and --minutes must be positive")
+    if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0 or args.jobs < 1:
+        raise ValueError("--seeds, --rooms, --viewers, --minutes and --jobs must be positive")
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
-                   ablations=args.ablations, attacks=args.attacks, world=args.world)
+                   ablations=args.ablations, attacks=args.attacks, world=args.world,
+                   jobs=args.jobs)
     if args.report:
         from flows.lab_report import write_report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, run_lab
+from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, parse_seeds, run_lab
 from models.offline.evaluation import ORACLE
 
 
@@ -90,3 +90,25 @@ def test_attacks_are_run_and_tabled_when_asked() -> None:
     assert "Manipulation" in format_lab(rows)
     assert "Manipulation" not in format_lab(run_lab(seeds=(4,), rooms=2, viewers=60,
                                                     minutes=5.0, regimes=("default",)))
+
+
+def test_cells_run_in_processes_give_the_same_rows() -> None:
+    """``--jobs 2``: each world in its own process, the same rows in the same order."""
+    here = run_lab(seeds=(4, 5), rooms=2, viewers=40, minutes=3.0, regimes=("default",))
+    there = run_lab(seeds=(4, 5), rooms=2, viewers=40, minutes=3.0, regimes=("default",),
+                    jobs=2)
+    assert [(r.regime, r.seed) for r in there] == [("default", 4), ("default", 5)]
+    assert there == here
+
+
+@pytest.mark.parametrize(("text", "seeds"), [("1,2,3", (1, 2, 3)), ("1-3,7", (1, 2, 3, 7)),
+                                             (" 4 , 2-2,", (4, 2))])
+def test_seeds_are_integers_and_ranges(text: str, seeds: tuple[int, ...]) -> None:
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(("text", "says"), [("1,x", "integers or ranges"),
+                                            ("9-1", "empty range"), ("-3", "integers")])
+def test_bad_seeds_say_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_seeds(text)
