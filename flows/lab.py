@@ -6,9 +6,11 @@ peers and the world's own oracle (its hidden utility). Then the job again: start
 weights ``roomrank fit`` fits on another world of the regime (``warm``: yesterday's stream),
 with the weights of its own features fitted on the whole world (the hindsight bound,
 ``models.offline.hindsight``), with River's pointwise ``LogisticRegression`` or
-``FMClassifier`` as its choice model (``--learner river``, ``river-fm``), and, asked, without
-each feature group (ablations). One row per regime, averaged over the seeds; the held-out
-regime is only to be read at the end of a piece of model work (``docs/evaluation.md``).
+``FMClassifier`` as its choice model (``--learner river``, ``river-fm``), with every feature of
+the viewer held at zero (``population``: the ranker that ignores who is watching), and,
+asked, without each feature group (ablations). One row per regime, averaged over the seeds;
+the held-out regime is only to be read at the end of a piece of model work
+(``docs/evaluation.md``).
 ``--world`` takes the worlds from a user's own generator instead (``flows.lab_worlds``).
 """
 
@@ -46,13 +48,18 @@ from models.sim.attacks import ATTACKS, inject, outcome, replay_pushes
 from models.sim.world import write_events
 
 COLUMNS = (
-    "attention", "warm", "hindsight", "river", "river_fm", "control", "popularity",
-    "category_count", "spotlight_first", ORACLE,
+    "attention", "warm", "hindsight", "river", "river_fm", "control", "population",
+    "popularity", "category_count", "spotlight_first", ORACLE,
 )  # fmt: skip
+# The population-only ranker: the job with every feature of the viewer held at zero (their
+# tastes, intents and vectors, and the price against their purchasing power), learning the
+# rest (spotlight, appeal, momentum, freshness, price) online like the job: what a room can
+# do ignoring who is watching.
+POPULATION_OFF = frozenset(TASTE) | {"over_budget", "under_budget"}
 # The columns the job is compared with action by action (models.offline.paired): the job's
 # other runs (by their run's tag) and the peers scored in its own run.
 _PAIRED_RUNS = {"job": "attention", "hindsight": "hindsight", "warm": "warm", "river": "river",
-                "river-fm": "river_fm"}
+                "river-fm": "river_fm", "population": "population"}
 _PAIRED_PEERS = ("popularity", "category_count", "spotlight_first", ORACLE)
 PAIRED = (*(c for c in _PAIRED_RUNS.values() if c != "attention"), *_PAIRED_PEERS)
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
@@ -143,6 +150,8 @@ def run_cell(
     _over_time(started, PUSHED, "warm", by_time)
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
     hr["river_fm"] = job("river-fm", learner="river-fm")["attention"][PUSHED].hr
+    blind = dataclasses.replace(settings.room, choice_off=POPULATION_OFF)
+    hr["population"] = job("population", blind)["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():
             room = dataclasses.replace(settings.room, choice_off=off)

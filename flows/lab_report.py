@@ -32,6 +32,7 @@ _COLOURS = {
     "warm": "#bcbd22",
     "river": "#e377c2",
     "river_fm": "#17becf",
+    "population": "#aec7e8",
     "job": "#d62728",
 }
 
@@ -115,7 +116,8 @@ arm), averaged over the seeds; the whiskers are the 95 % interval, clustered by 
 (<code>models/offline/paired.py</code>). Above 0: the job is ahead; a whisker across 0: the
 difference may be chance.</p>
 <img id="paired" src="paired.png" alt="the job minus each column with 95 % intervals">"""
-_PAIRED_PLOTTED = ("hindsight", "warm", "river", "river_fm", "popularity", "category_count")
+_PAIRED_PLOTTED = ("hindsight", "warm", "river", "river_fm", "population", "popularity",
+                   "category_count")
 
 
 def _paired(rows: list[LabRow], regimes: list[str], columns: list[str], path: Path) -> None:
