@@ -292,28 +292,6 @@ def _cell_in_process(job: tuple[Any, ...]) -> LabRow:
     return run_cell(name, seed, make_world, k, Path(tmp), ablations, attacks)
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``--seeds``: integers and ranges, comma-separated, in the order given.
-
-    >>> parse_seeds("1-3,7")
-    (1, 2, 3, 7)
-    """
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        first, _, last = part.partition("-")
-        try:
-            span = range(int(first), int(last or first) + 1)
-        except ValueError:
-            raise ValueError(f"--seeds must be integers or ranges (1-9) separated by commas,"
-                             f" not {text!r}") from None
-        if not span:
-            raise ValueError(f"--seeds {part}: an empty range (the first seed comes first)")
-        seeds += span
-    return tuple(seeds)
-
-
 def format_lab(rows: list[LabRow], k: int = 3) -> str:
     """Mean HR@k per regime over its seeds; the last column is attention / oracle."""
     head = f"{'regime':<18}{'seeds':>6}" + "".join(f"{c:>17}" for c in COLUMNS) + f"{'/oracle':>9}"
@@ -401,7 +379,9 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
 def lab_command(args: argparse.Namespace) -> int:
     """``roomrank lab``'s flags to a table, JSON or report."""
 
-    seeds = parse_seeds(args.seeds)
+    from flows.experiment_command import seed_list
+
+    seeds = tuple(seed_list(args.seeds, "--seeds"))
     names = tuple(n.strip() for n in args.regimes.split(",") if n.strip())
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0 or args.jobs < 1:
         raise ValueError("--seeds, --rooms, --viewers, --minutes and --jobs must be positive")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, parse_seeds, run_lab
+from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, run_lab
 from models.offline.evaluation import ORACLE
 
 
@@ -101,14 +101,14 @@ def test_cells_run_in_processes_give_the_same_rows() -> None:
     assert there == here
 
 
-@pytest.mark.parametrize(("text", "seeds"), [("1,2,3", (1, 2, 3)), ("1-3,7", (1, 2, 3, 7)),
-                                             (" 4 , 2-2,", (4, 2))])
-def test_seeds_are_integers_and_ranges(text: str, seeds: tuple[int, ...]) -> None:
-    assert parse_seeds(text) == seeds
+@pytest.mark.parametrize(("flags", "says"), [(["--seeds", "9-1"], "empty"),
+                                             (["--seeds", "1,x"], "not a seed"),
+                                             (["--jobs", "0"], "--jobs must be positive")])
+def test_bad_seeds_or_jobs_are_one_line(flags: list[str], says: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
 
-
-@pytest.mark.parametrize(("text", "says"), [("1,x", "integers or ranges"),
-                                            ("9-1", "empty range"), ("-3", "integers")])
-def test_bad_seeds_say_what_is_wrong(text: str, says: str) -> None:
-    with pytest.raises(ValueError, match=says):
-        parse_seeds(text)
+    args = ["lab", "--rooms", "1", "--viewers", "5", "--minutes", "1", "--regimes", "default"]
+    assert main([*args, *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and says in err, err
