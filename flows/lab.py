@@ -22,6 +22,7 @@ import multiprocessing
 import statistics
 import sys
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +118,7 @@ def run_cell(
 
     hits: dict[str, Outcomes] = {}  # column -> the attention arm's hit per action
 
-    def job(tag: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
+    def job(tag: str, room: Any = None, column: str = "", **overrides: Any) -> dict[str, Any]:
         run = Settings.load(overrides, env={}) if overrides else settings
         if room is not None:
             run = dataclasses.replace(run, room=room)
@@ -125,13 +126,11 @@ def run_cell(
         run_files(run, str(events), str(recs), str(dead))
         report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
                           oracle=world.oracle_ranking if tag == "job" else None,
-                          time_bin_ms=TIME_BIN_MS, outcomes=tag in _PAIRED_RUNS)
+                          time_bin_ms=TIME_BIN_MS, outcomes=True)
         mine = report.outcomes.get("attention", {})
         if tag == "job":
             hits.update((c, mine[c]) for c in _PAIRED_PEERS if c in mine)
-            hits["attention"] = mine.get(PUSHED, {})
-        elif tag in _PAIRED_RUNS:
-            hits[_PAIRED_RUNS[tag]] = mine.get(PUSHED, {})
+        hits[column or _PAIRED_RUNS.get(tag, tag)] = mine.get(PUSHED, {})
         return report.metrics
 
     metrics = job("job")
@@ -155,9 +154,10 @@ def run_cell(
     if ablations:
         for label, off in ABLATIONS.items():
             room = dataclasses.replace(settings.room, choice_off=off)
-            hr[label] = job(label.replace(" ", "-"), room)["attention"][PUSHED].hr
+            hr[label] = job(label.replace(" ", "-"), room, label)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
-    against = {c: paired(hits["attention"], hits[c]).as_tuple() for c in PAIRED if c in hits}
+    against = {c: paired(hits["attention"], v).as_tuple() for c, v in hits.items()
+               if c != "attention"}
     return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
                   _heatmap(replayed), attacked(world, settings.room) if attacks else {},
                   against)
@@ -305,13 +305,8 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
         lines.append(f"{name:<18}{len(mine):>6}{cells}{ratio:>9.2f}")
     ablated = [label for label in ABLATIONS if all(label in r.hr for r in rows)]
     if ablated:
-        lines += ["", f"Ablations, HR@{k} of the attention arm (the job with features held at 0)",
-                  f"{'regime':<18}{'job':>9}" + "".join(f"{a:>19}" for a in ablated)]
-        for name in dict.fromkeys(r.regime for r in rows):
-            mine = [r for r in rows if r.regime == name]
-            cells = "".join(f"{statistics.fmean(r.hr[a] for r in mine):>19.3f}" for a in ablated)
-            job = statistics.fmean(r.hr["attention"] for r in mine)
-            lines.append(f"{name:<18}{job:>9.3f}{cells}")
+        lines += _paired_table(rows, ablated, f"Ablations: HR@{k} of the job minus the job with"
+                               " these features held at 0 (above 0: they help)")
     lines += _paired_table(rows)
     buckets = [label for _, label in HISTORY_BUCKETS]
     lines += ["", f"HR@{k} of the pushes by the viewer's prior actions in the room (all arms)",
@@ -342,15 +337,17 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _paired_table(rows: list[LabRow]) -> list[str]:
+def _paired_table(rows: list[LabRow], wanted: Sequence[str] = PAIRED,
+                  title: str = "The job minus each column on the same actions (attention arm)",
+                  ) -> list[str]:
     """The job minus each column on the same actions of the attention arm: the mean over the
     seeds ± 1.96 × its viewer-clustered standard error (``models.offline.paired``), and on how
     many seeds the job is behind, beyond noise / at all."""
-    columns = [c for c in PAIRED if any(c in r.paired for r in rows)]
+    columns = [c for c in wanted if any(c in r.paired for r in rows)]
     if not columns:
         return []
-    lines = ["", "The job minus each column on the same actions (attention arm): mean over the"
-             " seeds ± 95 % (viewer-clustered) [seeds behind beyond noise/behind]",
+    lines = ["", f"{title}: mean over the seeds ± 95 % (viewer-clustered) [seeds behind beyond"
+             " noise/behind]",
              f"{'regime':<18}" + "".join(f"{c:>23}" for c in columns)]
     for name in dict.fromkeys(r.regime for r in rows):
         cells = []

@@ -71,7 +71,11 @@ def test_ablations_are_listed_when_asked() -> None:
     rows = run_lab(seeds=(5,), rooms=2, viewers=50, minutes=4.0, regimes=("default",),
                    ablations=True)
     assert set(ABLATIONS) <= set(rows[0].hr)
-    assert "without intent" in format_lab(rows)
+    for label in ABLATIONS:  # each ablation is compared with the job on the same actions
+        diff = rows[0].paired[label][0]
+        assert diff == pytest.approx(rows[0].hr["attention"] - rows[0].hr[label], abs=1e-12)
+    table = format_lab(rows)
+    assert "without intent" in table and "Ablations: HR@3 of the job minus" in table
 
 
 def test_attacks_are_run_and_tabled_when_asked() -> None:
