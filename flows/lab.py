@@ -58,11 +58,9 @@ COLUMNS = (
 # do ignoring who is watching.
 POPULATION_OFF = frozenset(TASTE) | {"over_budget", "under_budget"}
 # The columns the job is compared with action by action (models.offline.paired): the job's
-# other runs (by their run's tag) and the peers scored in its own run.
-_PAIRED_RUNS = {"job": "attention", "hindsight": "hindsight", "warm": "warm", "river": "river",
-                "river-fm": "river_fm", "population": "population"}
+# other runs, then the peers scored in its own run.
 _PAIRED_PEERS = ("popularity", "category_count", "spotlight_first", ORACLE)
-PAIRED = (*(c for c in _PAIRED_RUNS.values() if c != "attention"), *_PAIRED_PEERS)
+PAIRED = ("hindsight", "warm", "river", "river_fm", "population", *_PAIRED_PEERS)
 # Ablations: the job with these choice features held at zero (``RoomParams.choice_off``).
 _GROUPS = {
     "affinity": ("category_affinity", "segment_affinity", "segment_item"),
@@ -118,22 +116,23 @@ def run_cell(
 
     hits: dict[str, Outcomes] = {}  # column -> the attention arm's hit per action
 
-    def job(tag: str, room: Any = None, column: str = "", **overrides: Any) -> dict[str, Any]:
+    def job(column: str, room: Any = None, **overrides: Any) -> dict[str, Any]:
+        tag = column.replace(" ", "-")
         run = Settings.load(overrides, env={}) if overrides else settings
         if room is not None:
             run = dataclasses.replace(run, room=room)
         recs, dead = workdir / f"{name}-{seed}-{tag}.recs.jsonl", workdir / f"{name}-{seed}.dead"
         run_files(run, str(events), str(recs), str(dead))
         report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
-                          oracle=world.oracle_ranking if tag == "job" else None,
+                          oracle=world.oracle_ranking if column == "attention" else None,
                           time_bin_ms=TIME_BIN_MS, outcomes=True)
         mine = report.outcomes.get("attention", {})
-        if tag == "job":
+        if column == "attention":
             hits.update((c, mine[c]) for c in _PAIRED_PEERS if c in mine)
-        hits[column or _PAIRED_RUNS.get(tag, tag)] = mine.get(PUSHED, {})
+        hits[column] = mine.get(PUSHED, {})
         return report.metrics
 
-    metrics = job("job")
+    metrics = job("attention")
     hr, by_history, by_time = scored(metrics, ("attention", "control"))
     lines = [line for line in events.read_bytes().splitlines() if line.strip()]
     replayed = replay_rooms(lines, settings.room)
@@ -148,13 +147,13 @@ def run_cell(
     hr["warm"] = started["attention"][PUSHED].hr
     _over_time(started, PUSHED, "warm", by_time)
     hr["river"] = job("river", learner="river")["attention"][PUSHED].hr
-    hr["river_fm"] = job("river-fm", learner="river-fm")["attention"][PUSHED].hr
+    hr["river_fm"] = job("river_fm", learner="river-fm")["attention"][PUSHED].hr
     blind = dataclasses.replace(settings.room, choice_off=POPULATION_OFF)
     hr["population"] = job("population", blind)["attention"][PUSHED].hr
     if ablations:
         for label, off in ABLATIONS.items():
             room = dataclasses.replace(settings.room, choice_off=off)
-            hr[label] = job(label.replace(" ", "-"), room, label)["attention"][PUSHED].hr
+            hr[label] = job(label, room)["attention"][PUSHED].hr
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
     against = {c: paired(hits["attention"], v).as_tuple() for c, v in hits.items()
                if c != "attention"}
