@@ -5,8 +5,8 @@ say two things: the events of a world (``events()``, contract dicts in arrival o
 for the oracle column, its hidden ranking of a showcase for a viewer (``oracle_ranking``).
 ``--world FILE.py:CLASS`` loads such a class and builds it as ``CLASS(seed=..., rooms=...,
 viewers=..., minutes=..., variant=...)``, one per regime name given (``--regimes``; default:
-the class's ``VARIANTS``, else ``default``) and seed; "yesterday's" world for the warm start is
-the same variant at seed + 1000, as for the simulator.
+the class's ``VARIANTS``, else its module's, else ``default``) and seed; "yesterday's" world
+for the warm start is the same variant at seed + 1000, as for the simulator.
 
 >>> make, names = world_source("", rooms=1, viewers=5, minutes=1.0)
 >>> names[0], type(make("default", 1)).__name__
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -55,7 +56,9 @@ def world_source(spec: str, rooms: int, viewers: int, minutes: float,
 
         return simulator, chosen
     cls = _load_class(spec)
-    variants = getattr(cls, "VARIANTS", None)
+    # the class's VARIANTS, else its module's (a dict of variant -> parameters will do)
+    variants = getattr(cls, "VARIANTS", None) or getattr(sys.modules.get(cls.__module__),
+                                                         "VARIANTS", None)
     chosen = tuple(names) or (tuple(variants) if variants else ("default",))
     if variants and not set(chosen) <= set(variants):
         unknown = sorted(set(chosen) - set(variants))
@@ -82,7 +85,14 @@ def _load_class(spec: str) -> type:
     if loaded is None or loaded.loader is None:
         raise ValueError(f"--world {spec}: {path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
+    # Registered before it runs, as an import would: a dataclass (or anything else that
+    # looks its own module up) in the user's file needs it.
+    sys.modules[loaded.name] = module
+    try:
+        loaded.loader.exec_module(module)
+    except Exception:
+        del sys.modules[loaded.name]
+        raise
     cls = getattr(module, name, None)
     if not inspect.isclass(cls):
         raise ValueError(f"--world {spec}: {path} defines no class {name}")

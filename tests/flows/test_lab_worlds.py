@@ -71,6 +71,30 @@ def test_a_class_whose_worlds_cannot_be_scored_is_refused(tmp_path: Path) -> Non
         world_source(f"{source}:W", 1, 1, 1.0)
 
 
+def test_a_world_written_with_dataclasses_or_module_variants_loads(tmp_path: Path) -> None:
+    """A dataclass looks its module up while the class is made: the file is registered as
+    a module before it runs, as an import would, or it fails to load."""
+    source = tmp_path / "dataclassy.py"
+    source.write_text(
+        "from dataclasses import dataclass\n"
+        "@dataclass\n"
+        "class Item:\n"
+        "    price: float\n"
+        "class W:\n"
+        "    def __init__(self, seed, rooms, viewers, minutes, variant):\n"
+        "        self.item = Item(1.0)\n"
+        "    def events(self):\n"
+        "        return iter(())\n"
+        "    def oracle_ranking(self, user_id, item_ids, spotlight):\n"
+        "        return list(item_ids)\n"
+    )
+    make, names = world_source(f"{source}:W", 1, 1, 1.0)
+    assert names == ("default",) and make("default", 1).item.price == 1.0  # type: ignore[attr-defined]
+    # variants named by the module (a dict of variant -> parameters), not the class
+    source.write_text(source.read_text() + "VARIANTS = {'calm': 1, 'busy': 2}\n")
+    assert world_source(f"{source}:W", 1, 1, 1.0)[1] == ("calm", "busy")
+
+
 WORLDS = Path(__file__).parents[1] / "worlds"
 
 
@@ -78,7 +102,8 @@ WORLDS = Path(__file__).parents[1] / "worlds"
     ("spec", "variant"),
     [*(("herd_world.py:HerdWorld", v) for v in ("base", "herding", "two-stage", "quality")),
      *(("foreign_world.py:ForeignWorld", v)
-       for v in ("base", "price-driven", "popularity-driven", "niche"))],
+       for v in ("base", "price-driven", "popularity-driven", "niche")),
+     *(("bazaar_world.py:BazaarWorld", v) for v in ("bundles", "flash", "pitch", "missions"))],
 )
 def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
     """``tests/worlds``, written from the contract alone: every event is usable (no dead
