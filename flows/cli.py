@@ -1,4 +1,5 @@
-"""``roomrank``: the job's command line (simulate, run, demo, evaluate, lab, fit, bench)."""
+"""``roomrank``: the job's command line (simulate, run, demo, evaluate, lab, fit,
+priors, bench)."""
 
 from __future__ import annotations
 
@@ -199,6 +200,23 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-choices", type=int, default=100_000,
                      help="fit on a uniform sample of at most this many (default 100000)")
     add_arguments(fit, FIT_SETTINGS)
+    priors = sub.add_parser(
+        "priors", help="fit the choice model on many worlds and pool them: the POOLED literal",
+        description="Fit the choice model on worlds of the simulator (its tuning regimes) and of"
+        " each --world, at each seed, and pool the fits, each simulator weighing the same:"
+        " how the job's starting weights (POOLED, models/choice_features.py) are made"
+        " (docs/evaluation.md).",
+    )
+    priors.add_argument("--world", action="append", default=[], metavar="FILE.py:CLASS",
+                        help="also pool every variant of this world generator (repeatable)")
+    priors.add_argument("--seeds", default="1001-1006",
+                        help="world seeds (default 1001-1006: seeds the lab does not score)")
+    priors.add_argument("--jobs", type=int, default=1, help="worlds fitted at a time")
+    priors.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
+    priors.add_argument("--viewers", type=int, default=400,
+                        help="viewers per world (default 400)")
+    priors.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
+    priors.add_argument("--output", help="also write the pooled weights as a --choice-weights file")
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
     report = exp_sub.add_parser("report", help="per arm conversion with credible intervals")
@@ -304,6 +322,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
                        args.max_choices, sys.stderr)
+    if args.command == "priors":
+        from flows.priors import priors_command
+
+        return priors_command(args)
     if args.command == "experiment":
         from flows.experiment_command import coverage_command, experiment_command
 

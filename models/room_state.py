@@ -36,6 +36,7 @@ from features.contract.events import Event, Origin, ShowcaseItem
 from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
+from models.choice_features import FEATURES
 from models.learners.leader import Leader
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.newton import NewtonSoftmax
@@ -45,6 +46,12 @@ if TYPE_CHECKING:
     from models.room import Room
 
 STATE_VERSION = 2
+# The priors of the releases before the pooled ones (models.choice_features.PRIORS): a snapshot
+# that does not store its room's prior was written by one of them, and its room started there.
+PRIORS_UNTIL_2026_12_04 = {
+    "category_affinity": 1.0, "clicked": 1.0, "carted": 1.0, "spotlight": 0.5,
+    "item_appeal": 1.0, "category_appeal": 1.0, "momentum": 0.2, "over_budget": -1.0,
+}  # fmt: skip
 
 
 def _v1_to_v2(tree: dict[str, Any]) -> dict[str, Any]:
@@ -179,8 +186,10 @@ def loads(blob: bytes, params: RoomParams) -> Room:
             room.model.weights = weights
             for model in models:  # every learner, as if it had learned them (older snapshots)
                 model.weights = weights.copy()
-        prior = stored_model.get("prior")  # absent: written before warm starts existed
-        if prior is not None and models:
+        prior = stored_model.get("prior")
+        if prior is None:  # written before warm starts: the room started from the priors then
+            prior = [PRIORS_UNTIL_2026_12_04.get(name, 0.0) for name in FEATURES]
+        if models:
             prior = np.asarray(prior, dtype=np.float64)
             if prior.shape == models[0].prior.shape:
                 for model in models:

@@ -14,7 +14,7 @@ accounts in yesterday's stream cannot train them (``viewer_weights``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,17 +158,18 @@ def recorded_choices(lines: Iterable[bytes], params: RoomParams) -> list[Choice]
 
 
 def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02,
-        weights: Sequence[float] | None = None) -> np.ndarray:
+        weights: Sequence[float] | None = None,
+        start: Mapping[str, float] | None = None) -> np.ndarray:
     """Weights that fit every choice (in sample, each at its weight in ``weights``, else 1),
-    from the priors, by passes of the same listwise step the rooms take (no pull toward the
-    priors).
+    from ``start`` (default: the priors), by passes of the same listwise step the rooms take
+    (no pull toward the start). A weight the choices say little about ends near its start.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(0, 1, (6, len(TASTE) + len(POWER)))
     >>> fit([(x, 2, 1)] * 5, epochs=2).shape == (len(TASTE) + len(POWER),)
     True
     """
-    model = ListwiseSoftmax(TASTE, POWER, lr=lr, l2=0.0, initial=PRIORS)
+    model = ListwiseSoftmax(TASTE, POWER, lr=lr, l2=0.0, initial=PRIORS if start is None else start)
     weight = list(weights) if weights is not None else [1.0] * len(choices)
     for _ in range(epochs):
         for (x, chosen, _ordinal), w in zip(choices, weight, strict=True):
@@ -178,6 +179,7 @@ def fit(choices: list[Choice], epochs: int = 20, lr: float = 0.02,
 
 def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
                min_choices: int = 200, max_choices: int = 100_000,
+               start: Mapping[str, float] | None = None,
                ) -> tuple[np.ndarray, dict[str, int]]:
     """Weights fitted on a past stream, to start new rooms from (``models.choice_weights``),
     and what they were fitted on. Too few choices give weights that say more about the
@@ -197,7 +199,7 @@ def fit_stream(lines: Iterable[bytes], params: RoomParams, epochs: int = 20,
     meta = {"events": replayed.events, "unusable_lines": replayed.unusable,
             "rooms": replayed.rooms, "choices": found, "fitted_on_choices": len(replayed.choices),
             "epochs": epochs, "choices_per_viewer_cap": cap}
-    return fit(replayed.choices, epochs=epochs, weights=weights), meta
+    return fit(replayed.choices, epochs=epochs, weights=weights, start=start), meta
 
 
 def viewer_weights(replayed: Replayed) -> tuple[int, list[float]]:

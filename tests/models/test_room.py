@@ -66,14 +66,21 @@ def test_golden_room_push_contents(golden) -> None:
             assert push["room_id"] == ROOM
 
 
-def test_golden_room_spotlight_first_for_cold_viewers(golden) -> None:
-    """Nobody has history at the first showcase: both arms put the item on stage first."""
+def test_golden_room_cold_viewers_see_the_stage(golden) -> None:
+    """Nobody has history at the first showcase: the control arm puts the item on stage
+    first; the attention arm ranks by its starting weights alone (which also weigh price: the
+    pooled worlds prefer the cheaper item), keeps the item on stage in the push, and its
+    reason names the stage only when it leads."""
     _, outputs = golden
     first = batches_of(outputs)[0]
     assert first.trigger_id == "e-s1"
-    for push in push_dicts(first, emitted_at=0):
-        assert push["items"][0]["item_id"] == "sku-2"  # type: ignore[index]
-        assert push["why"] == "on stage now"
+    pushes = {push["arm"]: push for push in push_dicts(first, emitted_at=0)}
+    assert set(pushes) == {"attention", "control"}
+    for arm, push in pushes.items():
+        items = [item["item_id"] for item in push["items"]]  # type: ignore[union-attr]
+        assert "sku-2" in items
+        assert (push["why"] == "on stage now") == (items[0] == "sku-2"), arm
+    assert pushes["control"]["items"][0]["item_id"] == "sku-2"  # type: ignore[index]
 
 
 def test_golden_room_arms_are_stable_per_user(golden) -> None:

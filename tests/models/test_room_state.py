@@ -12,6 +12,7 @@ viewers on the same triggers, with other scores.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from features.state.codec import SnapshotError, decode, encode
 from models import room_state
+from models.choice_features import FEATURES
 from models.params import RoomParams
 from models.room import Room
 from tests.models.golden_room import GOLDEN, PARAMS, ROOM, decode_all, summaries
@@ -30,8 +32,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SPLIT = len(GOLDEN) // 2
 
 
-def _half_room() -> Room:
-    room = Room(ROOM, PARAMS)
+def _half_room(params: RoomParams = PARAMS) -> Room:
+    room = Room(ROOM, params)
     for event in decode_all(GOLDEN[:SPLIT]):
         room.accept([event])
     return room
@@ -45,7 +47,10 @@ def _rest(room: Room) -> list[Any]:
 def test_a_snapshot_of_state_version_2_restores_and_goes_on_like_the_room_that_wrote_it() -> None:
     blob = (FIXTURES / "room-state-v2.bin").read_bytes()
     restored = Room.restore(blob, PARAMS)
-    uninterrupted = _half_room()
+    # A room keeps the starting weights it was opened with (they are in its snapshot), not
+    # this release's priors: the room that wrote the snapshot, uninterrupted, started there.
+    then = dataclasses.replace(PARAMS, choice_weights=tuple(restored.model.prior.tolist()))
+    uninterrupted = _half_room(then)
     assert restored.clock == uninterrupted.clock
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
     np.testing.assert_array_equal(restored.model.weights, uninterrupted.model.weights)
@@ -135,12 +140,16 @@ def test_a_warm_started_room_keeps_its_starting_point_whatever_the_restart_names
     assert _rest(restored) == _rest(room)
 
 
-def test_a_snapshot_without_a_starting_point_takes_the_restarts() -> None:
-    """Snapshots written before warm starts: the room's pull point is what the run names."""
+def test_a_snapshot_without_a_starting_point_keeps_the_priors_of_its_release() -> None:
+    """Snapshots written before warm starts stored no starting point: their rooms started from
+    the priors of those releases, and keep them (as a room keeps a warm start), whatever the
+    restart names."""
     tree = decode(_half_room().snapshot())
     del tree["model"]["prior"]
-    restored = Room.restore(encode(tree), PARAMS)
-    np.testing.assert_array_equal(restored.model.prior, Room(ROOM, PARAMS).model.prior)
+    then = [room_state.PRIORS_UNTIL_2026_12_04.get(name, 0.0) for name in FEATURES]
+    for params in (PARAMS, dataclasses.replace(PARAMS, choice_weights=(0.3,) * len(FEATURES))):
+        restored = Room.restore(encode(tree), params)
+        np.testing.assert_array_equal(restored.model.prior, then)
 
 
 def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:
