@@ -1,5 +1,11 @@
 """BazaarWorld: an independent simulator of live-commerce rooms (event contract v1).
 
+Written on 2026-12-04 by a separate agent that read only /work/shared/contract/EVENTS.md and a
+brief, none of the project's code, docs or other worlds; kept as written (this paragraph
+aside). It was first scored after the pooled priors were fitted without it, with weights
+pooled from the other three simulators (docs/evaluation.md, "Priors learned from four
+simulators"); since then it is one of the four the priors are pooled over.
+
 Shared generative model. Rooms (``rooms``): a hidden theme (2-3 of 12 categories get
 90% of the weight), a catalogue of 24-50 items, popularity 0.3 + Pareto(1.5), a
 showcase size around U{5..20}. Items: visible category, title, price; hidden brand (1 of
