@@ -4,14 +4,14 @@
 ``POOLED`` weights, but for the four of ``ALREADY_IN_VIEW``. This command is how ``POOLED`` is
 made, so it can be made again (a new feature, a new simulator): it builds worlds of the
 project's simulator (every tuning regime; never ``held-out``, which is scored only at the end
-of model work) and of each ``--world FILE.py:CLASS`` (every variant),
-at each of ``--seeds`` (by default 1001-1006, seeds the lab does not score), fits the job's
-choice model on each (``roomrank fit``'s fit: the job's own rooms replayed, every choice
-learned in sample) and pools them, each simulator weighing the same
-(``models.offline.pooled_prior``). It prints each world's fit, the pooled weights as the
-``POOLED`` literal, and the pooled weights with each simulator left out: the weights a
-measurement on that simulator may use (docs/evaluation.md, "Priors learned from four
-simulators"). ``--output`` also writes them, all of them pooled, as a ``--choice-weights`` file.
+of model work) and of each ``--world FILE.py:CLASS`` (every variant), at each of ``--seeds``
+(by default 1001-1006, seeds the lab does not score), fits the job's choice model on each
+(``roomrank fit``'s fit: the job's own rooms replayed, every choice learned in sample) and
+pools them, each simulator weighing the same (``models.offline.pooled_prior``). It prints each
+world's fit, the pooled weights as the ``POOLED`` literal, and the pooled weights with each
+simulator left out: the weights a measurement on that simulator may use (docs/evaluation.md,
+"Priors learned from four simulators"). ``--output`` also writes the pooled weights, all 18,
+as a ``--choice-weights`` file.
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ def _fit(cell: tuple[str, str, int, int, int, float]) -> FittedWorld:
     spec, name, seed, rooms, viewers, minutes = cell
     make, _ = world_source("" if spec == SIMULATOR else spec, rooms, viewers, minutes, (name,))
     lines = [orjson.dumps(event) for event in make(name, seed).events()]
-    weights, _ = fit_stream(lines, Settings.load(env={}).room, min_choices=1,
-                            start=NO_OPINION)
+    try:
+        weights, _ = fit_stream(lines, Settings.load(env={}).room, min_choices=1,
+                                start=NO_OPINION)
+    except ValueError as err:  # a world with no choice to fit: say which, and what to change
+        raise ValueError(f"{spec} {name} seed {seed}: {err.args[0].split(':')[0]}; give the"
+                         " worlds more --viewers or --minutes") from None
     return FittedWorld(spec, name, seed, tuple(weights.tolist()))
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 STATE_VERSION = 2
 # The priors of the releases before the pooled ones (models.choice_features.PRIORS): a snapshot
 # that does not store its room's prior was written by one of them, and its room started there.
-PRIORS_UNTIL_2026_12_04 = {
+PRIORS_UNTIL_2026_12_04: dict[str, float] = {
     "category_affinity": 1.0, "clicked": 1.0, "carted": 1.0, "spotlight": 0.5,
     "item_appeal": 1.0, "category_appeal": 1.0, "momentum": 0.2, "over_budget": -1.0,
 }  # fmt: skip

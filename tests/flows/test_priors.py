@@ -43,3 +43,11 @@ def test_a_wrong_world_is_one_line_before_any_fit(capsys: pytest.CaptureFixture[
     assert main(["priors", *SMALL, "--world", "nowhere.py:W"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--world nowhere.py:W: no file nowhere.py" in err
+
+
+def test_a_world_with_nothing_to_fit_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["priors", "--seeds", "1", "--rooms", "1", "--viewers", "1", "--minutes", "0.1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "simulator default seed 1: 0 choices" in err, err
+    assert "--viewers or --minutes" in err
