@@ -8,10 +8,11 @@ of model work) and of each ``--world FILE.py:CLASS`` (every variant), at each of
 (by default 1001-1006, seeds the lab does not score), fits the job's choice model on each
 (``roomrank fit``'s fit: the job's own rooms replayed, every choice learned in sample) and
 pools them, each simulator weighing the same (``models.offline.pooled_prior``). It prints each
-world's fit, the pooled weights as the ``POOLED`` literal, and the pooled weights with each
-simulator left out: the weights a measurement on that simulator may use (docs/evaluation.md,
-"Priors learned from four simulators"). ``--output`` also writes the pooled weights, all 18,
-as a ``--choice-weights`` file.
+world's fit, the pooled weights as the ``POOLED`` literal, the worlds' disagreement on each
+as the ``PRECISION`` literal (how firmly a room holds each weight), and the pooled weights
+with each simulator left out: the weights a measurement on that simulator may use
+(docs/evaluation.md, "Priors learned from four simulators"). ``--output`` also writes the
+pooled weights, all 18, as a ``--choice-weights`` file.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from flows.settings import Settings
 from models import choice_weights
 from models.choice_features import ALREADY_IN_VIEW, FEATURES, PRIORS
 from models.offline.hindsight import fit_stream
-from models.offline.pooled_prior import FittedWorld, pooled
+from models.offline.pooled_prior import FittedWorld, pooled, precision
 from models.sim.regimes import TUNING_REGIMES
 
 SIMULATOR = "simulator"  # the project's own, in the output's "simulator" column
@@ -95,6 +96,11 @@ def format_priors(fits: list[FittedWorld], out: IO[str]) -> dict[str, float]:
     print("}", file=out)
     print(f"(PRIORS: POOLED but for {', '.join(ALREADY_IN_VIEW)}, kept for what a push sells:"
           " models/choice_features.py)", file=out)
+    if len({(f.simulator, f.world) for f in fits}) > 1:
+        print("\nPRECISION: Final = {", file=out)
+        for name, value in zip(FEATURES, precision(fits), strict=True):
+            print(f'    "{name}": {round(float(value), 2)},', file=out)
+        print("}", file=out)
     return rounded
 
 

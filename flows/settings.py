@@ -99,12 +99,12 @@ SETTINGS: Final = (
     Setting("propensity_learning_rate", float, 0.05,
             "SGD step of the choice model (attention and propensity weights); 0 freezes it"),
     Setting(
-        "choice_prior_precision",
+        "choice_prior_scale",
         float,
-        3.0,
-        "the choice model's second learner: Newton steps under a Gaussian prior of this"
-        " precision around the starting weights; a room ranks with whichever of its two"
-        " learners put more of its choices in the top k; 0 = the SGD learner alone",
+        1.0,
+        "how firmly rooms hold the choice model's starting weights: Newton steps under a"
+        " Gaussian prior whose precision per weight is this times the pooled one (how much"
+        " fitted worlds disagree on it); 0 = small SGD steps instead",
     ),
     Setting(
         "choice_weights",
@@ -142,12 +142,19 @@ GROUPS: Final = {
                        "conversion_window_ms"),
     "experiment": ("arms", "experiment", "allocation", "allocation_min_pushes",
                    "allocation_stop_loss", "allocation_half_life_ms"),
-    "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_prior_precision",
+    "learning": ("dim", "learning_rate", "propensity_learning_rate", "choice_prior_scale",
                  "choice_weights", "learner"),
     "Kafka": ("brokers", "input_topic", "output_topic", "dead_letter_topic", "experiment_topic",
               "partitions"),
     "recovery": ("recovery_dir", "snapshot_secs", "backup_secs"),
     "operations": ("metrics_port", "log_level"),
+}
+
+
+# Settings that were renamed: a deployment still setting the old name is told, not ignored.
+RENAMED: Final = {
+    "ROOMRANK_CHOICE_PRIOR_PRECISION": "ROOMRANK_CHOICE_PRIOR_SCALE (--choice-prior-scale), a"
+    " multiple of the pooled precision of each weight since 2026-12-04; 0 still means SGD steps",
 }
 
 
@@ -177,6 +184,9 @@ class Settings:
     ) -> Settings:
         """Defaults < environment < ``overrides`` (parsed flags, tests). Raises ValueError."""
         env = os.environ if env is None else env
+        for old, new in RENAMED.items():
+            if old in env:
+                raise ValueError(f"{old} is no longer read: use {new}")
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             value = setting.default
@@ -193,9 +203,8 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
     for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):
         if values[name] <= 0:
             raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
-    if not values["choice_prior_precision"] >= 0:  # NaN too
-        raise ValueError(f"--choice-prior-precision must be >= 0, got"
-                         f" {values['choice_prior_precision']}")
+    if not values["choice_prior_scale"] >= 0:  # NaN too
+        raise ValueError(f"--choice-prior-scale must be >= 0, got {values['choice_prior_scale']}")
     if values["learner"] not in LEARNERS:
         raise ValueError(
             f"--learner must be one of {', '.join(LEARNERS)}, not {values['learner']!r}"
@@ -209,7 +218,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         dim=values["dim"],
         lr=values["learning_rate"],
         propensity_lr=values["propensity_learning_rate"],
-        choice_prior_precision=values["choice_prior_precision"],
+        choice_prior_scale=values["choice_prior_scale"],
         presence_timeout_ms=values["presence_timeout_ms"],
         forget_after_ms=values["forget_after_ms"],
         lateness_ms=values["lateness_ms"],

@@ -76,6 +76,32 @@ POOLED: Final = {
 # they sold as much as before (docs/evaluation.md). Rooms still learn them from their choices.
 ALREADY_IN_VIEW: Final = {"clicked": 1.0, "carted": 1.0, "bought": 0.0, "spotlight": 0.5}
 PRIORS: Final = {**POOLED, **ALREADY_IN_VIEW}
+# How firmly a new room holds each starting weight: the Newton learner's prior precision, one
+# over the variance of the weight between the 22 world types fitted above (less the seeds'
+# scatter), within [1, 25] (`roomrank priors` prints it; models.offline.pooled_prior). Worlds
+# agree on the price slope (25: it barely moves) and disagree on the spotlight (1.4: a room
+# finds its own after a few dozen choices). Until 2026-12-04 every weight had 3, and a room
+# ranked with the better of that learner and small SGD steps (docs/evaluation.md).
+PRECISION: Final = {
+    "category_affinity": 8.98,
+    "segment_affinity": 25.0,
+    "clicked": 4.7,
+    "carted": 3.93,
+    "bought": 2.91,
+    "engaged_item": 25.0,
+    "engaged_category": 25.0,
+    "vectors": 14.23,
+    "segment_item": 25.0,
+    "bias": 2.99,
+    "spotlight": 1.4,
+    "item_appeal": 2.3,
+    "category_appeal": 24.35,
+    "momentum": 6.93,
+    "fresh": 1.95,
+    "log_price": 25.0,
+    "over_budget": 7.9,
+    "under_budget": 25.0,
+}
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
 ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
 BUDGET_PRIOR: Final = 2.0  # a viewer's budget starts as this many actions at their tier's mean

@@ -37,10 +37,10 @@ class RoomParams:
     l2: float = 0.0
     init_sigma: float = 0.1
     propensity_lr: float = 0.05
-    # The choice model's second learner: Newton steps under a Gaussian prior of this precision
-    # around the starting weights (models.learners.newton); the room ranks with whichever of
-    # the two has pushed more of its choices (models.learners.leader). 0: the first alone.
-    choice_prior_precision: float = 3.0
+    # How firmly the choice model holds its starting weights: Newton steps under a Gaussian
+    # prior whose precision for each weight is this times choice_features.PRECISION (the
+    # disagreement of fitted worlds; models.learners.newton). 0: small SGD steps instead.
+    choice_prior_scale: float = 1.0
     presence_timeout_ms: int = 90_000
     forget_after_ms: int = 600_000
     lateness_ms: int = 2_000

@@ -30,7 +30,7 @@ from features.state.windows import CARTS, CLICKS, PURCHASES
 from models.choice_columns import ColumnCache
 from models.choice_features import TASTE, Scene, features_one, features_row
 from models.choice_scoring import logits
-from models.learners.leader import listwise_ranker
+from models.learners.listwise import listwise_ranker
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
 from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_of_one

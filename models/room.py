@@ -26,13 +26,12 @@ from features.state.votes import cast_vote, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.choice_columns import ColumnCache
-from models.choice_features import POWER, PRIORS, TASTE
+from models.choice_features import POWER, PRECISION, PRIORS, TASTE
 from models.compaction import housekeep, shed
 from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
-from models.learners.leader import Leader
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
@@ -76,11 +75,12 @@ class Room:
             clip_gradient=params.clip_gradient,
         )
         self.choices = RoomChoices()
+        scale = params.choice_prior_scale
         self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS,
-                                    k=params.top_k,
-                                    prior_precision=params.choice_prior_precision)
+                                    prior_precision={n: scale * p for n, p in PRECISION.items()}
+                                    if scale > 0 else 0.0)
         if params.choice_weights or params.choice_off:
-            assert isinstance(self.model, ListwiseSoftmax | Leader), "warm starts: listwise"
+            assert isinstance(self.model, ListwiseSoftmax), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)
         # Vector updates wait here until something reads the vectors (a push, a sweep, the
         # end of the call), then go to the learner's ``learn_many`` together: the same updates in

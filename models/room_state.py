@@ -37,7 +37,6 @@ from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
 from models.choice_features import FEATURES
-from models.learners.leader import Leader
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.newton import NewtonSoftmax
 
@@ -283,46 +282,36 @@ def _prior(room: Room) -> dict[str, np.ndarray]:
 
 def _listwise(room: Room) -> tuple[ListwiseSoftmax, ...]:
     model = room.model
-    if isinstance(model, Leader):
-        return model.models
     return (model,) if isinstance(model, ListwiseSoftmax) else ()
 
 
 def _experts(room: Room) -> dict[str, Any]:
-    """A leader's learners (``models.learners.leader``): their weights, the Newton learners'
-    evidence (in the order of the learners) and the hits that choose the leader."""
+    """The Newton learner's evidence (its precision matrix), in the shape the leader of
+    2026-12-03 wrote for its learners, so either release reads the other's snapshot."""
     model = room.model
-    if not isinstance(model, Leader):
+    if not isinstance(model, NewtonSoftmax):
         return {}
     n = len(model.names)
-    return {
-        "experts": np.array([m.weights for m in model.models]),
-        "precisions": np.array([m.precision for m in model.models
-                                if isinstance(m, NewtonSoftmax)]).reshape(-1, n, n),
-        "hits": model.hits.copy(),
-        "leader": model.leader,
-    }
+    return {"experts": model.weights[None, :].copy(),
+            "precisions": model.precision.reshape(1, n, n).copy()}
 
 
 def _load_experts(room: Room, stored: dict[str, Any]) -> None:
-    """Absent (a snapshot from before the leader) or of other shapes (features changed):
-    every learner keeps the stored weights, a Newton learner starts its evidence afresh."""
+    """The stored evidence of a Newton learner: this release's, or the Newton learner of a
+    leader (2026-12-03 to 12-04: its SGD and Newton learners, the room ranking with the one
+    that had put more choices in the top k), which goes on from the Newton learner's weights
+    and evidence. Absent or of other shapes (features changed): the evidence starts afresh."""
     model = room.model
-    if not isinstance(model, Leader) or "experts" not in stored:
+    if not isinstance(model, NewtonSoftmax) or "experts" not in stored:
         return
     experts = np.asarray(stored["experts"], dtype=np.float64)
-    precisions = list(np.asarray(stored["precisions"], dtype=np.float64))
-    newton = [m for m in model.models if isinstance(m, NewtonSoftmax)]
+    precisions = np.asarray(stored["precisions"], dtype=np.float64)
     n = len(model.names)
-    if experts.shape != (len(model.models), n) or len(precisions) != len(newton) or any(
-            p.shape != (n, n) for p in precisions):
+    if experts.ndim != 2 or experts.shape[1] != n or precisions.shape[1:] != (n, n) or not len(
+            precisions):
         return
-    for m, weights in zip(model.models, experts, strict=True):
-        m.weights = weights.copy()
-    for m, precision in zip(newton, precisions, strict=True):
-        m.precision = precision.copy()
-    model.hits = np.asarray(stored["hits"], dtype=np.float64).copy()
-    model.leader = int(stored["leader"])
+    model.weights = experts[-1].copy()  # the Newton learner was the leader's last
+    model.precision = precisions[-1].copy()
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

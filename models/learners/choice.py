@@ -55,13 +55,13 @@ def choice_learner(
     power: Sequence[str],
     lr: float,
     initial: Mapping[str, float] | None = None,
-    k: int = 3,
-    prior_precision: float = 0.0,
+    prior_precision: float | Mapping[str, float] = 0.0,
 ) -> ChoiceLearner:
-    """A room's choice model: the listwise softmax (``fast``), with ``prior_precision`` > 0
-    led by its better of SGD and Newton steps on the room's choices in the top ``k``
-    (``leader``); or River's ``LogisticRegression`` on the same features, pointwise
-    (``river``: the River peer), or its ``FMClassifier`` (``river-fm``)."""
+    """A room's choice model: the listwise softmax (``fast``) with Newton steps under a
+    Gaussian prior of ``prior_precision`` around ``initial`` (one for every weight, or one per
+    feature name), or with small SGD steps when it is 0; or River's ``LogisticRegression``
+    on the same features, pointwise (``river``: the River peer), or its ``FMClassifier``
+    (``river-fm``)."""
     _check(kind)
     if kind == "river-fm":
         from models.learners.river_fm import PointwiseFM
@@ -71,13 +71,11 @@ def choice_learner(
         from models.learners.river_adapters import PointwiseChoice
 
         return PointwiseChoice(taste, power, lr=lr, initial=initial)
+    if isinstance(prior_precision, Mapping) or prior_precision > 0:
+        from models.learners.newton import NewtonSoftmax
+
+        return NewtonSoftmax(taste, power, lr=lr, initial=initial,
+                             prior_precision=prior_precision)
     from models.learners.listwise import ListwiseSoftmax
 
-    sgd = ListwiseSoftmax(taste, power, lr=lr, initial=initial)
-    if prior_precision <= 0:
-        return sgd
-    from models.learners.leader import Leader
-    from models.learners.newton import NewtonSoftmax
-
-    newton = NewtonSoftmax(taste, power, lr=lr, initial=initial, prior_precision=prior_precision)
-    return Leader((sgd, newton), k)
+    return ListwiseSoftmax(taste, power, lr=lr, initial=initial)

@@ -147,3 +147,9 @@ class ListwiseSoftmax:
 def _normalised(attention: np.ndarray, propensity: np.ndarray) -> np.ndarray:
     score = attention * propensity
     return score / score.sum(axis=-1, keepdims=True)
+
+
+def listwise_ranker(model: object) -> ListwiseSoftmax | None:
+    """The model itself when it is listwise (the fast scorer reads its weights); None for
+    another kind (River's pointwise peers, scored through ``parts``)."""
+    return model if isinstance(model, ListwiseSoftmax) else None

@@ -14,6 +14,12 @@ steps by ``A⁻¹ g``. A direction the room has told little about moves by up to
 it has told much about barely moves; steps shrink as evidence accumulates, like a running
 mean. Ablated features (``learnable`` 0) are left out of the solve.
 
+λ may differ per weight (a mapping by feature name): how far a weight is from its start in
+a new room is how much worlds disagree about it, so the room's default precisions are
+``1 / the variance of each weight between fitted worlds`` (``choice_features.PRECISION``):
+a weight every world agrees on (the price slope) stays, one they disagree on (the
+spotlight's) moves after a few choices.
+
 ``A`` is the learner's state (features², 2.6 KB for 18), stored in a room's snapshot.
 
 >>> import numpy as np
@@ -44,13 +50,20 @@ class NewtonSoftmax(ListwiseSoftmax):
         lr: float = 0.05,
         initial: Mapping[str, float] | None = None,
         clip: float = 5.0,
-        prior_precision: float = PRIOR_PRECISION,
+        prior_precision: float | Mapping[str, float] = PRIOR_PRECISION,
     ) -> None:
-        if not prior_precision > 0:
-            raise ValueError(f"prior precision must be > 0, not {prior_precision}")
         super().__init__(taste, power, lr=lr, l2=0.0, initial=initial, clip=clip)
-        self.prior_precision = prior_precision
-        self.precision = prior_precision * np.eye(len(self.names))
+        if isinstance(prior_precision, Mapping):
+            missing = [n for n in self.names if n not in prior_precision]
+            if missing:
+                raise ValueError(f"prior precision missing for {', '.join(missing)}")
+            diagonal = np.array([float(prior_precision[n]) for n in self.names])
+        else:
+            diagonal = np.full(len(self.names), float(prior_precision))
+        if not (diagonal > 0).all():  # NaN too
+            raise ValueError(f"prior precision must be > 0, not {prior_precision}")
+        self.prior_precision = diagonal
+        self.precision = np.diag(diagonal)
 
     @property
     def all_free(self) -> bool:
@@ -58,7 +71,7 @@ class NewtonSoftmax(ListwiseSoftmax):
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
-        self.precision = self.prior_precision * np.eye(len(self.names))
+        self.precision = np.diag(self.prior_precision)
 
     def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         """One Newton step on ``log P(chosen)``; ``lr`` 0 freezes the model (as it freezes

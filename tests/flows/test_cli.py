@@ -121,6 +121,10 @@ def test_bad_configuration_is_one_clear_line() -> None:
         env={"ROOMRANK_TOP_K": "three"},
     )
     assert env_bad.returncode == 2 and b"ROOMRANK_TOP_K" in env_bad.stderr
+    renamed = roomrank("run", "--input", "x", "--output", "y", "--dead-letters", "z",
+                       env={"ROOMRANK_CHOICE_PRIOR_PRECISION": "3"})
+    assert renamed.returncode == 2 and b"no longer read: use ROOMRANK_CHOICE_PRIOR_SCALE" in (
+        renamed.stderr)
     missing = roomrank("run", "--output", "y")
     assert missing.returncode == 2 and b"--input" in missing.stderr
 

@@ -14,8 +14,10 @@ import pytest
 from features.contract.decoding import decode_event
 from features.contract.events import Event, Origin
 from features.contract.messages import PushBatch
+from features.state.codec import decode, encode
 from flows.settings import Settings
 from models.learners.choice import LEARNERS
+from models.learners.newton import NewtonSoftmax
 from models.room import Room
 from tests.flows.helpers import run_lines, stable, world_lines
 from tests.models.golden_room import GOLDEN, PARAMS, ROOM
@@ -63,28 +65,25 @@ def test_a_room_restored_mid_stream_pushes_what_it_would_have(learner: str) -> N
     assert pushes[0] and pushes[0] == pushes[1]
 
 
-@pytest.mark.parametrize(("before", "after"), [(3.0, 0.0), (0.0, 3.0)])
+@pytest.mark.parametrize(("before", "after"), [(1.0, 0.0), (0.0, 1.0)])
 def test_a_restart_may_turn_the_newton_learner_on_or_off(before: float, after: float) -> None:
     """The restored room keeps the weights it ranked with, whichever model it is built as."""
     lines = world_lines(seed=2, rooms=1, viewers=120, minutes=8)
     events = [decode_event(line, Origin("t", 0, n)) for n, line in enumerate(lines)]
     stream = [e for e in events if isinstance(e, Event)]
     half = len(stream) // 2
-    room = Room(stream[0].room_id, dataclasses.replace(PARAMS, choice_prior_precision=before))
+    room = Room(stream[0].room_id, dataclasses.replace(PARAMS, choice_prior_scale=before))
     room.accept(stream[:half])
     ranked_with = room.model.weights.copy()
     assert room.model.learned > 20 and (ranked_with != room.model.prior).any()
     restored = Room.restore(room.snapshot(),
-                            dataclasses.replace(PARAMS, choice_prior_precision=after))
+                            dataclasses.replace(PARAMS, choice_prior_scale=after))
     assert (restored.model.weights == ranked_with).all()
     assert restored.model.learned == room.model.learned
-    if after > 0:  # a snapshot without the two learners: both start from the room's weights
-        for model in restored.model.models:  # type: ignore[attr-defined]
-            assert (model.weights == ranked_with).all()
     assert any(isinstance(o, PushBatch) for o in restored.accept(stream[half:]))
 
 
-def test_a_restored_leader_keeps_both_learners_and_pushes_what_it_would_have() -> None:
+def test_a_restored_newton_learner_keeps_its_evidence_and_pushes_what_it_would_have() -> None:
     lines = world_lines(seed=2, rooms=1, viewers=120, minutes=8)
     events = [decode_event(line, Origin("t", 0, n)) for n, line in enumerate(lines)]
     stream = [e for e in events if isinstance(e, Event)]
@@ -92,15 +91,36 @@ def test_a_restored_leader_keeps_both_learners_and_pushes_what_it_would_have() -
     kept = Room(stream[0].room_id, PARAMS)
     kept.accept(stream[:half])
     restored = Room.restore(kept.snapshot(), PARAMS)
-    for a, b in zip(kept.model.models, restored.model.models, strict=True):  # type: ignore[attr-defined]
-        assert (a.weights == b.weights).all() and (a.prior == b.prior).all()
-    newton = kept.model.models[1]  # type: ignore[attr-defined]
-    assert (newton.precision != 3.0 * np.eye(len(newton.names))).any()
-    assert (restored.model.models[1].precision == newton.precision).all()  # type: ignore[attr-defined]
-    assert (restored.model.hits == kept.model.hits).all() and kept.model.hits.sum() > 0  # type: ignore[attr-defined]
+    assert isinstance(kept.model, NewtonSoftmax) and isinstance(restored.model, NewtonSoftmax)
+    assert (kept.model.weights == restored.model.weights).all()
+    assert (kept.model.prior == restored.model.prior).all()
+    assert (kept.model.precision != np.diag(kept.model.prior_precision)).any()  # it learned
+    assert (restored.model.precision == kept.model.precision).all()
     pushes = [
         [(o.top.tolist(), o.score.tolist()) for o in room.accept(stream[half:])
          if isinstance(o, PushBatch)]
         for room in (kept, restored)
     ]
     assert pushes[0] and pushes[0] == pushes[1]
+
+
+def test_a_leaders_snapshot_goes_on_from_its_newton_learner() -> None:
+    """Rooms of 2026-12-03/04 stored an SGD and a Newton learner and the hits that chose
+    between them; restored now, the room's one learner is that Newton learner."""
+    lines = world_lines(seed=2, rooms=1, viewers=120, minutes=8)
+    events = [decode_event(line, Origin("t", 0, n)) for n, line in enumerate(lines)]
+    stream = [e for e in events if isinstance(e, Event)]
+    room = Room(stream[0].room_id, PARAMS)
+    room.accept(stream[: len(stream) // 2])
+    tree = decode(room.snapshot())
+    model = room.model
+    assert isinstance(model, NewtonSoftmax)
+    n = len(model.names)
+    sgd_weights = model.prior + 0.25  # what the leader's first learner had drifted to
+    tree["model"].update(experts=np.array([sgd_weights, model.weights]),
+                         precisions=model.precision.reshape(1, n, n),
+                         hits=np.array([3.0, 5.0]), leader=1, weights=model.weights)
+    restored = Room.restore(encode(tree), PARAMS)
+    assert isinstance(restored.model, NewtonSoftmax)
+    assert (restored.model.weights == model.weights).all()
+    assert (restored.model.precision == model.precision).all()

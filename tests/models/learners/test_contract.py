@@ -291,15 +291,15 @@ showcases = st.lists(
 
 
 @pytest.mark.parametrize(("kind", "precision"), [(kind, 0.0) for kind in LEARNERS]
-                         + [("fast", 3.0)], ids=[*LEARNERS, "fast-leader"])
+                         + [("fast", 3.0)], ids=[*LEARNERS, "fast-newton"])
 @PROPERTY
 @given(stream=showcases)
 def test_choice_learners_refuse_non_finite_showcases(
     kind: str, precision: float, stream: list[tuple[list[list[float]], int]]
 ) -> None:
     """Every kind: a showcase with a non-finite feature changes nothing; the rest learn."""
-    faulty = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS, prior_precision=precision)
-    clean = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS, prior_precision=precision)
+    faulty = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS, precision)
+    clean = choice_learner(kind, NAMES[:2], NAMES[2:], 0.05, PRIORS, precision)
     for rows, chosen in stream:
         x = np.array(rows)
         chosen %= len(rows)

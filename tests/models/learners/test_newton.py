@@ -1,5 +1,5 @@
-"""The Newton learner (``models.learners.newton``) and the leader that chooses between it and
-the SGD learner (``models.learners.leader``)."""
+"""The Newton learner (``models.learners.newton``): a room's choice model, with one prior
+precision for every weight or one per feature."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.learners.choice import choice_learner
-from models.learners.leader import Leader, listwise_ranker
-from models.learners.listwise import ListwiseSoftmax
+from models.learners.listwise import ListwiseSoftmax, listwise_ranker
 from models.learners.newton import NewtonSoftmax
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
@@ -111,26 +110,32 @@ def test_frozen_refused_ablated_and_restarted() -> None:
         NewtonSoftmax(TASTE, POWER, prior_precision=0.0)
 
 
-def test_the_leader_is_the_first_until_another_pushes_more_of_the_choices() -> None:
-    x = np.array([[1.0, 0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 0.0],
-                  [0.0, 0.0, 1.0, 1.0, 0.0]])
-    room = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, k=1, prior_precision=3.0)
-    assert isinstance(room, Leader) and room.leader == 0
-    sgd, newton = room.models
-    outs = [room.learn_matrix(x, 0) for _ in range(3)]
-    assert room.hits.tolist() == [0.0, 0.0] and room.leader == 0  # neither ranked it first yet
-    assert outs[0] is not None and (room.weights == sgd.weights).all()
-    while room.leader == 0:
-        room.learn_matrix(x, 0, weight=0.5)
-    assert room.hits[1] > room.hits[0] and (room.weights == newton.weights).all()
-    assert room.hits[1] % 0.5 == 0  # a choice scores with its learning weight
-    np.testing.assert_array_equal(room.parts(x)[0], newton.parts(x)[0])
-    # the fast scorer ranks with the leader's weights (a room without it falls back to the
-    # feature table: right, and ~60 times slower)
-    assert listwise_ranker(room) is newton and listwise_ranker(sgd) is sgd
-    # k as wide as the showcase: every learner hits every choice and the first leads
-    wide = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, k=3, prior_precision=3.0)
-    for _ in range(20):
-        wide.learn_matrix(x, 0)
-    assert isinstance(wide, Leader) and wide.leader == 0 and wide.hits.tolist() == [20.0, 20.0]
-    assert isinstance(choice_learner("fast", TASTE, POWER, 0.05), ListwiseSoftmax)
+def test_a_weight_the_worlds_disagree_on_moves_and_one_they_agree_on_stays() -> None:
+    """Per-feature precision: the same evidence moves a loosely held weight further."""
+    x = np.array([[1.0, 0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0, 0.0],
+                  [0.0, 0.0, 1.0, 1.0, 0.0]])  # item 0 holds both a and d
+    model = NewtonSoftmax(TASTE, POWER, prior_precision={"a": 25.0, "b": 3.0, "c": 3.0,
+                                                          "bias": 3.0, "d": 1.0})
+    assert model.precision.diagonal().tolist() == [25.0, 3.0, 3.0, 3.0, 1.0]
+    for _ in range(10):
+        model.learn_matrix(x, 0)
+    moved = np.abs(model.weights - model.prior)
+    assert moved[4] > 3 * moved[0] > 0  # d, loosely held, carries most of the lesson
+    model.start_from([0.0] * 5)
+    assert model.precision.diagonal().tolist() == [25.0, 3.0, 3.0, 3.0, 1.0]
+    with pytest.raises(ValueError, match="prior precision missing for d"):
+        NewtonSoftmax(TASTE, POWER, prior_precision={"a": 1.0, "b": 1.0, "c": 1.0, "bias": 1.0})
+    with pytest.raises(ValueError, match="prior precision must be > 0"):
+        NewtonSoftmax(TASTE, POWER, prior_precision={**dict.fromkeys(TASTE, 1.0), "bias": 1.0,
+                                                     "d": math.nan})
+
+
+def test_the_room_learner_is_newton_under_a_precision_and_sgd_without() -> None:
+    newton = choice_learner("fast", TASTE, POWER, 0.05, {"a": -1.0}, prior_precision=3.0)
+    assert isinstance(newton, NewtonSoftmax) and listwise_ranker(newton) is newton
+    per_feature = choice_learner("fast", TASTE, POWER, 0.05,
+                                 prior_precision=dict.fromkeys((*TASTE, *POWER), 2.0))
+    assert isinstance(per_feature, NewtonSoftmax)
+    sgd = choice_learner("fast", TASTE, POWER, 0.05)
+    assert type(sgd) is ListwiseSoftmax and listwise_ranker(sgd) is sgd
+    assert listwise_ranker(choice_learner("river", TASTE, POWER, 0.05)) is None

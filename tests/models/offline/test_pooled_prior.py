@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import models.offline.pooled_prior
-from models.offline.pooled_prior import FittedWorld, pooled
+from models.offline.pooled_prior import CEILING, FLOOR, FittedWorld, pooled, precision
 
 weights = st.lists(st.floats(-5, 5), min_size=3, max_size=3)
 worlds = st.lists(
@@ -52,3 +52,26 @@ def test_leaving_out_every_simulator_or_mixing_feature_tables_is_an_error() -> N
         pooled([fit], leave_out="ours")
     with pytest.raises(ValueError, match="different lengths"):
         pooled([fit, FittedWorld("ours", "default", 2, (1.0,))])
+
+
+@given(worlds, st.floats(-3, 3))
+def test_precision_is_bounded_order_free_and_blind_to_where_the_worlds_sit(
+    rows: list, shift: float
+) -> None:
+    """How sure a room may be depends on how the worlds spread, not on where they sit."""
+    fits = [FittedWorld(*row) for row in rows]
+    if len({(f.simulator, f.world) for f in fits}) < 2:
+        with pytest.raises(ValueError, match="at least two world types"):
+            precision(fits)
+        return
+    sure = precision(fits)
+    assert ((sure >= FLOOR) & (sure <= CEILING)).all()
+    np.testing.assert_allclose(precision(fits[::-1]), sure, rtol=1e-6)
+    moved = [f._replace(weights=[w + shift for w in f.weights]) for f in fits]
+    np.testing.assert_allclose(precision(moved), sure, rtol=1e-6, atol=1e-6)
+
+
+def test_worlds_that_disagree_more_leave_a_room_less_sure() -> None:
+    near = [FittedWorld("s", w, 1, (x, 0.0)) for w, x in zip("xyz", (0.0, 0.3, 0.6), strict=True)]
+    far = [f._replace(weights=(3 * f.weights[0], 0.0)) for f in near]
+    assert precision(far)[0] < precision(near)[0] and precision(near)[1] == CEILING
