@@ -19,7 +19,8 @@ from features.contract.ids import room_seed, unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
-from features.state.dedup import Deduplicator, Seen
+from features.state.clock import AgreedClock
+from features.state.dedup import Deduplicator, Seen, source_of
 from features.state.reorder import ReorderBuffer
 from features.state.viewers import ViewerTable
 from features.state.votes import cast_vote, learning_weight, vote_bit
@@ -90,6 +91,9 @@ class Room:
         self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
+        # What decides what is old (forgetting, momentum): a time two sources have reached
+        # (features.state.clock), never one account's clock alone.
+        self.agreed = AgreedClock()
         self.clock = 0
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
@@ -129,14 +133,15 @@ class Room:
         buffer = self.buffer
         closing = self.closed
         for event in events:
-            seen = self.dedup.offer(event.event_id, event.ts, event.raw)
+            source = source_of(event.type, event.user_id)
+            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source)
             if seen is Seen.DUPLICATE:
                 stats.duplicates += 1
             elif seen is Seen.REUSED:
                 out.append(self._reused(event))
             elif closing:
                 out.append(self._after_close(event))
-            elif buffer.ahead(event.ts):
+            elif buffer.ahead(event.ts, source):
                 out.append(self._ahead(event))
             elif not buffer.offer(event):  # late: only for the pushes already made
                 for held in buffer.release():
@@ -188,9 +193,9 @@ class Room:
     # -- applying one event in event-time order -------------------------------------------
     def _apply(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> None:
         ts = event.ts
-        self.clock = max(self.clock, ts)
-        if ts - self.last_sweep >= self.params.sweep_every_ms:
-            housekeep(self, ts)
+        self.clock = max(self.clock, self.agreed.observe(ts, source_of(event.type, event.user_id)))
+        if self.clock - self.last_sweep >= self.params.sweep_every_ms:
+            housekeep(self, self.clock)
         etype = event.type
         stats.events[etype] += 1
         if etype == "showcase":
@@ -253,7 +258,7 @@ class Room:
         if etype == "heartbeat":
             spot = self._spotlight_row()
             if spot is not None and event.watch_ms > 0:  # momentum, not the viewer's taste:
-                self.window.add(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
+                self._momentum(spot, WATCH_MIN, event.watch_ms / 60_000.0, ts)
             return
         item_id = event.item_id
         # Engagement with the room (no item_id) counts for the item on stage's momentum but
@@ -267,7 +272,7 @@ class Room:
         else:
             item = self._item(item_id)
         if etype not in ("item_click", "add_to_cart", "purchase", "push_open"):
-            self.window.add(item, ENGAGEMENT, 1.0, ts)
+            self._momentum(item, ENGAGEMENT, 1.0, ts)
             if etype in _ENGAGEMENT:
                 record_engagement(viewers, row, item, ts)
             if FEEDBACK[etype] and item_id is not None:
@@ -289,7 +294,13 @@ class Room:
         if negative is not None:
             self._learn(row, negative, 0.0)
         if vote:
-            self.window.add(item, _CHANNEL[etype], vote, ts)
+            self._momentum(item, _CHANNEL[etype], vote, ts)
+
+    def _momentum(self, item: int, channel: int, amount: float, ts: int) -> None:
+        """Count at the event's time, but no later than the room's agreed clock: an event
+        ahead of it (one account's clock) must not move the window and age everyone's counts;
+        it counts now and ages from now."""
+        self.window.add(item, channel, amount, min(ts, self.clock))
 
     def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float) -> None:
         sc = self.showcase
@@ -353,7 +364,7 @@ class Room:
             viewers=self.viewers,
             items=self.items,
             room=self.choices,
-            window=self.window.totals(now),
+            window=self.window.totals(min(now, self.clock)),  # the window ages on agreed time
             showcase=self.showcase,
             mf=self.mf,
             model=self.model,
@@ -380,7 +391,8 @@ class Room:
         if self.allocator is not None:  # ghost pushes count for a holdout
             batches = [*served.pushes, *(g.batch for g in served.ghosts)]
             self.allocator.pushed_arms(self.params.arms.names,
-                                       [arm for b in batches for arm in b.arms], event.ts)
+                                       [arm for b in batches for arm in b.arms],
+                                       min(event.ts, self.clock))  # ages on agreed time
 
     def _allocate(self, rows: np.ndarray, event: Event, out: list[Output]) -> None:
         """Sticky per room: a viewer's arm is drawn once, at their first push here."""

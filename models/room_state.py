@@ -26,7 +26,6 @@ including the pickled rooms of the releases before this format (``models.room_le
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +94,7 @@ def dumps(room: Room) -> bytes:
             "close_id": room.close_id,
             "close_ts": room.close_ts,
         },
+        "agreed": _agreed(room),
         "viewers": _columns(room.viewers, v_rows),
         "items": _columns(room.items, i_rows),
         "window": {
@@ -115,14 +115,11 @@ def dumps(room: Room) -> bytes:
                   "refused": room.model.refused, **_prior(room), **_experts(room)},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
-        "dedup": {
-            "newest": room.dedup.newest,
-            "order": [[ts, event_id] for ts, event_id in room.dedup._order],
-            "digests": [room.dedup._seen[event_id].hex() for _, event_id in room.dedup._order],
-        },
+        "dedup": _dedup(room),
         "buffer": {
             "newest": room.buffer.newest,
             "refused_ahead": room.buffer.refused_ahead,
+            "refused_by": room.buffer.refused_by,
             "seq": room.buffer._seq,
             "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
         },
@@ -171,6 +168,7 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     room = Room(tree["room_id"], params)
     for name, value in tree["scalars"].items():
         setattr(room, name, value)
+    _load_agreed(room, tree.get("agreed"))
     _load_columns(room.viewers, tree["viewers"])
     _load_columns(room.items, tree["items"])
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
@@ -202,16 +200,11 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     users, items, ys = tree["pending"]
     room.pending = (list(users), list(items), list(ys))
     room.showcase = _showcase_from(tree["showcase"])
-    dedup = tree["dedup"]
-    room.dedup.newest = dedup["newest"]
-    room.dedup._order = deque((ts, event_id) for ts, event_id in dedup["order"])
-    digests = dedup.get("digests") or [""] * len(dedup["order"])  # older: digests unknown
-    room.dedup._seen = {
-        event_id: bytes.fromhex(d) for (_, event_id), d in zip(dedup["order"], digests, strict=True)
-    }
+    _load_dedup(room, tree["dedup"])
     buffer = tree["buffer"]
     room.buffer.newest, room.buffer._seq = buffer["newest"], buffer["seq"]
     room.buffer.refused_ahead = buffer.get("refused_ahead", False)
+    room.buffer.refused_by = buffer.get("refused_by")  # older: unknown, agrees with any other
     room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
     stored = tree.get("allocator")
     if room.allocator is not None and stored is not None:
@@ -312,6 +305,43 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
         return
     model.weights = experts[-1].copy()  # the Newton learner was the leader's last
     model.precision = precisions[-1].copy()
+
+
+def _agreed(room: Room) -> dict[str, Any]:
+    """The two sources with the newest times (``features.state.clock``)."""
+    a = room.agreed
+    return {"first": [a.first_ts, a.first_src], "second": [a.second_ts, a.second_src]}
+
+
+def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
+    """Older snapshots name no sources: the room goes on from its stored ``clock`` and the
+    next two sources it hears."""
+    if stored is not None:
+        a = room.agreed
+        (a.first_ts, a.first_src), (a.second_ts, a.second_src) = stored["first"], stored["second"]
+
+
+def _dedup(room: Room) -> dict[str, Any]:
+    """The remembered ids, their digests and (since 2026-12-04) their sources."""
+    entries = room.dedup.entries()
+    return {
+        "newest": room.dedup.newest,
+        "order": [[ts, event_id] for ts, event_id, _, _ in entries],
+        "digests": [d.hex() for _, _, _, d in entries],
+        "sources": [source for _, _, source, _ in entries],
+    }
+
+
+def _load_dedup(room: Room, stored: dict[str, Any]) -> None:
+    """Older snapshots lack digests (``""``: unknown) or sources (``None``: unknown); the
+    de-duplicator still drops a redelivery of what they remembered."""
+    order = stored["order"]
+    digests = stored.get("digests") or [""] * len(order)
+    sources = stored.get("sources") or [None] * len(order)
+    room.dedup.restore(stored["newest"], [
+        (ts, event_id, source, bytes.fromhex(d))
+        for (ts, event_id), d, source in zip(order, digests, sources, strict=True)
+    ])
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -15,9 +15,10 @@ on arrival order alone, so replays stay identical.
 
 Late events, refused here, are applied at once by the room (late only for the pushes already
 made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
-unless the event offered just before it was refused as ahead too (two events in a row agree:
-the producer's clock really moved), so one outlier can never move the watermark and make the
-room's later events late. All rules depend on event time and arrival
+unless the event offered just before it was refused as ahead too and came from another
+source (two events in a row, from two sources, agree: the producers' clock really moved), so
+one outlier, or one account sending two, can never move the watermark and make the room's
+later events late. All rules depend on event time and arrival
 order only, so a replay, a restart, another batching or another worker count applies exactly
 the same sequence.
 """
@@ -49,7 +50,8 @@ class ReorderBuffer(Generic[T]):
     """
 
     __slots__ = (
-        "_heap", "_seq", "lateness_ms", "max_ahead_ms", "max_held", "newest", "refused_ahead"
+        "_heap", "_seq", "lateness_ms", "max_ahead_ms", "max_held", "newest", "refused_ahead",
+        "refused_by",
     )  # fmt: skip
 
     def __init__(
@@ -59,6 +61,7 @@ class ReorderBuffer(Generic[T]):
         self.max_held = max(1, max_held)
         self.max_ahead_ms = max_ahead_ms
         self.refused_ahead = False  # the last event offered was refused as ahead
+        self.refused_by: str | None = None  # its source (None: unknown, restored)
         self.newest = -1  # newest ts offered
         self._heap: list[tuple[int, int, T]] = []
         self._seq = 0
@@ -70,24 +73,26 @@ class ReorderBuffer(Generic[T]):
         """How many ms an event at ``ts`` is older than the newest event offered."""
         return self.newest - ts
 
-    def ahead(self, ts: int) -> bool:
-        """Whether an event at ``ts`` is refused as too far ahead (see the module's rule);
-        call once per arriving event, before ``offer``.
+    def ahead(self, ts: int, source: str) -> bool:
+        """Whether an event of ``source`` at ``ts`` is refused as too far ahead (see the
+        module's rule); call once per arriving event, before ``offer``.
 
         >>> from types import SimpleNamespace as E
         >>> buf = ReorderBuffer(lateness_ms=10, max_ahead_ms=1_000)
-        >>> buf.ahead(0), buf.offer(E(ts=0)), buf.ahead(5_000), buf.ahead(1), buf.ahead(5_000)
-        (False, True, True, False, True)
-        >>> buf.ahead(5_001), buf.offer(E(ts=5_001)), buf.newest
-        (False, True, 5001)
+        >>> buf.ahead(0, "a"), buf.offer(E(ts=0)), buf.ahead(5_000, "a"), buf.ahead(1, "a")
+        (False, True, True, False)
+        >>> buf.ahead(5_000, "a"), buf.ahead(5_001, "a")  # one source agrees with nobody
+        (True, True)
+        >>> buf.ahead(5_002, "b"), buf.offer(E(ts=5_002)), buf.newest
+        (False, True, 5002)
         """
         too_far = (
             self.max_ahead_ms is not None
             and self.newest >= 0
             and ts > self.newest + self.max_ahead_ms
         )
-        refuse = too_far and not self.refused_ahead
-        self.refused_ahead = refuse
+        refuse = too_far and not (self.refused_ahead and self.refused_by != source)
+        self.refused_ahead, self.refused_by = refuse, source if refuse else None
         return refuse
 
     def offer(self, event: T) -> bool:

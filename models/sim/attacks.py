@@ -16,6 +16,17 @@ room's best), from a few hundred milliseconds after the showcase starts until it
 * ``sybil``: twenty accounts take turns at the same pace: many identities, each choosing a
   little. Bounding one identity's voice does not bound these (docs/evaluation.md).
 
+Two more forge what the job trusts rather than vote (docs/evaluation.md, "Forged ids and
+clocks"); their target is the same item, so the share says whether the room still follows:
+
+* ``id-squat``: one account sends a heartbeat carrying the room's *next* showcase's
+  ``event_id`` a millisecond before it: were ids one namespace, the showcase would be a
+  ``reused_id`` dead letter and the room would never change what it shows.
+* ``clock-jump``: one account sends, every ``period_ms`` × 10/3 (10 s by default), a
+  heartbeat 599 s ahead of the newest time the room has seen (its own included), within
+  ``max_ahead_ms``; these arrive when they are sent, ahead of their ``ts``. Were the room's
+  time one account's, every other viewer would be forgotten at each jump.
+
 >>> stream = [{"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r",
 ...            "spotlight": None, "items": [{"item_id": "a", "price": 1.0, "category": "c"},
 ...                                         {"item_id": "b", "price": 2.0, "category": "c"}]},
@@ -43,10 +54,11 @@ from features.contract.messages import PushBatch
 from models.params import RoomParams
 from models.room import Room
 
-ATTACKS: Final = ("one-vote", "click-farm", "sybil")
+ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump")
 ATTACKER: Final = "attacker-"  # every injected account's user_id starts with this
 START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
+AHEAD_MS: Final = 599_000  # a clock-jump's lead: inside the default max_ahead_ms (600 s)
 ACTIONS: Final = ("item_click", "add_to_cart", "purchase")
 
 
@@ -71,7 +83,8 @@ class Outcome:
 
 def inject(events: Iterable[dict[str, Any]], attack: str,
            period_ms: int = 3_000) -> tuple[list[dict[str, Any]], list[Target]]:
-    """``events`` with the attack's events added (sorted by ``ts``), and what they target."""
+    """``events`` with the attack's events added, in arrival order (by ``ts``, but a
+    clock-jump's heartbeats arrive when sent, ahead of their ``ts``), and what they target."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; attacks: {', '.join(ATTACKS)}")
     stream = list(events)
@@ -80,9 +93,10 @@ def inject(events: Iterable[dict[str, Any]], attack: str,
         if e.get("type") == "showcase" and e.get("items"):
             spans.setdefault(e["room_id"], []).append(e)
     end_of_stream = max((e["ts"] for e in stream), default=0)
-    added: list[dict[str, Any]] = []
+    added: list[tuple[int, dict[str, Any]]] = []  # (arrival, event)
     targets: list[Target] = []
     for room, shows in sorted(spans.items()):
+        future = -1  # the clock-jumper's newest ts in this room
         for n, show in enumerate(shows):
             start = show["ts"] + START_MS
             end = shows[n + 1]["ts"] if n + 1 < len(shows) else end_of_stream
@@ -90,8 +104,26 @@ def inject(events: Iterable[dict[str, Any]], attack: str,
                 continue
             target = Target(room, start, end, show["items"][-1]["item_id"])
             targets.append(target)
-            added.extend(_attack_span(attack, target, f"{room}-{n}", period_ms))
-    return sorted(stream + added, key=lambda e: e["ts"]), targets
+            tag = f"{room}-{n}"
+            if attack == "id-squat":
+                if n + 1 < len(shows):
+                    nxt = shows[n + 1]
+                    added.append((nxt["ts"] - 1, _heartbeat(room, nxt["ts"] - 1, tag,
+                                                            event_id=nxt["event_id"])))
+            elif attack == "clock-jump":
+                for arrival in range(start, end, period_ms * 10 // 3):
+                    future = max(future, arrival) + AHEAD_MS
+                    added.append((arrival, _heartbeat(room, future, f"{tag}-{arrival}")))
+            else:
+                added.extend((e["ts"], e) for e in _attack_span(attack, target, tag, period_ms))
+    timed = [(e["ts"], e) for e in stream] + added
+    return [e for _, e in sorted(timed, key=lambda pair: pair[0])], targets
+
+
+def _heartbeat(room: str, ts: int, tag: str, event_id: str = "") -> dict[str, Any]:
+    """One forging account's heartbeat (no watch time: it moves nothing but the clock)."""
+    return {"event_id": event_id or f"{ATTACKER}{tag}", "type": "heartbeat", "ts": ts,
+            "room_id": room, "user_id": f"{ATTACKER}{room}", "watch_ms": 0}
 
 
 def _attack_span(attack: str, t: Target, tag: str, period_ms: int) -> list[dict[str, Any]]:

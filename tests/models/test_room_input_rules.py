@@ -60,13 +60,26 @@ def test_one_event_far_ahead_is_a_dead_letter_and_does_not_move_the_clock(
     assert applied(outputs) == len(GOLDEN)
 
 
-def test_two_events_in_a_row_far_ahead_move_the_clock() -> None:
-    """A producer whose clock really jumped: the first is refused, the second accepted."""
+def test_two_events_in_a_row_far_ahead_from_two_sources_move_the_clock() -> None:
+    """The producers' clock really jumped: the first is refused, the second (another viewer)
+    accepted; the room's time follows once two sources have reached it."""
+    jump = [msg("e-j1", "like", 2_000_000, user_id="u-1"),
+            msg("e-j2", "like", 2_000_100, user_id="u-2"),
+            msg("e-j3", "like", 2_000_200, user_id="u-1")]  # fmt: skip
+    room, outputs = run([*GOLDEN[:4], *jump])
+    assert [letter.reason for letter in letters_of(outputs)] == ["ahead"]
+    assert room.buffer.newest == T0 + 2_000_200
+    assert room.clock == T0 + 2_000_100
+
+
+def test_one_account_sending_two_events_far_ahead_is_two_dead_letters() -> None:
+    """'Two in a row agree' needs two sources: one account cannot agree with itself."""
     jump = [msg("e-j1", "like", 2_000_000, user_id="u-1"),
             msg("e-j2", "like", 2_000_100, user_id="u-1")]  # fmt: skip
     room, outputs = run([*GOLDEN[:4], *jump])
-    assert [letter.reason for letter in letters_of(outputs)] == ["ahead"]
-    assert room.clock == T0 + 2_000_100
+    assert [letter.reason for letter in letters_of(outputs)] == ["ahead", "ahead"]
+    assert room.buffer.newest == T0 + 2_000
+    assert room.clock == T0 + 1_000  # the showcase: u-3 (enter at 2 s) alone is ahead of it
 
 
 @pytest.mark.parametrize("batches", BATCHINGS)

@@ -26,7 +26,7 @@ from models import room_state
 from models.choice_features import FEATURES
 from models.params import RoomParams
 from models.room import Room
-from tests.models.golden_room import GOLDEN, PARAMS, ROOM, decode_all, summaries
+from tests.models.golden_room import GOLDEN, PARAMS, ROOM, T0, decode_all, summaries
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SPLIT = len(GOLDEN) // 2
@@ -51,10 +51,19 @@ def test_a_snapshot_of_state_version_2_restores_and_goes_on_like_the_room_that_w
     # this release's priors: the room that wrote the snapshot, uninterrupted, started there.
     then = dataclasses.replace(PARAMS, choice_weights=tuple(restored.model.prior.tolist()))
     uninterrupted = _half_room(then)
-    assert restored.clock == uninterrupted.clock
+    _clock_as_stored(restored, uninterrupted)
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
     np.testing.assert_array_equal(restored.model.weights, uninterrupted.model.weights)
     assert _rest(restored) == _rest(uninterrupted)
+
+
+def _clock_as_stored(restored: Room, uninterrupted: Room) -> None:
+    """Snapshots before 2026-12-04 stored the newest applied ``ts`` (u-3's enter at 2 s) and
+    no sources: the restored room goes on from it. A room of this release is at the time two
+    sources reached (the showcase at 1 s, u-3 alone is ahead)."""
+    assert restored.clock == T0 + 2_000
+    assert uninterrupted.clock == T0 + 1_000
+    assert restored.agreed.time == -1  # no source known yet
 
 
 def _who(summaries: list[Any]) -> list[Any]:
@@ -64,11 +73,12 @@ def _who(summaries: list[Any]) -> list[Any]:
 
 def _upgraded_goes_on(restored: Room) -> None:
     uninterrupted = _half_room()
-    assert restored.clock == uninterrupted.clock
+    _clock_as_stored(restored, uninterrupted)
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
     rows = restored.viewers.rows.high_water
     np.testing.assert_array_equal(restored.mf.users[:rows], uninterrupted.mf.users[:rows])
-    assert restored.dedup._order == uninterrupted.dedup._order
+    assert [(ts, i) for ts, i, _, _ in restored.dedup.entries()] == [
+        (ts, i) for ts, i, _, _ in uninterrupted.dedup.entries()]
     assert restored.model.learned == 0  # the choice model starts from its priors
     mine, theirs = _rest(restored), _rest(uninterrupted)
     assert _who(mine) == _who(theirs) and len(mine) > 0

@@ -49,3 +49,28 @@ def test_attackers_are_added_and_left_out_of_the_outcome() -> None:
 def test_an_unknown_attack_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown attack 'flood'; attacks: one-vote"):
         inject([], "flood")
+
+
+@pytest.mark.parametrize("attack", ["id-squat", "clock-jump"])
+def test_forged_ids_and_clocks_leave_the_others_pushes_as_they_were(attack: str) -> None:
+    """Before the fix (main at bef2c16) an id squat dead-lettered every showcase change and a
+    clock jumper had every other viewer forgotten: the others' HR@3 fell to about a quarter
+    (lab worlds: 0.36 → 0.08 and 0.22, docs/evaluation.md)."""
+    events = list(World(1, 3, 150, 8).events())
+    params = RoomParams()
+    _, targets = inject(events, "one-vote")  # the same spans and target items
+    before = outcome(events, replay_pushes(events, params), targets)
+    attacked, targets = inject(events, attack)
+    after = outcome(events, replay_pushes(attacked, params), targets)
+    assert after.pushes == before.pushes > 100
+    assert after.others_hr >= before.others_hr - 0.01
+    assert after.target_share <= before.target_share + 0.02
+
+
+def test_a_clock_jump_arrives_ahead_of_its_ts() -> None:
+    events = list(World(4, 1, 40, 4).events())
+    attacked, targets = inject(events, "clock-jump")
+    jumps = [n for n, e in enumerate(attacked) if e.get("user_id", "").startswith(ATTACKER)]
+    assert targets and jumps
+    newest_honest = max(e["ts"] for e in attacked[: jumps[0]])
+    assert attacked[jumps[0]]["ts"] >= newest_honest + 599_000 - 10_000
