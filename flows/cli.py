@@ -119,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     io.add_argument("--dead-letters", help="JSONL dead letters (- = stdout); file mode")
     io.add_argument(
         "--workers", type=int, default=1,
-        help="Bytewax worker threads in this process, file mode (default 1): rooms are spread "
-        "over them by room_id, and the pushes are the same as with one; Kafka mode runs one "
-        "worker per process (scale with partitions and flows.deployed processes)",
+        help="Bytewax worker threads in this process, file mode (default 1, at most 64): rooms"
+        " are spread over them by room_id, and the pushes are the same as with one; Kafka"
+        " mode runs one worker per process (scale with partitions and flows.deployed processes)",
     )
     io.add_argument(
         "--experiment-log",

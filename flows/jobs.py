@@ -6,8 +6,11 @@ server); the ``*_flow`` functions only wire sources and sinks around ``build_flo
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -43,6 +46,13 @@ DEMO_CLOSED_LOOP_MINUTES = 60.0  # one world's audience: the closed loop cannot 
 DEMO_HOLD_MS = 30_000  # event time the demo screen waits to print pushes in time order: rooms
 # release theirs when their own clock passes the lateness, which may be seconds apart
 _prepared = False
+MAX_WORKERS = 64  # threads of one process: past the cores they only cost memory and switches
+INPUT_RECORD = "roomrank-input.json"
+"""File mode's note, in the recovery directory, of the input its store was written reading."""
+HEAD_BYTES = 1 << 20
+"""How much of the input's start the note's digest covers: a resume skips the lines the
+store says were read, so another file would lose its first lines without a word. A file that
+grew since (appended to) has the same start."""
 
 
 def prepare(settings: Settings) -> None:
@@ -117,19 +127,90 @@ def kafka_flow(settings: Settings) -> Dataflow:
     )
 
 
+def _holds_state(path: Path) -> bool:
+    """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
+    return path.is_dir() and any(p.name != INPUT_RECORD for p in path.iterdir())
+
+
+def check_recovery_dir(settings: Settings) -> None:
+    """Refuse a ``--recovery-dir`` that names something other than a directory, before any
+    file is touched (Bytewax would fail later with a traceback)."""
+    path = Path(settings.recovery_dir)
+    if settings.recovery_dir and path.exists() and not path.is_dir():
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} is a file, not a directory: name a"
+            " directory (it is created when missing)"
+        )
+
+
 def resuming(settings: Settings) -> bool:
     """Whether this run resumes from a recovery store that holds state."""
     if not settings.recovery_dir:
         return False
+    return _holds_state(Path(settings.recovery_dir))
+
+
+def _input_note(input_path: str) -> dict[str, Any]:
+    """What identifies the input a store is written reading: its path, and a digest of its
+    first ``HEAD_BYTES`` (the path alone would miss a file replaced under the same name)."""
+    if input_path == "-":
+        return {"input": "-"}
+    with open(input_path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    return {"input": os.path.abspath(input_path), "head_bytes": len(head),
+            "head_sha256": hashlib.sha256(head).hexdigest()}
+
+
+def note_input(settings: Settings, input_path: str) -> None:
+    """Record, in a store about to be created, which input it is written reading."""
+    if not settings.recovery_dir:
+        return
     path = Path(settings.recovery_dir)
-    return path.is_dir() and any(path.iterdir())
+    path.mkdir(parents=True, exist_ok=True)
+    (path / INPUT_RECORD).write_text(json.dumps(_input_note(input_path)) + "\n")
+
+
+def check_resumed_input(settings: Settings, input_path: str) -> None:
+    """Refuse to resume a store with another input than the one it was written reading: the
+    store holds how many lines were read, and would skip as many of any file."""
+    try:
+        noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
+        written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning(
+            "--recovery-dir %s does not say which input it was written reading (written before"
+            " roomrank recorded it): resuming without checking that --input is that file",
+            settings.recovery_dir,
+        )
+        return
+    if input_path == "-" or written == "-":
+        log.warning(
+            "resuming --recovery-dir %s, written reading %s, with --input %s: stdin cannot be"
+            " checked; if it is not the same input, as many of its first lines are skipped as"
+            " the store has read", settings.recovery_dir, _shown(written), _shown(input_path),
+        )
+        return
+    with open(input_path, "rb") as fh:
+        head = fh.read(int(size))
+    if hashlib.sha256(head).hexdigest() != digest:
+        here = os.path.abspath(input_path)
+        which = "which now starts differently" if here == written else "another file"
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
+            f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
+            " --input, or a new --recovery-dir to start afresh"
+        )
+
+
+def _shown(input_path: str) -> str:
+    return "stdin" if input_path == "-" else repr(input_path)
 
 
 def _recovery(settings: Settings) -> RecoveryConfig | None:
     if not settings.recovery_dir:
         return None
     path = Path(settings.recovery_dir)
-    if not path.exists() or not any(path.iterdir()):
+    if not _holds_state(path):
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
         log.info("created 1 recovery partition in %s", path)
@@ -188,14 +269,20 @@ def run_files(
     """File mode. Everything that can be checked is checked before any file is touched;
     a fresh run empties its outputs, a resumed one (a recovery store with state) appends
     to them: at-least-once, the pushes since the last snapshot are written again."""
-    if workers <= 0:
-        raise ValueError("--workers must be > 0")
+    if not 0 < workers <= MAX_WORKERS:
+        raise ValueError(
+            f"--workers must be 1 to {MAX_WORKERS}, got {workers}: they are threads of one"
+            " process; scale out with more processes and partitions (Kafka mode)"
+        )
     outputs = {"--output": output, "--dead-letters": dead_letters}
     if experiment_log:
         outputs["--experiment-log"] = experiment_log
+    check_recovery_dir(settings)
     check_file_mode(input_path, outputs)
-    prepare(settings)
-    if resuming(settings):
+    prepare(settings)  # first: the resume check may log a warning
+    resume = resuming(settings)
+    if resume:
+        check_resumed_input(settings, input_path)
         log.info(
             "resuming from %s: appending to the outputs (what was written since the last"
             " snapshot is written again, identical: de-duplicate pushes on rec_id)",
@@ -203,12 +290,14 @@ def run_files(
         )
     else:
         truncate(list(outputs.values()))
+        note_input(settings, input_path)
     log.info("file mode: %s -> %s (dead letters: %s)", input_path, output, dead_letters)
     flow = file_flow(settings, input_path, output, dead_letters, experiment_log)
     return execute(flow, settings, workers)
 
 
 def run_kafka(settings: Settings) -> int:
+    check_recovery_dir(settings)
     prepare(settings)
     log.info(
         "Kafka mode: %s %s -> %s (dead letters: %s)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from pathlib import Path
 
 
@@ -38,6 +39,19 @@ def same_file(a: str, b: str) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
+def stdin_file() -> tuple[int, int] | None:
+    """Device and inode of the regular file stdin is redirected from (``< file``), if it is.
+
+    ``--input -`` names no path to compare outputs with, yet ``/dev/stdin`` or
+    ``/proc/self/fd/0`` as an output opens that very file and truncates it.
+    """
+    try:
+        info = os.fstat(0)
+    except OSError:  # stdin closed
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
 def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
     """Refuse outputs that name the input, each other, or that cannot be written.
 
@@ -45,12 +59,25 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
     files (empty), truncates nothing.
     """
     named = [(flag, path) for flag, path in outputs.items() if path != "-"]
+    stdin = stdin_file() if input_path == "-" else None
     for flag, path in named:
         if same_file(path, input_path):
             raise ValueError(
                 f"{flag} {path!r} is the input file ({input_path!r}): writing it would destroy"
                 " the input; name another file"
             )
+        if stdin is not None and _identity(path) == stdin:
+            raise ValueError(
+                f"{flag} {path!r} is the file stdin is read from (--input -): writing it would"
+                " destroy the input; name another file"
+            )
+    check_outputs(outputs)
+
+
+def check_outputs(outputs: dict[str, str]) -> None:
+    """Refuse outputs that name each other, are directories or cannot be written; creates
+    missing parent folders and missing files (empty), truncates nothing."""
+    named = [(flag, path) for flag, path in outputs.items() if path != "-"]
     for i, (flag, path) in enumerate(named):
         for other, other_path in named[i + 1 :]:
             if same_file(path, other_path):

@@ -8,15 +8,31 @@ disagree.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from features.contract.limits import MAX_TS
+from features.contract.schema import MAX_SHOWCASE_ITEMS
 from models import choice_weights
 from models.arms import Arms
 from models.learners.choice import LEARNERS
 from models.params import RoomParams
+
+MAX_DIM: Final = 1024
+"""Largest ``--dim``: every viewer and item of a room holds a vector this long, and a room's
+ranking multiplies them; far past the few dozen the learners need, far short of memory."""
+MAX_PRIOR_SCALE: Final = 1e6
+"""Largest ``--choice-prior-scale``: already a room that never moves from its starting
+weights; larger values only bring the Newton step's precision matrix closer to overflow."""
+MAX_BUCKETS: Final = 1000
+"""Most buckets of the momentum window (``--window-ms`` / ``--bucket-ms``): every item of a
+room holds a row per bucket, so a fine resolution over a long window is memory per item."""
+MAX_INT: Final = MAX_TS
+"""Largest value of any whole-number setting without a bound of its own: the contract's
+largest event time. Durations beyond it mean nothing, and it keeps arithmetic inside int64."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +41,13 @@ class Setting:
     kind: type
     default: Any
     help: str
+    # Numbers: the range accepted (inclusive; None = unbounded). A float must be finite too:
+    # NaN compares false with every bound and would pass a hand-written check unnoticed.
+    low: float | None = None
+    high: float | None = None
+    # Text: whether "" is a value (it means "off" or "none" where the help says so). Blank
+    # text (only spaces) is refused either way: it is a typo, never a name or a path.
+    empty_ok: bool = True
 
     @property
     def flag(self) -> str:
@@ -37,67 +60,81 @@ class Setting:
 
 SETTINGS: Final = (
     Setting("brokers", str, "", "Kafka bootstrap servers; empty = file mode"),
-    Setting("input_topic", str, "live.room-events", "topic of room events"),
-    Setting("output_topic", str, "live.recommendations", "topic of pushes"),
-    Setting("dead_letter_topic", str, "live.dead-letters", "topic of dead letters"),
+    Setting("input_topic", str, "live.room-events", "topic of room events", empty_ok=False),
+    Setting("output_topic", str, "live.recommendations", "topic of pushes", empty_ok=False),
+    Setting("dead_letter_topic", str, "live.dead-letters", "topic of dead letters", empty_ok=False),
     Setting(
-        "experiment_topic", str, "live.experiment-log", "topic of ghost pushes (experiment log)"
+        "experiment_topic", str, "live.experiment-log", "topic of ghost pushes (experiment log)",
+        empty_ok=False,
     ),
-    Setting("partitions", int, 4, "partitions of topics the job creates when missing"),
-    Setting("top_k", int, 3, "items per push"),
+    Setting("partitions", int, 4, "partitions of topics the job creates when missing", low=1),
+    Setting("top_k", int, 3, "items per push", low=1, high=MAX_SHOWCASE_ITEMS),
     Setting(
         "arms",
         str,
         "attention=0.9,control=0.1",
         "experiment arms: NAME=SHARE[:KEY=VALUE...] (docs/experiments.md); shares are"
         " weights, normalised to sum to 1",
+        empty_ok=False,
     ),
-    Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms"),
+    Setting("experiment", str, "roomrank-v1", "experiment name; hashed with user_id for arms",
+            empty_ok=False),
     Setting("allocation", str, "fixed",
-            "fixed (shares as given), thompson or bayes-ucb (River's; both learn per room)"),
-    Setting("allocation_min_pushes", int, 200, "adaptive: pushes per arm before shares move"),
+            "fixed (shares as given), thompson or bayes-ucb (River's; both learn per room)",
+            empty_ok=False),
+    Setting("allocation_min_pushes", int, 200, "adaptive: pushes per arm before shares move",
+            low=0),
     Setting(
         "allocation_stop_loss",
         float,
         0.999,
         "adaptive: cut an arm credibly worse than the leader with this probability; 1 = never",
+        low=0.5, high=1,
     ),
     Setting(
         "allocation_half_life_ms",
         int,
         0,
         "adaptive: pushes and purchases count half after this much event time; 0 = never",
+        low=0,
     ),
-    Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone"),
-    Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after"),
-    Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room"),
+    Setting("presence_timeout_ms", int, 90_000, "a viewer not heard from this long is gone", low=1),
+    Setting("forget_after_ms", int, 600_000, "drop a viewer's or item's learned state after",
+            low=1),
+    Setting("lateness_ms", int, 2_000, "event-time disorder tolerated per room", low=0),
     Setting(
         "max_held_events",
         int,
         50_000,
         "most events a room holds back for reordering; past it the oldest are applied early",
+        low=1,
     ),
-    Setting("max_ahead_ms", int, 600_000, "an event further ahead of its room's clock is refused"),
-    Setting("window_ms", int, 300_000, "length of the room's momentum window"),
-    Setting("bucket_ms", int, 10_000, "resolution of the momentum window"),
+    Setting("max_ahead_ms", int, 600_000, "an event further ahead of its room's clock is refused",
+            low=1),
+    Setting("window_ms", int, 300_000, "length of the room's momentum window", low=1),
+    Setting("bucket_ms", int, 10_000, "resolution of the momentum window", low=1),
     Setting(
         "quiet_flush_ms",
         int,
         5_000,
         "wall ms a room may be silent before its held events are applied; 0 = never",
+        low=0,
     ),
     Setting(
         "room_idle_ms",
         int,
         3_600_000,
         "wall ms a room may be silent before its state is dropped; 0 = never",
+        low=0,
     ),
-    Setting("dedup_horizon_ms", int, 600_000, "event-time horizon of event_id de-duplication"),
-    Setting("dedup_max_ids", int, 200_000, "most event ids remembered per room"),
-    Setting("dim", int, 32, "dimension of user and item vectors"),
-    Setting("learning_rate", float, 0.05, "SGD step of the vector learner"),
+    Setting("dedup_horizon_ms", int, 600_000, "event-time horizon of event_id de-duplication",
+            low=1),
+    Setting("dedup_max_ids", int, 200_000, "most event ids remembered per room", low=1),
+    Setting("dim", int, 32, "dimension of user and item vectors", low=1, high=MAX_DIM),
+    Setting("learning_rate", float, 0.05, "SGD step of the vector learner", low=0, high=1),
     Setting("propensity_learning_rate", float, 0.05,
-            "SGD step of the choice model (attention and propensity weights); 0 freezes it"),
+            "SGD step of the choice model (attention and propensity weights); 0 freezes it",
+            low=0, high=1),
     Setting(
         "choice_prior_scale",
         float,
@@ -105,6 +142,7 @@ SETTINGS: Final = (
         "how firmly rooms hold the choice model's starting weights: Newton steps under a"
         " Gaussian prior whose precision per weight is this times the pooled one (how much"
         " fitted worlds disagree on it); 0 = small SGD steps instead",
+        low=0, high=MAX_PRIOR_SCALE,
     ),
     Setting(
         "choice_weights",
@@ -120,15 +158,17 @@ SETTINGS: Final = (
         "online learners: fast (FunkMF update on numpy rows, listwise choice model), river"
         " (River's own reco.FunkMF, and LogisticRegression on the same features as a"
         " pointwise peer) or river-fm (the same with River's FMClassifier)",
+        empty_ok=False,
     ),
-    Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts"),
-    Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters"),
-    Setting("batch_size", int, 1000, "most input messages read per source batch"),
+    Setting("conversion_window_ms", int, 300_000, "a pushed item acted on within this converts",
+            low=1),
+    Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters", low=1),
+    Setting("batch_size", int, 1000, "most input messages read per source batch", low=1),
     Setting("metrics_port", int, 0, "serve Prometheus metrics on this port; 0 = off"),
     Setting("recovery_dir", str, "", "Bytewax recovery partitions; empty = no recovery"),
-    Setting("snapshot_secs", int, 30, "epoch (snapshot) interval with recovery"),
-    Setting("backup_secs", int, 60, "how long old snapshots are kept"),
-    Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting("snapshot_secs", int, 30, "epoch (snapshot) interval with recovery", low=1),
+    Setting("backup_secs", int, 60, "how long old snapshots are kept", low=0),
+    Setting("log_level", str, "INFO", "DEBUG, INFO, WARNING or ERROR", empty_ok=False),
 )
 _BY_NAME: Final = {s.name: s for s in SETTINGS}
 
@@ -167,6 +207,38 @@ def _convert(setting: Setting, raw: str) -> Any:
         ) from None
 
 
+def _range(setting: Setting) -> str:
+    """The accepted range in words, for the refusal, ``--help`` and the README alike."""
+    low, high = setting.low, setting.high
+    if low is not None and high is not None:
+        return f"{low:g} to {high:g}"
+    if low is not None:
+        return f">= {low:g}"
+    return ""
+
+
+def check(setting: Setting, value: Any, where: str) -> None:
+    """Refuse a value outside what ``setting`` means, naming ``where`` it came from (the
+    flag or the environment variable) so the operator knows which one to fix.
+
+    One rule for every setting, driven by the table: a value that passes here reaches a
+    room, and a room fails far from the cause (rc 70, or rankings quietly wrecked by NaN).
+    """
+    if setting.kind is str:
+        if value and not value.strip():
+            raise ValueError(f"{where} is blank ({value!r}): give a value, or leave it unset")
+        if not value and not setting.empty_ok:
+            raise ValueError(f"{where} must not be empty ({setting.help})")
+        return
+    if setting.kind is float and not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, got {value} ({setting.help})")
+    low, high = setting.low, setting.high
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{where} must be {_range(setting)}, got {value} ({setting.help})")
+    if setting.kind is int and value > MAX_INT:
+        raise ValueError(f"{where} must be at most {MAX_INT}, got {value} ({setting.help})")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
@@ -189,22 +261,26 @@ class Settings:
                 raise ValueError(f"{old} is no longer read: use {new}")
         values: dict[str, Any] = {}
         for setting in SETTINGS:
-            value = setting.default
+            value, where = setting.default, "the default of " + setting.flag
             if setting.env in env:
-                value = _convert(setting, env[setting.env])
+                value, where = _convert(setting, env[setting.env]), setting.env
             if overrides and overrides.get(setting.name) is not None:
                 given = overrides[setting.name]
                 value = _convert(setting, given) if isinstance(given, str) else given
+                where = setting.flag
+            check(setting, value, where)
             values[setting.name] = value
         return cls(values, _room_params(values))
 
 
 def _room_params(values: dict[str, Any]) -> RoomParams:
-    for name in ("partitions", "max_message_bytes", "batch_size", "snapshot_secs"):
-        if values[name] <= 0:
-            raise ValueError(f"{_BY_NAME[name].flag} must be > 0, got {values[name]}")
-    if not values["choice_prior_scale"] >= 0:  # NaN too
-        raise ValueError(f"--choice-prior-scale must be >= 0, got {values['choice_prior_scale']}")
+    """Each value is in its own range already (``check``); here what ranges cannot say."""
+    buckets = -(-values["window_ms"] // values["bucket_ms"])
+    if buckets > MAX_BUCKETS:
+        raise ValueError(
+            f"--window-ms {values['window_ms']} / --bucket-ms {values['bucket_ms']} makes"
+            f" {buckets} buckets, at most {MAX_BUCKETS}: raise --bucket-ms or lower --window-ms"
+        )
     if values["learner"] not in LEARNERS:
         raise ValueError(
             f"--learner must be one of {', '.join(LEARNERS)}, not {values['learner']!r}"
@@ -212,6 +288,13 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError(
             f"--log-level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}"
+        )
+    arms = Arms.parse(values["arms"])
+    widest = max((spec.top_k for spec in arms.specs), default=0)
+    if widest > MAX_SHOWCASE_ITEMS:
+        raise ValueError(
+            f"--arms: k={widest} is more items than a showcase holds (at most"
+            f" {MAX_SHOWCASE_ITEMS}); lower the arm's k"
         )
     return RoomParams(
         top_k=values["top_k"],
@@ -229,7 +312,7 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         dedup_horizon_ms=values["dedup_horizon_ms"],
         dedup_max_ids=values["dedup_max_ids"],
         conversion_window_ms=values["conversion_window_ms"],
-        arms=Arms.parse(values["arms"]),
+        arms=arms,
         experiment=values["experiment"],
         learner=values["learner"],
         allocation=values["allocation"],
@@ -271,13 +354,19 @@ def add_arguments(
             type=setting.kind,
             default=None,
             metavar=setting.kind.__name__.upper(),
-            help=f"{setting.help} (default {setting.default!r}) [{setting.env}]",
+            help=f"{setting.help}{_range_note(setting)} (default {setting.default!r})"
+            f" [{setting.env}]",
         )
+
+
+def _range_note(setting: Setting) -> str:
+    accepted = _range(setting)
+    return f"; accepted: {accepted}" if accepted else ""
 
 
 def markdown_table() -> str:
     """The README's configuration table."""
     lines = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
     for s in SETTINGS:
-        lines.append(f"| `{s.flag}` | `{s.env}` | `{s.default!r}` | {s.help} |")
+        lines.append(f"| `{s.flag}` | `{s.env}` | `{s.default!r}` | {s.help}{_range_note(s)} |")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from flows.preflight import check_outputs
 from flows.settings import Settings
 
 
@@ -43,6 +44,12 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     world_regime = regime(args.regime)
     if bool(args.output) == bool(settings.brokers):
         raise ValueError("give --output (a JSONL file) or --brokers (play into Kafka), one of them")
+    # before the world is simulated: a directory or an unwritable path is one line, not a
+    # traceback after minutes of work
+    check_outputs({flag: path for flag, path in (
+        ("--output", args.output), ("--recs", args.recs),
+        ("--experiment-log", args.experiment_log), ("--summary-json", args.summary_json),
+    ) if path})  # fmt: skip
     if args.closed_loop:
         if settings.brokers:
             raise ValueError("--closed-loop writes a file: give --output, not --brokers")

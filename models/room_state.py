@@ -16,8 +16,9 @@ Rules for changing it:
 * A change that alters the *meaning* of stored values (units, encodings) bumps
   ``STATE_VERSION`` and adds a step to ``_UPGRADES`` that rewrites the older tree; a snapshot
   of an unknown (newer) version fails with one line, rather than being misread.
-* The room's shape parameters (``dim``, ``top_k``) must match the running job's: a mismatch
-  is refused with one line that names both values.
+* The room's shape parameters (``_shape``: ``dim``, ``top_k``, the momentum window, the arms'
+  names) must match the running job's: a mismatch is refused with one line that names both
+  values. A snapshot that lacks one (written before it was stored) is not checked for it.
 
 ``tests/models/test_room_state.py`` restores a committed snapshot of every released version,
 including the pickled rooms of the releases before this format (``models.room_legacy``).
@@ -84,7 +85,7 @@ def dumps(room: Room) -> bytes:
     tree: dict[str, Any] = {
         "version": STATE_VERSION,
         "room_id": room.room_id,
-        "shape": {"dim": room.params.dim, "top_k": room.params.top_k},
+        "shape": _shape(room.params),
         "scalars": {
             "clock": room.clock,
             "last_sweep": room.last_sweep,
@@ -158,12 +159,13 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     while version < STATE_VERSION:
         tree = _UPGRADES[version](tree)
         version += 1
-    shape = tree["shape"]
-    for name in ("dim", "top_k"):
-        if shape[name] != getattr(params, name):
+    stored_shape, shape = tree["shape"], _shape(params)
+    for name in shape:  # a name the stored shape lacks: written before it was stored
+        if name in stored_shape and _shown(stored_shape[name]) != _shown(shape[name]):
             raise SnapshotError(
-                f"the recovery store was written with {name}={shape[name]}, this run has"
-                f" {name}={getattr(params, name)}: use the same setting, or a new --recovery-dir"
+                f"the recovery store was written with {name}={_shown(stored_shape[name])},"
+                f" this run has {name}={_shown(shape[name])}: use the same"
+                f" {_SHAPE_FLAGS.get(name, name)}, or a new --recovery-dir"
             )
     room = Room(tree["room_id"], params)
     for name, value in tree["scalars"].items():
@@ -217,6 +219,25 @@ def loads(blob: bytes, params: RoomParams) -> Room:
             setattr(room.allocator, name,
                     value.astype(np.float64) if name in ("pushes", "wins") else value)
     return room
+
+
+def _shape(params: RoomParams) -> dict[str, Any]:
+    """The settings stored state is laid out by: vector length (``dim``), per-viewer push
+    columns (``top_k``, and ``push_width``: the widest arm's k), the momentum window's ring
+    (``window_ms`` and ``bucket_ms``: its bucket count and what its bucket index means), and
+    each viewer's sticky arm (an index into the ``arms``' names)."""
+    return {"dim": params.dim, "top_k": params.top_k, "push_width": params.push_width,
+            "window_ms": params.window_ms, "bucket_ms": params.bucket_ms,
+            "arms": list(params.arms.names)}
+
+
+_SHAPE_FLAGS = {"dim": "setting", "top_k": "setting", "window_ms": "--window-ms",
+                "bucket_ms": "--bucket-ms", "arms": "arm names in --arms (shares may change)",
+                "push_width": "widest push (--top-k and each arm's k=)"}
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 # -- parts ------------------------------------------------------------------------------

@@ -14,19 +14,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from features.contract.limits import MAX_NESTING
 
-def _keys(value: Any) -> int:
-    """Keys of every object in ``value`` (orjson's result: only dict and list nest)."""
+
+def _keys(value: Any, depth: int = 1) -> int:
+    """Keys of every object in ``value`` (orjson's result: only dict and list nest), at
+    ``depth`` levels of nesting; deeper than ``MAX_NESTING`` raises ``_TooDeep``."""
+    if depth > MAX_NESTING:
+        raise _TooDeep
     kind = type(value)
     if kind is list:
-        return sum(_keys(v) for v in value if type(v) is dict or type(v) is list)
+        return sum(_keys(v, depth + 1) for v in value if type(v) is dict or type(v) is list)
     if kind is not dict:
         return 0
     n = len(value)
     for v in value.values():
         if type(v) is dict or type(v) is list:
-            n += _keys(v)
+            n += _keys(v, depth + 1)
     return n
+
+
+class _TooDeep(Exception):
+    """Nested past the contract's limit: the readable validation says so."""
 
 
 class _Duplicate(Exception):
@@ -45,8 +54,12 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def surely_unique(raw: bytes, parsed: Any) -> bool:
-    """The cheap test: True proves no key is written twice; False decides nothing."""
-    return raw.count(b":") == _keys(parsed)
+    """The cheap test: True proves no key is written twice; False decides nothing (a message
+    nested too deeply is never sure: ``validation`` refuses it)."""
+    try:
+        return raw.count(b":") == _keys(parsed)
+    except _TooDeep:
+        return False
 
 
 def duplicate_key(raw: bytes, parsed: Any) -> str | None:

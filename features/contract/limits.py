@@ -25,3 +25,8 @@ MAX_MONEY: Final = 1e12
 """Largest ``amount`` or ``price``: the learners take logs and ratios of money in float32."""
 MAX_ATTR: Final = 1e30
 """Largest magnitude of an ``attrs`` number (float32 holds about 3.4e38)."""
+MAX_NESTING: Final = 128
+"""Most levels of arrays and objects inside one another in a message, the message's own object
+being the first. Extra fields are the producer's own, but checking a message walks its nesting,
+and a few hundred levels exhaust the stack (Python's recursion limit) long before the size
+limit: refused with a message that says so, rather than an opaque decoder failure."""

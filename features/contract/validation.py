@@ -27,7 +27,7 @@ from features.contract.events import (
     Origin,
     ShowcaseItem,
 )
-from features.contract.limits import MAX_ATTR
+from features.contract.limits import MAX_ATTR, MAX_NESTING
 from features.contract.schema import (
     COMMON_FIELDS,
     EVENT_FIELDS,
@@ -264,6 +264,30 @@ def _not_json(raw: bytes, err: Exception) -> str:
     return f"not valid UTF-8 JSON: {err}"
 
 
+def _nested(what: str) -> str:
+    return (
+        f"{what} is nested more than {MAX_NESTING} levels deep (arrays and objects inside one"
+        f" another, the message itself being the first); the job reads at most {MAX_NESTING}:"
+        " flatten the field, or leave it out"
+    )
+
+
+def _too_deep(obj: dict[str, Any]) -> str | None:
+    """The first field of ``obj`` nested past ``MAX_NESTING`` levels (a walk without
+    recursion: the point is a message deeper than the stack)."""
+    for name, value in obj.items():
+        stack = [(value, 2)]
+        while stack:
+            item, depth = stack.pop()
+            kind = type(item)
+            if kind is not dict and kind is not list:
+                continue
+            if depth > MAX_NESTING:
+                return str(name)
+            stack.extend((v, depth + 1) for v in (item.values() if kind is dict else item))
+    return None
+
+
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
         raise _Invalid(
@@ -277,9 +301,14 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
+            if "depth limit" in str(err):  # orjson's own limit, past MAX_NESTING
+                raise _Invalid("invalid", _nested("the message")) from None
             raise _Invalid("not_json", _not_json(raw, err)) from None
     if not isinstance(obj, dict):
         raise _Invalid("invalid", f"message must be a JSON object, got {type(obj).__name__}")
+    deep = _too_deep(obj)
+    if deep is not None:
+        raise _Invalid("invalid", _nested(f"field {_preview(deep)}"))
     duplicate = duplicate_key(raw, obj)
     if duplicate is not None:
         raise _Invalid(

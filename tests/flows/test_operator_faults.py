@@ -26,8 +26,13 @@ CLI = [sys.executable, "-m", "flows.cli"]
 
 
 def roomrank(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    # This checkout's code whatever the cwd (a relative PYTHONPATH, or an installed copy of
+    # the package, would otherwise win in another directory).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
-        [*CLI, *args], cwd=kwargs.pop("cwd", ROOT), capture_output=True, timeout=300, **kwargs
+        [*CLI, *args], cwd=kwargs.pop("cwd", ROOT), capture_output=True, timeout=300, env=env,
+        **kwargs,
     )
 
 
@@ -233,3 +238,96 @@ def test_evaluate_refuses_missing_or_wrong_files_with_one_line(
     assert junk.returncode == 2 and quiet(junk.stderr)
     [line] = error_lines(junk)
     assert "line 1" in line or "line 2" in line
+
+
+# --------------------------------------------------------------------------- 17. resume, input
+
+
+def test_a_resume_with_another_input_is_refused_naming_both_and_nothing_is_touched(
+    tmp_path: Path, events: Path
+) -> None:
+    lines = events.read_bytes().splitlines(keepends=True)
+    first, other = tmp_path / "first.jsonl", tmp_path / "other.jsonl"
+    first.write_bytes(b"".join(lines[: len(lines) // 2]))
+    other.write_bytes(b"".join(lines[len(lines) // 2 :]))
+    flags = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+    done = roomrank("run", "--input", "first.jsonl", *flags, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = (tmp_path / "out.jsonl").read_bytes()
+    again = roomrank("run", "--input", "other.jsonl", *flags, cwd=tmp_path)
+    assert again.returncode == 2 and quiet(again.stderr)
+    assert error_lines(again) == [
+        f"roomrank run: error: --recovery-dir 'rec' was written reading {str(first)!r}; this run"
+        f" reads {str(other)!r} (another file), and resuming would skip its first lines: give"
+        " the same --input, or a new --recovery-dir to start afresh"
+    ]
+    assert (tmp_path / "out.jsonl").read_bytes() == written
+    # the same name, but the file was replaced: its start is what counts
+    first.write_bytes(other.read_bytes())
+    replaced = roomrank("run", "--input", "first.jsonl", *flags, cwd=tmp_path)
+    assert replaced.returncode == 2 and b"which now starts differently" in replaced.stderr
+
+
+def test_a_store_without_a_note_of_its_input_and_stdin_resume_with_a_warning(
+    tmp_path: Path, events: Path
+) -> None:
+    flags = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+    assert roomrank("run", "--input", str(events), *flags, cwd=tmp_path).returncode == 0
+    note = tmp_path / "rec" / "roomrank-input.json"
+    assert str(events) in note.read_text()
+    note.unlink()  # what a store written before the note looks like
+    old = roomrank("run", "--input", str(events), *flags, cwd=tmp_path)
+    assert old.returncode == 0 and quiet(old.stderr), old.stderr[-2000:]
+    assert b"WARNING roomrank --recovery-dir rec does not say which input" in old.stderr
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert roomrank("run", "--input", str(events), *flags, cwd=fresh).returncode == 0
+    with events.open("rb") as stdin:
+        piped = roomrank("run", "--input", "-", *flags, cwd=fresh, stdin=stdin)
+    assert piped.returncode == 0 and quiet(piped.stderr), piped.stderr[-2000:]
+    assert b"stdin cannot be checked" in piped.stderr
+
+
+@pytest.mark.parametrize("spell", ["/dev/stdin", "/proc/self/fd/0"])
+def test_an_output_naming_the_file_stdin_reads_is_refused(
+    tmp_path: Path, events: Path, spell: str
+) -> None:
+    victim = tmp_path / "victim.jsonl"
+    victim.write_bytes(events.read_bytes())
+    with victim.open("rb") as stdin:
+        done = roomrank("run", "--input", "-", "--output", spell, "--dead-letters",
+                        str(tmp_path / "dl.jsonl"), stdin=stdin)  # fmt: skip
+    assert done.returncode == 2 and quiet(done.stderr)
+    assert error_lines(done) == [
+        f"roomrank run: error: --output {spell!r} is the file stdin is read from (--input -):"
+        " writing it would destroy the input; name another file"
+    ]
+    assert victim.read_bytes() == events.read_bytes()
+
+
+def test_a_recovery_dir_that_is_a_file_and_too_many_workers_are_one_line(
+    tmp_path: Path, events: Path
+) -> None:
+    from flows.jobs import run_files
+    from flows.settings import Settings
+
+    (tmp_path / "rec").write_bytes(b"not a directory")
+    out, dead = str(tmp_path / "out.jsonl"), str(tmp_path / "dl.jsonl")
+    settings = Settings.load({"recovery_dir": str(tmp_path / "rec")}, env={})
+    with pytest.raises(ValueError, match=r"^--recovery-dir '.*rec' is a file, not a directory"):
+        run_files(settings, str(events), out, dead)
+    with pytest.raises(ValueError, match=r"^--workers must be 1 to 64, got 1000: they are thr"):
+        run_files(Settings.load(env={}), str(events), out, dead, workers=1000)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_simulate_into_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    assert main(["simulate", "--output", str(tmp_path), "--minutes", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"roomrank simulate: error: --output {str(tmp_path)!r} is a directory; name a file in"
+        " it\n"
+    )

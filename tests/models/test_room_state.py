@@ -232,3 +232,49 @@ if __name__ == "__main__":
     target = FIXTURES / f"room-state-v{room_state.STATE_VERSION}.bin"
     target.write_bytes(_half_room().snapshot())
     print(f"wrote {target}")
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({"window_ms": 60_000}, "window_ms=300000, this run has window_ms=60000: use the same"
+                                " --window-ms"),
+        ({"bucket_ms": 5_000}, "bucket_ms=10000, this run has bucket_ms=5000"),
+        ({"arms": "attention=1"}, "arms=attention,control, this run has arms=attention: use the"
+                                  " same arm names in --arms"),
+        ({"arms": "control=0.5,attention=0.5"}, "arms=attention,control, this run has"
+                                                " arms=control,attention"),
+        ({"arms": "attention=0.9:k=5,control=0.1"}, "push_width=3, this run has push_width=5"),
+    ],
+)
+def test_a_store_written_with_another_window_or_arms_is_refused_naming_both_values(
+    change: dict[str, Any], refused: str
+) -> None:
+    """Each of these lays the stored state out (the window's ring, each viewer's arm index
+    and push columns): read under other values it crashed inside the room (rc 70)."""
+    from flows.settings import Settings
+
+    job = Settings.load({"window_ms": 300_000, "bucket_ms": 10_000}, env={}).room
+    room = Room(ROOM, job)
+    for event in decode_all(GOLDEN[:SPLIT]):
+        room.accept([event])
+    blob = room.snapshot()
+    other = Settings.load({"window_ms": 300_000, "bucket_ms": 10_000, **change}, env={}).room
+    with pytest.raises(SnapshotError) as error:
+        Room.restore(blob, other)
+    assert f"the recovery store was written with {refused}" in str(error.value)
+    assert "\n" not in str(error.value)
+    # shares are not a shape: a store resumes under other shares of the same arms
+    Room.restore(blob, Settings.load({"arms": "attention=0.5,control=0.5"}, env={}).room)
+
+
+def test_a_snapshot_without_the_newer_shape_fields_skips_their_checks() -> None:
+    """Stores written before the window and arms were stored resume as they did."""
+    blob = _half_room().snapshot()
+    tree = decode(blob)
+    tree["shape"] = {"dim": tree["shape"]["dim"], "top_k": tree["shape"]["top_k"]}
+    coarser = dataclasses.replace(PARAMS, window_ms=2 * PARAMS.window_ms,
+                                  bucket_ms=2 * PARAMS.bucket_ms)  # as many buckets
+    with pytest.raises(SnapshotError, match="window_ms="):
+        Room.restore(blob, coarser)
+    assert Room.restore(encode(tree), coarser).window.bucket_ms == 2 * PARAMS.bucket_ms

@@ -84,3 +84,35 @@ def test_odd_encodings_have_a_clear_error(raw: bytes, words: str) -> None:
     assert isinstance(letter, DeadLetter) and letter.reason == "not_json"
     assert words in letter.error, letter.error
     assert "surrogates not allowed" not in letter.error
+
+
+def _nested_event(levels: int, opener: bytes) -> bytes:
+    """A valid ``enter`` whose extra field ``x`` makes the message ``levels`` deep."""
+    if opener == b"[":
+        x = b"[" * (levels - 1) + b"]" * (levels - 1)
+    else:
+        x = b'{"a":' * (levels - 2) + b"{}" + b"}" * (levels - 2)
+    return b'{"event_id":"e","type":"enter","ts":1,"room_id":"r","user_id":"u","x":' + x + b"}"
+
+
+@pytest.mark.parametrize("opener", [b"[", b"{"])
+def test_an_extra_field_nested_past_the_limit_is_a_dead_letter_that_says_so(
+    opener: bytes,
+) -> None:
+    """500 levels used to be 'could not be decoded: RecursionError', which tells a producer
+    nothing; the limit is the contract's, the same on the fast path and the readable one."""
+    from features.contract.limits import MAX_NESTING
+    from features.contract.validation import validate_event
+
+    deepest = _nested_event(MAX_NESTING, opener)
+    assert json.loads(deepest)  # valid JSON, exactly MAX_NESTING levels
+    assert isinstance(decode_event(deepest, ORIGIN), Event)
+    assert isinstance(validate_event(deepest, ORIGIN), Event)
+    for levels in (MAX_NESTING + 1, 500, 1023, 2000):
+        raw = _nested_event(levels, opener)
+        letter = decode_event(raw, ORIGIN)
+        assert isinstance(letter, DeadLetter), levels
+        assert letter == validate_event(raw, ORIGIN)
+        assert letter.reason == "invalid"
+        assert f"nested more than {MAX_NESTING} levels deep" in letter.error
+        assert ("field 'x'" in letter.error) == (levels < 1024)  # past orjson's own limit
