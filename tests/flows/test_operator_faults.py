@@ -331,3 +331,19 @@ def test_simulate_into_a_directory_is_one_line(
         f"roomrank simulate: error: --output {str(tmp_path)!r} is a directory; name a file in"
         " it\n"
     )
+
+
+def test_an_input_that_is_not_a_file_says_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipe cannot be resumed at a line offset: it is read as stdin, and the error says how."""
+    from flows.cli import main
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    outputs = ["--output", str(tmp_path / "o"), "--dead-letters", str(tmp_path / "d")]
+    for given, said in ((fifo, f"is a pipe (FIFO): read it as stdin, --input - < {fifo}"),
+                        (tmp_path, "is a directory, not a file"),
+                        (tmp_path / "nope", "no such file")):
+        assert main(["run", "--input", str(given), *outputs]) == 2
+        assert capsys.readouterr().err == f"roomrank run: error: --input {str(given)!r}: {said}\n"
