@@ -81,8 +81,10 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         if self.room is None:
             return [], StatefulBatchLogic.DISCARD
         silent = (datetime.now(UTC) - self.heard).total_seconds()
-        out = self.room.flush(read_at=time.monotonic()) if self.room.holding else []
-        if self.idle_s and silent >= self.idle_s:
+        dropping = bool(self.idle_s) and silent >= self.idle_s
+        out = (self.room.flush(read_at=time.monotonic(), final=dropping)
+               if self.room.holding or dropping else [])
+        if dropping:
             if not self.room.closed:
                 log.info("dropping a room silent for %.0f s (no room_close)", silent)
             # The metrics forget a dropped room as they forget a closed one.

@@ -100,6 +100,9 @@ class Room:
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False
         self.close_id, self.close_ts = "", -1  # the room_close accepted, for dead letters
+        # A far-ahead event waiting for the next one (reorder.py's rule), with the clock it
+        # arrived against: applied if that one agrees, else a dead letter.
+        self.suspect: tuple[Event, int] | None = None
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -125,9 +128,10 @@ class Room:
 
         The rules (``docs/contract-notes.md``) depend on arrival order alone, never on how
         arrivals are batched: an event behind the watermark is applied at once, after what
-        the watermark already passed (as if released after every arrival); an outlier ahead
-        and an id reused for other content are dead letters; so is every event that arrives
-        after the room's ``room_close``."""
+        the watermark already passed (as if released after every arrival); an event far
+        ahead is held until the next one says whether the clock moved (both applied) or it
+        is an outlier (a dead letter); an id reused for other content is a dead letter; so
+        is every event that arrives after the room's ``room_close``."""
         out: list[Output] = []
         stats = RoomStats(self.room_id)
         buffer = self.buffer
@@ -142,29 +146,61 @@ class Room:
             elif closing:
                 out.append(self._after_close(event))
             elif buffer.ahead(event.ts, source):
-                out.append(self._ahead(event))
-            elif not buffer.offer(event):  # late: only for the pushes already made
-                for held in buffer.release():
-                    self._apply(held, out, stats, read_at)
-                self._apply(event, out, stats, read_at)
-            elif event.type == "room_close":
-                closing = True
-                self.close_id, self.close_ts = event.event_id, event.ts
+                # Held, not refused yet: the next event says whether the room's clock moved
+                # (a quiet room's next showcase) or this one is an outlier.
+                self._refuse_suspect(out)
+                self.suspect = (event, buffer.newest)
+            else:
+                if self.suspect is not None:
+                    if buffer.agreed:  # another source that far ahead too: the clock moved
+                        held, self.suspect = self.suspect[0], None
+                        closing = self._offer(held, out, stats, read_at)
+                    else:
+                        self._refuse_suspect(out)
+                if closing:  # the held event was the room_close
+                    out.append(self._after_close(event))
+                else:
+                    closing = self._offer(event, out, stats, read_at)
         # room_close ends the room's stream: nothing later will move its watermark, so
         # everything held is applied now (in event-time order) and the room can be dropped.
         for event in buffer.flush() if closing else buffer.release():
             self._apply(event, out, stats, read_at)
         return self._finish(out, stats)
 
+    def _offer(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> bool:
+        """Into the reorder buffer (a late event is applied at once); True for a room_close."""
+        buffer = self.buffer
+        if not buffer.offer(event):  # late: only for the pushes already made
+            for held in buffer.release():
+                self._apply(held, out, stats, read_at)
+            self._apply(event, out, stats, read_at)
+            return False
+        if event.type == "room_close":
+            self.close_id, self.close_ts = event.event_id, event.ts
+            return True
+        return False
+
+    def _refuse_suspect(self, out: list[Output]) -> None:
+        """The held far-ahead event agreed with nobody: its dead letter, naming the clock it
+        was measured against when it arrived."""
+        if self.suspect is not None:
+            event, clock = self.suspect
+            self.suspect = None
+            out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+
     @property
     def holding(self) -> bool:
         """Whether events wait in the reorder buffer (for a quiet-room flush)."""
         return len(self.buffer) > 0
 
-    def flush(self, read_at: float = 0.0) -> list[Output]:
-        """Apply everything still held back: the input ended, or the room went quiet."""
+    def flush(self, read_at: float = 0.0, final: bool = True) -> list[Output]:
+        """Apply everything still held back: the input ended (``final``), or the room went
+        quiet for a while (not ``final``: a far-ahead event held for the next one to confirm
+        waits on, since wall time must not decide what the room's events mean)."""
         out: list[Output] = []
         stats = RoomStats(self.room_id)
+        if final:
+            self._refuse_suspect(out)
         for event in self.buffer.flush():
             self._apply(event, out, stats, read_at)
         return self._finish(out, stats)
@@ -183,9 +219,6 @@ class Room:
 
     def _reused(self, event: Event) -> DeadLetter:
         return reused_id_letter(self.room_id, event)
-
-    def _ahead(self, event: Event) -> DeadLetter:
-        return ahead_letter(self.room_id, event, self.buffer.newest, self.buffer.max_ahead_ms)
 
     def _after_close(self, event: Event) -> DeadLetter:
         return closed_letter(self.room_id, event, self.close_id, self.close_ts)

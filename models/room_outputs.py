@@ -49,9 +49,9 @@ def ahead_letter(
         event.origin,
         "ahead",
         f"event {event.event_id!r} has ts {event.ts}, {event.ts - clock} ms ahead of room"
-        f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms}; one outlier"
-        " does not move a room's clock (two events in a row that far ahead do). Fix the"
-        " producer's clock.",
+        f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms}, and the"
+        " room's next event did not agree; one outlier does not move a room's clock (two"
+        " events in a row that far ahead, from two senders, do). Fix the producer's clock.",
         event.raw,
     )
 

@@ -123,6 +123,8 @@ def dumps(room: Room) -> bytes:
             "refused_by": room.buffer.refused_by,
             "seq": room.buffer._seq,
             "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
+            "suspect": None if room.suspect is None else [_event(room.suspect[0]),
+                                                          room.suspect[1]],
         },
     }
     if room.allocator is not None:  # an adaptive allocation: its counts and probabilities
@@ -208,6 +210,8 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     room.buffer.refused_ahead = buffer.get("refused_ahead", False)
     room.buffer.refused_by = buffer.get("refused_by")  # older: unknown, agrees with any other
     room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
+    suspect = buffer.get("suspect")  # older snapshots: refused at once, nothing held
+    room.suspect = None if suspect is None else (_event_from(suspect[0]), int(suspect[1]))
     stored = tree.get("allocator")
     if room.allocator is not None and stored is not None:
         if len(stored["pushes"]) != len(room.allocator.pushes):

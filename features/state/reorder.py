@@ -16,7 +16,8 @@ on arrival order alone, so replays stay identical.
 Late events, refused here, are applied at once by the room (late only for the pushes already
 made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
 unless the event offered just before it was refused as ahead too and came from another
-source (two events in a row, from two sources, agree: the producers' clock really moved), so
+source (two events in a row, from two sources, agree: the producers' clock really moved;
+``agreed`` says so, and the room then applies the refused one too, which it held), so
 one outlier, or one account sending two, can never move the watermark and make the room's
 later events late. All rules depend on event time and arrival
 order only, so a replay, a restart, another batching or another worker count applies exactly
@@ -50,8 +51,8 @@ class ReorderBuffer(Generic[T]):
     """
 
     __slots__ = (
-        "_heap", "_seq", "lateness_ms", "max_ahead_ms", "max_held", "newest", "refused_ahead",
-        "refused_by",
+        "_heap", "_seq", "agreed", "lateness_ms", "max_ahead_ms", "max_held", "newest",
+        "refused_ahead", "refused_by",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +63,7 @@ class ReorderBuffer(Generic[T]):
         self.max_ahead_ms = max_ahead_ms
         self.refused_ahead = False  # the last event offered was refused as ahead
         self.refused_by: str | None = None  # its source (None: unknown, restored)
+        self.agreed = False  # the last event offered was far ahead and agreed with the one before
         self.newest = -1  # newest ts offered
         self._heap: list[tuple[int, int, T]] = []
         self._seq = 0
@@ -93,6 +95,7 @@ class ReorderBuffer(Generic[T]):
         )
         refuse = too_far and not (self.refused_ahead and self.refused_by != source)
         self.refused_ahead, self.refused_by = refuse, source if refuse else None
+        self.agreed = too_far and not refuse
         return refuse
 
     def offer(self, event: T) -> bool:

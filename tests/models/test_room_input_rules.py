@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 
 from features.contract.events import DEAD_LETTER_REASONS, Event, Origin
+from models.room import Room
 from tests.models.golden_room import (
     GOLDEN,
     PARAMS,
+    ROOM,
     T0,
+    by_trigger,
+    decode_all,
     index_of,
     letters_of,
     msg,
@@ -61,15 +65,58 @@ def test_one_event_far_ahead_is_a_dead_letter_and_does_not_move_the_clock(
 
 
 def test_two_events_in_a_row_far_ahead_from_two_sources_move_the_clock() -> None:
-    """The producers' clock really jumped: the first is refused, the second (another viewer)
-    accepted; the room's time follows once two sources have reached it."""
+    """The producers' clock really jumped: the first is held until the second (another viewer)
+    agrees, then both are applied; the room's time follows once two sources have reached it."""
     jump = [msg("e-j1", "like", 2_000_000, user_id="u-1"),
             msg("e-j2", "like", 2_000_100, user_id="u-2"),
             msg("e-j3", "like", 2_000_200, user_id="u-1")]  # fmt: skip
     room, outputs = run([*GOLDEN[:4], *jump])
-    assert [letter.reason for letter in letters_of(outputs)] == ["ahead"]
+    assert letters_of(outputs) == []
+    assert sum(s.events["like"] for s in stats_of(outputs)) == 3
     assert room.buffer.newest == T0 + 2_000_200
     assert room.clock == T0 + 2_000_100
+
+
+@pytest.mark.parametrize("batches", BATCHINGS)
+def test_a_quiet_rooms_next_showcase_is_held_until_a_viewer_confirms_the_time(
+    batches: Any,
+) -> None:
+    """Eleven minutes without an event (more than --max-ahead-ms), then the host's next
+    showcase and a viewer entering: the showcase is not an outlier, and the viewer's push
+    ranks its items."""
+    gap = PARAMS.max_ahead_ms + 60_000
+    later = [msg("e-s9", "showcase", 2_000 + gap, spotlight=None,
+                 items=[{"item_id": "sku-9", "price": 5.0, "category": "toys"}]),
+             msg("e-enter-9", "enter", 2_000 + gap + 500, user_id="u-9")]  # fmt: skip
+    room, outputs = run([*GOLDEN[:4], *later], batches=batches)
+    assert letters_of(outputs) == []
+    assert room.showcase is not None and room.showcase.event_id == "e-s9"
+    pushed = by_trigger(outputs)["e-enter-9"]
+    assert "sku-9" in str(pushed)
+
+
+def test_one_stale_event_first_does_not_refuse_the_rooms_real_start() -> None:
+    """A first event with ts 0 (a producer's unset clock) is applied; the room's real first
+    events, 56 years later, are held and confirmed by the next viewer, not refused."""
+    stale = msg("e-stale", "like", -T0, user_id="u-0")  # ts 0
+    _, outputs = run([stale, *GOLDEN])
+    assert letters_of(outputs) == []
+    assert {"e-s1", "e-s2"} <= set(by_trigger(outputs))
+
+
+def test_a_held_event_no_one_confirms_is_a_dead_letter_at_the_end_not_on_a_quiet_pause() -> (
+    None
+):
+    events = decode_all([*GOLDEN[:4], msg("e-far", "like", 2_000_000, user_id="u-1")])
+    room = Room(ROOM, PARAMS)
+    for event in events:
+        room.accept([event])
+    assert letters_of(room.flush(final=False)) == []  # a quiet pause: wall time decides nothing
+    restored = Room.restore(room.snapshot(), PARAMS)
+    assert restored.suspect is not None and restored.suspect[0].event_id == "e-far"
+    letters = letters_of(restored.flush())  # the input ended: no one agreed
+    assert [letter.reason for letter in letters] == ["ahead"]
+    assert str(T0 + 2_000) in letters[0].error  # measured against the clock it arrived to
 
 
 def test_one_account_sending_two_events_far_ahead_is_two_dead_letters() -> None:
