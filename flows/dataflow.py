@@ -51,11 +51,15 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
     """
 
     def __init__(
-        self, params: RoomParams, quiet_s: float, idle_s: float, resume: bytes | None
+        self, params: RoomParams, quiet_s: float, idle_s: float, resume: bytes | None,
+        recovering: bool = False,
     ) -> None:
         self.params = params
         self.quiet_s = quiet_s
         self.idle_s = idle_s
+        # A graceful stop keeps held events for the restart only when a recovery store will
+        # carry them there; without one it applies them, or they would be lost unannounced.
+        self.recovering = recovering
         self.room: Room | None = Room.restore(resume, params) if resume is not None else None
         self.heard = datetime.now(UTC)
 
@@ -94,7 +98,7 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
     def on_eof(self) -> tuple[Iterable[Output], bool]:
         if self.room is None:
             return [], StatefulBatchLogic.DISCARD
-        if STOP.is_set():  # a stop, not the end of the input: keep held events for a restart
+        if STOP.is_set() and self.recovering:  # a stop: held events wait in the snapshot
             return [], StatefulBatchLogic.RETAIN
         return self.room.flush(), self.room.closed
 
@@ -158,8 +162,10 @@ def build_flow(
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
     rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda event: event.room_id)
     quiet_s, idle_s = settings.quiet_flush_ms / 1000.0, settings.room_idle_ms / 1000.0
+    recovering = bool(settings.recovery_dir)
     outputs = op.stateful_batch(
-        "room", rooms, lambda resume: Guarded(RoomLogic(params, quiet_s, idle_s, resume))
+        "room", rooms,
+        lambda resume: Guarded(RoomLogic(params, quiet_s, idle_s, resume, recovering)),
     )
     results = op.map("unkey", outputs, lambda keyed: keyed[1])
     is_push = op.branch("pushes", results, lambda x: isinstance(x, PushBatch))

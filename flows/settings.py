@@ -8,6 +8,8 @@ disagree.
 from __future__ import annotations
 
 import argparse
+import difflib
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -191,11 +193,28 @@ GROUPS: Final = {
 }
 
 
+log = logging.getLogger("roomrank")
+
+# ROOMRANK_* names that are read but are not settings: flows.deployed's file-mode paths and
+# deploy/dev's virtualenv.
+NOT_SETTINGS: Final = frozenset({"ROOMRANK_INPUT", "ROOMRANK_OUTPUT", "ROOMRANK_DEAD_LETTERS",
+                                 "ROOMRANK_EXPERIMENT_LOG", "ROOMRANK_VENV"})
+
 # Settings that were renamed: a deployment still setting the old name is told, not ignored.
 RENAMED: Final = {
     "ROOMRANK_CHOICE_PRIOR_PRECISION": "ROOMRANK_CHOICE_PRIOR_SCALE (--choice-prior-scale), a"
     " multiple of the pooled precision of each weight since 2026-12-04; 0 still means SGD steps",
 }
+
+
+def _warn_unknown(env: Mapping[str, str]) -> None:
+    """A misspelt ``ROOMRANK_*`` variable would otherwise leave its setting at the default
+    without a word: named, with the setting it most resembles."""
+    known = {s.env for s in SETTINGS} | NOT_SETTINGS
+    for name in sorted(n for n in env if n.startswith("ROOMRANK_") and n not in known):
+        near = difflib.get_close_matches(name, sorted(known), n=1)
+        log.warning("%s is not a roomrank setting and is ignored%s", name,
+                    f" (did you mean {near[0]}?)" if near else "")
 
 
 def _convert(setting: Setting, raw: str) -> Any:
@@ -259,6 +278,7 @@ class Settings:
         for old, new in RENAMED.items():
             if old in env:
                 raise ValueError(f"{old} is no longer read: use {new}")
+        _warn_unknown(env)
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             value, where = setting.default, "the default of " + setting.flag

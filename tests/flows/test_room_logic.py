@@ -10,6 +10,7 @@ from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
 from features.contract.messages import PushBatch
 from flows.dataflow import RoomLogic
+from flows.lifecycle import STOP
 from models.params import RoomParams
 
 
@@ -71,3 +72,18 @@ def test_timers_off_schedule_nothing() -> None:
     logic = RoomLogic(RoomParams(), quiet_s=0.0, idle_s=0.0, resume=None)
     logic.on_batch(_events(ENTER, SHOW))
     assert logic.notify_at() is None
+
+
+def test_a_graceful_stop_applies_held_events_unless_a_recovery_store_keeps_them() -> None:
+    """Without a store nothing would carry them to a restart: applied, their pushes out."""
+    for recovering, pushed in ((False, ["e2"]), (True, [])):
+        logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=5.0, idle_s=3600.0,
+                          resume=None, recovering=recovering)
+        out, _ = logic.on_batch(_events(ENTER, SHOW))
+        assert not [o for o in out if isinstance(o, PushBatch)]  # held back
+        STOP.set()
+        try:
+            out, _ = logic.on_eof()
+        finally:
+            STOP.clear()
+        assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == pushed

@@ -7,6 +7,7 @@ is read or written.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -99,4 +100,15 @@ def test_the_command_line_exits_2_with_one_line() -> None:
     assert done.stderr.decode().strip().splitlines() == [
         "roomrank run: error: --propensity-learning-rate must be a finite number, got nan (SGD"
         " step of the choice model (attention and propensity weights); 0 freezes it)"
+    ]
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="roomrank"):
+        settings = Settings.load(env={"ROOMRANK_TOPK": "5", "ROOMRANK_INPUT": "events.jsonl"})
+    assert settings.top_k == 3  # ignored, and said so
+    assert [r.getMessage() for r in caplog.records] == [
+        "ROOMRANK_TOPK is not a roomrank setting and is ignored (did you mean ROOMRANK_TOP_K?)"
     ]
