@@ -13,6 +13,7 @@ from flows.experiment_command import (
     add_coverage_arguments,
     add_report_arguments,
 )
+from flows.preflight import why_not_a_file
 from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
@@ -371,20 +372,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         raise ValueError(f"file mode needs {', '.join(missing)} (or --brokers for Kafka mode)")
     if args.input != "-" and not Path(args.input).is_file():
-        raise ValueError(f"--input {args.input!r}: {_not_a_file(Path(args.input))}")
+        raise ValueError(f"--input {args.input!r}: {why_not_a_file(Path(args.input))}")
     return run_files(
         settings, args.input, args.output, args.dead_letters, args.workers, args.experiment_log
     )
-
-
-def _not_a_file(path: Path) -> str:
-    """Why an input path cannot be read as a file (a store resumes at a line offset, which a
-    pipe cannot seek to)."""
-    if path.is_dir():
-        return "is a directory, not a file"
-    if path.is_fifo():
-        return f"is a pipe (FIFO): read it as stdin, --input - < {path}"
-    return "no such file" if not path.exists() else "not a regular file"
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

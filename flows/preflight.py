@@ -118,3 +118,13 @@ def check_port(port: int, flag: str = "--metrics-port") -> None:
             probe.bind(("", port))
         except OSError as err:
             raise ValueError(f"{flag} {port}: {err.strerror or err}") from None
+
+
+def why_not_a_file(path: Path) -> str:
+    """Why an input path cannot be read as a file (a store resumes at a line offset, which a
+    pipe cannot seek to)."""
+    if path.is_dir():
+        return "is a directory, not a file"
+    if path.is_fifo():
+        return f"is a pipe (FIFO): read it as stdin, --input - < {path}"
+    return "no such file" if not path.exists() else "not a regular file"
