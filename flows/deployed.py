@@ -11,10 +11,13 @@ optionally ``ROOMRANK_EXPERIMENT_LOG`` (ghost pushes of holdout arms).
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from bytewax.dataflow import Dataflow
 
 from flows.jobs import file_flow, kafka_flow, prepare
+from flows.preflight import why_not_a_file
 from flows.settings import Settings
 
 
@@ -33,8 +36,20 @@ def _build() -> Dataflow:
             " ROOMRANK_OUTPUT and ROOMRANK_DEAD_LETTERS (file mode)"
         )
     input_path, output, dead_letters = paths
+    if input_path != "-" and not Path(input_path).is_file():
+        raise ValueError(f"ROOMRANK_INPUT {input_path!r}: {why_not_a_file(Path(input_path))}")
     experiment_log = os.environ.get("ROOMRANK_EXPERIMENT_LOG") or None
     return file_flow(settings, input_path, output, dead_letters, experiment_log)
 
 
-flow = _build()
+def _flow() -> Dataflow:
+    """A bad setting is one line and exit 2, as from ``roomrank run`` (the runbook's promise),
+    not the traceback ``bytewax.run`` would print around it."""
+    try:
+        return _build()
+    except (ValueError, OSError) as err:
+        print(f"flows.deployed: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+flow = _flow()

@@ -347,3 +347,27 @@ def test_an_input_that_is_not_a_file_says_what_it_is(
                         (tmp_path / "nope", "no such file")):
         assert main(["run", "--input", str(given), *outputs]) == 2
         assert capsys.readouterr().err == f"roomrank run: error: --input {str(given)!r}: {said}\n"
+
+
+FILE_MODE = {"ROOMRANK_OUTPUT": "o", "ROOMRANK_DEAD_LETTERS": "d"}
+
+
+@pytest.mark.parametrize(("env", "said"), [
+    ({"ROOMRANK_TOP_K": "abc"},
+     "flows.deployed: error: ROOMRANK_TOP_K / --top-k='abc': expected int"),
+    ({"ROOMRANK_INPUT": "/nonexistent/e.jsonl", **FILE_MODE},
+     "flows.deployed: error: ROOMRANK_INPUT '/nonexistent/e.jsonl': no such file"),
+])
+def test_the_deployed_entrypoint_says_a_bad_setting_in_one_line(
+    env: dict[str, str], said: str, tmp_path: Path
+) -> None:
+    """What Kubernetes and compose run (``bytewax.run flows.deployed:flow``): exit 2 and one
+    line, as ``roomrank run`` does, not bytewax.run's traceback around it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ROOMRANK_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bytewax.run", "flows.deployed:flow", "-w", "1"],
+        cwd=tmp_path, capture_output=True, timeout=120,
+        env={**clean, **env, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode().strip().splitlines() == [said]
