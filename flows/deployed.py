@@ -36,8 +36,9 @@ def _build() -> Dataflow:
             " ROOMRANK_OUTPUT and ROOMRANK_DEAD_LETTERS (file mode)"
         )
     input_path, output, dead_letters = paths
-    if input_path != "-" and not Path(input_path).is_file():
-        raise ValueError(f"ROOMRANK_INPUT {input_path!r}: {why_not_a_file(Path(input_path))}")
+    given = Path(input_path)
+    if input_path != "-" and not (given.is_file() or given.is_fifo()):  # a pipe: read as it comes
+        raise ValueError(f"ROOMRANK_INPUT {input_path!r}: {why_not_a_file(given)}")
     experiment_log = os.environ.get("ROOMRANK_EXPERIMENT_LOG") or None
     return file_flow(settings, input_path, output, dead_letters, experiment_log)
 

@@ -6,6 +6,7 @@ import contextlib
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,10 +61,13 @@ def test_an_unknown_flag_prints_the_subcommands_usage() -> None:
     assert err.strip().endswith("roomrank run: error: unrecognized arguments: --bogus 1")
 
 
-def test_the_jobs_import_graph_has_no_edge_to_bench_or_the_simulator() -> None:
+def test_the_jobs_import_graph_has_no_edge_to_bench_or_the_simulator(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"  # the deployed flow refuses an input that is not there
+    events.touch()
     code = (
         "import os, sys\n"
-        "os.environ.update(ROOMRANK_INPUT='i', ROOMRANK_OUTPUT='o', ROOMRANK_DEAD_LETTERS='d')\n"
+        f"os.environ.update(ROOMRANK_INPUT={str(events)!r}, ROOMRANK_OUTPUT='o',"
+        " ROOMRANK_DEAD_LETTERS='d')\n"
         "import flows.jobs, flows.dataflow, flows.deployed\n"
         "print(' '.join(sorted(m for m in sys.modules\n"
         "    if m.startswith(('flows.bench', 'models.sim', 'models.offline')))))\n"
