@@ -79,8 +79,7 @@ def precision(fits: Iterable[FittedWorld], leave_out: str = "") -> np.ndarray:
     seeded = [runs.var(axis=0, ddof=1) / len(runs) for runs in types if len(runs) > 1]
     scatter = np.mean(seeded, axis=0) if seeded else np.zeros(means.shape[1])
     between = means.var(axis=0, ddof=1) - scatter
-    with np.errstate(divide="ignore"):
-        return np.clip(1.0 / np.maximum(between, 0.0), FLOOR, CEILING)
+    return np.clip(1.0 / np.maximum(between, 1.0 / CEILING), FLOOR, CEILING)
 
 
 def _nested(fits: Iterable[FittedWorld],
