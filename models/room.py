@@ -1,10 +1,10 @@
 """One live room: the state behind its pushes, advanced one event at a time.
 
-``Room.accept`` is the whole per-room behaviour of the job, free of any engine: it
-de-duplicates, holds events until event time makes them safe (``ReorderBuffer``), applies
-them in event-time order (presence, showcase, windows, learners: test-then-learn) and ranks
-every present viewer when a trigger is applied. The dataflow keys rooms and calls it; tests
-call it directly.
+``Room.accept`` is the whole per-room behaviour of the job, free of any engine: its inbox
+(``features.state.inbox``) turns what arrives into what to apply, in event-time order, and
+dead letters; the room applies it (presence, showcase, windows, learners: test-then-learn) and
+ranks every present viewer when a trigger is applied. The dataflow keys rooms and calls it;
+tests call it directly.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.clock import AgreedClock
-from features.state.dedup import Deduplicator, Seen, source_of
-from features.state.reorder import ReorderBuffer
+from features.state.dedup import source_of
+from features.state.inbox import Inbox, Verdict
 from features.state.viewers import ViewerTable
 from features.state.votes import cast_vote, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
@@ -36,7 +36,7 @@ from models.learners.choice import choice_learner, vector_learner
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
-from models.room_outputs import RoomStats, ahead_letter, closed_letter, reused_id_letter
+from models.room_outputs import RoomStats
 
 _HEARTBEAT_MS = 30_000
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
@@ -58,10 +58,8 @@ class Room:
     def __init__(self, room_id: str, params: RoomParams) -> None:
         self.room_id = room_id
         self.params = params
-        self.dedup = Deduplicator(params.dedup_horizon_ms, params.dedup_max_ids)
-        self.buffer: ReorderBuffer[Event] = ReorderBuffer(
-            params.lateness_ms, params.max_held_events, params.max_ahead_ms
-        )
+        self.inbox = Inbox(room_id, params.lateness_ms, params.max_held_events,
+                           params.max_ahead_ms, params.dedup_horizon_ms, params.dedup_max_ids)
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms,
                                    params.push_width)
         self.items = ItemTable()
@@ -98,11 +96,7 @@ class Room:
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
-        self.closed = False
-        self.close_id, self.close_ts = "", -1  # the room_close accepted, for dead letters
-        # A far-ahead event waiting for the next one (reorder.py's rule), with the clock it
-        # arrived against: applied if that one agrees, else a dead letter.
-        self.suspect: tuple[Event, int] | None = None
+        self.closed = False  # its room_close applied: what it learned is shed
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -126,84 +120,32 @@ class Room:
     def accept(self, events: Iterable[Event], read_at: float = 0.0) -> list[Output]:
         """Take arriving events (arrival order); return pushes, dead letters and stats.
 
-        The rules (``docs/contract-notes.md``) depend on arrival order alone, never on how
-        arrivals are batched: an event behind the watermark is applied at once, after what
-        the watermark already passed (as if released after every arrival); an event far
-        ahead is held until the next one says whether the clock moved (both applied) or it
-        is an outlier (a dead letter); an id reused for other content is a dead letter; so
-        is every event that arrives after the room's ``room_close``."""
-        out: list[Output] = []
+        The rules (``docs/contract-notes.md``, ``features.state.inbox``) depend on arrival
+        order alone, never on how arrivals are batched."""
         stats = RoomStats(self.room_id)
-        buffer = self.buffer
-        closing = self.closed
-        for event in events:
-            source = source_of(event.type, event.user_id)
-            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source)
-            if seen is Seen.DUPLICATE:
-                stats.duplicates += 1
-            elif seen is Seen.REUSED:
-                out.append(self._reused(event))
-            elif closing:
-                out.append(self._after_close(event))
-            elif buffer.ahead(event.ts, source):
-                # Held, not refused yet: the next event says whether the room's clock moved
-                # (a quiet room's next showcase) or this one is an outlier.
-                self._refuse_suspect(out)
-                self.suspect = (event, buffer.newest)
-            else:
-                if self.suspect is not None:
-                    if buffer.agreed:  # another source that far ahead too: the clock moved
-                        held, self.suspect = self.suspect[0], None
-                        closing = self._offer(held, out, stats, read_at)
-                    else:
-                        self._refuse_suspect(out)
-                if closing:  # the held event was the room_close
-                    out.append(self._after_close(event))
-                else:
-                    closing = self._offer(event, out, stats, read_at)
-        # room_close ends the room's stream: nothing later will move its watermark, so
-        # everything held is applied now (in event-time order) and the room can be dropped.
-        for event in buffer.flush() if closing else buffer.release():
-            self._apply(event, out, stats, read_at)
-        return self._finish(out, stats)
-
-    def _offer(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> bool:
-        """Into the reorder buffer (a late event is applied at once); True for a room_close."""
-        buffer = self.buffer
-        if not buffer.offer(event):  # late: only for the pushes already made
-            for held in buffer.release():
-                self._apply(held, out, stats, read_at)
-            self._apply(event, out, stats, read_at)
-            return False
-        if event.type == "room_close":
-            self.close_id, self.close_ts = event.event_id, event.ts
-            return True
-        return False
-
-    def _refuse_suspect(self, out: list[Output]) -> None:
-        """The held far-ahead event agreed with nobody: its dead letter, naming the clock it
-        was measured against when it arrived."""
-        if self.suspect is not None:
-            event, clock = self.suspect
-            self.suspect = None
-            out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+        verdicts, stats.duplicates = self.inbox.arrive(events)
+        return self._finish(self._apply_all(verdicts, stats, read_at), stats)
 
     @property
     def holding(self) -> bool:
         """Whether events wait in the reorder buffer (for a quiet-room flush)."""
-        return len(self.buffer) > 0
+        return len(self.inbox) > 0
 
     def flush(self, read_at: float = 0.0, final: bool = True) -> list[Output]:
         """Apply everything still held back: the input ended (``final``), or the room went
-        quiet for a while (not ``final``: a far-ahead event held for the next one to confirm
-        waits on, since wall time must not decide what the room's events mean)."""
-        out: list[Output] = []
+        quiet for a while (not ``final``: ``Inbox.flush``)."""
         stats = RoomStats(self.room_id)
-        if final:
-            self._refuse_suspect(out)
-        for event in self.buffer.flush():
-            self._apply(event, out, stats, read_at)
-        return self._finish(out, stats)
+        return self._finish(self._apply_all(self.inbox.flush(final), stats, read_at), stats)
+
+    def _apply_all(self, verdicts: list[Verdict], stats: RoomStats,
+                   read_at: float) -> list[Output]:
+        out: list[Output] = []
+        for verdict in verdicts:
+            if isinstance(verdict, DeadLetter):
+                out.append(verdict)
+            else:
+                self._apply(verdict, out, stats, read_at)
+        return out
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
         self._apply_learning()
@@ -216,12 +158,6 @@ class Room:
         if self.closed:
             shed(self)
         return out
-
-    def _reused(self, event: Event) -> DeadLetter:
-        return reused_id_letter(self.room_id, event)
-
-    def _after_close(self, event: Event) -> DeadLetter:
-        return closed_letter(self.room_id, event, self.close_id, self.close_ts)
 
     # -- applying one event in event-time order -------------------------------------------
     def _apply(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> None:

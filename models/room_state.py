@@ -26,13 +26,11 @@ including the pickled rooms of the releases before this format (``models.room_le
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from features.contract.events import Event, Origin, ShowcaseItem
 from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
@@ -92,8 +90,8 @@ def dumps(room: Room) -> bytes:
             "present_now": room.present_now,
             "closed": room.closed,
             "refused_seen": room.refused_seen,
-            "close_id": room.close_id,
-            "close_ts": room.close_ts,
+            "close_id": room.inbox.close_id,
+            "close_ts": room.inbox.close_ts,
         },
         "agreed": _agreed(room),
         "viewers": _columns(room.viewers, v_rows),
@@ -116,16 +114,7 @@ def dumps(room: Room) -> bytes:
                   "refused": room.model.refused, **_prior(room), **_experts(room)},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
-        "dedup": _dedup(room),
-        "buffer": {
-            "newest": room.buffer.newest,
-            "refused_ahead": room.buffer.refused_ahead,
-            "refused_by": room.buffer.refused_by,
-            "seq": room.buffer._seq,
-            "held": [[ts, seq, _event(e)] for ts, seq, e in room.buffer._heap],
-            "suspect": None if room.suspect is None else [_event(room.suspect[0]),
-                                                          room.suspect[1]],
-        },
+        **room.inbox.dump(),  # "dedup" and "buffer"
     }
     if room.allocator is not None:  # an adaptive allocation: its counts and probabilities
         alloc = room.allocator
@@ -170,7 +159,11 @@ def loads(blob: bytes, params: RoomParams) -> Room:
                 f" {_SHAPE_FLAGS.get(name, name)}, or a new --recovery-dir"
             )
     room = Room(tree["room_id"], params)
-    for name, value in tree["scalars"].items():
+    scalars = dict(tree["scalars"])
+    inbox = room.inbox
+    inbox.close_id, inbox.close_ts = scalars.pop("close_id", ""), scalars.pop("close_ts", -1)
+    inbox.closed = bool(scalars.get("closed", False))  # an applied close was accepted first
+    for name, value in scalars.items():
         setattr(room, name, value)
     _load_agreed(room, tree.get("agreed"))
     _load_columns(room.viewers, tree["viewers"])
@@ -204,14 +197,7 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     users, items, ys = tree["pending"]
     room.pending = (list(users), list(items), list(ys))
     room.showcase = _showcase_from(tree["showcase"])
-    _load_dedup(room, tree["dedup"])
-    buffer = tree["buffer"]
-    room.buffer.newest, room.buffer._seq = buffer["newest"], buffer["seq"]
-    room.buffer.refused_ahead = buffer.get("refused_ahead", False)
-    room.buffer.refused_by = buffer.get("refused_by")  # older: unknown, agrees with any other
-    room.buffer._heap = [(ts, seq, _event_from(e)) for ts, seq, e in buffer["held"]]
-    suspect = buffer.get("suspect")  # older snapshots: refused at once, nothing held
-    room.suspect = None if suspect is None else (_event_from(suspect[0]), int(suspect[1]))
+    inbox.load(tree)
     stored = tree.get("allocator")
     if room.allocator is not None and stored is not None:
         if len(stored["pushes"]) != len(room.allocator.pushes):
@@ -346,29 +332,6 @@ def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
         (a.first_ts, a.first_src), (a.second_ts, a.second_src) = stored["first"], stored["second"]
 
 
-def _dedup(room: Room) -> dict[str, Any]:
-    """The remembered ids, their digests and (since 2026-12-04) their sources."""
-    entries = room.dedup.entries()
-    return {
-        "newest": room.dedup.newest,
-        "order": [[ts, event_id] for ts, event_id, _, _ in entries],
-        "digests": [d.hex() for _, _, _, d in entries],
-        "sources": [source for _, _, source, _ in entries],
-    }
-
-
-def _load_dedup(room: Room, stored: dict[str, Any]) -> None:
-    """Older snapshots lack digests (``""``: unknown) or sources (``None``: unknown); the
-    de-duplicator still drops a redelivery of what they remembered."""
-    order = stored["order"]
-    digests = stored.get("digests") or [""] * len(order)
-    sources = stored.get("sources") or [None] * len(order)
-    room.dedup.restore(stored["newest"], [
-        (ts, event_id, source, bytes.fromhex(d))
-        for (ts, event_id), d, source in zip(order, digests, sources, strict=True)
-    ])
-
-
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     state = dict(rng.bit_generator.state)
     inner = state["state"]
@@ -398,19 +361,3 @@ def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
     if stored is None:
         return None
     return Showcase(**stored)
-
-
-def _event(event: Event) -> dict[str, Any]:
-    plain = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    plain["origin"] = dataclasses.astuple(event.origin)
-    plain["items"] = [dataclasses.astuple(item) for item in event.items]
-    plain.pop("read_at")  # a monotonic clock reading: meaningless after a restart
-    return plain
-
-
-def _event_from(stored: dict[str, Any]) -> Event:
-    fields = {f.name for f in dataclasses.fields(Event)}
-    values = {k: v for k, v in stored.items() if k in fields}
-    values["origin"] = Origin(*stored["origin"])
-    values["items"] = tuple(ShowcaseItem(*item) for item in stored["items"])
-    return Event(**values)

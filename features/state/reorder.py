@@ -11,7 +11,9 @@ The buffer is bounded (``max_held``): a producer whose clock is stuck (every eve
 bound the oldest held events, in the same ``(ts, arrival)`` order, are released early. That
 keeps the no-look-ahead rule (a trigger applied early has seen only older events; an event
 arriving later with a smaller ``ts`` is applied after it, as a late event is) and depends
-on arrival order alone, so replays stay identical.
+on arrival order alone, so replays stay identical, provided ``release`` follows every
+``offer`` (``features.state.inbox`` does; released once per batch, what the bound lets go
+early would depend on the batching).
 
 Late events, refused here, are applied at once by the room (late only for the pushes already
 made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,

@@ -27,8 +27,8 @@ def _event(event_id: str, etype: str, ts: int, room_id: str, **fields: Any) -> E
 def _component_sizes(room: Room) -> dict[str, int]:
     proto = pickle.HIGHEST_PROTOCOL
     parts = {
-        "dedup": room.dedup,
-        "reorder_buffer": room.buffer,
+        "dedup": room.inbox.dedup,
+        "reorder_buffer": room.inbox.buffer,
         "viewers": room.viewers,
         "items": (room.items, room.showcase),
         "window": room.window,
@@ -78,12 +78,12 @@ def _room_with_viewers(viewers: int, n_items: int = 50) -> Room:
 
 
 def _snapshot_without_dedup(room: Room) -> int:
-    dedup = room.dedup
-    room.dedup = type(dedup)(dedup.horizon_ms, dedup.max_ids)
+    dedup = room.inbox.dedup
+    room.inbox.dedup = type(dedup)(dedup.horizon_ms, dedup.max_ids)
     try:
         return len(room.snapshot())
     finally:
-        room.dedup = dedup
+        room.inbox.dedup = dedup
 
 
 def bench_state(viewers: int, items: int) -> StateSizes:
@@ -93,7 +93,7 @@ def bench_state(viewers: int, items: int) -> StateSizes:
     full = _room_with_viewers(viewers)
     base, grown = len(empty.snapshot()), len(full.snapshot())
     base_nd, grown_nd = _snapshot_without_dedup(empty), _snapshot_without_dedup(full)
-    dedup_ids = len(full.dedup) - len(empty.dedup)
+    dedup_ids = len(full.inbox.dedup) - len(empty.inbox.dedup)
     dedup_bytes = (grown - grown_nd) - (base - base_nd)
     parts_empty, parts_full = _component_sizes(empty), _component_sizes(full)
     per_component = {

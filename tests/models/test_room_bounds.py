@@ -55,7 +55,7 @@ def test_state_stays_bounded_as_viewers_come_and_go() -> None:
     assert len(room.viewers) <= 135
     assert peak_capacity <= 512
     assert len(room.items) <= 4 * (130 // 20 + 2)
-    assert len(room.dedup) <= 1_000
+    assert len(room.inbox.dedup) <= 1_000
     assert len(room.mf.users) <= 512 and len(room.pushed_at) <= 512
 
 
@@ -72,6 +72,6 @@ def test_a_stuck_producer_clock_is_held_only_up_to_the_bound_and_nothing_is_lost
         out = room.accept(events[start : start + 64])
         assert not any(isinstance(o, DeadLetter) for o in out)
         applied += sum(sum(o.events.values()) for o in out if isinstance(o, RoomStats))
-        assert len(room.buffer) <= 100
+        assert len(room.inbox.buffer) <= 100
     applied += sum(sum(o.events.values()) for o in room.flush() if isinstance(o, RoomStats))
     assert applied == 2_000

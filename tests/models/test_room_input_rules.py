@@ -73,7 +73,7 @@ def test_two_events_in_a_row_far_ahead_from_two_sources_move_the_clock() -> None
     room, outputs = run([*GOLDEN[:4], *jump])
     assert letters_of(outputs) == []
     assert sum(s.events["like"] for s in stats_of(outputs)) == 3
-    assert room.buffer.newest == T0 + 2_000_200
+    assert room.inbox.buffer.newest == T0 + 2_000_200
     assert room.clock == T0 + 2_000_100
 
 
@@ -113,7 +113,7 @@ def test_a_held_event_no_one_confirms_is_a_dead_letter_at_the_end_not_on_a_quiet
         room.accept([event])
     assert letters_of(room.flush(final=False)) == []  # a quiet pause: wall time decides nothing
     restored = Room.restore(room.snapshot(), PARAMS)
-    assert restored.suspect is not None and restored.suspect[0].event_id == "e-far"
+    assert restored.inbox.suspect is not None and restored.inbox.suspect[0].event_id == "e-far"
     letters = letters_of(restored.flush())  # the input ended: no one agreed
     assert [letter.reason for letter in letters] == ["ahead"]
     assert str(T0 + 2_000) in letters[0].error  # measured against the clock it arrived to
@@ -125,7 +125,7 @@ def test_one_account_sending_two_events_far_ahead_is_two_dead_letters() -> None:
             msg("e-j2", "like", 2_000_100, user_id="u-1")]  # fmt: skip
     room, outputs = run([*GOLDEN[:4], *jump])
     assert [letter.reason for letter in letters_of(outputs)] == ["ahead", "ahead"]
-    assert room.buffer.newest == T0 + 2_000
+    assert room.inbox.buffer.newest == T0 + 2_000
     assert room.clock == T0 + 1_000  # the showcase: u-3 (enter at 2 s) alone is ahead of it
 
 

@@ -77,8 +77,8 @@ def _upgraded_goes_on(restored: Room) -> None:
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
     rows = restored.viewers.rows.high_water
     np.testing.assert_array_equal(restored.mf.users[:rows], uninterrupted.mf.users[:rows])
-    assert [(ts, i) for ts, i, _, _ in restored.dedup.entries()] == [
-        (ts, i) for ts, i, _, _ in uninterrupted.dedup.entries()]
+    assert [(ts, i) for ts, i, _, _ in restored.inbox.dedup.entries()] == [
+        (ts, i) for ts, i, _, _ in uninterrupted.inbox.dedup.entries()]
     assert restored.model.learned == 0  # the choice model starts from its priors
     mine, theirs = _rest(restored), _rest(uninterrupted)
     assert _who(mine) == _who(theirs) and len(mine) > 0

@@ -1,0 +1,241 @@
+"""What arrives at a room, turned into what the room applies: the input rules in one place.
+
+Events reach a room in any batching, some twice, some out of order, some forged. Before
+anything is learned or ranked, the inbox decides from arrival order alone (never from wall
+time or batching, so a replay decides the same) what each one is:
+
+* a redelivery (same sender, same id, same bytes): dropped and counted;
+* an id its sender already used for other content: a ``reused_id`` dead letter;
+* anything after the room's ``room_close``: a ``closed`` dead letter;
+* an event far ahead of the room's time (``--max-ahead-ms``): held until the next event says
+  whether the producers' clock moved (another sender that far ahead too: both applied) or it
+  was one outlier (an ``ahead`` dead letter);
+* otherwise it goes through the ``ReorderBuffer``, which hands it back in event-time order
+  once the watermark has passed it (an event already behind the watermark: at once).
+
+The room applies what ``arrive`` returns in the order returned; the dead letters sit among the
+events where they arose. The verdicts are those of the events arriving one at a time, however
+they are batched (a property test holds it).
+
+>>> from features.contract.events import Event, Origin
+>>> def ev(i, ts, kind="heartbeat"):
+...     user = None if kind == "room_close" else "u"
+...     return Event(i, kind, ts, "r", Origin("t", 0, 0), raw=i.encode(), user_id=user)
+>>> inbox = Inbox("r", lateness_ms=10)
+>>> out, duplicates = inbox.arrive([ev("a", 100), ev("b", 95), ev("a", 100), ev("c", 120)])
+>>> [e.event_id for e in out], duplicates
+(['b', 'a'], 1)
+>>> out, _ = inbox.arrive([ev("z", 121, "room_close"), ev("d", 122)])
+>>> [getattr(e, "event_id", None) or e.reason for e in out]
+['c', 'z', 'closed']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from features.contract.events import DeadLetter, Event, Origin, ShowcaseItem
+from features.state.dedup import Deduplicator, Seen, source_of
+from features.state.reorder import ReorderBuffer
+
+Verdict = Event | DeadLetter
+"""An event to apply, in the room's event-time order, or a dead letter to emit."""
+
+
+class Inbox:
+    """A room's input rules and the state they keep (ids seen, events held, the close)."""
+
+    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "room_id", "suspect")
+
+    def __init__(
+        self,
+        room_id: str,
+        lateness_ms: int,
+        max_held: int = 50_000,
+        max_ahead_ms: int | None = None,
+        dedup_horizon_ms: int = 600_000,
+        dedup_max_ids: int = 200_000,
+    ) -> None:
+        self.room_id = room_id
+        self.dedup = Deduplicator(dedup_horizon_ms, dedup_max_ids)
+        self.buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms, max_held, max_ahead_ms)
+        self.closed = False  # a room_close was accepted: everything after it is refused
+        self.close_id, self.close_ts = "", -1  # that room_close, for the dead letters
+        # A far-ahead event waiting for the next one (reorder.py's rule), with the clock it
+        # arrived against: applied if that one agrees, else a dead letter.
+        self.suspect: tuple[Event, int] | None = None
+
+    def __len__(self) -> int:
+        """Events held for event-time order (a quiet room's flush applies them)."""
+        return len(self.buffer)
+
+    def arrive(self, events: Iterable[Event]) -> tuple[list[Verdict], int]:
+        """The verdicts on ``events`` (arrival order) and how many were redeliveries."""
+        out: list[Verdict] = []
+        duplicates = 0
+        buffer = self.buffer
+        for event in events:
+            source = source_of(event.type, event.user_id)
+            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source)
+            if seen is Seen.DUPLICATE:
+                duplicates += 1
+            elif seen is Seen.REUSED:
+                out.append(reused_id_letter(self.room_id, event))
+            elif self.closed:
+                out.append(self._after_close(event))
+            elif buffer.ahead(event.ts, source):
+                # Held, not refused yet: the next event says whether the room's clock moved
+                # (a quiet room's next showcase) or this one is an outlier.
+                self._refuse_suspect(out)
+                self.suspect = (event, buffer.newest)
+            else:
+                if self.suspect is not None:
+                    if buffer.agreed:  # another source that far ahead too: the clock moved
+                        held, self.suspect = self.suspect[0], None
+                        self._offer(held, out)
+                    else:
+                        self._refuse_suspect(out)
+                if self.closed:  # the held event was the room_close
+                    out.append(self._after_close(event))
+                else:
+                    self._offer(event, out)
+            # Released after every arrival, not once per batch: what a bounded buffer lets go
+            # early, and where a dead letter falls among the events, then follow arrival order
+            # alone, however the engine batched it.
+            out.extend(buffer.release())
+        return out, duplicates
+
+    def flush(self, final: bool = True) -> list[Verdict]:
+        """Everything still held back: the input ended (``final``), or the room went quiet
+        for a while (not ``final``: a far-ahead event held for the next one to confirm waits
+        on, since wall time must not decide what the room's events mean)."""
+        out: list[Verdict] = []
+        if final:
+            self._refuse_suspect(out)
+        out.extend(self.buffer.flush())
+        return out
+
+    # -- persistence (the room's snapshot holds these trees under "dedup" and "buffer") -------
+    def dump(self) -> dict[str, Any]:
+        """The ids remembered and the events held, as plain trees (``models.room_state``)."""
+        dedup, buffer, suspect = self.dedup, self.buffer, self.suspect
+        entries = dedup.entries()
+        return {
+            "dedup": {
+                "newest": dedup.newest,
+                "order": [[ts, event_id] for ts, event_id, _, _ in entries],
+                "digests": [d.hex() for _, _, _, d in entries],
+                "sources": [source for _, _, source, _ in entries],
+            },
+            "buffer": {
+                "newest": buffer.newest,
+                "refused_ahead": buffer.refused_ahead,
+                "refused_by": buffer.refused_by,
+                "seq": buffer._seq,
+                "held": [[ts, seq, plain_event(e)] for ts, seq, e in buffer._heap],
+                "suspect": None if suspect is None else [plain_event(suspect[0]), suspect[1]],
+            },
+        }
+
+    def load(self, tree: dict[str, Any]) -> None:
+        """Put back what ``dump`` wrote, or what an older release wrote: ids without digests
+        (``""``: unknown) or sources (``None``: unknown) still drop their redelivery; a buffer
+        without ``refused_by`` lets any other source agree; one without ``suspect`` held none
+        (it refused a far-ahead event at once)."""
+        stored = tree["dedup"]
+        order = stored["order"]
+        digests = stored.get("digests") or [""] * len(order)
+        sources = stored.get("sources") or [None] * len(order)
+        self.dedup.restore(stored["newest"], [
+            (ts, event_id, source, bytes.fromhex(d))
+            for (ts, event_id), d, source in zip(order, digests, sources, strict=True)
+        ])
+        stored, buffer = tree["buffer"], self.buffer
+        buffer.newest, buffer._seq = stored["newest"], stored["seq"]
+        buffer.refused_ahead = stored.get("refused_ahead", False)
+        buffer.refused_by = stored.get("refused_by")
+        buffer._heap = [(ts, seq, event_from_plain(e)) for ts, seq, e in stored["held"]]
+        suspect = stored.get("suspect")
+        self.suspect = None if suspect is None else (event_from_plain(suspect[0]),
+                                                     int(suspect[1]))
+
+    def _offer(self, event: Event, out: list[Verdict]) -> None:
+        """Into the reorder buffer; a late event (behind the watermark) comes out at once,
+        after what the watermark already passed: late only for the pushes already made."""
+        buffer = self.buffer
+        if not buffer.offer(event):
+            out.extend(buffer.release())
+            out.append(event)
+        if event.type == "room_close":
+            # It ends the room's stream: nothing later will move the watermark, so all that
+            # is held (the close among it) is applied now, in event-time order.
+            self.closed = True
+            self.close_id, self.close_ts = event.event_id, event.ts
+            out.extend(buffer.flush())
+
+    def _refuse_suspect(self, out: list[Verdict]) -> None:
+        """The held far-ahead event agreed with nobody: its dead letter, naming the clock it
+        was measured against when it arrived."""
+        if self.suspect is not None:
+            event, clock = self.suspect
+            self.suspect = None
+            out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+
+    def _after_close(self, event: Event) -> DeadLetter:
+        return closed_letter(self.room_id, event, self.close_id, self.close_ts)
+
+
+def plain_event(event: Event) -> dict[str, Any]:
+    """An event as a plain tree for a snapshot, without its read time (a monotonic clock
+    reading, meaningless after a restart)."""
+    plain = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    plain["origin"] = dataclasses.astuple(event.origin)
+    plain["items"] = [dataclasses.astuple(item) for item in event.items]
+    plain.pop("read_at")
+    return plain
+
+
+def event_from_plain(stored: dict[str, Any]) -> Event:
+    fields = {f.name for f in dataclasses.fields(Event)}
+    values = {k: v for k, v in stored.items() if k in fields}
+    values["origin"] = Origin(*stored["origin"])
+    values["items"] = tuple(ShowcaseItem(*item) for item in stored["items"])
+    return Event(**values)
+
+
+def reused_id_letter(room_id: str, event: Event) -> DeadLetter:
+    return DeadLetter(
+        event.origin,
+        "reused_id",
+        f"event_id {event.event_id!r} was already used in room {room_id!r} for"
+        " different content (a redelivery carries the same bytes); the first event was"
+        " kept. Give every event its own event_id.",
+        event.raw,
+    )
+
+
+def ahead_letter(
+    room_id: str, event: Event, clock: int, max_ahead_ms: int | None
+) -> DeadLetter:
+    return DeadLetter(
+        event.origin,
+        "ahead",
+        f"event {event.event_id!r} has ts {event.ts}, {event.ts - clock} ms ahead of room"
+        f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms}, and the"
+        " room's next event did not agree; one outlier does not move a room's clock (two"
+        " events in a row that far ahead, from two senders, do). Fix the producer's clock.",
+        event.raw,
+    )
+
+
+def closed_letter(room_id: str, event: Event, close_id: str, close_ts: int) -> DeadLetter:
+    return DeadLetter(
+        event.origin,
+        "closed",
+        f"room {room_id!r} was closed by room_close {close_id!r} (ts {close_ts}); events that"
+        " arrive after a room's room_close are not applied. Send room_close last, or open a"
+        " new room id for a new session.",
+        event.raw,
+    )

@@ -1,0 +1,110 @@
+"""``Inbox``: the input rules decide from arrival order alone, and survive a snapshot."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features.contract.events import DeadLetter, Event, Origin
+from features.state.codec import decode, encode
+from features.state.inbox import Inbox, Verdict
+from tests.features.state.helpers import PROPERTY
+
+
+def _event(event_id: str, ts: int, kind: str = "heartbeat", user: str = "u",
+           body: str = "") -> Event:
+    return Event(event_id, kind, ts, "r", Origin("t", 0, 0), raw=(event_id + body).encode(),
+                 user_id=None if kind in ("showcase", "room_close") else user)
+
+
+def _inbox() -> Inbox:
+    return Inbox("r", lateness_ms=1_000, max_held=3, max_ahead_ms=60_000)  # 3: bound reached
+
+
+def _shown(verdicts: list[Verdict]) -> list[str]:
+    return [v.reason if isinstance(v, DeadLetter) else v.event_id for v in verdicts]
+
+
+def _exactly(verdicts: list[Verdict]) -> list[tuple[str, str, bytes]]:
+    return [(type(v).__name__, _shown([v])[0], v.raw) for v in verdicts]
+
+
+def test_a_late_room_close_closes_the_room_and_names_itself_in_later_letters() -> None:
+    inbox = _inbox()
+    out, _ = inbox.arrive([_event("a", 10_000), _event("z", 5_000, "room_close"),
+                           _event("b", 10_001)])
+    # z is late: applied at once, and a, which arrived before it, right after (a close ends
+    # the stream: all held is applied); b arrived after the close
+    assert _shown(out) == ["z", "a", "closed"]
+    assert inbox.closed and (inbox.close_id, inbox.close_ts) == ("z", 5_000)
+    letter = out[2]
+    assert isinstance(letter, DeadLetter) and "'z' (ts 5000)" in letter.error
+    out, _ = inbox.arrive([_event("c", 10_002)])
+    assert _shown(out) == ["closed"]
+
+
+def test_a_room_close_held_as_far_ahead_closes_the_room_when_the_next_sender_agrees() -> None:
+    inbox = _inbox()
+    out, _ = inbox.arrive([_event("a", 0), _event("z", 100_000, "room_close"),
+                           _event("b", 100_001, user="v")])
+    assert _shown(out) == ["a", "z", "closed"]
+    assert inbox.closed
+
+
+def test_a_far_ahead_event_nobody_agrees_with_is_refused_at_the_end() -> None:
+    inbox = _inbox()
+    out, _ = inbox.arrive([_event("a", 0), _event("far", 100_000)])
+    assert _shown(out) == [] and inbox.suspect is not None
+    assert _shown(inbox.flush(final=False)) == ["a"]  # a quiet room decides nothing
+    assert inbox.suspect is not None
+    assert _shown(inbox.flush(final=True)) == ["ahead"]
+
+
+def test_redeliveries_are_counted_and_a_reused_id_is_a_dead_letter() -> None:
+    inbox = _inbox()
+    out, duplicates = inbox.arrive([_event("a", 0), _event("a", 0), _event("a", 0, body="!")])
+    assert duplicates == 1
+    assert _shown(out) == ["reused_id"]  # "a" itself is still held for event-time order
+    assert _shown(inbox.flush()) == ["a"]
+
+
+def test_dump_and_load_keep_held_events_the_suspect_and_the_ids() -> None:
+    inbox = _inbox()
+    inbox.arrive([_event("a", 0), _event("b", 500), _event("far", 100_000, user="v")])
+    restored = _inbox()
+    restored.load(decode(encode(inbox.dump())))
+    assert restored.arrive([_event("a", 0)])[1] == 1  # still remembered: a redelivery
+    assert restored.suspect is not None and restored.suspect[0].event_id == "far"
+    assert _shown(restored.flush()) == ["ahead", "a", "b"]
+
+
+_ARRIVALS = st.lists(
+    st.tuples(st.sampled_from("abcdefgh"),
+              st.one_of(st.integers(0, 3_000), st.integers(0, 200_000)),
+              st.sampled_from(["heartbeat", "item_click", "room_close"]),
+              st.sampled_from(["u", "v"]), st.sampled_from(["", "!"])),
+    max_size=30,
+)
+
+
+@PROPERTY
+@given(_ARRIVALS, st.lists(st.integers(0, 30), max_size=4))
+def test_verdicts_do_not_depend_on_how_arrivals_are_batched(
+    arrivals: list[tuple[str, int, str, str, str]], cuts: list[int]
+) -> None:
+    events = [_event(i, ts, kind, user, body) for i, ts, kind, user, body in arrivals]
+    whole = _inbox()
+    verdicts, duplicates = whole.arrive(events)
+    at_once = _exactly(verdicts + whole.flush())
+    split = _inbox()
+    batched: list[Verdict] = []
+    counted = 0
+    bounds = sorted({0, len(events), *(min(c, len(events)) for c in cuts)})
+    for start, end in itertools.pairwise(bounds):
+        part, dups = split.arrive(events[start:end])
+        batched, counted = batched + part, counted + dups
+    batched += split.flush()
+    assert _exactly(batched) == at_once
+    assert counted == duplicates
