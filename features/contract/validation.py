@@ -84,8 +84,13 @@ def _str(obj: dict[str, Any], name: str, where: str) -> str:
 def _int(obj: dict[str, Any], name: str, minimum: float, maximum: float, where: str = "") -> int:
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
+        how = ""
+        if isinstance(value, float):  # 1000.0 or 1e30: a JSON number with a point or exponent
+            how = " (digits only, without a decimal point or exponent"
+            inside = minimum <= value <= maximum
+            how += ")" if inside else f"; from {minimum:.0f} to {maximum:.0f})"
         raise _Invalid(
-            "invalid", f"field '{where}{name}' must be an integer, got {_preview(value)}"
+            "invalid", f"field '{where}{name}' must be an integer{how}, got {_preview(value)}"
         )
     if value < minimum:
         raise _Invalid("invalid", f"field '{where}{name}' must be >= {minimum}, got {value}")
@@ -253,8 +258,24 @@ def validate_event(
         return DeadLetter(origin, "invalid", f"could not be decoded: {type(bug).__name__}", raw)
 
 
+def _framing(raw: bytes) -> str:
+    """What a whole file written wrongly looks like from one of its lines, said in a sentence
+    (else ""): UTF-16 (a byte order mark, or NUL bytes, which UTF-8 text never holds) or
+    lines ended by a lone carriage return, which make the whole file one line."""
+    head = raw[:256]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        return ". The bytes look like UTF-16 (a byte order mark or NUL bytes): write UTF-8"
+    if b"\r" in raw.rstrip(b"\r"):
+        return (". It holds carriage returns (\\r) inside it: end each message with a newline"
+                " (\\n); a file whose lines end in \\r alone reads as one line")
+    return ""
+
+
 def _not_json(raw: bytes, err: Exception) -> str:
     """Say what is wrong in the producer's terms: bad UTF-8 at a byte, a BOM, or bad JSON."""
+    framing = _framing(raw)
+    if framing:
+        return f"not valid UTF-8 JSON ({err}){framing}"
     if raw.startswith(b"\xef\xbb\xbf"):
         return "not valid UTF-8 JSON: it starts with a byte order mark (BOM); remove it"
     try:
@@ -290,10 +311,12 @@ def _too_deep(obj: dict[str, Any]) -> str | None:
 
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
+        # The file reader keeps a long line only to max_bytes + 2 bytes: its true size is unknown
+        size = f"{'' if len(raw) > max_bytes + 2 else 'at least '}{len(raw)} bytes"
         raise _Invalid(
             "too_large",
-            f"message is {len(raw)} bytes; the job accepts at most {max_bytes} bytes"
-            " (--max-message-bytes)",
+            f"message is {size}; the job accepts at most {max_bytes} bytes"
+            f" (--max-message-bytes){_framing(raw)}",
         )
     if parsed is not NOT_PARSED:
         obj = parsed

@@ -23,6 +23,8 @@ def world() -> list[bytes]:
 def outputs(world: list[bytes]) -> tuple[list[dict], list[dict]]:
     return run_lines(world)
 
+ENTER = b'{"event_id":"e1","type":"enter","ts":1,"room_id":"r","user_id":"u"}'
+
 
 def test_every_present_viewer_is_pushed_at_every_trigger(world, outputs) -> None:
     pushes, letters = outputs
@@ -160,3 +162,31 @@ def test_a_huge_line_is_cut_skipped_and_one_dead_letter(tmp_path: Path, mode: st
     results = [decode_event(b, Origin("f", 0, n), limit) for n, b in enumerate(bodies, 1)]
     assert [type(r) for r in results] == [Event, DeadLetter, Event]
     assert isinstance(results[1], DeadLetter) and results[1].reason == "too_large"
+    # it was cut, so the letter does not pretend to know its size
+    assert "message is at least 1026 bytes" in results[1].error, results[1].error
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\r".join([ENTER] * 40) + b"\r", "carriage returns"),  # old-Mac line endings
+        ("\n".join([ENTER.decode()] * 3).encode("utf-16"), "look like UTF-16"),  # with a BOM
+        ("\n".join([ENTER.decode()] * 3).encode("utf-16-be"), "look like UTF-16"),
+    ],
+)
+def test_a_file_written_wrongly_says_how_in_every_letter(
+    tmp_path: Path, data: bytes, words: str
+) -> None:
+    """A file of the right events in the wrong framing or encoding: every line it makes is a
+    dead letter that names the file's fault, not a JSON parser's complaint about one byte."""
+    from features.contract.decoding import decode_event
+    from features.contract.events import DeadLetter, Origin
+    from flows.connectors.files import JsonlSource
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    part = JsonlSource(str(path), 100, 1_024).build_part("s", str(path), None)
+    bodies = [body for _, body, _ in part.next_batch()]
+    letters = [decode_event(b, Origin("f", 0, n), 1_024) for n, b in enumerate(bodies, 1)]
+    assert letters and all(isinstance(x, DeadLetter) for x in letters)
+    assert all(words in x.error for x in letters if isinstance(x, DeadLetter)), letters

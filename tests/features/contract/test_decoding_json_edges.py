@@ -77,6 +77,8 @@ def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
         (b'{"event_id":"\xff","type":"leave"}', "invalid UTF-8 at byte 13"),
         (b'{"event_id":"\xed\xa0\x80"}', "invalid UTF-8 at byte 13"),  # a surrogate
         (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
+        ('{"event_id":"e"}'.encode("utf-16-le"), "look like UTF-16"),
+        (b'{"event_id":"e"}\r{"event_id":"f"}', "carriage returns"),
     ],
 )
 def test_odd_encodings_have_a_clear_error(raw: bytes, words: str) -> None:
@@ -116,3 +118,14 @@ def test_an_extra_field_nested_past_the_limit_is_a_dead_letter_that_says_so(
         assert letter.reason == "invalid"
         assert f"nested more than {MAX_NESTING} levels deep" in letter.error
         assert ("field 'x'" in letter.error) == (levels < 1024)  # past orjson's own limit
+
+
+@pytest.mark.parametrize(("ts", "words"), [
+    (b"1000.0", "without a decimal point or exponent), got 1000.0"),
+    (b"1e30", f"from 0 to {MAX_TS}), got 1e+30"),  # not "must be an integer" alone
+])
+def test_a_float_timestamp_says_how_to_write_it(ts: bytes, words: str) -> None:
+    raw = b'{"event_id":"e","type":"leave","ts":' + ts + b',"room_id":"r","user_id":"u"}'
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid"
+    assert words in letter.error, letter.error
