@@ -37,6 +37,7 @@ from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
 from flows.preflight import check_file_mode, check_port, truncate
+from flows.recovery_store import check_store
 from flows.settings import Settings
 
 log = logging.getLogger("roomrank")
@@ -141,6 +142,8 @@ def check_recovery_dir(settings: Settings) -> None:
             f"--recovery-dir {settings.recovery_dir!r} is a file, not a directory: name a"
             " directory (it is created when missing)"
         )
+    if settings.recovery_dir and path.is_dir():
+        check_store(path, frozenset({INPUT_RECORD}))
 
 
 def resuming(settings: Settings) -> bool:

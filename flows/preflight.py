@@ -58,6 +58,12 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
     ``outputs`` maps a flag to its path. Creates missing parent folders and missing output
     files (empty), truncates nothing.
     """
+    for flag, path in outputs.items():
+        if path == "-" and not _open(1):
+            raise ValueError(
+                f"{flag} - writes to standard output, which is closed; name a file, or run"
+                " the job with its standard output open (a pipe or a file)"
+            )
     named = [(flag, path) for flag, path in outputs.items() if path != "-"]
     stdin = stdin_file() if input_path == "-" else None
     for flag, path in named:
@@ -72,6 +78,14 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
                 " destroy the input; name another file"
             )
     check_outputs(outputs)
+
+
+def _open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def check_outputs(outputs: dict[str, str]) -> None:

@@ -1,0 +1,80 @@
+"""A damaged or incomplete recovery store, and a closed standard output: one line, exit 2,
+before anything is touched (they were a Rust panic or a traceback).
+
+Real ``roomrank`` subprocesses, as in ``test_operator_faults``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.flows.test_operator_faults import error_lines, quiet, roomrank
+from tests.flows.test_operator_faults import events as events  # the fixture
+
+FLAGS = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+
+
+@pytest.fixture
+def store(tmp_path: Path, events: Path) -> Path:
+    """A store a finished run wrote, and what that run wrote."""
+    (tmp_path / "in.jsonl").write_bytes(events.read_bytes())
+    done = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "rec" / "part-0.sqlite3").is_file()
+    return tmp_path
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, damage: str) -> None:
+    part = store / "rec" / "part-0.sqlite3"
+    data = part.read_bytes()
+    part.write_bytes(b"garbage!" * 64 + data[512:] if damage == "overwritten" else data[:4096])
+    written = (store / "out.jsonl").read_bytes()
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    [line] = error_lines(again)
+    assert line.startswith(
+        "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 cannot be read as a recovery"
+        " partition ("
+    ), line
+    assert line.endswith("restore the store from a copy, or name a new directory to start afresh")
+    assert (store / "out.jsonl").read_bytes() == written
+
+
+def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
+    (store / "rec" / "part-0.sqlite3").unlink()
+    (store / "rec" / "notes.txt").write_text("kept by someone")
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    assert error_lines(again) == [
+        "roomrank run: error: --recovery-dir 'rec' holds notes.txt but no recovery partitions"
+        " (part-*.sqlite3): it is not a recovery store, or its partitions were removed; restore"
+        " them, or name an empty or new directory to start afresh"
+    ]
+
+
+def test_a_store_with_only_the_input_note_starts_afresh(store: Path) -> None:
+    """The note of the input is written before the engine makes its partition: a run stopped
+    between the two left a store with nothing to resume, which is not a fault."""
+    (store / "rec" / "part-0.sqlite3").unlink()
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 0 and quiet(again.stderr), again.stderr[-2000:]
+    assert (store / "rec" / "part-0.sqlite3").is_file()
+
+
+def test_output_to_a_closed_standard_output_is_one_line(tmp_path: Path, events: Path) -> None:
+    done = roomrank("run", "--input", str(events), "--output", "-", "--dead-letters", "dl.jsonl",
+                    cwd=tmp_path, preexec_fn=_close_stdout)  # as `roomrank ... >&-`
+    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
+    assert error_lines(done) == [
+        "roomrank run: error: --output - writes to standard output, which is closed; name a"
+        " file, or run the job with its standard output open (a pipe or a file)"
+    ]
+    assert not (tmp_path / "dl.jsonl").exists()
+
+
+def _close_stdout() -> None:
+    os.close(1)
