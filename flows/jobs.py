@@ -143,7 +143,7 @@ def check_recovery_dir(settings: Settings) -> None:
             " directory (it is created when missing)"
         )
     if settings.recovery_dir and path.is_dir():
-        check_store(path, frozenset({INPUT_RECORD}))
+        check_store(path, frozenset({INPUT_RECORD}), settings.room)
 
 
 def resuming(settings: Settings) -> bool:

@@ -19,8 +19,10 @@ FLAGS = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir"
 
 @pytest.fixture
 def store(tmp_path: Path, events: Path) -> Path:
-    """A store a finished run wrote, and what that run wrote."""
-    (tmp_path / "in.jsonl").write_bytes(events.read_bytes())
+    """A store a finished run wrote, and what that run wrote; the input is the first half of
+    a world, so its rooms are still open (a closed room's state is dropped)."""
+    lines = events.read_bytes().splitlines(keepends=True)
+    (tmp_path / "in.jsonl").write_bytes(b"".join(lines[: len(lines) // 2]))
     done = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "rec" / "part-0.sqlite3").is_file()
@@ -78,3 +80,22 @@ def test_output_to_a_closed_standard_output_is_one_line(tmp_path: Path, events: 
 
 def _close_stdout() -> None:
     os.close(1)
+
+
+@pytest.mark.parametrize(("flag", "value", "said"), [
+    ("--window-ms", "120000", "written with window_ms=300000, this run has window_ms=120000: use"
+                              " the same --window-ms, or a new --recovery-dir"),
+    ("--dim", "16", "written with dim=32, this run has dim=16: use the same setting, or a new"
+                    " --recovery-dir"),
+])
+def test_a_resume_with_another_layout_is_one_line_without_a_panic(
+    store: Path, flag: str, value: str, said: str
+) -> None:
+    written = (store / "out.jsonl").read_bytes()
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, flag, value, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    assert error_lines(again) == [
+        f"roomrank run: error: cannot resume from --recovery-dir 'rec': the recovery store was"
+        f" {said}"
+    ]
+    assert (store / "out.jsonl").read_bytes() == written
