@@ -6,11 +6,8 @@ server); the ``*_flow`` functions only wire sources and sinks around ``build_flo
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -37,7 +34,13 @@ from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
 from flows.preflight import check_file_mode, check_port, truncate
-from flows.recovery_store import check_store
+from flows.recovery_store import (
+    check_recovery_dir,
+    check_resumed_input,
+    holds_state,
+    note_input,
+    resuming,
+)
 from flows.settings import Settings
 
 log = logging.getLogger("roomrank")
@@ -48,12 +51,7 @@ DEMO_HOLD_MS = 30_000  # event time the demo screen waits to print pushes in tim
 # release theirs when their own clock passes the lateness, which may be seconds apart
 _prepared = False
 MAX_WORKERS = 64  # threads of one process: past the cores they only cost memory and switches
-INPUT_RECORD = "roomrank-input.json"
-"""File mode's note, in the recovery directory, of the input its store was written reading."""
-HEAD_BYTES = 1 << 20
-"""How much of the input's start the note's digest covers: a resume skips the lines the
-store says were read, so another file would lose its first lines without a word. A file that
-grew since (appended to) has the same start."""
+
 
 
 def prepare(settings: Settings) -> None:
@@ -128,92 +126,11 @@ def kafka_flow(settings: Settings) -> Dataflow:
     )
 
 
-def _holds_state(path: Path) -> bool:
-    """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
-    return path.is_dir() and any(p.name != INPUT_RECORD for p in path.iterdir())
-
-
-def check_recovery_dir(settings: Settings) -> None:
-    """Refuse a ``--recovery-dir`` that names something other than a directory, before any
-    file is touched (Bytewax would fail later with a traceback)."""
-    path = Path(settings.recovery_dir)
-    if settings.recovery_dir and path.exists() and not path.is_dir():
-        raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} is a file, not a directory: name a"
-            " directory (it is created when missing)"
-        )
-    if settings.recovery_dir and path.is_dir():
-        check_store(path, frozenset({INPUT_RECORD}), settings.room)
-
-
-def resuming(settings: Settings) -> bool:
-    """Whether this run resumes from a recovery store that holds state."""
-    if not settings.recovery_dir:
-        return False
-    return _holds_state(Path(settings.recovery_dir))
-
-
-def _input_note(input_path: str) -> dict[str, Any]:
-    """What identifies the input a store is written reading: its path, and a digest of its
-    first ``HEAD_BYTES`` (the path alone would miss a file replaced under the same name)."""
-    if input_path == "-":
-        return {"input": "-"}
-    with open(input_path, "rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    return {"input": os.path.abspath(input_path), "head_bytes": len(head),
-            "head_sha256": hashlib.sha256(head).hexdigest()}
-
-
-def note_input(settings: Settings, input_path: str) -> None:
-    """Record, in a store about to be created, which input it is written reading."""
-    if not settings.recovery_dir:
-        return
-    path = Path(settings.recovery_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / INPUT_RECORD).write_text(json.dumps(_input_note(input_path)) + "\n")
-
-
-def check_resumed_input(settings: Settings, input_path: str) -> None:
-    """Refuse to resume a store with another input than the one it was written reading: the
-    store holds how many lines were read, and would skip as many of any file."""
-    try:
-        noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
-        written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
-    except (OSError, ValueError, KeyError, TypeError):
-        log.warning(
-            "--recovery-dir %s does not say which input it was written reading (written before"
-            " roomrank recorded it): resuming without checking that --input is that file",
-            settings.recovery_dir,
-        )
-        return
-    if input_path == "-" or written == "-":
-        log.warning(
-            "resuming --recovery-dir %s, written reading %s, with --input %s: stdin cannot be"
-            " checked; if it is not the same input, as many of its first lines are skipped as"
-            " the store has read", settings.recovery_dir, _shown(written), _shown(input_path),
-        )
-        return
-    with open(input_path, "rb") as fh:
-        head = fh.read(int(size))
-    if hashlib.sha256(head).hexdigest() != digest:
-        here = os.path.abspath(input_path)
-        which = "which now starts differently" if here == written else "another file"
-        raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
-            f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
-            " --input, or a new --recovery-dir to start afresh"
-        )
-
-
-def _shown(input_path: str) -> str:
-    return "stdin" if input_path == "-" else repr(input_path)
-
-
 def _recovery(settings: Settings) -> RecoveryConfig | None:
     if not settings.recovery_dir:
         return None
     path = Path(settings.recovery_dir)
-    if not _holds_state(path):
+    if not holds_state(path):
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
         log.info("created 1 recovery partition in %s", path)

@@ -5,11 +5,19 @@ a damaged or incomplete store then ends the run with a Rust panic or a traceback
 neither the directory nor what to do. The faults an operator meets (a partition overwritten
 or truncated, a directory that holds files but no partitions, say after a cleanup) are found
 here, each as one line (``ValueError``: exit 2) naming the directory, the file and the way on.
+So are rooms laid out by other settings (one stored room is read), and, in file mode, another
+input than the store began reading: the store counts lines read, and would skip as many of
+any file (the note ``INPUT_RECORD`` beside the partitions says which file, its first MiB's
+digest and its size then).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import logging
+import os
 import pickle
 import sqlite3
 from contextlib import closing
@@ -17,8 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from features.state.codec import SnapshotError
+from flows.settings import Settings
 from models.params import RoomParams
 
+log = logging.getLogger("roomrank")
+INPUT_RECORD = "roomrank-input.json"
+"""File mode's note, in the recovery directory, of the input its store was written reading."""
+HEAD_BYTES = 1 << 20
+"""How much of the input's start the note's digest covers: a resume skips the lines the
+store says were read, so another file would lose its first lines without a word. A file that
+grew since (appended to) has the same start."""
 PARTITIONS = "part-*.sqlite3"
 ROOM_STEP = "roomrank.room"  # flows.dataflow's stateful step, as Bytewax names it in the store
 
@@ -95,3 +111,93 @@ def _one_room(parts: list[Path]) -> bytes | None:
             return None
         return blob if isinstance(blob, bytes) else None
     return None
+
+
+def holds_state(path: Path) -> bool:
+    """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
+    return path.is_dir() and any(p.name != INPUT_RECORD for p in path.iterdir())
+
+
+def check_recovery_dir(settings: Settings) -> None:
+    """Refuse a ``--recovery-dir`` that names something other than a directory, before any
+    file is touched (Bytewax would fail later with a traceback)."""
+    path = Path(settings.recovery_dir)
+    if settings.recovery_dir and path.exists() and not path.is_dir():
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} is a file, not a directory: name a"
+            " directory (it is created when missing)"
+        )
+    if settings.recovery_dir and path.is_dir():
+        check_store(path, frozenset({INPUT_RECORD}), settings.room)
+
+
+def resuming(settings: Settings) -> bool:
+    """Whether this run resumes from a recovery store that holds state."""
+    if not settings.recovery_dir:
+        return False
+    return holds_state(Path(settings.recovery_dir))
+
+
+def _input_note(input_path: str) -> dict[str, Any]:
+    """What identifies the input a store is written reading: its path, and a digest of its
+    first ``HEAD_BYTES`` (the path alone would miss a file replaced under the same name)."""
+    if input_path == "-":
+        return {"input": "-"}
+    with open(input_path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    return {"input": os.path.abspath(input_path), "head_bytes": len(head),
+            "head_sha256": hashlib.sha256(head).hexdigest(),
+            "size": os.path.getsize(input_path)}
+
+
+def note_input(settings: Settings, input_path: str) -> None:
+    """Record, in a store about to be created, which input it is written reading."""
+    if not settings.recovery_dir:
+        return
+    path = Path(settings.recovery_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / INPUT_RECORD).write_text(json.dumps(_input_note(input_path)) + "\n")
+
+
+def check_resumed_input(settings: Settings, input_path: str) -> None:
+    """Refuse to resume a store with another input than the one it was written reading: the
+    store holds how many lines were read, and would skip as many of any file."""
+    try:
+        noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
+        written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning(
+            "--recovery-dir %s does not say which input it was written reading (written before"
+            " roomrank recorded it): resuming without checking that --input is that file",
+            settings.recovery_dir,
+        )
+        return
+    if input_path == "-" or written == "-":
+        log.warning(
+            "resuming --recovery-dir %s, written reading %s, with --input %s: stdin cannot be"
+            " checked; if it is not the same input, as many of its first lines are skipped as"
+            " the store has read", settings.recovery_dir, _shown(written), _shown(input_path),
+        )
+        return
+    with open(input_path, "rb") as fh:
+        head = fh.read(int(size))
+    here = os.path.abspath(input_path)
+    if hashlib.sha256(head).hexdigest() != digest:
+        which = "which now starts differently" if here == written else "another file"
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
+            f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
+            " --input, or a new --recovery-dir to start afresh"
+        )
+    now, then = os.path.getsize(input_path), noted.get("size")
+    if isinstance(then, int) and now < then:  # rewritten past the digest's reach, or cut
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r} of"
+            f" {then} bytes; {here!r} now has {now}: it was cut or rewritten, and resuming"
+            " would skip lines it no longer holds. Give the input the store began reading, or"
+            " a new --recovery-dir to start afresh"
+        )
+
+
+def _shown(input_path: str) -> str:
+    return "stdin" if input_path == "-" else repr(input_path)

@@ -99,3 +99,26 @@ def test_a_resume_with_another_layout_is_one_line_without_a_panic(
         f" {said}"
     ]
     assert (store / "out.jsonl").read_bytes() == written
+
+
+def test_a_resume_of_an_input_cut_after_its_first_mib_is_refused(tmp_path: Path) -> None:
+    """The note's digest covers the first MiB; a file cut (or rewritten shorter) beyond it has
+    the same start, and the store would skip lines it no longer holds. A file that grew is a
+    log being appended to, and resumes."""
+    from tests.flows.helpers import world_lines
+
+    lines = world_lines(3, rooms=2, viewers=1000, minutes=8)
+    data = b"\n".join(lines) + b"\n"
+    keep = (1 << 20) + (1 << 18)  # past the digest's first MiB
+    assert len(data) > keep, len(data)
+    (tmp_path / "in.jsonl").write_bytes(data)
+    done = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (tmp_path / "in.jsonl").write_bytes(data[:keep])  # the same first MiB, cut
+    cut = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert cut.returncode == 2 and quiet(cut.stderr), cut.stderr[-2000:]
+    [line] = error_lines(cut)
+    assert f"of {len(data)} bytes; " in line and f"now has {keep}: it was cut" in line, line
+    (tmp_path / "in.jsonl").write_bytes(data + lines[-1] + b"\n")  # grown: resumes
+    grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
