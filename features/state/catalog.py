@@ -14,7 +14,7 @@ import numpy as np
 
 from features.contract.events import ShowcaseItem
 from features.contract.limits import MAX_MONEY
-from features.state.rows import RowIndex, grow, take_columns, vocabulary_slot
+from features.state.rows import RowIndex, grow, no_rows, take_columns, vocabulary_slot
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
@@ -37,15 +37,15 @@ class ItemTable:
 
     def __init__(self) -> None:
         self.rows = RowIndex()
-        self.price = np.zeros(0, dtype=np.float32)
-        self.category = np.zeros(0, dtype=np.int64)  # the category's slot (category_slot)
-        self.last_shown = np.zeros(0, dtype=np.int64)
-        self.shown_since = np.zeros(0, dtype=np.int64)  # start of its current run on show
+        self.price = no_rows(np.float32)
+        self.category = no_rows(np.int64)  # the category's slot (category_slot)
+        self.last_shown = no_rows(np.int64)
+        self.shown_since = no_rows(np.int64)  # start of its current run on show
         # Population appeal: choices of the item against its exposure (see viewers.py).
-        self.chosen = np.zeros(0, dtype=np.float32)
-        self.exposed = np.zeros(0, dtype=np.float32)
-        self.seg_chosen = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)  # … per segment slot
-        self.seg_exposed = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)
+        self.chosen = no_rows(np.float32)
+        self.exposed = no_rows(np.float32)
+        self.seg_chosen = no_rows(np.float32, SEGMENT_SLOTS)  # … per segment slot
+        self.seg_exposed = no_rows(np.float32, SEGMENT_SLOTS)
         self.category_names: list[str] = []  # slot -> category, in order of first sight
 
     def __len__(self) -> int:

@@ -6,7 +6,8 @@ present viewer with array operations; this maps ids to those rows and back.
 
 from __future__ import annotations
 
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class RowIndex:
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
         self._free: list[int] = []
-        self.ids: np.ndarray = np.empty(0, dtype=object)
+        self.ids: np.ndarray = no_rows(object)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -126,6 +127,21 @@ def take_columns(owner: object, live: np.ndarray, capacity: int) -> None:
     for name, value in list(vars(owner).items()):
         if isinstance(value, np.ndarray):
             setattr(owner, name, take_rows(value, live, capacity))
+
+
+@cache
+def no_rows(dtype: Any, *tail: int) -> np.ndarray:
+    """The column of a table that has no rows yet, one array shared by all such tables.
+
+    A room's tables start with some thirty columns, and many rooms never fill some of them
+    (a room of junk ids, a closed room shed back to empty tables): each array's header would
+    cost every such room as much as a few rows. A zero-length array holds no element a write
+    could change, so sharing it is safe; ``grow`` gives a table its own array at its first row.
+
+    >>> no_rows(np.float32, 16) is no_rows(np.float32, 16), no_rows(np.int64).shape
+    (True, (0,))
+    """
+    return np.zeros((0, *tail), dtype=dtype)
 
 
 def grow(array: np.ndarray, capacity: int) -> np.ndarray:
