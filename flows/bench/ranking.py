@@ -115,6 +115,7 @@ class RankingRoom:
                                       0).astype(np.int32)
         table.engaged_ts = np.where(engaged, now_s - rng.integers(0, 300, cap), 0).astype(np.uint32)
         choices = room.choices
+        choices.own()  # written in place below
         choices.cat_chosen[:] = rng.poisson(20.0, CATEGORY_SLOTS)
         choices.cat_exposed[:] = choices.cat_chosen.sum() * rng.dirichlet(np.ones(CATEGORY_SLOTS))
         choices.seg_chosen[:] = rng.poisson(3.0, choices.seg_chosen.shape)
