@@ -106,9 +106,13 @@ class Exposure:
 
 
 def exposure(items: ItemTable, showcase: Showcase) -> Exposure:
-    rows = showcase.rows
-    share = 1.0 / len(showcase) if len(showcase) else 0.0
-    spread = np.bincount(items.category[rows], minlength=CATEGORY_SLOTS) * share
+    return exposure_of(showcase.rows, items.category[showcase.rows])
+
+
+def exposure_of(rows: np.ndarray, slots: np.ndarray) -> Exposure:
+    """``exposure`` of the showcase of item ``rows``, whose category slots are ``slots``."""
+    share = 1.0 / len(rows) if len(rows) else 0.0
+    spread = np.bincount(slots, minlength=CATEGORY_SLOTS) * share
     return Exposure(rows, rows[:, None], frozenset(rows.tolist()), share, spread)
 
 
