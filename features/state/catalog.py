@@ -14,7 +14,15 @@ import numpy as np
 
 from features.contract.events import ShowcaseItem
 from features.contract.limits import MAX_MONEY
-from features.state.rows import RowIndex, grow, no_rows, take_columns, vocabulary_slot
+from features.state.rows import (
+    RowIndex,
+    grow,
+    no_rows,
+    take_columns,
+    unwritten,
+    vocabulary_slot,
+    written,
+)
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
@@ -44,8 +52,10 @@ class ItemTable:
         # Population appeal: choices of the item against its exposure (see viewers.py).
         self.chosen = no_rows(np.float32)
         self.exposed = no_rows(np.float32)
-        self.seg_chosen = no_rows(np.float32, SEGMENT_SLOTS)  # … per segment slot
-        self.seg_exposed = no_rows(np.float32, SEGMENT_SLOTS)
+        # … per segment slot: ``unwritten`` zeros until a viewer with attributes chooses
+        # (``own_segments``), the most of a small room's item table otherwise.
+        self.seg_chosen = unwritten(np.float32, 0, SEGMENT_SLOTS)
+        self.seg_exposed = unwritten(np.float32, 0, SEGMENT_SLOTS)
         self.category_names: list[str] = []  # slot -> category, in order of first sight
 
     def __len__(self) -> int:
@@ -54,6 +64,11 @@ class ItemTable:
     def take_rows(self, live: np.ndarray, capacity: int) -> None:
         """Every column follows the rows its index kept (``RowColumns``)."""
         take_columns(self, live, capacity)
+
+    def own_segments(self) -> ItemTable:
+        """The per-segment counts in memory of their own, before anything writes into them."""
+        self.seg_chosen, self.seg_exposed = written(self.seg_chosen), written(self.seg_exposed)
+        return self
 
     def ensure(self, item_id: str) -> tuple[int, bool]:
         row = self.rows.get(item_id)
@@ -117,6 +132,7 @@ class ItemTable:
             if self.last_shown[row] < now - after_ms and row not in keep_set:
                 self.rows.remove(item_id)
                 for column in (self.chosen, self.exposed, self.seg_chosen, self.seg_exposed):
-                    column[row] = 0.0  # the row may go to a new item
+                    if column.flags.writeable:  # (else unwritten: zero already)
+                        column[row] = 0.0  # the row may go to a new item
                 freed.append(row)
         return freed

@@ -57,10 +57,11 @@ class RoomChoices:
     _TOTALS: Final = ("cat_chosen", "cat_exposed", "tier_w", "tier_lp", "seg_chosen",
                       "seg_exposed")
 
-    def own(self) -> RoomChoices:
-        """The totals, each the room's own array, before anything writes into them: fresh
-        ones (and any a restored snapshot lacked) are still the shared zeros."""
-        for name in self._TOTALS:
+    def own(self, *names: str) -> RoomChoices:
+        """The totals ``names`` (default: all), each the room's own array, before anything
+        writes into them: fresh ones (and any a restored snapshot lacked) are still the shared
+        zeros. (The segments' pair is most of it, and only viewers with attributes write it.)"""
+        for name in names or self._TOTALS:
             value = getattr(self, name)
             if not value.flags.writeable:
                 setattr(self, name, value.copy())
@@ -143,13 +144,15 @@ def record_choice(
             if vote:
                 if vote != 1.0:
                     share, spread = share * vote, spread * vote
-                room.own()
+                room.own("cat_exposed", "cat_chosen")
                 room.cat_exposed += spread
                 items.exposed[shown.rows] += share  # showcase rows are distinct
                 room.cat_chosen[chosen] += vote
                 items.chosen[item] += vote
                 segments = viewers.segments[row].nonzero()[0]
                 if segments.size:
+                    room.own("seg_exposed", "seg_chosen")
+                    items.own_segments()
                     room.seg_exposed[segments] += spread
                     room.seg_chosen[segments, chosen] += vote
                     items.seg_exposed[shown.rows_down, segments] += share
@@ -170,7 +173,7 @@ def _price_evidence(viewers: ViewerTable, items: ItemTable, room: RoomChoices, r
     if not vote:
         return
     weight *= vote
-    room.own()
+    room.own("tier_w", "tier_lp")
     own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
     for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
         room.tier_w[b] += weight
@@ -204,7 +207,7 @@ def record_choice_reference(
         if segments.size:
             room.seg_exposed[segments] += spread * vote
             room.seg_chosen[segments, chosen] += vote
-            items.seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
+            items.own_segments().seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
             items.seg_chosen[item, segments] += vote
     remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
                        viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))

@@ -126,6 +126,7 @@ class RankingRoom:
         items = room.items
         items.chosen[:max_items] = rng.poisson(5.0, max_items)
         items.exposed[:max_items] = rng.uniform(1.0, 10.0, max_items)
+        items.own_segments()  # written in place below
         items.seg_chosen[:max_items] = rng.poisson(1.0, (max_items, SEGMENT_SLOTS))
         items.seg_exposed[:max_items] = rng.uniform(0.5, 3.0, (max_items, SEGMENT_SLOTS))
         items.shown_since[:max_items] = self.now - rng.integers(0, 600_000, max_items)
