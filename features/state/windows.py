@@ -29,15 +29,15 @@ class ItemWindow:
     >>> w.add(0, CLICKS, 1.0, ts=5_000); w.add(0, CLICKS, 1.0, ts=30_000)
     >>> float(w.totals(70_000)[0, CLICKS])  # the event at 5 s has left the window
     1.0
-    >>> w.buckets.shape, sum(slot is not None for slot in w.ring)  # 6 buckets, one in use
-    ((6, 1, 5), 1)
+    >>> w.buckets.shape, list(w.ring)  # a ring of 6 buckets, one held
+    ((6, 1, 5), [3])
     """
 
     def __init__(self, window_ms: int, bucket_ms: int) -> None:
         self.bucket_ms = max(1, bucket_ms)
         self.n_buckets = max(1, -(-window_ms // self.bucket_ms))
-        # ring[b]: bucket b's (rows × channels) counts, as long as ``total``; None: all zero.
-        self.ring: list[np.ndarray | None] = [None] * self.n_buckets
+        # ring[b]: bucket b's (rows × channels) counts, as long as ``total``; absent: zero.
+        self.ring: dict[int, np.ndarray] = {}
         self.total = no_rows(np.float32, len(CHANNELS))
         self.current = -1  # absolute index of the newest bucket
 
@@ -46,9 +46,8 @@ class ItemWindow:
         """The ring as one (buckets × rows × channels) array, zeros where no bucket is held:
         a copy, for snapshots and tests."""
         out = np.zeros((self.n_buckets, *self.total.shape), dtype=np.float32)
-        for slot, counts in enumerate(self.ring):
-            if counts is not None:
-                out[slot, : len(counts)] = counts[: len(self.total)]
+        for slot, counts in self.ring.items():
+            out[slot, : len(counts)] = counts[: len(self.total)]
         return out
 
     @buckets.setter
@@ -56,16 +55,15 @@ class ItemWindow:
         """Take the ring from one array (a restored snapshot): all-zero buckets are not held."""
         value = np.asarray(value, dtype=np.float32)
         self.n_buckets = len(value)
-        self.ring = [value[slot].copy() if value[slot].any() else None
-                     for slot in range(self.n_buckets)]
+        self.ring = {slot: value[slot].copy() for slot in range(self.n_buckets)
+                     if value[slot].any()}
 
     def reserve(self, rows: int) -> None:
         """Make room for item rows ``0..rows-1`` (new rows count zero)."""
         if rows > self.total.shape[0]:
             capacity = max(2 * self.total.shape[0], rows)
             self.total = grow(self.total, capacity)
-            self.ring = [None if counts is None else grow(counts, capacity)
-                         for counts in self.ring]
+            self.ring = {slot: grow(counts, capacity) for slot, counts in self.ring.items()}
 
     def advance(self, ts: int) -> None:
         """Move the ring to ``ts``, dropping buckets that fell out of the window."""
@@ -76,10 +74,9 @@ class ItemWindow:
         ring, total = self.ring, self.total
         for b in range(index - steps + 1, index + 1):
             slot = b % self.n_buckets
-            counts = ring[slot]
+            counts = ring.pop(slot, None)
             if counts is not None:  # (an absent bucket is zero: total − 0 is total exactly)
                 total[: len(counts)] -= counts[: len(total)]
-                ring[slot] = None
         np.maximum(total, 0.0, out=total)  # float32 round-off never goes negative
         self.current = index
 
@@ -90,7 +87,7 @@ class ItemWindow:
         if index <= self.current - self.n_buckets:
             return  # older than the window: nothing left to count it in
         slot = index % self.n_buckets
-        counts = self.ring[slot]
+        counts = self.ring.get(slot)
         if counts is None or len(counts) < len(self.total):
             counts = self.ring[slot] = (np.zeros_like(self.total) if counts is None
                                         else grow(counts, len(self.total)))
@@ -105,12 +102,12 @@ class ItemWindow:
     def take_rows(self, live: np.ndarray, capacity: int) -> None:
         """Items renumbered (``RowColumns``): every bucket held follows the rows kept."""
         self.total = take_rows(self.total, live, capacity)
-        self.ring = [None if counts is None else take_rows(counts, live, capacity)
-                     for counts in self.ring]
+        self.ring = {slot: take_rows(counts, live, capacity)
+                     for slot, counts in self.ring.items()}
 
     def forget(self, row: int) -> None:
         if row < self.total.shape[0]:
             self.total[row] = 0.0
-            for counts in self.ring:
-                if counts is not None and row < len(counts):
+            for counts in self.ring.values():
+                if row < len(counts):
                     counts[row] = 0.0
