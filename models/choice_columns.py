@@ -11,6 +11,10 @@ They stay valid for as long as the showcase's ``rows`` array is the same object:
 showcase, a restored room and compaction (which renumbers the rows) each bring a new one, and
 ``ColumnCache.get`` then rebuilds. The cache is derived state, never part of a snapshot. It
 also keeps the showcase's ``Exposure``, what ``record_choice`` spreads at each choice.
+
+What only a choice needs (``exposure``, and ``by_slot`` for an engaged viewer's features) is
+built at its first use, from the category slots captured with the rest: a room whose viewers
+only watch holds every room's cache, and those parts were half of it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.state.catalog import ItemTable, Showcase
-from features.state.choices import Exposure, exposure
+from features.state.choices import Exposure, exposure_of
 
 
 @dataclass(slots=True, frozen=True)
@@ -32,34 +36,49 @@ class ShowcaseColumns:
     rows_down: np.ndarray  # the same as a column, to index (item, segment) cells
     slots: np.ndarray  # each item's category slot
     position: dict[int, int]  # item row -> index in the showcase
-    by_slot: dict[int, np.ndarray]  # category slot -> indices of its items in the showcase
     log_price: np.ndarray  # float64 log(1 + price)
     shown_since: np.ndarray  # int64 event time each item's current run on show began
     spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
-    exposure: Exposure  # what each choice under it spreads (``record_choice``)
+    built_by_slot: dict[int, np.ndarray] | None = None  # ``by_slot`` once built
+    built_exposure: Exposure | None = None  # ``exposure`` once built
+
+    @property
+    def by_slot(self) -> dict[int, np.ndarray]:
+        """Category slot -> indices of its items in the showcase."""
+        by_slot = self.built_by_slot
+        if by_slot is None:
+            lists: dict[int, list[int]] = {}
+            for j, slot in enumerate(self.slots.tolist()):
+                lists.setdefault(slot, []).append(j)
+            by_slot = {slot: np.array(js, dtype=np.int64) for slot, js in lists.items()}
+            object.__setattr__(self, "built_by_slot", by_slot)
+        return by_slot
+
+    @property
+    def exposure(self) -> Exposure:
+        """What each choice under the showcase spreads (``record_choice``)."""
+        shown = self.built_exposure
+        if shown is None:
+            shown = exposure_of(self.rows, self.slots)
+            object.__setattr__(self, "built_exposure", shown)
+        return shown
 
 
 def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
     """The columns of ``showcase`` as ``items`` holds them now."""
     rows = showcase.rows
-    slots = items.category[rows]
     spotlight = np.zeros(len(rows))
     if showcase.spotlight >= 0:
         spotlight[showcase.spotlight] = 1.0
-    by_slot: dict[int, list[int]] = {}
-    for j, slot in enumerate(slots.tolist()):
-        by_slot.setdefault(slot, []).append(j)
     return ShowcaseColumns(
         showcase=showcase,
         rows=rows,
         rows_down=rows[:, None],
-        slots=slots,
+        slots=items.category[rows],
         position={row: j for j, row in enumerate(rows.tolist())},
-        by_slot={slot: np.array(js, dtype=np.int64) for slot, js in by_slot.items()},
         log_price=np.log1p(items.price[rows].astype(np.float64)),
         shown_since=items.shown_since[rows],
         spotlight=spotlight,
-        exposure=exposure(items, showcase),
     )
 
 

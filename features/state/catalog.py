@@ -14,7 +14,15 @@ import numpy as np
 
 from features.contract.events import ShowcaseItem
 from features.contract.limits import MAX_MONEY
-from features.state.rows import RowIndex, grow, take_columns, vocabulary_slot
+from features.state.rows import (
+    RowIndex,
+    grow,
+    no_rows,
+    take_columns,
+    unwritten,
+    vocabulary_slot,
+    written,
+)
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
 
@@ -37,15 +45,17 @@ class ItemTable:
 
     def __init__(self) -> None:
         self.rows = RowIndex()
-        self.price = np.zeros(0, dtype=np.float32)
-        self.category = np.zeros(0, dtype=np.int64)  # the category's slot (category_slot)
-        self.last_shown = np.zeros(0, dtype=np.int64)
-        self.shown_since = np.zeros(0, dtype=np.int64)  # start of its current run on show
+        self.price = no_rows(np.float32)
+        self.category = no_rows(np.int64)  # the category's slot (category_slot)
+        self.last_shown = no_rows(np.int64)
+        self.shown_since = no_rows(np.int64)  # start of its current run on show
         # Population appeal: choices of the item against its exposure (see viewers.py).
-        self.chosen = np.zeros(0, dtype=np.float32)
-        self.exposed = np.zeros(0, dtype=np.float32)
-        self.seg_chosen = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)  # … per segment slot
-        self.seg_exposed = np.zeros((0, SEGMENT_SLOTS), dtype=np.float32)
+        self.chosen = no_rows(np.float32)
+        self.exposed = no_rows(np.float32)
+        # … per segment slot: ``unwritten`` zeros until a viewer with attributes chooses
+        # (``own_segments``), the most of a small room's item table otherwise.
+        self.seg_chosen = unwritten(np.float32, 0, SEGMENT_SLOTS)
+        self.seg_exposed = unwritten(np.float32, 0, SEGMENT_SLOTS)
         self.category_names: list[str] = []  # slot -> category, in order of first sight
 
     def __len__(self) -> int:
@@ -54,6 +64,11 @@ class ItemTable:
     def take_rows(self, live: np.ndarray, capacity: int) -> None:
         """Every column follows the rows its index kept (``RowColumns``)."""
         take_columns(self, live, capacity)
+
+    def own_segments(self) -> ItemTable:
+        """The per-segment counts in memory of their own, before anything writes into them."""
+        self.seg_chosen, self.seg_exposed = written(self.seg_chosen), written(self.seg_exposed)
+        return self
 
     def ensure(self, item_id: str) -> tuple[int, bool]:
         row = self.rows.get(item_id)
@@ -117,6 +132,7 @@ class ItemTable:
             if self.last_shown[row] < now - after_ms and row not in keep_set:
                 self.rows.remove(item_id)
                 for column in (self.chosen, self.exposed, self.seg_chosen, self.seg_exposed):
-                    column[row] = 0.0  # the row may go to a new item
+                    if column.flags.writeable:  # (else unwritten: zero already)
+                        column[row] = 0.0  # the row may go to a new item
                 freed.append(row)
         return freed

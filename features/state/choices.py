@@ -43,14 +43,29 @@ class RoomChoices:
     """
 
     def __init__(self) -> None:
-        self.cat_chosen = np.zeros(CATEGORY_SLOTS, dtype=np.float64)
-        self.cat_exposed = np.zeros(CATEGORY_SLOTS, dtype=np.float64)
-        self.tier_w = np.zeros(TIER_BINS + 1, dtype=np.float64)
-        self.tier_lp = np.zeros(TIER_BINS + 1, dtype=np.float64)
+        # Until the room's first choice these are the shared, read-only zeros (``own``): most
+        # rooms of junk ids never see one, and the totals are 4.5 KB.
+        self.cat_chosen = _ZEROS[CATEGORY_SLOTS,]
+        self.cat_exposed = _ZEROS[CATEGORY_SLOTS,]
+        self.tier_w = _ZEROS[TIER_BINS + 1,]
+        self.tier_lp = _ZEROS[TIER_BINS + 1,]
         # Choices and exposure per (hashed attr value, category slot): viewers who share an
         # attribute value share some taste, the prior of a viewer with no choices yet.
-        self.seg_chosen = np.zeros((SEGMENT_SLOTS, CATEGORY_SLOTS), dtype=np.float64)
-        self.seg_exposed = np.zeros((SEGMENT_SLOTS, CATEGORY_SLOTS), dtype=np.float64)
+        self.seg_chosen = _ZEROS[SEGMENT_SLOTS, CATEGORY_SLOTS]
+        self.seg_exposed = _ZEROS[SEGMENT_SLOTS, CATEGORY_SLOTS]
+
+    _TOTALS: Final = ("cat_chosen", "cat_exposed", "tier_w", "tier_lp", "seg_chosen",
+                      "seg_exposed")
+
+    def own(self, *names: str) -> RoomChoices:
+        """The totals ``names`` (default: all), each the room's own array, before anything
+        writes into them: fresh ones (and any a restored snapshot lacked) are still the shared
+        zeros. (The segments' pair is most of it, and only viewers with attributes write it.)"""
+        for name in names or self._TOTALS:
+            value = getattr(self, name)
+            if not value.flags.writeable:
+                setattr(self, name, value.copy())
+        return self
 
     @staticmethod
     def tier_bin(tier: float, has_tier: bool) -> int:
@@ -67,6 +82,17 @@ class RoomChoices:
         return None
 
 
+def _read_only_zeros(*shapes: tuple[int, ...]) -> dict[tuple[int, ...], np.ndarray]:
+    out = {shape: np.zeros(shape, dtype=np.float64) for shape in shapes}
+    for array in out.values():
+        array.flags.writeable = False  # shared by every room: a write must fail loudly
+    return out
+
+
+_ZEROS: Final = _read_only_zeros((CATEGORY_SLOTS,), (TIER_BINS + 1,),
+                                 (SEGMENT_SLOTS, CATEGORY_SLOTS))
+
+
 @dataclass(slots=True, frozen=True)
 class Exposure:
     """What every choice under one showcase spreads, the same for all of them: the room keeps
@@ -81,9 +107,13 @@ class Exposure:
 
 
 def exposure(items: ItemTable, showcase: Showcase) -> Exposure:
-    rows = showcase.rows
-    share = 1.0 / len(showcase) if len(showcase) else 0.0
-    spread = np.bincount(items.category[rows], minlength=CATEGORY_SLOTS) * share
+    return exposure_of(showcase.rows, items.category[showcase.rows])
+
+
+def exposure_of(rows: np.ndarray, slots: np.ndarray) -> Exposure:
+    """``exposure`` of the showcase of item ``rows``, whose category slots are ``slots``."""
+    share = 1.0 / len(rows) if len(rows) else 0.0
+    spread = np.bincount(slots, minlength=CATEGORY_SLOTS) * share
     return Exposure(rows, rows[:, None], frozenset(rows.tolist()), share, spread)
 
 
@@ -114,12 +144,15 @@ def record_choice(
             if vote:
                 if vote != 1.0:
                     share, spread = share * vote, spread * vote
+                room.own("cat_exposed", "cat_chosen")
                 room.cat_exposed += spread
                 items.exposed[shown.rows] += share  # showcase rows are distinct
                 room.cat_chosen[chosen] += vote
                 items.chosen[item] += vote
                 segments = viewers.segments[row].nonzero()[0]
                 if segments.size:
+                    room.own("seg_exposed", "seg_chosen")
+                    items.own_segments()
                     room.seg_exposed[segments] += spread
                     room.seg_chosen[segments, chosen] += vote
                     items.seg_exposed[shown.rows_down, segments] += share
@@ -140,6 +173,7 @@ def _price_evidence(viewers: ViewerTable, items: ItemTable, room: RoomChoices, r
     if not vote:
         return
     weight *= vote
+    room.own("tier_w", "tier_lp")
     own = room.tier_bin(float(viewers.tier[row]), bool(viewers.has_tier[row]))
     for b in (own, TIER_BINS) if own != TIER_BINS else (TIER_BINS,):
         room.tier_w[b] += weight
@@ -163,7 +197,7 @@ def record_choice_reference(
         share = 1.0 / len(showcase)
         spread = np.bincount(items.category[showcase.rows], minlength=CATEGORY_SLOTS) * share
         viewers.cat_exposed[row] += spread
-        room.cat_exposed += spread * vote
+        room.own().cat_exposed += spread * vote
         items.exposed[showcase.rows] += share * vote  # showcase rows are distinct
         chosen = int(items.category[item])
         viewers.cat_chosen[row, chosen] += 1.0
@@ -173,7 +207,7 @@ def record_choice_reference(
         if segments.size:
             room.seg_exposed[segments] += spread * vote
             room.seg_chosen[segments, chosen] += vote
-            items.seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
+            items.own_segments().seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
             items.seg_chosen[item, segments] += vote
     remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
                        viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))

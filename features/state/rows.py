@@ -6,7 +6,8 @@ present viewer with array operations; this maps ids to those rows and back.
 
 from __future__ import annotations
 
-from typing import Protocol
+from functools import cache, lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class RowIndex:
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
         self._free: list[int] = []
-        self.ids: np.ndarray = np.empty(0, dtype=object)
+        self.ids: np.ndarray = no_rows(object)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -106,6 +107,8 @@ def take_rows(array: np.ndarray, live: np.ndarray, capacity: int, axis: int = 0)
     """``array``'s rows ``live`` (along ``axis``) as rows ``0..``, zero-padded to ``capacity``."""
     shape = list(array.shape)
     shape[axis] = capacity
+    if is_unwritten(array):
+        return unwritten(array.dtype, *shape)
     out = np.zeros(shape, dtype=array.dtype)
     index = [slice(None)] * array.ndim
     index[axis] = slice(0, len(live))
@@ -128,10 +131,53 @@ def take_columns(owner: object, live: np.ndarray, capacity: int) -> None:
             setattr(owner, name, take_rows(value, live, capacity))
 
 
+@cache
+def no_rows(dtype: Any, *tail: int) -> np.ndarray:
+    """The column of a table that has no rows yet, one array shared by all such tables.
+
+    A room's tables start with some thirty columns, and many rooms never fill some of them
+    (a room of junk ids, a closed room shed back to empty tables): each array's header would
+    cost every such room as much as a few rows. A zero-length array holds no element a write
+    could change, so sharing it is safe; ``grow`` gives a table its own array at its first row.
+
+    >>> no_rows(np.float32, 16) is no_rows(np.float32, 16), no_rows(np.int64).shape
+    (True, (0,))
+    """
+    return np.zeros((0, *tail), dtype=dtype)
+
+
+@lru_cache(maxsize=1024)
+def unwritten(dtype: Any, *shape: int) -> np.ndarray:
+    """Zeros of ``shape`` that hold no memory: a read-only view of a single zero, for a column
+    most rooms never write (their item-by-segment counts, 128 B per item), shared by every
+    table of that shape. ``grow`` and ``take_rows`` keep it unwritten; a writer takes
+    ``written`` of it first.
+
+    >>> column = unwritten(np.float32, 4, 16)
+    >>> column.nbytes, column.base.nbytes, column.flags.writeable, float(column.sum())
+    (256, 4, False, 0.0)
+    >>> written(column).flags.writeable, grow(column, 8).shape, is_unwritten(grow(column, 8))
+    (True, (8, 16), True)
+    """
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+def is_unwritten(array: np.ndarray) -> bool:
+    """Whether ``array`` is an ``unwritten`` column (every element the same, read-only zero)."""
+    return not array.flags.writeable and not any(array.strides)
+
+
+def written(array: np.ndarray) -> np.ndarray:
+    """``array`` itself, or an ``unwritten`` one's zeros in memory of its own, to write into."""
+    return np.zeros(array.shape, dtype=array.dtype) if is_unwritten(array) else array
+
+
 def grow(array: np.ndarray, capacity: int) -> np.ndarray:
     """Return ``array`` with at least ``capacity`` rows, new rows zeroed."""
     if len(array) >= capacity:
         return array
+    if is_unwritten(array):
+        return unwritten(array.dtype, capacity, *array.shape[1:])
     bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     bigger[: len(array)] = array
     return bigger

@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 
 from features.contract.events import AttrValue
-from features.state.rows import RowIndex, grow, take_columns, vocabulary_slot
+from features.state.rows import RowIndex, grow, no_rows, take_columns, vocabulary_slot
 
 # A room's categories get exact slots, first come first served; only a room showing more than
 # this many distinct categories shares slots (by hash) among the rest.
@@ -34,42 +34,42 @@ class ViewerTable:
         self.presence_timeout_ms = presence_timeout_ms
         self.forget_after_ms = max(forget_after_ms, presence_timeout_ms)
         self.rows = RowIndex()
-        self.last_seen = np.zeros(0, dtype=np.int64)
-        self.present = np.zeros(0, dtype=bool)
-        self.tier = np.zeros(0, dtype=np.float32)
-        self.has_tier = np.zeros(0, dtype=np.float32)
+        self.last_seen = no_rows(np.int64)
+        self.present = no_rows(np.bool_)
+        self.tier = no_rows(np.float32)
+        self.has_tier = no_rows(np.float32)
         # The viewer's attribute values (``key=value``) as the room's exact segment slots.
-        self.segments = np.zeros((0, SEGMENT_SLOTS), dtype=np.uint8)
+        self.segments = no_rows(np.uint8, SEGMENT_SLOTS)
         self.segment_names: list[str] = []  # slot -> "key=value", in order of first sight
         # What the viewer chose, per category slot, against what they were shown when they
         # chose (each choice spreads one unit of exposure over the showcase in force).
         # (whole choices: float16 counts them exactly up to 2,048, half the bytes)
-        self.cat_chosen = np.zeros((0, CATEGORY_SLOTS), dtype=np.float16)
-        self.cat_exposed = np.zeros((0, CATEGORY_SLOTS), dtype=np.float32)
+        self.cat_chosen = no_rows(np.float16, CATEGORY_SLOTS)
+        self.cat_exposed = no_rows(np.float32, CATEGORY_SLOTS)
         # The last RECENT items acted on (item row + 1; 0 = none), when (event time in whole
         # seconds: intent fades over minutes), and how far down the funnel (1 click, 2 cart,
         # 3 purchase), newest first.
-        self.recent_item = np.zeros((0, RECENT), dtype=np.int32)
-        self.recent_ts = np.zeros((0, RECENT), dtype=np.uint32)
-        self.recent_kind = np.zeros((0, RECENT), dtype=np.int8)
+        self.recent_item = no_rows(np.int32, RECENT)
+        self.recent_ts = no_rows(np.uint32, RECENT)
+        self.recent_kind = no_rows(np.int8, RECENT)
         # The item on stage at the viewer's last like/comment/share/gift (row + 1) and when.
-        self.engaged_item = np.zeros(0, dtype=np.int32)
-        self.engaged_ts = np.zeros(0, dtype=np.uint32)  # seconds
+        self.engaged_item = no_rows(np.int32)
+        self.engaged_ts = no_rows(np.uint32)  # seconds
         # Evidence of purchasing power: weighted log prices of the items acted on.
-        self.price_w = np.zeros(0, dtype=np.float32)
-        self.price_lp = np.zeros(0, dtype=np.float32)
+        self.price_w = no_rows(np.float32)
+        self.price_lp = no_rows(np.float32)
         # The items whose choice by the viewer already counted in the room's statistics, as
         # hashed bits (``features.state.votes``): one viewer, one vote per item.
-        self.voted = np.zeros(0, dtype=np.uint64)
+        self.voted = no_rows(np.uint64)
         # The room's pushes to the viewer: experiment arm (−1: drawn at the first push), the
         # trigger ts of the last push (−1: none) and its items (item rows, −1: none). The room
         # sets them for a new row; a forgotten row is zeroed like every column.
-        self.arm = np.zeros(0, dtype=np.int8)
-        self.pushed_at = np.zeros(0, dtype=np.int64)
-        self.pushed_items = np.zeros((0, push_width), dtype=np.int64)
+        self.arm = no_rows(np.int8)
+        self.pushed_at = no_rows(np.int64)
+        self.pushed_items = no_rows(np.int64, push_width)
         # What the last push already converted (1: a click of one of its items, 2: a
         # purchase): a push converts once per action, however often its viewer repeats it.
-        self.push_converted = np.zeros(0, dtype=np.uint8)
+        self.push_converted = no_rows(np.uint8)
 
     _COLUMNS: Final = (
         "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",

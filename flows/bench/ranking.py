@@ -115,6 +115,7 @@ class RankingRoom:
                                       0).astype(np.int32)
         table.engaged_ts = np.where(engaged, now_s - rng.integers(0, 300, cap), 0).astype(np.uint32)
         choices = room.choices
+        choices.own()  # written in place below
         choices.cat_chosen[:] = rng.poisson(20.0, CATEGORY_SLOTS)
         choices.cat_exposed[:] = choices.cat_chosen.sum() * rng.dirichlet(np.ones(CATEGORY_SLOTS))
         choices.seg_chosen[:] = rng.poisson(3.0, choices.seg_chosen.shape)
@@ -125,6 +126,7 @@ class RankingRoom:
         items = room.items
         items.chosen[:max_items] = rng.poisson(5.0, max_items)
         items.exposed[:max_items] = rng.uniform(1.0, 10.0, max_items)
+        items.own_segments()  # written in place below
         items.seg_chosen[:max_items] = rng.poisson(1.0, (max_items, SEGMENT_SLOTS))
         items.seg_exposed[:max_items] = rng.uniform(0.5, 3.0, (max_items, SEGMENT_SLOTS))
         items.shown_since[:max_items] = self.now - rng.integers(0, 600_000, max_items)

@@ -165,6 +165,11 @@ def format_table(r: dict[str, Any]) -> str:
             f" {sd['bytes_per_viewer_at_capacity']:.0f} with every row in use),"
             f" {r['bytes_per_item']:.0f} B/item",
         ]
+        if sd.get("idle_room_bytes"):
+            lines.append(
+                f"Idle room (one showcase of 8, one viewer): {sd['idle_room_bytes']:,.0f} B held"
+                f" in memory, {sd['idle_room_snapshot_bytes']:,} B snapshot; a fresh room"
+                f" {sd['fresh_room_bytes']:,.0f} B")
     if "state_bytes_after_churn" in r:
         cd = r["churn_detail"]
         lines.append(

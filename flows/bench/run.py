@@ -306,9 +306,11 @@ def _state(size: Scale, result: dict[str, Any], progress: _Progress) -> None:
     result["bytes_per_viewer"] = sizes.bytes_per_viewer
     result["bytes_per_item"] = sizes.bytes_per_item
     result["state_detail"] = asdict(sizes)
+    result["bytes_per_idle_room"] = sizes.idle_room_bytes
     progress(f"state: {sizes.bytes_per_viewer:.0f} B/viewer"
              f" ({sizes.bytes_per_viewer_with_dedup:.0f} with dedup ids),"
-             f" {sizes.bytes_per_item:.0f} B/item")
+             f" {sizes.bytes_per_item:.0f} B/item, {sizes.idle_room_bytes:,.0f} B held per idle"
+             f" room ({sizes.fresh_room_bytes:,.0f} fresh)")
 
 
 def _churn(size: Scale, result: dict[str, Any], progress: _Progress) -> None:

@@ -1,14 +1,19 @@
-"""The bench's measurements of room state: bytes per viewer and item, and after a day of churn.
+"""The bench's measurements of room state: bytes per viewer and item, per idle room, and
+after a day of churn.
 
-Sizes are of ``Room.snapshot()``, the pickled bytes Bytewax stores for recovery.
+Sizes are of ``Room.snapshot()``, the pickled bytes Bytewax stores for recovery, except the
+idle room's, which is also measured as the memory a live room holds (``held_bytes_per_room``):
+a room of junk ids costs that much until ``--room-idle-ms`` drops it.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import pickle
 import random
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +55,39 @@ class StateSizes:
     items: int
     bytes_per_item: float
     components_per_viewer: dict[str, float] = field(default_factory=dict)
+    idle_room_bytes: float = 0.0  # memory held by a room after one showcase and one enter
+    idle_room_snapshot_bytes: int = 0  # ... and its snapshot
+    fresh_room_bytes: float = 0.0  # memory held by a room that saw nothing yet
+
+
+def small_room(room_id: str, items: int = 8) -> Room:
+    """A room as a red team mints them by the thousand: one showcase of ``items`` items, and
+    one viewer who enters (and so is pushed to)."""
+    room = Room(room_id, RoomParams())
+    room.accept([showcase_event(f"{room_id}-s", T0, items, room_id),
+                 _event(f"{room_id}-in", "enter", T0 + 5, room_id, user_id="u-1")])
+    room.flush(final=False)
+    return room
+
+
+def held_bytes_per_room(build: Callable[[int], object], rooms: int = 50) -> float:
+    """Memory (Python objects and numpy buffers, by ``tracemalloc``) that the objects
+    ``build(0..rooms-1)`` hold, per object. One is built first and dropped: what every room
+    shares (constants, caches filled on first use) is then not counted against each."""
+    build(-1)
+    gc.collect()
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = [build(n) for n in range(rooms)]
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        if started:
+            tracemalloc.stop()
+    return (after - before) / len(held)
 
 
 def _room_with_viewers(viewers: int, n_items: int = 50) -> Room:
@@ -111,6 +149,8 @@ def bench_state(viewers: int, items: int) -> StateSizes:
     with_items.accept([showcase_event("s-0", T0, items, "bench-items")])
     with_items.flush()
     item_bytes = (len(with_items.snapshot()) - len(no_items.snapshot())) / max(items, 1)
+    idle = held_bytes_per_room(lambda n: small_room(f"idle-{n}"))
+    fresh = held_bytes_per_room(lambda n: Room(f"fresh-{n}", RoomParams()))
     return StateSizes(
         viewers=viewers,
         viewer_capacity=full.viewers.rows.capacity,
@@ -121,6 +161,9 @@ def bench_state(viewers: int, items: int) -> StateSizes:
         items=items,
         bytes_per_item=item_bytes,
         components_per_viewer=per_component,
+        idle_room_bytes=idle,
+        idle_room_snapshot_bytes=len(small_room("idle").snapshot()),
+        fresh_room_bytes=fresh,
     )
 
 

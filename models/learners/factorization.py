@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from features.state.rows import RowIndex, grow, take_rows
+from features.state.rows import RowIndex, grow, no_rows, take_rows
 from models.learners.protocols import Updates
 
 
@@ -35,13 +35,14 @@ class _Rows(Protocol):
 
 
 def reserve_rows(learner: _Rows, user_rows: int, item_rows: int) -> None:
-    """Grow a vector learner's row matrices and counts by doubling (new rows zero)."""
+    """Grow a vector learner's row matrices and counts by doubling (new rows zero), from one
+    row: a room's first viewer costs one vector, not eight."""
     if user_rows > len(learner.users):
-        cap = max(8, 2 * len(learner.users), user_rows)
+        cap = max(2 * len(learner.users), user_rows)
         learner.users = grow(learner.users, cap)
         learner.user_updates = grow(learner.user_updates, cap)
     if item_rows > len(learner.items):
-        cap = max(8, 2 * len(learner.items), item_rows)
+        cap = max(2 * len(learner.items), item_rows)
         learner.items = grow(learner.items, cap)
         learner.item_updates = grow(learner.item_updates, cap)
 
@@ -72,10 +73,10 @@ class RowFunkMF:
         self.sigma = sigma
         self.clip = clip_gradient
         self.rng = np.random.default_rng(seed)
-        self.users = np.zeros((0, n_factors), dtype=np.float64)
-        self.items = np.zeros((0, n_factors), dtype=np.float64)
-        self.user_updates = np.zeros(0, dtype=np.int32)
-        self.item_updates = np.zeros(0, dtype=np.int32)
+        self.users = no_rows(np.float64, n_factors)
+        self.items = no_rows(np.float64, n_factors)
+        self.user_updates = no_rows(np.int32)
+        self.item_updates = no_rows(np.int32)
         self.refused = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:

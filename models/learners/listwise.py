@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,12 +42,15 @@ class ListwiseSoftmax:
         clip: float = 5.0,
     ) -> None:
         self.taste, self.power = tuple(taste), tuple(power)
-        self.names = (*self.taste, *self.power)
+        self.names = _names(self.taste, self.power)
         self.n_taste = len(self.taste)
         start = initial if initial is not None else {n: 1.0 for n in self.taste}
-        self.prior = np.array([float(start.get(n, 0.0)) for n in self.names], dtype=np.float64)
-        self.weights = self.prior.copy()
-        self.learnable = np.ones(len(self.names))  # 0: a weight held where it is (ablations)
+        # The starting point and which weights learn are the same in every room started
+        # alike: shared, read-only arrays (``constant``). A step replaces ``weights``, never
+        # writes into it, so a room owns its weights from its first step on.
+        self.prior = constant(tuple(float(start.get(n, 0.0)) for n in self.names))
+        self.weights = self.prior
+        self.learnable = constant((1.0,) * len(self.names))  # 0: a weight held (ablations)
         self.lr, self.l2, self.clip = lr, l2, clip
         self.refused = 0  # non-finite examples or steps, refused
         self.learned = 0  # steps taken
@@ -120,17 +124,19 @@ class ListwiseSoftmax:
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         """Start (and stay near) ``weights`` instead of the priors; ``off`` features are held
         at zero."""
+        prior, learnable = self.prior.tolist(), self.learnable.tolist()
         if weights:
             if len(weights) != len(self.names):
                 raise ValueError(f"{len(weights)} weights for {len(self.names)} features")
-            self.prior = np.array(weights, dtype=np.float64)
+            prior = [float(w) for w in weights]
         unknown = off - set(self.names)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; features: {self.names}")
         for name in off:
-            self.prior[self.names.index(name)] = 0.0
-            self.learnable[self.names.index(name)] = 0.0
-        self.weights = self.prior.copy()
+            prior[self.names.index(name)] = 0.0
+            learnable[self.names.index(name)] = 0.0
+        self.prior, self.learnable = constant(tuple(prior)), constant(tuple(learnable))
+        self.weights = self.prior
 
     # -- River's shape: one showcase as a list of dicts --------------------------------------
     def _matrix(self, showcase: Sequence[Mapping[str, float]]) -> np.ndarray:
@@ -142,6 +148,28 @@ class ListwiseSoftmax:
     def learn_one(self, showcase: Sequence[Mapping[str, float]], chosen: int,
                   weight: float = 1.0) -> None:
         self.learn_matrix(self._matrix(showcase), chosen, weight)
+
+
+@lru_cache(maxsize=256)
+def constant(values: tuple[float, ...]) -> np.ndarray:
+    """``values`` as a read-only float64 array, one per distinct tuple: every room of a job
+    starts from the same weights, and a per-room copy of them is memory spent on nothing
+    (as the Newton learner's starting precision, 2.6 KB). Read-only, so that a write into a
+    shared array fails instead of reaching every room. (A few distinct starts per process:
+    the cache is bounded only so that a long-lived process fitting many cannot grow it.)
+
+    >>> a = constant((1.0, 0.5))
+    >>> a is constant((1.0, 0.5)), a.flags.writeable
+    (True, False)
+    """
+    array = np.array(values, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+@lru_cache(maxsize=256)
+def _names(taste: tuple[str, ...], power: tuple[str, ...]) -> tuple[str, ...]:
+    return (*taste, *power)
 
 
 def _normalised(attention: np.ndarray, propensity: np.ndarray) -> np.ndarray:

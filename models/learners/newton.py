@@ -34,10 +34,11 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
-from models.learners.listwise import ListwiseSoftmax
+from models.learners.listwise import ListwiseSoftmax, constant
 
 PRIOR_PRECISION = 3.0  # prior sd ≈ 0.58 log-odds per unit: starting weights good to ~×1.8
 
@@ -62,8 +63,8 @@ class NewtonSoftmax(ListwiseSoftmax):
             diagonal = np.full(len(self.names), float(prior_precision))
         if not (diagonal > 0).all():  # NaN too
             raise ValueError(f"prior precision must be > 0, not {prior_precision}")
-        self.prior_precision = diagonal
-        self.precision = np.diag(diagonal)
+        self.prior_precision = constant(tuple(diagonal.tolist()))
+        self.precision = _diagonal(tuple(diagonal.tolist()))  # shared until the first step
 
     @property
     def all_free(self) -> bool:
@@ -71,7 +72,7 @@ class NewtonSoftmax(ListwiseSoftmax):
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
-        self.precision = np.diag(self.prior_precision)
+        self.precision = _diagonal(tuple(self.prior_precision.tolist()))
 
     def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         """One Newton step on ``log P(chosen)``; ``lr`` 0 freezes the model (as it freezes
@@ -101,3 +102,12 @@ class NewtonSoftmax(ListwiseSoftmax):
         self.weights = self.weights + step
         self.learned += 1
         return p
+
+
+@lru_cache(maxsize=256)
+def _diagonal(diagonal: tuple[float, ...]) -> np.ndarray:
+    """The prior's precision matrix, read-only and shared by every room started with the
+    same ``diagonal``: a step replaces a room's ``precision``, never writes into it."""
+    matrix = np.diag(np.array(diagonal, dtype=np.float64))
+    matrix.flags.writeable = False
+    return matrix

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.state.rows import RowIndex, grow
+from features.state.rows import RowIndex, grow, is_unwritten, take_rows, unwritten, written
 from tests.features.state.helpers import PROPERTY
 
 
@@ -61,3 +61,14 @@ def test_grow_keeps_content_and_zeroes_new_rows() -> None:
     assert b.shape == (5, 2) and b.dtype == np.float32
     assert (b[:3] == a).all() and (b[3:] == 0).all()
     assert grow(a, 2) is a
+
+
+def test_an_unwritten_column_reads_as_zeros_and_stays_unwritten_until_written() -> None:
+    column = unwritten(np.float32, 4, 3)
+    assert column.shape == (4, 3) and column.dtype == np.float32 and not column.any()
+    for moved in (grow(column, 10), take_rows(column, np.array([3, 1]), 8)):
+        assert is_unwritten(moved) and moved.shape[1:] == (3,) and not moved.any()
+    own = written(column)
+    own[1, 2] = 5.0
+    assert own.flags.writeable and not column.any() and not unwritten(np.float32, 4, 3).any()
+    assert written(own) is own and not is_unwritten(np.zeros((2, 3)))

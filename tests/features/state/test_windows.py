@@ -100,3 +100,51 @@ def test_window_with_non_multiple_width_keeps_at_least_the_window() -> None:
     w.add(0, CLICKS, 1.0, ts=10_000)
     assert w.totals(34_999)[0, CLICKS] == 1.0
     assert w.totals(40_000)[0, CLICKS] == 0.0
+
+
+def test_window_holds_only_the_buckets_something_was_counted_in() -> None:
+    w = ItemWindow(window_ms=60_000, bucket_ms=10_000)
+    assert not w.ring and w.buckets.shape == (6, 0, len(CHANNELS))
+    w.add(2, CLICKS, 1.0, ts=5_000)
+    w.add(0, CARTS, 2.0, ts=25_000)
+    assert sorted(w.ring) == [0, 2]
+    assert w.buckets[0, 2, CLICKS] == 1.0 and w.buckets[2, 0, CARTS] == 2.0
+    assert w.buckets.sum() == 3.0
+    w.totals(65_000)  # the bucket of 0-10 s left the window, and its memory with it
+    assert sorted(w.ring) == [2]
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.tuples(st.integers(-30_000, 40_000), st.integers(0, 9),
+                  st.integers(0, len(CHANNELS) - 1), st.integers(1, 8).map(lambda k: k * 0.25)),
+        max_size=40,
+    ),
+    st.integers(0, 40),
+    st.sets(st.integers(0, 9), max_size=3),
+)
+def test_a_window_restored_from_its_buckets_goes_on_bit_for_bit(
+    script: list[tuple[int, int, int, float]], cut: int, forgotten: set[int]
+) -> None:
+    """What a snapshot stores (``total``, ``buckets``, ``current``) restores a window that
+    counts on exactly as the original, forgetting rows included."""
+    original = ItemWindow(window_ms=60_000, bucket_ms=10_000)
+    restored = ItemWindow(window_ms=60_000, bucket_ms=10_000)
+    ts = 100_000
+    for n, (step, row, channel, amount) in enumerate(script):
+        if n == cut:
+            restored.current = original.current
+            restored.total, restored.buckets = original.total.copy(), original.buckets
+        windows = (original, restored) if n >= cut else (original,)
+        ts = max(0, ts + step)
+        for window in windows:
+            window.add(row, channel, amount, ts)
+            if row in forgotten:
+                window.forget(row)
+    if cut >= len(script):
+        return
+    now = ts + 20_000
+    np.testing.assert_array_equal(restored.totals(now), original.totals(now)[: len(restored.total)])
+    assert not original.totals(now)[len(restored.total):].any()
+    np.testing.assert_array_equal(restored.buckets, original.buckets[:, : len(restored.total)])
