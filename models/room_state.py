@@ -245,6 +245,8 @@ def _columns(obj: object, rows: int | None, scalars: tuple[str, ...] = ()) -> di
         if isinstance(value, RowIndex):
             out[name] = {"ids": value.ids[: value.high_water].tolist(), "free": value._free}
         elif isinstance(value, np.ndarray):
+            if not value.flags.writeable:  # shared zeros nothing wrote yet (the choice totals,
+                continue  # items' segment counts): the fresh default, which a restore makes
             out[name] = value[:rows] if rows is not None else value
         elif isinstance(value, list) or name in scalars:
             out[name] = value
