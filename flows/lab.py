@@ -169,7 +169,7 @@ def attacked(world: LabWorld, params: RoomParams) -> dict[str, dict[str, float]]
     clean = replay_pushes(events, params)
     out = {}
     for attack in ATTACKS:
-        stream, targets = inject(events, attack)
+        stream, targets = inject(events, attack, pushes=clean)
         before = outcome(events, clean, targets)
         after = outcome(stream, replay_pushes(stream, params), targets)
         out[attack] = {"clean_share": before.target_share, "share": after.target_share,
@@ -320,19 +320,20 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
         lines.append(f"{name:<18}{cells}")
     if any(r.attacks for r in rows):
         lines += ["", "Manipulation (models.sim.attacks): the other viewers' pushes holding the"
-                  " attacked item, and their HR@3, clean -> attacked",
-                  f"{'regime':<18}" + "".join(f"{a + ' share':>22}{a + ' HR':>20}"
-                                              for a in ATTACKS)]
+                  " attacked item, and their HR@3, clean -> attacked (mean, min-max of seeds)",
+                  f"{'regime':<18}{'attack':<12}{'share':>15}{'HR@3':>17}{'HR@3 seeds':>15}"]
         for name in dict.fromkeys(r.regime for r in rows):
             runs = [r.attacks for r in rows if r.regime == name and r.attacks]
+            for attack in ATTACKS:
+                def mean(key: str, attack: str = attack, runs: list[Any] = runs) -> float:
+                    return statistics.fmean(a[attack][key] for a in runs if attack in a)
 
-            def mean(attack: str, key: str, runs: list[Any] = runs) -> float:
-                return statistics.fmean(a[attack][key] for a in runs)
-
-            cells = "".join(
-                f"{mean(a, 'clean_share'):>14.2f} ->{mean(a, 'share'):>5.2f}"
-                f"{mean(a, 'clean_hr'):>11.3f} ->{mean(a, 'hr'):>6.3f}" for a in ATTACKS)
-            lines.append(f"{name:<18}{cells}")
+                hrs = [a[attack]["hr"] for a in runs if attack in a]
+                if hrs:
+                    lines.append(
+                        f"{name:<18}{attack:<12}{mean('clean_share'):>8.2f} ->{mean('share'):>4.2f}"
+                        f"{mean('clean_hr'):>9.3f} ->{mean('hr'):>5.3f}"
+                        f"{min(hrs):>9.3f}-{max(hrs):.3f}")
     return "\n".join(lines)
 
 

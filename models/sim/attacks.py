@@ -27,6 +27,18 @@ clocks"); their target is the same item, so the share says whether the room stil
   ``max_ahead_ms``; these arrive when they are sent, ahead of their ``ts``. Were the room's
   time one account's, every other viewer would be forgotten at each jump.
 
+Two more teach the room's learner rather than push one item (the red team's shapes), each
+by ``accounts`` fresh accounts per showcase (20 by default), each account used for one
+showcase only; they aim at what the room pushed on the clean stream (``pushes``, from
+``replay_pushes``), which an attacker reads off its own accounts' pushes:
+
+* ``poison``: every 1.5 s an account clicks an item ``a``, carts another ``b`` and clicks a
+  third ``c``, all drawn from the showcase's coldest half (the items least pushed to the
+  others, spotlight left out): cart after a click of something else, and cold items chosen,
+  teach the room that intent means nothing and cold items sell. The target is the last item.
+* ``demote``: each account clicks every item on show but the one the room pushed most,
+  50 ms apart: that item is the target, and its share says how far it was pushed out.
+
 >>> stream = [{"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r",
 ...            "spotlight": None, "items": [{"item_id": "a", "price": 1.0, "category": "c"},
 ...                                         {"item_id": "b", "price": 2.0, "category": "c"}]},
@@ -37,12 +49,18 @@ clocks"); their target is the same item, so the share says whether the room stil
 [Target(room_id='r', start=300, end=10000, item_id='b')]
 >>> sum(e["type"] == "item_click" for e in attacked)
 4
+>>> pushed = [("r", "u", 5_000, ("a",))]
+>>> attacked, targets = inject(stream, "demote", accounts=2, pushes=pushed)
+>>> targets[0].item_id, [(e["user_id"], e.get("item_id")) for e in attacked if "item_id" in e]
+('a', [('attacker-r-0-0', 'b'), ('attacker-r-0-1', 'b')])
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -54,11 +72,15 @@ from features.contract.messages import PushBatch
 from models.params import RoomParams
 from models.room import Room
 
-ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump")
+ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "poison",
+                  "demote")
+AIMED: Final = ("poison", "demote")  # aimed at the clean stream's pushes
 ATTACKER: Final = "attacker-"  # every injected account's user_id starts with this
 START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
 AHEAD_MS: Final = 599_000  # a clock-jump's lead: inside the default max_ahead_ms (600 s)
+POISON_PACE_MS: Final = 1_500  # a new poisoning account every 1.5 s
+DEMOTE_PACE_MS: Final = 50  # a demoting account's clicks, 50 ms apart
 ACTIONS: Final = ("item_click", "add_to_cart", "purchase")
 
 
@@ -81,13 +103,23 @@ class Outcome:
     actions: int
 
 
-def inject(events: Iterable[dict[str, Any]], attack: str,
-           period_ms: int = 3_000) -> tuple[list[dict[str, Any]], list[Target]]:
+Push = tuple[str, str, int, tuple[str, ...]]  # (room, viewer, trigger ts, items best first)
+
+
+def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000,
+           accounts: int = SYBILS, pushes: Iterable[Push] | None = None,
+           ) -> tuple[list[dict[str, Any]], list[Target]]:
     """``events`` with the attack's events added, in arrival order (by ``ts``, but a
-    clock-jump's heartbeats arrive when sent, ahead of their ``ts``), and what they target."""
+    clock-jump's heartbeats arrive when sent, ahead of their ``ts``), and what they target.
+    ``poison`` and ``demote`` need ``pushes``, what the room pushed on ``events``, and send
+    ``accounts`` fresh accounts per showcase."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; attacks: {', '.join(ATTACKS)}")
+    if attack in AIMED and pushes is None:
+        raise ValueError(f"{attack} aims at what the room pushes: pass the clean stream's "
+                         "pushes (replay_pushes) as pushes=")
     stream = list(events)
+    pushed = _pushed_by_room(pushes or ())
     spans: dict[str, list[dict[str, Any]]] = {}
     for e in stream:
         if e.get("type") == "showcase" and e.get("items"):
@@ -103,8 +135,16 @@ def inject(events: Iterable[dict[str, Any]], attack: str,
             if end <= start:
                 continue
             target = Target(room, start, end, show["items"][-1]["item_id"])
-            targets.append(target)
             tag = f"{room}-{n}"
+            if attack in AIMED:
+                counts = _pushed_between(pushed.get(room), start, end)
+                aimed = (_poison if attack == "poison" else _demote)(
+                    show, target, tag, accounts, counts)
+                if aimed is None:
+                    continue
+                target, shaped = aimed
+                added.extend((e["ts"], e) for e in shaped)
+            targets.append(target)
             if attack == "id-squat":
                 if n + 1 < len(shows):
                     nxt = shows[n + 1]
@@ -114,7 +154,7 @@ def inject(events: Iterable[dict[str, Any]], attack: str,
                 for arrival in range(start, end, period_ms * 10 // 3):
                     future = max(future, arrival) + AHEAD_MS
                     added.append((arrival, _heartbeat(room, future, f"{tag}-{arrival}")))
-            else:
+            elif attack not in AIMED:
                 added.extend((e["ts"], e) for e in _attack_span(attack, target, tag, period_ms))
     timed = [(e["ts"], e) for e in stream] + added
     return [e for _, e in sorted(timed, key=lambda pair: pair[0])], targets
@@ -149,12 +189,90 @@ def _attack_span(attack: str, t: Target, tag: str, period_ms: int) -> list[dict[
     return out
 
 
-def replay_pushes(events: Iterable[dict[str, Any]],
-                  params: RoomParams) -> list[tuple[str, str, int, tuple[str, ...]]]:
+def _pushed_by_room(pushes: Iterable[Push]) -> dict[str, tuple[list[int], list[Push]]]:
+    """The other viewers' pushes per room, by trigger time (times, pushes)."""
+    by_room: dict[str, list[Push]] = {}
+    for push in pushes:
+        if not push[1].startswith(ATTACKER):
+            by_room.setdefault(push[0], []).append(push)
+    out = {}
+    for room, mine in by_room.items():
+        mine.sort(key=lambda p: p[2])
+        out[room] = ([p[2] for p in mine], mine)
+    return out
+
+
+def _pushed_between(pushed: tuple[list[int], list[Push]] | None, start: int, end: int,
+                    ) -> Counter[str]:
+    """How often each item was in the others' pushes triggered in ``[start, end)``."""
+    counts: Counter[str] = Counter()
+    if pushed is not None:
+        times, mine = pushed
+        for push in mine[bisect.bisect_left(times, start):bisect.bisect_left(times, end)]:
+            counts.update(push[3])
+    return counts
+
+
+def _account(t: Target, tag: str, k: int, out: list[dict[str, Any]],
+             ) -> Callable[..., None]:
+    """Fresh account ``k`` of a showcase: it enters at the start; returns its ``add``."""
+    user = f"{ATTACKER}{tag}-{k}"
+
+    def add(kind: str, ts: int, **fields: Any) -> None:
+        out.append({"event_id": f"{ATTACKER}{tag}-{len(out)}", "type": kind, "ts": ts,
+                    "room_id": t.room_id, "user_id": user, **fields})
+
+    add("enter", t.start)
+    return add
+
+
+def _poison(show: dict[str, Any], t: Target, tag: str, accounts: int, counts: Counter[str],
+            ) -> tuple[Target, list[dict[str, Any]]] | None:
+    """Click ``a``, cart ``b``, click ``c``, drawn from the coldest half of the showcase
+    (seeded by the showcase and account: the same stream every run)."""
+    items = [it["item_id"] for it in show["items"] if it["item_id"] != show.get("spotlight")]
+    cold = sorted(items, key=lambda item: counts[item])  # stable: ties in showcase order
+    cold = cold[:max(3, len(cold) // 2)]
+    if len(cold) < 3:
+        return None
+    out: list[dict[str, Any]] = []
+    for k in range(accounts):
+        ts = t.start + 500 + POISON_PACE_MS * k
+        if ts + 800 >= t.end:
+            break
+        a, b, c = random.Random(f"{tag}-{k}").sample(cold, 3)
+        add = _account(t, tag, k, out)
+        add("item_click", ts, item_id=a)
+        add("add_to_cart", ts + 400, item_id=b)
+        add("item_click", ts + 800, item_id=c)
+    return t, out
+
+
+def _demote(show: dict[str, Any], t: Target, tag: str, accounts: int, counts: Counter[str],
+            ) -> tuple[Target, list[dict[str, Any]]] | None:
+    """Every account clicks every item on show but the most pushed one, in turn."""
+    if not counts:
+        return None
+    victim = counts.most_common(1)[0][0]
+    others = [it["item_id"] for it in show["items"] if it["item_id"] != victim]
+    out: list[dict[str, Any]] = []
+    ts = t.start + 500
+    for k in range(accounts):
+        if ts >= t.end:
+            break
+        add = _account(t, tag, k, out)
+        for item in others:
+            if ts < t.end:
+                add("item_click", ts, item_id=item)
+            ts += DEMOTE_PACE_MS
+    return Target(t.room_id, t.start, t.end, victim), out
+
+
+def replay_pushes(events: Iterable[dict[str, Any]], params: RoomParams) -> list[Push]:
     """Every push of the job's rooms over ``events`` (no engine): (room, viewer, trigger ts,
     items best first)."""
     rooms: dict[str, Room] = {}
-    pushes: list[tuple[str, str, int, tuple[str, ...]]] = []
+    pushes: list[Push] = []
     for n, e in enumerate(events):
         event = decode_event(orjson.dumps(e), Origin("attack", 0, n))
         if not isinstance(event, Event):
@@ -168,8 +286,7 @@ def replay_pushes(events: Iterable[dict[str, Any]],
     return pushes
 
 
-def _collect(outputs: Iterable[object], pushes: list[tuple[str, str, int, tuple[str, ...]]],
-             ) -> None:
+def _collect(outputs: Iterable[object], pushes: list[Push]) -> None:
     for out in outputs:
         if isinstance(out, PushBatch):
             for user, top in zip(out.user_ids, out.top.tolist(), strict=True):
@@ -177,8 +294,7 @@ def _collect(outputs: Iterable[object], pushes: list[tuple[str, str, int, tuple[
                                tuple(out.item_ids[i] for i in top if i >= 0)))
 
 
-def outcome(events: Iterable[dict[str, Any]],
-            pushes: Iterable[tuple[str, str, int, tuple[str, ...]]],
+def outcome(events: Iterable[dict[str, Any]], pushes: Iterable[Push],
             targets: Iterable[Target]) -> Outcome:
     """The other viewers' side of an attack (attackers' own pushes and actions left out)."""
     spans: dict[str, list[Target]] = {}

@@ -3,10 +3,13 @@ viewers are shown no more than one honest vote does."""
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import pytest
 
 from models.params import RoomParams
-from models.sim.attacks import ATTACKER, inject, outcome, replay_pushes
+from models.sim.attacks import ATTACKER, Target, inject, outcome, replay_pushes
 from models.sim.world import World
 
 
@@ -74,3 +77,56 @@ def test_a_clock_jump_arrives_ahead_of_its_ts() -> None:
     assert targets and jumps
     newest_honest = max(e["ts"] for e in attacked[: jumps[0]])
     assert attacked[jumps[0]]["ts"] >= newest_honest + 599_000 - 10_000
+
+
+def _accounts_by_target(attacked: list[dict[str, Any]], targets: list[Target],
+                        ) -> dict[Target, dict[str, list[dict[str, Any]]]]:
+    """Each target's accounts and their events (every account must fall in one target)."""
+    out: dict[Target, dict[str, list[dict[str, Any]]]] = {t: {} for t in targets}
+    for e in attacked:
+        if not e.get("user_id", "").startswith(ATTACKER):
+            continue
+        span = [t for t in targets if t.room_id == e["room_id"] and t.start <= e["ts"] < t.end]
+        assert len(span) == 1, e
+        out[span[0]].setdefault(e["user_id"], []).append(e)
+    users = [u for accounts in out.values() for u in accounts]
+    assert len(users) == len(set(users))  # fresh accounts: none acts in two showcases
+    return out
+
+
+@pytest.mark.parametrize("attack", ["poison", "demote"])
+def test_aimed_attacks_send_fresh_accounts_at_what_the_room_pushed(attack: str) -> None:
+    events = list(World(2, 2, 80, 6).events())
+    clean = replay_pushes(events, RoomParams())
+    attacked, targets = inject(events, attack, accounts=7, pushes=clean)
+    assert (attacked, targets) == inject(events, attack, accounts=7, pushes=clean)
+    assert len(attacked) > len(events) and len(targets) > 5
+    shows = {(e["room_id"], e["ts"] + 300): e for e in events if e["type"] == "showcase"}
+    for target, accounts in _accounts_by_target(attacked, targets).items():
+        show = shows[(target.room_id, target.start)]
+        on_show = [it["item_id"] for it in show["items"]]
+        pushed = Counter(item for room, user, ts, items in clean
+                         if room == target.room_id and target.start <= ts < target.end
+                         for item in items)
+        assert 1 <= len(accounts) <= 7
+        for mine in accounts.values():
+            kinds = [e["type"] for e in mine]
+            chosen = [e["item_id"] for e in mine if "item_id" in e]
+            assert kinds[0] == "enter" and len(set(chosen)) == len(chosen)
+            assert set(chosen) <= set(on_show)
+            if attack == "poison":  # a click, a cart of another item, a click of a third
+                assert kinds[1:] == ["item_click", "add_to_cart", "item_click"]
+                cold = sorted((i for i in on_show if i != show["spotlight"]),
+                              key=lambda i: pushed[i])
+                assert set(chosen) <= set(cold[:max(3, len(cold) // 2)])
+            else:  # every item on show but the most pushed one, which is the target
+                assert pushed[target.item_id] == max(pushed.values())
+                assert set(kinds[1:]) == {"item_click"} and len(chosen) <= len(on_show) - 1
+                assert target.item_id not in chosen
+        if attack == "demote":
+            assert any(len(m) == len(on_show) for m in accounts.values())  # enter + N-1
+
+
+def test_aimed_attacks_need_the_clean_pushes() -> None:
+    with pytest.raises(ValueError, match="poison aims at what the room pushes: pass the clean"):
+        inject([], "poison")
