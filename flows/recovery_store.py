@@ -3,8 +3,9 @@
 Bytewax opens the store's partitions (``part-N.sqlite3``) only once the dataflow runs, and
 a damaged or incomplete store then ends the run with a Rust panic or a traceback that names
 neither the directory nor what to do. The faults an operator meets (a partition overwritten
-or truncated, a directory that holds files but no partitions, say after a cleanup) are found
-here, each as one line (``ValueError``: exit 2) naming the directory, the file and the way on.
+or truncated or emptied, a directory that holds files but no partitions, say after a cleanup,
+a store missing one of its partitions) are found here, each as one line (``ValueError``: exit
+2) naming the directory, the file and the way on.
 So are rooms laid out by other settings (one stored room is read), and, in file mode, another
 input than the store began reading: the store counts lines read, and would skip as many of
 any file (the note ``INPUT_RECORD`` beside the partitions says which file, its first MiB's
@@ -54,15 +55,18 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
             f" ({PARTITIONS}): it is not a recovery store, or its partitions were removed;"
             " restore them, or name an empty or new directory to start afresh"
         )
+    indexes: dict[int, set[int]] = {}  # the store's partition count: the indexes found
     for part in parts:
-        why = _unreadable(part)
-        if why:
+        read = _partition(part)
+        if isinstance(read, str):
             raise ValueError(
                 f"--recovery-dir {str(path)!r}: {part.name} cannot be read as a recovery"
-                f" partition ({why}); restore the store from a copy, or name a new directory"
+                f" partition ({read}); restore the store from a copy, or name a new directory"
                 " to start afresh"
             )
-    blob = _one_room(parts)
+        indexes.setdefault(read[1], set()).add(read[0])
+    _check_complete(path, indexes)
+    blob = _one_room(path, parts)
     if blob is not None:
         from models.room import Room
 
@@ -72,17 +76,50 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
             raise ValueError(f"cannot resume from --recovery-dir {str(path)!r}: {err}") from None
 
 
-def _unreadable(part: Path) -> str:
-    """Why SQLite cannot read ``part`` ("" when it can), opened read-only: the check must
-    not create, lock or repair anything."""
+def _partition(part: Path) -> tuple[int, int] | str:
+    """The partition's index and its store's partition count, as the engine wrote them in it;
+    else why they cannot be read. Opened read-only: the check must not create, lock or repair
+    anything."""
     try:
         with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
             row = db.execute("PRAGMA quick_check").fetchone()
-    except sqlite3.Error as err:
+            if row is None or row[0] != "ok":
+                return f"integrity check: {row[0] if row else 'no answer'}"
+            rows = db.execute("SELECT part_index, part_count FROM parts").fetchall()
+    except sqlite3.Error as err:  # an empty file is a valid database without the tables
+        if "no such table" in str(err):
+            return f"{err}: the file is empty, or a SQLite file the engine did not write"
         return str(err)
-    if row is None or row[0] != "ok":
-        return f"integrity check: {row[0] if row else 'no answer'}"
-    return ""
+    if len(rows) != 1:
+        return f"{len(rows)} partition records, not 1"
+    index, count = rows[0]
+    return int(index), int(count)
+
+
+def _check_complete(path: Path, indexes: dict[int, set[int]]) -> None:
+    """Refuse partitions of stores of several sizes, or a store with some missing: the job
+    runs as one process, which must see them all (the engine would panic)."""
+    if len(indexes) > 1:
+        sizes = " and ".join(str(n) for n in sorted(indexes))
+        raise ValueError(
+            f"--recovery-dir {str(path)!r} holds partitions of stores of {sizes} partitions:"
+            " they were mixed; restore the store from a copy, or name a new directory to start"
+            " afresh"
+        )
+    [(count, found)] = indexes.items()
+    missing = sorted(set(range(count)) - found)
+    if missing:
+        shown = ", ".join(f"part-{n}.sqlite3" for n in missing[:3])
+        raise ValueError(
+            f"--recovery-dir {str(path)!r} holds {len(found)} of its store's {count} partitions;"
+            f" {shown}{', ...' if len(missing) > 3 else ''} missing: restore"
+            f" {'it' if len(missing) == 1 else 'them'} (the store must be whole), or name a new"
+            " directory to start afresh"
+        )
+
+
+class _NamesAClass(Exception):
+    """A stored state that is a pickle naming a class: the engine's restore may read it."""
 
 
 class _BytesOnly(pickle.Unpickler):
@@ -90,11 +127,13 @@ class _BytesOnly(pickle.Unpickler):
     naming a class (a pickled room of an old release) is left to the engine's own restore."""
 
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"{module}.{name}")
+        raise _NamesAClass(f"{module}.{name}")
 
 
-def _one_room(parts: list[Path]) -> bytes | None:
-    """The newest stored snapshot of one room, as the room wrote it (None: none readable)."""
+def _one_room(path: Path, parts: list[Path]) -> bytes | None:
+    """The newest stored snapshot of one room, as the room wrote it (None: none, or one the
+    engine's own restore must read). Bytes that are no pickle at all are refused: the engine
+    would panic on them."""
     for part in parts:
         with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
             try:
@@ -107,8 +146,14 @@ def _one_room(parts: list[Path]) -> bytes | None:
             continue
         try:
             blob = _BytesOnly(io.BytesIO(row[0])).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        except _NamesAClass:
             return None
+        except Exception as err:  # garbage in a cell SQLite's check does not read into
+            raise ValueError(
+                f"--recovery-dir {str(path)!r}: {part.name} holds a room's state that cannot be"
+                f" unpickled ({type(err).__name__}: {err}); restore the store from a copy, or"
+                " name a new directory to start afresh"
+            ) from None
         return blob if isinstance(blob, bytes) else None
     return None
 

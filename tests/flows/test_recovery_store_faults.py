@@ -7,6 +7,8 @@ Real ``roomrank`` subprocesses, as in ``test_operator_faults``.
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,11 +31,24 @@ def store(tmp_path: Path, events: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def _sql(part: Path, statement: str, *values: object) -> None:
+    with closing(sqlite3.connect(part)) as db:
+        db.execute(statement, values)
+        db.commit()
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "truncated", "emptied", "foreign"])
 def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, damage: str) -> None:
+    """Emptied (``: > part-0.sqlite3``) or another program's SQLite file is a valid database
+    to SQLite: the engine found no partition in it and panicked."""
     part = store / "rec" / "part-0.sqlite3"
     data = part.read_bytes()
-    part.write_bytes(b"garbage!" * 64 + data[512:] if damage == "overwritten" else data[:4096])
+    if damage == "foreign":
+        part.unlink()
+        _sql(part, "CREATE TABLE notes (line TEXT)")
+    else:
+        part.write_bytes({"overwritten": b"garbage!" * 64 + data[512:], "truncated": data[:4096],
+                          "emptied": b""}[damage])
     written = (store / "out.jsonl").read_bytes()
     again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
     assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
@@ -44,6 +59,43 @@ def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, dam
     ), line
     assert line.endswith("restore the store from a copy, or name a new directory to start afresh")
     assert (store / "out.jsonl").read_bytes() == written
+
+
+def test_garbage_in_a_room_state_sqlite_does_not_check_is_one_line(store: Path) -> None:
+    """``PRAGMA quick_check`` reads a database's structure, not what its cells hold: bytes
+    that are no pickle in a room's stored state made the engine panic."""
+    _sql(store / "rec" / "part-0.sqlite3",
+         "UPDATE snaps SET ser_change = ? WHERE step_id = 'roomrank.room'", b"garbage!")
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    [line] = error_lines(again)
+    assert line.startswith(
+        "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 holds a room's state that"
+        " cannot be unpickled (UnpicklingError: "
+    ), line
+
+
+def test_a_store_missing_one_of_its_partitions_is_one_line(store: Path) -> None:
+    """A store of two partitions of which one is here (say part-1.sqlite3 not copied back):
+    the engine panicked; so did partitions of two stores mixed."""
+    part = store / "rec" / "part-0.sqlite3"
+    _sql(part, "UPDATE parts SET part_count = 2")
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    assert error_lines(again) == [
+        "roomrank run: error: --recovery-dir 'rec' holds 1 of its store's 2 partitions;"
+        " part-1.sqlite3 missing: restore it (the store must be whole), or name a new"
+        " directory to start afresh"
+    ]
+    (store / "rec" / "part-1.sqlite3").write_bytes(part.read_bytes())
+    _sql(part, "UPDATE parts SET part_count = 1")
+    mixed = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert mixed.returncode == 2 and quiet(mixed.stderr), mixed.stderr[-2000:]
+    assert error_lines(mixed) == [
+        "roomrank run: error: --recovery-dir 'rec' holds partitions of stores of 1 and 2"
+        " partitions: they were mixed; restore the store from a copy, or name a new directory"
+        " to start afresh"
+    ]
 
 
 def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
