@@ -1,5 +1,5 @@
-"""A damaged or incomplete recovery store, and a closed standard output: one line, exit 2,
-before anything is touched (they were a Rust panic or a traceback).
+"""A damaged or incomplete recovery store, and a closed standard output or input: one line,
+exit 2, before anything is touched (they were a Rust panic or a traceback).
 
 Real ``roomrank`` subprocesses, as in ``test_operator_faults``.
 """
@@ -132,6 +132,22 @@ def test_output_to_a_closed_standard_output_is_one_line(tmp_path: Path, events: 
 
 def _close_stdout() -> None:
     os.close(1)
+
+
+def _close_stdin() -> None:
+    os.close(0)
+
+
+def test_input_from_a_closed_standard_input_is_one_line(tmp_path: Path) -> None:
+    """``roomrank run --input - ... <&-`` was a Rust panic (stdin is None in Python)."""
+    done = roomrank("run", "--input", "-", "--output", "out.jsonl", "--dead-letters", "dl.jsonl",
+                    cwd=tmp_path, stdin=None, preexec_fn=_close_stdin)
+    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
+    assert error_lines(done) == [
+        "roomrank run: error: --input - reads standard input, which is closed; name a file, or"
+        " run the job with its standard input open (a pipe or a file)"
+    ]
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.parametrize(("flag", "value", "said"), [
