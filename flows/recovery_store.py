@@ -32,6 +32,9 @@ from models.params import RoomParams
 log = logging.getLogger("roomrank")
 INPUT_RECORD = "roomrank-input.json"
 """File mode's note, in the recovery directory, of the input its store was written reading."""
+_DRAFT = f".{INPUT_RECORD}.new"  # the note being written, until it replaces the last one
+NOTES = frozenset({INPUT_RECORD, _DRAFT})
+"""The files the job keeps beside a store's partitions: no state."""
 HEAD_BYTES = 1 << 20
 """How much of the input's start the note's digest covers: a resume skips the lines the
 store says were read, so another file would lose its first lines without a word. A file that
@@ -160,7 +163,7 @@ def _one_room(path: Path, parts: list[Path]) -> bytes | None:
 
 def holds_state(path: Path) -> bool:
     """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
-    return path.is_dir() and any(p.name != INPUT_RECORD for p in path.iterdir())
+    return path.is_dir() and any(p.name not in NOTES for p in path.iterdir())
 
 
 def check_recovery_dir(settings: Settings) -> None:
@@ -173,7 +176,7 @@ def check_recovery_dir(settings: Settings) -> None:
             " directory (it is created when missing)"
         )
     if settings.recovery_dir and path.is_dir():
-        check_store(path, frozenset({INPUT_RECORD}), settings.room)
+        check_store(path, NOTES, settings.room)
 
 
 def resuming(settings: Settings) -> bool:
@@ -196,17 +199,21 @@ def _input_note(input_path: str) -> dict[str, Any]:
 
 
 def note_input(settings: Settings, input_path: str) -> None:
-    """Record, in a store about to be created, which input it is written reading."""
+    """Record, in a store about to be created or resumed, which input it is written reading
+    (replaced whole: a note cut by a crash would leave the next resume unchecked)."""
     if not settings.recovery_dir:
         return
     path = Path(settings.recovery_dir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / INPUT_RECORD).write_text(json.dumps(_input_note(input_path)) + "\n")
+    draft = path / _DRAFT
+    draft.write_text(json.dumps(_input_note(input_path)) + "\n")
+    os.replace(draft, path / INPUT_RECORD)
 
 
 def check_resumed_input(settings: Settings, input_path: str) -> None:
-    """Refuse to resume a store with another input than the one it was written reading: the
-    store holds how many lines were read, and would skip as many of any file."""
+    """Refuse to resume a store with another input than the one it was written reading, or
+    with that file now shorter than when a run last began reading it: the store holds how many
+    lines were read, and would skip as many of any file."""
     try:
         noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
         written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
@@ -227,15 +234,16 @@ def check_resumed_input(settings: Settings, input_path: str) -> None:
     with open(input_path, "rb") as fh:
         head = fh.read(int(size))
     here = os.path.abspath(input_path)
-    if hashlib.sha256(head).hexdigest() != digest:
+    now, then = os.path.getsize(input_path), noted.get("size")
+    shorter = isinstance(then, int) and now < then  # cut, or rewritten past the digest's reach
+    if hashlib.sha256(head).hexdigest() != digest and not (shorter and here == written):
         which = "which now starts differently" if here == written else "another file"
         raise ValueError(
             f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
             f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
             " --input, or a new --recovery-dir to start afresh"
         )
-    now, then = os.path.getsize(input_path), noted.get("size")
-    if isinstance(then, int) and now < then:  # rewritten past the digest's reach, or cut
+    if shorter:
         raise ValueError(
             f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r} of"
             f" {then} bytes; {here!r} now has {now}: it was cut or rewritten, and resuming"

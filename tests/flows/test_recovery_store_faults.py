@@ -112,8 +112,10 @@ def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
 
 def test_a_store_with_only_the_input_note_starts_afresh(store: Path) -> None:
     """The note of the input is written before the engine makes its partition: a run stopped
-    between the two left a store with nothing to resume, which is not a fault."""
+    between the two left a store with nothing to resume, which is not a fault (nor is the
+    draft of a note a crash left)."""
     (store / "rec" / "part-0.sqlite3").unlink()
+    (store / "rec" / ".roomrank-input.json.new").write_text('{"input": "/cut')
     again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
     assert again.returncode == 0 and quiet(again.stderr), again.stderr[-2000:]
     assert (store / "rec" / "part-0.sqlite3").is_file()
@@ -190,3 +192,26 @@ def test_a_resume_of_an_input_cut_after_its_first_mib_is_refused(tmp_path: Path)
     (tmp_path / "in.jsonl").write_bytes(data + lines[-1] + b"\n")  # grown: resumes
     grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
     assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
+
+
+def test_a_log_that_grew_then_was_cut_below_what_a_resume_read_is_refused(
+    tmp_path: Path, events: Path
+) -> None:
+    """The note's size is the input's when a run last began reading it, not when the store
+    was made: a log that grew, was resumed, and was then rewritten shorter than that second
+    run read (yet longer than the first) lost lines the store had counted."""
+    lines = events.read_bytes().splitlines(keepends=True)
+    half, three_quarters = len(lines) // 2, 3 * len(lines) // 4
+    log = tmp_path / "in.jsonl"
+    log.write_bytes(b"".join(lines[:half]))
+    first = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    log.write_bytes(b"".join(lines))  # grown: resumes
+    grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
+    log.write_bytes(b"".join(lines[:three_quarters]))
+    cut = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert cut.returncode == 2 and quiet(cut.stderr), cut.stderr[-2000:]
+    [line] = error_lines(cut)
+    assert f"of {len(b''.join(lines))} bytes; " in line, line
+    assert f"now has {len(b''.join(lines[:three_quarters]))}: it was cut" in line, line
