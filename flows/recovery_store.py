@@ -85,9 +85,9 @@ def _partition(part: Path) -> tuple[int, int] | str:
     anything."""
     try:
         with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                return f"integrity check: {row[0] if row else 'no answer'}"
+            rows = db.execute("PRAGMA quick_check").fetchall()
+            if [tuple(r) for r in rows] != [("ok",)]:
+                return f"integrity check: {_one_line(rows)}"
             rows = db.execute("SELECT part_index, part_count FROM parts").fetchall()
     except sqlite3.Error as err:  # an empty file is a valid database without the tables
         if "no such table" in str(err):
@@ -97,6 +97,18 @@ def _partition(part: Path) -> tuple[int, int] | str:
         return f"{len(rows)} partition records, not 1"
     index, count = rows[0]
     return int(index), int(count)
+
+
+def _one_line(rows: list[Any]) -> str:
+    r"""SQLite's report of a damaged file (rows of lines, each page named) as the start of one
+    line: the error is one line, and its first finding says enough.
+
+    >>> _one_line([("*** in database main ***\nPage 5: btreeInitPage() returns error code 11",)])
+    'Page 5: btreeInitPage() returns error code 11'
+    """
+    said = " ".join(" ".join(str(r[0]).split()) for r in rows) or "no answer"
+    said = said.removeprefix("*** in database main *** ")
+    return said if len(said) <= 120 else said[:117] + "..."
 
 
 def _check_complete(path: Path, indexes: dict[int, set[int]]) -> None:

@@ -37,10 +37,11 @@ def _sql(part: Path, statement: str, *values: object) -> None:
         db.commit()
 
 
-@pytest.mark.parametrize("damage", ["overwritten", "truncated", "emptied", "foreign"])
+@pytest.mark.parametrize("damage", ["overwritten", "garbled", "truncated", "emptied", "foreign"])
 def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, damage: str) -> None:
     """Emptied (``: > part-0.sqlite3``) or another program's SQLite file is a valid database
-    to SQLite: the engine found no partition in it and panicked."""
+    to SQLite: the engine found no partition in it and panicked. Garbled pages past the header
+    are found by SQLite's check, whose report spans lines: the error is still one."""
     part = store / "rec" / "part-0.sqlite3"
     data = part.read_bytes()
     if damage == "foreign":
@@ -48,6 +49,8 @@ def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, dam
         _sql(part, "CREATE TABLE notes (line TEXT)")
     else:
         part.write_bytes({"overwritten": b"garbage!" * 64 + data[512:], "truncated": data[:4096],
+                          # page 5, a table's root the engine made first (pages of 4 KiB)
+                          "garbled": data[: 4 * 4096] + b"garbage!" * 512 + data[5 * 4096 :],
                           "emptied": b""}[damage])
     written = (store / "out.jsonl").read_bytes()
     again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
@@ -57,6 +60,7 @@ def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, dam
         "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 cannot be read as a recovery"
         " partition ("
     ), line
+    assert ("integrity check: " in line) == (damage == "garbled"), line
     assert line.endswith("restore the store from a copy, or name a new directory to start afresh")
     assert (store / "out.jsonl").read_bytes() == written
 
