@@ -203,6 +203,8 @@ def run_files(
     resume = resuming(settings)
     if resume:
         check_resumed_input(settings, input_path)
+        if input_path != "-":  # a log grown since: a later resume must find all of it still
+            note_input(settings, input_path)
         log.info(
             "resuming from %s: appending to the outputs (what was written since the last"
             " snapshot is written again, identical: de-duplicate pushes on rec_id)",

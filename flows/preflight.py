@@ -58,6 +58,11 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
     ``outputs`` maps a flag to its path. Creates missing parent folders and missing output
     files (empty), truncates nothing.
     """
+    if input_path == "-" and not _open(0):
+        raise ValueError(
+            "--input - reads standard input, which is closed; name a file, or run the job with"
+            " its standard input open (a pipe or a file)"
+        )
     for flag, path in outputs.items():
         if path == "-" and not _open(1):
             raise ValueError(

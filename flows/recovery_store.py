@@ -3,8 +3,9 @@
 Bytewax opens the store's partitions (``part-N.sqlite3``) only once the dataflow runs, and
 a damaged or incomplete store then ends the run with a Rust panic or a traceback that names
 neither the directory nor what to do. The faults an operator meets (a partition overwritten
-or truncated, a directory that holds files but no partitions, say after a cleanup) are found
-here, each as one line (``ValueError``: exit 2) naming the directory, the file and the way on.
+or truncated or emptied, a directory that holds files but no partitions, say after a cleanup,
+a store missing one of its partitions) are found here, each as one line (``ValueError``: exit
+2) naming the directory, the file and the way on.
 So are rooms laid out by other settings (one stored room is read), and, in file mode, another
 input than the store began reading: the store counts lines read, and would skip as many of
 any file (the note ``INPUT_RECORD`` beside the partitions says which file, its first MiB's
@@ -31,6 +32,9 @@ from models.params import RoomParams
 log = logging.getLogger("roomrank")
 INPUT_RECORD = "roomrank-input.json"
 """File mode's note, in the recovery directory, of the input its store was written reading."""
+_DRAFT = f".{INPUT_RECORD}.new"  # the note being written, until it replaces the last one
+NOTES = frozenset({INPUT_RECORD, _DRAFT})
+"""The files the job keeps beside a store's partitions: no state."""
 HEAD_BYTES = 1 << 20
 """How much of the input's start the note's digest covers: a resume skips the lines the
 store says were read, so another file would lose its first lines without a word. A file that
@@ -54,15 +58,18 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
             f" ({PARTITIONS}): it is not a recovery store, or its partitions were removed;"
             " restore them, or name an empty or new directory to start afresh"
         )
+    indexes: dict[int, set[int]] = {}  # the store's partition count: the indexes found
     for part in parts:
-        why = _unreadable(part)
-        if why:
+        read = _partition(part)
+        if isinstance(read, str):
             raise ValueError(
                 f"--recovery-dir {str(path)!r}: {part.name} cannot be read as a recovery"
-                f" partition ({why}); restore the store from a copy, or name a new directory"
+                f" partition ({read}); restore the store from a copy, or name a new directory"
                 " to start afresh"
             )
-    blob = _one_room(parts)
+        indexes.setdefault(read[1], set()).add(read[0])
+    _check_complete(path, indexes)
+    blob = _one_room(path, parts)
     if blob is not None:
         from models.room import Room
 
@@ -72,17 +79,62 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
             raise ValueError(f"cannot resume from --recovery-dir {str(path)!r}: {err}") from None
 
 
-def _unreadable(part: Path) -> str:
-    """Why SQLite cannot read ``part`` ("" when it can), opened read-only: the check must
-    not create, lock or repair anything."""
+def _partition(part: Path) -> tuple[int, int] | str:
+    """The partition's index and its store's partition count, as the engine wrote them in it;
+    else why they cannot be read. Opened read-only: the check must not create, lock or repair
+    anything."""
     try:
         with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
-            row = db.execute("PRAGMA quick_check").fetchone()
-    except sqlite3.Error as err:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+            if [tuple(r) for r in rows] != [("ok",)]:
+                return f"integrity check: {_one_line(rows)}"
+            rows = db.execute("SELECT part_index, part_count FROM parts").fetchall()
+    except sqlite3.Error as err:  # an empty file is a valid database without the tables
+        if "no such table" in str(err):
+            return f"{err}: the file is empty, or a SQLite file the engine did not write"
         return str(err)
-    if row is None or row[0] != "ok":
-        return f"integrity check: {row[0] if row else 'no answer'}"
-    return ""
+    if len(rows) != 1:
+        return f"{len(rows)} partition records, not 1"
+    index, count = rows[0]
+    return int(index), int(count)
+
+
+def _one_line(rows: list[Any]) -> str:
+    r"""SQLite's report of a damaged file (rows of lines, each page named) as the start of one
+    line: the error is one line, and its first finding says enough.
+
+    >>> _one_line([("*** in database main ***\nPage 5: btreeInitPage() returns error code 11",)])
+    'Page 5: btreeInitPage() returns error code 11'
+    """
+    said = " ".join(" ".join(str(r[0]).split()) for r in rows) or "no answer"
+    said = said.removeprefix("*** in database main *** ")
+    return said if len(said) <= 120 else said[:117] + "..."
+
+
+def _check_complete(path: Path, indexes: dict[int, set[int]]) -> None:
+    """Refuse partitions of stores of several sizes, or a store with some missing: the job
+    runs as one process, which must see them all (the engine would panic)."""
+    if len(indexes) > 1:
+        sizes = " and ".join(str(n) for n in sorted(indexes))
+        raise ValueError(
+            f"--recovery-dir {str(path)!r} holds partitions of stores of {sizes} partitions:"
+            " they were mixed; restore the store from a copy, or name a new directory to start"
+            " afresh"
+        )
+    [(count, found)] = indexes.items()
+    missing = sorted(set(range(count)) - found)
+    if missing:
+        shown = ", ".join(f"part-{n}.sqlite3" for n in missing[:3])
+        raise ValueError(
+            f"--recovery-dir {str(path)!r} holds {len(found)} of its store's {count} partitions;"
+            f" {shown}{', ...' if len(missing) > 3 else ''} missing: restore"
+            f" {'it' if len(missing) == 1 else 'them'} (the store must be whole), or name a new"
+            " directory to start afresh"
+        )
+
+
+class _NamesAClass(Exception):
+    """A stored state that is a pickle naming a class: the engine's restore may read it."""
 
 
 class _BytesOnly(pickle.Unpickler):
@@ -90,11 +142,13 @@ class _BytesOnly(pickle.Unpickler):
     naming a class (a pickled room of an old release) is left to the engine's own restore."""
 
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"{module}.{name}")
+        raise _NamesAClass(f"{module}.{name}")
 
 
-def _one_room(parts: list[Path]) -> bytes | None:
-    """The newest stored snapshot of one room, as the room wrote it (None: none readable)."""
+def _one_room(path: Path, parts: list[Path]) -> bytes | None:
+    """The newest stored snapshot of one room, as the room wrote it (None: none, or one the
+    engine's own restore must read). Bytes that are no pickle at all are refused: the engine
+    would panic on them."""
     for part in parts:
         with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
             try:
@@ -107,15 +161,21 @@ def _one_room(parts: list[Path]) -> bytes | None:
             continue
         try:
             blob = _BytesOnly(io.BytesIO(row[0])).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        except _NamesAClass:
             return None
+        except Exception as err:  # garbage in a cell SQLite's check does not read into
+            raise ValueError(
+                f"--recovery-dir {str(path)!r}: {part.name} holds a room's state that cannot be"
+                f" unpickled ({type(err).__name__}: {err}); restore the store from a copy, or"
+                " name a new directory to start afresh"
+            ) from None
         return blob if isinstance(blob, bytes) else None
     return None
 
 
 def holds_state(path: Path) -> bool:
     """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
-    return path.is_dir() and any(p.name != INPUT_RECORD for p in path.iterdir())
+    return path.is_dir() and any(p.name not in NOTES for p in path.iterdir())
 
 
 def check_recovery_dir(settings: Settings) -> None:
@@ -128,7 +188,7 @@ def check_recovery_dir(settings: Settings) -> None:
             " directory (it is created when missing)"
         )
     if settings.recovery_dir and path.is_dir():
-        check_store(path, frozenset({INPUT_RECORD}), settings.room)
+        check_store(path, NOTES, settings.room)
 
 
 def resuming(settings: Settings) -> bool:
@@ -151,17 +211,21 @@ def _input_note(input_path: str) -> dict[str, Any]:
 
 
 def note_input(settings: Settings, input_path: str) -> None:
-    """Record, in a store about to be created, which input it is written reading."""
+    """Record, in a store about to be created or resumed, which input it is written reading
+    (replaced whole: a note cut by a crash would leave the next resume unchecked)."""
     if not settings.recovery_dir:
         return
     path = Path(settings.recovery_dir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / INPUT_RECORD).write_text(json.dumps(_input_note(input_path)) + "\n")
+    draft = path / _DRAFT
+    draft.write_text(json.dumps(_input_note(input_path)) + "\n")
+    os.replace(draft, path / INPUT_RECORD)
 
 
 def check_resumed_input(settings: Settings, input_path: str) -> None:
-    """Refuse to resume a store with another input than the one it was written reading: the
-    store holds how many lines were read, and would skip as many of any file."""
+    """Refuse to resume a store with another input than the one it was written reading, or
+    with that file now shorter than when a run last began reading it: the store holds how many
+    lines were read, and would skip as many of any file."""
     try:
         noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
         written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
@@ -182,15 +246,16 @@ def check_resumed_input(settings: Settings, input_path: str) -> None:
     with open(input_path, "rb") as fh:
         head = fh.read(int(size))
     here = os.path.abspath(input_path)
-    if hashlib.sha256(head).hexdigest() != digest:
+    now, then = os.path.getsize(input_path), noted.get("size")
+    shorter = isinstance(then, int) and now < then  # cut, or rewritten past the digest's reach
+    if hashlib.sha256(head).hexdigest() != digest and not (shorter and here == written):
         which = "which now starts differently" if here == written else "another file"
         raise ValueError(
             f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
             f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
             " --input, or a new --recovery-dir to start afresh"
         )
-    now, then = os.path.getsize(input_path), noted.get("size")
-    if isinstance(then, int) and now < then:  # rewritten past the digest's reach, or cut
+    if shorter:
         raise ValueError(
             f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r} of"
             f" {then} bytes; {here!r} now has {now}: it was cut or rewritten, and resuming"

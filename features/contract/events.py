@@ -30,6 +30,30 @@ class Origin:
     offset: int
 
 
+class CutMessage(bytes):
+    """The first bytes of a message too long to hold whole (a file line past
+    ``--max-message-bytes``), with the size of all of it.
+
+    A reader bounds what it holds of a line, yet the producer fixing it needs the line's size,
+    not the reader's cut-off: the dead letter says both (``validation``).
+
+    >>> import pickle
+    >>> cut = CutMessage(b'{"event_id":', 10_000_000)
+    >>> len(cut), cut.size, cut == b'{"event_id":', pickle.loads(pickle.dumps(cut)).size
+    (12, 10000000, True, 10000000)
+    """
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> CutMessage:
+        cut = super().__new__(cls, head)
+        cut.size = size
+        return cut
+
+    def __reduce__(self) -> tuple[type[CutMessage], tuple[bytes, int]]:
+        return CutMessage, (bytes(self), self.size)  # bytes' own would drop the size
+
+
 @dataclass(frozen=True, slots=True)
 class ShowcaseItem:
     item_id: str

@@ -22,6 +22,7 @@ from features.contract.duplicates import duplicate_key
 from features.contract.events import (
     EVENT_TYPES,
     AttrValue,
+    CutMessage,
     DeadLetter,
     Event,
     Origin,
@@ -41,6 +42,10 @@ _TS: Final = COMMON_FIELDS[2]
 assert _TS.name == "ts"
 DEFAULT_MAX_BYTES: Final = 256 * 1024
 _TYPE_LIST: Final = ", ".join(sorted(EVENT_TYPES))
+_UNITS: Final = {
+    "ts": " (epoch milliseconds, UTC, up to 9999-12-31)",
+    "watch_ms": " (milliseconds, up to a day)",
+}
 
 
 class _Invalid(Exception):
@@ -83,12 +88,18 @@ def _str(obj: dict[str, Any], name: str, where: str) -> str:
 
 def _int(obj: dict[str, Any], name: str, minimum: float, maximum: float, where: str = "") -> int:
     value = obj[name]
+    if isinstance(value, float) and not minimum <= value <= maximum:
+        # 1e30, or 20 digits (orjson reads an integer past 64 bits as a float): its size is
+        # what is wrong, whatever way it was written
+        raise _Invalid(
+            "invalid",
+            f"field '{where}{name}' is out of range, got {_preview(value)}: the contract"
+            f" wants an integer from {minimum} to {maximum}{_UNITS.get(name, '')}",
+        )
     if isinstance(value, bool) or not isinstance(value, int):
         how = ""
-        if isinstance(value, float):  # 1000.0 or 1e30: a JSON number with a point or exponent
-            how = " (digits only, without a decimal point or exponent"
-            inside = minimum <= value <= maximum
-            how += ")" if inside else f"; from {minimum:.0f} to {maximum:.0f})"
+        if isinstance(value, float):  # 1000.0 or 1e3: a JSON number with a point or exponent
+            how = " (digits only, without a decimal point or exponent)"
         raise _Invalid(
             "invalid", f"field '{where}{name}' must be an integer{how}, got {_preview(value)}"
         )
@@ -311,12 +322,13 @@ def _too_deep(obj: dict[str, Any]) -> str | None:
 
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
-        # The file reader keeps a long line only to max_bytes + 2 bytes: its true size is unknown
-        size = f"{'' if len(raw) > max_bytes + 2 else 'at least '}{len(raw)} bytes"
+        size, kept = len(raw), ""
+        if isinstance(raw, CutMessage):  # a line the file reader cut: its own size, not the cut's
+            size, kept = max(raw.size, size), f"; raw holds its first {len(raw)} bytes"
         raise _Invalid(
             "too_large",
-            f"message is {size}; the job accepts at most {max_bytes} bytes"
-            f" (--max-message-bytes){_framing(raw)}",
+            f"message is {size} bytes; the job accepts at most {max_bytes} bytes"
+            f" (--max-message-bytes){kept}{_framing(raw)}",
         )
     if parsed is not NOT_PARSED:
         obj = parsed

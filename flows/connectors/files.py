@@ -5,7 +5,8 @@ coordinates: topic = the file's name, partition 0, offset = 1-based line number.
 only JSON whitespace (space, tab, CR) are skipped; any other line is a message (a line of form
 feeds is a dead letter, not silence). A UTF-8 byte order mark at the start of the input is
 dropped (editors write one; it is not part of the first event). It resumes from its line
-offset under Bytewax recovery.
+offset under Bytewax recovery. A line longer than ``--max-message-bytes`` is not held whole:
+its start goes on as a ``CutMessage`` that knows the line's size, for the dead letter.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import IO, BinaryIO
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from features.contract.events import Origin
+from features.contract.events import CutMessage, Origin
 from features.contract.validation import DEFAULT_MAX_BYTES
 from flows.lifecycle import STOP, output_failed
 
@@ -49,15 +50,19 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         self._stream = stream
         self._topic = topic
         self._batch_size = batch_size
-        # A line longer than this is kept only up to it (then skipped to its newline): the
-        # decoder still sees more than --max-message-bytes and makes one too_large dead letter,
-        # and the reader never holds more than this plus one chunk.
-        self._keep = max_bytes + 2  # the body, one byte over, and a "\r"
+        # A line longer than this is kept only up to it, then skipped to its newline and
+        # counted: the decoder sees a CutMessage past --max-message-bytes and makes one
+        # too_large dead letter that says the line's own size, and the reader never holds more
+        # than this plus one chunk.
+        self._max = max_bytes
+        self._keep = max_bytes + 2 + len(_BOM)  # a BOM, the body, one byte over, and a "\r"
         self._line = 0
         self._fd = stream.fileno()
         self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._partial = bytearray()
         self._skipping = False  # inside a pipe line past ``_keep``: drop up to its newline
+        self._size = 0  # bytes of the pipe line being read so far
+        self._crs = 0  # how many carriage returns end them
         self._idle = False
         for _ in range(resume or 0):
             if not self._read_line():
@@ -65,14 +70,19 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
             self._line += 1
 
     def _read_line(self) -> bytes:
-        """The next line of a regular file (b"" at its end), cut to ``_keep`` bytes."""
+        """The next line of a regular file (b"" at its end); one longer than ``_keep`` bytes
+        as a ``CutMessage`` of its first ``_keep``, sized without its line ending."""
         line = self._stream.readline(self._keep)
         if len(line) < self._keep or line.endswith(b"\n"):
             return line
-        while True:  # too long: skip the rest of it, a chunk at a time
+        size, crs = len(line), _trailing_crs(line, 0)
+        while True:  # too long: skip the rest of it, a chunk at a time, counting
             rest = self._stream.readline(_CHUNK)
-            if not rest or rest.endswith(b"\n"):
-                return line
+            ended = rest.endswith(b"\n")
+            piece = rest[:-1] if ended else rest
+            size, crs = size + len(piece), _trailing_crs(piece, crs)
+            if ended or not rest:
+                return CutMessage(line, size - crs)
 
     def _lines(self) -> list[bytes] | None:
         """Lines available now (``[]``: none yet); None at the end of the input."""
@@ -89,27 +99,48 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
             return []
         chunk = os.read(self._fd, _CHUNK)
         if not chunk:
-            rest = bytes(self._partial)
-            self._partial.clear()
-            self._skipping = False
+            rest = self._end_line()
             return [rest] if rest else None
         *complete, last = chunk.split(b"\n")
         lines = []
         for piece in complete:
             self._take(piece)
-            lines.append(bytes(self._partial))
-            self._partial.clear()
-            self._skipping = False
+            lines.append(self._end_line())
         self._take(last)
         return lines
 
     def _take(self, piece: bytes) -> None:
-        """Append part of a pipe line, keeping at most ``_keep`` bytes of it."""
+        """Append part of a pipe line, keeping at most ``_keep`` bytes of it, counting all."""
+        self._size += len(piece)
+        self._crs = _trailing_crs(piece, self._crs)
         if self._skipping:
             return
         room = self._keep - len(self._partial)
         self._partial += piece[:room]
         self._skipping = len(piece) > room
+
+    def _end_line(self) -> bytes:
+        """The pipe line taken so far (a ``CutMessage`` if it outgrew ``_keep``); starts the
+        next."""
+        line = bytes(self._partial)
+        if self._skipping:
+            line = CutMessage(line, self._size - self._crs)
+        self._partial.clear()
+        self._skipping = False
+        self._size = self._crs = 0
+        return line
+
+    def _body(self, line: bytes) -> bytes:
+        """A line without its ending, and without the input's BOM on line 1. A cut line keeps
+        one byte past the limit, and its size, unless it fits after all (its bytes past
+        ``_keep`` were the carriage returns that end it)."""
+        if not isinstance(line, CutMessage):
+            body = line.rstrip(b"\r\n")
+            return body[len(_BOM) :] if self._line == 1 and body.startswith(_BOM) else body
+        head, size = bytes(line), line.size
+        if self._line == 1 and head.startswith(_BOM):
+            head, size = head[len(_BOM) :], size - len(_BOM)
+        return head[:size] if size <= self._max else CutMessage(head[: self._max + 1], size)
 
     def next_batch(self) -> list[RawRecord]:
         if STOP.is_set():
@@ -121,10 +152,9 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         batch: list[RawRecord] = []
         for line in lines:
             self._line += 1
-            body = line.rstrip(b"\r\n")
-            if self._line == 1 and body.startswith(_BOM):
-                body = body[len(_BOM) :]
-            if body.strip(_JSON_SPACE):
+            body = self._body(line)
+            # a cut line is never blank: what was skipped of it was not looked at
+            if isinstance(body, CutMessage) or body.strip(_JSON_SPACE):
                 batch.append((Origin(self._topic, 0, self._line), body, now))
         self._idle = not lines
         return batch
@@ -138,6 +168,17 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
     def close(self) -> None:
         if self._stream is not sys.stdin.buffer:
             self._stream.close()
+
+
+def _trailing_crs(piece: bytes, before: int) -> int:
+    r"""How many carriage returns end a line whose latest part is ``piece`` (``before``: how
+    many ended the parts before it).
+
+    >>> _trailing_crs(b"ab\r", 0), _trailing_crs(b"\r\r", 1), _trailing_crs(b"", 2)
+    (1, 3, 2)
+    """
+    kept = len(piece.rstrip(b"\r"))
+    return before + len(piece) if kept == 0 else len(piece) - kept
 
 
 class JsonlSource(FixedPartitionedSource[RawRecord, int]):

@@ -131,7 +131,7 @@ def _pipe_partition(data: bytes, max_bytes: int) -> list[bytes]:
     try:
         while True:
             bodies.extend(body for _, body, _ in part.next_batch())
-            assert len(part._partial) <= max_bytes + 2  # bounded by construction
+            assert len(part._partial) <= max_bytes + 5  # bounded by construction
     except StopIteration:
         pass
     writer.join()
@@ -139,31 +139,60 @@ def _pipe_partition(data: bytes, max_bytes: int) -> list[bytes]:
     return bodies
 
 
+def _bodies(tmp_path: Path, mode: str, data: bytes, limit: int) -> list[bytes]:
+    """What a file partition, or a pipe partition, yields for ``data``."""
+    from flows.connectors.files import JsonlSource
+
+    if mode == "pipe":
+        return _pipe_partition(data, limit)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    part = JsonlSource(str(path), 10, limit).build_part("s", str(path), None)
+    return [body for _, body, _ in part.next_batch()]
+
+
 @pytest.mark.parametrize("mode", ["file", "pipe"])
 def test_a_huge_line_is_cut_skipped_and_one_dead_letter(tmp_path: Path, mode: str) -> None:
-    """A line of 3 MB over a 1 KB limit: the reader keeps at most limit + 2 bytes of it
-    (the file reader reads it in bounded readline calls), skips to its newline, and the
-    decoder makes one too_large dead letter; the next line is read normally."""
+    """A line of 3 MB over a 1 KB limit: the reader keeps at most limit + 5 bytes of it
+    (the file reader reads it in bounded readline calls), skips to its newline counting its
+    bytes, and the decoder makes one too_large dead letter with the line's own size; the next
+    line is read normally."""
     from features.contract.decoding import decode_event
     from features.contract.events import DeadLetter, Event, Origin
-    from flows.connectors.files import JsonlSource
 
     limit = 1_024
     enter = b'{"event_id":"e1","type":"enter","ts":1,"room_id":"r","user_id":"u"}'
     data = enter + b"\n" + b"x" * 3_000_000 + b"\n" + enter.replace(b"e1", b"e2") + b"\n"
-    if mode == "file":
-        path = tmp_path / "in.jsonl"
-        path.write_bytes(data)
-        part = JsonlSource(str(path), 10, limit).build_part("s", str(path), None)
-        bodies = [body for _, body, _ in part.next_batch()]
-    else:
-        bodies = _pipe_partition(data, limit)
-    assert len(bodies) == 3 and len(bodies[1]) <= limit + 2
+    bodies = _bodies(tmp_path, mode, data, limit)
+    assert len(bodies) == 3 and len(bodies[1]) == limit + 1
     results = [decode_event(b, Origin("f", 0, n), limit) for n, b in enumerate(bodies, 1)]
     assert [type(r) for r in results] == [Event, DeadLetter, Event]
     assert isinstance(results[1], DeadLetter) and results[1].reason == "too_large"
-    # it was cut, so the letter does not pretend to know its size
-    assert "message is at least 1026 bytes" in results[1].error, results[1].error
+    # the line's size, not where the reader stopped keeping it
+    assert results[1].error == (
+        "message is 3000000 bytes; the job accepts at most 1024 bytes (--max-message-bytes);"
+        " raw holds its first 1025 bytes"
+    )
+
+
+@pytest.mark.parametrize("mode", ["file", "pipe"])
+@pytest.mark.parametrize(("line", "body", "size"), [
+    (b"x" * 3_000_000 + b"\r\n", b"x" * 1_025, 3_000_000),  # a CRLF file: the ending is no byte
+    (b"x" * 5_000, b"x" * 1_025, 5_000),  # the last line, without a newline
+    (b" " * 3_000 + b"{}\n", b" " * 1_025, 3_002),  # blank as far as kept: not skipped unseen
+    (b"\xef\xbb\xbf" + b"x" * 1_030 + b"\n", b"x" * 1_025, 1_030),  # the input's BOM is no byte
+    (b"\xef\xbb\xbf" + b"x" * 1_024 + b"\r\r\r\n", b"x" * 1_024, None),  # fits after all: whole
+])
+def test_a_long_first_line_is_sized_as_its_body(
+    tmp_path: Path, mode: str, line: bytes, body: bytes, size: int | None
+) -> None:
+    """What the reader keeps of a line past the limit, and the size it gives it: the body's,
+    as a line within the limit is measured (no BOM, no line ending), however the line is read."""
+    from features.contract.events import CutMessage
+
+    [got] = _bodies(tmp_path, mode, line, 1_024)
+    assert got == body
+    assert (got.size if isinstance(got, CutMessage) else None) == size
 
 
 @pytest.mark.parametrize(

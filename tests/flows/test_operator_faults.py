@@ -263,9 +263,13 @@ def test_a_resume_with_another_input_is_refused_naming_both_and_nothing_is_touch
     ]
     assert (tmp_path / "out.jsonl").read_bytes() == written
     # the same name, but the file was replaced: its start is what counts
-    first.write_bytes(other.read_bytes())
+    first.write_bytes(b"".join(reversed(lines[: len(lines) // 2])))
     replaced = roomrank("run", "--input", "first.jsonl", *flags, cwd=tmp_path)
     assert replaced.returncode == 2 and b"which now starts differently" in replaced.stderr
+    # replaced by a shorter file: cut or rewritten, the note cannot tell which
+    first.write_bytes(other.read_bytes()[:1000])
+    shorter = roomrank("run", "--input", "first.jsonl", *flags, cwd=tmp_path)
+    assert shorter.returncode == 2 and b"now has 1000: it was cut or rewritten" in shorter.stderr
 
 
 def test_a_store_without_a_note_of_its_input_and_stdin_resume_with_a_warning(

@@ -1,5 +1,5 @@
-"""A damaged or incomplete recovery store, and a closed standard output: one line, exit 2,
-before anything is touched (they were a Rust panic or a traceback).
+"""A damaged or incomplete recovery store, and a closed standard output or input: one line,
+exit 2, before anything is touched (they were a Rust panic or a traceback).
 
 Real ``roomrank`` subprocesses, as in ``test_operator_faults``.
 """
@@ -7,6 +7,8 @@ Real ``roomrank`` subprocesses, as in ``test_operator_faults``.
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,11 +31,27 @@ def store(tmp_path: Path, events: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def _sql(part: Path, statement: str, *values: object) -> None:
+    with closing(sqlite3.connect(part)) as db:
+        db.execute(statement, values)
+        db.commit()
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "garbled", "truncated", "emptied", "foreign"])
 def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, damage: str) -> None:
+    """Emptied (``: > part-0.sqlite3``) or another program's SQLite file is a valid database
+    to SQLite: the engine found no partition in it and panicked. Garbled pages past the header
+    are found by SQLite's check, whose report spans lines: the error is still one."""
     part = store / "rec" / "part-0.sqlite3"
     data = part.read_bytes()
-    part.write_bytes(b"garbage!" * 64 + data[512:] if damage == "overwritten" else data[:4096])
+    if damage == "foreign":
+        part.unlink()
+        _sql(part, "CREATE TABLE notes (line TEXT)")
+    else:
+        part.write_bytes({"overwritten": b"garbage!" * 64 + data[512:], "truncated": data[:4096],
+                          # page 5, a table's root the engine made first (pages of 4 KiB)
+                          "garbled": data[: 4 * 4096] + b"garbage!" * 512 + data[5 * 4096 :],
+                          "emptied": b""}[damage])
     written = (store / "out.jsonl").read_bytes()
     again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
     assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
@@ -42,8 +60,46 @@ def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, dam
         "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 cannot be read as a recovery"
         " partition ("
     ), line
+    assert ("integrity check: " in line) == (damage == "garbled"), line
     assert line.endswith("restore the store from a copy, or name a new directory to start afresh")
     assert (store / "out.jsonl").read_bytes() == written
+
+
+def test_garbage_in_a_room_state_sqlite_does_not_check_is_one_line(store: Path) -> None:
+    """``PRAGMA quick_check`` reads a database's structure, not what its cells hold: bytes
+    that are no pickle in a room's stored state made the engine panic."""
+    _sql(store / "rec" / "part-0.sqlite3",
+         "UPDATE snaps SET ser_change = ? WHERE step_id = 'roomrank.room'", b"garbage!")
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    [line] = error_lines(again)
+    assert line.startswith(
+        "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 holds a room's state that"
+        " cannot be unpickled (UnpicklingError: "
+    ), line
+
+
+def test_a_store_missing_one_of_its_partitions_is_one_line(store: Path) -> None:
+    """A store of two partitions of which one is here (say part-1.sqlite3 not copied back):
+    the engine panicked; so did partitions of two stores mixed."""
+    part = store / "rec" / "part-0.sqlite3"
+    _sql(part, "UPDATE parts SET part_count = 2")
+    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
+    assert error_lines(again) == [
+        "roomrank run: error: --recovery-dir 'rec' holds 1 of its store's 2 partitions;"
+        " part-1.sqlite3 missing: restore it (the store must be whole), or name a new"
+        " directory to start afresh"
+    ]
+    (store / "rec" / "part-1.sqlite3").write_bytes(part.read_bytes())
+    _sql(part, "UPDATE parts SET part_count = 1")
+    mixed = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
+    assert mixed.returncode == 2 and quiet(mixed.stderr), mixed.stderr[-2000:]
+    assert error_lines(mixed) == [
+        "roomrank run: error: --recovery-dir 'rec' holds partitions of stores of 1 and 2"
+        " partitions: they were mixed; restore the store from a copy, or name a new directory"
+        " to start afresh"
+    ]
 
 
 def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
@@ -60,8 +116,10 @@ def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
 
 def test_a_store_with_only_the_input_note_starts_afresh(store: Path) -> None:
     """The note of the input is written before the engine makes its partition: a run stopped
-    between the two left a store with nothing to resume, which is not a fault."""
+    between the two left a store with nothing to resume, which is not a fault (nor is the
+    draft of a note a crash left)."""
     (store / "rec" / "part-0.sqlite3").unlink()
+    (store / "rec" / ".roomrank-input.json.new").write_text('{"input": "/cut')
     again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
     assert again.returncode == 0 and quiet(again.stderr), again.stderr[-2000:]
     assert (store / "rec" / "part-0.sqlite3").is_file()
@@ -80,6 +138,22 @@ def test_output_to_a_closed_standard_output_is_one_line(tmp_path: Path, events: 
 
 def _close_stdout() -> None:
     os.close(1)
+
+
+def _close_stdin() -> None:
+    os.close(0)
+
+
+def test_input_from_a_closed_standard_input_is_one_line(tmp_path: Path) -> None:
+    """``roomrank run --input - ... <&-`` was a Rust panic (stdin is None in Python)."""
+    done = roomrank("run", "--input", "-", "--output", "out.jsonl", "--dead-letters", "dl.jsonl",
+                    cwd=tmp_path, stdin=None, preexec_fn=_close_stdin)
+    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
+    assert error_lines(done) == [
+        "roomrank run: error: --input - reads standard input, which is closed; name a file, or"
+        " run the job with its standard input open (a pipe or a file)"
+    ]
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.parametrize(("flag", "value", "said"), [
@@ -122,3 +196,26 @@ def test_a_resume_of_an_input_cut_after_its_first_mib_is_refused(tmp_path: Path)
     (tmp_path / "in.jsonl").write_bytes(data + lines[-1] + b"\n")  # grown: resumes
     grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
     assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
+
+
+def test_a_log_that_grew_then_was_cut_below_what_a_resume_read_is_refused(
+    tmp_path: Path, events: Path
+) -> None:
+    """The note's size is the input's when a run last began reading it, not when the store
+    was made: a log that grew, was resumed, and was then rewritten shorter than that second
+    run read (yet longer than the first) lost lines the store had counted."""
+    lines = events.read_bytes().splitlines(keepends=True)
+    half, three_quarters = len(lines) // 2, 3 * len(lines) // 4
+    log = tmp_path / "in.jsonl"
+    log.write_bytes(b"".join(lines[:half]))
+    first = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    log.write_bytes(b"".join(lines))  # grown: resumes
+    grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
+    log.write_bytes(b"".join(lines[:three_quarters]))
+    cut = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
+    assert cut.returncode == 2 and quiet(cut.stderr), cut.stderr[-2000:]
+    [line] = error_lines(cut)
+    assert f"of {len(b''.join(lines))} bytes; " in line, line
+    assert f"now has {len(b''.join(lines[:three_quarters]))}: it was cut" in line, line

@@ -22,7 +22,14 @@ import features.contract.decoding as decoding
 import features.contract.validation as validation
 from features.contract.decoding import MAX_ID_LEN, MAX_SHOWCASE_ITEMS, decode_event
 from features.contract.duplicates import surely_unique
-from features.contract.events import ENGAGEMENT_TYPES, EVENT_TYPES, DeadLetter, Event, Origin
+from features.contract.events import (
+    ENGAGEMENT_TYPES,
+    EVENT_TYPES,
+    CutMessage,
+    DeadLetter,
+    Event,
+    Origin,
+)
 from features.contract.limits import MAX_ATTR, MAX_MONEY, MAX_QTY, MAX_TS, MAX_WATCH_MS
 from features.contract.validation import validate_event
 
@@ -278,6 +285,21 @@ raw_messages = (
 def test_any_bytes_give_the_same_result(raw: bytes) -> None:
     assert_same(raw)
     assert_same(raw, max_bytes=max(0, len(raw) - 1))
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=SLOW)
+@given(raw_messages, st.integers(0, 10**9))
+def test_a_cut_line_gives_the_same_result_and_its_own_size(raw: bytes, more: int) -> None:
+    """A line the file reader cut (``CutMessage``): both paths make the same too_large dead
+    letter, which gives the line's size and how much of it ``raw`` holds."""
+    cut = CutMessage(raw, len(raw) + more)
+    letter = assert_same(cut, max_bytes=max(0, len(raw) - 1))
+    if raw:
+        assert isinstance(letter, DeadLetter) and letter.reason == "too_large"
+        assert letter.error.startswith(
+            f"message is {len(raw) + more} bytes; the job accepts at most {len(raw) - 1} bytes"
+            f" (--max-message-bytes); raw holds its first {len(raw)} bytes"
+        ), letter.error
 
 
 # One valid message per type, with every optional field present (the engagement types also

@@ -120,12 +120,31 @@ def test_an_extra_field_nested_past_the_limit_is_a_dead_letter_that_says_so(
         assert ("field 'x'" in letter.error) == (levels < 1024)  # past orjson's own limit
 
 
-@pytest.mark.parametrize(("ts", "words"), [
-    (b"1000.0", "without a decimal point or exponent), got 1000.0"),
-    (b"1e30", f"from 0 to {MAX_TS}), got 1e+30"),  # not "must be an integer" alone
+OUT_OF_RANGE = ("field 'ts' is out of range, got {}: the contract wants an integer from 0 to"
+                f" {MAX_TS} (epoch milliseconds, UTC, up to 9999-12-31)")
+WHOLE = "field 'ts' must be an integer (digits only, without a decimal point or exponent), got {}"
+
+
+@pytest.mark.parametrize(("ts", "error"), [
+    (b"1000.0", WHOLE.format("1000.0")),  # refused as before: the contract's times are integers
+    (b"1e3", WHOLE.format("1000.0")),
+    (b"1e30", OUT_OF_RANGE.format("1e+30")),  # its size is what is wrong, not its spelling
+    (b"-1e30", OUT_OF_RANGE.format("-1e+30")),
+    (b"99999999999999999999", OUT_OF_RANGE.format("1e+20")),  # digits only, past 64 bits
+    (b"253402300800000", f"field 'ts' must be <= {MAX_TS} (contract range), got 253402300800000"),
 ])
-def test_a_float_timestamp_says_how_to_write_it(ts: bytes, words: str) -> None:
+def test_a_float_or_huge_timestamp_says_what_is_wrong(ts: bytes, error: str) -> None:
     raw = b'{"event_id":"e","type":"leave","ts":' + ts + b',"room_id":"r","user_id":"u"}'
     letter = decode_event(raw, ORIGIN)
     assert isinstance(letter, DeadLetter) and letter.reason == "invalid"
-    assert words in letter.error, letter.error
+    assert letter.error == error
+
+
+def test_other_whole_number_fields_say_out_of_range_too() -> None:
+    raw = b'{"event_id":"e","type":"heartbeat","ts":1,"room_id":"r","user_id":"u","watch_ms":1e9}'
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.error == (
+        f"field 'watch_ms' is out of range, got 1000000000.0: the contract wants an integer from"
+        f" 0 to {MAX_WATCH_MS} (milliseconds, up to a day)"
+    )
