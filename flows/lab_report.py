@@ -5,7 +5,8 @@ the room (a model that does not rise with history is failing); HR@3 over the wor
 (does the online model close on its hindsight bound as the rooms learn?); the calibration of
 the choice model's probabilities; the job minus each peer on the same actions, with its
 95 % interval; one room's attention over a showcase change; and, with
-``--attacks``, how far manipulators moved the other viewers' pushes. matplotlib
+``--attacks``, how far manipulators moved the other viewers' pushes and what each attack
+shape cost those viewers' HR@3. matplotlib
 draws the PNGs (Agg backend, no display); it is imported only here, so the job never pays.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import html
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from flows.lab import COLUMNS, LabRow, format_lab
 from models.offline.evaluation import HISTORY_BUCKETS
 from models.offline.paired import Z95, Paired, pooled
+from models.sim.attacks import ATTACKS
 
 _COLOURS = {
     "attention": "#d62728",
@@ -58,8 +60,18 @@ def write_report(rows: list[LabRow], directory: str | Path, heading: str = LAB_H
     if paired_columns:
         _paired(rows, regimes, paired_columns, out / "paired.png")
     attacked = [r for r in rows if r.attacks]
-    if attacked:
-        _manipulation(attacked, out / "manipulation.png")
+    shares = _shares(attacked) if attacked else []
+    if shares:
+        _grouped_bars(_regimes(attacked), shares, out / "manipulation.png",
+                      "share of the others' pushes holding the item", ylim=(0.0, 1.0),
+                      # above the axes: demote's clean bar reaches 0.9
+                      legend={"ncols": 6, "loc": "lower left", "bbox_to_anchor": (0.0, 1.0)})
+    others = _others_hr(attacked) if attacked else []
+    if others:
+        top = max((v for _, _, values in others for v in values if v == v), default=0.0)
+        _grouped_bars(_regimes(attacked), others, out / "manipulation_hr.png",
+                      "the other viewers' HR@3", ylim=(0.0, max(top, 0.05) * 1.4),
+                      legend={"ncols": 4, "loc": "upper left"})
     heatmap = next((r.heatmap for r in rows if r.heatmap), None)
     if heatmap is not None:
         _heatmap(heatmap, out / "attention_heatmap.png")
@@ -100,7 +112,7 @@ against the share of those items that were the one chosen.</p>
 <img id="calibration" src="calibration.png" alt="calibration of the choice probabilities">
 {_PAIRED_HTML if paired_columns else ""}
 {heat_html}
-{_MANIPULATION_HTML if attacked else ""}
+{_manipulation_html(attacked, bool(shares)) if attacked else ""}
 <h2>Table</h2>
 <pre>{table}</pre>
 </body></html>
@@ -140,25 +152,113 @@ def _paired(rows: list[LabRow], regimes: list[str], columns: list[str], path: Pa
     plt.close(fig)
 
 
-_MANIPULATION_HTML = """<h2>Manipulation: the attacked item in the other viewers' pushes</h2>
+# What each shape of models/sim/attacks.py does, for the page (a shape not named here is shown
+# by its name only).
+_SHAPES = {
+    "one-vote": "one account clicks the last item of each showcase once and carts it once",
+    "click-farm": "one account clicks that item every 3 s, carting every fifth click",
+    "sybil": "twenty accounts take turns at that pace",
+    "id-squat": "one account sends a heartbeat carrying the next showcase's event_id",
+    "clock-jump": "one account sends heartbeats 599 s ahead of the room's time, every 10 s",
+    "poison": "20 fresh accounts per showcase each click a cold item, cart another and click"
+              " a third",
+    "demote": "20 fresh accounts per showcase click every item on show but the one the room"
+              " pushed most",
+}
+# The shapes that vote for the last item of each showcase, (shape, label, colour): their clean
+# share is that item's share on the clean stream, the same for all three.
+_STEERING = (("one-vote", "one vote", "#2ca02c"), ("click-farm", "click farm", "#d62728"),
+             ("sybil", "20 sybils", "#9467bd"))
+_SHAPE_COLOURS = {
+    "one-vote": "#2ca02c", "click-farm": "#d62728", "sybil": "#9467bd", "id-squat": "#1f77b4",
+    "clock-jump": "#17becf", "poison": "#8c564b", "demote": "#ff7f0e",
+}
+Series = list[tuple[str, str | None, list[float]]]  # (label, colour, a value per regime)
+
+
+def _regimes(rows: list[LabRow]) -> list[str]:
+    return list(dict.fromkeys(r.regime for r in rows))
+
+
+def _mean(values: Iterable[float]) -> float:
+    """The mean, or NaN (no bar) where a regime's rows did not measure it."""
+    kept = list(values)
+    return statistics.fmean(kept) if kept else float("nan")
+
+
+def _shapes(rows: list[LabRow]) -> list[str]:
+    """The shapes the rows measured: models.sim.attacks' order, then any other in row order."""
+    seen = list(dict.fromkeys(shape for r in rows for shape in r.attacks))
+    return [a for a in ATTACKS if a in seen] + [a for a in seen if a not in ATTACKS]
+
+
+def _shares(rows: list[LabRow]) -> Series:
+    """Per regime, the share of the other viewers' pushes during an attack holding its item:
+    clean, and under each shape that steers one item (the three that vote for it; ``demote``,
+    against the item the room pushed most, with that item's own clean share). Empty when the
+    rows measured none of them."""
+    regimes, shapes = _regimes(rows), _shapes(rows)
+    steering = [(a, label, colour) for a, label, colour in _STEERING if a in shapes]
+
+    def share(attack: str, key: str) -> list[float]:
+        return [_mean(r.attacks[attack][key] for r in rows
+                      if r.regime == name and attack in r.attacks) for name in regimes]
+
+    series: Series = []
+    if steering:
+        series.append(("clean", "#7f7f7f", share(steering[0][0], "clean_share")))
+        series += [(label, colour, share(a, "share")) for a, label, colour in steering]
+    if "demote" in shapes:
+        series += [("most pushed item, clean", "#ffbb78", share("demote", "clean_share")),
+                   ("most pushed item, demote", _SHAPE_COLOURS["demote"],
+                    share("demote", "share"))]
+    return series
+
+
+def _others_hr(rows: list[LabRow]) -> Series:
+    """Per regime, the other viewers' HR@3 on the clean world and under each shape the rows
+    measured (mean over the seeds; a row's clean HR@3 is the same for every shape)."""
+    regimes, shapes = _regimes(rows), _shapes(rows)
+    if not shapes:
+        return []
+    clean = [_mean(_mean(a["clean_hr"] for a in r.attacks.values())
+                   for r in rows if r.regime == name and r.attacks) for name in regimes]
+    return [("clean", "#7f7f7f", clean)] + [
+        (shape, _SHAPE_COLOURS.get(shape), [
+            _mean(r.attacks[shape]["hr"] for r in rows if r.regime == name and shape in r.attacks)
+            for name in regimes])
+        for shape in shapes]
+
+
+_SHARE_HTML = """<h2>Manipulation: the attacked item in the other viewers' pushes</h2>
 <p>Per regime, the share of the other viewers' pushes during an attack that hold its item
 (<code>models/sim/attacks.py</code>): without the attack, with one account's single vote,
 with one account clicking it every 3 s (a click farm), and with twenty accounts taking
-turns. A click farm should move them no more than one vote does.</p>
-<img id="manipulation" src="manipulation.png" alt="share of pushes holding the attacked item">"""
+turns. A click farm should move them no more than one vote does.{demote}</p>
+<img id="manipulation" src="manipulation.png" alt="share of pushes holding the attacked item">
+"""
+_DEMOTE_HTML = (" <code>demote</code> aims at the item the room pushed most instead: its pair"
+                " of bars is that item's share without and with the attack (lower: pushed out).")
+_OTHERS_HR_HTML = """<h2>Manipulation: the other viewers' HR@3 under each attack</h2>
+<p>Per regime, HR@3 of the other viewers' pushes (the attackers' own pushes and actions left
+out) against what those viewers clicked, carted and bought next, over the whole world, mean
+over the seeds (the table below gives each shape's range): on the clean world (grey) and under
+each attack this run measured. An attack that steers one item should leave it near the grey
+bar; <code>poison</code> and <code>demote</code> teach the learner every viewer's pushes
+share, and steer no item, so this drop is what they cost everyone else.</p>
+<img id="manipulation-hr" src="manipulation_hr.png"
+ alt="the other viewers' HR@3, clean and under each attack">
+<ul>{shapes}</ul>"""
 
 
-def _manipulation(rows: list[LabRow], path: Path) -> None:
-    regimes = list(dict.fromkeys(r.regime for r in rows))
-    bars = [("clean", "one-vote", "clean_share", "#7f7f7f"),
-            ("one vote", "one-vote", "share", "#2ca02c"),
-            ("click farm", "click-farm", "share", "#d62728"),
-            ("20 sybils", "sybil", "share", "#9467bd")]
-    series = [(label, colour, [
-        statistics.fmean(r.attacks[attack][key] for r in rows if r.regime == name)
-        for name in regimes]) for label, attack, key, colour in bars]
-    _grouped_bars(regimes, series, path, "share of the others' pushes holding the item",
-                  ylim=(0.0, 1.0), legend={"ncols": 4, "loc": "upper left"})
+def _manipulation_html(rows: list[LabRow], shares: bool) -> str:
+    """The share section (when drawn) and the others' HR@3 section, naming the shapes run."""
+    shapes = _shapes(rows)
+    listed = "".join(
+        f"<li><code>{html.escape(a)}</code>"
+        + (f": {html.escape(_SHAPES[a])}" if a in _SHAPES else "") + "</li>" for a in shapes)
+    share = _SHARE_HTML.format(demote=_DEMOTE_HTML if "demote" in shapes else "")
+    return (share if shares else "") + _OTHERS_HR_HTML.format(shapes=listed)
 
 
 def _bars(rows: list[LabRow], regimes: list[str], path: Path) -> None:
@@ -168,7 +268,7 @@ def _bars(rows: list[LabRow], regimes: list[str], path: Path) -> None:
     _grouped_bars(regimes, series, path, "HR@3", legend={"ncols": 3})
 
 
-def _grouped_bars(regimes: list[str], series: Sequence[tuple[str, str | None, list[float]]],
+def _grouped_bars(regimes: list[str], series: Series,
                   path: Path, ylabel: str, ylim: tuple[float, float] | None = None,
                   legend: dict[str, Any] | None = None) -> None:
     """One group of bars per regime, one bar per series (label, colour, a value per regime)."""

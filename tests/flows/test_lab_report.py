@@ -71,21 +71,61 @@ def test_the_report_page_loads_its_plots_in_a_browser(tmp_path: Path) -> None:
     _every_plot_decodes_in_a_browser(page, "roomrank-lab-report.png", {"paired"})
 
 
-def test_the_attacks_get_their_plot(tmp_path: Path) -> None:
+def _attacks(shapes: tuple[str, ...], d: float = 0.0) -> dict[str, dict[str, float]]:
+    """What ``flows.lab.attacked`` gives, a different HR@3 under each shape."""
+    return {a: {"clean_share": 0.9 if a == "demote" else 0.15,
+                "share": 0.3 if a == "demote" else 0.35 + 0.1 * n,
+                "clean_hr": 0.36 + d, "hr": 0.34 - 0.02 * n + d, "pushes": 600.0}
+            for n, a in enumerate(shapes)}
+
+
+def test_the_attacks_get_their_plots(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from models.sim.attacks import ATTACKS
 
-    attacks = {a: {"clean_share": 0.15, "share": 0.35 + 0.25 * n, "clean_hr": 0.35,
-                   "hr": 0.34, "pushes": 600.0} for n, a in enumerate(ATTACKS)}
-    page = write_report([replace(r, attacks=attacks) for r in ROWS], tmp_path / "report")
-    assert "Manipulation" in page.read_text()
+    rows = [replace(r, attacks=_attacks(ATTACKS)) for r in ROWS]
+    page = write_report(rows, tmp_path / "report")
+    html = page.read_text()
+    assert "Manipulation: the attacked item" in html
+    assert "Manipulation: the other viewers' HR@3" in html
+    assert all(f"<code>{a}</code>: " in html for a in ATTACKS)  # every shape run is named
     _every_plot_decodes_in_a_browser(page, "roomrank-lab-attacks.png",
-                                     {"manipulation", "paired"})
+                                     {"manipulation", "manipulation-hr", "paired"},
+                                     height=5600)
+
+
+def test_the_others_hr_is_drawn_for_the_shapes_measured_only(tmp_path: Path) -> None:
+    """Rows of an older run (or a subset): only the shapes in them, their means per regime;
+    no share plot when no shape in them steers an item."""
+    from dataclasses import replace
+
+    from flows.lab_report import _others_hr, _shares
+
+    rows = [replace(r, attacks=_attacks(("poison", "click-farm"), d=0.01 * r.seed))
+            for r in ROWS]
+    series = _others_hr(rows)
+    assert [label for label, _, _ in series] == ["clean", "click-farm", "poison"]
+    clean, farm, poison = (values for _, _, values in series)
+    # per regime (default, item-taste), the mean over seeds 1 and 2 (d = 0.01, 0.02)
+    assert clean == pytest.approx([0.375, 0.375])
+    assert poison == pytest.approx([0.355, 0.355])
+    assert farm == pytest.approx([0.335, 0.335])
+    assert [label for label, _, _ in _shares(rows)] == ["clean", "click farm"]
+
+    only = [replace(r, attacks=_attacks(("poison",))) for r in ROWS]
+    assert _shares(only) == []
+    page = write_report(only, tmp_path / "report")
+    html = page.read_text()
+    assert (tmp_path / "report" / "manipulation_hr.png").stat().st_size > 10_000
+    assert not (tmp_path / "report" / "manipulation.png").exists()
+    assert 'id="manipulation"' not in html and 'id="manipulation-hr"' in html
+    assert "<code>poison</code>: " in html and "<code>demote</code>: " not in html
 
 
 def _every_plot_decodes_in_a_browser(page: Path, screenshot: str,
-                                     extra: frozenset[str] | set[str] = frozenset()) -> None:
+                                     extra: frozenset[str] | set[str] = frozenset(),
+                                     height: int = 4200) -> None:
     """Chromium loads the page, every image decodes to a real plot, and a screenshot is
     kept in /tmp for a person to look at."""
     probed = page.with_name("probed.html")
@@ -98,7 +138,7 @@ def _every_plot_decodes_in_a_browser(page: Path, screenshot: str,
                            *extra}
     assert all(int(size.split("x")[0]) > 300 for size in widths.values())  # decoded PNGs
     shot = page.with_name("report.png")
-    _run(f"--screenshot={shot}", "--window-size=1280,4200", page.as_uri())
+    _run(f"--screenshot={shot}", f"--window-size=1280,{height}", page.as_uri())
     assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
     shutil.copy(shot, Path("/tmp") / screenshot)
 

@@ -31,6 +31,19 @@ def store(tmp_path: Path, events: Path) -> Path:
     return tmp_path
 
 
+def _refused(*args: str, cwd: Path, says: str = "", begins: str = "", **kwargs: object) -> str:
+    """``roomrank run ARGS`` refuses: exit 2, no traceback or panic, exactly one error line,
+    which is ``says`` or begins with ``begins``; returns that line for further checks."""
+    assert says or begins, "name the refusal expected"
+    done = roomrank("run", *args, cwd=cwd, **kwargs)
+    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
+    lines = error_lines(done)
+    assert len(lines) == 1, lines
+    [line] = lines
+    assert line == says if says else line.startswith(begins), line
+    return line
+
+
 def _sql(part: Path, statement: str, *values: object) -> None:
     with closing(sqlite3.connect(part)) as db:
         db.execute(statement, values)
@@ -53,13 +66,9 @@ def test_a_damaged_partition_is_one_line_and_nothing_is_touched(store: Path, dam
                           "garbled": data[: 4 * 4096] + b"garbage!" * 512 + data[5 * 4096 :],
                           "emptied": b""}[damage])
     written = (store / "out.jsonl").read_bytes()
-    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
-    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
-    [line] = error_lines(again)
-    assert line.startswith(
+    line = _refused("--input", "in.jsonl", *FLAGS, cwd=store, begins=(
         "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 cannot be read as a recovery"
-        " partition ("
-    ), line
+        " partition ("))
     assert ("integrity check: " in line) == (damage == "garbled"), line
     assert line.endswith("restore the store from a copy, or name a new directory to start afresh")
     assert (store / "out.jsonl").read_bytes() == written
@@ -70,13 +79,9 @@ def test_garbage_in_a_room_state_sqlite_does_not_check_is_one_line(store: Path) 
     that are no pickle in a room's stored state made the engine panic."""
     _sql(store / "rec" / "part-0.sqlite3",
          "UPDATE snaps SET ser_change = ? WHERE step_id = 'roomrank.room'", b"garbage!")
-    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
-    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
-    [line] = error_lines(again)
-    assert line.startswith(
+    _refused("--input", "in.jsonl", *FLAGS, cwd=store, begins=(
         "roomrank run: error: --recovery-dir 'rec': part-0.sqlite3 holds a room's state that"
-        " cannot be unpickled (UnpicklingError: "
-    ), line
+        " cannot be unpickled (UnpicklingError: "))
 
 
 def test_a_store_missing_one_of_its_partitions_is_one_line(store: Path) -> None:
@@ -84,34 +89,25 @@ def test_a_store_missing_one_of_its_partitions_is_one_line(store: Path) -> None:
     the engine panicked; so did partitions of two stores mixed."""
     part = store / "rec" / "part-0.sqlite3"
     _sql(part, "UPDATE parts SET part_count = 2")
-    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
-    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
-    assert error_lines(again) == [
+    _refused("--input", "in.jsonl", *FLAGS, cwd=store, says=(
         "roomrank run: error: --recovery-dir 'rec' holds 1 of its store's 2 partitions;"
         " part-1.sqlite3 missing: restore it (the store must be whole), or name a new"
-        " directory to start afresh"
-    ]
+        " directory to start afresh"))
     (store / "rec" / "part-1.sqlite3").write_bytes(part.read_bytes())
     _sql(part, "UPDATE parts SET part_count = 1")
-    mixed = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
-    assert mixed.returncode == 2 and quiet(mixed.stderr), mixed.stderr[-2000:]
-    assert error_lines(mixed) == [
+    _refused("--input", "in.jsonl", *FLAGS, cwd=store, says=(
         "roomrank run: error: --recovery-dir 'rec' holds partitions of stores of 1 and 2"
         " partitions: they were mixed; restore the store from a copy, or name a new directory"
-        " to start afresh"
-    ]
+        " to start afresh"))
 
 
 def test_a_store_whose_partitions_were_removed_is_one_line(store: Path) -> None:
     (store / "rec" / "part-0.sqlite3").unlink()
     (store / "rec" / "notes.txt").write_text("kept by someone")
-    again = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=store)
-    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
-    assert error_lines(again) == [
+    _refused("--input", "in.jsonl", *FLAGS, cwd=store, says=(
         "roomrank run: error: --recovery-dir 'rec' holds notes.txt but no recovery partitions"
         " (part-*.sqlite3): it is not a recovery store, or its partitions were removed; restore"
-        " them, or name an empty or new directory to start afresh"
-    ]
+        " them, or name an empty or new directory to start afresh"))
 
 
 def test_a_store_with_only_the_input_note_starts_afresh(store: Path) -> None:
@@ -126,13 +122,10 @@ def test_a_store_with_only_the_input_note_starts_afresh(store: Path) -> None:
 
 
 def test_output_to_a_closed_standard_output_is_one_line(tmp_path: Path, events: Path) -> None:
-    done = roomrank("run", "--input", str(events), "--output", "-", "--dead-letters", "dl.jsonl",
-                    cwd=tmp_path, preexec_fn=_close_stdout)  # as `roomrank ... >&-`
-    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
-    assert error_lines(done) == [
-        "roomrank run: error: --output - writes to standard output, which is closed; name a"
-        " file, or run the job with its standard output open (a pipe or a file)"
-    ]
+    _refused("--input", str(events), "--output", "-", "--dead-letters", "dl.jsonl",
+             cwd=tmp_path, preexec_fn=_close_stdout,  # as `roomrank ... >&-`
+             says="roomrank run: error: --output - writes to standard output, which is closed;"
+             " name a file, or run the job with its standard output open (a pipe or a file)")
     assert not (tmp_path / "dl.jsonl").exists()
 
 
@@ -146,13 +139,10 @@ def _close_stdin() -> None:
 
 def test_input_from_a_closed_standard_input_is_one_line(tmp_path: Path) -> None:
     """``roomrank run --input - ... <&-`` was a Rust panic (stdin is None in Python)."""
-    done = roomrank("run", "--input", "-", "--output", "out.jsonl", "--dead-letters", "dl.jsonl",
-                    cwd=tmp_path, stdin=None, preexec_fn=_close_stdin)
-    assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
-    assert error_lines(done) == [
-        "roomrank run: error: --input - reads standard input, which is closed; name a file, or"
-        " run the job with its standard input open (a pipe or a file)"
-    ]
+    _refused("--input", "-", "--output", "out.jsonl", "--dead-letters", "dl.jsonl",
+             cwd=tmp_path, stdin=None, preexec_fn=_close_stdin,
+             says="roomrank run: error: --input - reads standard input, which is closed; name a"
+             " file, or run the job with its standard input open (a pipe or a file)")
     assert not (tmp_path / "out.jsonl").exists()
 
 
@@ -166,12 +156,9 @@ def test_a_resume_with_another_layout_is_one_line_without_a_panic(
     store: Path, flag: str, value: str, said: str
 ) -> None:
     written = (store / "out.jsonl").read_bytes()
-    again = roomrank("run", "--input", "in.jsonl", *FLAGS, flag, value, cwd=store)
-    assert again.returncode == 2 and quiet(again.stderr), again.stderr[-2000:]
-    assert error_lines(again) == [
+    _refused("--input", "in.jsonl", *FLAGS, flag, value, cwd=store, says=(
         f"roomrank run: error: cannot resume from --recovery-dir 'rec': the recovery store was"
-        f" {said}"
-    ]
+        f" {said}"))
     assert (store / "out.jsonl").read_bytes() == written
 
 
@@ -189,9 +176,8 @@ def test_a_resume_of_an_input_cut_after_its_first_mib_is_refused(tmp_path: Path)
     done = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     (tmp_path / "in.jsonl").write_bytes(data[:keep])  # the same first MiB, cut
-    cut = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
-    assert cut.returncode == 2 and quiet(cut.stderr), cut.stderr[-2000:]
-    [line] = error_lines(cut)
+    line = _refused("--input", "in.jsonl", *FLAGS, cwd=tmp_path,
+                    begins="roomrank run: error: --recovery-dir 'rec' was written reading ")
     assert f"of {len(data)} bytes; " in line and f"now has {keep}: it was cut" in line, line
     (tmp_path / "in.jsonl").write_bytes(data + lines[-1] + b"\n")  # grown: resumes
     grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
@@ -214,8 +200,7 @@ def test_a_log_that_grew_then_was_cut_below_what_a_resume_read_is_refused(
     grown = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
     assert grown.returncode == 0 and quiet(grown.stderr), grown.stderr[-2000:]
     log.write_bytes(b"".join(lines[:three_quarters]))
-    cut = roomrank("run", "--input", "in.jsonl", *FLAGS, cwd=tmp_path)
-    assert cut.returncode == 2 and quiet(cut.stderr), cut.stderr[-2000:]
-    [line] = error_lines(cut)
+    line = _refused("--input", "in.jsonl", *FLAGS, cwd=tmp_path,
+                    begins="roomrank run: error: --recovery-dir 'rec' was written reading ")
     assert f"of {len(b''.join(lines))} bytes; " in line, line
     assert f"now has {len(b''.join(lines[:three_quarters]))}: it was cut" in line, line
