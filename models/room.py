@@ -10,6 +10,7 @@ tests call it directly.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,6 +40,7 @@ from models.push import PushContext, choice_features
 from models.room_outputs import RoomStats
 
 _HEARTBEAT_MS = 30_000
+_STANDING = os.environ.get("ATK_STANDING", "earlier-showcase")  # PROTOTYPE
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
 _CHANNEL = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}  # momentum
 
@@ -320,9 +322,21 @@ class Room:
         self._vectors_for(row)
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
-        earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
-        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
-                                    learning_weight(earlier))
+        viewers = self.viewers
+        earlier = float(viewers.cat_chosen[row, self.items.category[item]])
+        x = choice_features(self._context(ts), row)
+        learn = getattr(self.model, "learn_standing", None)
+        if learn is None:
+            p = self.model.learn_matrix(x, chosen, learning_weight(earlier))
+        else:
+            # PROTOTYPE standing: the viewer chose something before this showcase began
+            if _STANDING == "earlier-choice":
+                settled = bool(viewers.cat_chosen[row].sum() > 0)
+            else:
+                acted = viewers.recent_item[row] > 0
+                settled = bool(acted.any() and
+                               int(viewers.recent_ts[row][acted].min()) < sc.ts // 1000)
+            p = learn(x, chosen, learning_weight(earlier), settled)
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))

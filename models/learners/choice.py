@@ -72,10 +72,10 @@ def choice_learner(
 
         return PointwiseChoice(taste, power, lr=lr, initial=initial)
     if isinstance(prior_precision, Mapping) or prior_precision > 0:
-        from models.learners.newton import NewtonSoftmax
+        from models.learners.standing import StandingNewton  # PROTOTYPE
 
-        return NewtonSoftmax(taste, power, lr=lr, initial=initial,
-                             prior_precision=prior_precision)
+        return StandingNewton(taste, power, lr=lr, initial=initial,
+                              prior_precision=prior_precision)
     from models.learners.listwise import ListwiseSoftmax
 
     return ListwiseSoftmax(taste, power, lr=lr, initial=initial)
