@@ -10,7 +10,6 @@ tests call it directly.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,7 +23,7 @@ from features.state.clock import AgreedClock
 from features.state.dedup import source_of
 from features.state.inbox import Inbox, Verdict
 from features.state.viewers import ViewerTable
-from features.state.votes import cast_vote, learning_weight, vote_bit
+from features.state.votes import cast_vote, chose_before, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.choice_columns import ColumnCache
@@ -34,13 +33,13 @@ from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
+from models.learners.judged import JudgedNewton
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
 from models.room_outputs import RoomStats
 
 _HEARTBEAT_MS = 30_000
-_STANDING = os.environ.get("ATK_STANDING", "earlier-showcase")  # PROTOTYPE
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
 _CHANNEL = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}  # momentum
 
@@ -322,21 +321,12 @@ class Room:
         self._vectors_for(row)
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
-        viewers = self.viewers
-        earlier = float(viewers.cat_chosen[row, self.items.category[item]])
-        x = choice_features(self._context(ts), row)
-        learn = getattr(self.model, "learn_standing", None)
-        if learn is None:
-            p = self.model.learn_matrix(x, chosen, learning_weight(earlier))
+        earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
+        x, weight = choice_features(self._context(ts), row), learning_weight(earlier)
+        if isinstance(self.model, JudgedNewton):  # judged by who chose before this showcase
+            p = self.model.learn_choice(x, chosen, weight, chose_before(self.viewers, row, sc.ts))
         else:
-            # PROTOTYPE standing: the viewer chose something before this showcase began
-            if _STANDING == "earlier-choice":
-                settled = bool(viewers.cat_chosen[row].sum() > 0)
-            else:
-                acted = viewers.recent_item[row] > 0
-                settled = bool(acted.any() and
-                               int(viewers.recent_ts[row][acted].min()) < sc.ts // 1000)
-            p = learn(x, chosen, learning_weight(earlier), settled)
+            p = self.model.learn_matrix(x, chosen, weight)
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))

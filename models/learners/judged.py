@@ -1,0 +1,116 @@
+"""The room's choice model, judged by the viewers who were there before: fresh accounts can
+teach it, but cannot make the room rank with what they taught.
+
+One viewer, one vote bounds what a single account can do (``features.state.votes``); it
+cannot tell twenty fresh accounts from twenty fans, and a few dozen fresh accounts per
+showcase outnumber a room's own choices several times over. Taught by them (every cart of an
+item other than the one just clicked, every choice of a cold item) the learner ranks worse
+for everyone (docs/evaluation.md, "Poisoning the learner"). Nothing in one choice says who
+is honest, and bounding how much fresh accounts may teach costs the rooms whose audience is
+mostly new (a third to over half of the choices in the worlds measured).
+
+So the room learns twice, with the same Newton steps: once from every choice (as before),
+once from its *established* viewers' choices only (a viewer who chose something before the
+showcase on show began). Each established viewer's choice is scored before it is learned by
+whether it was in each learner's top ``TOP`` (the push's own measure), and the room ranks
+with the learner with more such hits, the one taught by everyone on ties. Where the room's
+newcomers choose like its regulars, that learner knows more and stays ahead; where fresh
+accounts teach it something the regulars do not do, it falls behind on the regulars' choices
+and the room ranks with theirs. What the room ranks with is ``weights`` / ``precision``
+(the leader's), which is what the pushes read and a snapshot stores.
+
+A snapshot keeps the leader only: a restored room starts both learners from it and judges
+them afresh (``_resumed``).
+
+>>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 1.0}, prior_precision=3.0)
+>>> showcase = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+>>> for _ in range(30): _ = m.learn_choice(showcase, 4, 1.0, established=False)
+>>> for _ in range(3): _ = m.learn_choice(showcase, 0, 1.0, established=True)
+>>> m.leader is m.regulars, m.score
+(True, -3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import numpy as np
+
+from models.learners.newton import PRIOR_PRECISION, NewtonSoftmax
+
+TOP: Final = 3  # a choice "hit" when in a learner's top 3: the default push (--push-width)
+
+
+def hit(p: np.ndarray, chosen: int) -> bool:
+    """Whether the chosen item is among the ``TOP`` most probable (ties in its favour)."""
+    return int((p > p[chosen]).sum()) < TOP
+
+
+class JudgedNewton(NewtonSoftmax):
+    def __init__(
+        self,
+        taste: Sequence[str],
+        power: Sequence[str],
+        lr: float = 0.05,
+        initial: Mapping[str, float] | None = None,
+        clip: float = 5.0,
+        prior_precision: float | Mapping[str, float] = PRIOR_PRECISION,
+    ) -> None:
+        def learner() -> NewtonSoftmax:
+            return NewtonSoftmax(taste, power, lr=lr, initial=initial, clip=clip,
+                                 prior_precision=prior_precision)
+
+        self.everyone, self.regulars = learner(), learner()
+        super().__init__(taste, power, lr=lr, initial=initial, clip=clip,
+                         prior_precision=prior_precision)
+        self.score = 0  # established viewers' choices: everyone's hits minus the regulars'
+        self._rank_with(self.everyone)
+
+    @property
+    def leader(self) -> NewtonSoftmax:
+        return self.regulars if self.score < 0 else self.everyone
+
+    def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
+        super().start_from(weights, off)
+        for model in (self.everyone, self.regulars):
+            model.start_from(weights, off)
+        self.score = 0
+        self._rank_with(self.everyone)
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
+        """A choice of unknown standing teaches both learners, like an established one."""
+        return self.learn_choice(x, chosen, weight, established=True)
+
+    def learn_choice(self, x: np.ndarray, chosen: int, weight: float, established: bool,
+                     ) -> np.ndarray | None:
+        """Score, then learn, one choice; returns the probabilities the room ranked with
+        before it (test-then-learn), or None when nothing was learned."""
+        self._resumed()
+        x = np.asarray(x, dtype=np.float64)
+        ranked_by_regulars = self.leader is self.regulars
+        p_all = self.everyone.learn_matrix(x, chosen, weight)
+        p_regular = self.regulars.learn_matrix(x, chosen, weight) if established else None
+        self.refused = self.everyone.refused
+        if p_all is None:
+            return None
+        if p_regular is not None:
+            self.score += int(hit(p_all, chosen)) - int(hit(p_regular, chosen))
+        if ranked_by_regulars and p_regular is None:
+            p_regular = self.regulars.probabilities(x)
+        self.learned += 1
+        self._rank_with(self.leader)
+        return p_regular if ranked_by_regulars else p_all
+
+    def _rank_with(self, model: NewtonSoftmax) -> None:
+        self.weights, self.precision = model.weights, model.precision
+        self._ranked = (self.weights, self.precision)
+
+    def _resumed(self) -> None:
+        """Weights set from outside (a restored snapshot): both learners go on from them."""
+        if self.weights is self._ranked[0] and self.precision is self._ranked[1]:
+            return
+        for model in (self.everyone, self.regulars):
+            model.weights, model.precision = self.weights.copy(), self.precision.copy()
+        self.score = 0
+        self._rank_with(self.everyone)
