@@ -322,11 +322,10 @@ class Room:
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
         earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
-        x, weight = choice_features(self._context(ts), row), learning_weight(earlier)
         if isinstance(self.model, JudgedNewton):  # judged by who chose before this showcase
-            p = self.model.learn_choice(x, chosen, weight, chose_before(self.viewers, row, sc.ts))
-        else:
-            p = self.model.learn_matrix(x, chosen, weight)
+            self.model.next_choice_by(established=chose_before(self.viewers, row, sc.ts))
+        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
+                                    learning_weight(earlier))
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))

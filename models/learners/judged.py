@@ -65,6 +65,7 @@ class JudgedNewton(NewtonSoftmax):
         super().__init__(taste, power, lr=lr, initial=initial, clip=clip,
                          prior_precision=prior_precision)
         self.score = 0  # established viewers' choices: everyone's hits minus the regulars'
+        self._established = True
         self._rank_with(self.everyone)
 
     @property
@@ -78,14 +79,22 @@ class JudgedNewton(NewtonSoftmax):
         self.score = 0
         self._rank_with(self.everyone)
 
-    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
-        """A choice of unknown standing teaches both learners, like an established one."""
-        return self.learn_choice(x, chosen, weight, established=True)
+    def next_choice_by(self, established: bool) -> None:
+        """Whether the viewer whose choice ``learn_matrix`` learns next is established. The
+        room says so just before, so that ``learn_matrix`` stays the one step every learner
+        takes (and the offline replays record); a choice nobody said this of counts as an
+        established viewer's, as the Newton learner alone would learn it."""
+        self._established = established
 
     def learn_choice(self, x: np.ndarray, chosen: int, weight: float, established: bool,
                      ) -> np.ndarray | None:
+        self.next_choice_by(established)
+        return self.learn_matrix(x, chosen, weight)
+
+    def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         """Score, then learn, one choice; returns the probabilities the room ranked with
         before it (test-then-learn), or None when nothing was learned."""
+        established, self._established = self._established, True
         self._resumed()
         x = np.asarray(x, dtype=np.float64)
         ranked_by_regulars = self.leader is self.regulars

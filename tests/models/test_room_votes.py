@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from models.learners.judged import JudgedNewton
 from models.params import RoomParams
 from models.room import Room
 from tests.models.choice_rooms import T0, event
@@ -19,14 +18,13 @@ _ITEMS = [{"item_id": f"sku-{n}", "price": 5.0 + n, "category": "bags" if n < 2 
 def _room_with(clicks: list[tuple[str, str]]) -> tuple[Room, list[float]]:
     room = Room("r", RoomParams())
     weights: list[float] = []
-    assert isinstance(room.model, JudgedNewton)
-    learn = room.model.learn_choice
+    learn = room.model.learn_matrix
 
-    def recording(x: np.ndarray, chosen: int, weight: float, established: bool) -> Any:
+    def recording(x: np.ndarray, chosen: int, weight: float = 1.0) -> Any:
         weights.append(weight)
-        return learn(x, chosen, weight, established)
+        return learn(x, chosen, weight)
 
-    room.model.learn_choice = recording  # type: ignore[method-assign]
+    room.model.learn_matrix = recording  # type: ignore[method-assign]
     lines = [event(0, type="showcase", ts=T0, spotlight=None, items=_ITEMS)]
     lines += [event(n, type="item_click", ts=T0 + 1000 * n, user_id=user, item_id=item)
               for n, (user, item) in enumerate(clicks, 1)]
