@@ -19,8 +19,10 @@ accounts teach it something the regulars do not do, it falls behind on the regul
 and the room ranks with theirs. What the room ranks with is ``weights`` / ``precision``
 (the leader's), which is what the pushes read and a snapshot stores.
 
-A snapshot keeps the leader only: a restored room starts both learners from it and judges
-them afresh (``_resumed``).
+For a snapshot, ``evidence`` gives both learners and the one ranked with (last, so that a
+release that knows one learner goes on from it) with the score, and ``resume`` takes them
+back. Weights set from outside without ``resume`` (a snapshot that kept only the ranked
+learner) start both learners from those weights, judged afresh (``_resumed``).
 
 >>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 1.0}, prior_precision=3.0)
 >>> showcase = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
@@ -110,6 +112,27 @@ class JudgedNewton(NewtonSoftmax):
         self.learned += 1
         self._rank_with(self.leader)
         return p_regular if ranked_by_regulars else p_all
+
+    def evidence(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Both learners' and the ranked weights (3 × features), their precisions (3 ×
+        features × features) and the score: what a snapshot needs to go on exactly."""
+        self._resumed()
+        models = (self.everyone, self.regulars, self.leader)
+        return (np.stack([m.weights for m in models]), np.stack([m.precision for m in models]),
+                self.score)
+
+    def resume(self, weights: np.ndarray, precisions: np.ndarray, score: int) -> bool:
+        """Go on from ``evidence``; False (and nothing changed) if its shapes are not this
+        learner's (features changed)."""
+        n = len(self.names)
+        if weights.shape != (3, n) or precisions.shape != (3, n, n):
+            return False
+        for model, w, a in zip((self.everyone, self.regulars), weights, precisions,
+                               strict=False):
+            model.weights, model.precision = w.astype(np.float64), a.astype(np.float64)
+        self.score = int(score)
+        self._rank_with(self.leader)
+        return True
 
     def _rank_with(self, model: NewtonSoftmax) -> None:
         self.weights, self.precision = model.weights, model.precision

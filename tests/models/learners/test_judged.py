@@ -112,3 +112,22 @@ def test_the_room_judges_by_who_chose_before_the_showcase_began() -> None:
     assert isinstance(room.model, JudgedNewton)
     assert room.model.everyone.learned == 4  # every choice
     assert room.model.regulars.learned == 1  # the regular's in the second showcase only
+
+
+def test_its_evidence_resumed_goes_on_exactly() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    stream = [(x, n % 4 != 0) for n, x in enumerate(_showcases(7, 120))]
+    for x, fresh in stream[:80]:
+        model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh)
+    weights, precisions, score = model.evidence()
+    np.testing.assert_array_equal(weights[2], model.weights)  # the ranked one last
+    again = JudgedNewton(TASTE, POWER, initial=START)
+    assert not again.resume(weights[:2], precisions[:2], score)  # not this learner's shapes
+    assert again.resume(weights.copy(), precisions.copy(), score)
+    for x, fresh in stream[80:]:
+        chosen = int(np.argmin(x[:, 0])) if fresh else _liked(x)
+        p, q = (m.learn_choice(x, chosen, 1.0, not fresh) for m in (model, again))
+        assert p is not None and q is not None
+        np.testing.assert_array_equal(p, q)
+    assert again.score == model.score < 0
+    np.testing.assert_array_equal(again.weights, model.weights)
