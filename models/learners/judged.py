@@ -19,8 +19,8 @@ accounts teach it something the regulars do not do, it falls behind on the regul
 and the room ranks with theirs. What the room ranks with is ``weights`` / ``precision``
 (the leader's), which is what the pushes read and a snapshot stores.
 
-For a snapshot, ``evidence`` gives both learners and the one ranked with (last, so that a
-release that knows one learner goes on from it) with the score, and ``resume`` takes them
+For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
+release that knows one learner goes on from it) and the score, and ``resume`` takes them
 back. Weights set from outside without ``resume`` (a snapshot that kept only the ranked
 learner) start both learners from those weights, judged afresh (``_resumed``).
 
@@ -114,10 +114,11 @@ class JudgedNewton(NewtonSoftmax):
         return p_regular if ranked_by_regulars else p_all
 
     def evidence(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """Both learners' and the ranked weights (3 × features), their precisions (3 ×
-        features × features) and the score: what a snapshot needs to go on exactly."""
+        """Both learners' weights (2 × features, the ranked one last, so that a release that
+        knows one learner goes on from it), their precisions (2 × features × features) and
+        the score, which says which is which: what a snapshot needs to go on exactly."""
         self._resumed()
-        models = (self.everyone, self.regulars, self.leader)
+        models = self._order()
         return (np.stack([m.weights for m in models]), np.stack([m.precision for m in models]),
                 self.score)
 
@@ -125,14 +126,18 @@ class JudgedNewton(NewtonSoftmax):
         """Go on from ``evidence``; False (and nothing changed) if its shapes are not this
         learner's (features changed)."""
         n = len(self.names)
-        if weights.shape != (3, n) or precisions.shape != (3, n, n):
+        if weights.shape != (2, n) or precisions.shape != (2, n, n):
             return False
-        for model, w, a in zip((self.everyone, self.regulars), weights, precisions,
-                               strict=False):
-            model.weights, model.precision = w.astype(np.float64), a.astype(np.float64)
         self.score = int(score)
+        for model, w, a in zip(self._order(), weights, precisions, strict=True):
+            model.weights, model.precision = w.astype(np.float64), a.astype(np.float64)
         self._rank_with(self.leader)
         return True
+
+    def _order(self) -> tuple[NewtonSoftmax, NewtonSoftmax]:
+        """The learners as ``evidence`` stores them: the one ranked with last."""
+        leader = self.leader
+        return (self.regulars if leader is self.everyone else self.everyone), leader
 
     def _rank_with(self, model: NewtonSoftmax) -> None:
         self.weights, self.precision = model.weights, model.precision

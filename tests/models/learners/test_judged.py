@@ -120,9 +120,11 @@ def test_its_evidence_resumed_goes_on_exactly() -> None:
     for x, fresh in stream[:80]:
         model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh)
     weights, precisions, score = model.evidence()
-    np.testing.assert_array_equal(weights[2], model.weights)  # the ranked one last
+    assert score < 0  # the regulars' learner ranks
+    np.testing.assert_array_equal(weights[-1], model.regulars.weights)  # the ranked one last
+    np.testing.assert_array_equal(weights[0], model.everyone.weights)
     again = JudgedNewton(TASTE, POWER, initial=START)
-    assert not again.resume(weights[:2], precisions[:2], score)  # not this learner's shapes
+    assert not again.resume(weights[:1], precisions[:1], score)  # not this learner's shapes
     assert again.resume(weights.copy(), precisions.copy(), score)
     for x, fresh in stream[80:]:
         chosen = int(np.argmin(x[:, 0])) if fresh else _liked(x)
@@ -131,3 +133,4 @@ def test_its_evidence_resumed_goes_on_exactly() -> None:
         np.testing.assert_array_equal(p, q)
     assert again.score == model.score < 0
     np.testing.assert_array_equal(again.weights, model.weights)
+
