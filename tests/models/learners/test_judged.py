@@ -134,3 +134,20 @@ def test_its_evidence_resumed_goes_on_exactly() -> None:
     assert again.score == model.score < 0
     np.testing.assert_array_equal(again.weights, model.weights)
 
+
+def test_a_restored_room_keeps_both_learners_and_their_score() -> None:
+    room = Room("r", RoomParams())
+    items = [{"item_id": f"sku-{n}", "price": 5.0 + n, "category": f"c{n}"} for n in range(4)]
+    room.accept([event(0, type="showcase", ts=T0, spotlight=None, items=items)])
+    model = room.model
+    assert isinstance(model, JudgedNewton)
+    for n, x in enumerate(_showcases(8, 60)):  # the room's learners, taught directly
+        wide = np.zeros((6, len(model.names)))
+        wide[:, :3] = x
+        model.learn_choice(wide, int(np.argmin(x[:, 0])) if n % 4 else _liked(x), 1.0, n % 4 == 0)
+    restored = Room.restore(room.snapshot(), RoomParams())
+    assert isinstance(restored.model, JudgedNewton) and restored.model.score == model.score
+    for mine, theirs in ((model.everyone, restored.model.everyone),
+                         (model.regulars, restored.model.regulars), (model, restored.model)):
+        np.testing.assert_array_equal(mine.weights, theirs.weights)
+        np.testing.assert_array_equal(mine.precision, theirs.precision)
