@@ -78,7 +78,7 @@ class Room:
         scale = params.choice_prior_scale
         self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS,
                                     prior_precision={n: scale * p for n, p in PRECISION.items()}
-                                    if scale > 0 else 0.0)
+                                    if scale > 0 else 0.0, top=params.top_k)
         if params.choice_weights or params.choice_off:
             assert isinstance(self.model, ListwiseSoftmax), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)

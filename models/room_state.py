@@ -298,8 +298,8 @@ def _experts(room: Room) -> dict[str, Any]:
     model = room.model
     if not isinstance(model, NewtonSoftmax):
         return {}
-    if isinstance(model, JudgedNewton) and not room.closed:  # both learners and the score
-        # (a closed room learns no more: it keeps the ranked one, as a one-learner release)
+    if isinstance(model, JudgedNewton) and model.split and not room.closed:
+        # both learners and the score (a closed room learns no more: it keeps the ranked one)
         experts, precisions, score = model.evidence()
         return {"experts": experts, "precisions": precisions, "judged": score}
     n = len(model.names)

@@ -56,10 +56,12 @@ def choice_learner(
     lr: float,
     initial: Mapping[str, float] | None = None,
     prior_precision: float | Mapping[str, float] = 0.0,
+    top: int = 3,
 ) -> ChoiceLearner:
     """A room's choice model: the listwise softmax (``fast``) with Newton steps under a
     Gaussian prior of ``prior_precision`` around ``initial`` (one for every weight, or one per
-    feature name), judged by the room's established viewers (``models.learners.judged``), or
+    feature name), judged by the room's established viewers on their choices in its ``top``
+    (``models.learners.judged``), or
     with small SGD steps when it is 0; or River's ``LogisticRegression``
     on the same features, pointwise (``river``: the River peer), or its ``FMClassifier``
     (``river-fm``)."""
@@ -76,7 +78,7 @@ def choice_learner(
         from models.learners.judged import JudgedNewton
 
         return JudgedNewton(taste, power, lr=lr, initial=initial,
-                            prior_precision=prior_precision)
+                            prior_precision=prior_precision, top=top)
     from models.learners.listwise import ListwiseSoftmax
 
     return ListwiseSoftmax(taste, power, lr=lr, initial=initial)

@@ -12,7 +12,8 @@ mostly new (a third to over half of the choices in the worlds measured).
 So the room learns twice, with the same Newton steps: once from every choice (as before),
 once from its *established* viewers' choices only (a viewer who chose something before the
 showcase on show began). Each established viewer's choice is scored before it is learned by
-whether it was in each learner's top ``TOP`` (the push's own measure), and the room ranks
+whether it was in each learner's top ``top`` (the push's own measure: the room passes its
+``--top-k``), and the room ranks
 with the learner with more such hits, the one taught by everyone on ties. Where the room's
 newcomers choose like its regulars, that learner knows more and stays ahead; where fresh
 accounts teach it something the regulars do not do, it falls behind on the regulars' choices
@@ -41,12 +42,12 @@ import numpy as np
 
 from models.learners.newton import PRIOR_PRECISION, NewtonSoftmax
 
-TOP: Final = 3  # a choice "hit" when in a learner's top 3: the default push (--push-width)
+TOP: Final = 3  # a choice "hits" when in a learner's top 3: the default push's width
 
 
-def hit(p: np.ndarray, chosen: int) -> bool:
-    """Whether the chosen item is among the ``TOP`` most probable (ties in its favour)."""
-    return int((p > p[chosen]).sum()) < TOP
+def hit(p: np.ndarray, chosen: int, top: int = TOP) -> bool:
+    """Whether the chosen item is among the ``top`` most probable (ties in its favour)."""
+    return int((p > p[chosen]).sum()) < top
 
 
 class JudgedNewton(NewtonSoftmax):
@@ -58,7 +59,12 @@ class JudgedNewton(NewtonSoftmax):
         initial: Mapping[str, float] | None = None,
         clip: float = 5.0,
         prior_precision: float | Mapping[str, float] = PRIOR_PRECISION,
+        top: int = TOP,
     ) -> None:
+        if top < 1:
+            raise ValueError(f"top must be at least 1, got {top}")
+        self.top = top
+
         def learner() -> NewtonSoftmax:
             return NewtonSoftmax(taste, power, lr=lr, initial=initial, clip=clip,
                                  prior_precision=prior_precision)
@@ -101,17 +107,28 @@ class JudgedNewton(NewtonSoftmax):
         x = np.asarray(x, dtype=np.float64)
         ranked_by_regulars = self.leader is self.regulars
         p_all = self.everyone.learn_matrix(x, chosen, weight)
-        p_regular = self.regulars.learn_matrix(x, chosen, weight) if established else None
         self.refused = self.everyone.refused
-        if p_all is None:
+        if p_all is None:  # refused (not finite): neither learner takes it
             return None
+        p_regular = self.regulars.learn_matrix(x, chosen, weight) if established else None
         if p_regular is not None:
-            self.score += int(hit(p_all, chosen)) - int(hit(p_regular, chosen))
+            self.score += (int(hit(p_all, chosen, self.top))
+                           - int(hit(p_regular, chosen, self.top)))
         if ranked_by_regulars and p_regular is None:
             p_regular = self.regulars.probabilities(x)
         self.learned += 1
         self._rank_with(self.leader)
         return p_regular if ranked_by_regulars else p_all
+
+    @property
+    def split(self) -> bool:
+        """Whether the two learners differ, so that a snapshot needs both: until an
+        established viewer's choice scores them apart and a fresh one teaches only one, the
+        ranked weights alone say everything (and keep an untaught room's snapshot small)."""
+        self._resumed()
+        return bool(self.score) or not (
+            np.array_equal(self.everyone.weights, self.regulars.weights)
+            and np.array_equal(self.everyone.precision, self.regulars.precision))
 
     def evidence(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Both learners' weights (2 × features, the ranked one last, so that a release that

@@ -151,3 +151,39 @@ def test_a_restored_room_keeps_both_learners_and_their_score() -> None:
                          (model.regulars, restored.model.regulars), (model, restored.model)):
         np.testing.assert_array_equal(mine.weights, theirs.weights)
         np.testing.assert_array_equal(mine.precision, theirs.precision)
+
+
+def test_a_hit_is_a_choice_in_the_pushes_own_width() -> None:
+    p = np.array([0.4, 0.3, 0.2, 0.06, 0.04])
+    assert hit(p, 2) and not hit(p, 3) and hit(p, 3, top=4) and not hit(p, 4, top=4)
+    assert hit(np.full(5, 0.2), 4)  # ties count in the choice's favour
+    params = RoomParams(top_k=5)
+    model = Room("r", params).model
+    assert isinstance(model, JudgedNewton) and model.top == 5
+    try:
+        JudgedNewton(TASTE, POWER, top=0)
+    except ValueError as error:
+        assert "top must be at least 1" in str(error)
+    else:
+        raise AssertionError("top 0 was taken")
+
+
+def test_a_refused_choice_teaches_neither_learner() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    x = _showcases(9, 1)[0]
+    x[1, 0] = np.inf
+    assert model.learn_choice(x, 0, 1.0, established=True) is None
+    assert model.everyone.learned == model.regulars.learned == 0 and model.score == 0
+    assert model.refused == 1
+
+
+def test_learners_that_agree_are_stored_as_one() -> None:
+    """Until a fresh account teaches one learner alone, both are the same: a snapshot keeps
+    one (an untaught room's stays small) and a restore goes on exactly."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    assert not model.split
+    for x in _showcases(10, 20):
+        model.learn_choice(x, _liked(x), 1.0, established=True)
+    assert not model.split and model.everyone.learned == model.regulars.learned == 20
+    model.learn_choice(_showcases(11, 1)[0], 0, 1.0, established=False)
+    assert model.split
