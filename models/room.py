@@ -23,7 +23,7 @@ from features.state.clock import AgreedClock
 from features.state.dedup import source_of
 from features.state.inbox import Inbox, Verdict
 from features.state.viewers import ViewerTable
-from features.state.votes import cast_vote, learning_weight, vote_bit
+from features.state.votes import cast_vote, chose_before, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.choice_columns import ColumnCache
@@ -33,6 +33,7 @@ from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
+from models.learners.judged import JudgedNewton
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
@@ -77,7 +78,7 @@ class Room:
         scale = params.choice_prior_scale
         self.model = choice_learner(params.learner, TASTE, POWER, params.propensity_lr, PRIORS,
                                     prior_precision={n: scale * p for n, p in PRECISION.items()}
-                                    if scale > 0 else 0.0)
+                                    if scale > 0 else 0.0, top=params.top_k)
         if params.choice_weights or params.choice_off:
             assert isinstance(self.model, ListwiseSoftmax), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)
@@ -321,6 +322,8 @@ class Room:
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
         earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
+        if isinstance(self.model, JudgedNewton):  # judged by who chose before this showcase
+            self.model.next_choice_by(established=chose_before(self.viewers, row, sc.ts))
         p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
                                     learning_weight(earlier))
         if p is not None:

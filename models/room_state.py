@@ -35,6 +35,7 @@ from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
 from models.choice_features import FEATURES
+from models.learners.judged import JudgedNewton
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.newton import NewtonSoftmax
 
@@ -297,6 +298,10 @@ def _experts(room: Room) -> dict[str, Any]:
     model = room.model
     if not isinstance(model, NewtonSoftmax):
         return {}
+    if isinstance(model, JudgedNewton) and model.split and not room.closed:
+        # both learners and the score (a closed room learns no more: it keeps the ranked one)
+        experts, precisions, score = model.evidence()
+        return {"experts": experts, "precisions": precisions, "judged": score}
     n = len(model.names)
     return {"experts": model.weights[None, :].copy(),
             "precisions": model.precision.reshape(1, n, n).copy()}
@@ -312,6 +317,9 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
         return
     experts = np.asarray(stored["experts"], dtype=np.float64)
     precisions = np.asarray(stored["precisions"], dtype=np.float64)
+    if (isinstance(model, JudgedNewton) and "judged" in stored
+            and model.resume(experts, precisions, int(stored["judged"]))):
+        return
     n = len(model.names)
     if experts.ndim != 2 or experts.shape[1] != n or precisions.shape[1:] != (n, n) or not len(
             precisions):

@@ -17,12 +17,24 @@ The room's learner is shared too, so a viewer's steps are bounded the same way, 
 the viewer's n-th choice in a category teaches with weight 1/n, so their total pull grows
 like log n, while a viewer's first choice in each category counts in full.
 
+Nor can one vote per account tell twenty fresh accounts from twenty fans. What a room can
+tell is who was there before: ``chose_before`` says whether a viewer chose something before a
+time (the showcase's start), which is whose choices judge the room's learner
+(``models.learners.judged``).
+
 >>> voted = np.zeros(2, dtype=np.uint64)
 >>> bit = vote_bit("sku-1")
 >>> cast_vote(voted, 0, bit), cast_vote(voted, 0, bit), cast_vote(voted, 1, bit)
 (1.0, 0.0, 1.0)
 >>> learning_weight(0.0), learning_weight(3.0)
 (1.0, 0.25)
+>>> viewers = ViewerTable(60_000, 600_000)
+>>> row, _ = viewers.touch("u", 5_000)
+>>> chose_before(viewers, row, 10_000)
+False
+>>> viewers.recent_item[row, 0], viewers.recent_ts[row, 0] = 1, seconds(8_000)
+>>> chose_before(viewers, row, 10_000), chose_before(viewers, row, 8_000)
+(True, False)
 """
 
 from __future__ import annotations
@@ -31,6 +43,9 @@ import zlib
 from typing import Final
 
 import numpy as np
+
+from features.state.choices import seconds
+from features.state.viewers import ViewerTable
 
 VOTE_BITS: Final = 64
 
@@ -53,3 +68,12 @@ def learning_weight(earlier_in_category: float) -> float:
     """The weight of a viewer's choice in the room's learner, given how many choices of the
     same category they made before in the room."""
     return 1.0 / (1.0 + earlier_in_category)
+
+
+def chose_before(viewers: ViewerTable, row: int, ts: int) -> bool:
+    """Whether viewer ``row`` chose something in a second before ``ts``'s. It reads the last
+    few items the viewer chose (``RECENT``, each at its latest choice): a viewer who chose
+    that many since counts as new until the next ``ts``; their own repeats already weigh
+    little (``learning_weight``)."""
+    times = viewers.recent_ts[row][viewers.recent_item[row] > 0]
+    return bool(times.size) and int(times.min()) < seconds(ts)

@@ -56,10 +56,13 @@ def choice_learner(
     lr: float,
     initial: Mapping[str, float] | None = None,
     prior_precision: float | Mapping[str, float] = 0.0,
+    top: int = 3,
 ) -> ChoiceLearner:
     """A room's choice model: the listwise softmax (``fast``) with Newton steps under a
     Gaussian prior of ``prior_precision`` around ``initial`` (one for every weight, or one per
-    feature name), or with small SGD steps when it is 0; or River's ``LogisticRegression``
+    feature name), judged by the room's established viewers on their choices in its ``top``
+    (``models.learners.judged``), or
+    with small SGD steps when it is 0; or River's ``LogisticRegression``
     on the same features, pointwise (``river``: the River peer), or its ``FMClassifier``
     (``river-fm``)."""
     _check(kind)
@@ -72,10 +75,10 @@ def choice_learner(
 
         return PointwiseChoice(taste, power, lr=lr, initial=initial)
     if isinstance(prior_precision, Mapping) or prior_precision > 0:
-        from models.learners.newton import NewtonSoftmax
+        from models.learners.judged import JudgedNewton
 
-        return NewtonSoftmax(taste, power, lr=lr, initial=initial,
-                             prior_precision=prior_precision)
+        return JudgedNewton(taste, power, lr=lr, initial=initial,
+                            prior_precision=prior_precision, top=top)
     from models.learners.listwise import ListwiseSoftmax
 
     return ListwiseSoftmax(taste, power, lr=lr, initial=initial)

@@ -130,3 +130,25 @@ def test_aimed_attacks_send_fresh_accounts_at_what_the_room_pushed(attack: str) 
 def test_aimed_attacks_need_the_clean_pushes() -> None:
     with pytest.raises(ValueError, match="poison aims at what the room pushes: pass the clean"):
         inject([], "poison")
+
+
+def test_fresh_accounts_teaching_the_learner_cost_the_others_little() -> None:
+    """Fresh accounts every showcase (``poison``, ``demote``) teach the room's learner; it
+    ranks with what its established viewers' choices say (``models.learners.judged``). On
+    these worlds (3 rooms, 15 min, seeds 1-3), before that (atk at 347a71f) the others' HR@3
+    fell by 0.044-0.154 under poison (mean 0.087) and 0.111-0.141 under demote; with it by
+    0.023-0.076 (mean 0.041) and 0.008-0.037. What is left comes mostly through the shared
+    statistics, which count each fresh account's vote like a fan's."""
+    params = RoomParams()
+    losses: dict[str, list[float]] = {"poison": [], "demote": []}
+    for seed in (1, 2, 3):
+        events = list(World(seed, 3, 150, 15).events())
+        clean = replay_pushes(events, params)
+        for attack, lost in losses.items():
+            attacked, targets = inject(events, attack, pushes=clean)
+            before = outcome(events, clean, targets)
+            after = outcome(attacked, replay_pushes(attacked, params), targets)
+            assert after.actions == before.actions > 700
+            lost.append(before.others_hr - after.others_hr)
+    assert sum(losses["poison"]) / 3 < 0.06
+    assert max(losses["demote"]) < 0.07

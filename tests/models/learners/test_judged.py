@@ -1,0 +1,189 @@
+"""The room's choice model judged by its established viewers (``models.learners.judged``):
+fresh accounts teach one learner, the room ranks with whichever predicts its regulars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.learners.judged import JudgedNewton, hit
+from models.learners.newton import NewtonSoftmax
+from models.params import RoomParams
+from models.room import Room
+from tests.models.choice_rooms import T0, event
+
+TASTE, POWER = ("a", "b"), ("bias",)
+START = {"a": 1.0, "b": 0.0}
+
+
+def _showcases(seed: int, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0.0, 1.0, (6, 3)) for _ in range(n)]
+
+
+def _liked(x: np.ndarray) -> int:
+    """What the room's regulars choose: the item highest on ``a``."""
+    return int(np.argmax(x[:, 0]))
+
+
+def test_fresh_accounts_teaching_the_opposite_do_not_decide_what_the_room_ranks_with() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    plain = NewtonSoftmax(TASTE, POWER, initial=START)
+    regular_hits = plain_hits = 0
+    for n, x in enumerate(_showcases(1, 400)):
+        if n % 5 == 0:  # one choice in five is an established viewer's
+            chosen = _liked(x)
+            p = model.learn_choice(x, chosen, 1.0, established=True)
+            q = plain.learn_matrix(x, chosen)
+            assert p is not None and q is not None
+            regular_hits += hit(p, chosen)
+            plain_hits += hit(q, chosen)
+        else:  # four of five are fresh accounts choosing the item lowest on ``a``
+            chosen = int(np.argmin(x[:, 0]))
+            model.learn_choice(x, chosen, 1.0, established=False)
+            plain.learn_matrix(x, chosen)
+    assert model.everyone.weights[0] < 0 < model.regulars.weights[0]  # each learnt its own
+    assert model.leader is model.regulars and model.score < -20
+    np.testing.assert_array_equal(model.weights, model.regulars.weights)  # what pushes read
+    assert regular_hits > 70 and plain_hits < 30  # of the 80 regulars' choices
+
+
+def test_newcomers_choosing_like_the_regulars_teach_the_room() -> None:
+    model = JudgedNewton(TASTE, POWER, initial={"a": 0.0, "b": 0.0})
+    for n, x in enumerate(_showcases(2, 60)):
+        model.learn_choice(x, _liked(x), 1.0, established=n % 3 == 0)
+    assert model.leader is model.everyone and model.score >= 0
+    assert model.everyone.learned == 60 and model.regulars.learned == 20
+    assert model.weights[0] > model.regulars.weights[0] > 0  # more evidence, further
+
+
+def test_a_choice_of_unknown_standing_is_learned_as_the_newton_learner_learns_it() -> None:
+    model, plain = JudgedNewton(TASTE, POWER, initial=START), NewtonSoftmax(TASTE, POWER,
+                                                                           initial=START)
+    for x in _showcases(3, 30):
+        p, q = model.learn_matrix(x, 2), plain.learn_matrix(x, 2)
+        assert p is not None and q is not None
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(model.weights, plain.weights)
+    np.testing.assert_array_equal(model.precision, plain.precision)
+    assert model.learned == plain.learned == 30
+
+
+def test_weights_set_from_outside_are_where_both_learners_go_on_from() -> None:
+    """A snapshot stores the weights the room ranks with; a restored room learns on from
+    them with both learners and judges them afresh."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    for x in _showcases(4, 40):
+        model.learn_choice(x, int(np.argmin(x[:, 0])), 1.0, established=False)
+    restored = JudgedNewton(TASTE, POWER, initial=START)
+    restored.weights, restored.precision = model.weights.copy(), model.precision.copy()
+    restored.score = -5
+    x = _showcases(5, 1)[0]
+    restored.learn_choice(x, 0, 1.0, established=True)
+    twin = NewtonSoftmax(TASTE, POWER, initial=START)
+    twin.weights, twin.precision = model.weights.copy(), model.precision.copy()
+    twin.learn_matrix(x, 0)
+    for learner in (restored.everyone, restored.regulars):
+        np.testing.assert_array_equal(learner.weights, twin.weights)
+    assert restored.score == 0 and restored.leader is restored.everyone
+
+
+def test_a_warm_start_starts_both_learners() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    model.start_from((0.5, -0.5, 2.0), frozenset({"b"}))
+    for learner in (model, model.everyone, model.regulars):
+        np.testing.assert_array_equal(learner.weights, [0.5, 0.0, 2.0])
+    for x in _showcases(6, 10):
+        model.learn_choice(x, 1, 1.0, established=True)
+    assert model.weights[1] == 0.0 and model.regulars.weights[1] == 0.0  # held off
+
+
+def test_the_room_judges_by_who_chose_before_the_showcase_began() -> None:
+    items = [{"item_id": f"sku-{n}", "price": 5.0 + n, "category": f"c{n}"} for n in range(4)]
+    room = Room("r", RoomParams())
+    room.accept([
+        event(0, type="showcase", ts=T0, spotlight=None, items=items),
+        event(1, type="item_click", ts=T0 + 1_000, user_id="regular", item_id="sku-0"),
+        event(2, type="showcase", ts=T0 + 60_000, spotlight=None, items=items),
+        event(3, type="item_click", ts=T0 + 61_000, user_id="regular", item_id="sku-1"),
+        event(4, type="item_click", ts=T0 + 62_000, user_id="fresh", item_id="sku-2"),
+        event(5, type="add_to_cart", ts=T0 + 63_000, user_id="fresh", item_id="sku-3"),
+    ])
+    room.flush()
+    assert isinstance(room.model, JudgedNewton)
+    assert room.model.everyone.learned == 4  # every choice
+    assert room.model.regulars.learned == 1  # the regular's in the second showcase only
+
+
+def test_its_evidence_resumed_goes_on_exactly() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    stream = [(x, n % 4 != 0) for n, x in enumerate(_showcases(7, 120))]
+    for x, fresh in stream[:80]:
+        model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh)
+    weights, precisions, score = model.evidence()
+    assert score < 0  # the regulars' learner ranks
+    np.testing.assert_array_equal(weights[-1], model.regulars.weights)  # the ranked one last
+    np.testing.assert_array_equal(weights[0], model.everyone.weights)
+    again = JudgedNewton(TASTE, POWER, initial=START)
+    assert not again.resume(weights[:1], precisions[:1], score)  # not this learner's shapes
+    assert again.resume(weights.copy(), precisions.copy(), score)
+    for x, fresh in stream[80:]:
+        chosen = int(np.argmin(x[:, 0])) if fresh else _liked(x)
+        p, q = (m.learn_choice(x, chosen, 1.0, not fresh) for m in (model, again))
+        assert p is not None and q is not None
+        np.testing.assert_array_equal(p, q)
+    assert again.score == model.score < 0
+    np.testing.assert_array_equal(again.weights, model.weights)
+
+
+def test_a_restored_room_keeps_both_learners_and_their_score() -> None:
+    room = Room("r", RoomParams())
+    items = [{"item_id": f"sku-{n}", "price": 5.0 + n, "category": f"c{n}"} for n in range(4)]
+    room.accept([event(0, type="showcase", ts=T0, spotlight=None, items=items)])
+    model = room.model
+    assert isinstance(model, JudgedNewton)
+    for n, x in enumerate(_showcases(8, 60)):  # the room's learners, taught directly
+        wide = np.zeros((6, len(model.names)))
+        wide[:, :3] = x
+        model.learn_choice(wide, int(np.argmin(x[:, 0])) if n % 4 else _liked(x), 1.0, n % 4 == 0)
+    restored = Room.restore(room.snapshot(), RoomParams())
+    assert isinstance(restored.model, JudgedNewton) and restored.model.score == model.score
+    for mine, theirs in ((model.everyone, restored.model.everyone),
+                         (model.regulars, restored.model.regulars), (model, restored.model)):
+        np.testing.assert_array_equal(mine.weights, theirs.weights)
+        np.testing.assert_array_equal(mine.precision, theirs.precision)
+
+
+def test_a_hit_is_a_choice_in_the_pushes_own_width() -> None:
+    p = np.array([0.4, 0.3, 0.2, 0.06, 0.04])
+    assert hit(p, 2) and not hit(p, 3) and hit(p, 3, top=4) and not hit(p, 4, top=4)
+    assert hit(np.full(5, 0.2), 4)  # ties count in the choice's favour
+    params = RoomParams(top_k=5)
+    model = Room("r", params).model
+    assert isinstance(model, JudgedNewton) and model.top == 5
+    try:
+        JudgedNewton(TASTE, POWER, top=0)
+    except ValueError as error:
+        assert "top must be at least 1" in str(error)
+    else:
+        raise AssertionError("top 0 was taken")
+
+
+def test_a_refused_choice_teaches_neither_learner() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    x = _showcases(9, 1)[0]
+    x[1, 0] = np.inf
+    assert model.learn_choice(x, 0, 1.0, established=True) is None
+    assert model.everyone.learned == model.regulars.learned == 0 and model.score == 0
+    assert model.refused == 1
+
+
+def test_learners_that_agree_are_stored_as_one() -> None:
+    """Until a fresh account teaches one learner alone, both are the same: a snapshot keeps
+    one (an untaught room's stays small) and a restore goes on exactly."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    assert not model.split
+    for x in _showcases(10, 20):
+        model.learn_choice(x, _liked(x), 1.0, established=True)
+    assert not model.split and model.everyone.learned == model.regulars.learned == 20
+    model.learn_choice(_showcases(11, 1)[0], 0, 1.0, established=False)
+    assert model.split
