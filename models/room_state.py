@@ -294,7 +294,9 @@ def _listwise(room: Room) -> tuple[ListwiseSoftmax, ...]:
 
 def _experts(room: Room) -> dict[str, Any]:
     """The Newton learner's evidence (its precision matrix), in the shape the leader of
-    2026-12-03 wrote for its learners, so either release reads the other's snapshot."""
+    2026-12-03 wrote for its learners, so either release reads the other's snapshot: the
+    judged pair stores both of its learners only once they differ, the ranked one last (which
+    a one-learner release goes on from), and their score."""
     model = room.model
     if not isinstance(model, NewtonSoftmax):
         return {}
