@@ -302,8 +302,9 @@ def _experts(room: Room) -> dict[str, Any]:
         return {}
     if isinstance(model, JudgedNewton) and model.split and not room.closed:
         # both learners and the score (a closed room learns no more: it keeps the ranked one)
-        experts, precisions, score = model.evidence()
-        return {"experts": experts, "precisions": precisions, "judged": score}
+        experts, precisions, score, split = model.evidence()
+        return {"experts": experts, "precisions": precisions, "judged": score,
+                "split_decisions": split}
     n = len(model.names)
     return {"experts": model.weights[None, :].copy(),
             "precisions": model.precision.reshape(1, n, n).copy()}
@@ -320,7 +321,8 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
     experts = np.asarray(stored["experts"], dtype=np.float64)
     precisions = np.asarray(stored["precisions"], dtype=np.float64)
     if (isinstance(model, JudgedNewton) and "judged" in stored
-            and model.resume(experts, precisions, int(stored["judged"]))):
+            and model.resume(experts, precisions, int(stored["judged"]),
+                             stored.get("split_decisions"))):
         return
     n = len(model.names)
     if experts.ndim != 2 or experts.shape[1] != n or precisions.shape[1:] != (n, n) or not len(

@@ -13,24 +13,32 @@ So the room learns twice, with the same Newton steps: once from every choice (as
 once from its *established* viewers' choices only (a viewer who chose something before the
 showcase on show began). Each established viewer's choice is scored before it is learned by
 whether it was in each learner's top ``top`` (the push's own measure: the room passes its
-``--top-k``), and the room ranks
-with the learner with more such hits, the one taught by everyone on ties. Where the room's
-newcomers choose like its regulars, that learner knows more and stays ahead; where fresh
-accounts teach it something the regulars do not do, it falls behind on the regulars' choices
-and the room ranks with theirs. What the room ranks with is ``weights`` / ``precision``
+``--top-k``). The room ranks with the learner taught by everyone unless the regulars' has
+more such hits *beyond chance*: of the choices where exactly one of the two hit, it must win
+by more than ``Z`` standard deviations of a fair coin's count (a one-sided sign test; a fresh
+learner with less data wins half of such coin flips in a clean room, and ranking with it then
+would only lose what the newcomers taught). Where the room's newcomers choose like its
+regulars, the learner taught by everyone knows more and ranks; where fresh accounts teach it
+something the regulars do not do, it misses the regulars' choices one after another and the
+room ranks with theirs within a handful of them. What the room ranks with is ``weights`` / ``precision``
 (the leader's), which is what the pushes read and a snapshot stores.
 
 For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
-release that knows one learner goes on from it) and the score, and ``resume`` takes them
+release that knows one learner goes on from it) and the score (with the number of split decisions), and ``resume`` takes them
 back. Weights set from outside without ``resume`` (a snapshot that kept only the ranked
 learner) start both learners from those weights, judged afresh (``_resumed``).
 
->>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 1.0}, prior_precision=3.0)
->>> showcase = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
->>> for _ in range(30): _ = m.learn_choice(showcase, 4, 1.0, established=False)
->>> for _ in range(3): _ = m.learn_choice(showcase, 0, 1.0, established=True)
->>> m.leader is m.regulars, m.score
-(True, -3)
+>>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 0.0}, prior_precision=3.0)
+>>> showcase = np.zeros((8, 2)); showcase[0, 0], showcase[7, 0] = 1.0, -1.0
+>>> def showcase_with_five_fresh_accounts_and_a_regular() -> None:
+...     for _ in range(5): _ = m.learn_choice(showcase, 7, 1.0, established=False)
+...     _ = m.learn_choice(showcase, 0, 1.0, established=True)
+>>> for _ in range(4): showcase_with_five_fresh_accounts_and_a_regular()
+>>> m.leader is m.regulars, m.score, m.split_decisions  # 4 of 4 could be a coin's
+(False, -4, 4)
+>>> showcase_with_five_fresh_accounts_and_a_regular()
+>>> m.leader is m.regulars, m.score, m.split_decisions  # 5 of 5 is not: 25 > 2² × 5
+(True, -5, 5)
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import numpy as np
 from models.learners.newton import PRIOR_PRECISION, NewtonSoftmax
 
 TOP: Final = 3  # a choice "hits" when in a learner's top 3: the default push's width
+Z: Final = 2.0  # the regulars' learner ranks when it leads by more than 2 sd of a fair coin's
 
 
 def hit(p: np.ndarray, chosen: int, top: int = TOP) -> bool:
@@ -73,18 +82,20 @@ class JudgedNewton(NewtonSoftmax):
         super().__init__(taste, power, lr=lr, initial=initial, clip=clip,
                          prior_precision=prior_precision)
         self.score = 0  # established viewers' choices: everyone's hits minus the regulars'
+        self.split_decisions = 0  # of those, the ones where exactly one of the two hit
         self._established = True
         self._rank_with(self.everyone)
 
     @property
     def leader(self) -> NewtonSoftmax:
-        return self.regulars if self.score < 0 else self.everyone
+        beyond_chance = self.score < 0 and self.score ** 2 > Z ** 2 * self.split_decisions
+        return self.regulars if beyond_chance else self.everyone
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
         for model in (self.everyone, self.regulars):
             model.start_from(weights, off)
-        self.score = 0
+        self.score = self.split_decisions = 0
         self._rank_with(self.everyone)
 
     def next_choice_by(self, established: bool) -> None:
@@ -112,8 +123,10 @@ class JudgedNewton(NewtonSoftmax):
             return None
         p_regular = self.regulars.learn_matrix(x, chosen, weight) if established else None
         if p_regular is not None:
-            self.score += (int(hit(p_all, chosen, self.top))
-                           - int(hit(p_regular, chosen, self.top)))
+            difference = (int(hit(p_all, chosen, self.top))
+                          - int(hit(p_regular, chosen, self.top)))
+            self.score += difference
+            self.split_decisions += abs(difference)
         if ranked_by_regulars and p_regular is None:
             p_regular = self.regulars.probabilities(x)
         self.learned += 1
@@ -126,26 +139,31 @@ class JudgedNewton(NewtonSoftmax):
         established viewer's choice scores them apart and a fresh one teaches only one, the
         ranked weights alone say everything (and keep an untaught room's snapshot small)."""
         self._resumed()
-        return bool(self.score) or not (
+        return bool(self.score or self.split_decisions) or not (
             np.array_equal(self.everyone.weights, self.regulars.weights)
             and np.array_equal(self.everyone.precision, self.regulars.precision))
 
-    def evidence(self) -> tuple[np.ndarray, np.ndarray, int]:
+    def evidence(self) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Both learners' weights (2 × features, the ranked one last, so that a release that
-        knows one learner goes on from it), their precisions (2 × features × features) and
-        the score, which says which is which: what a snapshot needs to go on exactly."""
+        knows one learner goes on from it), their precisions (2 × features × features), the
+        score and the split decisions, which say which is which: what a snapshot needs to go
+        on exactly."""
         self._resumed()
         models = self._order()
         return (np.stack([m.weights for m in models]), np.stack([m.precision for m in models]),
-                self.score)
+                self.score, self.split_decisions)
 
-    def resume(self, weights: np.ndarray, precisions: np.ndarray, score: int) -> bool:
+    def resume(self, weights: np.ndarray, precisions: np.ndarray, score: int,
+               split_decisions: int | None = None) -> bool:
         """Go on from ``evidence``; False (and nothing changed) if its shapes are not this
-        learner's (features changed)."""
+        learner's (features changed). Without ``split_decisions`` (a snapshot written before
+        they were counted) they are the least the score needs: its size."""
         n = len(self.names)
         if weights.shape != (2, n) or precisions.shape != (2, n, n):
             return False
         self.score = int(score)
+        self.split_decisions = (abs(self.score) if split_decisions is None
+                                else int(split_decisions))
         for model, w, a in zip(self._order(), weights, precisions, strict=True):
             model.weights, model.precision = w.astype(np.float64), a.astype(np.float64)
         self._rank_with(self.leader)
@@ -166,5 +184,5 @@ class JudgedNewton(NewtonSoftmax):
             return
         for model in (self.everyone, self.regulars):
             model.weights, model.precision = self.weights.copy(), self.precision.copy()
-        self.score = 0
+        self.score = self.split_decisions = 0
         self._rank_with(self.everyone)

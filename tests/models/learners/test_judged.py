@@ -76,7 +76,7 @@ def test_weights_set_from_outside_are_where_both_learners_go_on_from() -> None:
         model.learn_choice(x, int(np.argmin(x[:, 0])), 1.0, established=False)
     restored = JudgedNewton(TASTE, POWER, initial=START)
     restored.weights, restored.precision = model.weights.copy(), model.precision.copy()
-    restored.score = -5
+    restored.score, restored.split_decisions = -5, 5
     x = _showcases(5, 1)[0]
     restored.learn_choice(x, 0, 1.0, established=True)
     twin = NewtonSoftmax(TASTE, POWER, initial=START)
@@ -84,7 +84,8 @@ def test_weights_set_from_outside_are_where_both_learners_go_on_from() -> None:
     twin.learn_matrix(x, 0)
     for learner in (restored.everyone, restored.regulars):
         np.testing.assert_array_equal(learner.weights, twin.weights)
-    assert restored.score == 0 and restored.leader is restored.everyone
+    assert restored.score == restored.split_decisions == 0
+    assert restored.leader is restored.everyone
 
 
 def test_a_warm_start_starts_both_learners() -> None:
@@ -119,19 +120,19 @@ def test_its_evidence_resumed_goes_on_exactly() -> None:
     stream = [(x, n % 4 != 0) for n, x in enumerate(_showcases(7, 120))]
     for x, fresh in stream[:80]:
         model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh)
-    weights, precisions, score = model.evidence()
-    assert score < 0  # the regulars' learner ranks
+    weights, precisions, score, split = model.evidence()
+    assert model.leader is model.regulars and score < 0 < split
     np.testing.assert_array_equal(weights[-1], model.regulars.weights)  # the ranked one last
     np.testing.assert_array_equal(weights[0], model.everyone.weights)
     again = JudgedNewton(TASTE, POWER, initial=START)
     assert not again.resume(weights[:1], precisions[:1], score)  # not this learner's shapes
-    assert again.resume(weights.copy(), precisions.copy(), score)
+    assert again.resume(weights.copy(), precisions.copy(), score, split)
     for x, fresh in stream[80:]:
         chosen = int(np.argmin(x[:, 0])) if fresh else _liked(x)
         p, q = (m.learn_choice(x, chosen, 1.0, not fresh) for m in (model, again))
         assert p is not None and q is not None
         np.testing.assert_array_equal(p, q)
-    assert again.score == model.score < 0
+    assert again.score == model.score < 0 and again.split_decisions == model.split_decisions
     np.testing.assert_array_equal(again.weights, model.weights)
 
 
@@ -147,6 +148,7 @@ def test_a_restored_room_keeps_both_learners_and_their_score() -> None:
         model.learn_choice(wide, int(np.argmin(x[:, 0])) if n % 4 else _liked(x), 1.0, n % 4 == 0)
     restored = Room.restore(room.snapshot(), RoomParams())
     assert isinstance(restored.model, JudgedNewton) and restored.model.score == model.score
+    assert restored.model.split_decisions == model.split_decisions > 0
     for mine, theirs in ((model.everyone, restored.model.everyone),
                          (model.regulars, restored.model.regulars), (model, restored.model)):
         np.testing.assert_array_equal(mine.weights, theirs.weights)
@@ -187,3 +189,19 @@ def test_learners_that_agree_are_stored_as_one() -> None:
     assert not model.split and model.everyone.learned == model.regulars.learned == 20
     model.learn_choice(_showcases(11, 1)[0], 0, 1.0, established=False)
     assert model.split
+
+
+def test_the_regulars_learner_ranks_only_when_it_leads_beyond_chance() -> None:
+    """In a clean room the two learners trade hits like a coin: the one taught by everyone
+    (more data) keeps ranking until the regulars' leads by more than ``Z`` sd of a fair
+    coin's count of the split decisions."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    model.score, model.split_decisions = -3, 9  # 3 of 9 each way plus 3: within chance
+    assert model.leader is model.everyone
+    model.score, model.split_decisions = -7, 9  # 8 of 9 to the regulars: beyond it
+    assert model.leader is model.regulars
+    model.score, model.split_decisions = 7, 9
+    assert model.leader is model.everyone
+    again = JudgedNewton(TASTE, POWER, initial=START)  # a snapshot without the count
+    assert again.resume(np.stack([model.weights] * 2), np.stack([model.precision] * 2), -5)
+    assert again.split_decisions == 5 and again.leader is again.regulars
