@@ -5,9 +5,10 @@ One viewer, one vote bounds what a single account can do (``features.state.votes
 cannot tell twenty fresh accounts from twenty fans, and a few dozen fresh accounts per
 showcase outnumber a room's own choices several times over. Taught by them (every cart of an
 item other than the one just clicked, every choice of a cold item) the learner ranks worse
-for everyone (docs/evaluation.md, "Poisoning the learner"). Nothing in one choice says who
-is honest, and bounding how much fresh accounts may teach costs the rooms whose audience is
-mostly new (a third to over half of the choices in the worlds measured).
+for everyone (docs/evaluation.md, "Fresh accounts that teach the room's learner"). Nothing
+in one choice says who is honest, and bounding how much fresh accounts may teach costs the
+rooms whose audience is mostly new (a third to over half of the choices in the worlds
+measured).
 
 So the room learns twice, with the same Newton steps: once from every choice (as before),
 once from its *established* viewers' choices only (a viewer who chose something before the
@@ -20,13 +21,14 @@ learner with less data wins half of such coin flips in a clean room, and ranking
 would only lose what the newcomers taught). Where the room's newcomers choose like its
 regulars, the learner taught by everyone knows more and ranks; where fresh accounts teach it
 something the regulars do not do, it misses the regulars' choices one after another and the
-room ranks with theirs within a handful of them. What the room ranks with is ``weights`` / ``precision``
-(the leader's), which is what the pushes read and a snapshot stores.
+room ranks with theirs within a handful of them. What the room ranks with is ``weights`` /
+``precision`` (the leader's), which is what the pushes read and a snapshot stores.
 
 For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
-release that knows one learner goes on from it) and the score (with the number of split decisions), and ``resume`` takes them
-back. Weights set from outside without ``resume`` (a snapshot that kept only the ranked
-learner) start both learners from those weights, judged afresh (``_resumed``).
+release that knows one learner goes on from it), the score and the number of split
+decisions, and ``resume`` takes them back. Weights set from outside without ``resume`` (a
+snapshot that kept only the ranked learner) start both learners from those weights, judged
+afresh (``_resumed``).
 
 >>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 0.0}, prior_precision=3.0)
 >>> showcase = np.zeros((8, 2)); showcase[0, 0], showcase[7, 0] = 1.0, -1.0
