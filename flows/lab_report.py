@@ -164,6 +164,8 @@ _SHAPES = {
               " a third",
     "demote": "20 fresh accounts per showcase click every item on show but the one the room"
               " pushed most",
+    "sleeper": "poison's 20 accounts per showcase, each established first: in the showcase"
+               " before, it clicked the item the room pushed most there",
 }
 # The shapes that vote for the last item of each showcase, (shape, label, colour): their clean
 # share is that item's share on the clean stream, the same for all three.
@@ -172,6 +174,7 @@ _STEERING = (("one-vote", "one vote", "#2ca02c"), ("click-farm", "click farm", "
 _SHAPE_COLOURS = {
     "one-vote": "#2ca02c", "click-farm": "#d62728", "sybil": "#9467bd", "id-squat": "#1f77b4",
     "clock-jump": "#17becf", "poison": "#8c564b", "demote": "#ff7f0e",
+    "sleeper": "#e377c2",
 }
 Series = list[tuple[str, str | None, list[float]]]  # (label, colour, a value per regime)
 

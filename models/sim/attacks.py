@@ -39,6 +39,16 @@ showcase only; they aim at what the room pushed on the clean stream (``pushes``,
 * ``demote``: each account clicks every item on show but the one the room pushed most,
   50 ms apart: that item is the target, and its share says how far it was pushed out.
 
+The room's learner is judged by its *established* viewers, who chose something before the
+showcase on show began (``models.learners.judged``), so fresh accounts can teach it but not
+make it rank with what they taught. One more shape makes its accounts established first:
+
+* ``sleeper``: ``poison``'s accounts and choices, each account made established one showcase
+  ahead: during the previous showcase it enters and clicks the item the room pushed most
+  there, as a fan would (the most pushed one it will not poison with, so that the click stays
+  among the last few a viewer's standing is read from). Every showcase but each room's first
+  is poisoned, by accounts the room has seen choose before.
+
 >>> stream = [{"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r",
 ...            "spotlight": None, "items": [{"item_id": "a", "price": 1.0, "category": "c"},
 ...                                         {"item_id": "b", "price": 2.0, "category": "c"}]},
@@ -53,6 +63,9 @@ showcase only; they aim at what the room pushed on the clean stream (``pushes``,
 >>> attacked, targets = inject(stream, "demote", accounts=2, pushes=pushed)
 >>> targets[0].item_id, [(e["user_id"], e.get("item_id")) for e in attacked if "item_id" in e]
 ('a', [('attacker-r-0-0', 'b'), ('attacker-r-0-1', 'b')])
+>>> attacked, targets = inject(stream, "sleeper", accounts=2, pushes=pushed)
+>>> targets  # a sleeper needs a showcase before the one it poisons: this stream has one only
+[]
 """
 
 from __future__ import annotations
@@ -73,8 +86,8 @@ from models.params import RoomParams
 from models.room import Room
 
 ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "poison",
-                  "demote")
-AIMED: Final = ("poison", "demote")  # aimed at the clean stream's pushes
+                  "demote", "sleeper")
+AIMED: Final = ("poison", "demote", "sleeper")  # aimed at the clean stream's pushes
 ATTACKER: Final = "attacker-"  # every injected account's user_id starts with this
 START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
@@ -111,8 +124,9 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
            ) -> tuple[list[dict[str, Any]], list[Target]]:
     """``events`` with the attack's events added, in arrival order (by ``ts``, but a
     clock-jump's heartbeats arrive when sent, ahead of their ``ts``), and what they target.
-    ``poison`` and ``demote`` need ``pushes``, what the room pushed on ``events``, and send
-    ``accounts`` fresh accounts per showcase."""
+    ``poison``, ``demote`` and ``sleeper`` need ``pushes``, what the room pushed on
+    ``events``, and send ``accounts`` accounts per showcase, each used for one showcase
+    (``sleeper``'s also choose once in the showcase before)."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; attacks: {', '.join(ATTACKS)}")
     if attack in AIMED and pushes is None:
@@ -138,8 +152,15 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
             tag = f"{room}-{n}"
             if attack in AIMED:
                 counts = _pushed_between(pushed.get(room), start, end)
-                aimed = (_poison if attack == "poison" else _demote)(
-                    show, target, tag, accounts, counts)
+                if attack == "sleeper":
+                    if n == 0:  # no showcase before this one to establish accounts in
+                        continue
+                    before = _pushed_between(pushed.get(room), shows[n - 1]["ts"] + START_MS,
+                                             show["ts"])
+                    aimed = _sleeper(shows[n - 1], show, target, tag, accounts, counts, before)
+                else:
+                    aimed = (_poison if attack == "poison" else _demote)(
+                        show, target, tag, accounts, counts)
                 if aimed is None:
                     continue
                 target, shaped = aimed
@@ -266,6 +287,42 @@ def _demote(show: dict[str, Any], t: Target, tag: str, accounts: int, counts: Co
                 add("item_click", ts, item_id=item)
             ts += DEMOTE_PACE_MS
     return Target(t.room_id, t.start, t.end, victim), out
+
+
+def _sleeper(previous: dict[str, Any], show: dict[str, Any], t: Target, tag: str,
+             accounts: int, counts: Counter[str], before: Counter[str],
+             ) -> tuple[Target, list[dict[str, Any]]] | None:
+    """``_poison``'s accounts and choices, each account first entering during the
+    ``previous`` showcase and clicking the item pushed most there (``before``; its spotlight,
+    then its first item, when nothing was pushed), leaving out the items it will poison with:
+    choosing one of them again would move that item's time past the showcase's start in the
+    viewer's last few choices, which is where the room reads who chose before. The clicks are
+    spread over the previous showcase (the last one a second before this one starts, so that
+    it falls in an earlier second: the room keeps choice times in whole seconds)."""
+    poisoned = _poison(show, t, tag, accounts, counts)
+    if poisoned is None:
+        return None
+    t, out = poisoned
+    chosen: dict[str, set[str]] = {}
+    for e in out:
+        if "item_id" in e:
+            chosen.setdefault(e["user_id"], set()).add(e["item_id"])
+    on_show = [it["item_id"] for it in previous["items"]]
+    liked = sorted(on_show, key=lambda item: (-before[item], item != previous.get("spotlight")))
+    first, last = previous["ts"] + START_MS + 500, show["ts"] - 1_000
+    if last < first:
+        return None
+    early: list[dict[str, Any]] = []
+    users = list(dict.fromkeys(e["user_id"] for e in out))
+    for k, user in enumerate(users):
+        item = next((i for i in liked if i not in chosen.get(user, ())), None)
+        if item is None:  # it poisons with every item the previous showcase had
+            continue
+        ts = first + (last - first) * k // len(users)
+        for kind, when, fields in (("enter", ts - 100, {}), ("item_click", ts, {"item_id": item})):
+            early.append({"event_id": f"{ATTACKER}{tag}-early-{len(early)}", "type": kind,
+                          "ts": when, "room_id": t.room_id, "user_id": user, **fields})
+    return t, early + out
 
 
 def replay_pushes(events: Iterable[dict[str, Any]], params: RoomParams) -> list[Push]:

@@ -154,3 +154,86 @@ def test_fresh_accounts_teaching_the_learner_cost_the_others_little() -> None:
             lost.append(before.others_hr - after.others_hr)
     assert sum(losses["poison"]) / 3 < 0.075
     assert max(losses["demote"]) < 0.07
+
+
+def _showcases(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    shows: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        if e["type"] == "showcase" and e.get("items"):
+            shows.setdefault(e["room_id"], []).append(e)
+    return shows
+
+
+def test_sleepers_poison_every_showcase_after_the_first_having_chosen_before() -> None:
+    """``sleeper`` is ``poison`` (the same accounts, choices and times) on every showcase but
+    each room's first, and each of its accounts clicked, during the showcase before, the item
+    pushed most there among those it will not poison with, in an earlier second."""
+    events = list(World(2, 2, 80, 6).events())
+    clean = replay_pushes(events, RoomParams())
+    poisoned, aims = inject(events, "poison", accounts=7, pushes=clean)
+    attacked, targets = inject(events, "sleeper", accounts=7, pushes=clean)
+    assert (attacked, targets) == inject(events, "sleeper", accounts=7, pushes=clean)
+    shows = _showcases(events)
+    firsts = {room: mine[0]["ts"] + 300 for room, mine in shows.items()}
+    assert targets == [t for t in aims if t.start != firsts[t.room_id]] and len(targets) > 5
+    later = set(targets)
+    poisoning = [e for t, accounts in _accounts_by_target(poisoned, aims).items()
+                 if t in later for mine in accounts.values() for e in mine]
+    sleeping = [e for e in attacked
+                if e.get("user_id", "").startswith(ATTACKER) and "-early-" not in e["event_id"]]
+    assert sorted(sleeping, key=lambda e: e["event_id"]) == sorted(
+        poisoning, key=lambda e: e["event_id"])
+    accounts: dict[str, list[dict[str, Any]]] = {}
+    for e in attacked:
+        if e.get("user_id", "").startswith(ATTACKER):
+            accounts.setdefault(e["user_id"], []).append(e)
+    assert len(accounts) == len({e["user_id"] for e in poisoning}) > 30
+    for mine in accounts.values():
+        assert [e["type"] for e in mine] == [
+            "enter", "item_click", "enter", "item_click", "add_to_cart", "item_click"]
+        fan, poison = mine[1], mine[3:]
+        target = next(t for t in targets if t.room_id == fan["room_id"]
+                      and t.start <= poison[0]["ts"] < t.end)
+        room = shows[target.room_id]
+        n = next(n for n, show in enumerate(room) if show["ts"] + 300 == target.start)
+        previous = room[n - 1]
+        assert previous["ts"] < fan["ts"] and fan["ts"] // 1000 < room[n]["ts"] // 1000
+        pushed = Counter(item for r, user, ts, items in clean if r == target.room_id
+                         and previous["ts"] + 300 <= ts < room[n]["ts"] for item in items)
+        choices = {e["item_id"] for e in poison}
+        liked = [it["item_id"] for it in previous["items"] if it["item_id"] not in choices]
+        assert fan["item_id"] in liked
+        assert pushed[fan["item_id"]] == max(pushed[i] for i in liked)
+
+
+def test_the_room_counts_sleepers_as_established_and_poisoners_as_new(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the judged learner is told of each attacker's choice: under ``poison`` every one
+    is a new viewer's, so only the learner taught by everyone learns it; under ``sleeper``
+    every poisoning choice is an established viewer's, so both learners learn it and it
+    judges them."""
+    import models.room
+
+    told: dict[str, list[bool]] = {}
+    judge = models.room.chose_before
+
+    def spy(viewers: Any, row: int, ts: int) -> bool:
+        established = judge(viewers, row, ts)
+        user = str(viewers.rows.ids[row])
+        if user.startswith(ATTACKER):
+            told.setdefault(user, []).append(established)
+        return established
+
+    monkeypatch.setattr(models.room, "chose_before", spy)
+    events = list(World(2, 2, 80, 6).events())
+    clean = replay_pushes(events, RoomParams())
+    for attack in ("poison", "sleeper"):
+        told.clear()
+        attacked, _ = inject(events, attack, accounts=7, pushes=clean)
+        replay_pushes(attacked, RoomParams())
+        said = [established for mine in told.values() for established in mine]
+        assert len(told) > 30 and len(said) >= 3 * len(told)
+        if attack == "poison":
+            assert not any(said)
+        else:  # the fan's click, new; then three choices as one who chose before
+            assert all(mine == [False, True, True, True] for mine in told.values())
