@@ -53,7 +53,7 @@ import numpy as np
 from models.learners.newton import PRIOR_PRECISION, NewtonSoftmax
 
 TOP: Final = 3  # a choice "hits" when in a learner's top 3: the default push's width
-Z: Final = 2.0  # the regulars' learner ranks when it leads by more than 2 sd of a fair coin's
+Z: Final = 2.0  # the regulars' learner ranks when it leads by > 2 sd of a fair coin's count
 
 
 def hit(p: np.ndarray, chosen: int, top: int = TOP) -> bool:
