@@ -25,17 +25,18 @@ something the regulars do not do, it misses the regulars' choices one after anot
 Standing earned by choosing is cheap: accounts that click once during the showcase before
 ("sleepers") are established, teach the regulars' learner and judge it, and that learner,
 lacking the honest newcomers' choices, is then the more poisoned one. So the switch also
-needs the room's *purchases* to lean the regulars' way: every purchase, whoever made it, is
-scored the same way (``purchase_score``), and the regulars' learner ranks only while it has
-more purchase hits than the learner taught by everyone. A purchase is the one action that
-costs its maker money, so no free account can vote in that half of the judge; the price is
-a slower switch against fresh accounts in rooms that rarely sell (docs/evaluation.md, "Sleepers
-and the purchases' veto"). What the room ranks with is ``weights`` / ``precision`` (the
-leader's), which is what the pushes read and a snapshot stores.
+needs the established viewers' *purchases* to lean the regulars' way (``purchase_score``,
+the same count over their purchases alone): a purchase is the one action that costs its
+maker money, so accounts that only click and cart cannot vote in that half of the judge,
+and fresh accounts cannot at all (a fresh account that buys does not stop the switch its
+friends earned). The price is a slower switch against fresh accounts in rooms that rarely
+sell, and attackers who pay for a purchase per account per showcase get the old judge back
+(docs/evaluation.md, "Sleepers, and purchases that must agree"). What the room ranks with is ``weights`` /
+``precision`` (the leader's), which is what the pushes read and a snapshot stores.
 
 For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
-release that knows one learner goes on from it), the score and the number of split
-decisions, and ``resume`` takes them back. Weights set from outside without ``resume`` (a
+release that knows one learner goes on from it), the score, the number of split decisions
+and the purchase score, and ``resume`` takes them back. Weights set from outside without ``resume`` (a
 snapshot that kept only the ranked learner) start both learners from those weights, judged
 afresh (``_resumed``).
 
@@ -51,7 +52,10 @@ afresh (``_resumed``).
 >>> m.leader is m.regulars, m.score, m.split_decisions  # 5 of 5 is not, but nobody bought
 (False, -5, 5)
 >>> _ = m.learn_choice(showcase, 0, 1.0, established=False, purchase=True)
->>> m.leader is m.regulars, m.purchase_score  # a purchase the regulars' learner foresaw
+>>> m.leader is m.regulars, m.purchase_score  # a fresh account's purchase does not judge
+(False, 0)
+>>> _ = m.learn_choice(showcase, 0, 1.0, established=True, purchase=True)
+>>> m.leader is m.regulars, m.purchase_score  # a regular's the regulars' learner foresaw
 (True, -1)
 """
 
@@ -97,7 +101,7 @@ class JudgedNewton(NewtonSoftmax):
                          prior_precision=prior_precision)
         self.score = 0  # established viewers' choices: everyone's hits minus the regulars'
         self.split_decisions = 0  # of those, the ones where exactly one of the two hit
-        self.purchase_score = 0  # every purchase, anyone's: everyone's hits minus the regulars'
+        self.purchase_score = 0  # the same, over the established viewers' purchases only
         self._established = True
         self._purchase = False
         self._rank_with(self.everyone)
@@ -148,10 +152,8 @@ class JudgedNewton(NewtonSoftmax):
                           - int(hit(p_regular, chosen, self.top)))
             self.score += difference
             self.split_decisions += abs(difference)
-        if purchase:  # anyone's: it costs its maker, so it may judge
-            p_judged = self.regulars.probabilities(x) if p_regular is None else p_regular
-            self.purchase_score += (int(hit(p_all, chosen, self.top))
-                                    - int(hit(p_judged, chosen, self.top)))
+            if purchase:  # it cost its maker money
+                self.purchase_score += difference
         if ranked_by_regulars and p_regular is None:
             p_regular = self.regulars.probabilities(x)
         self.learned += 1

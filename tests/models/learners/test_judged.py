@@ -237,17 +237,20 @@ def test_the_regulars_learner_ranks_only_while_the_purchases_lean_its_way() -> N
 def test_sleepers_established_beforehand_do_not_make_the_room_rank_with_what_they_taught() -> None:
     """Accounts that chose once the showcase before are established: they teach the regulars'
     learner and judge it, and it lacks the honest newcomers' choices, so on established
-    choices alone it wins. The honest newcomers' purchases, which it misses, keep the room
-    on the learner taught by everyone."""
+    choices alone it wins. The honest regulars' purchases, which it misses, keep the room on
+    the learner taught by everyone; a fresh account's purchase does not judge."""
     model = JudgedNewton(TASTE, POWER, initial=START)
     for n, x in enumerate(_showcases(12, 400)):
         match n % 10:
-            case 0 | 1:  # honest regulars
-                model.learn_choice(x, _liked(x), 1.0, established=True)
+            case 0 | 1:  # honest regulars, one choice in ten a purchase
+                model.learn_choice(x, _liked(x), 1.0, established=True, purchase=n % 10 == 0)
             case 2 | 3 | 4 | 5:  # sleepers, established, teaching the opposite
                 model.learn_choice(x, int(np.argmin(x[:, 0])), 1.0, established=True)
-            case _:  # honest newcomers, one choice in ten a purchase
-                model.learn_choice(x, _liked(x), 1.0, established=False, purchase=n % 10 == 6)
+            case 6:  # a fresh account buying what the sleepers taught
+                model.learn_choice(x, int(np.argmin(x[:, 0])), 1.0, established=False,
+                                   purchase=True)
+            case _:  # honest newcomers
+                model.learn_choice(x, _liked(x), 1.0, established=False)
     assert model.regulars.weights[0] < 0 < model.everyone.weights[0]
     assert model.score < 0 and model.score ** 2 > 4 * model.split_decisions  # alone: switch
     assert model.purchase_score > 20 and model.leader is model.everyone
