@@ -31,14 +31,15 @@ maker money, so accounts that only click and cart cannot vote in that half of th
 and fresh accounts cannot at all (a fresh account that buys does not stop the switch its
 friends earned). The price is a slower switch against fresh accounts in rooms that rarely
 sell, and attackers who pay for a purchase per account per showcase get the old judge back
-(docs/evaluation.md, "Sleepers, and purchases that must agree"). What the room ranks with is ``weights`` /
-``precision`` (the leader's), which is what the pushes read and a snapshot stores.
+(docs/evaluation.md, "Sleepers, and purchases that must agree"). What the room ranks with
+is ``weights`` / ``precision`` (the leader's), which is what the pushes read and a snapshot
+stores.
 
 For a snapshot, ``evidence`` gives both learners (the one ranked with last, so that a
 release that knows one learner goes on from it), the score, the number of split decisions
-and the purchase score, and ``resume`` takes them back. Weights set from outside without ``resume`` (a
-snapshot that kept only the ranked learner) start both learners from those weights, judged
-afresh (``_resumed``).
+and the purchase score, and ``resume`` takes them back. Weights set from outside without
+``resume`` (a snapshot that kept only the ranked learner) start both learners from those
+weights, judged afresh (``_resumed``).
 
 >>> m = JudgedNewton(("taste",), ("power",), initial={"taste": 0.0}, prior_precision=3.0)
 >>> showcase = np.zeros((8, 2)); showcase[0, 0], showcase[7, 0] = 1.0, -1.0

@@ -135,13 +135,13 @@ def test_aimed_attacks_need_the_clean_pushes() -> None:
 def test_accounts_teaching_the_learner_cost_the_others_less_than_one_learner_lets_them() -> None:
     """Accounts every showcase teach the room's learner: fresh ones (``poison``, ``demote``)
     and ones that chose a showcase before (``sleeper``). The room ranks with what its
-    established viewers' choices say, while its purchases agree (``models.learners.judged``).
+    established viewers' choices say, while their purchases agree (``models.learners.judged``).
     On these worlds (3 rooms, 15 min, seeds 1-3) the others' HR@3 fell, mean over the seeds
     under poison / demote / sleeper: one learner 0.087 / 0.130 / 0.088 (worst 0.130); judged
     by the established viewers alone 0.064 / 0.046 / 0.126 (worst 0.126: sleepers judge too);
-    with the purchases' agreement 0.065 / 0.088 / 0.095 (worst 0.095). What is left comes
-    mostly through the shared statistics, which count each fresh account's vote like a fan's,
-    and from the choices the room waits for before it switches."""
+    with the established viewers' purchases agreeing 0.068 / 0.088 / 0.095 (worst 0.095).
+    What is left comes mostly through the shared statistics, which count each fresh account's
+    vote like a fan's, and from the choices the room waits for before it switches."""
     params = RoomParams()
     losses: dict[str, list[float]] = {"poison": [], "demote": [], "sleeper": []}
     for seed in (1, 2, 3):
