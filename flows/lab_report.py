@@ -166,6 +166,7 @@ _SHAPES = {
               " pushed most",
     "sleeper": "poison's 20 accounts per showcase, each established first: in the showcase"
                " before, it clicked the item the room pushed most there",
+    "paying-sleeper": "sleeper's accounts, each buying the item it would cart",
 }
 # The shapes that vote for the last item of each showcase, (shape, label, colour): their clean
 # share is that item's share on the clean stream, the same for all three.
@@ -174,7 +175,7 @@ _STEERING = (("one-vote", "one vote", "#2ca02c"), ("click-farm", "click farm", "
 _SHAPE_COLOURS = {
     "one-vote": "#2ca02c", "click-farm": "#d62728", "sybil": "#9467bd", "id-squat": "#1f77b4",
     "clock-jump": "#17becf", "poison": "#8c564b", "demote": "#ff7f0e",
-    "sleeper": "#e377c2",
+    "sleeper": "#e377c2", "paying-sleeper": "#7f7f7f",
 }
 Series = list[tuple[str, str | None, list[float]]]  # (label, colour, a value per regime)
 

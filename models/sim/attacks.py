@@ -49,6 +49,11 @@ make it rank with what they taught. One more shape makes its accounts establishe
   among the last few a viewer's standing is read from). Every showcase but each room's first
   is poisoned, by accounts the room has seen choose before.
 
+The judge also waits for the established viewers' purchases to agree, the one action that
+costs; the last shape pays it:
+
+* ``paying-sleeper``: ``sleeper`` whose accounts buy, at its price, the item they would cart.
+
 >>> stream = [{"event_id": "s", "type": "showcase", "ts": 0, "room_id": "r",
 ...            "spotlight": None, "items": [{"item_id": "a", "price": 1.0, "category": "c"},
 ...                                         {"item_id": "b", "price": 2.0, "category": "c"}]},
@@ -86,8 +91,9 @@ from models.params import RoomParams
 from models.room import Room
 
 ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "poison",
-                  "demote", "sleeper")
-AIMED: Final = ("poison", "demote", "sleeper")  # aimed at the clean stream's pushes
+                  "demote", "sleeper", "paying-sleeper")
+SLEEPERS: Final = ("sleeper", "paying-sleeper")
+AIMED: Final = ("poison", "demote", *SLEEPERS)  # aimed at the clean stream's pushes
 ATTACKER: Final = "attacker-"  # every injected account's user_id starts with this
 START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
@@ -152,12 +158,13 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
             tag = f"{room}-{n}"
             if attack in AIMED:
                 counts = _pushed_between(pushed.get(room), start, end)
-                if attack == "sleeper":
+                if attack in SLEEPERS:
                     if n == 0:  # no showcase before this one to establish accounts in
                         continue
                     before = _pushed_between(pushed.get(room), shows[n - 1]["ts"] + START_MS,
                                              show["ts"])
-                    aimed = _sleeper(shows[n - 1], show, target, tag, accounts, counts, before)
+                    aimed = _sleeper(shows[n - 1], show, target, tag, accounts, counts, before,
+                                     pays=attack == "paying-sleeper")
                 else:
                     aimed = (_poison if attack == "poison" else _demote)(
                         show, target, tag, accounts, counts)
@@ -290,7 +297,7 @@ def _demote(show: dict[str, Any], t: Target, tag: str, accounts: int, counts: Co
 
 
 def _sleeper(previous: dict[str, Any], show: dict[str, Any], t: Target, tag: str,
-             accounts: int, counts: Counter[str], before: Counter[str],
+             accounts: int, counts: Counter[str], before: Counter[str], pays: bool = False,
              ) -> tuple[Target, list[dict[str, Any]]] | None:
     """``_poison``'s accounts and choices, each account first entering during the
     ``previous`` showcase and clicking the item pushed most there (``before``; its spotlight,
@@ -298,11 +305,16 @@ def _sleeper(previous: dict[str, Any], show: dict[str, Any], t: Target, tag: str
     choosing one of them again would move that item's time past the showcase's start in the
     viewer's last few choices, which is where the room reads who chose before. The clicks are
     spread over the previous showcase (the last one a second before this one starts, so that
-    it falls in an earlier second: the room keeps choice times in whole seconds)."""
+    it falls in an earlier second: the room keeps choice times in whole seconds). Accounts
+    that ``pays`` buy the item they would cart."""
     poisoned = _poison(show, t, tag, accounts, counts)
     if poisoned is None:
         return None
     t, out = poisoned
+    if pays:  # the cart becomes a purchase at the item's price
+        price = {it["item_id"]: it["price"] for it in show["items"]}
+        out = [{**e, "type": "purchase", "amount": price[e["item_id"]]}
+               if e["type"] == "add_to_cart" else e for e in out]
     chosen: dict[str, set[str]] = {}
     for e in out:
         if "item_id" in e:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 
+from features.contract.decoding import decode_event
+from features.contract.events import DeadLetter, Origin
 from models.params import RoomParams
 from models.sim.attacks import ATTACKER, Target, inject, outcome, replay_pushes
 from models.sim.world import World
@@ -206,6 +209,31 @@ def test_sleepers_poison_every_showcase_after_the_first_having_chosen_before() -
         liked = [it["item_id"] for it in previous["items"] if it["item_id"] not in choices]
         assert fan["item_id"] in liked
         assert pushed[fan["item_id"]] == max(pushed[i] for i in liked)
+
+
+def test_paying_sleepers_buy_what_sleepers_cart_at_its_price() -> None:
+    events = list(World(2, 2, 80, 6).events())
+    clean = replay_pushes(events, RoomParams())
+    sleeping, aims = inject(events, "sleeper", accounts=7, pushes=clean)
+    paying, targets = inject(events, "paying-sleeper", accounts=7, pushes=clean)
+    assert targets == aims and len(paying) == len(sleeping)
+    prices = {(e["room_id"], e["ts"], it["item_id"]): it["price"]
+              for e in events if e["type"] == "showcase" for it in e["items"]}
+    bought = 0
+    for cart, bought_it in zip(sleeping, paying, strict=True):
+        if cart.get("user_id", "").startswith(ATTACKER) and cart["type"] == "add_to_cart":
+            assert bought_it == {**cart, "type": "purchase", "amount": bought_it["amount"]}
+            target = next(t for t in targets if t.room_id == cart["room_id"]
+                          and t.start <= cart["ts"] < t.end)
+            assert bought_it["amount"] == prices[(cart["room_id"], target.start - 300,
+                                                  cart["item_id"])]
+            bought += 1
+        else:
+            assert bought_it == cart
+    assert bought > 20
+    decoded = [decode_event(orjson.dumps(e), Origin("test", 0, n))
+               for n, e in enumerate(paying) if e["type"] == "purchase"]
+    assert all(not isinstance(d, DeadLetter) for d in decoded)  # the contract's purchases
 
 
 def test_the_room_counts_sleepers_as_established_and_poisoners_as_new(
