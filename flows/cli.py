@@ -183,9 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
     lab.add_argument("--attacks", action="store_true",
                      help="also run the rooms under each manipulation of models.sim.attacks"
-                          " (one vote, a click farm, sybils, a squatted event id, a clock jump,"
-                          " fresh accounts that poison or demote, accounts readied to poison,"
-                          " the same paying for purchases)")
+                          " (one vote, a click farm, sybils, a squatted event id, two clock"
+                          " jumpers, fresh accounts that poison or demote, accounts readied to"
+                          " poison, the same paying for purchases)")
     lab.add_argument("--world", default="", metavar="FILE.py:CLASS",
                      help="your own world generator instead of the simulator (docs/evaluation.md,"
                           " \"Your own worlds\"); --regimes then names its variants")

@@ -159,7 +159,7 @@ _SHAPES = {
     "click-farm": "one account clicks that item every 3 s, carting every fifth click",
     "sybil": "twenty accounts take turns at that pace",
     "id-squat": "one account sends a heartbeat carrying the next showcase's event_id",
-    "clock-jump": "one account sends heartbeats 599 s ahead of the room's time, every 10 s",
+    "clock-jump": "two accounts send heartbeats 599 s ahead of the room's time, every 10 s",
     "poison": "20 fresh accounts per showcase each click a cold item, cart another and click"
               " a third",
     "demote": "20 fresh accounts per showcase click every item on show but the one the room"

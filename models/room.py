@@ -92,7 +92,7 @@ class Room:
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         # What decides what is old (forgetting, momentum): a time two sources have reached
         # (features.state.clock), never one account's clock alone.
-        self.agreed = AgreedClock()
+        self.agreed = AgreedClock(params.presence_timeout_ms)
         self.clock = 0
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)

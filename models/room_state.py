@@ -333,17 +333,24 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
 
 
 def _agreed(room: Room) -> dict[str, Any]:
-    """The two sources with the newest times (``features.state.clock``)."""
+    """The sources with the newest times and the platform's (``features.state.clock``); the
+    two newest also as ``first`` and ``second``, which releases that kept two read."""
     a = room.agreed
-    return {"first": [a.first_ts, a.first_src], "second": [a.second_ts, a.second_src]}
+    (first_ts, first_src), (second_ts, second_src) = a.top
+    return {"first": [first_ts, first_src], "second": [second_ts, second_src],
+            "newest": [[ts, src] for ts, src in a.newest], "platform": a.platform}
 
 
 def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
     """Older snapshots name no sources: the room goes on from its stored ``clock`` and the
-    next two sources it hears."""
-    if stored is not None:
-        a = room.agreed
-        (a.first_ts, a.first_src), (a.second_ts, a.second_src) = stored["first"], stored["second"]
+    next sources it hears. Those that kept two go on from those two."""
+    if stored is None:
+        return
+    pairs = stored.get("newest")
+    if pairs is None:
+        pairs = [pair for pair in (stored["first"], stored["second"]) if pair[1] is not None]
+    room.agreed.newest = [(int(ts), str(src)) for ts, src in pairs]
+    room.agreed.platform = int(stored.get("platform", -1))
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

@@ -22,10 +22,11 @@ clocks"); their target is the same item, so the share says whether the room stil
 * ``id-squat``: one account sends a heartbeat carrying the room's *next* showcase's
   ``event_id`` a millisecond before it: were ids one namespace, the showcase would be a
   ``reused_id`` dead letter and the room would never change what it shows.
-* ``clock-jump``: one account sends, every ``period_ms`` × 10/3 (10 s by default), a
-  heartbeat 599 s ahead of the newest time the room has seen (its own included), within
+* ``clock-jump``: two accounts each send, every ``period_ms`` × 10/3 (10 s by default), a
+  heartbeat 599 s ahead of the newest time the room has seen (their own included), within
   ``max_ahead_ms``; these arrive when they are sent, ahead of their ``ts``. Were the room's
-  time one account's, every other viewer would be forgotten at each jump.
+  time one account's, or one that two must agree on, every other viewer would be forgotten
+  at each jump (the red team's shape was one account; two defeat a pair's agreement).
 
 Two more teach the room's learner rather than push one item (the red team's shapes), each
 by ``accounts`` fresh accounts per showcase (20 by default), each account used for one
@@ -98,6 +99,7 @@ ATTACKER: Final = "attacker-"  # every injected account's user_id starts with th
 START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
 AHEAD_MS: Final = 599_000  # a clock-jump's lead: inside the default max_ahead_ms (600 s)
+JUMPERS: Final = 2  # clock-jump's accounts, jumping together
 POISON_PACE_MS: Final = 1_500  # a new poisoning account every 1.5 s
 DEMOTE_PACE_MS: Final = 50  # a demoting account's clicks, 50 ms apart
 ACTIONS: Final = ("item_click", "add_to_cart", "purchase")
@@ -181,17 +183,20 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
             elif attack == "clock-jump":
                 for arrival in range(start, end, period_ms * 10 // 3):
                     future = max(future, arrival) + AHEAD_MS
-                    added.append((arrival, _heartbeat(room, future, f"{tag}-{arrival}")))
+                    added.extend((arrival, _heartbeat(room, future, f"{tag}-{arrival}-{k}",
+                                                      account=k)) for k in range(JUMPERS))
             elif attack not in AIMED:
                 added.extend((e["ts"], e) for e in _attack_span(attack, target, tag, period_ms))
     timed = [(e["ts"], e) for e in stream] + added
     return [e for _, e in sorted(timed, key=lambda pair: pair[0])], targets
 
 
-def _heartbeat(room: str, ts: int, tag: str, event_id: str = "") -> dict[str, Any]:
-    """One forging account's heartbeat (no watch time: it moves nothing but the clock)."""
+def _heartbeat(room: str, ts: int, tag: str, event_id: str = "", account: int = 0,
+               ) -> dict[str, Any]:
+    """A forging account's heartbeat (no watch time: it moves nothing but the clock)."""
     return {"event_id": event_id or f"{ATTACKER}{tag}", "type": "heartbeat", "ts": ts,
-            "room_id": room, "user_id": f"{ATTACKER}{room}", "watch_ms": 0}
+            "room_id": room, "user_id": f"{ATTACKER}{room}" + (f"-{account}" if account else ""),
+            "watch_ms": 0}
 
 
 def _attack_span(attack: str, t: Target, tag: str, period_ms: int) -> list[dict[str, Any]]:
