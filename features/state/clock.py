@@ -19,8 +19,9 @@ trusts) no longer counts, so a room whose audience dwindled does not wait on tho
 Keeping the ``SOURCES`` newest ``(ts, source)`` pairs is exact for that: a source's newest
 time only grows, so one that is not among them can only re-enter with a time above the
 lowest of them. It is O(``SOURCES``) per event and depends on the applied events alone, so a
-replay moves it at the same events. A quiet room with one viewer has two sources (the viewer
-and the platform): its time moves with the host's showcases.
+replay moves it at the same events. A quiet room with one or two viewers has two or three
+sources (they and the platform): all must agree, so its time moves with the host's
+showcases.
 """
 
 from __future__ import annotations

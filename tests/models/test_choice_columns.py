@@ -47,8 +47,9 @@ def test_the_streams_reach_choices_and_compaction() -> None:
     many = [("showcase", set(range(100 + 10 * n, 110 + 10 * n)), 0) for n in range(8)]
     drawn: list[Any] = [("enter", 0, 1, "a"), ("item_click", 0, 1), *many,
                         ("showcase", {8, 9, 10}, 1), ("wait", 12_000), ("wait", 12_000),
-                        # two viewers after the pause: time two sources reached moves on
-                        ("enter", 1, 2, "b"),
+                        # three viewers after the pause: time a majority of the room's
+                        # sources reached moves on
+                        ("enter", 1, 2, "b"), ("enter", 2, 0, "c"),
                         ("enter", 0, 1, "a"), ("item_click", 0, 9), ("wait", 3_000),
                         ("add_to_cart", 0, 10)]
     compacted = []
