@@ -175,7 +175,7 @@ _STEERING = (("one-vote", "one vote", "#2ca02c"), ("click-farm", "click farm", "
 _SHAPE_COLOURS = {
     "one-vote": "#2ca02c", "click-farm": "#d62728", "sybil": "#9467bd", "id-squat": "#1f77b4",
     "clock-jump": "#17becf", "poison": "#8c564b", "demote": "#ff7f0e",
-    "sleeper": "#e377c2", "paying-sleeper": "#7f7f7f",
+    "sleeper": "#e377c2", "paying-sleeper": "#bcbd22",
 }
 Series = list[tuple[str, str | None, list[float]]]  # (label, colour, a value per regime)
 

@@ -161,3 +161,16 @@ def test_evaluate_writes_the_same_page_for_a_users_own_pushes(tmp_path: Path) ->
     html = page.read_text()
     assert "roomrank evaluate" in html and "events.jsonl" in html and "seed -1" not in html
     _every_plot_decodes_in_a_browser(page, "roomrank-evaluate-report.png")
+
+
+def test_every_attack_shape_has_a_colour_of_its_own() -> None:
+    """A shape drawn in another's colour, or in the clean bars' grey, reads as that one."""
+    from dataclasses import replace
+
+    from flows.lab_report import _SHAPE_COLOURS, _others_hr
+    from models.sim.attacks import ATTACKS
+
+    rows = [replace(r, attacks=_attacks(ATTACKS)) for r in ROWS]
+    colours = [colour for _, colour, _ in _others_hr(rows)]  # the clean bars first
+    assert set(ATTACKS) <= set(_SHAPE_COLOURS) and None not in colours
+    assert len(set(colours)) == len(colours) == len(ATTACKS) + 1
