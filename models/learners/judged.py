@@ -167,7 +167,7 @@ class JudgedNewton(NewtonSoftmax):
         established viewer's choice scores them apart and a fresh one teaches only one, the
         ranked weights alone say everything (and keep an untaught room's snapshot small)."""
         self._resumed()
-        return bool(self.score or self.split_decisions or self.purchase_score) or not (
+        return bool(self.score or self.split_decisions) or not (
             np.array_equal(self.everyone.weights, self.regulars.weights)
             and np.array_equal(self.everyone.precision, self.regulars.precision))
 
