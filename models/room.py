@@ -90,8 +90,8 @@ class Room:
         self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
-        # What decides what is old (forgetting, momentum): a time two sources have reached
-        # (features.state.clock), never one account's clock alone.
+        # What decides what is old (forgetting, momentum): a time a majority of the room's
+        # newest sources have reached (features.state.clock), never a few accounts' clocks.
         self.agreed = AgreedClock(params.presence_timeout_ms)
         self.clock = 0
         self.last_sweep = 0
