@@ -239,7 +239,8 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         if same is not None:
             out[same, _COL["engaged_category"]] = fade
     if mf.user_updates[row] > 0:
-        keys = mf.items.take(rows, axis=0).astype(np.float64) @ mf.users[row].astype(np.float64)
+        keys = (mf.items.take(rows, axis=0).astype(np.float64, copy=False)
+                @ mf.users[row].astype(np.float64, copy=False))
         keys /= math.sqrt(max(mf.n_factors, 1))
         out[:, _COL["vectors"]] = np.where(mf.item_updates[rows] > 0, keys, 0.0)
     out[:, _COL["bias"]] = 1.0

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
@@ -73,9 +74,9 @@ class ListwiseSoftmax:
         choice). ``tests/models/learners/test_listwise_fast.py`` checks it bit for bit."""
         t, w = self.n_taste, self.weights
         taste = x[:, :t] @ w[:t]
-        taste -= taste.max()
+        taste -= np.maximum.reduce(taste)  # ``.max()`` and ``.sum()`` without their wrapping
         attention = np.exp(taste)
-        attention /= attention.sum()
+        attention /= np.add.reduce(attention)
         return attention, 1.0 / (1.0 + np.exp(-(x[:, t:] @ w[t:])))
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -91,11 +92,12 @@ class ListwiseSoftmax:
         as refused when not finite, if there is nothing to learn from."""
         if len(x) < 2:
             return None  # no alternative: nothing to learn about a choice
-        if not np.isfinite(x).all() or not np.isfinite(weight):
+        if not (np.isfinite(x).all() and math.isfinite(weight)):
             self.refused += 1
             return None
         attention, propensity = self.parts_of_one(x)
-        p = _normalised(attention, propensity)
+        score = attention * propensity
+        p = score / np.add.reduce(score)  # ``_normalised`` of one showcase
         effective = x.copy()
         effective[:, self.n_taste:] *= (1.0 - propensity)[:, None]
         return p, effective, p @ effective

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.learners import newton
 from models.learners.choice import choice_learner
 from models.learners.listwise import ListwiseSoftmax, listwise_ranker
-from models.learners.newton import NewtonSoftmax
+from models.learners.newton import NewtonSoftmax, solve
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 TASTE, POWER = ("a", "b", "c"), ("bias", "d")
@@ -100,6 +101,7 @@ def test_frozen_refused_ablated_and_restarted() -> None:
     bad = x.copy()
     bad[0, 0] = math.nan
     assert model.learn_matrix(bad, 0) is None and model.refused == 1 and model.learned == 0
+    model.learn_matrix(x, 0)  # a step with every weight free, before an ablation
     model.start_from([], off=frozenset({"a"}))
     for _ in range(10):
         model.learn_matrix(x, 0)
@@ -139,3 +141,44 @@ def test_the_room_learner_is_newton_under_a_precision_and_sgd_without() -> None:
     sgd = choice_learner("fast", TASTE, POWER, 0.05)
     assert type(sgd) is ListwiseSoftmax and listwise_ranker(sgd) is sgd
     assert listwise_ranker(choice_learner("river", TASTE, POWER, 0.05)) is None
+
+
+systems = st.integers(1, 20).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(-1e3, 1e3), min_size=n * n, max_size=n * n),
+        st.lists(st.floats(-1e3, 1e3), min_size=n, max_size=n),
+        st.floats(1e-3, 1e3),
+    )
+)
+
+
+@PROPERTY
+@given(case=systems)
+def test_solve_is_numpys_solve_bit_for_bit(case: tuple[list[float], list[float], float]) -> None:
+    """The step's fast path and its readable twin, on positive definite systems as the
+    learner's (a precision: λ I plus a Gram matrix) and with numpy's own wrapper forced."""
+    cells, b, lam = case
+    n = len(b)
+    m = np.array(cells).reshape(n, n)
+    a = lam * np.eye(n) + m @ m.T
+    expected = np.linalg.solve(a, np.array(b))
+    assert np.array_equal(solve(a, np.array(b)), expected)
+    fast = newton._SOLVE1
+    try:
+        newton._SOLVE1 = None
+        assert np.array_equal(solve(a, np.array(b)), expected)
+    finally:
+        newton._SOLVE1 = fast
+
+
+def test_a_choice_whose_curvature_overflows_is_refused_not_raised() -> None:
+    """Finite features can still give an infinite precision (their squares overflow): the
+    step is refused before the solve, and the model is as it was."""
+    model = NewtonSoftmax(TASTE, POWER)
+    model.learn_matrix(np.array([[1.0, 0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 1.0]]), 0)
+    weights, precision = model.weights.copy(), model.precision.copy()
+    huge = np.array([[1e200, 0.0, 0.0, 1.0, 0.0], [0.0, 1e200, 0.0, 1.0, 1.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert model.learn_matrix(huge, 0) is None
+    assert model.refused == 1 and model.learned == 1
+    assert np.array_equal(model.weights, weights) and np.array_equal(model.precision, precision)
