@@ -19,7 +19,7 @@ from features.contract.ids import room_seed, unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
-from features.state.clock import AgreedClock
+from features.state.clock import AgreedClock, ClockBound
 from features.state.dedup import source_of
 from features.state.inbox import Inbox, Verdict
 from features.state.viewers import ViewerTable
@@ -93,6 +93,9 @@ class Room:
         # What decides what is old (forgetting, momentum): a time a majority of the room's
         # newest sources have reached (features.state.clock), never a few accounts' clocks.
         self.agreed = AgreedClock(params.presence_timeout_ms)
+        # ... and at most half a presence timeout past what a majority of everyone heard
+        # within one has reached: five accounts can no longer move it in a large room.
+        self.bound = ClockBound(params.presence_timeout_ms, params.presence_timeout_ms // 2)
         self.clock = 0
         self.last_sweep = 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
@@ -163,7 +166,11 @@ class Room:
     # -- applying one event in event-time order -------------------------------------------
     def _apply(self, event: Event, out: list[Output], stats: RoomStats, read_at: float) -> None:
         ts = event.ts
-        self.clock = max(self.clock, self.agreed.observe(ts, source_of(event.type, event.user_id)))
+        agreed = self.agreed.observe(ts, source_of(event.type, event.user_id))
+        if agreed > self.clock:
+            if agreed > self.bound.limit:  # past the audience's majority and the slack?
+                agreed = self._bounded(agreed, event)
+            self.clock = max(self.clock, agreed)
         if self.clock - self.last_sweep >= self.params.sweep_every_ms:
             housekeep(self, self.clock)
         etype = event.type
@@ -189,6 +196,15 @@ class Room:
         else:
             assert event.user_id is not None
             self._interaction(event, self._viewer(event.user_id, ts), stats)
+
+    def _bounded(self, agreed: int, event: Event) -> int:
+        """``agreed`` held to the audience's bound (``ClockBound``), this event counted."""
+        viewers = self.viewers
+        seen = viewers.last_seen[: viewers.rows.high_water]
+        if event.user_id is None:  # the platform's: already in ``agreed.platform``
+            return self.bound.cap(agreed, self.clock, seen, self.agreed.platform)
+        return self.bound.cap(agreed, self.clock, seen, self.agreed.platform,
+                              viewers.rows.get(event.user_id), event.ts)
 
     def _viewer(self, user_id: str, ts: int) -> int:
         row, new = self.viewers.touch(user_id, ts)

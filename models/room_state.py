@@ -333,12 +333,14 @@ def _load_experts(room: Room, stored: dict[str, Any]) -> None:
 
 
 def _agreed(room: Room) -> dict[str, Any]:
-    """The sources with the newest times and the platform's (``features.state.clock``); the
-    two newest also as ``first`` and ``second``, which releases that kept two read."""
+    """The sources with the newest times and the platform's (``features.state.clock``), and
+    the bound on the room's time with its wait; the two newest also as ``first`` and
+    ``second``, which releases that kept two read."""
     a = room.agreed
     (first_ts, first_src), (second_ts, second_src) = a.top
     return {"first": [first_ts, first_src], "second": [second_ts, second_src],
-            "newest": [[ts, src] for ts, src in a.newest], "platform": a.platform}
+            "newest": [[ts, src] for ts, src in a.newest], "platform": a.platform,
+            "bound": [room.bound.limit, room.bound.wait]}
 
 
 def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
@@ -351,6 +353,9 @@ def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
         pairs = [pair for pair in (stored["first"], stored["second"]) if pair[1] is not None]
     room.agreed.newest = [(int(ts), str(src)) for ts, src in pairs]
     room.agreed.platform = int(stored.get("platform", -1))
+    bound = stored.get("bound")  # older snapshots: no bound yet, the next advance counts one
+    if bound is not None:
+        room.bound.limit, room.bound.wait = int(bound[0]), int(bound[1])
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:

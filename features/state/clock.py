@@ -16,6 +16,10 @@ room with eight or more recent sources, three at a room's start. A source not he
 ``stale_ms`` before the platform's newest event (its latest showcase, whose time the job
 trusts) no longer counts, so a room whose audience dwindled does not wait on those who left.
 
+Five accounts ahead are a majority of the eight newest sources in any room, so the agreed
+time is also held near what a majority of everyone heard lately has reached (``ClockBound``):
+moving that takes as many accounts as the room has sources heard within a presence timeout.
+
 Keeping the ``SOURCES`` newest ``(ts, source)`` pairs is exact for that: a source's newest
 time only grows, so one that is not among them can only re-enter with a time above the
 lowest of them. It is O(``SOURCES``) per event and depends on the applied events alone, so a
@@ -27,6 +31,8 @@ showcases.
 from __future__ import annotations
 
 from typing import Final
+
+import numpy as np
 
 from features.state.dedup import PLATFORM
 
@@ -110,3 +116,99 @@ class AgreedClock:
         while at and newest[at - 1][0] < ts:  # after equal times: the earlier one stays first
             at -= 1
         newest.insert(at, (ts, source))
+
+
+RECOUNT: Final = 8  # a bound recounted over n sources waits n // RECOUNT capped advances
+
+
+def recent_majority(last_seen: np.ndarray, platform: int, cutoff: int) -> tuple[int | None, int]:
+    """The time a majority (``agreeing``) of the sources heard at or after ``cutoff`` have
+    reached, and how many they are: ``last_seen`` holds each viewer's newest time, ``platform``
+    the platform's. None while fewer than ``MIN_AGREED`` count.
+
+    >>> recent_majority(np.array([100, 900, 950, 990, 5_000]), 960, 500)
+    (960, 5)
+    """
+    recent = last_seen[last_seen >= cutoff]
+    if platform >= cutoff:
+        recent = np.append(recent, platform)
+    n = int(recent.size)
+    if n < MIN_AGREED:
+        return None, n
+    k = n - agreeing(n)  # ascending: the lowest time the majority above it has reached
+    return int(np.partition(recent, k)[k]), n
+
+
+def recent_majority_reference(last_seen: list[int], platform: int,
+                              cutoff: int) -> tuple[int | None, int]:
+    """``recent_majority`` read plainly: sort the recent times, newest first, and count."""
+    recent = sorted([t for t in last_seen if t >= cutoff]
+                    + ([platform] if platform >= cutoff else []), reverse=True)
+    if len(recent) < MIN_AGREED:
+        return None, len(recent)
+    return recent[agreeing(len(recent)) - 1], len(recent)
+
+
+class ClockBound:
+    """How far the room's time may run ahead of what its audience has reached.
+
+    ``AgreedClock`` needs a majority of the room's eight newest sources, and accounts sending
+    times ahead are always the newest: five of them move it in any room, however large
+    (docs/evaluation.md, "Clock jumps by colluding accounts"). So the room's time is also held
+    to at most ``slack_ms`` past the time a majority of *every* source heard within
+    ``window_ms`` of it (or of the platform's newest event, if later) has reached (each
+    viewer's newest time, which the room keeps anyway, and the platform's): moving that takes
+    as many accounts as the room has sources heard lately. In a clean room that majority lags
+    its newest source by about half a heartbeat interval, less than the slack: the bound
+    binds rarely, and then by seconds (measured in docs/evaluation.md).
+
+    Counting every source is O(viewers), so it is recounted only when the time would pass the
+    bound, and once a recount over ``n`` sources finds it binding the next waits for
+    ``n // RECOUNT`` capped advances (the platform's events recount at once): a room under
+    attack recounts O(``RECOUNT``) per event amortised, a quiet one at once, and a clean one
+    (whose bound only aged) runs free.
+    ``limit`` and ``wait`` are state (a snapshot keeps them): a restored room caps at the
+    same events.
+
+    >>> bound = ClockBound(window_ms=90_000, slack_ms=45_000)
+    >>> seen = np.array([1_000_000, 1_010_000, 1_020_000, 1_025_000])
+    >>> bound.cap(1_030_000, 1_025_000, seen, -1)  # within the slack: free
+    1030000
+    >>> bound.cap(1_600_000, 1_030_000, seen, -1)  # 599 s ahead: held to the slack
+    1055000
+    """
+
+    __slots__ = ("limit", "slack_ms", "wait", "window_ms")
+
+    def __init__(self, window_ms: int, slack_ms: int) -> None:
+        self.window_ms, self.slack_ms = window_ms, slack_ms
+        self.limit = -1  # the latest bound (−1: none yet, the next advance counts)
+        self.wait = 0  # capped advances before the next recount
+
+    def cap(self, candidate: int, clock: int, last_seen: np.ndarray, platform: int,
+            row: int | None = None, ts: int | None = None) -> int:
+        """``candidate`` (the newest sources' agreed time, ahead of ``clock``), no later than
+        the bound; recounts it first when ``candidate`` passes it and the wait is over. The
+        event being applied counts too: at ``ts`` for viewer ``row`` (None: a viewer not in
+        ``last_seen`` yet); without ``ts`` (the platform's event) it is in ``platform``."""
+        if candidate <= self.limit:
+            return candidate
+        if self.wait > 0 and ts is not None:  # the platform's events recount at once
+            self.wait -= 1
+            return self.limit
+        if ts is None:
+            pass
+        elif row is None:
+            last_seen = np.append(last_seen, ts)
+        elif ts > last_seen[row]:
+            last_seen = last_seen.copy()
+            last_seen[row] = ts
+        # Heard within the window of the room's time, or of the platform's newest if that is
+        # later: a crowd of sources heard long ago cannot hold the time still past the next
+        # showcase (that window would never move while the time it follows is held).
+        majority, n = recent_majority(last_seen, platform, max(clock, platform) - self.window_ms)
+        self.limit = candidate if majority is None else majority + self.slack_ms
+        if candidate <= self.limit:  # the bound had only aged: the room's time runs free
+            return candidate
+        self.wait = n // RECOUNT  # it binds: recount after the next n // RECOUNT advances
+        return self.limit

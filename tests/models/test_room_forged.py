@@ -9,11 +9,16 @@ from typing import Any
 import pytest
 
 from features.state.windows import CLICKS
+from models.room import Room
 from tests.models.golden_room import (
     GOLDEN,
+    PARAMS,
+    ROOM,
+    S1,
     S2,
     T0,
     by_trigger,
+    decode_all,
     index_of,
     letters_of,
     msg,
@@ -113,3 +118,55 @@ def test_a_quiet_room_with_one_viewer_still_pushes_and_keeps_its_viewer() -> Non
     pushes = by_trigger(outputs)
     assert pushes["e-s2"][4] == ("u-1",)
     assert room.clock == T0 + 30_000 * 39  # the viewer's newest: both sources reached it
+
+
+VIEWERS = [f"u-{n}" for n in range(12)]
+
+
+def five_jumpers() -> list[dict[str, Any]]:
+    """A dozen viewers heard every 30 s for 20 minutes; from the second minute on, five
+    accounts 599 s ahead, together."""
+    stream = [msg("e-s1", "showcase", 0, items=S1, spotlight="sku-2"),
+              *[msg(f"e-enter-{v}", "enter", 100 + n, user_id=v) for n, v in enumerate(VIEWERS)]]
+    for k in range(1, 40):
+        t = 30_000 * k
+        stream += [heartbeat(f"e-hb-{k}-{v}", t + 1_000 * n, user=v, watch_ms=30_000)
+                   for n, v in enumerate(VIEWERS)]
+        if k >= 4:
+            stream += [heartbeat(f"e-jump-{k}-{j}", t + 12_000 + AHEAD, user=f"jumper-{j}")
+                       for j in range(5)]
+    return stream
+
+
+def test_five_accounts_jumping_together_stay_near_a_larger_audiences_time() -> None:
+    """Five accounts are a majority of the room's eight newest sources, which alone moved the
+    room's time 599 s (and forgot every viewer at the next sweep); against the dozen viewers
+    heard lately they are few, and the time stays within half a presence timeout of theirs."""
+    room, _ = run(five_jumpers())
+    newest = T0 + 30_000 * 39 + 11_000
+    assert newest <= room.clock <= newest + PARAMS.presence_timeout_ms // 2
+    for viewer in VIEWERS:  # nobody forgotten
+        assert room.viewers.rows.get(viewer) is not None, viewer
+
+
+@pytest.mark.parametrize("split", [100, 250, 400, 550])
+def test_a_restored_room_holds_its_time_where_the_uninterrupted_one_does(split: int) -> None:
+    """The bound and its wait are state: a room restored while it binds caps at the same
+    events."""
+    events = decode_all(five_jumpers())
+    uninterrupted = Room(ROOM, PARAMS)
+    expected = []
+    for n, event in enumerate(events):
+        uninterrupted.accept([event])
+        if n >= split:
+            expected.append(uninterrupted.clock)
+    first = Room(ROOM, PARAMS)
+    for event in events[:split]:
+        first.accept([event])
+    restored = Room.restore(first.snapshot(), PARAMS)
+    assert (restored.bound.limit, restored.bound.wait) == (first.bound.limit, first.bound.wait)
+    got = []
+    for event in events[split:]:
+        restored.accept([event])
+        got.append(restored.clock)
+    assert got == expected

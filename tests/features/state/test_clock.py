@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from features.state.clock import SOURCES, AgreedClock, agreeing
+import features.state.clock as clock_module
+from features.state.clock import (
+    RECOUNT,
+    SOURCES,
+    AgreedClock,
+    ClockBound,
+    agreeing,
+    recent_majority,
+    recent_majority_reference,
+)
 from tests.features.state.helpers import PROPERTY
 
 STALE_MS = 100
@@ -93,3 +104,99 @@ def test_those_the_platform_left_behind_no_longer_hold_the_time_back() -> None:
     assert clock.time == 1_004  # four of seven: the leavers hold it
     assert clock.observe(600_000, "") == 570_000  # the next showcase: they have left
     assert [src for _, src in clock.newest] == ["", "u-0", "u-1"]
+
+
+# -- the bound: no further than the slack past what a majority of everyone heard reached ----
+WINDOW, SLACK = 90_000, 45_000
+
+
+@PROPERTY
+@given(st.lists(st.integers(0, 10_000), max_size=60), st.integers(-1, 10_000),
+       st.integers(0, 10_000))
+def test_the_recent_majority_is_its_readable_twin(
+    seen: list[int], platform: int, cutoff: int
+) -> None:
+    assert (recent_majority(np.array(seen, dtype=np.int64), platform, cutoff)
+            == recent_majority_reference(seen, platform, cutoff))
+
+
+class BoundedRoom:
+    """The room's time as ``models.room.Room`` keeps it: the newest sources' agreed time,
+    held to the bound, never going back; ``last_seen`` as the viewers' table keeps it."""
+
+    def __init__(self) -> None:
+        self.agreed, self.bound = AgreedClock(WINDOW), ClockBound(WINDOW, SLACK)
+        self.clock, self.seen, self.binds = 0, dict[str, int](), 0
+
+    def observe(self, ts: int, source: str) -> int:
+        candidate = self.agreed.observe(ts, source)
+        if candidate > self.clock:
+            capped = candidate
+            if candidate > self.bound.limit:
+                viewers = np.array(list(self.seen.values()), dtype=np.int64)
+                rows = list(self.seen)
+                row = rows.index(source) if source in self.seen else None
+                capped = self.bound.cap(candidate, self.clock, viewers, self.agreed.platform,
+                                        *((row, ts) if source else ()))
+            self.binds += capped < candidate
+            self.clock = max(self.clock, capped)
+        if source:
+            self.seen[source] = max(self.seen.get(source, ts), ts)
+        return self.clock
+
+
+def heartbeats(viewers: int, until: int, every: int = 30_000) -> list[tuple[int, str]]:
+    """``viewers`` viewers each heard every ``every`` ms, spread evenly, from a showcase at 0."""
+    beats = [(t + n * every // viewers, f"u-{n}") for t in range(0, until, every)
+             for n in range(viewers)]
+    return [(0, ""), *sorted(beats)]
+
+
+def test_a_clean_room_runs_free_of_the_bound() -> None:
+    room = BoundedRoom()
+    times = [room.observe(ts, source) for ts, source in heartbeats(40, 900_000)]
+    assert room.binds == 0 and times[-1] >= 899_000 - 30_000
+
+
+@pytest.mark.parametrize("jumpers", [5, 10, 19])
+def test_accounts_fewer_than_the_audience_hold_the_time_within_the_slack(jumpers: int) -> None:
+    """Five accounts ahead are a majority of the eight newest sources in any room; against
+    everyone heard lately they are few, and the room's time stays near the audience's."""
+    room = BoundedRoom()
+    candidates = []
+    for ts, source in heartbeats(40, 900_000):
+        room.observe(ts, source)
+        if ts >= 120_000 and ts % 10_000 < 750 and source == "u-0":  # every 30 s, once in
+            for k in range(jumpers):
+                candidates.append(room.agreed.observe(ts + 599_000, f"attacker-{k}"))
+                room.observe(ts + 599_000, f"attacker-{k}")
+            assert room.clock <= ts + SLACK, ts
+    assert max(candidates) > 900_000  # the newest sources alone would have jumped
+
+
+def test_a_binding_bound_is_recounted_once_per_eighth_of_its_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted = []
+    original = clock_module.recent_majority
+
+    def counting(*args: object) -> tuple[int | None, int]:
+        result = original(*args)  # type: ignore[arg-type]
+        counted.append(result[1])
+        return result
+
+    monkeypatch.setattr(clock_module, "recent_majority", counting)
+    bound = ClockBound(WINDOW, SLACK)
+    seen = np.arange(150_000, 200_000, 500, dtype=np.int64)  # 100 viewers heard lately
+    majority, _ = recent_majority_reference([*seen.tolist(), 800_000], -1, 200_000 - WINDOW)
+    assert majority is not None
+    for step in range(1_000):  # an account 599 s ahead at each of 1,000 events
+        assert bound.cap(800_000 + step, 200_000, seen, -1, None, 800_000) == majority + SLACK
+    assert counted == [101] * len(counted)  # the hundred and the account
+    assert len(counted) <= 1_000 // (101 // RECOUNT) + 1
+    fresh = ClockBound(WINDOW, SLACK)
+    fresh.cap(900_000, 200_000, seen, -1, None, 900_000)
+    assert fresh.wait == 101 // RECOUNT  # a viewer's next events wait ...
+    before = len(counted)
+    fresh.cap(900_000, 200_000, seen, 200_000)  # ... the platform's is recounted at once
+    assert len(counted) == before + 1
