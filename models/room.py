@@ -198,13 +198,12 @@ class Room:
             self._interaction(event, self._viewer(event.user_id, ts), stats)
 
     def _bounded(self, agreed: int, event: Event) -> int:
-        """``agreed`` held to the audience's bound (``ClockBound``), this event counted."""
-        viewers = self.viewers
+        """``agreed`` held to the audience's bound (``ClockBound``), this event counted (the
+        platform's already is, in ``agreed.platform``)."""
+        viewers, user = self.viewers, event.user_id
+        row, ts = (None, None) if user is None else (viewers.rows.get(user), event.ts)
         seen = viewers.last_seen[: viewers.rows.high_water]
-        if event.user_id is None:  # the platform's: already in ``agreed.platform``
-            return self.bound.cap(agreed, self.clock, seen, self.agreed.platform)
-        return self.bound.cap(agreed, self.clock, seen, self.agreed.platform,
-                              viewers.rows.get(event.user_id), event.ts)
+        return self.bound.cap(agreed, self.clock, seen, self.agreed.platform, row, ts)
 
     def _viewer(self, user_id: str, ts: int) -> int:
         row, new = self.viewers.touch(user_id, ts)

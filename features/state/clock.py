@@ -196,11 +196,9 @@ class ClockBound:
         if self.wait > 0 and ts is not None:  # the platform's events recount at once
             self.wait -= 1
             return self.limit
-        if ts is None:
-            pass
-        elif row is None:
+        if ts is not None and row is None:
             last_seen = np.append(last_seen, ts)
-        elif ts > last_seen[row]:
+        elif ts is not None and row is not None and ts > last_seen[row]:
             last_seen = last_seen.copy()
             last_seen[row] = ts
         # Heard within the window of the room's time, or of the platform's newest if that is
