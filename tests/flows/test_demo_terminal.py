@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import orjson
@@ -12,6 +13,24 @@ from flows.connectors.simulated import ShowcaseTap, _TerminalPartition
 from tests.flows.test_cli import roomrank
 
 PRODUCT = re.compile(r"[A-Z][a-z]+ [A-Za-z ]+ \$\d+\.\d\d \(buys \d+\.\d%\)")
+
+
+def unwrapped(stamps: Iterable[str]) -> list[int]:
+    """HH:MM:SS stamps as seconds: the demo's clock starts at the wall time, so a run begun
+    before midnight (UTC) wraps them once, and a later stamp must not read as earlier."""
+    seconds: list[int] = []
+    day = 0
+    for stamp in stamps:
+        h, m, sec = (int(part) for part in stamp.split(":"))
+        if seconds and seconds[-1] - (day + 3_600 * h + 60 * m + sec) > 43_200:
+            day += 86_400
+        seconds.append(day + 3_600 * h + 60 * m + sec)
+    return seconds
+
+
+def test_stamps_across_midnight_read_in_order_and_disorder_still_shows() -> None:
+    assert unwrapped(["23:59:58", "00:00:01"]) == [86_398, 86_401]
+    assert unwrapped(["00:00:05", "00:00:01"]) == [5, 1]
 
 
 def test_demo_names_products_with_prices_and_purchase_probability_in_time_order() -> None:
@@ -24,7 +43,8 @@ def test_demo_names_products_with_prices_and_purchase_probability_in_time_order(
         products = line.split(": ", 1)[1].split(" — ")[0].split(", ")
         assert all(PRODUCT.fullmatch(p) for p in products), line
     stamps = [line[:8] for line in lines]
-    assert stamps == sorted(stamps)
+    seconds = unwrapped(stamps)
+    assert seconds == sorted(seconds)
     # the simulated clock starts at the wall clock (minutes of world, from now)
     first = datetime.strptime(stamps[0], "%H:%M:%S").time()
     gap = (datetime.combine(started.date(), first, UTC) - started).total_seconds() % 86_400
@@ -70,15 +90,8 @@ def test_closed_loop_demo_shows_the_audience_reacting_and_the_job_takes_the_reac
     opened = [line for line in reactions if "opened the push on" in line]
     assert opened and all(REACTION.match(line) for line in opened + [
         line for line in reactions if " bought " in line]), reactions[:5]
-    # Reactions join the pushes in event-time order. The demo's clock starts at the wall
-    # time, so a run begun before midnight (UTC) wraps its HH:MM:SS stamps once.
-    seconds, day = [], 0
-    for line in shown:
-        h, m, sec = (int(part) for part in line[:8].split(":"))
-        if seconds and seconds[-1] - (day + 3_600 * h + 60 * m + sec) > 43_200:
-            day += 86_400
-        seconds.append(day + 3_600 * h + 60 * m + sec)
-    assert seconds == sorted(seconds)
+    seconds = unwrapped(line[:8] for line in shown)
+    assert seconds == sorted(seconds)  # reactions join the pushes in event-time order
     counts = re.fullmatch(r"closed loop: ([\d,]+) pushes, ([\d,]+) opened \(.*%\), ([\d,]+)"
                           r" purchases after an open \(\$[\d,.]+\)", tally)
     assert counts, tally
