@@ -17,13 +17,16 @@ the table has structure that makes building it wasteful:
   value), over viewers whose budget is known.
 
 The logits come items down and viewers across (N × V), the layout the top ``k`` is taken in
-(``models.ranking.TopK``). ``tests/models/test_choice_scoring.py`` checks both against
-``features_row`` · weights.
+(``models.ranking.TopK``). What depends on the showcase and the weights only (the keys, the
+per-item power, the lookups) is made once per push (``prepare``) and shared by its blocks of
+viewers (``ShowcaseScoring.logits``). ``tests/models/test_choice_scoring.py`` checks both
+against ``features_row`` · weights.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,121 +53,187 @@ def logits(scene: Scene, rows: np.ndarray, weights: np.ndarray, temperature: flo
     ``rows`` over the showcase: ``features_row(scene, row) @ weights`` per viewer, split in two
     and transposed. ``negated``: the power logits' negatives, made with negated weights (the
     same bits up to the sign of a zero: rounding is symmetric), for ``e^(−power)``."""
+    return prepare(scene, weights, temperature, negated).logits(rows)
+
+
+@dataclass(slots=True)
+class ShowcaseScoring:
+    """What every block of viewers of one push shares (``prepare`` makes it)."""
+
+    scene: Scene
+    w: dict[str, float]  # the weights by feature name
+    power_w: dict[str, float]  # the power weights, negated if the logits are
+    temperature: float
+    used: np.ndarray  # the category slots on show: the query's category columns
+    place: np.ndarray  # category slot -> its column in the query, or -1
+    unbase: np.ndarray  # float32 e^(−room rate) of each used slot
+    segments: np.ndarray  # the segment slots whose keys are not all zero
+    keys: np.ndarray  # float32 (N × inner): category one-hot, then the segments' keys
+    vector_keys: np.ndarray | None  # float32 (N × factors), weight and scale folded in
+    position: np.ndarray  # item row + 1 -> showcase index, or -1
+    funnel: np.ndarray  # weight of each recent action's kind (0: none)
+    per_item: np.ndarray  # float32 (N × 1) power of each item before the price's gap
+    log_price: np.ndarray  # float32 (N,)
+
+    def logits(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, V) taste and power logits of viewers ``rows`` (see ``logits``)."""
+        taste = self._taste(rows)
+        if self.temperature != 1.0:
+            taste *= np.float32(1.0 / self.temperature)
+        return taste, self._power(rows)
+
+    def _taste(self, rows: np.ndarray) -> np.ndarray:
+        v, f32 = self.scene.viewers, np.float32
+        chosen = v.cat_chosen.view(np.uint16).take(rows, axis=0)
+        exposed = v.cat_exposed.take(rows, axis=0)  # fresh arrays: the steps below are in place
+        if len(self.used) < chosen.shape[1]:
+            chosen, exposed = chosen[:, self.used], exposed[:, self.used]
+        # float16 arithmetic is slow, and so is numpy's float16 to float32 cast: a table of
+        # all 65,536 float16 values, indexed by their bits, converts exactly in one gather.
+        # ``(chosen + P·e^base) / (exposed + P) / e^base`` is ``chosen·e^−base + P`` over
+        # the same: its log is the affinity less the room's rate, with no pass to subtract it.
+        affinity = _FLOAT16.take(chosen)
+        affinity *= self.unbase
+        affinity += f32(VIEWER_PRIOR)
+        exposed += f32(VIEWER_PRIOR)
+        affinity /= exposed
+        np.log(affinity, out=affinity)
+        affinity *= f32(self.w["category_affinity"])
+        self._engaged_category(rows, affinity)
+        n_used = len(self.used)
+        left = np.empty((len(rows), self.keys.shape[1]), dtype=f32)
+        left[:, :n_used] = affinity
+        if self.segments.size:
+            member = v.segments.take(rows, axis=0)
+            left[:, n_used:] = (member if self.segments.size == member.shape[1]
+                                else member[:, self.segments])
+        taste = self.keys @ left.T  # N × V: BLAS reads the view
+        self._vectors(rows, taste)
+        self._intent(rows, taste)
+        return taste
+
+    def _engaged_category(self, rows: np.ndarray, by_category: np.ndarray) -> None:
+        """The category on stage at the viewer's last engagement, fading: a category-level
+        term, so it joins the query's category part before the product."""
+        scene, w = self.scene, self.w["engaged_category"]
+        v = scene.viewers
+        engaged = v.engaged_item.take(rows)
+        active = np.flatnonzero(engaged)
+        if active.size and w:
+            now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # seconds
+            fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
+            column = self.place[scene.items.category[engaged[active].astype(np.int64) - 1]]
+            shown = column >= 0  # a category not on show reaches no item
+            by_category[active[shown], column[shown]] += (w * fade[shown]).astype(np.float32)
+
+    def _vectors(self, rows: np.ndarray, taste: np.ndarray) -> None:
+        """Add the learned vectors' product for the viewers that have one (cold viewers'
+        vectors do not count). ``build_push`` orders a block's warm viewers first: the product
+        then runs over a prefix of its columns, in place (a gathered set of columns costs more
+        than the product)."""
+        if self.vector_keys is None:
+            return
+        mf = self.scene.mf
+        hot = np.flatnonzero(mf.user_updates.take(rows) > 0)
+        if not hot.size:
+            return
+        product = self.vector_keys @ mf.users.take(rows[hot], axis=0).astype(np.float32).T
+        if hot[-1] == hot.size - 1:  # a prefix
+            taste[:, : hot.size] += product
+        else:
+            taste[:, hot] += product
+
+    def _intent(self, rows: np.ndarray, taste: np.ndarray) -> None:
+        """Add item-level short-term intent (clicked, carted, bought, engaged with) to the few
+        (item, viewer) cells it concerns: each viewer's recent items, looked up in the
+        showcase."""
+        scene, position = self.scene, self.position
+        v = scene.viewers
+        now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # ts in seconds
+
+        def add(keys: np.ndarray, viewers: np.ndarray, values: np.ndarray) -> None:
+            known = keys < len(position)
+            where = np.where(known, position[np.where(known, keys, 0)], -1)
+            hit = (keys > 0) & (where >= 0)
+            np.add.at(taste, (where[hit], viewers[hit]), values[hit].astype(np.float32))
+
+        recent = v.recent_item.take(rows, axis=0)
+        cells = np.flatnonzero(recent)  # (viewer, slot) cells holding an item, viewer by viewer
+        if cells.size:
+            width = recent.shape[1]
+            viewer = cells // width
+            held = rows[viewer] * width + cells % width  # the cells in the viewers' table
+            kinds = v.recent_kind.reshape(-1).take(held).astype(np.int64)
+            ts = v.recent_ts.reshape(-1).take(held)
+            coef = self.funnel[kinds] * np.exp(-(now - ts) / horizon)
+            add(recent.reshape(-1)[cells].astype(np.int64), viewer, coef)
+        engaged = v.engaged_item.take(rows).astype(np.int64)
+        active = np.flatnonzero(engaged)
+        if active.size and self.w["engaged_item"]:
+            fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
+            add(engaged[active], active, self.w["engaged_item"] * fade)
+
+    def _power(self, rows: np.ndarray) -> np.ndarray:
+        over, under = self.power_w["over_budget"], self.power_w["under_budget"]
+        budget, known = log_budgets(self.scene, rows)
+        if not (over or under) or not known.any():
+            return np.repeat(self.per_item, len(rows), axis=1)
+        # over·max(0, g) + under·max(0, −g) = a·g + c·|g|, a = (over − under)/2 and
+        # c = (over + under)/2, for the gap g = log price − log budget. The item's own power
+        # and a·(log price) are one column, a·(log budget) one row; c·|g| is |c·g| signed.
+        a, c = (over - under) / 2, (over + under) / 2
+        b = budget.astype(np.float32)
+        power = np.subtract.outer(self.per_item[:, 0] + np.float32(a) * self.log_price,
+                                  np.float32(a) * b)
+        scaled = np.subtract.outer(np.float32(abs(c)) * self.log_price, np.float32(abs(c)) * b)
+        np.abs(scaled, out=scaled)
+        if c >= 0:
+            power += scaled
+        else:
+            power -= scaled
+        if not known.all():
+            power[:, ~known] = self.per_item  # no evidence of purchasing power yet: no price term
+        return power
+
+
+def prepare(scene: Scene, weights: np.ndarray, temperature: float = 1.0,
+            negated: bool = False) -> ShowcaseScoring:
+    """The keys, per-item terms and lookups of ``scene``'s showcase under ``weights``: what
+    ``logits`` needs once per push, whatever the number of blocks of viewers."""
+    sc, items, mf = scene.showcase, scene.items, scene.mf
     w = {name: float(weights[n]) for name, n in _W.items()}
-    taste = _taste(scene, rows, w)
-    if temperature != 1.0:
-        taste *= np.float32(1.0 / temperature)
-    return taste, _power(scene, rows, {n: -w[n] for n in POWER} if negated else w)
-
-
-def _taste(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
-    sc, v, items, mf = scene.showcase, scene.viewers, scene.items, scene.mf
-    n_items, f32 = len(sc), np.float32
-    slots = items.category[sc.rows]
-    base = room_rates(scene.room)
-    member = v.segments.take(rows, axis=0).astype(f32)
-    # float16 arithmetic is slow, and so is numpy's float16 to float32 cast: a table of all
-    # 65,536 float16 values, indexed by their bits, converts exactly in one gather.
-    affinity = _FLOAT16.take(v.cat_chosen.view(np.uint16).take(rows, axis=0))
-    exposed = v.cat_exposed.take(rows, axis=0)  # fresh arrays: the steps below are in place
-    affinity += f32(VIEWER_PRIOR) * np.exp(base).astype(f32)
-    exposed += f32(VIEWER_PRIOR)
-    affinity /= exposed
-    np.log(affinity, out=affinity)
-    affinity -= base.astype(f32)
-    by_category = w["category_affinity"] * affinity
-    if w["segment_affinity"]:
-        by_category += (w["segment_affinity"] * member) @ segment_rates(scene.room).astype(f32)
-    _engaged_category(scene, rows, w, by_category)
-    one_hot = np.zeros((by_category.shape[1], n_items), dtype=f32)
-    one_hot[slots, np.arange(n_items)] = 1.0
-    parts_right = [one_hot]
+    n_items, n_slots = len(sc), scene.viewers.cat_chosen.shape[1]
+    # Only the category slots on show reach an item, and only segments whose keys are not
+    # all zero: the others' columns of the product would add zeros.
+    on_show = np.zeros(n_slots, dtype=bool)
+    on_show[items.category[sc.rows]] = True
+    used = np.flatnonzero(on_show)
+    place = np.full(n_slots, -1)
+    place[used] = np.arange(len(used))
+    one_hot = np.zeros((len(used), n_items))
+    one_hot[place[items.category[sc.rows]], np.arange(n_items)] = 1.0
+    # The segments' keys, every weight folded in (a (segments × items) matrix, not a pass
+    # over viewers): a segment's affinity reaches an item through the item's category slot.
+    by_segment = w["segment_affinity"] * (segment_rates(scene.room)[:, used] @ one_hot)
     if w["segment_item"]:
-        parts_right.append(segment_item_rates(scene).T.astype(f32))
-    warm = mf.user_updates[rows] > 0
-    with_vectors = bool(w["vectors"]) and bool(warm.any())
-    if with_vectors:
-        keys = mf.items[sc.rows].astype(f32)
-        keys[mf.item_updates[sc.rows] == 0] = 0.0
-        parts_right.append(np.ascontiguousarray(keys.T))
-    right = np.vstack(parts_right)
-    # The query, written in place into one (V × inner) matrix: categories, then segments,
-    # then vectors, as the keys are stacked.
-    left = np.empty((len(rows), len(right)), dtype=f32)
-    n_cat, n_seg = by_category.shape[1], member.shape[1]
-    left[:, :n_cat] = by_category
-    if w["segment_item"]:
-        np.multiply(member, f32(w["segment_item"]), out=left[:, n_cat : n_cat + n_seg])
-    if with_vectors:
-        query = left[:, len(right) - mf.n_factors :]
-        query[:] = 0.0  # cold viewers' stay zero
-        hot = np.flatnonzero(warm)
-        query[hot] = mf.users.take(rows[hot], axis=0).astype(f32)
-        query *= f32(w["vectors"] / math.sqrt(max(mf.n_factors, 1)))
-    taste = right.T @ left.T  # N × V: BLAS reads the views
-    _intent(scene, rows, w, taste)
-    return taste
-
-
-def _engaged_category(scene: Scene, rows: np.ndarray, w: dict[str, float],
-                      by_category: np.ndarray) -> None:
-    """The category on stage at the viewer's last engagement, fading: a category-level term,
-    so it joins the query's category part before the product."""
-    v, items = scene.viewers, scene.items
-    engaged = v.engaged_item.take(rows)
-    active = np.flatnonzero(engaged)
-    if active.size and w["engaged_category"]:
-        now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # seconds
-        fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
-        slot = items.category[engaged[active].astype(np.int64) - 1]
-        by_category[active, slot] += (w["engaged_category"] * fade).astype(np.float32)
-
-
-def _intent(scene: Scene, rows: np.ndarray, w: dict[str, float], taste: np.ndarray) -> None:
-    """Add item-level short-term intent (clicked, carted, bought, engaged with) to the few
-    (item, viewer) cells it concerns: each viewer's recent items, looked up in the showcase."""
-    sc, v = scene.showcase, scene.viewers
-    now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # ts in seconds
+        by_segment += w["segment_item"] * segment_item_rates(scene).T
+    segments = np.flatnonzero(by_segment.any(axis=1))
+    keys = np.ascontiguousarray(np.vstack([one_hot, by_segment[segments]]).T, dtype=np.float32)
+    vector_keys = None
+    if w["vectors"] and (mf.user_updates > 0).any():
+        scaled = mf.items[sc.rows] * (w["vectors"] / math.sqrt(max(mf.n_factors, 1)))
+        scaled[mf.item_updates[sc.rows] == 0] = 0.0
+        vector_keys = scaled.astype(np.float32)
     position = np.full(max(int(sc.rows.max(initial=0)) + 2, 1), -1, dtype=np.int64)
-    position[sc.rows + 1] = np.arange(len(sc))  # item row + 1 -> showcase index, or -1
-
-    def add(keys: np.ndarray, viewers: np.ndarray, values: np.ndarray) -> None:
-        known = keys < len(position)
-        where = np.where(known, position[np.where(known, keys, 0)], -1)
-        hit = (keys > 0) & (where >= 0)
-        np.add.at(taste, (where[hit], viewers[hit]), values[hit].astype(np.float32))
-
-    recent = v.recent_item.take(rows, axis=0)
-    cells = np.flatnonzero(recent)  # (viewer, slot) cells holding an item, viewer by viewer
-    if cells.size:
-        funnel = np.array([0.0, *(w[name] for name in FUNNEL_FEATURES)])
-        width = recent.shape[1]
-        kinds = v.recent_kind.take(rows, axis=0).reshape(-1)[cells].astype(np.int64)
-        ts = v.recent_ts.take(rows, axis=0).reshape(-1)[cells]
-        coef = funnel[kinds] * np.exp(-(now - ts) / horizon)
-        add(recent.reshape(-1)[cells].astype(np.int64), cells // width, coef)
-    engaged = v.engaged_item.take(rows).astype(np.int64)
-    active = np.flatnonzero(engaged)
-    if active.size and w["engaged_item"]:
-        fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
-        add(engaged[active], active, w["engaged_item"] * fade)
-
-
-def _power(scene: Scene, rows: np.ndarray, w: dict[str, float]) -> np.ndarray:
-    item_weights = np.array([w[name] for name in POWER[1:7]])
-    per_item = (item_columns(scene) @ item_weights + w["bias"]).astype(np.float32)[:, None]
-    over, under = w["over_budget"], w["under_budget"]
-    budget, known = log_budgets(scene, rows)
-    if not (over or under) or not known.any():
-        return np.repeat(per_item, len(rows), axis=1)
-    log_price = np.log1p(scene.items.price[scene.showcase.rows].astype(np.float32))
-    # over·max(0, g) + under·max(0, −g) = ((over − under)/2)·g + ((over + under)/2)·|g|
-    gap = np.subtract.outer(log_price, budget.astype(np.float32))
-    power = np.abs(gap)
-    power *= np.float32((over + under) / 2)
-    gap *= np.float32((over - under) / 2)
-    power += gap
-    if not known.all():
-        power[:, ~known] = 0.0  # no evidence of purchasing power yet: no price term
-    power += per_item
-    return power
+    position[sc.rows + 1] = np.arange(n_items)  # item row + 1 -> showcase index, or -1
+    power_w = {n: -w[n] for n in POWER} if negated else {n: w[n] for n in POWER}
+    item_weights = np.array([power_w[name] for name in POWER[1:7]])
+    per_item = (item_columns(scene) @ item_weights + power_w["bias"]).astype(np.float32)
+    return ShowcaseScoring(
+        scene=scene, w=w, power_w=power_w, temperature=temperature, used=used, place=place,
+        unbase=np.exp(-room_rates(scene.room)[used]).astype(np.float32), segments=segments,
+        keys=keys, vector_keys=vector_keys, position=position,
+        funnel=np.array([0.0, *(w[name] for name in FUNNEL_FEATURES)]),
+        per_item=per_item[:, None],
+        log_price=np.log1p(items.price[sc.rows].astype(np.float32)),
+    )

@@ -29,11 +29,20 @@ from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
 from models.choice_columns import ColumnCache
 from models.choice_features import TASTE, Scene, features_one, features_row
-from models.choice_scoring import logits
+from models.choice_scoring import logits, prepare
 from models.learners.listwise import listwise_ranker
 from models.learners.protocols import ChoiceLearner, VectorLearner
 from models.params import RoomParams
-from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_of_one
+from models.ranking import (
+    BLOCK_ROWS,
+    PACKED_ITEMS,
+    Ranked,
+    TopK,
+    _top_k,
+    order_key,
+    top_k_of_keys,
+    top_of_one,
+)
 
 
 @dataclass(slots=True)
@@ -104,6 +113,22 @@ def _exp_parts(taste: np.ndarray, power: np.ndarray,
     return taste, power
 
 
+def warm_first(mf: VectorLearner, rows: np.ndarray) -> np.ndarray:
+    """Places in ``rows``: viewers with a learned vector first, each part in its order.
+
+    >>> from types import SimpleNamespace
+    >>> mf = SimpleNamespace(user_updates=np.array([0, 4, 0, 1], np.int32))
+    >>> warm_first(mf, np.array([3, 2, 1, 0])).tolist()
+    [0, 2, 1, 3]
+    """
+    warm = mf.user_updates.take(rows) > 0
+    return np.concatenate([np.flatnonzero(warm), np.flatnonzero(~warm)])
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    return bool(order.size == 0 or (order[0] == 0 and (np.diff(order) == 1).all()))
+
+
 def build_push(
     ctx: PushContext, rows: np.ndarray, arms: np.ndarray, event: Event, room_id: str
 ) -> PushBatch:
@@ -117,40 +142,53 @@ def build_push(
     flagged_all = is_control[arms] if is_control.any() else np.zeros(n_viewers, bool)
     override = control_scores(showcase, heat)
     override_top = _top_k(override[None, :].copy(), k)[0]
-    ranked = Ranked(
+    ranked = Ranked(  # in ``order``, then put back in the order of ``rows``
         np.zeros((n_viewers, k), np.int64), np.zeros((n_viewers, k), np.float32),
         np.zeros((n_viewers, k), np.float32), np.zeros((n_viewers, k), np.float32),
     )
     top_k = TopK(n_items, k, min(BLOCK_ROWS, max(n_viewers, 1)))
+    packed = n_items < PACKED_ITEMS
     listwise = listwise_ranker(ctx.model) is not None
+    order = warm_first(ctx.mf, rows)  # the vectors' product then runs over a block's prefix
+    scoring = (prepare(ctx.scene(), ctx.model.weights, ctx.temperature, negated=True)
+               if listwise else None)
     for start in range(0, n_viewers, BLOCK_ROWS):
         block = slice(start, min(start + BLOCK_ROWS, n_viewers))
-        width = block.stop - block.start
-        if listwise:  # items down, viewers across: the layout TopK reads
-            taste, minus_power = logits(ctx.scene(), rows[block], ctx.model.weights,
-                                        ctx.temperature, negated=True)
+        at = order[block]  # the block's places in ``rows``
+        width = len(at)
+        if scoring is not None:  # items down, viewers across: the layout TopK reads
+            taste, minus_power = scoring.logits(rows[at])
             weight, inverse = _exp_parts(taste, minus_power, negated=True)
             score = weight / inverse  # the order of attention × propensity, unnormalised
             total = weight.sum(axis=0)
         else:
-            attention, propensity = ctx.model.parts(_table(ctx, rows[block]), ctx.temperature)
+            attention, propensity = ctx.model.parts(_table(ctx, rows[at]), ctx.temperature)
             weight = np.ascontiguousarray(attention.T, dtype=np.float32)
             inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
             score = weight / inverse
             total = np.ones(width, np.float32)
-        # scores lie in [0, 1]: a finite sum proves no NaN, and order_key and TopK skip
+        # scores lie in [0, 1]: a finite sum proves no NaN, and order_key and the top k skip
         # their NaN passes (``score`` is not read again: its keys are made in place)
         finite = bool(np.isfinite(score.sum()))
-        top = top_k(order_key(score, finite), finite)
-        flagged = flagged_all[block]
+        key = order_key(score, finite)
+        top = top_k_of_keys(key, k) if finite and packed else top_k(key, finite)
+        flagged = flagged_all[at]
         if flagged.any():
             top[flagged] = override_top
         picked = top * width + np.arange(width)[:, None]  # flat indices into N × width
+        attention_k = weight.reshape(-1).take(picked) / total[:, None]
+        propensity_k = 1.0 / inverse.reshape(-1).take(picked)
         ranked.top[block] = top
-        ranked.attention[block] = weight.reshape(-1).take(picked) / total[:, None]
-        ranked.propensity[block] = 1.0 / inverse.reshape(-1).take(picked)
-        ranked.score[block] = np.where(flagged[:, None], override[top],
-                                       ranked.attention[block] * ranked.propensity[block])
+        ranked.attention[block] = attention_k
+        ranked.propensity[block] = propensity_k
+        np.multiply(attention_k, propensity_k, out=ranked.score[block])
+        if flagged.any():
+            ranked.score[block][flagged] = override[top[flagged]]
+    if not _is_identity(order):
+        back = np.empty_like(order)
+        back[order] = np.arange(n_viewers)
+        ranked = Ranked(*(part.take(back, axis=0) for part in
+                          (ranked.top, ranked.score, ranked.attention, ranked.propensity)))
     return PushBatch(
         room_id=room_id,
         trigger=event.type,

@@ -149,9 +149,16 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
 
     from flows.bench.ranking import RankingRoom, time_call
     from models.choice_features import features_row, log_budgets
-    from models.choice_scoring import _intent, _power, _taste, logits
-    from models.push import _evidence, _exp_parts, control_scores, momentum, why_codes
-    from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k
+    from models.choice_scoring import prepare
+    from models.push import (
+        _evidence,
+        _exp_parts,
+        control_scores,
+        momentum,
+        warm_first,
+        why_codes,
+    )
+    from models.ranking import BLOCK_ROWS, Ranked, TopK, _top_k, order_key, top_k_of_keys
 
     bench = RankingRoom(viewers, items)
     event = bench.show(items)
@@ -162,9 +169,9 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     ctx = room._context(event.ts)
     scene = ctx.scene()
     weights = room.model.weights
-    w = {name: float(weights[n]) for n, name in enumerate(room.model.names)}
     k = min(room.params.top_k, len(sc))
-    blocks = [rows[s : s + BLOCK_ROWS] for s in range(0, len(rows), BLOCK_ROWS)]
+    ordered = rows[warm_first(room.mf, rows)]  # as build_push orders them
+    blocks = [ordered[s : s + BLOCK_ROWS] for s in range(0, len(rows), BLOCK_ROWS)]
 
     def each(fn: Callable[[Any], object]) -> Callable[[], None]:
         def run() -> None:
@@ -173,10 +180,15 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
 
         return run
 
-    def intent_only(block: Any) -> None:
-        _intent(scene, block, w, np.zeros((len(sc), len(block)), np.float32))
+    scoring = prepare(scene, weights, negated=True)
 
-    cached = [logits(scene, block, weights, negated=True) for block in blocks]  # as build_push
+    def intent_only(block: Any) -> None:
+        scoring._intent(block, np.zeros((len(sc), len(block)), np.float32))
+
+    def vectors_only(block: Any) -> None:
+        scoring._vectors(block, np.zeros((len(sc), len(block)), np.float32))
+
+    cached = [scoring.logits(block) for block in blocks]  # as build_push
 
     def exp_parts() -> None:
         for taste, minus_power in cached:
@@ -197,10 +209,15 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
 
     columns = TopK(len(sc), k, BLOCK_ROWS)
 
-    def top_k() -> None:  # what build_push runs: items down, viewers across, known finite
+    def top_k() -> None:  # items down, viewers across, known finite
         for block in blocks:
             columns(np.random.default_rng(len(block)).random((len(sc), len(block)),
                                                              dtype=np.float32), finite=True)
+
+    def top_k_packed() -> None:  # what build_push runs for fewer than 256 items
+        for block in blocks:
+            top_k_of_keys(order_key(np.random.default_rng(len(block)).random(
+                (len(sc), len(block)), dtype=np.float32), finite=True), k)
 
     def top_k_rows() -> None:  # the readable twin: argmax along viewers' rows
         for block in blocks:
@@ -222,20 +239,25 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     warm, known = _evidence(ctx, rows)
     stages = [
         ("whole build_push", lambda: bench.push(event)),
-        ("logits of every pair (choice_scoring.logits, power negated)",
-         each(lambda b: logits(scene, b, weights, negated=True))),
-        ("  taste logits: one q·Kᵀ product + intent (choice_scoring)", each(
-            lambda b: _taste(scene, b, w))),
+        ("prepare: the showcase's keys and per-item terms, once per push",
+         lambda: prepare(scene, weights, negated=True)),
+        ("logits of every pair (ShowcaseScoring.logits, power negated)",
+         each(scoring.logits)),
+        ("  taste logits: one q·Kᵀ product + vectors + intent", each(scoring._taste)),
+        ("    of which the vectors (warm viewers only, a prefix of each block)",
+         each(vectors_only)),
         ("    of which short-term intent (viewers with recent actions only)",
          each(intent_only)),
-        ("  power logits: per item + price against budget", each(lambda b: _power(scene, b, w))),
+        ("  power logits: per item + price against budget", each(scoring._power)),
         ("    of which budgets (log_budgets)", each(lambda b: log_budgets(scene, b))),
         ("e^(taste − max) and 1 + e^(−power), in place (−power given)", exp_parts),
         ("  for comparison: a normalised softmax of the taste logits", softmax),
         ("  for comparison: the sigmoid of the power logits", sigmoid),
         ("  for comparison: the feature table for 1,000 viewers (features_row each)",
-         each(lambda b: [features_row(scene, row) for row in b[:1000].tolist()])),
-        ("top-k (TopK: max down item columns) [minus random scores]", top_k),
+         lambda: [features_row(scene, row) for row in rows[:1000].tolist()]),
+        ("order keys and top-k (top_k_of_keys: one max per rank) [minus random scores]",
+         top_k_packed),
+        ("  for comparison: TopK (six passes per rank) [minus random scores]", top_k),
         ("  for comparison: k argmax passes along rows [minus random scores]", top_k_rows),
         ("  random scores to subtract", scores_only),
         ("user ids and arms to lists", ids),

@@ -35,3 +35,21 @@ def test_fast_logits_equal_the_table_on_random_rooms(seed: int) -> None:
 def test_fast_logits_equal_the_table_in_a_replayed_room() -> None:
     room = replayed_room()
     _check(room, room.clock, room.model.weights + 0.3)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_segments_without_evidence_drop_out_of_the_product(seed: int) -> None:
+    """Segment slots no one has chosen in (all their keys zero) leave the query; categories
+    not on show too. The logits are the table's whichever slots remain, none included."""
+    rng = np.random.default_rng(seed)
+    bench = RankingRoom(60, 25, seed=seed)
+    event = bench.show(int(rng.integers(2, 12)))  # few items: few category slots on show
+    room, items = bench.room.choices, bench.room.items
+    quiet = rng.random(room.seg_chosen.shape[0]) < [0.3, 0.7, 1.0][seed % 3]
+    room.own("seg_exposed", "seg_chosen")
+    room.seg_chosen[quiet] = 0.0
+    room.seg_exposed[quiet] = 0.0
+    items.seg_chosen[:, quiet] = 0
+    items.seg_exposed[:, quiet] = 0
+    weights = bench.room.model.weights.copy()
+    _check(bench.room, event.ts, weights)
