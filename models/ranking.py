@@ -4,7 +4,8 @@
 float32 (``exp`` is 4× faster than in float64); each block's scores are laid out items down and
 viewers across, so that the top ``k`` come from ``k`` passes of ``max`` down the items,
 vectorised across viewers (``TopK``; ``argmax`` along each viewer's short row, its readable
-twin ``_top_k``, pays a fixed cost per row).
+twin ``_top_k``, pays a fixed cost per row). For fewer than 256 items, ``top_k_of_keys`` packs
+each item's index into the rounded keys' spare bits: one ``max`` per rank.
 
 The order is decided on scores rounded to ``ORDER_BITS`` significant bits (``order_key``),
 ties to the lower showcase index. Why: the last bits of a score depend on the CPU (numpy's
