@@ -58,6 +58,14 @@ def test_block_push_equals_the_twin_on_random_rooms(seed: int) -> None:
     assert _compare(bench.room, trigger, temperature=float(rng.choice([1.0, 0.5]))) == 40
 
 
+@pytest.mark.parametrize("n_items", [255, 256, 300])
+def test_block_push_equals_the_twin_either_side_of_the_packed_top_k(n_items: int) -> None:
+    """Below 256 items the top k is packed into the keys (``top_k_of_keys``), from 256 on
+    ``TopK`` ranks them: the same pushes as the twin either way."""
+    bench = RankingRoom(30, n_items, seed=n_items)
+    assert _compare(bench.room, bench.show(n_items)) == 30
+
+
 def test_blocks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     import models.push as push
 
