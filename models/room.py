@@ -198,12 +198,13 @@ class Room:
             self._interaction(event, self._viewer(event.user_id, ts), stats)
 
     def _bounded(self, agreed: int, event: Event) -> int:
-        """``agreed`` held to the audience's bound (``ClockBound``), this event counted (the
-        platform's already is, in ``agreed.platform``)."""
-        viewers, user = self.viewers, event.user_id
-        row, ts = (None, None) if user is None else (viewers.rows.get(user), event.ts)
+        """``agreed`` held to the audience's bound (``ClockBound``), this event counted."""
+        viewers, user, platform = self.viewers, event.user_id, self.agreed.platform
         seen = viewers.last_seen[: viewers.rows.high_water]
-        return self.bound.cap(agreed, self.clock, seen, self.agreed.platform, row, ts)
+        if user is None:  # the platform's: already in ``platform``
+            return self.bound.cap(agreed, self.clock, seen, platform)
+        return self.bound.cap_viewer(agreed, self.clock, seen, platform, viewers.rows.get(user),
+                                     event.ts)
 
     def _viewer(self, user_id: str, ts: int) -> int:
         row, new = self.viewers.touch(user_id, ts)

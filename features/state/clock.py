@@ -185,22 +185,33 @@ class ClockBound:
         self.limit = -1  # the latest bound (−1: none yet, the next advance counts)
         self.wait = 0  # capped advances before the next recount
 
-    def cap(self, candidate: int, clock: int, last_seen: np.ndarray, platform: int,
-            row: int | None = None, ts: int | None = None) -> int:
-        """``candidate`` (the newest sources' agreed time, ahead of ``clock``), no later than
-        the bound; recounts it first when ``candidate`` passes it and the wait is over. The
-        event being applied counts too: at ``ts`` for viewer ``row`` (None: a viewer not in
-        ``last_seen`` yet); without ``ts`` (the platform's event) it is in ``platform``."""
+    def cap(self, candidate: int, clock: int, last_seen: np.ndarray, platform: int) -> int:
+        """``candidate`` (the newest sources' agreed time, ahead of ``clock``) no later than
+        the bound, for the platform's event (already in ``platform``): past the bound, it is
+        recounted at once, wait or not (the platform's events are few, and they move the
+        window the count looks at)."""
         if candidate <= self.limit:
             return candidate
-        if self.wait > 0 and ts is not None:  # the platform's events recount at once
+        return self._recount(candidate, clock, last_seen, platform)
+
+    def cap_viewer(self, candidate: int, clock: int, last_seen: np.ndarray, platform: int,
+                   row: int | None, ts: int) -> int:
+        """``cap`` for a viewer's event at ``ts``, which counts too (``row`` None: a viewer
+        not in ``last_seen`` yet); past the bound while a wait is running, it is held there
+        without a recount."""
+        if candidate <= self.limit:
+            return candidate
+        if self.wait > 0:
             self.wait -= 1
             return self.limit
-        if ts is not None and row is None:
+        if row is None:
             last_seen = np.append(last_seen, ts)
-        elif ts is not None and row is not None and ts > last_seen[row]:
+        elif ts > last_seen[row]:
             last_seen = last_seen.copy()
             last_seen[row] = ts
+        return self._recount(candidate, clock, last_seen, platform)
+
+    def _recount(self, candidate: int, clock: int, last_seen: np.ndarray, platform: int) -> int:
         # Heard within the window of the room's time, or of the platform's newest if that is
         # later: a crowd of sources heard long ago cannot hold the time still past the next
         # showcase (that window would never move while the time it follows is held).

@@ -136,8 +136,10 @@ class BoundedRoom:
                 viewers = np.array(list(self.seen.values()), dtype=np.int64)
                 rows = list(self.seen)
                 row = rows.index(source) if source in self.seen else None
-                capped = self.bound.cap(candidate, self.clock, viewers, self.agreed.platform,
-                                        *((row, ts) if source else ()))
+                capped = (self.bound.cap_viewer(candidate, self.clock, viewers,
+                                                self.agreed.platform, row, ts) if source
+                          else self.bound.cap(candidate, self.clock, viewers,
+                                              self.agreed.platform))
             self.binds += capped < candidate
             self.clock = max(self.clock, capped)
         if source:
@@ -191,11 +193,12 @@ def test_a_binding_bound_is_recounted_once_per_eighth_of_its_sources(
     majority, _ = recent_majority_reference([*seen.tolist(), 800_000], -1, 200_000 - WINDOW)
     assert majority is not None
     for step in range(1_000):  # an account 599 s ahead at each of 1,000 events
-        assert bound.cap(800_000 + step, 200_000, seen, -1, None, 800_000) == majority + SLACK
+        assert bound.cap_viewer(800_000 + step, 200_000, seen, -1, None,
+                                800_000) == majority + SLACK
     assert counted == [101] * len(counted)  # the hundred and the account
     assert len(counted) <= 1_000 // (101 // RECOUNT) + 1
     fresh = ClockBound(WINDOW, SLACK)
-    fresh.cap(900_000, 200_000, seen, -1, None, 900_000)
+    fresh.cap_viewer(900_000, 200_000, seen, -1, None, 900_000)
     assert fresh.wait == 101 // RECOUNT  # a viewer's next events wait ...
     before = len(counted)
     fresh.cap(900_000, 200_000, seen, 200_000)  # ... the platform's is recounted at once
