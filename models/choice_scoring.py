@@ -6,9 +6,11 @@ the table has structure that makes building it wasteful:
 
 * the taste features that are *viewer row × item column* products (category and segment
   affinities gathered by the item's category slot, the segment's item ratio, the learned
-  vectors) are one matrix product ``q Kᵀ``: the query is the viewer's affinities, segment
-  memberships and vector, each scaled by its weight; the keys are the item's category one-hot,
-  its segment ratios and its vector. That is the seed's attention, with a learned query;
+  vectors) are one matrix product ``q Kᵀ``: the query is the viewer's category affinities
+  (scaled by their weight), segment memberships and vector; the keys are the item's category
+  one-hot, its segments' ratios and its vector, the other weights folded into them. That is
+  the seed's attention, with a learned query. Only the category slots on show and the
+  segments with a key enter it, and the vectors only for the viewers that have one;
 * item-level short-term intent (clicked, carted, bought, engaged with) touches a few
   (item, viewer) cells: each viewer's recent items, looked up in the showcase, are added
   there; the category on stage at the last engagement joins the query's category part;

@@ -2,7 +2,8 @@
 
 Every viewer to push gets the showcase ranked by the room's choice model
 (``models.learners.listwise``): ``attention × propensity``, from the one feature table
-(``models.choice_features``), in blocks of viewers. Viewers in the ``control`` arm get the
+(``models.choice_features``), in blocks of viewers, warm viewers first (``warm_first``) and
+put back in their order at the end. Viewers in the ``control`` arm get the
 heuristic instead: spotlight, then momentum. ``build_push_reference`` is the readable twin,
 one viewer at a time in plain Python (``tests/models/test_push.py``).
 """
