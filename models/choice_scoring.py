@@ -101,7 +101,8 @@ class ShowcaseScoring:
         affinity /= exposed
         np.log(affinity, out=affinity)
         affinity *= f32(self.w["category_affinity"])
-        self._engaged_category(rows, affinity)
+        engaged = self._engaged(rows)
+        self._engaged_category(engaged, affinity)
         n_used = len(self.used)
         left = np.empty((len(rows), self.keys.shape[1]), dtype=f32)
         left[:, :n_used] = affinity
@@ -111,20 +112,28 @@ class ShowcaseScoring:
                                 else member[:, self.segments])
         taste = self.keys @ left.T  # N × V: BLAS reads the view
         self._vectors(rows, taste)
-        self._intent(rows, taste)
+        self._intent(rows, engaged, taste)
         return taste
 
-    def _engaged_category(self, rows: np.ndarray, by_category: np.ndarray) -> None:
-        """The category on stage at the viewer's last engagement, fading: a category-level
-        term, so it joins the query's category part before the product."""
-        scene, w = self.scene, self.w["engaged_category"]
+    def _engaged(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The places in ``rows`` of viewers with an engagement, its item (row + 1), and how
+        far it has faded: the category term and the item term share them."""
+        scene = self.scene
         v = scene.viewers
         engaged = v.engaged_item.take(rows)
         active = np.flatnonzero(engaged)
+        now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # seconds
+        fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
+        return active, engaged[active].astype(np.int64), fade
+
+    def _engaged_category(self, engaged: tuple[np.ndarray, np.ndarray, np.ndarray],
+                          by_category: np.ndarray) -> None:
+        """The category on stage at the viewer's last engagement, fading: a category-level
+        term, so it joins the query's category part before the product."""
+        active, item, fade = engaged
+        w = self.w["engaged_category"]
         if active.size and w:
-            now, horizon = scene.now / 1000.0, max(scene.horizon_ms, 1) / 1000.0  # seconds
-            fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
-            column = self.place[scene.items.category[engaged[active].astype(np.int64) - 1]]
+            column = self.place[self.scene.items.category[item - 1]]
             shown = column >= 0  # a category not on show reaches no item
             by_category[active[shown], column[shown]] += (w * fade[shown]).astype(np.float32)
 
@@ -145,7 +154,8 @@ class ShowcaseScoring:
         else:
             taste[:, hot] += product
 
-    def _intent(self, rows: np.ndarray, taste: np.ndarray) -> None:
+    def _intent(self, rows: np.ndarray, engaged: tuple[np.ndarray, np.ndarray, np.ndarray],
+                taste: np.ndarray) -> None:
         """Add item-level short-term intent (clicked, carted, bought, engaged with) to the few
         (item, viewer) cells it concerns: each viewer's recent items, looked up in the
         showcase."""
@@ -169,11 +179,9 @@ class ShowcaseScoring:
             ts = v.recent_ts.reshape(-1).take(held)
             coef = self.funnel[kinds] * np.exp(-(now - ts) / horizon)
             add(recent.reshape(-1)[cells].astype(np.int64), viewer, coef)
-        engaged = v.engaged_item.take(rows).astype(np.int64)
-        active = np.flatnonzero(engaged)
+        active, item, fade = engaged
         if active.size and self.w["engaged_item"]:
-            fade = np.exp(-(now - v.engaged_ts[rows[active]]) / horizon)
-            add(engaged[active], active, self.w["engaged_item"] * fade)
+            add(item, active, self.w["engaged_item"] * fade)
 
     def _power(self, rows: np.ndarray) -> np.ndarray:
         over, under = self.power_w["over_budget"], self.power_w["under_budget"]

@@ -183,7 +183,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     scoring = prepare(scene, weights, negated=True)
 
     def intent_only(block: Any) -> None:
-        scoring._intent(block, np.zeros((len(sc), len(block)), np.float32))
+        scoring._intent(block, scoring._engaged(block), np.zeros((len(sc), len(block)), np.float32))
 
     def vectors_only(block: Any) -> None:
         scoring._vectors(block, np.zeros((len(sc), len(block)), np.float32))
