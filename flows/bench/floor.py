@@ -4,16 +4,30 @@ against the job's ``Room``, all without Bytewax (``flows.bench.profile.event_pat
 
 The bench reports it next to the budget the throughput target leaves the rooms
 (``room_us_per_event``): a budget below the floor cannot be met by tuning the rooms' Python.
+
+Two more rooms say what a compiled choice step could win, before anyone builds one: the job's
+``Room`` with the choice step's arithmetic free (``features_row`` and each Newton step at a
+constant cost, ``choice_arithmetic_free``), and with no learning from choices at all
+(``UnlearningRoom``). Neither ranks well (their weights stay at the priors); only their time
+is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
+import numpy as np
+
+import models.push
 from features.contract.events import Event
 from flows.bench.profile import event_path
+from models.choice_features import FEATURES, Scene
+from models.learners.newton import NewtonSoftmax
 from models.params import FEEDBACK
 from models.room import Output, Room, RoomStats
 
@@ -44,11 +58,43 @@ class FloorRoom(Room):
                     self._learn(row, item, target)
 
 
+class UnlearningRoom(Room):
+    """The job's room without its choice step: no features, Newton steps or judging per
+    choice (what is recorded of a choice, and every push, as in ``Room``)."""
+
+    def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats,
+                      purchase: bool) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def choice_arithmetic_free() -> Iterator[None]:
+    """``features_row`` and every Newton step at a constant cost while inside: a stored table
+    of zeros the showcase's size, and uniform probabilities (the learners keep their priors).
+    The rest of the choice step (judging, the vectors' updates) runs as in ``Room``."""
+    tables: dict[int, np.ndarray] = {}
+
+    def table(scene: Scene, row: int) -> np.ndarray:
+        n = len(scene.showcase.rows)
+        if n not in tables:
+            tables[n] = np.zeros((n, len(FEATURES)))
+        return tables[n]
+
+    def uniform(self: NewtonSoftmax, x: np.ndarray, chosen: int,
+                weight: float = 1.0) -> np.ndarray:
+        return np.full(len(x), 1.0 / len(x))
+
+    with mock.patch.object(models.push, "features_row", table), \
+            mock.patch.object(NewtonSoftmax, "learn_matrix", uniform):
+        yield
+
+
 def room_floor_costs(lines: list[bytes], repeats: int = 3) -> dict[str, float]:
     """Wall time inside ``Room.accept``/``flush`` per event of the stream, for rooms that do
     less and less of the job (``OrderedRoom``, ``FloorRoom``, ``Room``): what even a minimal
     room costs in Python, to set against what the throughput target leaves the rooms
-    (``room_us_per_event`` in the bench). Best of ``repeats``, interleaved."""
+    (``room_us_per_event`` in the bench), and what the job's room would cost with its choice
+    step's arithmetic free or without that step. Best of ``repeats``, interleaved."""
     clock = time.perf_counter
     spent = [0.0]
 
@@ -68,12 +114,20 @@ def room_floor_costs(lines: list[bytes], repeats: int = 3) -> dict[str, float]:
 
         return Timed
 
-    kinds = {"dedup_reorder": timed(OrderedRoom), "floor": timed(FloorRoom), "room": timed(Room)}
+    plain: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+    kinds = {
+        "dedup_reorder": (timed(OrderedRoom), plain),
+        "floor": (timed(FloorRoom), plain),
+        "no_choice_step": (timed(UnlearningRoom), plain),
+        "choice_arithmetic_free": (timed(Room), choice_arithmetic_free),
+        "room": (timed(Room), plain),
+    }
     best = dict.fromkeys(kinds, math.inf)
     for _ in range(max(1, repeats)):
-        for name, kind in kinds.items():
+        for name, (kind, context) in kinds.items():
             spent[0] = 0.0
-            event_path(lines, room_type=kind)()
+            with context():
+                event_path(lines, room_type=kind)()
             best[name] = min(best[name], spent[0])
     return {name: seconds / len(lines) * 1e6 for name, seconds in best.items()}
 
@@ -81,6 +135,9 @@ def room_floor_costs(lines: list[bytes], repeats: int = 3) -> dict[str, float]:
 FLOOR_ROOMS = {
     "dedup_reorder": "de-duplicate and reorder only",
     "floor": "+ presence and one vector update per feedback event (the floor)",
+    "no_choice_step": "the job's room without learning from choices (`UnlearningRoom`)",
+    "choice_arithmetic_free": "the job's room, `features_row` and Newton steps free"
+                              " (`choice_arithmetic_free`)",
     "room": "the job's room (`Room`)",
 }
 

@@ -128,6 +128,12 @@ def format_table(r: dict[str, Any]) -> str:
                 f" {floor['dedup_reorder']:.1f}; + presence and one River update per signal"
                 f" (the floor) {floor['floor']:.1f}; the job's Room {floor['room']:.1f}"
             )
+            if "choice_arithmetic_free" in floor:  # runs before 2026-12-05 did not time these
+                lines.append(
+                    "  the job's Room with features_row and Newton steps free"
+                    f" {floor['choice_arithmetic_free']:.1f}; without learning from choices"
+                    f" {floor['no_choice_step']:.1f}"
+                )
         lines.append("")
     if "rank_ms" in r:
         lines.append("Ranking one showcase change    build_push ms   median   matmul ms"

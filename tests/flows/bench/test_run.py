@@ -58,9 +58,10 @@ def test_throughput_keys(tiny) -> None:
                         - 1e6 / r["skeleton_eps"]["file"])
     assert r["room_us_per_event"]["kafka"] is None
     floor = r["room_floor_us_per_event"]
-    assert set(floor) == {"dedup_reorder", "floor", "room"}
+    assert set(floor) == {"dedup_reorder", "floor", "no_choice_step", "choice_arithmetic_free",
+                          "room"}
     assert all(_positive(us) for us in floor.values())
-    assert "the floor" in table
+    assert "the floor" in table and "Newton steps free" in table
 
 
 def test_ranking_keys(tiny) -> None:
