@@ -160,6 +160,7 @@ _SHAPES = {
     "sybil": "twenty accounts take turns at that pace",
     "id-squat": "one account sends a heartbeat carrying the next showcase's event_id",
     "clock-jump": "two accounts send heartbeats 599 s ahead of the room's time, every 10 s",
+    "clock-hold": "60 accounts send heartbeats stamped with the showcase's own time, every 10 s",
     "poison": "20 fresh accounts per showcase each click a cold item, cart another and click"
               " a third",
     "demote": "20 fresh accounts per showcase click every item on show but the one the room"
@@ -174,7 +175,7 @@ _STEERING = (("one-vote", "one vote", "#2ca02c"), ("click-farm", "click farm", "
              ("sybil", "20 sybils", "#9467bd"))
 _SHAPE_COLOURS = {
     "one-vote": "#2ca02c", "click-farm": "#d62728", "sybil": "#9467bd", "id-squat": "#1f77b4",
-    "clock-jump": "#17becf", "poison": "#8c564b", "demote": "#ff7f0e",
+    "clock-jump": "#17becf", "clock-hold": "#393b79", "poison": "#8c564b", "demote": "#ff7f0e",
     "sleeper": "#e377c2", "paying-sleeper": "#bcbd22",
 }
 Series = list[tuple[str, str | None, list[float]]]  # (label, colour, a value per regime)

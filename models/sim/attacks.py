@@ -27,6 +27,14 @@ clocks"); their target is the same item, so the share says whether the room stil
   ``max_ahead_ms``; these arrive when they are sent, ahead of their ``ts``. Were the room's
   time one account's, or one that two must agree on, every other viewer would be forgotten
   at each jump (the red team's shape was one account; two defeat a pair's agreement).
+* ``clock-hold``: the opposite: ``HOLDERS`` accounts (more than a lab room's audience heard
+  within a presence timeout) each send, every 10 s, a heartbeat stamped with the showcase's
+  own time, which is never more than a presence timeout old beside the platform's newest
+  event. They are a majority of the sources heard lately, and the room's time may not run
+  more than half a presence timeout past that majority's (``features.state.clock``): it
+  stands still 45 s after each showcase until the next one, so the momentum window stops
+  ageing and nobody is forgotten on time (docs/evaluation.md, "A crowd that holds the
+  room's time").
 
 Two more teach the room's learner rather than push one item (the red team's shapes), each
 by ``accounts`` fresh accounts per showcase (20 by default), each account used for one
@@ -91,7 +99,8 @@ from features.contract.messages import PushBatch
 from models.params import RoomParams
 from models.room import Room
 
-ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "poison",
+ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "clock-hold",
+                  "poison",
                   "demote", "sleeper", "paying-sleeper")
 SLEEPERS: Final = ("sleeper", "paying-sleeper")
 AIMED: Final = ("poison", "demote", *SLEEPERS)  # aimed at the clean stream's pushes
@@ -100,6 +109,7 @@ START_MS: Final = 300  # after the showcase starts
 SYBILS: Final = 20
 AHEAD_MS: Final = 599_000  # a clock-jump's lead: inside the default max_ahead_ms (600 s)
 JUMPERS: Final = 2  # clock-jump's accounts, jumping together
+HOLDERS: Final = 60  # clock-hold's accounts: the lab's rooms hear a few dozen viewers in 90 s
 POISON_PACE_MS: Final = 1_500  # a new poisoning account every 1.5 s
 DEMOTE_PACE_MS: Final = 50  # a demoting account's clicks, 50 ms apart
 ACTIONS: Final = ("item_click", "add_to_cart", "purchase")
@@ -131,7 +141,8 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
            accounts: int = SYBILS, pushes: Iterable[Push] | None = None,
            ) -> tuple[list[dict[str, Any]], list[Target]]:
     """``events`` with the attack's events added, in arrival order (by ``ts``, but a
-    clock-jump's heartbeats arrive when sent, ahead of their ``ts``), and what they target.
+    clock-jump's heartbeats arrive when sent, ahead of their ``ts``, and a clock-hold's
+    after it), and what they target.
     ``poison``, ``demote`` and ``sleeper`` need ``pushes``, what the room pushed on
     ``events``, and send ``accounts`` accounts per showcase, each used for one showcase
     (``sleeper``'s also choose once in the showcase before)."""
@@ -185,6 +196,10 @@ def inject(events: Iterable[dict[str, Any]], attack: str, period_ms: int = 3_000
                     future = max(future, arrival) + AHEAD_MS
                     added.extend((arrival, _heartbeat(room, future, f"{tag}-{arrival}-{k}",
                                                       account=k)) for k in range(JUMPERS))
+            elif attack == "clock-hold":
+                for arrival in range(start, end, period_ms * 10 // 3):
+                    added.extend((arrival, _heartbeat(room, show["ts"], f"{tag}-{arrival}-{k}",
+                                                      account=k)) for k in range(HOLDERS))
             elif attack not in AIMED:
                 added.extend((e["ts"], e) for e in _attack_span(attack, target, tag, period_ms))
     timed = [(e["ts"], e) for e in stream] + added

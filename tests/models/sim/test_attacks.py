@@ -10,9 +10,10 @@ import orjson
 import pytest
 
 from features.contract.decoding import decode_event
-from features.contract.events import DeadLetter, Origin
+from features.contract.events import DeadLetter, Event, Origin
 from models.params import RoomParams
-from models.sim.attacks import ATTACKER, Target, inject, outcome, replay_pushes
+from models.room import Room
+from models.sim.attacks import ATTACKER, HOLDERS, Target, inject, outcome, replay_pushes
 from models.sim.world import World
 
 
@@ -57,11 +58,12 @@ def test_an_unknown_attack_is_refused() -> None:
         inject([], "flood")
 
 
-@pytest.mark.parametrize("attack", ["id-squat", "clock-jump"])
+@pytest.mark.parametrize("attack", ["id-squat", "clock-jump", "clock-hold"])
 def test_forged_ids_and_clocks_leave_the_others_pushes_as_they_were(attack: str) -> None:
     """Before the fix (main at bef2c16) an id squat dead-lettered every showcase change and a
     clock jumper had every other viewer forgotten: the others' HR@3 fell to about a quarter
-    (lab worlds: 0.36 → 0.08 and 0.22, docs/evaluation.md)."""
+    (lab worlds: 0.36 → 0.08 and 0.22, docs/evaluation.md). A crowd holding the room's time
+    back (``test_a_clock_hold_holds_the_room_s_time_back``) never could."""
     events = list(World(1, 3, 150, 8).events())
     params = RoomParams()
     _, targets = inject(events, "one-vote")  # the same spans and target items
@@ -80,6 +82,47 @@ def test_a_clock_jump_arrives_ahead_of_its_ts() -> None:
     assert targets and jumps
     newest_honest = max(e["ts"] for e in attacked[: jumps[0]])
     assert attacked[jumps[0]]["ts"] >= newest_honest + 599_000 - 10_000
+
+
+def _lag_behind_the_audience(stream: list[dict[str, Any]]) -> list[int]:
+    """After each honest event, how far the room's time is behind the newest honest ``ts``."""
+    rooms: dict[str, Room] = {}
+    newest: dict[str, int] = {}
+    lags = []
+    for n, e in enumerate(stream):
+        event = decode_event(orjson.dumps(e), Origin("attack", 0, n))
+        assert isinstance(event, Event)
+        room = rooms.setdefault(event.room_id, Room(event.room_id, RoomParams()))
+        room.accept([event])
+        if not e.get("user_id", "").startswith(ATTACKER) and e["type"] != "room_close":
+            newest[e["room_id"]] = max(newest.get(e["room_id"], 0), e["ts"])
+            lags.append(newest[e["room_id"]] - room.clock)
+    return sorted(lags)
+
+
+def test_a_clock_hold_holds_the_room_s_time_back() -> None:
+    """The shape does what it says, so the lab's number for it measures the hold: heartbeats
+    from ``HOLDERS`` accounts stamped with their showcase's time arrive through it, and the
+    room's time falls behind its audience's (held 45 s after each showcase). Each shape's damage
+    is measured by the lab (docs/evaluation.md)."""
+    events = list(World(1, 2, 80, 6).events())
+    attacked, targets = inject(events, "clock-hold")
+    holds = [e for e in attacked if e.get("user_id", "").startswith(ATTACKER)]
+    shows = {e["ts"] for e in events if e["type"] == "showcase"}
+    assert targets and holds and {e["ts"] for e in holds} <= shows
+    for room in {e["room_id"] for e in events}:
+        assert len({e["user_id"] for e in holds if e["room_id"] == room}) == HOLDERS
+    assert {e["type"] for e in holds} == {"heartbeat"}
+    newest, late = 0, []  # how long after its ts each heartbeat arrives
+    for e in attacked:
+        newest = max(newest, e["ts"])
+        if e.get("user_id", "").startswith(ATTACKER):
+            late.append(newest - e["ts"])
+    assert min(late) >= 0 and max(late) > 30_000
+    clean, held = _lag_behind_the_audience(events), _lag_behind_the_audience(attacked)
+    tail = len(clean) * 9 // 10
+    # the slowest tenth: about 10 s further back here (1 or 3 accounts: not at all)
+    assert held[tail] > clean[tail] + 5_000
 
 
 def _accounts_by_target(attacked: list[dict[str, Any]], targets: list[Target],
