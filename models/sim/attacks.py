@@ -34,7 +34,7 @@ clocks"); their target is the same item, so the share says whether the room stil
   more than half a presence timeout past that majority's (``features.state.clock``): it
   stands still 45 s after each showcase until the next one, so the momentum window stops
   ageing and nobody is forgotten on time (docs/evaluation.md, "A crowd that holds the
-  room's time").
+  room's time back").
 
 Two more teach the room's learner rather than push one item (the red team's shapes), each
 by ``accounts`` fresh accounts per showcase (20 by default), each account used for one
@@ -100,8 +100,7 @@ from models.params import RoomParams
 from models.room import Room
 
 ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "clock-hold",
-                  "poison",
-                  "demote", "sleeper", "paying-sleeper")
+                  "poison", "demote", "sleeper", "paying-sleeper")
 SLEEPERS: Final = ("sleeper", "paying-sleeper")
 AIMED: Final = ("poison", "demote", *SLEEPERS)  # aimed at the clean stream's pushes
 ATTACKER: Final = "attacker-"  # every injected account's user_id starts with this
