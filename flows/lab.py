@@ -45,7 +45,8 @@ from models.offline.evaluation import (
 from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
 from models.offline.paired import Z95, Outcomes, Paired, paired, pooled
 from models.params import RoomParams
-from models.sim.attacks import ATTACKS, inject, outcome, replay_pushes
+from models.sim.attack_outcome import outcome, replay_pushes
+from models.sim.attacks import ATTACKS, inject
 from models.sim.world import write_events
 
 COLUMNS = (

@@ -2,9 +2,10 @@
 
 A room's pushes share its statistics (an item's choice ratio, momentum, the learned weights),
 so whoever floods them with choices of one item steers what everyone is shown. This module
-adds such accounts to any event stream, runs the job's rooms over it (no engine), and says
-how often the attacked item reached the *other* viewers' pushes and how well those pushes
-still predicted what those viewers did. ``roomrank lab --attacks`` prints it per regime.
+adds such accounts to any event stream; ``models.sim.attack_outcome`` runs the job's rooms
+over it (no engine) and says how often the attacked item reached the *other* viewers' pushes
+and how well those pushes still predicted what those viewers did. ``roomrank lab --attacks``
+prints it per regime.
 
 Three shapes, each against the last item of every showcase (an arbitrary item, not the
 room's best), from a few hundred milliseconds after the showcase starts until it changes:
@@ -39,7 +40,8 @@ clocks"); their target is the same item, so the share says whether the room stil
 Two more teach the room's learner rather than push one item (the red team's shapes), each
 by ``accounts`` fresh accounts per showcase (20 by default), each account used for one
 showcase only; they aim at what the room pushed on the clean stream (``pushes``, from
-``replay_pushes``), which an attacker reads off its own accounts' pushes:
+``models.sim.attack_outcome.replay_pushes``), which an attacker reads off its own accounts'
+pushes:
 
 * ``poison``: every 1.5 s an account clicks an item ``a``, carts another ``b`` and clicks a
   third ``c``, all drawn from the showcase's coldest half (the items least pushed to the
@@ -91,14 +93,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import orjson
-
-from features.contract.decoding import decode_event
-from features.contract.events import Event, Origin
-from features.contract.messages import PushBatch
-from models.params import RoomParams
-from models.room import Room
-
 ATTACKS: Final = ("one-vote", "click-farm", "sybil", "id-squat", "clock-jump", "clock-hold",
                   "poison", "demote", "sleeper", "paying-sleeper")
 SLEEPERS: Final = ("sleeper", "paying-sleeper")
@@ -120,17 +114,6 @@ class Target:
     start: int
     end: int
     item_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the other viewers got: the share of their pushes (during an attack) holding the
-    attacked item, and HR@3 of their pushes against their next actions."""
-
-    target_share: float
-    pushes: int
-    others_hr: float
-    actions: int
 
 
 Push = tuple[str, str, int, tuple[str, ...]]  # (room, viewer, trigger ts, items best first)
@@ -354,60 +337,3 @@ def _sleeper(previous: dict[str, Any], show: dict[str, Any], t: Target, tag: str
             early.append({"event_id": f"{ATTACKER}{tag}-early-{len(early)}", "type": kind,
                           "ts": when, "room_id": t.room_id, "user_id": user, **fields})
     return t, early + out
-
-
-def replay_pushes(events: Iterable[dict[str, Any]], params: RoomParams) -> list[Push]:
-    """Every push of the job's rooms over ``events`` (no engine): (room, viewer, trigger ts,
-    items best first)."""
-    rooms: dict[str, Room] = {}
-    pushes: list[Push] = []
-    for n, e in enumerate(events):
-        event = decode_event(orjson.dumps(e), Origin("attack", 0, n))
-        if not isinstance(event, Event):
-            continue
-        room = rooms.get(event.room_id)
-        if room is None:
-            room = rooms[event.room_id] = Room(event.room_id, params)
-        _collect(room.accept([event]), pushes)
-    for room in rooms.values():
-        _collect(room.flush(), pushes)
-    return pushes
-
-
-def _collect(outputs: Iterable[object], pushes: list[Push]) -> None:
-    for out in outputs:
-        if isinstance(out, PushBatch):
-            for user, top in zip(out.user_ids, out.top.tolist(), strict=True):
-                pushes.append((out.room_id, user, out.ts,
-                               tuple(out.item_ids[i] for i in top if i >= 0)))
-
-
-def outcome(events: Iterable[dict[str, Any]], pushes: Iterable[Push],
-            targets: Iterable[Target]) -> Outcome:
-    """The other viewers' side of an attack (attackers' own pushes and actions left out)."""
-    spans: dict[str, list[Target]] = {}
-    for t in targets:
-        spans.setdefault(t.room_id, []).append(t)
-    shown = held = 0
-    latest: dict[tuple[str, str], tuple[list[int], list[tuple[str, ...]]]] = {}
-    for room, user, ts, items in sorted(pushes, key=lambda p: p[2]):
-        if user.startswith(ATTACKER):
-            continue
-        target = next((t for t in spans.get(room, ()) if t.start <= ts < t.end), None)
-        if target is not None:
-            shown += 1
-            held += target.item_id in items
-        times, lists = latest.setdefault((room, user), ([], []))
-        times.append(ts)
-        lists.append(items)
-    acts = hits = 0
-    for e in events:
-        who = e.get("user_id")
-        if e.get("type") not in ACTIONS or not isinstance(who, str) or who.startswith(ATTACKER):
-            continue
-        times, lists = latest.get((e["room_id"], who), ([], []))
-        at = bisect.bisect_right(times, e["ts"]) - 1
-        if at >= 0:
-            acts += 1
-            hits += e["item_id"] in lists[at]
-    return Outcome(held / shown if shown else 0.0, shown, hits / acts if acts else 0.0, acts)

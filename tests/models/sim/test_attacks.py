@@ -13,7 +13,8 @@ from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
 from models.params import RoomParams
 from models.room import Room
-from models.sim.attacks import ATTACKER, HOLDERS, Target, inject, outcome, replay_pushes
+from models.sim.attack_outcome import outcome, replay_pushes
+from models.sim.attacks import ATTACKER, HOLDERS, Target, inject
 from models.sim.world import World
 
 
