@@ -70,6 +70,7 @@ _GROUPS = {
     "vectors": ("vectors",),
     "appeal": ("item_appeal", "category_appeal", "momentum", "fresh"),
     "spotlight": ("spotlight",),
+    "listed": ("listed",),
     "price": ("log_price", "over_budget", "under_budget"),
 }
 ABLATIONS: dict[str, frozenset[str]] = {

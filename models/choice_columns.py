@@ -39,6 +39,7 @@ class ShowcaseColumns:
     log_price: np.ndarray  # float64 log(1 + price)
     shown_since: np.ndarray  # int64 event time each item's current run on show began
     spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
+    listed: np.ndarray  # float64 log(1 + the item's place in the host's list)
     built_by_slot: dict[int, np.ndarray] | None = None  # ``by_slot`` once built
     built_exposure: Exposure | None = None  # ``exposure`` once built
 
@@ -79,6 +80,7 @@ def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
         log_price=np.log1p(items.price[rows].astype(np.float64)),
         shown_since=items.shown_since[rows],
         spotlight=spotlight,
+        listed=np.log1p(showcase.place.astype(np.float64)),
     )
 
 

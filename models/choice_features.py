@@ -12,7 +12,10 @@ Two groups, the two factors of the score (``models.learners.listwise``):
   price above and below the viewer's purchasing power. That estimate exists from the first
   event: acted-on prices of the viewer, shrunk toward those of their spend tier (then the
   room), so a tier is evidence before any purchase. Above budget and below budget have their
-  own weights: an item one cannot afford costs more than a cheap one.
+  own weights: an item one cannot afford costs more than a cheap one. Last, the item's place
+  in the host's list (``log(1 + place)``): a platform shows the contract's ordered ``items``
+  in order, and a viewer may look at the first few only; each room learns how much that
+  counts (nothing, where the order means nothing).
 
 ``features_row`` gives the table of one viewer as arrays (what a room learns from at each
 choice); ``features_one`` is its readable twin in plain Python; ``models.choice_scoring`` scores
@@ -39,7 +42,7 @@ from models.learners.protocols import VectorLearner
 TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "bought",
                 "engaged_item", "engaged_category", "vectors", "segment_item")
 POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum", "fresh",
-                "log_price", "over_budget", "under_budget")
+                "log_price", "over_budget", "under_budget", "listed")
 FUNNEL_FEATURES: Final = ("clicked", "carted", "bought")  # ViewerTable.recent_kind 1, 2, 3
 FEATURES: Final = (*TASTE, *POWER)
 _COL: Final = {name: n for n, name in enumerate(FEATURES)}
@@ -68,6 +71,7 @@ POOLED: Final = {
     "log_price": -0.39,
     "over_budget": 0.09,
     "under_budget": -0.41,
+    "listed": -0.06,
 }
 # Except what the viewer already has in front of them: the item on stage and the items they
 # have just clicked, carted or bought. Every world fits them high (they predict the next choice
@@ -101,6 +105,7 @@ PRECISION: Final = {
     "log_price": 25.0,
     "over_budget": 7.9,
     "under_budget": 25.0,
+    "listed": 25.0,
 }
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
 ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
@@ -263,6 +268,7 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         np.maximum(gap, 0.0, out=out[:, _COL["over_budget"]])
         np.negative(gap, out=gap)
         np.maximum(gap, 0.0, out=out[:, _COL["under_budget"]])
+    out[:, _COL["listed"]] = cols.listed
     return out
 
 
@@ -327,5 +333,5 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
         )
         out.append([affinity, segment, *funnel, on_item, on_category, vectors, segment_item,
                     1.0, 1.0 if j == sc.spotlight else 0.0, appeal, base, momentum, fresh,
-                    log_price, over, under])
+                    log_price, over, under, math.log1p(int(sc.place[j]))])
     return out

@@ -238,7 +238,10 @@ def prepare(scene: Scene, weights: np.ndarray, temperature: float = 1.0,
     position[sc.rows + 1] = np.arange(n_items)  # item row + 1 -> showcase index, or -1
     power_w = {n: -w[n] for n in POWER} if negated else {n: w[n] for n in POWER}
     item_weights = np.array([power_w[name] for name in POWER[1:7]])
-    per_item = (item_columns(scene) @ item_weights + power_w["bias"]).astype(np.float32)
+    per_item = item_columns(scene) @ item_weights + power_w["bias"]
+    if power_w["listed"]:
+        per_item += power_w["listed"] * np.log1p(sc.place.astype(np.float64))
+    per_item = per_item.astype(np.float32)
     return ShowcaseScoring(
         scene=scene, w=w, power_w=power_w, temperature=temperature, used=used, place=place,
         unbase=np.exp(-room_rates(scene.room)[used]).astype(np.float32), segments=segments,

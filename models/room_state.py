@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from models.room import Room
 
 STATE_VERSION = 2
+# The choice model's features in the order of the snapshots that did not name them.
+FEATURES_UNTIL_2026_12_05: tuple[str, ...] = (
+    "category_affinity", "segment_affinity", "clicked", "carted", "bought", "engaged_item",
+    "engaged_category", "vectors", "segment_item", "bias", "spotlight", "item_appeal",
+    "category_appeal", "momentum", "fresh", "log_price", "over_budget", "under_budget",
+)  # fmt: skip
 # The priors of the releases before the pooled ones (models.choice_features.PRIORS): a snapshot
 # that does not store its room's prior was written by one of them, and its room started there.
 PRIORS_UNTIL_2026_12_04: dict[str, float] = {
@@ -112,7 +118,8 @@ def dumps(room: Room) -> bytes:
         },
         "choices": _columns(room.choices, None),
         "model": {"weights": room.model.weights, "learned": room.model.learned,
-                  "refused": room.model.refused, **_prior(room), **_experts(room)},
+                  "refused": room.model.refused, "features": list(FEATURES), **_prior(room),
+                  **_experts(room)},
         "pending": [list(part) for part in room.pending],
         "showcase": _showcase(room.showcase),
         **room.inbox.dump(),  # "dedup" and "buffer"
@@ -175,6 +182,7 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     _load_columns(room.choices, tree.get("choices", {}))  # absent: upgraded from version 1
     stored_model = tree.get("model")
     if stored_model is not None:
+        stored_model = _by_feature(stored_model, room)
         weights = np.asarray(stored_model["weights"], dtype=np.float64)
         models = _listwise(room)
         if weights.shape == room.model.weights.shape:  # else features changed: the priors
@@ -279,6 +287,41 @@ def _load_columns(obj: object, stored: dict[str, Any]) -> None:
                 setattr(obj, name, grow(value, rows))
 
 
+def _by_feature(stored: dict[str, Any], room: Room) -> dict[str, Any]:
+    """The stored learner's arrays in this release's feature order: a feature the snapshot
+    does not name starts where a new room's does (its weight at the room's start, its
+    evidence at the prior's precision), the others keep what the room learned. Snapshots
+    written before the names were stored (until 2026-12-05) are in
+    ``FEATURES_UNTIL_2026_12_05`` order; arrays of any other length are left as they are
+    (and then start afresh, as before)."""
+    names = stored.get("features")
+    n = len(np.asarray(stored["weights"]))
+    if names is None and n == len(FEATURES_UNTIL_2026_12_05):
+        names = FEATURES_UNTIL_2026_12_05
+    if names is None or len(names) != n or tuple(names) == FEATURES:
+        return stored
+    models = _listwise(room)
+    start = models[0].prior if models else room.model.weights
+    at = [list(names).index(name) if name in names else -1 for name in FEATURES]
+    known = np.array([j >= 0 for j in at])
+    take = np.array([max(j, 0) for j in at])
+
+    def vector(values: Any, fill: np.ndarray) -> np.ndarray:
+        return np.where(known, np.asarray(values, dtype=np.float64)[..., take], fill)
+
+    out = dict(stored)
+    out["weights"] = vector(stored["weights"], start)
+    if stored.get("prior") is not None:
+        out["prior"] = vector(stored["prior"], start)
+    if "experts" in stored and isinstance(room.model, NewtonSoftmax):
+        out["experts"] = vector(stored["experts"], start)
+        fresh = np.asarray(room.model.prior_precision)
+        cells = np.asarray(stored["precisions"], dtype=np.float64)[..., take[:, None], take]
+        both = known[:, None] & known
+        out["precisions"] = np.where(both, cells, np.diag(fresh))
+    return out
+
+
 def _prior(room: Room) -> dict[str, np.ndarray]:
     """The point the listwise model is pulled toward (its start: the priors or a fitted
     file): a restored room keeps the one it started from whatever file the restart names,
@@ -380,10 +423,15 @@ def _showcase(showcase: Showcase | None) -> dict[str, Any] | None:
         "item_ids": list(showcase.item_ids),
         "rows": showcase.rows,
         "spotlight": showcase.spotlight,
+        "place": showcase.place,
     }
 
 
 def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
     if stored is None:
         return None
-    return Showcase(**stored)
+    rows = np.asarray(stored["rows"])
+    place = stored.get("place")  # absent before 2026-12-05: the host's order not known
+    return Showcase(stored["event_id"], stored["ts"], list(stored["item_ids"]), rows,
+                    stored["spotlight"],
+                    np.zeros(len(rows), dtype=np.int64) if place is None else place)

@@ -35,6 +35,9 @@ class Showcase:
     item_ids: list[str]
     rows: np.ndarray  # item rows, aligned with item_ids
     spotlight: int  # index into item_ids, or -1
+    # Each item's place in the host's list (the contract's ``items`` are ordered: 0 first),
+    # aligned with item_ids; all 0 in a showcase restored from a snapshot that predates it.
+    place: np.ndarray
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -106,6 +109,7 @@ class ItemTable:
     ) -> Showcase:
         """Install a new showcase (items are added to the table as needed); an item that was
         not in the ``previous`` showcase starts a new run on show (``shown_since``)."""
+        listed = {item.item_id: n for n, item in enumerate(items)}
         ordered = sorted(items, key=lambda item: item.item_id)
         rows = np.empty(len(ordered), dtype=np.int64)
         before = set(previous.rows.tolist()) if previous is not None else set()
@@ -122,7 +126,8 @@ class ItemTable:
             rows[n] = row
         ids = [item.item_id for item in ordered]
         spot = ids.index(spotlight) if spotlight is not None else -1
-        return Showcase(event_id, ts, ids, rows, spot)
+        place = np.array([listed[item_id] for item_id in ids], dtype=np.int64)
+        return Showcase(event_id, ts, ids, rows, spot, place)
 
     def forget_unshown(self, now: int, after_ms: int, keep: np.ndarray) -> list[int]:
         """Drop items not on show for ``after_ms`` (never those in ``keep``)."""

@@ -42,6 +42,26 @@ def test_every_feature_has_evidence_in_the_replayed_room() -> None:
     assert constant == ["bias"]
 
 
+def test_listed_is_the_items_place_in_the_hosts_list_whatever_their_ids() -> None:
+    """The contract's ``items`` are ordered (what the platform shows first); the room keeps
+    its showcase sorted by id, so the place travels with each item."""
+    from features.contract.events import ShowcaseItem
+    from features.state.catalog import ItemTable
+
+    items = ItemTable()
+    listed = tuple(ShowcaseItem(item_id, 5.0, "c") for item_id in ("sku-b", "sku-c", "sku-a"))
+    showcase = items.show("s", 0, listed, "sku-c")
+    assert showcase.item_ids == ["sku-a", "sku-b", "sku-c"]
+    assert showcase.place.tolist() == [2, 0, 1]
+    room = replayed_room()
+    scene = room._context(room.clock).scene()
+    column = FEATURES.index("listed")
+    expected = np.log1p(scene.showcase.place)
+    assert expected.any()
+    for row in room.viewers.present_rows(room.clock).tolist():
+        np.testing.assert_array_equal(features_row(scene, row)[:, column], expected)
+
+
 def test_affinity_is_relative_to_exposure() -> None:
     """Two viewers click one item of category c0 each: one when c0 was 1 of 4 items on show,
     the other when it was 3 of 4. The first choice says more about taste."""

@@ -28,7 +28,8 @@ def test_top_of_one_equals_top_k(key: np.ndarray, k: int) -> None:
        warm=st.booleans(), known=st.booleans())
 def test_why_one_equals_why_codes(heat: np.ndarray, top: list[int], attention: float,
                                   spotlight: int, warm: bool, known: bool) -> None:
-    showcase = Showcase("s", 0, [f"i{n}" for n in range(6)], np.arange(6), spotlight)
+    showcase = Showcase("s", 0, [f"i{n}" for n in range(6)], np.arange(6), spotlight,
+                        np.arange(6)[::-1].copy())
     k = len(top)
     ranked = Ranked(np.array([top], np.int64).reshape(1, k),
                     np.zeros((1, k), np.float32), np.full((1, k), attention, np.float32),

@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 
 from features.state.codec import SnapshotError, decode, encode
 from models import room_state
-from models.choice_features import FEATURES
+from models.choice_features import FEATURES, PRECISION, PRIORS
+from models.learners.newton import NewtonSoftmax
 from models.params import RoomParams
 from models.room import Room
+from models.sim.world import iter_world
 from tests.models.golden_room import GOLDEN, PARAMS, ROOM, T0, decode_all, summaries
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -52,9 +54,19 @@ def test_a_snapshot_of_state_version_2_restores_and_goes_on_like_the_room_that_w
     then = dataclasses.replace(PARAMS, choice_weights=tuple(restored.model.prior.tolist()))
     uninterrupted = _half_room(then)
     _clock_as_stored(restored, uninterrupted)
+    _order_as_stored(restored, uninterrupted)
     assert sorted(restored.viewers.rows.items()) == sorted(uninterrupted.viewers.rows.items())
     np.testing.assert_array_equal(restored.model.weights, uninterrupted.model.weights)
     assert _rest(restored) == _rest(uninterrupted)
+
+
+def _order_as_stored(restored: Room, uninterrupted: Room) -> None:
+    """Snapshots before 2026-12-05 did not store the showcase's order (the host's list):
+    until the next showcase the restored room knows every item as listed first."""
+    assert restored.showcase is not None and uninterrupted.showcase is not None
+    assert not restored.showcase.place.any() and uninterrupted.showcase.place.any()
+    uninterrupted.showcase.place = np.zeros_like(uninterrupted.showcase.place)
+    uninterrupted.columns.columns = None  # its cached columns were built from the order
 
 
 def _clock_as_stored(restored: Room, uninterrupted: Room) -> None:
@@ -161,6 +173,38 @@ def test_a_snapshot_without_a_starting_point_keeps_the_priors_of_its_release() -
     for params in (PARAMS, dataclasses.replace(PARAMS, choice_weights=(0.3,) * len(FEATURES))):
         restored = Room.restore(encode(tree), params)
         np.testing.assert_array_equal(restored.model.prior, then)
+
+
+def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned() -> None:
+    """Snapshots until 2026-12-05 named no features and held 18: restored into a release with
+    one more (the place in the host's list), each learned weight and its evidence stay with
+    their feature, and the new one starts as in a new room: at its prior, with the prior's
+    precision and no evidence shared with the others."""
+    world = [e for e in decode_all(list(iter_world(1, 1, 200, 4.0))) if e.type != "room_close"]
+    room = Room(world[0].room_id, PARAMS)
+    for event in world:
+        room.accept([event])
+    assert room.model.learned > 100
+    tree = decode(room.snapshot())
+    model = tree["model"]
+    old = [FEATURES.index(name) for name in room_state.FEATURES_UNTIL_2026_12_05]
+    new = FEATURES.index("listed")
+    assert new not in old and len(old) == len(FEATURES) - 1
+    del model["features"]
+    for key in ("weights", "prior"):
+        model[key] = np.asarray(model[key])[old]
+    model["experts"] = np.asarray(model["experts"])[:, old]
+    model["precisions"] = np.asarray(model["precisions"])[:, old][:, :, old]
+    restored = Room.restore(encode(tree), PARAMS)
+    assert isinstance(restored.model, NewtonSoftmax) and isinstance(room.model, NewtonSoftmax)
+    np.testing.assert_array_equal(restored.model.weights[old], room.model.weights[old])
+    assert restored.model.weights[new] == PRIORS["listed"]
+    learned = room.model.precision[np.ix_(old, old)]
+    assert (learned != np.diag(np.diag(learned))).any()  # evidence beyond the prior's
+    np.testing.assert_array_equal(restored.model.precision[np.ix_(old, old)], learned)
+    assert restored.model.precision[new, new] == PRECISION["listed"]
+    assert not restored.model.precision[new, old].any()
+    assert not restored.model.precision[old, new].any()
 
 
 def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:
