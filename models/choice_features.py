@@ -71,7 +71,7 @@ POOLED: Final = {
     "log_price": -0.39,
     "over_budget": 0.09,
     "under_budget": -0.41,
-    "listed": -0.06,
+    "listed": -0.06,  # added 2026-12-05: `roomrank priors --seeds 1001-1002`, this row only
 }
 # Except what the viewer already has in front of them: the item on stage and the items they
 # have just clicked, carted or bought. Every world fits them high (they predict the next choice
