@@ -34,7 +34,7 @@ import numpy as np
 from features.state.catalog import Showcase
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
-from models.choice_features import FEATURES
+from models.choice_features import FEATURES, PRIORS
 from models.learners.judged import JudgedNewton
 from models.learners.listwise import ListwiseSoftmax
 from models.learners.newton import NewtonSoftmax
@@ -190,8 +190,10 @@ def loads(blob: bytes, params: RoomParams) -> Room:
             for model in models:  # every learner, as if it had learned them (older snapshots)
                 model.weights = weights.copy()
         prior = stored_model.get("prior")
-        if prior is None:  # written before warm starts: the room started from the priors then
-            prior = [PRIORS_UNTIL_2026_12_04.get(name, 0.0) for name in FEATURES]
+        if prior is None:  # written before warm starts: the room started from the priors
+            prior = [PRIORS_UNTIL_2026_12_04.get(name, 0.0)  # then; a feature added since,
+                     if name in FEATURES_UNTIL_2026_12_05 else PRIORS.get(name, 0.0)  # from
+                     for name in FEATURES]  # this release's
         if models:
             prior = np.asarray(prior, dtype=np.float64)
             if prior.shape == models[0].prior.shape:
@@ -289,8 +291,9 @@ def _load_columns(obj: object, stored: dict[str, Any]) -> None:
 
 def _by_feature(stored: dict[str, Any], room: Room) -> dict[str, Any]:
     """The stored learner's arrays in this release's feature order: a feature the snapshot
-    does not name starts where a new room's does (its weight at the room's start, its
-    evidence at the prior's precision), the others keep what the room learned. Snapshots
+    does not name starts where a new room without a weights file does (its weight at this
+    release's prior, its evidence at the prior's precision), the others keep what the room
+    learned. Snapshots
     written before the names were stored (until 2026-12-05) are in
     ``FEATURES_UNTIL_2026_12_05`` order; arrays of any other length are left as they are
     (and then start afresh, as before)."""
@@ -300,8 +303,7 @@ def _by_feature(stored: dict[str, Any], room: Room) -> dict[str, Any]:
         names = FEATURES_UNTIL_2026_12_05
     if names is None or len(names) != n or tuple(names) == FEATURES:
         return stored
-    models = _listwise(room)
-    start = models[0].prior if models else room.model.weights
+    start = np.array([PRIORS.get(name, 0.0) for name in FEATURES])
     at = [list(names).index(name) if name in names else -1 for name in FEATURES]
     known = np.array([j >= 0 for j in at])
     take = np.array([max(j, 0) for j in at])

@@ -169,7 +169,9 @@ def test_a_snapshot_without_a_starting_point_keeps_the_priors_of_its_release() -
     restart names."""
     tree = decode(_half_room().snapshot())
     del tree["model"]["prior"]
-    then = [room_state.PRIORS_UNTIL_2026_12_04.get(name, 0.0) for name in FEATURES]
+    then = [room_state.PRIORS_UNTIL_2026_12_04.get(name, 0.0)
+            if name in room_state.FEATURES_UNTIL_2026_12_05 else PRIORS[name]  # added since
+            for name in FEATURES]
     for params in (PARAMS, dataclasses.replace(PARAMS, choice_weights=(0.3,) * len(FEATURES))):
         restored = Room.restore(encode(tree), params)
         np.testing.assert_array_equal(restored.model.prior, then)

@@ -35,6 +35,8 @@ def test_identical_items_rank_by_showcase_index() -> None:
                    items.seg_chosen, items.seg_exposed, room.mf.items, room.mf.item_updates):
         column[b] = column[a]
     room.window.total[b] = room.window.total[a]
+    sc.place[5] = sc.place[4]  # and the same place in the host's list
+    room.columns.columns = None  # built from the showcase before the change
     room.viewers.recent_item[room.viewers.recent_item == b + 1] = 0
     room.viewers.engaged_item[room.viewers.engaged_item == b + 1] = 0
     batch = bench.push(trigger)
