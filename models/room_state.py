@@ -191,9 +191,10 @@ def loads(blob: bytes, params: RoomParams) -> Room:
                 model.weights = weights.copy()
         prior = stored_model.get("prior")
         if prior is None:  # written before warm starts: the room started from the priors
-            prior = [PRIORS_UNTIL_2026_12_04.get(name, 0.0)  # then; a feature added since,
-                     if name in FEATURES_UNTIL_2026_12_05 else PRIORS.get(name, 0.0)  # from
-                     for name in FEATURES]  # this release's
+            # of then; a feature added since starts from this release's
+            prior = [PRIORS_UNTIL_2026_12_04.get(name, 0.0)
+                     if name in FEATURES_UNTIL_2026_12_05 else PRIORS.get(name, 0.0)
+                     for name in FEATURES]
         if models:
             prior = np.asarray(prior, dtype=np.float64)
             if prior.shape == models[0].prior.shape:
@@ -293,8 +294,7 @@ def _by_feature(stored: dict[str, Any], room: Room) -> dict[str, Any]:
     """The stored learner's arrays in this release's feature order: a feature the snapshot
     does not name starts where a new room without a weights file does (its weight at this
     release's prior, its evidence at the prior's precision), the others keep what the room
-    learned. Snapshots
-    written before the names were stored (until 2026-12-05) are in
+    learned. Snapshots written before the names were stored (until 2026-12-05) are in
     ``FEATURES_UNTIL_2026_12_05`` order; arrays of any other length are left as they are
     (and then start afresh, as before)."""
     names = stored.get("features")
