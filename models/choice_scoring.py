@@ -239,8 +239,10 @@ def prepare(scene: Scene, weights: np.ndarray, temperature: float = 1.0,
     power_w = {n: -w[n] for n in POWER} if negated else {n: w[n] for n in POWER}
     item_weights = np.array([power_w[name] for name in POWER[1:7]])
     per_item = item_columns(scene) @ item_weights + power_w["bias"]
-    if power_w["listed"]:
-        per_item += power_w["listed"] * np.log1p(sc.place.astype(np.float64))
+    if power_w["listed"]:  # the showcase's own column, when the room keeps one
+        listed = (scene.columns.get(items, sc).listed if scene.columns is not None
+                  else np.log1p(sc.place.astype(np.float64)))
+        per_item += power_w["listed"] * listed
     per_item = per_item.astype(np.float32)
     return ShowcaseScoring(
         scene=scene, w=w, power_w=power_w, temperature=temperature, used=used, place=place,

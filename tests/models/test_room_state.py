@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features.state.codec import SnapshotError, decode, encode
-from models import room_state
+from models import learner_state, room_state
 from models.choice_features import FEATURES, PRECISION, PRIORS
 from models.learners.newton import NewtonSoftmax
 from models.params import RoomParams
@@ -169,8 +169,8 @@ def test_a_snapshot_without_a_starting_point_keeps_the_priors_of_its_release() -
     restart names."""
     tree = decode(_half_room().snapshot())
     del tree["model"]["prior"]
-    then = [room_state.PRIORS_UNTIL_2026_12_04.get(name, 0.0)
-            if name in room_state.FEATURES_UNTIL_2026_12_05 else PRIORS[name]  # added since
+    then = [learner_state.PRIORS_UNTIL_2026_12_04.get(name, 0.0)
+            if name in learner_state.FEATURES_UNTIL_2026_12_05 else PRIORS[name]  # added since
             for name in FEATURES]
     for params in (PARAMS, dataclasses.replace(PARAMS, choice_weights=(0.3,) * len(FEATURES))):
         restored = Room.restore(encode(tree), params)
@@ -189,7 +189,7 @@ def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
     assert room.model.learned > 100
     tree = decode(room.snapshot())
     model = tree["model"]
-    old = [FEATURES.index(name) for name in room_state.FEATURES_UNTIL_2026_12_05]
+    old = [FEATURES.index(name) for name in learner_state.FEATURES_UNTIL_2026_12_05]
     new = FEATURES.index("listed")
     assert new not in old and len(old) == len(FEATURES) - 1
     del model["features"]
