@@ -71,7 +71,7 @@ _GROUPS = {
     "appeal": ("item_appeal", "category_appeal", "momentum", "fresh"),
     "spotlight": ("spotlight",),
     "listed": ("listed",),
-    "price": ("log_price", "over_budget", "under_budget"),
+    "price": ("log_price", "over_budget", "under_budget", "relative_price"),
 }
 ABLATIONS: dict[str, frozenset[str]] = {
     "attention only": frozenset(POWER) - {"bias"},

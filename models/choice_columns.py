@@ -40,6 +40,7 @@ class ShowcaseColumns:
     shown_since: np.ndarray  # int64 event time each item's current run on show began
     spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
     listed: np.ndarray  # float64 log(1 + the item's place in the host's list)
+    relative_price: np.ndarray  # float64 log price less its category's mean on the showcase
     built_by_slot: dict[int, np.ndarray] | None = None  # ``by_slot`` once built
     built_exposure: Exposure | None = None  # ``exposure`` once built
 
@@ -71,17 +72,36 @@ def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
     spotlight = np.zeros(len(rows))
     if showcase.spotlight >= 0:
         spotlight[showcase.spotlight] = 1.0
+    slots = items.category[rows]
+    log_price = np.log1p(items.price[rows].astype(np.float64))
     return ShowcaseColumns(
         showcase=showcase,
         rows=rows,
         rows_down=rows[:, None],
-        slots=items.category[rows],
+        slots=slots,
         position={row: j for j, row in enumerate(rows.tolist())},
-        log_price=np.log1p(items.price[rows].astype(np.float64)),
+        log_price=log_price,
         shown_since=items.shown_since[rows],
         spotlight=spotlight,
         listed=np.log1p(showcase.place.astype(np.float64)),
+        relative_price=relative_prices(log_price, slots),
     )
+
+
+def relative_prices(log_price: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Each item's log price less the mean log price of the items of its category on the same
+    showcase: how dear it looks next to what it is compared with (0 for an item alone in its
+    category). A price means something against the alternatives in view, and that reading
+    differs by world and viewer; each room learns its weight.
+
+    >>> relative_prices(np.log(np.array([10.0, 40.0, 7.0])), np.array([0, 0, 1])).round(3).tolist()
+    [-0.693, 0.693, 0.0]
+    """
+    if not len(slots):
+        return np.zeros(0)
+    _, group, counts = np.unique(slots, return_inverse=True, return_counts=True)
+    means = np.bincount(group, weights=log_price) / counts
+    return log_price - means[group]
 
 
 class ColumnCache:

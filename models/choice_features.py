@@ -12,10 +12,12 @@ Two groups, the two factors of the score (``models.learners.listwise``):
   price above and below the viewer's purchasing power. That estimate exists from the first
   event: acted-on prices of the viewer, shrunk toward those of their spend tier (then the
   room), so a tier is evidence before any purchase. Above budget and below budget have their
-  own weights: an item one cannot afford costs more than a cheap one. Last, the item's place
+  own weights: an item one cannot afford costs more than a cheap one. Then the item's place
   in the host's list (``log(1 + place)``): a platform shows the contract's ordered ``items``
   in order, and a viewer may look at the first few only; each room learns how much that
-  counts (nothing, where the order means nothing).
+  counts (nothing, where the order means nothing). Last, the price against the items of its
+  category on show (``relative_price``): a price is read against the alternatives in view,
+  cheap next to its neighbours for some viewers, a sign of quality for others.
 
 ``features_row`` gives the table of one viewer as arrays (what a room learns from at each
 choice); ``features_one`` is its readable twin in plain Python; ``models.choice_scoring`` scores
@@ -27,6 +29,7 @@ term in each (the twin tests fail until they agree).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Final
 
@@ -42,7 +45,7 @@ from models.learners.protocols import VectorLearner
 TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "bought",
                 "engaged_item", "engaged_category", "vectors", "segment_item")
 POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum", "fresh",
-                "log_price", "over_budget", "under_budget", "listed")
+                "log_price", "over_budget", "under_budget", "listed", "relative_price")
 FUNNEL_FEATURES: Final = ("clicked", "carted", "bought")  # ViewerTable.recent_kind 1, 2, 3
 FEATURES: Final = (*TASTE, *POWER)
 _COL: Final = {name: n for n, name in enumerate(FEATURES)}
@@ -72,6 +75,9 @@ POOLED: Final = {
     "over_budget": 0.09,
     "under_budget": -0.41,
     "listed": -0.06,  # added 2026-12-05: `roomrank priors --seeds 1001-1002`, this row only
+    # added 2026-12-05, this row only: `roomrank priors --seeds 1001-1002` over the four
+    # simulators above and tests/worlds/shelf_world.py (whose `anchoring` showed it missing)
+    "relative_price": -0.10,
 }
 # Except what the viewer already has in front of them: the item on stage and the items they
 # have just clicked, carted or bought. Every world fits them high (they predict the next choice
@@ -106,6 +112,7 @@ PRECISION: Final = {
     "over_budget": 7.9,
     "under_budget": 25.0,
     "listed": 25.0,
+    "relative_price": 7.7,
 }
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
 ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
@@ -269,6 +276,7 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         np.negative(gap, out=gap)
         np.maximum(gap, 0.0, out=out[:, _COL["under_budget"]])
     out[:, _COL["listed"]] = cols.listed
+    out[:, _COL["relative_price"]] = cols.relative_price
     return out
 
 
@@ -295,6 +303,10 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
     recent = list(zip(v.recent_item[row].tolist(), v.recent_ts[row].tolist(),
                       v.recent_kind[row].tolist(), strict=True))
     warm = mf.user_updates[row] > 0
+    peers: dict[int, list[float]] = {}  # category slot -> log prices of its items on show
+    for item in sc.rows.tolist():
+        peers.setdefault(int(items.category[item]), []).append(
+            math.log1p(float(items.price[item])))
     out = []
     for j, item in enumerate(sc.rows.tolist()):
         slot = int(items.category[item])
@@ -333,5 +345,6 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
         )
         out.append([affinity, segment, *funnel, on_item, on_category, vectors, segment_item,
                     1.0, 1.0 if j == sc.spotlight else 0.0, appeal, base, momentum, fresh,
-                    log_price, over, under, math.log1p(int(sc.place[j]))])
+                    log_price, over, under, math.log1p(int(sc.place[j])),
+                    log_price - statistics.fmean(peers[slot])])
     return out

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.choice_columns import showcase_columns
 from models.choice_features import (
     FEATURES,
     FUNNEL_FEATURES,
@@ -239,10 +240,11 @@ def prepare(scene: Scene, weights: np.ndarray, temperature: float = 1.0,
     power_w = {n: -w[n] for n in POWER} if negated else {n: w[n] for n in POWER}
     item_weights = np.array([power_w[name] for name in POWER[1:7]])
     per_item = item_columns(scene) @ item_weights + power_w["bias"]
-    if power_w["listed"]:  # the showcase's own column, when the room keeps one
-        listed = (scene.columns.get(items, sc).listed if scene.columns is not None
-                  else np.log1p(sc.place.astype(np.float64)))
-        per_item += power_w["listed"] * listed
+    if power_w["listed"] or power_w["relative_price"]:  # the showcase's own columns
+        columns = (scene.columns.get(items, sc) if scene.columns is not None
+                   else showcase_columns(items, sc))
+        per_item += (power_w["listed"] * columns.listed
+                     + power_w["relative_price"] * columns.relative_price)
     per_item = per_item.astype(np.float32)
     return ShowcaseScoring(
         scene=scene, w=w, power_w=power_w, temperature=temperature, used=used, place=place,

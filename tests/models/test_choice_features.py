@@ -62,6 +62,29 @@ def test_listed_is_the_items_place_in_the_hosts_list_whatever_their_ids() -> Non
         np.testing.assert_array_equal(features_row(scene, row)[:, column], expected)
 
 
+def test_relative_price_compares_an_item_with_its_category_on_show_only() -> None:
+    """A price is read against the alternatives in view: the same item is dear next to cheap
+    items of its category and cheap next to dear ones, items of other categories do not
+    count."""
+    from features.contract.events import ShowcaseItem
+    from features.state.catalog import ItemTable
+    from models.choice_columns import showcase_columns
+
+    def column(prices: dict[str, tuple[float, str]]) -> dict[str, float]:
+        items = ItemTable()
+        shown = tuple(ShowcaseItem(i, price, cat) for i, (price, cat) in prices.items())
+        showcase = items.show("s", 0, shown, None)
+        values = showcase_columns(items, showcase).relative_price
+        return dict(zip(showcase.item_ids, values.tolist(), strict=True))
+
+    cheap_peers = column({"x": (50.0, "c"), "a": (10.0, "c"), "b": (10.0, "c"), "o": (1e4, "d")})
+    dear_peers = column({"x": (50.0, "c"), "a": (200.0, "c"), "b": (200.0, "c"), "o": (1.0, "d")})
+    assert cheap_peers["x"] > 0 > dear_peers["x"]
+    assert cheap_peers["o"] == dear_peers["o"] == 0.0  # alone in its category
+    assert sum(v for k, v in cheap_peers.items() if k != "o") == pytest.approx(0.0, abs=1e-12)
+    assert cheap_peers["x"] == pytest.approx(2 / 3 * (np.log1p(50.0) - np.log1p(10.0)), rel=1e-12)
+
+
 def test_affinity_is_relative_to_exposure() -> None:
     """Two viewers click one item of category c0 each: one when c0 was 1 of 4 items on show,
     the other when it was 3 of 4. The first choice says more about taste."""

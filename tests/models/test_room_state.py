@@ -177,11 +177,14 @@ def test_a_snapshot_without_a_starting_point_keeps_the_priors_of_its_release() -
         np.testing.assert_array_equal(restored.model.prior, then)
 
 
-def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned() -> None:
+@pytest.mark.parametrize("named", [False, True])
+def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
+        named: bool) -> None:
     """Snapshots until 2026-12-05 named no features and held 18: restored into a release with
-    one more (the place in the host's list), each learned weight and its evidence stay with
-    their feature, and the new one starts as in a new room: at its prior, with the prior's
-    precision and no evidence shared with the others."""
+    more (the place in the host's list, the price against its category on show), each learned
+    weight and its evidence stay with their feature, and each new one starts as in a new room:
+    at its prior, with the prior's precision and no evidence shared with the others. Since
+    then snapshots name their features (``named``), in whatever order."""
     world = [e for e in decode_all(list(iter_world(1, 1, 200, 4.0))) if e.type != "room_close"]
     room = Room(world[0].room_id, PARAMS)
     for event in world:
@@ -190,9 +193,13 @@ def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
     tree = decode(room.snapshot())
     model = tree["model"]
     old = [FEATURES.index(name) for name in learner_state.FEATURES_UNTIL_2026_12_05]
-    new = FEATURES.index("listed")
-    assert new not in old and len(old) == len(FEATURES) - 1
-    del model["features"]
+    new = [n for n in range(len(FEATURES)) if n not in old]
+    assert [FEATURES[n] for n in new] == ["listed", "relative_price"]
+    if named:
+        old = old[::-1]
+        model["features"] = [FEATURES[n] for n in old]
+    else:
+        del model["features"]
     for key in ("weights", "prior"):
         model[key] = np.asarray(model[key])[old]
     model["experts"] = np.asarray(model["experts"])[:, old]
@@ -200,13 +207,14 @@ def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
     restored = Room.restore(encode(tree), PARAMS)
     assert isinstance(restored.model, NewtonSoftmax) and isinstance(room.model, NewtonSoftmax)
     np.testing.assert_array_equal(restored.model.weights[old], room.model.weights[old])
-    assert restored.model.weights[new] == PRIORS["listed"]
+    assert restored.model.weights[new].tolist() == [PRIORS[FEATURES[n]] for n in new]
     learned = room.model.precision[np.ix_(old, old)]
     assert (learned != np.diag(np.diag(learned))).any()  # evidence beyond the prior's
     np.testing.assert_array_equal(restored.model.precision[np.ix_(old, old)], learned)
-    assert restored.model.precision[new, new] == PRECISION["listed"]
-    assert not restored.model.precision[new, old].any()
-    assert not restored.model.precision[old, new].any()
+    np.testing.assert_array_equal(restored.model.precision[np.ix_(new, new)],
+                                  np.diag([PRECISION[FEATURES[n]] for n in new]))
+    assert not restored.model.precision[np.ix_(new, old)].any()
+    assert not restored.model.precision[np.ix_(old, new)].any()
 
 
 def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:

@@ -47,8 +47,9 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         v.has_tier, v.price_lp, v.price_w, items.chosen, items.exposed, items.seg_chosen,
         items.seg_exposed, items.category, mf.users, mf.items, mf.user_updates,
         mf.item_updates, scene.window)
-    if len(FEATURES) > 18:  # the place in the host's list, added after the kernel was written
-        out[:, FEATURES.index("listed")] = cols.listed
+    # the showcase's own columns added after the kernel was written (18 features)
+    for name in FEATURES[18:]:
+        out[:, FEATURES.index(name)] = getattr(cols, name)
     return out
 
 
