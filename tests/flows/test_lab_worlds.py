@@ -103,7 +103,9 @@ WORLDS = Path(__file__).parents[1] / "worlds"
     [*(("herd_world.py:HerdWorld", v) for v in ("base", "herding", "two-stage", "quality")),
      *(("foreign_world.py:ForeignWorld", v)
        for v in ("base", "price-driven", "popularity-driven", "niche")),
-     *(("bazaar_world.py:BazaarWorld", v) for v in ("bundles", "flash", "pitch", "missions"))],
+     *(("bazaar_world.py:BazaarWorld", v) for v in ("bundles", "flash", "pitch", "missions")),
+     *(("shelf_world.py:ShelfWorld", v)
+       for v in ("novelty", "anchoring", "social", "position"))],
 )
 def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
     """``tests/worlds``, written from the contract alone: every event is usable (no dead
