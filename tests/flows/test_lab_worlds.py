@@ -105,7 +105,9 @@ WORLDS = Path(__file__).parents[1] / "worlds"
        for v in ("base", "price-driven", "popularity-driven", "niche")),
      *(("bazaar_world.py:BazaarWorld", v) for v in ("bundles", "flash", "pitch", "missions")),
      *(("shelf_world.py:ShelfWorld", v)
-       for v in ("novelty", "anchoring", "social", "position"))],
+       for v in ("novelty", "anchoring", "social", "position")),
+     *(("stall_world.py:StallWorld", v)
+       for v in ("attr_driven", "persona_match", "noise_attrs", "spotlight_drift"))],
 )
 def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
     """``tests/worlds``, written from the contract alone: every event is usable (no dead
