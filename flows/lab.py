@@ -33,7 +33,7 @@ import orjson
 from flows.jobs import run_files
 from flows.lab_worlds import LabWorld, WorldMaker, world_source
 from flows.settings import Settings
-from models.choice_features import FEATURES, POWER, TASTE
+from models.choice_features import ATTRS, FEATURES, POWER, TASTE
 from models.offline.evaluation import (
     HISTORY_BUCKETS,
     ORACLE,
@@ -72,6 +72,7 @@ _GROUPS = {
     "spotlight": ("spotlight",),
     "listed": ("listed",),
     "price": ("log_price", "over_budget", "under_budget", "relative_price"),
+    "item attrs": ATTRS,
 }
 ABLATIONS: dict[str, frozenset[str]] = {
     "attention only": frozenset(POWER) - {"bias"},

@@ -20,6 +20,7 @@ only watch holds every room's cache, and those parts were half of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class ShowcaseColumns:
     spotlight: np.ndarray  # float64 one-hot of the spotlight (all zero without one)
     listed: np.ndarray  # float64 log(1 + the item's place in the host's list)
     relative_price: np.ndarray  # float64 log price less its category's mean on the showcase
+    attrs: np.ndarray  # float64 (N, ATTR_SLOTS) the items' numeric attrs, standardised
     built_by_slot: dict[int, np.ndarray] | None = None  # ``by_slot`` once built
     built_exposure: Exposure | None = None  # ``exposure`` once built
 
@@ -85,7 +87,34 @@ def showcase_columns(items: ItemTable, showcase: Showcase) -> ShowcaseColumns:
         spotlight=spotlight,
         listed=np.log1p(showcase.place.astype(np.float64)),
         relative_price=relative_prices(log_price, slots),
+        attrs=standardised(showcase.attrs),
     )
+
+
+# A column whose values differ by less than this (in signed-log units) says nothing: rounding.
+SPREAD: Final = 1e-9
+
+
+def standardised(attrs: np.ndarray) -> np.ndarray:
+    """Each attr column less its mean over the items on show that have it, over their standard
+    deviation; 0 for an item without it, and for a column with no spread. An attr's meaning
+    and scale are the platform's, unknown to the job: standardised on the showcase, a rating
+    or a stock count says how far an item stands out from the alternatives in view, in units
+    a weight of the same prior fits for any attr (each room learns its own).
+
+    >>> nan = float("nan")
+    >>> standardised(np.array([[1.0, 2.0], [3.0, 2.0], [nan, 2.0]])).tolist()
+    [[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0]]
+    """
+    known = np.isfinite(attrs)
+    count = known.sum(axis=0)
+    values = np.where(known, attrs, 0.0)
+    mean = values.sum(axis=0) / np.maximum(count, 1)
+    centred = np.where(known, attrs - mean, 0.0)
+    spread = np.sqrt((centred * centred).sum(axis=0) / np.maximum(count, 1))
+    scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > SPREAD)
+    return centred * scale
+
 
 
 def relative_prices(log_price: np.ndarray, slots: np.ndarray) -> np.ndarray:

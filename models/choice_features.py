@@ -35,21 +35,23 @@ from typing import Final
 
 import numpy as np
 
-from features.state.catalog import ItemTable, Showcase
+from features.state.catalog import ATTR_SLOTS, ItemTable, Showcase
 from features.state.choices import TIER_BINS, RoomChoices
 from features.state.viewers import ViewerTable
 from features.state.windows import CARTS, CLICKS, PURCHASES
-from models.choice_columns import ColumnCache, showcase_columns
+from models.choice_columns import SPREAD, ColumnCache, showcase_columns
 from models.learners.protocols import VectorLearner
 
 TASTE: Final = ("category_affinity", "segment_affinity", "clicked", "carted", "bought",
                 "engaged_item", "engaged_category", "vectors", "segment_item")
+ATTRS: Final = tuple(f"item_attr_{n}" for n in range(ATTR_SLOTS))  # the room's attr slots
 POWER: Final = ("bias", "spotlight", "item_appeal", "category_appeal", "momentum", "fresh",
-                "log_price", "over_budget", "under_budget", "listed", "relative_price")
+                "log_price", "over_budget", "under_budget", "listed", "relative_price", *ATTRS)
 FUNNEL_FEATURES: Final = ("clicked", "carted", "bought")  # ViewerTable.recent_kind 1, 2, 3
 FEATURES: Final = (*TASTE, *POWER)
 _COL: Final = {name: n for n, name in enumerate(FEATURES)}
 _FUNNEL: Final = {kind: _COL[name] for kind, name in enumerate(FUNNEL_FEATURES, 1)}
+_ATTR_COLS: Final = slice(_COL[ATTRS[0]], _COL[ATTRS[-1]] + 1)
 # Where a room with no choices yet starts (each in log-odds per unit of its feature, the ratios
 # being logs already); learning moves them. ``POOLED``: the choice model fitted on 108 worlds of
 # four simulators written apart (ours and tests/worlds' three), each simulator weighing the
@@ -85,7 +87,11 @@ POOLED: Final = {
 # pooled values, pushes sold 4-8 % less in the closed loop; with these four at the old priors
 # they sold as much as before (docs/evaluation.md). Rooms still learn them from their choices.
 ALREADY_IN_VIEW: Final = {"clicked": 1.0, "carted": 1.0, "bought": 0.0, "spotlight": 0.5}
-PRIORS: Final = {**POOLED, **ALREADY_IN_VIEW}
+# An item attr's meaning is the platform's (a rating, a stock count, a deal's end), and its
+# slot is the room's own (``ItemTable.attr_slot``), so no pool can say its sign: each starts
+# at 0 (no effect) and its room learns it.
+UNKNOWN_ATTRS: Final = dict.fromkeys(ATTRS, 0.0)
+PRIORS: Final = {**POOLED, **ALREADY_IN_VIEW, **UNKNOWN_ATTRS}
 # How firmly a new room holds each starting weight: the Newton learner's prior precision, one
 # over the variance of the weight between the 22 world types fitted above (less the seeds'
 # scatter), within [1, 25] (`roomrank priors` prints it; models.offline.pooled_prior). Worlds
@@ -113,6 +119,10 @@ PRECISION: Final = {
     "under_budget": 25.0,
     "listed": 25.0,
     "relative_price": 7.7,
+    # A standardised attr's weight within about ±1 (precision 4: standard deviation 0.5): one
+    # standard deviation up the showcase then moves the odds by at most e. A room's choices
+    # move it past that where the attr matters more; its noise costs little where none does.
+    **dict.fromkeys(ATTRS, 4.0),
 }
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
 ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
@@ -277,6 +287,7 @@ def features_row(scene: Scene, row: int) -> np.ndarray:
         np.maximum(gap, 0.0, out=out[:, _COL["under_budget"]])
     out[:, _COL["listed"]] = cols.listed
     out[:, _COL["relative_price"]] = cols.relative_price
+    out[:, _ATTR_COLS] = cols.attrs
     return out
 
 
@@ -307,6 +318,13 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
     for item in sc.rows.tolist():
         peers.setdefault(int(items.category[item]), []).append(
             math.log1p(float(items.price[item])))
+    attrs = []  # per showcase item: its attrs standardised over the items that have each
+    for column in zip(*sc.attrs.tolist(), strict=True):
+        have = [value for value in column if not math.isnan(value)]
+        mean = statistics.fmean(have) if have else 0.0
+        spread = statistics.pstdev(have, mean) if have else 0.0
+        attrs.append([(value - mean) / spread if spread > SPREAD and not math.isnan(value)
+                      else 0.0 for value in column])
     out = []
     for j, item in enumerate(sc.rows.tolist()):
         slot = int(items.category[item])
@@ -346,5 +364,6 @@ def features_one(scene: Scene, row: int) -> list[list[float]]:
         out.append([affinity, segment, *funnel, on_item, on_category, vectors, segment_item,
                     1.0, 1.0 if j == sc.spotlight else 0.0, appeal, base, momentum, fresh,
                     log_price, over, under, math.log1p(int(sc.place[j])),
-                    log_price - statistics.fmean(peers[slot])])
+                    log_price - statistics.fmean(peers[slot]),
+                    *(column[j] for column in attrs)])
     return out

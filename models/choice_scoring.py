@@ -34,6 +34,7 @@ import numpy as np
 
 from models.choice_columns import showcase_columns
 from models.choice_features import (
+    ATTRS,
     FEATURES,
     FUNNEL_FEATURES,
     POWER,
@@ -240,11 +241,13 @@ def prepare(scene: Scene, weights: np.ndarray, temperature: float = 1.0,
     power_w = {n: -w[n] for n in POWER} if negated else {n: w[n] for n in POWER}
     item_weights = np.array([power_w[name] for name in POWER[1:7]])
     per_item = item_columns(scene) @ item_weights + power_w["bias"]
-    if power_w["listed"] or power_w["relative_price"]:  # the showcase's own columns
+    attr_weights = np.array([power_w[name] for name in ATTRS])
+    if power_w["listed"] or power_w["relative_price"] or attr_weights.any():
         columns = (scene.columns.get(items, sc) if scene.columns is not None
-                   else showcase_columns(items, sc))
+                   else showcase_columns(items, sc))  # the showcase's own columns
         per_item += (power_w["listed"] * columns.listed
-                     + power_w["relative_price"] * columns.relative_price)
+                     + power_w["relative_price"] * columns.relative_price
+                     + columns.attrs @ attr_weights)
     per_item = per_item.astype(np.float32)
     return ShowcaseScoring(
         scene=scene, w=w, power_w=power_w, temperature=temperature, used=used, place=place,

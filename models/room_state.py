@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from features.state.catalog import Showcase
+from features.state.catalog import Showcase, no_attrs
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
 from models.learner_state import dump_learner, load_learner
@@ -302,7 +302,14 @@ def _showcase(showcase: Showcase | None) -> dict[str, Any] | None:
         "rows": showcase.rows,
         "spotlight": showcase.spotlight,
         "place": showcase.place,
+        **_known_attrs(showcase.attrs),
     }
+
+
+def _known_attrs(attrs: np.ndarray) -> dict[str, np.ndarray]:
+    """The attrs' columns up to the last slot any item has (none: nothing to store)."""
+    width = int(np.flatnonzero(np.isfinite(attrs).any(axis=0)).max(initial=-1)) + 1
+    return {"attrs": attrs[:, :width]} if width else {}
 
 
 def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
@@ -310,6 +317,15 @@ def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
         return None
     rows = np.asarray(stored["rows"])
     place = stored.get("place")  # absent before 2026-12-05: the host's order not known
+    attrs = stored.get("attrs")  # absent: no item had any (or written before item attrs)
     return Showcase(stored["event_id"], stored["ts"], list(stored["item_ids"]), rows,
                     stored["spotlight"],
-                    np.zeros(len(rows), dtype=np.int64) if place is None else place)
+                    np.zeros(len(rows), dtype=np.int64) if place is None else place,
+                    _all_attrs(len(rows), attrs))
+
+
+def _all_attrs(n: int, stored: np.ndarray | None) -> np.ndarray:
+    attrs = no_attrs(n)
+    if stored is not None:
+        attrs[:, : stored.shape[1]] = stored
+    return attrs

@@ -60,6 +60,9 @@ class ShowcaseItem:
     price: float
     category: str
     title: str | None = None
+    # What the platform says of the item (rating, discount, stock, ...): its numbers are
+    # features a room learns weights for (``features.state.catalog.ItemTable.show``).
+    attrs: dict[str, AttrValue] = field(default_factory=dict, hash=False)
 
 
 @dataclass(slots=True)

@@ -8,7 +8,9 @@ and ties break by ``item_id``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -25,6 +27,33 @@ from features.state.rows import (
 )
 from features.state.viewers import CATEGORY_SLOTS, SEGMENT_SLOTS
 
+# How many numeric item attrs a room learns a weight for (the choice model's ``item_attr_*``
+# features): enough for what a platform says of a product (rating, reviews, discount, stock,
+# shipping, a deal's end), few enough that a room's ~hundreds of choices can fit them.
+ATTR_SLOTS: Final = 8
+# An attr this large is read as an epoch-ms time (1e12 ms is September 2001): a deal's end or
+# a launch date means something as the time from now, not as a count of milliseconds.
+EPOCH_MS: Final = 1e12
+
+
+def no_attrs(n: int) -> np.ndarray:
+    """The attrs of ``n`` items that have none (NaN: not known)."""
+    return np.full((n, ATTR_SLOTS), np.nan)
+
+
+def attr_value(value: float, ts: int) -> float:
+    """A numeric attr as a feature reads it: a signed log, so that a count of reviews and a
+    rating both move by steps a weight can take (seconds from ``ts`` for an epoch-ms time).
+
+    >>> attr_value(0.0, 0), round(attr_value(99.0, 0), 3), round(attr_value(-99.0, 0), 3)
+    (0.0, 4.605, -4.605)
+    >>> round(attr_value(1_764_331_260_000.0, 1_764_331_200_000), 3)  # a minute from now
+    4.111
+    """
+    if abs(value) >= EPOCH_MS:
+        value = (value - ts) / 1000.0
+    return math.copysign(math.log1p(abs(value)), value)
+
 
 @dataclass(slots=True)
 class Showcase:
@@ -38,6 +67,9 @@ class Showcase:
     # Each item's place in the host's list (the contract's ``items`` are ordered: 0 first),
     # aligned with item_ids; all 0 in a showcase restored from a snapshot that predates it.
     place: np.ndarray
+    # (N, ATTR_SLOTS) float64 each item's numeric attrs as ``attr_value`` reads them, by the
+    # room's attr slot (``ItemTable.attr_names``); NaN where the item does not have it.
+    attrs: np.ndarray
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -60,6 +92,7 @@ class ItemTable:
         self.seg_chosen = unwritten(np.float32, 0, SEGMENT_SLOTS)
         self.seg_exposed = unwritten(np.float32, 0, SEGMENT_SLOTS)
         self.category_names: list[str] = []  # slot -> category, in order of first sight
+        self.attr_names: list[str] = []  # slot -> numeric item attr, in order of first sight
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -99,6 +132,23 @@ class ItemTable:
         """
         return vocabulary_slot(self.category_names, category, CATEGORY_SLOTS, "category")
 
+    def attr_slot(self, name: str) -> int | None:
+        """The room's slot for the numeric item attr ``name``: the first ``ATTR_SLOTS`` names
+        seen, each with a weight of its own to learn; None beyond (a hashed slot would mix
+        two attrs' scales into one weight).
+
+        >>> t = ItemTable()
+        >>> [t.attr_slot(n) for n in ("rating", "stock", "rating")], t.attr_names
+        ([0, 1, 0], ['rating', 'stock'])
+        """
+        names = self.attr_names
+        if name in names:
+            return names.index(name)
+        if len(names) < ATTR_SLOTS:
+            names.append(name)
+            return len(names) - 1
+        return None
+
     def show(
         self,
         event_id: str,
@@ -127,7 +177,14 @@ class ItemTable:
         ids = [item.item_id for item in ordered]
         spot = ids.index(spotlight) if spotlight is not None else -1
         place = np.array([listed[item_id] for item_id in ids], dtype=np.int64)
-        return Showcase(event_id, ts, ids, rows, spot, place)
+        attrs = np.full((len(ordered), ATTR_SLOTS), np.nan)
+        for n, item in enumerate(ordered):
+            for name, value in item.attrs.items():
+                if type(value) is not str:
+                    slot = self.attr_slot(name)
+                    if slot is not None:
+                        attrs[n, slot] = attr_value(float(value), ts)
+        return Showcase(event_id, ts, ids, rows, spot, place, attrs)
 
     def forget_unshown(self, now: int, after_ms: int, keep: np.ndarray) -> list[int]:
         """Drop items not on show for ``after_ms`` (never those in ``keep``)."""

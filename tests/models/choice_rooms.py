@@ -19,11 +19,24 @@ def event(n: int, **fields: object) -> Event:
     return decoded
 
 
+def _item_attrs(n: int) -> dict[str, object]:
+    """Nine numbers (one past the room's slots), a string, one not known for one item."""
+    attrs: dict[str, object] = {
+        "rating": 3.5 + 0.3 * n, "reviews": 10**n, "discount_pct": (n * 15) % 40,
+        "deal_ends_at": T0 + 60_000 * (n + 1), "stock": 50 - 7 * n, "ship_days": n % 3,
+        "free_ship": n % 2, "sold": 5 * n * n, "ninth": n, "brand": f"b{n % 2}",
+    }
+    if n == 1:
+        del attrs["rating"]
+    return attrs
+
+
 def replayed_room(params: RoomParams | None = None) -> Room:
     """Six viewers (tiers, segments) who clicked, carted, bought and liked in a room whose
     showcase changed once: every feature has evidence behind it."""
     items = [
-        {"item_id": f"sku-{n}", "price": 3.0 + 17 * n, "category": f"c{n % 3}"} for n in range(5)
+        {"item_id": f"sku-{n}", "price": 3.0 + 17 * n, "category": f"c{n % 3}",
+         "attrs": _item_attrs(n)} for n in range(5)
     ]
     lines: list[dict[str, object]] = [
         {"type": "showcase", "ts": T0, "spotlight": "sku-2", "items": items[:4]},

@@ -8,7 +8,7 @@ import pytest
 
 from flows.bench.ranking import RankingRoom
 from models.choice_features import FEATURES, features_one, features_row
-from tests.models.choice_rooms import replayed_room
+from tests.models.choice_rooms import T0, replayed_room
 
 
 def _compare(room, now: int) -> int:  # type: ignore[no-untyped-def]
@@ -83,6 +83,33 @@ def test_relative_price_compares_an_item_with_its_category_on_show_only() -> Non
     assert cheap_peers["o"] == dear_peers["o"] == 0.0  # alone in its category
     assert sum(v for k, v in cheap_peers.items() if k != "o") == pytest.approx(0.0, abs=1e-12)
     assert cheap_peers["x"] == pytest.approx(2 / 3 * (np.log1p(50.0) - np.log1p(10.0)), rel=1e-12)
+
+
+def test_item_attrs_are_the_rooms_slots_standardised_over_the_items_on_show() -> None:
+    """A platform's numbers about an item (a rating, a deal's end) reach the room as features
+    of their own, measured against the items in view; a string, an attr beyond the room's
+    slots and an item without the attr contribute nothing."""
+    from features.contract.events import ShowcaseItem
+    from features.state.catalog import ATTR_SLOTS, ItemTable
+    from models.choice_columns import showcase_columns
+    from models.choice_features import ATTRS
+
+    items = ItemTable()
+    extra = {f"n{k}": 1.0 + k for k in range(ATTR_SLOTS - 2)}
+    shown = (ShowcaseItem("a", 5.0, "c", attrs={"rating": 4.5, "brand": "x", **extra}),
+             ShowcaseItem("b", 5.0, "c", attrs={"rating": 3.5, "ends": T0 + 60_000}),
+             ShowcaseItem("c", 5.0, "c", attrs={"ends": T0 + 3_600_000}))
+    showcase = items.show("s", T0, shown, None)
+    assert items.attr_names == ["rating", *extra, "ends"]
+    columns = showcase_columns(items, showcase).attrs
+    assert columns.shape == (3, len(ATTRS))
+    np.testing.assert_allclose(columns[:, 0], [1.0, -1.0, 0.0])  # "c" has no rating
+    np.testing.assert_allclose(columns[:, -1], [0.0, -1.0, 1.0])  # sooner end, lower value
+    assert not columns[:, 1:-1].any()  # only "a" has them: no spread
+    later = items.show("s2", T0, (ShowcaseItem("a", 5.0, "c", attrs={"ends": 1.0, "late": 2}),),
+                       None)  # every slot taken: "late" has none
+    assert np.isnan(later.attrs[0, 0]) and later.attrs[0, -1] == pytest.approx(np.log(2.0))
+    assert "late" not in items.attr_names and np.isfinite(later.attrs).sum() == 1
 
 
 def test_affinity_is_relative_to_exposure() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from features.state.catalog import Showcase
+from features.state.catalog import Showcase, no_attrs
 from models.push import why_codes, why_one
 from models.ranking import Ranked, TopK, _top_k, order_key, top_of_one
 
@@ -29,7 +29,7 @@ def test_top_of_one_equals_top_k(key: np.ndarray, k: int) -> None:
 def test_why_one_equals_why_codes(heat: np.ndarray, top: list[int], attention: float,
                                   spotlight: int, warm: bool, known: bool) -> None:
     showcase = Showcase("s", 0, [f"i{n}" for n in range(6)], np.arange(6), spotlight,
-                        np.arange(6)[::-1].copy())
+                        np.arange(6)[::-1].copy(), no_attrs(6))
     k = len(top)
     ranked = Ranked(np.array([top], np.int64).reshape(1, k),
                     np.zeros((1, k), np.float32), np.full((1, k), attention, np.float32),

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from features.state.codec import SnapshotError, decode, encode
 from models import learner_state, room_state
-from models.choice_features import FEATURES, PRECISION, PRIORS
+from models.choice_features import ATTRS, FEATURES, PRECISION, PRIORS
 from models.learners.newton import NewtonSoftmax
 from models.params import RoomParams
 from models.room import Room
@@ -194,7 +194,7 @@ def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
     model = tree["model"]
     old = [FEATURES.index(name) for name in learner_state.FEATURES_UNTIL_2026_12_05]
     new = [n for n in range(len(FEATURES)) if n not in old]
-    assert [FEATURES[n] for n in new] == ["listed", "relative_price"]
+    assert [FEATURES[n] for n in new] == ["listed", "relative_price", *ATTRS]
     if named:
         old = old[::-1]
         model["features"] = [FEATURES[n] for n in old]

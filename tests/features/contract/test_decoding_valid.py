@@ -106,9 +106,10 @@ def test_showcase_fields() -> None:
     assert event.spotlight == "sku-2"
     assert event.items == (
         ShowcaseItem("sku-1", 19.9, "beauty", None),
-        ShowcaseItem("sku-2", 89.0, "beauty", "Serum 30ml"),
+        ShowcaseItem("sku-2", 89.0, "beauty", "Serum 30ml", {"size_ml": 30, "brand": "x"}),
     )
     assert isinstance(event.items[1].price, float)
+    assert event.items[0].attrs == {}  # a fresh dict per item without attrs
 
 
 def test_showcase_null_spotlight_and_empty_items() -> None:
