@@ -179,7 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     lab.add_argument("--ablations", action="store_true",
-                     help="also run the job without each feature group (8 more runs a cell)")
+                     help="also run the job without each feature group, and with attention or"
+                     " propensity only (11 more runs a cell)")
     lab.add_argument("--report", metavar="DIR", help="also write an HTML page with PNG plots")
     lab.add_argument("--attacks", action="store_true",
                      help="also run the rooms under each manipulation of models.sim.attacks"

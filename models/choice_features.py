@@ -17,7 +17,10 @@ Two groups, the two factors of the score (``models.learners.listwise``):
   in order, and a viewer may look at the first few only; each room learns how much that
   counts (nothing, where the order means nothing). Last, the price against the items of its
   category on show (``relative_price``): a price is read against the alternatives in view,
-  cheap next to its neighbours for some viewers, a sign of quality for others.
+  cheap next to its neighbours for some viewers, a sign of quality for others. And what the
+  platform says of the item (``item_attr_*``: its numeric ``attrs``, by the room's slots,
+  standardised over the showcase, ``models.choice_columns.standardised``): what a rating or a
+  stock count means is the platform's, so each room learns it from 0.
 
 ``features_row`` gives the table of one viewer as arrays (what a room learns from at each
 choice); ``features_one`` is its readable twin in plain Python; ``models.choice_scoring`` scores
