@@ -116,7 +116,6 @@ def standardised(attrs: np.ndarray) -> np.ndarray:
     return centred * scale
 
 
-
 def relative_prices(log_price: np.ndarray, slots: np.ndarray) -> np.ndarray:
     """Each item's log price less the mean log price of the items of its category on the same
     showcase: how dear it looks next to what it is compared with (0 for an item alone in its

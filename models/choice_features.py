@@ -123,8 +123,9 @@ PRECISION: Final = {
     "listed": 25.0,
     "relative_price": 7.7,
     # A standardised attr's weight within about ±1 (precision 4: standard deviation 0.5): one
-    # standard deviation up the showcase then moves the odds by at most e. A room's choices
-    # move it past that where the attr matters more; its noise costs little where none does.
+    # standard deviation up the showcase then moves the odds by about e at most. A room's
+    # choices move it past that where the attr matters more; where none matters, the eight
+    # weights fit some noise (HR@3 −0.007 on the one control world measured, docs/evaluation.md).
     **dict.fromkeys(ATTRS, 4.0),
 }
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate

@@ -325,7 +325,10 @@ def _showcase_from(stored: dict[str, Any] | None) -> Showcase | None:
 
 
 def _all_attrs(n: int, stored: np.ndarray | None) -> np.ndarray:
+    """The stored columns, padded with NaN to this release's slots (cut to them, were a
+    snapshot ever written with more)."""
     attrs = no_attrs(n)
     if stored is not None:
-        attrs[:, : stored.shape[1]] = stored
+        width = min(stored.shape[1], attrs.shape[1])
+        attrs[:, :width] = stored[:, :width]
     return attrs

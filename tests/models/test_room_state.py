@@ -217,6 +217,24 @@ def test_a_snapshot_of_the_release_before_a_feature_keeps_what_its_room_learned(
     assert not restored.model.precision[np.ix_(old, new)].any()
 
 
+def test_a_showcases_item_attrs_survive_a_snapshot_and_an_older_one_has_none() -> None:
+    """The attrs columns are part of the showcase (stored up to the last slot in use); a
+    snapshot written before them restores a showcase whose items have none, until the next."""
+    from tests.models.choice_rooms import replayed_room
+
+    room = replayed_room()
+    blob = room.snapshot()
+    restored = Room.restore(blob, RoomParams())
+    assert room.showcase is not None and restored.showcase is not None
+    np.testing.assert_array_equal(restored.showcase.attrs, room.showcase.attrs)
+    assert np.isfinite(room.showcase.attrs).sum() > 30
+    assert restored.items.attr_names == room.items.attr_names and len(room.items.attr_names) == 8
+    tree = decode(blob)
+    del tree["showcase"]["attrs"]
+    older = Room.restore(encode(tree), RoomParams())
+    assert older.showcase is not None and np.isnan(older.showcase.attrs).all()
+
+
 def test_a_store_written_with_another_dim_is_refused_naming_both_values() -> None:
     blob = _half_room().snapshot()
     other = RoomParams(**{**{f: getattr(PARAMS, f) for f in PARAMS.__slots__}, "dim": 16})
