@@ -122,11 +122,14 @@ PRECISION: Final = {
     "under_budget": 25.0,
     "listed": 25.0,
     "relative_price": 7.7,
-    # A standardised attr's weight within about ±1 (precision 4: standard deviation 0.5): one
-    # standard deviation up the showcase then moves the odds by about e at most. A room's
-    # choices move it past that where the attr matters more; where none matters, the eight
-    # weights fit some noise (HR@3 −0.007 on the one control world measured, docs/evaluation.md).
-    **dict.fromkeys(ATTRS, 4.0),
+    # An item attr's weight, by the same rule over the worlds whose items carry attrs: the
+    # standardised attrs' weights fitted there (the stall world's `attr_driven`,
+    # `persona_match` and `noise_attrs`, the bazaar world's `flash`) have a mean square of
+    # 0.036 about 0 (its prior: what a slot holds, and its sign, is the platform's), so
+    # 1 / 0.036 ≈ 28, held to 25. A room's few hundred choices then move a weight where an
+    # attr counts, and the noise of eight weights costs little where none does (it cost the
+    # control world 0.007 at the reasoned 4 this replaced; docs/evaluation.md).
+    **dict.fromkeys(ATTRS, 25.0),
 }
 VIEWER_PRIOR: Final = 1.0  # a viewer's affinity starts as this many choices at the room's rate
 ROOM_PRIOR: Final = 2.0  # a room's (and item's) ratio starts as this many choices at chance
