@@ -26,6 +26,25 @@ RECENT: Final = 3  # the items a viewer acted on last, for short-term intent
 TIER_ATTR: Final = "spend_tier"
 
 
+def tier_value(value: AttrValue | None) -> float | None:
+    """The spend tier ``value`` as a number, if it is one: platforms send numbers as strings
+    too, and a tier read nowhere would be a viewer's first evidence of purchasing power
+    lost. A tier that is not a number (``"gold"``) is then a segment like any other attribute
+    value (``enter``): its viewers still share taste, if not the tier's prices.
+
+    >>> tier_value(3), tier_value(" 2.5 "), tier_value("gold"), tier_value("nan")
+    (3.0, 2.5, None, None)
+    """
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 class ViewerTable:
     """Column store of a room's viewers, with presence."""
 
@@ -111,14 +130,16 @@ class ViewerTable:
 
     def enter(self, user_id: str, ts: int, attrs: dict[str, AttrValue]) -> int:
         row, _ = self.touch(user_id, ts)
-        tier = attrs.get(TIER_ATTR)
-        if isinstance(tier, int | float) and math.isfinite(tier):
-            self.tier[row] = float(tier)
+        tier = tier_value(attrs.get(TIER_ATTR))
+        if tier is not None:
+            self.tier[row] = tier
             self.has_tier[row] = 1.0
         if attrs:
             self.segments[row] = 0
             for key, value in attrs.items():
-                if key != TIER_ATTR and isinstance(value, str | int):  # floats: no segment
+                if key == TIER_ATTR and tier is not None:
+                    continue  # a number: the tier's own column, not a segment
+                if isinstance(value, str | int):  # floats: no segment
                     self.segments[row, self.segment_slot(f"{key}={value}")] = 1
         return row
 

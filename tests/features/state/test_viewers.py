@@ -69,6 +69,17 @@ def test_enter_records_tier_and_segments() -> None:
     assert v.segments[plain].sum() == 0
 
 
+def test_a_tier_sent_as_a_string_is_read_and_one_that_is_no_number_is_a_segment() -> None:
+    v = table()
+    spelled = v.enter("a", 0, {"spend_tier": "3"})
+    named = v.enter("b", 0, {"spend_tier": "gold", "city": "Lyon"})
+    assert v.tier[spelled] == 3.0 and v.has_tier[spelled] == 1.0
+    assert v.segments[spelled].sum() == 0  # a number: the tier's column only
+    assert v.has_tier[named] == 0.0
+    assert v.segment_names == ["spend_tier=gold", "city=Lyon"]
+    assert np.flatnonzero(v.segments[named]).tolist() == [0, 1]
+
+
 def test_segment_slots_are_bounded() -> None:
     v = table()
     for n in range(3 * SEGMENT_SLOTS):
