@@ -16,6 +16,7 @@ import numpy as np
 
 from features.contract.events import ShowcaseItem
 from features.contract.limits import MAX_MONEY
+from features.state.attr_numbers import attr_number
 from features.state.rows import (
     RowIndex,
     grow,
@@ -180,10 +181,11 @@ class ItemTable:
         attrs = np.full((len(ordered), ATTR_SLOTS), np.nan)
         for n, item in enumerate(ordered):
             for name, value in item.attrs.items():
-                if type(value) is not str:
+                number = attr_number(value)  # a label is not used (a string may spell one)
+                if number is not None:
                     slot = self.attr_slot(name)
                     if slot is not None:
-                        attrs[n, slot] = attr_value(float(value), ts)
+                        attrs[n, slot] = attr_value(number, ts)
         return Showcase(event_id, ts, ids, rows, spot, place, attrs)
 
     def forget_unshown(self, now: int, after_ms: int, keep: np.ndarray) -> list[int]:

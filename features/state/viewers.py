@@ -10,12 +10,12 @@ viewer zeroes them, compaction and snapshots carry them.
 
 from __future__ import annotations
 
-import math
 from typing import Final
 
 import numpy as np
 
 from features.contract.events import AttrValue
+from features.state.attr_numbers import attr_number
 from features.state.rows import RowIndex, grow, no_rows, take_columns, vocabulary_slot
 
 # A room's categories get exact slots, first come first served; only a room showing more than
@@ -24,25 +24,6 @@ CATEGORY_SLOTS: Final = 16
 SEGMENT_SLOTS: Final = 16  # a room's attribute values, exact up to this many
 RECENT: Final = 3  # the items a viewer acted on last, for short-term intent
 TIER_ATTR: Final = "spend_tier"
-
-
-def tier_value(value: AttrValue | None) -> float | None:
-    """The spend tier ``value`` as a number, if it is one: platforms send numbers as strings
-    too, and a tier read nowhere would be a viewer's first evidence of purchasing power
-    lost. A tier that is not a number (``"gold"``) is then a segment like any other attribute
-    value (``enter``): its viewers still share taste, if not the tier's prices.
-
-    >>> tier_value(3), tier_value(" 2.5 "), tier_value("gold"), tier_value("nan")
-    (3.0, 2.5, None, None)
-    """
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 class ViewerTable:
@@ -130,7 +111,9 @@ class ViewerTable:
 
     def enter(self, user_id: str, ts: int, attrs: dict[str, AttrValue]) -> int:
         row, _ = self.touch(user_id, ts)
-        tier = tier_value(attrs.get(TIER_ATTR))
+        # A tier that is not a number (``gold``) is a segment like any other value: its
+        # viewers still share taste, if not the tier's prices.
+        tier = attr_number(attrs.get(TIER_ATTR))
         if tier is not None:
             self.tier[row] = tier
             self.has_tier[row] = 1.0

@@ -87,8 +87,8 @@ def test_relative_price_compares_an_item_with_its_category_on_show_only() -> Non
 
 def test_item_attrs_are_the_rooms_slots_standardised_over_the_items_on_show() -> None:
     """A platform's numbers about an item (a rating, a deal's end) reach the room as features
-    of their own, measured against the items in view; a string, an attr beyond the room's
-    slots and an item without the attr contribute nothing."""
+    of their own, measured against the items in view, a number sent as a string too; a
+    label, an attr beyond the room's slots and an item without the attr contribute nothing."""
     from features.contract.events import ShowcaseItem
     from features.state.catalog import ATTR_SLOTS, ItemTable
     from models.choice_columns import showcase_columns
@@ -97,7 +97,7 @@ def test_item_attrs_are_the_rooms_slots_standardised_over_the_items_on_show() ->
     items = ItemTable()
     extra = {f"n{k}": 1.0 + k for k in range(ATTR_SLOTS - 2)}
     shown = (ShowcaseItem("a", 5.0, "c", attrs={"rating": 4.5, "brand": "x", **extra}),
-             ShowcaseItem("b", 5.0, "c", attrs={"rating": 3.5, "ends": T0 + 60_000}),
+             ShowcaseItem("b", 5.0, "c", attrs={"rating": "3.5", "ends": T0 + 60_000}),
              ShowcaseItem("c", 5.0, "c", attrs={"ends": T0 + 3_600_000}))
     showcase = items.show("s", T0, shown, None)
     assert items.attr_names == ["rating", *extra, "ends"]
