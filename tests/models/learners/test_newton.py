@@ -182,3 +182,62 @@ def test_a_choice_whose_curvature_overflows_is_refused_not_raised() -> None:
         assert model.learn_matrix(huge, 0) is None
     assert model.refused == 1 and model.learned == 1
     assert np.array_equal(model.weights, weights) and np.array_equal(model.precision, precision)
+
+
+# Five features, the last two (like a room's item attrs) zero until ``late`` choices in.
+steps = st.lists(
+    st.tuples(
+        st.integers(2, 6).flatmap(lambda n: st.lists(
+            st.lists(st.floats(-2.0, 2.0), min_size=5, max_size=5), min_size=n, max_size=n)),
+        st.integers(0, 5),
+    ),
+    min_size=1, max_size=8,
+)
+
+
+@PROPERTY
+@given(choices=steps, late=st.integers(0, 9), ablated=st.booleans())
+def test_features_never_seen_left_out_of_the_solve_agree_with_every_step_over_all(
+    choices: list[tuple[list[list[float]], int]], late: int, ablated: bool,
+) -> None:
+    """The fast path (features past ``span`` left out) against its readable twin (every step
+    over every feature): the same weights and evidence, before and after the trailing
+    features first carry values, with and without an ablated feature."""
+    precision = {"a": 3.0, "b": 1.0, "c": 8.0, "bias": 2.0, "d": 25.0}
+    fast, full = (NewtonSoftmax(TASTE, POWER, prior_precision=precision) for _ in range(2))
+    full.narrow = False
+    if ablated:
+        for model in (fast, full):
+            model.start_from([], frozenset({"b"}))
+    for n, (rows, chosen) in enumerate(choices):
+        x = np.array(rows)
+        if n < late:
+            x[:, 3:] = 0.0
+        for model in (fast, full):
+            model.learn_matrix(x, chosen % len(x))
+        np.testing.assert_allclose(fast.weights, full.weights, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(fast.precision, full.precision, rtol=1e-12, atol=1e-12)
+    untouched = min(late, len(choices)) == len(choices)
+    assert fast.span() <= (3 if untouched else 5)
+
+
+def test_a_restored_precision_brings_its_own_span() -> None:
+    """A snapshot's precision, set from outside, says which features the room has touched."""
+    model = NewtonSoftmax(TASTE, POWER, prior_precision=2.0)
+    assert model.span() == 0
+    x = np.array([[1.0, 0.5, 0.0, 1.0, 0.0], [0.0, -0.5, 0.0, 1.0, 0.0]])
+    model.learn_matrix(x, 0)
+    assert model.span() == 4  # up to the last feature not 0: "d" was
+    restored = NewtonSoftmax(TASTE, POWER, prior_precision=2.0)
+    restored.weights, restored.precision = model.weights.copy(), model.precision.copy()
+    assert restored.span() == 2  # the bias, the same for every item, taught nothing either
+    x[1, 4] = 3.0  # "d" now varies: every feature joins the solve from here on
+    restored.learn_matrix(x, 0)
+    assert restored.span() == 5 and restored.precision[4, 4] > 2.0
+
+
+def test_a_showcase_of_all_zero_features_teaches_nothing_and_raises_nothing() -> None:
+    model = NewtonSoftmax(TASTE, POWER, prior_precision=2.0)
+    p = model.learn_matrix(np.zeros((3, 5)), 1)
+    assert p is not None and np.allclose(p, 1 / 3)
+    assert model.span() == 0 and np.array_equal(model.weights, model.prior)
