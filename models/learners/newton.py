@@ -76,8 +76,6 @@ class NewtonSoftmax(ListwiseSoftmax):
         self.precision = _diagonal(tuple(diagonal.tolist()))  # shared until the first step
         self._free_of: np.ndarray | None = None  # the ``learnable`` that ``_all_free`` is of
         self._all_free = True
-        self._span_of: np.ndarray | None = None  # the ``precision`` that ``_span`` is of
-        self._span = len(self.names)
 
     @property
     def all_free(self) -> bool:
@@ -85,24 +83,6 @@ class NewtonSoftmax(ListwiseSoftmax):
         if learnable is not self._free_of:
             self._free_of, self._all_free = learnable, bool(learnable.all())
         return self._all_free
-
-    narrow: bool = True  # False: every step over all the features (the readable twin)
-
-    def span(self) -> int:
-        """How many leading features the room's evidence has touched: past them, every
-        feature has been 0 for every item of every showcase learned from (their precision is
-        still the prior's diagonal, their weights the starting ones). Such a feature adds
-        nothing to a step (no gradient, no Fisher information, and none shared with the
-        others), so ``learn_matrix`` leaves it out of the solve: a room whose items carry no
-        attrs solves for 20 weights, not 28. Derived from ``precision``, so a restored one
-        brings its own."""
-        precision = self.precision
-        if precision is not self._span_of:
-            moved = ((precision != np.diag(self.prior_precision)).any(axis=0)
-                     | (self.weights != self.prior))
-            touched = np.flatnonzero(moved)
-            self._span_of, self._span = precision, int(touched[-1]) + 1 if touched.size else 0
-        return self._span
 
     def start_from(self, weights: Sequence[float], off: frozenset[str] = frozenset()) -> None:
         super().start_from(weights, off)
@@ -117,36 +97,23 @@ class NewtonSoftmax(ListwiseSoftmax):
         p, effective, mean = seen
         if self.lr == 0:
             return p
-        n = len(mean)
-        span = self.span() if self.narrow else n
-        if span < n:  # a feature not 0 here for the first time joins, and those before it
-            carried = effective[:, span:].any(axis=0)
-            if carried.any():
-                span += int(np.flatnonzero(carried)[-1]) + 1
-        if span < n:  # the features past ``span`` are 0 here too: see ``span``
-            effective, mean = effective[:, :span], mean[:span]
         grad = effective[chosen] - mean
         fisher = (effective * p[:, None]).T @ effective
         fisher -= mean[:, None] * mean  # the outer product of the mean
         if weight != 1.0:
             fisher *= weight
-        if span < n:
-            precision = self.precision.copy()
-            precision[:span, :span] += fisher
-        else:
-            precision = self.precision + fisher
+        precision = self.precision + fisher
         # Checked before the solve: a finite λ I + Σ w F is positive definite, so ``solve``
         # meets no singular matrix (one, by rounding, would give a NaN step: refused below).
         if not np.isfinite(precision).all():
             self.refused += 1
             return None
-        if self.all_free and span == n:
+        if self.all_free:
             step = solve(precision, weight * grad)
-        else:  # ablated or untouched features: left out of the solve, and never moved
-            free = np.flatnonzero(self.learnable[:span] > 0)
-            step = np.zeros(n)
-            if free.size:  # none: a showcase of all-zero features taught nothing
-                step[free] = solve(precision[np.ix_(free, free)], weight * grad[free])
+        else:  # ablated features: left out of the solve, and never moved
+            free = self.learnable > 0
+            step = np.zeros_like(grad)
+            step[free] = solve(precision[np.ix_(free, free)], weight * grad[free])
         norm = math.sqrt(float(step @ step))
         if not math.isfinite(norm):
             self.refused += 1
@@ -155,7 +122,6 @@ class NewtonSoftmax(ListwiseSoftmax):
             step *= self.clip / norm
         self.precision = precision
         self.weights = self.weights + step
-        self._span_of, self._span = precision, span
         self.learned += 1
         return p
 
