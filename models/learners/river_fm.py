@@ -39,11 +39,6 @@ from river import facto, optim
 from models.learners.river_adapters import Pointwise
 
 N_FACTORS = 10  # River's default
-# The latent vectors' SGD rate: River's default. At the rate the linear part shares with River's
-# logistic regression (0.05) the vectors blew up in a few rooms of the stall world (outputs
-# down to −4e10, every item's probability 0) and the peer predicted the next choice worse
-# (docs/evaluation.md, "River's FM peer diverges in some rooms").
-LATENT_LR = 0.01
 
 
 class RiverFM:
@@ -57,13 +52,12 @@ class RiverFM:
         intercept_lr: float = 0.01,
         initial: Mapping[str, float] | None = None,
         seed: int = 0,
-        latent_lr: float = LATENT_LR,
     ) -> None:
         self.names = tuple(names)
         self.fm = facto.FMClassifier(
             n_factors=n_factors,
             weight_optimizer=optim.SGD(lr),
-            latent_optimizer=optim.SGD(latent_lr),
+            latent_optimizer=optim.SGD(lr),
             intercept_lr=intercept_lr,
             seed=seed,
         )

@@ -52,11 +52,10 @@ def test_scores_any_leading_shape_as_one_showcase_at_a_time() -> None:
 
 def test_learns_what_rivers_fm_classifier_learns() -> None:
     """The same pointwise examples (each item on show, chosen or not) into River's own
-    ``FMClassifier`` whose latents were drawn in the same order give the same model: the
-    weights at the peer's rate, the latent vectors at River's default."""
+    ``FMClassifier`` whose latents were drawn in the same order give the same model."""
     peer = PointwiseFM(NAMES[:2], NAMES[2:], lr=0.05, initial=PRIORS, n_factors=3)
     river = facto.FMClassifier(n_factors=3, weight_optimizer=optim.SGD(0.05),
-                               intercept_lr=0.01, seed=0)
+                               latent_optimizer=optim.SGD(0.05), intercept_lr=0.01, seed=0)
     for name in NAMES:
         river.weights[name] = PRIORS.get(name, 0.0)
         river.latents[name]  # drawn in the same order
