@@ -29,7 +29,7 @@ from models import room_state
 from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRECISION, PRIORS, TASTE
 from models.compaction import housekeep, shed
-from models.experiment.allocation import Assignments, new_allocator
+from models.experiment.allocation import Assignments, assign_fresh, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
@@ -368,8 +368,11 @@ class Room:
         if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
             return
         self._vectors_for(int(rows[0])) if rows.size == 1 else self._apply_learning()
-        if self.allocator is not None:
-            self._allocate(rows, event, out)
+        if self.allocator is not None:  # sticky: drawn once, at a viewer's first push here
+            drawn = assign_fresh(self.allocator, self.params, self.room_id, self.arm,
+                                 self.viewers.rows.ids, rows, event.event_id, event.ts)
+            if drawn is not None:
+                out.append(drawn)
         served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
                        self.pushed_at, self.pushed_items, self.push_converted)
         for batch in served.pushes:
@@ -382,20 +385,3 @@ class Room:
             self.allocator.pushed_arms(self.params.arms.names,
                                        [arm for b in batches for arm in b.arms],
                                        min(event.ts, self.clock))  # ages on agreed time
-
-    def _allocate(self, rows: np.ndarray, event: Event, out: list[Output]) -> None:
-        """Sticky per room: a viewer's arm is drawn once, at their first push here."""
-        assert self.allocator is not None
-        fresh = rows[self.arm[rows] < 0]
-        if fresh.size == 0:
-            return
-        names, experiment = self.params.arms.names, self.params.experiment
-        users: list[str] = self.viewers.rows.ids[fresh].tolist()
-        arms, probabilities = [], []
-        for row, user in zip(fresh.tolist(), users, strict=True):
-            point = unit_hash("allocation", experiment, self.room_id, user)
-            arm, probability = self.allocator.assign(point)
-            self.arm[row] = arm
-            arms.append(names[arm])
-            probabilities.append(probability)
-        out.append(Assignments(self.room_id, event.event_id, event.ts, users, arms, probabilities))

@@ -19,6 +19,7 @@ from features.contract.limits import MAX_MONEY
 from features.state.attr_numbers import attr_number
 from features.state.rows import (
     RowIndex,
+    first_come_slot,
     grow,
     no_rows,
     take_columns,
@@ -142,13 +143,7 @@ class ItemTable:
         >>> [t.attr_slot(n) for n in ("rating", "stock", "rating")], t.attr_names
         ([0, 1, 0], ['rating', 'stock'])
         """
-        names = self.attr_names
-        if name in names:
-            return names.index(name)
-        if len(names) < ATTR_SLOTS:
-            names.append(name)
-            return len(names) - 1
-        return None
+        return first_come_slot(self.attr_names, name, ATTR_SLOTS)
 
     def show(
         self,

@@ -183,10 +183,25 @@ def grow(array: np.ndarray, capacity: int) -> np.ndarray:
     return bigger
 
 
+def first_come_slot(names: list[str], name: str, slots: int) -> int | None:
+    """``name``'s slot in a room's vocabulary ``names``, appended to while fewer than
+    ``slots`` names are held; None for a name that came too late.
+
+    >>> names: list[str] = []
+    >>> [first_come_slot(names, n, 2) for n in ("a", "b", "a", "c")], names
+    ([0, 1, 0, None], ['a', 'b'])
+    """
+    if name in names:
+        return names.index(name)
+    if len(names) < slots:
+        names.append(name)
+        return len(names) - 1
+    return None
+
+
 def vocabulary_slot(names: list[str], name: str, slots: int, salt: str) -> int:
-    """``name``'s slot in a room's vocabulary ``names`` (appended to, first come first served):
-    exact for the first ``slots`` names, shared by hash beyond, so a room's memory for them
-    stays bounded whatever its producers send.
+    """``first_come_slot``, exact for the first ``slots`` names and shared by hash beyond, so
+    a room's memory for them stays bounded whatever its producers send.
 
     >>> names: list[str] = []
     >>> [vocabulary_slot(names, n, 2, "x") for n in ("a", "b", "a")], names
@@ -194,9 +209,5 @@ def vocabulary_slot(names: list[str], name: str, slots: int, salt: str) -> int:
     >>> 0 <= vocabulary_slot(names, "c", 2, "x") < 2 and names == ["a", "b"]
     True
     """
-    if name in names:
-        return names.index(name)
-    if len(names) < slots:
-        names.append(name)
-        return len(names) - 1
-    return int(unit_hash(salt, name) * slots)
+    slot = first_come_slot(names, name, slots)
+    return slot if slot is not None else int(unit_hash(salt, name) * slots)

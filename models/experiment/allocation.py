@@ -202,6 +202,39 @@ class Assignments:
         ]
 
 
+def assign_fresh(
+    allocator: Allocator, params: RoomParams, room_id: str, arm: np.ndarray, ids: np.ndarray,
+    rows: np.ndarray, trigger_id: str, ts: int,
+) -> Assignments | None:
+    """Draw an arm for each viewer of ``rows`` who has none yet (``arm`` < 0, written in
+    place), once: sticky per room, at the viewer's first push there. ``ids``: the viewers'
+    user ids by row. None when every viewer already had one.
+
+    >>> a = Allocator.create((0.5, 0.5), (False, False), 10, 0.999, "r")
+    >>> from models.params import RoomParams
+    >>> arm = np.array([-1, 1, -1])
+    >>> out = assign_fresh(a, RoomParams(), "r", arm, np.array(["u0", "u1", "u2"]),
+    ...                    np.array([0, 1, 2]), "t", 5)
+    >>> out.user_ids, bool((arm >= 0).all())
+    (['u0', 'u2'], True)
+    >>> assign_fresh(a, RoomParams(), "r", arm, np.array(["u0", "u1", "u2"]),
+    ...              np.array([0, 1, 2]), "t", 6) is None
+    True
+    """
+    fresh = rows[arm[rows] < 0]
+    if fresh.size == 0:
+        return None
+    names, experiment = params.arms.names, params.experiment
+    users: list[str] = ids[fresh].tolist()
+    arms, probabilities = [], []
+    for row, user in zip(fresh.tolist(), users, strict=True):
+        index, probability = allocator.assign(unit_hash("allocation", experiment, room_id, user))
+        arm[row] = index
+        arms.append(names[index])
+        probabilities.append(probability)
+    return Assignments(room_id, trigger_id, ts, users, arms, probabilities)
+
+
 def new_allocator(params: RoomParams, room_id: str) -> Allocator | None:
     """The room's allocator, or None for a fixed split (``--allocation fixed``)."""
     if params.allocation == "fixed":
