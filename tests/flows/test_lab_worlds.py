@@ -107,7 +107,9 @@ WORLDS = Path(__file__).parents[1] / "worlds"
      *(("shelf_world.py:ShelfWorld", v)
        for v in ("novelty", "anchoring", "social", "position")),
      *(("stall_world.py:StallWorld", v)
-       for v in ("attr_driven", "persona_match", "noise_attrs", "spotlight_drift"))],
+       for v in ("attr_driven", "persona_match", "noise_attrs", "spotlight_drift")),
+     *(("arcade_world.py:ArcadeWorld", v)
+       for v in ("clickbait", "hoppers", "churn", "crowded"))],
 )
 def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
     """``tests/worlds``, written from the contract alone: every event is usable (no dead
