@@ -310,17 +310,7 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
         lines += _paired_table(rows, ablated, f"Ablations: HR@{k} of the job minus the job with"
                                " these features held at 0 (above 0: they help)")
     lines += _paired_table(rows)
-    buckets = [label for _, label in HISTORY_BUCKETS]
-    lines += ["", f"HR@{k} of the pushes by the viewer's prior actions in the room (all arms)",
-              f"{'regime':<18}" + "".join(f"{b:>9}" for b in buckets)]
-    for name in dict.fromkeys(r.regime for r in rows):
-        mine = [r for r in rows if r.regime == name]
-        nan = float("nan")
-        cells = "".join(
-            f"{statistics.fmean(r.by_history.get(b, {}).get(PUSHED, nan) for r in mine):>9.3f}"
-            for b in buckets
-        )
-        lines.append(f"{name:<18}{cells}")
+    lines += _history_table(rows, k)
     if any(r.attacks for r in rows):
         lines += ["", "Manipulation (models.sim.attacks): the other viewers' pushes holding the"
                   " attacked item, and their HR@3, clean -> attacked (mean, min-max of seeds)",
@@ -338,6 +328,25 @@ def format_lab(rows: list[LabRow], k: int = 3) -> str:
                         f"{mean('clean_hr'):>9.3f} ->{mean('hr'):>5.3f}"
                         f"{min(hrs):>9.3f}-{max(hrs):.3f}")
     return "\n".join(lines)
+
+
+def _history_table(rows: list[LabRow], k: int) -> list[str]:
+    """HR@k by the viewer's earlier actions, of the pushes and of the world's oracle on the
+    same actions: a model flat or falling with history is failing only where the oracle
+    rises (in a world where active viewers act deeper in a list, every ranker falls)."""
+    buckets = [label for _, label in HISTORY_BUCKETS]
+    lines = ["", f"HR@{k} by the viewer's prior actions in the room: the pushes (all arms),"
+             " then the oracle on the same actions",
+             f"{'regime':<18}" + "".join(f"{b:>9}" for b in buckets) + "   |"
+             + "".join(f"{b:>9}" for b in buckets)]
+    nan = float("nan")
+    for name in dict.fromkeys(r.regime for r in rows):
+        mine = [r for r in rows if r.regime == name]
+        cells = ["".join(
+            f"{statistics.fmean(r.by_history.get(b, {}).get(ranker, nan) for r in mine):>9.3f}"
+            for b in buckets) for ranker in (PUSHED, ORACLE)]
+        lines.append(f"{name:<18}{cells[0]}   |{cells[1]}")
+    return lines
 
 
 def _paired_table(rows: list[LabRow], wanted: Sequence[str] = PAIRED,

@@ -122,3 +122,22 @@ def test_bad_seeds_or_jobs_are_one_line(flags: list[str], says: str,
     assert main([*args, *flags]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and says in err, err
+
+
+def test_the_history_table_sets_the_oracle_beside_the_pushes() -> None:
+    """Whether a model that falls with history is failing depends on the world: the oracle's
+    own HR@3 by bucket, on the same actions, is printed beside the pushes'."""
+    from flows.lab import LabRow
+    from models.offline.evaluation import PUSHED
+
+    pushed, oracle = (0.61, 0.58, 0.55, 0.47), (0.49, 0.52, 0.56, 0.56)
+    buckets = ("0", "1-2", "3-9", "10+")
+    row = LabRow("clickbait", 1, dict.fromkeys((*COLUMNS, ORACLE), 0.5),
+                 {b: {PUSHED: p, ORACLE: o} for b, p, o in zip(buckets, pushed, oracle,
+                                                               strict=True)})
+    lines = format_lab([row]).splitlines()
+    title = next(n for n, line in enumerate(lines) if "prior actions in the room" in line)
+    assert "oracle" in lines[title]
+    pushes, _, oracles = lines[title + 2].partition("|")
+    assert pushes.split() == ["clickbait", "0.610", "0.580", "0.550", "0.470"]
+    assert oracles.split() == ["0.490", "0.520", "0.560", "0.560"]
