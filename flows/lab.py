@@ -42,7 +42,7 @@ from models.offline.evaluation import (
     evaluate,
     load_jsonl,
 )
-from models.offline.hindsight import Replayed, fit, fit_stream, replay_rooms
+from models.offline.hindsight import fit, fit_stream, replay_rooms
 from models.offline.paired import Z95, Outcomes, Paired, paired, pooled
 from models.params import RoomParams
 from models.sim.attack_outcome import outcome, replay_pushes
@@ -160,8 +160,8 @@ def run_cell(
     fitted = dict(zip(FEATURES, weights.tolist(), strict=True))
     against = {c: paired(hits["attention"], v).as_tuple() for c, v in hits.items()
                if c != "attention"}
-    return LabRow(name, seed, hr, by_history, fitted, by_time, calibration(replayed),
-                  _heatmap(replayed), attacked(world, settings.room) if attacks else {},
+    return LabRow(name, seed, hr, by_history, fitted, by_time, replayed.calibration(),
+                  replayed.heatmap_record(), attacked(world, settings.room) if attacks else {},
                   against)
 
 
@@ -213,8 +213,8 @@ def evaluate_row(events: str, recs: str, settings: Settings, k: int = 3) -> LabR
     hr, by_history, by_time = scored(report.metrics, arms)
     with open(events, "rb") as fh:
         replayed = replay_rooms([line for line in fh if line.strip()], settings.room)
-    return LabRow(Path(events).name, -1, hr, by_history, {}, by_time, calibration(replayed),
-                  _heatmap(replayed))
+    return LabRow(Path(events).name, -1, hr, by_history, {}, by_time,
+                  replayed.calibration(), replayed.heatmap_record())
 
 
 TIME_BIN_MS = 180_000
@@ -233,29 +233,6 @@ def _over_time(metrics: dict[str, Any], ranker: str, column: str,
         if key.startswith(prefix) and ranker in rankers:
             into.setdefault(key[len(prefix):], {})[column] = rankers[ranker].hr
     return into
-
-
-def calibration(replayed: Replayed, bins: int = 10) -> list[tuple[float, float, int]]:
-    """The choice model's P(item) before it learned each choice, against how often such
-    items were the one chosen: (mean predicted, observed share, count) per decile of P."""
-    import numpy as np
-
-    if not replayed.predicted:
-        return []
-    p = np.concatenate([probs for probs, _ in replayed.predicted])
-    hit = np.concatenate([np.arange(len(probs)) == c for probs, c in replayed.predicted])
-    edges = np.quantile(p, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
-    return [(float(p[which == b].mean()), float(hit[which == b].mean()),
-             int((which == b).sum())) for b in range(bins) if (which == b).any()]
-
-
-def _heatmap(replayed: Replayed) -> dict[str, Any] | None:
-    h = replayed.heatmap
-    if h is None:
-        return None
-    return {"room_id": h.room_id, "users": h.users, "before_items": h.before_items,
-            "after_items": h.after_items, "before": h.before.tolist(), "after": h.after.tolist()}
 
 
 def run_lab(

@@ -60,6 +60,27 @@ class Replayed:
     calibrate: bool = True  # keep ``predicted``
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
+    def calibration(self, bins: int = 10) -> list[tuple[float, float, int]]:
+        """The choice model's P(item) before it learned each choice, against how often such
+        items were the one chosen: (mean predicted, observed share, count) per decile of P."""
+        if not self.predicted:
+            return []
+        p = np.concatenate([probs for probs, _ in self.predicted])
+        hit = np.concatenate([np.arange(len(probs)) == c for probs, c in self.predicted])
+        edges = np.quantile(p, np.linspace(0, 1, bins + 1))
+        which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+        return [(float(p[which == b].mean()), float(hit[which == b].mean()),
+                 int((which == b).sum())) for b in range(bins) if (which == b).any()]
+
+    def heatmap_record(self) -> dict[str, Any] | None:
+        """The heat-map as plain JSON-ready values (the lab's rows and report)."""
+        h = self.heatmap
+        if h is None:
+            return None
+        return {"room_id": h.room_id, "users": h.users, "before_items": h.before_items,
+                "after_items": h.after_items, "before": h.before.tolist(),
+                "after": h.after.tolist()}
+
     def keep(self, x: np.ndarray, chosen: int, p: np.ndarray) -> None:
         """Every choice, or a uniform sample (reservoir, seeded: the same stream keeps the
         same sample) when ``max_choices`` bounds the memory a day's stream would take."""
