@@ -9,13 +9,17 @@ it is executed or imported on the way back (no pickle: object arrays are refused
 Layout: ``MAGIC`` (4 bytes), the header's length (4 bytes, little-endian), the header (UTF-8
 JSON), then the array buffers back to back in header order. Arrays and bytes stand in the
 header as ``{"$a": [dtype, shape, offset, nbytes]}`` and ``{"$b": [offset, nbytes]}``, a
-non-finite float as ``{"$f": "inf"}``.
+non-finite float as ``{"$f": "inf"}``. A key of the state's own that starts with ``$`` (an
+event's ``attrs`` held for reordering may carry any key a producer sent) is written with one
+more ``$`` in front and read back without it, so it can never be taken for a reference.
 
 >>> import numpy as np
 >>> tree = {"v": 1, "ids": ["a", None], "x": np.arange(3, dtype=np.int32), "raw": b"\\x00"}
 >>> back = decode(encode(tree))
 >>> back["v"], back["ids"], back["x"].tolist(), back["x"].dtype.name, back["raw"]
 (1, ['a', None], [0, 1, 2], 'int32', b'\\x00')
+>>> decode(encode({"attrs": {"$a": 1, "$$b": [2]}}))
+{'attrs': {'$a': 1, '$$b': [2]}}
 >>> decode(b"nope")
 Traceback (most recent call last):
 ...
@@ -60,9 +64,7 @@ def encode(tree: Any) -> bytes:
             offset += len(value)
             return ref
         if isinstance(value, dict):
-            if any(k.startswith("$") for k in value):
-                raise TypeError("state keys may not start with '$' (reserved for references)")
-            return {str(k): plain(v) for k, v in value.items()}
+            return {_escaped(str(k)): plain(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         if isinstance(value, np.generic):
@@ -75,6 +77,14 @@ def encode(tree: Any) -> bytes:
 
     header = orjson.dumps(plain(tree), option=orjson.OPT_NON_STR_KEYS)
     return b"".join([MAGIC, struct.pack("<I", len(header)), header, *buffers])
+
+
+def _escaped(key: str) -> str:
+    return "$" + key if key.startswith("$") else key
+
+
+def _unescaped(key: str) -> str:
+    return key[1:] if key.startswith("$") else key
 
 
 def decode(blob: bytes) -> Any:
@@ -103,7 +113,7 @@ def decode(blob: bytes) -> Any:
             if "$b" in value:
                 start, nbytes = value["$b"]
                 return bytes(body[start : start + nbytes])
-            return {k: restore(v) for k, v in value.items()}
+            return {_unescaped(k): restore(v) for k, v in value.items()}
         if isinstance(value, list):
             return [restore(v) for v in value]
         return value
