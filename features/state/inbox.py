@@ -7,9 +7,11 @@ time or batching, so a replay decides the same) what each one is:
 * a redelivery (same sender, same id, same bytes): dropped and counted;
 * an id its sender already used for other content: a ``reused_id`` dead letter;
 * anything after the room's ``room_close``: a ``closed`` dead letter;
-* an event far ahead of the room's time (``--max-ahead-ms``): held until the next event says
-  whether the producers' clock moved (another sender that far ahead too: both applied) or it
-  was one outlier (an ``ahead`` dead letter);
+* an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
+  same sender, until an event of another sender says whether the producers' clock moved (that
+  far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
+  platform's own events (``showcase``, ``room_close``) are never held: the job trusts the
+  host's clock, and whoever can send a showcase owns the room anyway;
 * otherwise it goes through the ``ReorderBuffer``, which hands it back in event-time order
   once the watermark has passed it (an event already behind the watermark: at once).
 
@@ -37,7 +39,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from features.contract.events import DeadLetter, Event, Origin, ShowcaseItem
-from features.state.dedup import Deduplicator, Seen, source_of
+from features.state.dedup import PLATFORM, Deduplicator, Seen, source_of
 from features.state.reorder import ReorderBuffer
 
 Verdict = Event | DeadLetter
@@ -47,7 +49,7 @@ Verdict = Event | DeadLetter
 class Inbox:
     """A room's input rules and the state they keep (ids seen, events held, the close)."""
 
-    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "room_id", "suspect")
+    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "room_id", "suspects")
 
     def __init__(
         self,
@@ -63,9 +65,9 @@ class Inbox:
         self.buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms, max_held, max_ahead_ms)
         self.closed = False  # a room_close was accepted: everything after it is refused
         self.close_id, self.close_ts = "", -1  # that room_close, for the dead letters
-        # A far-ahead event waiting for the next one (reorder.py's rule), with the clock it
-        # arrived against: applied if that one agrees, else a dead letter.
-        self.suspect: tuple[Event, int] | None = None
+        # Far-ahead events of one sender waiting for another sender (reorder.py's rule), each
+        # with the clock it arrived against: applied if that one agrees, else dead letters.
+        self.suspects: list[tuple[Event, int]] = []
 
     def __len__(self) -> int:
         """Events held for event-time order (a quiet room's flush applies them)."""
@@ -78,26 +80,28 @@ class Inbox:
         buffer = self.buffer
         for event in events:
             source = source_of(event.type, event.user_id)
-            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source)
+            # The ids' horizon follows the room's accepted time: an outlier far ahead, refused
+            # or not yet confirmed, must not age every id and let redeliveries through.
+            seen = self.dedup.offer(
+                event.event_id, buffer.newest if buffer.too_far(event.ts) else event.ts,
+                event.raw, source)
             if seen is Seen.DUPLICATE:
                 duplicates += 1
             elif seen is Seen.REUSED:
                 out.append(reused_id_letter(self.room_id, event))
             elif self.closed:
                 out.append(self._after_close(event))
-            elif buffer.ahead(event.ts, source):
-                # Held, not refused yet: the next event says whether the room's clock moved
-                # (a quiet room's next showcase) or this one is an outlier.
-                self._refuse_suspect(out)
-                self.suspect = (event, buffer.newest)
+            elif buffer.ahead(event.ts, source, trusted=source == PLATFORM):
+                # Held, not refused yet: another sender's next event says whether the room's
+                # clock moved (a room quiet for a while) or these are outliers.
+                self._hold(event, out)
             else:
-                if self.suspect is not None:
+                if self.suspects:
                     if buffer.agreed:  # another source that far ahead too: the clock moved
-                        held, self.suspect = self.suspect[0], None
-                        self._offer(held, out)
+                        self._confirm(event.ts, out)
                     else:
-                        self._refuse_suspect(out)
-                if self.closed:  # the held event was the room_close
+                        self._refuse_suspects(out)
+                if self.closed:  # a held event was the room_close
                     out.append(self._after_close(event))
                 else:
                     self._offer(event, out)
@@ -113,14 +117,14 @@ class Inbox:
         on, since wall time must not decide what the room's events mean)."""
         out: list[Verdict] = []
         if final:
-            self._refuse_suspect(out)
+            self._refuse_suspects(out)
         out.extend(self.buffer.flush())
         return out
 
     # -- persistence (the room's snapshot holds these trees under "dedup" and "buffer") -------
     def dump(self) -> dict[str, Any]:
         """The ids remembered and the events held, as plain trees (``models.room_state``)."""
-        dedup, buffer, suspect = self.dedup, self.buffer, self.suspect
+        dedup, buffer = self.dedup, self.buffer
         entries = dedup.entries()
         return {
             "dedup": {
@@ -135,15 +139,15 @@ class Inbox:
                 "refused_by": buffer.refused_by,
                 "seq": buffer._seq,
                 "held": [[ts, seq, plain_event(e)] for ts, seq, e in buffer._heap],
-                "suspect": None if suspect is None else [plain_event(suspect[0]), suspect[1]],
+                "suspects": [[plain_event(e), clock] for e, clock in self.suspects],
             },
         }
 
     def load(self, tree: dict[str, Any]) -> None:
         """Put back what ``dump`` wrote, or what an older release wrote: ids without digests
         (``""``: unknown) or sources (``None``: unknown) still drop their redelivery; a buffer
-        without ``refused_by`` lets any other source agree; one without ``suspect`` held none
-        (it refused a far-ahead event at once)."""
+        without ``refused_by`` lets any other source agree; one with ``suspect`` held at most
+        one far-ahead event, one without either held none (it refused them at once)."""
         stored = tree["dedup"]
         order = stored["order"]
         digests = stored.get("digests") or [""] * len(order)
@@ -157,9 +161,10 @@ class Inbox:
         buffer.refused_ahead = stored.get("refused_ahead", False)
         buffer.refused_by = stored.get("refused_by")
         buffer._heap = [(ts, seq, event_from_plain(e)) for ts, seq, e in stored["held"]]
-        suspect = stored.get("suspect")
-        self.suspect = None if suspect is None else (event_from_plain(suspect[0]),
-                                                     int(suspect[1]))
+        held = stored.get("suspects")
+        if held is None:
+            held = [] if stored.get("suspect") is None else [stored["suspect"]]
+        self.suspects = [(event_from_plain(e), int(clock)) for e, clock in held]
 
     def _offer(self, event: Event, out: list[Verdict]) -> None:
         """Into the reorder buffer; a late event (behind the watermark) comes out at once,
@@ -175,12 +180,31 @@ class Inbox:
             self.close_id, self.close_ts = event.event_id, event.ts
             out.extend(buffer.flush())
 
-    def _refuse_suspect(self, out: list[Verdict]) -> None:
-        """The held far-ahead event agreed with nobody: its dead letter, naming the clock it
-        was measured against when it arrived."""
-        if self.suspect is not None:
-            event, clock = self.suspect
-            self.suspect = None
+    def _hold(self, event: Event, out: list[Verdict]) -> None:
+        """Hold a far-ahead event beside its sender's earlier ones (``ahead`` refuses only
+        when no other sender's event came between), as many as ``--max-held-events``; past
+        that the oldest is refused."""
+        self.suspects.append((event, self.buffer.newest))
+        if len(self.suspects) > self.buffer.max_held:
+            event, clock = self.suspects.pop(0)
+            out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+
+    def _confirm(self, ts: int, out: list[Verdict]) -> None:
+        """Another sender's event at ``ts`` moved the clock: the held events it vouches for
+        (not themselves far ahead of it) are applied, in arrival order; any others refused."""
+        reach = ts + (self.buffer.max_ahead_ms or 0)
+        held, self.suspects = self.suspects, []
+        for event, clock in held:
+            if event.ts <= reach:
+                self._offer(event, out)
+            else:
+                out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+
+    def _refuse_suspects(self, out: list[Verdict]) -> None:
+        """The held far-ahead events agreed with nobody: their dead letters, each naming the
+        clock it was measured against when it arrived."""
+        held, self.suspects = self.suspects, []
+        for event, clock in held:
             out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
 
     def _after_close(self, event: Event) -> DeadLetter:
