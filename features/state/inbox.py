@@ -248,8 +248,9 @@ def ahead_letter(
         "ahead",
         f"event {event.event_id!r} has ts {event.ts}, {event.ts - clock} ms ahead of room"
         f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms}, and the"
-        " room's next event did not agree; one outlier does not move a room's clock (two"
-        " events in a row that far ahead, from two senders, do). Fix the producer's clock.",
+        " next event of another sender did not agree; one sender does not move a room's"
+        " clock (another sender's event that far ahead, or the host's showcase, does). Fix"
+        " the producer's clock.",
         event.raw,
     )
 

@@ -96,7 +96,9 @@ class ViewerTable:
 
 
     def touch(self, user_id: str, ts: int) -> tuple[int, bool]:
-        """Mark a viewer heard from at ``ts``; returns (row, was_new)."""
+        """Mark a viewer heard from at ``ts``; returns (row, was_new). A late event older
+        than what was last heard from them does not make them present again: it may predate
+        their ``leave``."""
         row = self.rows.get(user_id)
         new = row is None
         if row is None:
@@ -104,9 +106,9 @@ class ViewerTable:
             if row >= len(self.last_seen):
                 for name in self._COLUMNS:
                     setattr(self, name, grow(getattr(self, name), self.rows.capacity))
-        if ts > self.last_seen[row]:
+        if new or ts >= self.last_seen[row]:
             self.last_seen[row] = ts
-        self.present[row] = True
+            self.present[row] = True
         return row, new
 
     def enter(self, user_id: str, ts: int, attrs: dict[str, AttrValue]) -> int:

@@ -24,6 +24,18 @@ def test_enter_makes_a_viewer_present_and_leave_removes_them() -> None:
     assert len(v) == 2  # a left but is still known
 
 
+def test_a_late_event_from_before_a_leave_does_not_bring_the_viewer_back() -> None:
+    # found by a red team: a like sent before the leave, arriving after the watermark had
+    # passed the leave, made the viewer present again, and they were pushed
+    v = table()
+    a = v.enter("a", 1_000, {})
+    v.leave("a", 10_000)
+    v.touch("a", 5_000)
+    assert a not in v.present_rows(11_000)
+    v.touch("a", 12_000)  # a newer event: back (any event counts as presence)
+    assert a in v.present_rows(13_000)
+
+
 def test_presence_times_out_without_news() -> None:
     v = table()
     row = v.enter("a", 0, {})
