@@ -147,6 +147,8 @@ class Room:
         for verdict in verdicts:
             if isinstance(verdict, DeadLetter):
                 out.append(verdict)
+            elif self.closed:  # after the close in event time: counted, nothing left to change
+                stats.events[verdict.type] += 1
             else:
                 self._apply(verdict, out, stats, read_at)
         return out

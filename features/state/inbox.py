@@ -6,7 +6,9 @@ time or batching, so a replay decides the same) what each one is:
 
 * a redelivery (same sender, same id, same bytes): dropped and counted;
 * an id its sender already used for other content: a ``reused_id`` dead letter;
-* anything after the room's ``room_close``: a ``closed`` dead letter;
+* anything after the room's ``room_close``: a ``closed`` dead letter, unless it is from before
+  the close by at most ``lateness_ms`` (tolerated disorder: handed on, and the closed room,
+  whose state is gone, counts it);
 * an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
   same sender, until an event of another sender says whether the producers' clock moved (that
   far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
@@ -90,7 +92,10 @@ class Inbox:
             elif seen is Seen.REUSED:
                 out.append(reused_id_letter(self.room_id, event))
             elif self.closed:
-                out.append(self._after_close(event))
+                # A straggler from before the close, within the tolerated disorder, is no
+                # producer's fault: handed on (the closed room counts it), not refused.
+                straggler = self.close_ts - buffer.lateness_ms <= event.ts <= self.close_ts
+                out.append(event if straggler else self._after_close(event))
             elif buffer.ahead(event.ts, source, trusted=source == PLATFORM):
                 # Held, not refused yet: another sender's next event says whether the room's
                 # clock moved (a room quiet for a while) or these are outliers.
