@@ -61,8 +61,9 @@ class TopK:
     the items vectorised across viewers; ``argmax`` along rows of ~50 items pays a fixed
     cost per row that was a third of ``build_push`` (0.67 ms per 8192 × 50 block). A
     column's best item is the first equal to its maximum: one more ``max``, over the
-    equalities weighted ``N − j``. Blocks holding NaN go to ``_top_k`` (``max`` spreads
-    NaN, ``argmax`` picks it); ``tests/models/test_ranking.py`` checks the two agree.
+    equalities weighted ``N − j``. Blocks holding NaN or infinities go to ``_top_k`` (``max``
+    spreads NaN, and a ``-inf`` would tie with the picked items; there NaN ranks last);
+    ``tests/models/test_ranking.py`` checks the two agree.
     """
 
     def __init__(self, n_items: int, k: int, max_viewers: int) -> None:
@@ -75,9 +76,9 @@ class TopK:
 
     def __call__(self, score: np.ndarray, finite: bool = False) -> np.ndarray:
         """(viewers × k) item indices; ``score`` (items × viewers) is overwritten.
-        ``finite``: the caller knows ``score`` holds no NaN."""
+        ``finite``: the caller knows ``score`` holds no NaN or infinity."""
         n_viewers = score.shape[1]
-        if not finite and np.isnan(score).any():
+        if not finite and not np.isfinite(score).all():
             return _top_k(np.ascontiguousarray(score.T), self.k)
         if n_viewers > self.equal.shape[1]:
             self.equal = np.empty((self.n_items, n_viewers), dtype=bool)
@@ -126,25 +127,22 @@ def top_k_of_keys(key: np.ndarray, k: int) -> np.ndarray:
 
 
 def _top_k(score: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each row's ``k`` largest values, best first, ties to the lower index;
-    ``score`` is overwritten (picked values become ``-inf``). ``TopK``'s readable twin."""
-    n_rows, n_cols = score.shape
-    flat = score.reshape(-1)
-    base = np.arange(0, n_rows * n_cols, n_cols)
-    top = np.empty((n_rows, k), dtype=np.int64)
-    for r in range(k):
-        best = score.argmax(axis=1)
-        top[:, r] = best
-        if r + 1 < k:
-            flat[base + best] = -np.inf
-    return top
+    """Indices of each row's ``k`` largest values, best first, ties to the lower index, and a
+    NaN below every number (a score that could not be computed is never pushed first; the
+    push writes it as 0.0). ``TopK``'s readable twin: one stable sort per row.
+
+    >>> _top_k(np.array([[np.nan, 0.2, 0.5, np.nan]], np.float32), 3).tolist()
+    [[2, 1, 0]]
+    """
+    key = np.where(np.isnan(score), -np.inf, score)
+    return np.argsort(-key, axis=1, kind="stable")[:, :k]
 
 
 def top_of_one(key: np.ndarray, k: int) -> np.ndarray:
     """``_top_k`` of one viewer's (finite) keys as a (1, k) array: one stable ``argsort`` (ties
     to the lower index, as ``argmax`` takes the first maximum) instead of ``k`` passes of
-    ``argmax`` and writes, for the one-viewer push. Keys with NaN or infinities go to
-    ``_top_k`` itself (``argmax`` picks NaN, and can pick a ``-inf`` twice)."""
+    ``argmax`` and writes, for the one-viewer push. Keys with NaN go to ``_top_k`` itself
+    (NaN last)."""
     if not np.isfinite(key).all():
         return _top_k(key[None, :].copy(), k)
     return np.argsort(-key, kind="stable")[None, :k]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +45,11 @@ def test_top_k_of_columns_equals_argmax_passes(
     assert np.array_equal(got, expected)
     again = top_k(score.T.copy())  # the scratch is reused safely
     assert np.array_equal(again, expected)
+    for row, picked in zip(score, got, strict=True):
+        assert len(set(picked.tolist())) == k  # never the same item twice
+        # found by a red team (the river-fm learner's overflow): NaN was ranked first
+        assert not any(np.isnan(row[a]) and not np.isnan(row[b])
+                       for a, b in itertools.pairwise(picked))
 
 
 @PROPERTY
