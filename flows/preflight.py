@@ -69,6 +69,13 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
                 f"{flag} - writes to standard output, which is closed; name a file, or run"
                 " the job with its standard output open (a pipe or a file)"
             )
+    packed = compression(input_path) if input_path != "-" else None
+    if packed is not None:
+        raise ValueError(
+            f"--input {input_path!r} is {packed}-compressed; the job reads JSON lines: unpack"
+            f" it first, or pipe it in (for example: zcat {input_path} | roomrank run --input"
+            " - ...)"
+        )
     named = [(flag, path) for flag, path in outputs.items() if path != "-"]
     stdin = stdin_file() if input_path == "-" else None
     for flag, path in named:
@@ -83,6 +90,24 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
                 " destroy the input; name another file"
             )
     check_outputs(outputs)
+
+
+_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2",
+          b"\xfd7zXZ\x00": "xz"}
+
+
+def compression(path: str) -> str | None:
+    """The compression a file's first bytes name (a whole file of dead letters otherwise).
+
+    >>> compression("/etc/hostname") is None
+    True
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None  # the reader's own error says why
+    return next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def _open(fd: int) -> bool:

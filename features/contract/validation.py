@@ -283,7 +283,10 @@ def _framing(raw: bytes) -> str:
 
 
 def _not_json(raw: bytes, err: Exception) -> str:
-    """Say what is wrong in the producer's terms: bad UTF-8 at a byte, a BOM, or bad JSON."""
+    """Say what is wrong in the producer's terms: gzip, bad UTF-8 at a byte, a BOM, or bad
+    JSON."""
+    if raw.startswith(b"\x1f\x8b"):  # the parser's words would be about UTF-8 or UTF-16
+        return "not valid UTF-8 JSON: the bytes look like gzip-compressed data; unpack it first"
     framing = _framing(raw)
     if framing:
         return f"not valid UTF-8 JSON ({err}){framing}"

@@ -353,6 +353,20 @@ def test_an_input_that_is_not_a_file_says_what_it_is(
         assert capsys.readouterr().err == f"roomrank run: error: --input {str(given)!r}: {said}\n"
 
 
+def test_a_compressed_input_is_refused_saying_how_to_read_it(
+    tmp_path: Path, events: Path
+) -> None:
+    """Found by a red team: a gzip file became a dead letter per line, the first saying the
+    bytes looked like UTF-16. It is refused before anything is written."""
+    import gzip
+
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(events.read_bytes()))
+    with pytest.raises(ValueError, match=r"is gzip-compressed; .* zcat "):
+        check_file_mode(str(packed), {"--output": str(tmp_path / "o")})
+    assert not (tmp_path / "o").exists()
+
+
 FILE_MODE = {"ROOMRANK_OUTPUT": "o", "ROOMRANK_DEAD_LETTERS": "d"}
 
 

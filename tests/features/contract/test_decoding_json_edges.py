@@ -78,6 +78,7 @@ def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
         (b'{"event_id":"\xed\xa0\x80"}', "invalid UTF-8 at byte 13"),  # a surrogate
         (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
         ('{"event_id":"e"}'.encode("utf-16-le"), "look like UTF-16"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "gzip-compressed"),  # not UTF-16
         (b'{"event_id":"e"}\r{"event_id":"f"}', "carriage returns"),
     ],
 )
