@@ -61,6 +61,7 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._partial = bytearray()
         self._skipping = False  # inside a pipe line past ``_keep``: drop up to its newline
+        self._blank = False  # and all of it so far was JSON whitespace
         self._size = 0  # bytes of the pipe line being read so far
         self._crs = 0  # how many carriage returns end them
         self._idle = False
@@ -76,13 +77,15 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         if len(line) < self._keep or line.endswith(b"\n"):
             return line
         size, crs = len(line), _trailing_crs(line, 0)
+        blank = not line.strip(_JSON_SPACE)
         while True:  # too long: skip the rest of it, a chunk at a time, counting
             rest = self._stream.readline(_CHUNK)
             ended = rest.endswith(b"\n")
             piece = rest[:-1] if ended else rest
             size, crs = size + len(piece), _trailing_crs(piece, crs)
+            blank = blank and not piece.strip(_JSON_SPACE)
             if ended or not rest:
-                return CutMessage(line, size - crs)
+                return b"\n" if blank else CutMessage(line, size - crs)
 
     def _lines(self) -> list[bytes] | None:
         """Lines available now (``[]``: none yet); None at the end of the input."""
@@ -114,17 +117,21 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         self._size += len(piece)
         self._crs = _trailing_crs(piece, self._crs)
         if self._skipping:
+            self._blank = self._blank and not piece.strip(_JSON_SPACE)
             return
         room = self._keep - len(self._partial)
         self._partial += piece[:room]
         self._skipping = len(piece) > room
+        if self._skipping:
+            self._blank = not self._partial.strip(_JSON_SPACE) and not piece[room:].strip(
+                _JSON_SPACE)
 
     def _end_line(self) -> bytes:
         """The pipe line taken so far (a ``CutMessage`` if it outgrew ``_keep``); starts the
         next."""
         line = bytes(self._partial)
-        if self._skipping:
-            line = CutMessage(line, self._size - self._crs)
+        if self._skipping:  # a line of only spaces is blank however long: skipped
+            line = b"" if self._blank else CutMessage(line, self._size - self._crs)
         self._partial.clear()
         self._skipping = False
         self._size = self._crs = 0
@@ -153,7 +160,7 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         for line in lines:
             self._line += 1
             body = self._body(line)
-            # a cut line is never blank: what was skipped of it was not looked at
+            # a cut line is never blank: a blank one came back as b"" or b"\n"
             if isinstance(body, CutMessage) or body.strip(_JSON_SPACE):
                 batch.append((Origin(self._topic, 0, self._line), body, now))
         self._idle = not lines

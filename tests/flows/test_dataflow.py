@@ -176,6 +176,26 @@ def test_a_huge_line_is_cut_skipped_and_one_dead_letter(tmp_path: Path, mode: st
 
 
 @pytest.mark.parametrize("mode", ["file", "pipe"])
+@pytest.mark.parametrize("spaces", [b" " * 300_000, b" \t" * 200_000 + b"\r"])
+def test_a_blank_line_past_the_limit_is_skipped_like_any_blank_line(
+    tmp_path: Path, mode: str, spaces: bytes
+) -> None:
+    """Found by a red team: 300,000 spaces were a too_large dead letter, though the contract
+    skips blank lines; the line after it keeps its number."""
+    from flows.connectors.files import JsonlSource
+
+    enter = b'{"event_id":"e1","type":"enter","ts":1,"room_id":"r","user_id":"u"}'
+    data = enter + b"\n" + spaces + b"\n" + enter + b"\n" + spaces
+    if mode == "pipe":
+        assert _pipe_partition(data, 1_024) == [enter, enter]
+    else:
+        path = tmp_path / "in.jsonl"
+        path.write_bytes(data)
+        part = JsonlSource(str(path), 10, 1_024).build_part("s", str(path), None)
+        assert [(o.offset, body) for o, body, _ in part.next_batch()] == [(1, enter), (3, enter)]
+
+
+@pytest.mark.parametrize("mode", ["file", "pipe"])
 @pytest.mark.parametrize(("line", "body", "size"), [
     (b"x" * 3_000_000 + b"\r\n", b"x" * 1_025, 3_000_000),  # a CRLF file: the ending is no byte
     (b"x" * 5_000, b"x" * 1_025, 5_000),  # the last line, without a newline
