@@ -17,7 +17,7 @@ from pathlib import Path
 from bytewax.dataflow import Dataflow
 
 from flows.jobs import file_flow, kafka_flow, prepare
-from flows.preflight import why_not_a_file
+from flows.preflight import check_file_mode, why_not_a_file
 from flows.settings import Settings
 
 
@@ -40,6 +40,11 @@ def _build() -> Dataflow:
     if input_path != "-" and not (given.is_file() or given.is_fifo()):  # a pipe: read as it comes
         raise ValueError(f"ROOMRANK_INPUT {input_path!r}: {why_not_a_file(given)}")
     experiment_log = os.environ.get("ROOMRANK_EXPERIMENT_LOG") or None
+    # As ``roomrank run`` does: an output naming the input would be appended to it.
+    outputs = {"ROOMRANK_OUTPUT": output, "ROOMRANK_DEAD_LETTERS": dead_letters}
+    if experiment_log:
+        outputs["ROOMRANK_EXPERIMENT_LOG"] = experiment_log
+    check_file_mode(input_path, outputs)
     return file_flow(settings, input_path, output, dead_letters, experiment_log)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from flows.evaluate_inputs import check_exists
+from flows.preflight import check_file_mode
 from flows.settings import Settings
 from models import choice_weights
 from models.choice_features import FEATURES, PRIORS
@@ -38,6 +39,9 @@ def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choic
         raise ValueError("--epochs and --min-choices must be > 0, --max-choices ≥ --min-choices")
     if output != "-" and Path(output).is_dir():
         raise ValueError(f"--output {output!r} is a directory; name the weights file")
+    # Before the minutes of fitting: an output naming the input would overwrite the events,
+    # one that cannot be written would lose the fit.
+    check_file_mode(source, {"--output": output})
     weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices, max_choices)
     data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
     choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy

@@ -353,6 +353,18 @@ def test_an_input_that_is_not_a_file_says_what_it_is(
         assert capsys.readouterr().err == f"roomrank run: error: --input {str(given)!r}: {said}\n"
 
 
+def test_fit_refuses_an_output_naming_its_input_before_fitting(
+    tmp_path: Path, events: Path
+) -> None:
+    """Found by a red team: ``fit --output`` naming its ``--input`` replaced the events with
+    the weights."""
+    before = events.read_bytes()
+    done = roomrank("fit", "--input", str(events), "--output", str(events))
+    assert done.returncode == 2 and quiet(done.stderr)
+    assert b"is the input file" in done.stderr
+    assert events.read_bytes() == before
+
+
 def test_a_compressed_input_is_refused_saying_how_to_read_it(
     tmp_path: Path, events: Path
 ) -> None:
@@ -375,12 +387,17 @@ FILE_MODE = {"ROOMRANK_OUTPUT": "o", "ROOMRANK_DEAD_LETTERS": "d"}
      "flows.deployed: error: ROOMRANK_TOP_K / --top-k='abc': expected int"),
     ({"ROOMRANK_INPUT": "/nonexistent/e.jsonl", **FILE_MODE},
      "flows.deployed: error: ROOMRANK_INPUT '/nonexistent/e.jsonl': no such file"),
+    # found by a red team: the pushes were appended to the input
+    ({"ROOMRANK_INPUT": "e.jsonl", **FILE_MODE, "ROOMRANK_OUTPUT": "./e.jsonl"},
+     "flows.deployed: error: ROOMRANK_OUTPUT './e.jsonl' is the input file ('e.jsonl'):"
+     " writing it would destroy the input; name another file"),
 ])
 def test_the_deployed_entrypoint_says_a_bad_setting_in_one_line(
     env: dict[str, str], said: str, tmp_path: Path
 ) -> None:
     """What Kubernetes and compose run (``bytewax.run flows.deployed:flow``): exit 2 and one
     line, as ``roomrank run`` does, not bytewax.run's traceback around it."""
+    (tmp_path / "e.jsonl").write_bytes(b"{}\n")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ROOMRANK_")}
     done = subprocess.run(
         [sys.executable, "-m", "bytewax.run", "flows.deployed:flow", "-w", "1"],
@@ -389,3 +406,4 @@ def test_the_deployed_entrypoint_says_a_bad_setting_in_one_line(
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.decode().strip().splitlines() == [said]
+    assert (tmp_path / "e.jsonl").read_bytes() == b"{}\n"  # untouched
