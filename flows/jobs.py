@@ -35,9 +35,9 @@ from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
 from flows.preflight import check_file_mode, check_port, truncate
 from flows.recovery_store import (
+    PARTITIONS,
     check_recovery_dir,
     check_resumed_input,
-    holds_state,
     note_input,
     resuming,
 )
@@ -130,7 +130,7 @@ def _recovery(settings: Settings) -> RecoveryConfig | None:
     if not settings.recovery_dir:
         return None
     path = Path(settings.recovery_dir)
-    if not holds_state(path):
+    if not any(path.glob(PARTITIONS)):
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
         log.info("created 1 recovery partition in %s", path)

@@ -40,6 +40,7 @@ HEAD_BYTES = 1 << 20
 store says were read, so another file would lose its first lines without a word. A file that
 grew since (appended to) has the same start."""
 PARTITIONS = "part-*.sqlite3"
+_SIDE_FILES = "part-*.sqlite3-*"  # SQLite's write-ahead log and shared memory beside one
 ROOM_STEP = "roomrank.room"  # flows.dataflow's stateful step, as Bytewax names it in the store
 
 
@@ -174,8 +175,24 @@ def _one_room(path: Path, parts: list[Path]) -> bytes | None:
 
 
 def holds_state(path: Path) -> bool:
-    """Whether a recovery directory holds Bytewax partitions (the input note is not state)."""
-    return path.is_dir() and any(p.name not in NOTES for p in path.iterdir())
+    """Whether a recovery directory holds state a run resumes from: a partition that records
+    an execution, or anything else but the notes. Partitions just made (the runbook's
+    ``python -m bytewax.recovery DIR N``, or a run stopped before its first snapshot) hold
+    none: a run there starts afresh and empties its outputs."""
+    if not path.is_dir():
+        return False
+    return any(p.name not in NOTES and not p.match(_SIDE_FILES)
+               and (not p.match(PARTITIONS) or _executions(p) != 0) for p in path.iterdir())
+
+
+def _executions(part: Path) -> int:
+    """How many executions a partition records (−1: it cannot be read; ``check_store`` says
+    why)."""
+    try:
+        with closing(sqlite3.connect(f"file:{part}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT count(*) FROM exs").fetchone()[0])
+    except sqlite3.Error:
+        return -1
 
 
 def check_recovery_dir(settings: Settings) -> None:

@@ -292,6 +292,32 @@ def test_a_store_without_a_note_of_its_input_and_stdin_resume_with_a_warning(
     assert b"stdin cannot be checked" in piped.stderr
 
 
+def test_a_store_made_by_the_runbooks_init_step_is_a_fresh_start(
+    tmp_path: Path, events: Path
+) -> None:
+    """Found by a red team: partitions made with ``python -m bytewax.recovery DIR 1`` and no
+    execution counted as a store to resume: the run appended to the last run's output (every
+    push twice) and warned that the store predated the input note."""
+    flags = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+    plain = roomrank("run", "--input", str(events), "--output", "plain.jsonl",
+                     "--dead-letters", "dl0.jsonl", cwd=tmp_path)
+    assert plain.returncode == 0
+    (tmp_path / "out.jsonl").write_bytes((tmp_path / "plain.jsonl").read_bytes())  # yesterday's
+    (tmp_path / "rec").mkdir()
+    made = subprocess.run([sys.executable, "-m", "bytewax.recovery", "rec", "1"], cwd=tmp_path,
+                          capture_output=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    done = roomrank("run", "--input", str(events), *flags, cwd=tmp_path)
+    assert done.returncode == 0 and quiet(done.stderr), done.stderr[-2000:]
+    assert b"does not say which input" not in done.stderr
+
+    def rec_ids(name: str) -> list[str]:
+        lines = (tmp_path / name).read_bytes().splitlines()
+        return [orjson.loads(line)["rec_id"] for line in lines]
+
+    assert rec_ids("out.jsonl") == rec_ids("plain.jsonl")  # emptied first, not appended to
+
+
 @pytest.mark.parametrize("spell", ["/dev/stdin", "/proc/self/fd/0"])
 def test_an_output_naming_the_file_stdin_reads_is_refused(
     tmp_path: Path, events: Path, spell: str
