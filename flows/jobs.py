@@ -38,6 +38,7 @@ from flows.recovery_store import (
     PARTITIONS,
     check_recovery_dir,
     check_resumed_input,
+    claim_store,
     note_input,
     resuming,
 )
@@ -198,6 +199,13 @@ def run_files(
     if experiment_log:
         outputs["--experiment-log"] = experiment_log
     check_recovery_dir(settings)
+    with claim_store(settings):
+        return _run_files(settings, input_path, output, dead_letters, workers,
+                          experiment_log, outputs)
+
+
+def _run_files(settings: Settings, input_path: str, output: str, dead_letters: str,
+               workers: int, experiment_log: str | None, outputs: dict[str, str]) -> int:
     check_file_mode(input_path, outputs)
     prepare(settings)  # first: the resume check may log a warning
     resume = resuming(settings)
@@ -220,15 +228,16 @@ def run_files(
 
 def run_kafka(settings: Settings) -> int:
     check_recovery_dir(settings)
-    prepare(settings)
-    log.info(
-        "Kafka mode: %s %s -> %s (dead letters: %s)",
-        settings.brokers,
-        settings.input_topic,
-        settings.output_topic,
-        settings.dead_letter_topic,
-    )
-    return execute(kafka_flow(settings), settings)
+    with claim_store(settings):
+        prepare(settings)
+        log.info(
+            "Kafka mode: %s %s -> %s (dead letters: %s)",
+            settings.brokers,
+            settings.input_topic,
+            settings.output_topic,
+            settings.dead_letter_topic,
+        )
+        return execute(kafka_flow(settings), settings)
 
 
 def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int

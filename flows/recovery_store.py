@@ -14,6 +14,7 @@ digest and its size then).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -21,7 +22,8 @@ import logging
 import os
 import pickle
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,9 @@ log = logging.getLogger("roomrank")
 INPUT_RECORD = "roomrank-input.json"
 """File mode's note, in the recovery directory, of the input its store was written reading."""
 _DRAFT = f".{INPUT_RECORD}.new"  # the note being written, until it replaces the last one
-NOTES = frozenset({INPUT_RECORD, _DRAFT})
+LOCK = "roomrank.lock"
+"""Held (``flock``) by the one run that uses the store; it names that run's pid."""
+NOTES = frozenset({INPUT_RECORD, _DRAFT, LOCK})
 """The files the job keeps beside a store's partitions: no state."""
 HEAD_BYTES = 1 << 20
 """How much of the input's start the note's digest covers: a resume skips the lines the
@@ -206,6 +210,41 @@ def check_recovery_dir(settings: Settings) -> None:
         )
     if settings.recovery_dir and path.is_dir():
         check_store(path, NOTES, settings.room)
+
+
+@contextmanager
+def claim_store(settings: Settings) -> Iterator[None]:
+    """Hold the store for this run alone, until the run ends: a second run on the same
+    directory would resume from the first one's snapshots while it writes more, and both
+    would write the same pushes. Refused in one line naming the run that holds it. The lock
+    is the kernel's (``flock``), so a crashed run leaves none behind."""
+    if not settings.recovery_dir:
+        yield
+        return
+    path = Path(settings.recovery_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r}: cannot write in it ({err.strerror});"
+            " give the job's user write access, or name another directory"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise ValueError(
+                f"--recovery-dir {settings.recovery_dir!r} is in use by another run (pid"
+                f" {holder}): one store serves one run at a time; stop that run, or name"
+                " another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def resuming(settings: Settings) -> bool:

@@ -318,6 +318,40 @@ def test_a_store_made_by_the_runbooks_init_step_is_a_fresh_start(
     assert rec_ids("out.jsonl") == rec_ids("plain.jsonl")  # emptied first, not appended to
 
 
+def test_a_second_run_on_a_store_in_use_is_refused_naming_the_first(
+    tmp_path: Path, events: Path
+) -> None:
+    """Found by a red team: two runs on one --recovery-dir both ran, the second resuming from
+    the first one's snapshots, and the output held every push twice."""
+    flags = ["--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen([*CLI, "run", "--input", "-", "--output", "a.jsonl", *flags],
+                             cwd=tmp_path, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)  # fmt: skip
+    assert first.stdin is not None and first.stderr is not None
+    try:
+        first.stdin.write(events.read_bytes())
+        first.stdin.flush()  # kept open: the first run waits for more
+        lock = tmp_path / "rec" / "roomrank.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = roomrank("run", "--input", str(events), "--output", "b.jsonl", *flags,
+                          cwd=tmp_path)
+        assert second.returncode == 2 and quiet(second.stderr)
+        assert second.stderr.decode().strip().endswith(
+            f"--recovery-dir 'rec' is in use by another run (pid {first.pid}): one store"
+            " serves one run at a time; stop that run, or name another directory")
+        assert not (tmp_path / "b.jsonl").exists()
+    finally:
+        first.stdin.close()
+        assert first.wait(timeout=120) == 0, first.stderr.read()[-2000:]
+    again = roomrank("run", "--input", "-", "--output", "a.jsonl", *flags, cwd=tmp_path,
+                     stdin=subprocess.DEVNULL)
+    assert again.returncode == 0  # the first run's end released the store
+
+
 @pytest.mark.parametrize("spell", ["/dev/stdin", "/proc/self/fd/0"])
 def test_an_output_naming_the_file_stdin_reads_is_refused(
     tmp_path: Path, events: Path, spell: str
