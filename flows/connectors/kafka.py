@@ -66,7 +66,13 @@ def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -
     """
     deadline = time.monotonic() + timeout
     admin = AdminClient(_admin_config(brokers))
-    existing = admin.list_topics(timeout=timeout).topics
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as err:  # an operator's mistake, said in one line (exit 2)
+        raise ValueError(
+            f"could not reach Kafka at {brokers!r} in {timeout:g} s ({err.args[0].str()}):"
+            " check --brokers (ROOMRANK_BROKERS) and that Kafka runs there"
+        ) from None
     missing = [
         NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
     ]

@@ -1,0 +1,20 @@
+"""``ensure_topics`` against an address where no broker listens: the operator's mistake is one
+line (``ValueError``: exit 2), not librdkafka's traceback. A real client and a real closed
+port, no broker needed; creating topics on a real broker is in tests/integration."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from flows.connectors.kafka import ensure_topics
+
+
+def test_an_unreachable_broker_is_one_line_naming_the_address() -> None:
+    # found by a red team: `roomrank run --brokers localhost:1` ended in a KafkaException
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+        with pytest.raises(ValueError, match=rf"could not reach Kafka at '{address}' in 2 s"):
+            ensure_topics(address, {"live.room-events": 1}, timeout=2.0)
