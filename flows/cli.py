@@ -289,16 +289,27 @@ def _dispatch(args: argparse.Namespace) -> int:
         _check_world(args, need_minutes=True)
         return simulate_command(args, _settings(args))
     if args.command == "evaluate":
-        from flows.evaluate_inputs import check_exists, print_report, records
+        from flows.evaluate_inputs import (
+            check_exists,
+            check_matched,
+            check_report_dir,
+            print_report,
+            records,
+        )
         from models.offline.evaluation import evaluate
 
+        if args.k < 1:
+            raise ValueError(f"--k must be at least 1, got {args.k}")
         check_exists("--events", args.events)
         check_exists("--recs", args.recs)
         if args.against:
             check_exists("--against", args.against)
+        if args.report:
+            check_report_dir("--report", args.report)
         paired = bool(args.against)
         report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k,
                           outcomes=paired)
+        check_matched(report, args.events, args.recs)
         if args.report:
             from flows.lab import evaluate_row
             from flows.lab_report import write_report

@@ -32,6 +32,37 @@ def check_exists(flag: str, path: str) -> None:
         raise ValueError(f"{flag} {path!r}: {what}")
 
 
+def check_report_dir(flag: str, path: str) -> None:
+    """Make the directory a page is written to, before the minutes of work it reports on: one
+    that cannot be made (a file there, no permission) is a ``ValueError`` naming the flag.
+
+    >>> check_report_dir("--report", "/etc/hostname")
+    Traceback (most recent call last):
+    ...
+    ValueError: --report '/etc/hostname' is a file; name a directory (it is created when missing)
+    """
+    given = Path(path)
+    if given.exists() and not given.is_dir():
+        raise ValueError(f"{flag} {path!r} is a file; name a directory (it is created when"
+                         " missing)")
+    try:
+        given.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{flag} {path!r}: cannot create it ({err.strerror})") from None
+
+
+def check_matched(report: EvaluationReport, events: str, recs: str) -> None:
+    """Pushes none of which names a trigger of the events were made from another input: an
+    empty table with status 0 would hide it."""
+    counts = report.counts
+    if counts.get("recs_in", 0) and not counts.get("recs_matched", 0):
+        raise ValueError(
+            f"--recs {recs!r}: none of its {counts['recs_in']:,} pushes names a showcase or"
+            f" enter of --events {events!r} (by trigger_id and room_id): they were made from"
+            " another input; give the events the pushes were made from"
+        )
+
+
 def records(flag: str, path: str) -> Iterator[dict[str, Any]]:
     """The file's records, each checked to be of the kind ``flag`` expects."""
     first, second, kind = KINDS[flag]

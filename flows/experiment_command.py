@@ -90,6 +90,7 @@ def seed_list(text: str, flag: str) -> list[int]:
 
 def experiment_command(args: argparse.Namespace, settings: Settings,
                        err: TextIO | None = None) -> int:
+    from flows.evaluate_inputs import check_report_dir
     from models.experiment.inputs import (
         Skipped,
         readout_events,
@@ -100,6 +101,8 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     from models.experiment.timeline import experiment_timeline
 
     err = sys.stderr if err is None else err
+    if args.html:
+        check_report_dir("--html", args.html)
     events, pushes, log = _sources(args, settings)
     skipped = Skipped(by_line=bool(args.events))
     ghosts = list(readout_records(log[1], skipped, log[0])) if log else []

@@ -365,12 +365,15 @@ def lab_json(rows: list[LabRow]) -> list[dict[str, Any]]:
 def lab_command(args: argparse.Namespace) -> int:
     """``roomrank lab``'s flags to a table, JSON or report."""
 
+    from flows.evaluate_inputs import check_report_dir
     from flows.experiment_command import seed_list
 
     seeds = tuple(seed_list(args.seeds, "--seeds"))
     names = tuple(n.strip() for n in args.regimes.split(",") if n.strip())
     if not seeds or args.rooms < 1 or args.viewers < 1 or args.minutes <= 0 or args.jobs < 1:
         raise ValueError("--seeds, --rooms, --viewers, --minutes and --jobs must be positive")
+    if args.report:
+        check_report_dir("--report", args.report)
     rows = run_lab(seeds, args.rooms, args.viewers, args.minutes, regimes=names,
                    ablations=args.ablations, attacks=args.attacks, world=args.world,
                    jobs=args.jobs)

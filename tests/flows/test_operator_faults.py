@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from flows.preflight import check_file_mode, check_port
-from tests.flows.helpers import world_lines
+from tests.flows.helpers import run_lines, world_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "flows.cli"]
@@ -238,6 +238,30 @@ def test_evaluate_refuses_missing_or_wrong_files_with_one_line(
     assert junk.returncode == 2 and quiet(junk.stderr)
     [line] = error_lines(junk)
     assert "line 1" in line or "line 2" in line
+
+
+def test_evaluate_refuses_pushes_of_another_input_a_bad_k_and_a_report_file(
+    tmp_path: Path, events: Path
+) -> None:
+    """Found by a red team: pushes made from another input printed an empty table with status
+    0 (and with --report, a KeyError); --k 0 printed HR@0; --report naming a file ended in a
+    FileExistsError."""
+    pushes, _ = run_lines(events.read_bytes().splitlines())
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_bytes(b"".join(
+        orjson.dumps({**p, "trigger_id": "elsewhere-" + p["trigger_id"]}) + b"\n"
+        for p in pushes))  # fmt: skip
+    given = ["--events", str(events), "--recs", str(foreign)]
+    for extra, said in (
+        ([], f"none of its {len(pushes):,} pushes names a showcase or enter of --events"),
+        (["--report", str(tmp_path / "page")], "they were made from another input"),
+        (["--k", "0"], "--k must be at least 1, got 0"),
+        (["--report", str(events)], f"--report {str(events)!r} is a file; name a directory"),
+    ):
+        done = roomrank("evaluate", *given, *extra)
+        assert done.returncode == 2 and quiet(done.stderr) and not done.stdout, extra
+        [line] = error_lines(done)
+        assert said in line, line
 
 
 # --------------------------------------------------------------------------- 17. resume, input
