@@ -36,14 +36,6 @@ FIT_SETTINGS = (
 )  # fmt: skip
 
 
-EVALUATE_INTRO = (
-    "HR@3 is the share of clicks, carts and purchases whose item was in the viewer's latest"
-    " push (or in the peer's top 3 for that push: peers computed from the events alone), scored"
-    " on the same pairs for every ranker. The calibration and the heat-map replay the events"
-    " through the job's rooms with this command's settings."
-)
-
-
 CLOSED_LOOP_SETTINGS = (
     "top_k",
     "arms",
@@ -276,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"roomrank {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if args.command in ("lab", "priors", "bench"):  # their tables would be a part only
+            print(f"roomrank {args.command}: stopped before it finished; nothing is reported",
+                  file=sys.stderr)
         return 130
     except BrokenPipeError:  # `roomrank evaluate | head -1`: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -289,45 +284,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         _check_world(args, need_minutes=True)
         return simulate_command(args, _settings(args))
     if args.command == "evaluate":
-        from flows.evaluate_inputs import (
-            check_exists,
-            check_matched,
-            check_report_dir,
-            print_report,
-            records,
-        )
-        from models.offline.evaluation import evaluate
+        from flows.evaluate_command import evaluate_command
 
-        if args.k < 1:
-            raise ValueError(f"--k must be at least 1, got {args.k}")
-        check_exists("--events", args.events)
-        check_exists("--recs", args.recs)
-        if args.against:
-            check_exists("--against", args.against)
-        if args.report:
-            check_report_dir("--report", args.report)
-        paired = bool(args.against)
-        report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k,
-                          outcomes=paired)
-        check_matched(report, args.events, args.recs)
-        if args.report:
-            from flows.lab import evaluate_row
-            from flows.lab_report import write_report
-
-            row = evaluate_row(args.events, args.recs, _settings(args), args.k)
-            page = write_report([row], args.report, "roomrank evaluate: the pushes against what"
-                                " viewers did next", EVALUATE_INTRO)
-            print(f"report: {page}", file=sys.stderr)
-        if args.against:
-            from flows.evaluate_inputs import Against
-
-            other = evaluate(records("--events", args.events),
-                             records("--against", args.against), k=args.k,
-                             outcomes=True)
-            print_report(Against(report, other, args.against), args.json)
-            return 0
-        print_report(report, args.json)
-        return 0
+        return evaluate_command(args, _settings(args))
     if args.command == "lab":
         from flows.lab import lab_command
 

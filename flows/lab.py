@@ -32,6 +32,7 @@ import orjson
 
 from flows.jobs import run_files
 from flows.lab_worlds import LabWorld, WorldMaker, world_source
+from flows.lifecycle import STOP
 from flows.settings import Settings
 from models.choice_features import ATTRS, FEATURES, POWER, TASTE
 from models.offline.evaluation import (
@@ -125,7 +126,8 @@ def run_cell(
         if room is not None:
             run = dataclasses.replace(run, room=room)
         recs, dead = workdir / f"{name}-{seed}-{tag}.recs.jsonl", workdir / f"{name}-{seed}.dead"
-        run_files(run, str(events), str(recs), str(dead))
+        if run_files(run, str(events), str(recs), str(dead)) or STOP.is_set():
+            raise KeyboardInterrupt  # a signal stopped the run: its pushes are a part only
         report = evaluate(load_jsonl(events), load_jsonl(recs), k=k,
                           oracle=world.oracle_ranking if column == "attention" else None,
                           time_bin_ms=TIME_BIN_MS, outcomes=True)

@@ -205,6 +205,26 @@ def test_ctrl_c_stops_like_sigterm_with_130_and_one_line(tmp_path: Path, events:
     assert any((tmp_path / "rec").iterdir())
 
 
+def test_ctrl_c_stops_the_lab_with_130_and_one_line(tmp_path: Path) -> None:
+    """Found by a red team: a lab stopped by Ctrl-C read the part its inner run had written
+    and ended in a KeyError traceback, status 1."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    lab = subprocess.Popen([*CLI, "lab", "--seeds", "1", "--regimes", "default"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert lab.stderr is not None
+    deadline = time.monotonic() + 120
+    said = b""
+    while b"file mode:" not in said:  # an inner run began (the log is line-buffered)
+        assert lab.poll() is None and time.monotonic() < deadline, said[-2000:]
+        said += lab.stderr.readline()
+    lab.send_signal(signal.SIGINT)
+    out, rest = lab.communicate(timeout=300)
+    said += rest
+    assert lab.returncode == 130 and quiet(said), said.decode()[-3000:]
+    assert b"roomrank lab: stopped before it finished; nothing is reported" in said
+    assert not out  # no table of a part
+
+
 def test_a_closed_stdout_ends_quietly(events: Path, tmp_path: Path) -> None:
     job = subprocess.Popen(
         [*CLI, "run", "--input", str(events), "--output", "-",

@@ -1,0 +1,58 @@
+"""``roomrank evaluate``: pushes scored against what viewers did next, as a table, JSON, a
+comparison with another run (``--against``) or the lab's page (``--report``).
+
+Every input is checked before the scoring starts, and pushes that match none of the events
+(made from another input) are refused: an empty table with status 0 would hide the mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flows.evaluate_inputs import (
+    Against,
+    check_exists,
+    check_matched,
+    check_report_dir,
+    print_report,
+    records,
+)
+from flows.settings import Settings
+from models.offline.evaluation import evaluate
+
+EVALUATE_INTRO = (
+    "HR@3 is the share of clicks, carts and purchases whose item was in the viewer's latest"
+    " push (or in the peer's top 3 for that push: peers computed from the events alone), scored"
+    " on the same pairs for every ranker. The calibration and the heat-map replay the events"
+    " through the job's rooms with this command's settings."
+)
+
+
+def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.k < 1:
+        raise ValueError(f"--k must be at least 1, got {args.k}")
+    check_exists("--events", args.events)
+    check_exists("--recs", args.recs)
+    if args.against:
+        check_exists("--against", args.against)
+    if args.report:
+        check_report_dir("--report", args.report)
+    report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k,
+                      outcomes=bool(args.against))
+    check_matched(report, args.events, args.recs)
+    if args.report:
+        from flows.lab import evaluate_row
+        from flows.lab_report import write_report
+
+        row = evaluate_row(args.events, args.recs, settings, args.k)
+        page = write_report([row], args.report, "roomrank evaluate: the pushes against what"
+                            " viewers did next", EVALUATE_INTRO)
+        print(f"report: {page}", file=sys.stderr)
+    if args.against:
+        other = evaluate(records("--events", args.events), records("--against", args.against),
+                         k=args.k, outcomes=True)
+        print_report(Against(report, other, args.against), args.json)
+        return 0
+    print_report(report, args.json)
+    return 0
