@@ -158,15 +158,44 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
             log.info("stopped")
             return lifecycle.EXIT_INTERRUPTED
         unreadable = _snapshot_error(err)
-        if unreadable is None:
+        if unreadable is not None:
+            log.error("cannot resume from --recovery-dir %s: %s", settings.recovery_dir,
+                      unreadable)
+            return 2
+        if _store_failure(err) is None:
             raise
-        log.error("cannot resume from --recovery-dir %s: %s", settings.recovery_dir, unreadable)
-        return 2
+        return _store_failed(settings, err)
+    except RuntimeError as err:  # the engine's own panics arrive as plain RuntimeError
+        if _store_failure(err) is None:
+            raise
+        return _store_failed(settings, err)
     code = lifecycle.exit_code()
     if code:
         log.info("stopped")
     print(summary.line(), file=sys.stderr)
     return code
+
+
+def _store_failed(settings: Settings, err: BaseException) -> int:
+    log.error("--recovery-dir %s cannot be written (%s): free space on its disk, or give the"
+              " job's user write access; the next run resumes from its last snapshot",
+              settings.recovery_dir, _store_failure(err))
+    return 2
+
+
+def _store_failure(err: BaseException) -> str | None:
+    """SQLite's words when the engine failed writing the recovery store (a full disk, a file
+    or directory it may not write): the operator's to mend, said in one line.
+
+    >>> _store_failure(RuntimeError('SqliteFailure(Error { code: DiskFull, extended_code: 13 },'
+    ...                             ' Some("database or disk is full"))'))
+    'database or disk is full'
+    """
+    said = str(err)
+    if "SqliteFailure" not in said:
+        return None
+    words = said.rpartition('Some("')[2].partition('")')[0]
+    return words or "SQLite failed"
 
 
 def _snapshot_error(err: BaseException) -> SnapshotError | None:
