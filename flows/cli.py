@@ -308,7 +308,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return experiment_command(args, _settings(args))
     if args.command == "bench":
         from flows.bench.run import run_bench
+        from flows.preflight import check_outputs
 
+        if args.json_file:  # before the minutes of measuring
+            check_outputs({"--json": args.json_file})
         return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)
     settings = _settings(args)
     if args.command == "demo":

@@ -457,6 +457,16 @@ def test_an_input_that_is_not_a_file_says_what_it_is(
         assert capsys.readouterr().err == f"roomrank run: error: --input {str(given)!r}: {said}\n"
 
 
+def test_bench_refuses_a_json_file_it_cannot_write_before_measuring(tmp_path: Path) -> None:
+    """Found by a red team: ``bench --json`` under a path that cannot exist failed after the
+    measurements, and they were lost."""
+    (tmp_path / "file").write_text("")
+    done = roomrank("bench", "--quick", "--json", str(tmp_path / "file" / "b.json"))
+    assert done.returncode == 2 and quiet(done.stderr) and not done.stdout
+    [line] = error_lines(done)
+    assert line.startswith(f"roomrank bench: error: --json {str(tmp_path / 'file' / 'b.json')!r}")
+
+
 def test_fit_refuses_an_output_naming_its_input_before_fitting(
     tmp_path: Path, events: Path
 ) -> None:
