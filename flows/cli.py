@@ -358,6 +358,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from flows.jobs import run_demo
 
     _check_world(args, need_minutes=False)
+    if args.minutes < 0:
+        raise ValueError("--minutes must be > 0, or 0 (the default) to run until Ctrl-C")
     if args.speed <= 0:
         raise ValueError("--speed must be > 0")
     return run_demo(settings, args.seed, args.rooms, args.viewers, args.minutes, args.speed,

@@ -282,12 +282,12 @@ class Settings:
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             value, where = setting.default, "the default of " + setting.flag
-            if setting.env in env:
-                value, where = _convert(setting, env[setting.env]), setting.env
-            if overrides and overrides.get(setting.name) is not None:
-                given = overrides[setting.name]
+            given = overrides.get(setting.name) if overrides else None
+            if given is not None:  # a flag wins; the variable it overrides is not read
                 value = _convert(setting, given) if isinstance(given, str) else given
                 where = setting.flag
+            elif setting.env in env:
+                value, where = _convert(setting, env[setting.env]), setting.env
             check(setting, value, where)
             values[setting.name] = value
         return cls(values, _room_params(values))

@@ -61,6 +61,8 @@ def test_an_environment_variable_outside_its_meaning_is_refused_naming_the_varia
         Settings.load(env={"ROOMRANK_RECOVERY_DIR": " \t"})
     # the flag wins over the environment, and the value checked is the one used
     assert Settings.load({"backup_secs": 5}, env={"ROOMRANK_BACKUP_SECS": "-1"}).backup_secs == 5
+    # even one that is no number (a red team: ROOMRANK_TOP_K=abc refused `--top-k 2`)
+    assert Settings.load({"top_k": 2}, env={"ROOMRANK_TOP_K": "abc"}).top_k == 2
 
 
 def test_zero_is_kept_where_it_means_off_or_frozen() -> None:
