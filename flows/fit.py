@@ -40,9 +40,17 @@ def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choic
     if output != "-" and Path(output).is_dir():
         raise ValueError(f"--output {output!r} is a directory; name the weights file")
     # Before the minutes of fitting: an output naming the input would overwrite the events,
-    # one that cannot be written would lose the fit.
+    # one that cannot be written would lose the fit. The check creates a missing file,
+    # which a failed fit removes again.
+    made = output != "-" and not Path(output).exists()
     check_file_mode(source, {"--output": output})
-    weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices, max_choices)
+    try:
+        weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices,
+                                   max_choices)
+    except BaseException:
+        if made:
+            Path(output).unlink(missing_ok=True)
+        raise
     data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
     choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy
     if output == "-":
