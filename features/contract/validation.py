@@ -287,6 +287,10 @@ def _not_json(raw: bytes, err: Exception) -> str:
     JSON."""
     if raw.startswith(b"\x1f\x8b"):  # the parser's words would be about UTF-8 or UTF-16
         return "not valid UTF-8 JSON: the bytes look like gzip-compressed data; unpack it first"
+    if "number is infinity" in str(err):  # 1e400: JSON syntax, but no 64-bit float holds it
+        return (f"a number too large for a 64-bit float (beyond ±1.8e308) in the message ({err});"
+                " even in a field the job ignores it cannot be read: write it as a string, or"
+                " leave the field out")
     framing = _framing(raw)
     if framing:
         return f"not valid UTF-8 JSON ({err}){framing}"

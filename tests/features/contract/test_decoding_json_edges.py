@@ -79,6 +79,7 @@ def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
         (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
         ('{"event_id":"e"}'.encode("utf-16-le"), "look like UTF-16"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "gzip-compressed"),  # not UTF-16
+        (b'{"event_id":"e","x":1e400}', "too large for a 64-bit float"),  # not "UTF-8"
         (b'{"event_id":"e"}\r{"event_id":"f"}', "carriage returns"),
     ],
 )
