@@ -327,11 +327,27 @@ def _too_deep(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def _cut_inside_a_character(raw: bytes) -> str:
+    """Why ``raw`` of a cut UTF-8 line is base64 in the letter: the cut fell inside a
+    character, so its bytes are no UTF-8 text (else "").
+
+    >>> _cut_inside_a_character("é".encode()[:1]), _cut_inside_a_character(b"ab")
+    (' (base64: the cut fell inside a UTF-8 character)', '')
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        if bad.reason == "unexpected end of data" and bad.start >= len(raw) - 3:
+            return " (base64: the cut fell inside a UTF-8 character)"
+    return ""
+
+
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
         size, kept = len(raw), ""
         if isinstance(raw, CutMessage):  # a line the file reader cut: its own size, not the cut's
             size, kept = max(raw.size, size), f"; raw holds its first {len(raw)} bytes"
+            kept += _cut_inside_a_character(raw)
         raise _Invalid(
             "too_large",
             f"message is {size} bytes; the job accepts at most {max_bytes} bytes"

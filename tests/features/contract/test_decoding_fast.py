@@ -302,6 +302,14 @@ def test_a_cut_line_gives_the_same_result_and_its_own_size(raw: bytes, more: int
         ), letter.error
 
 
+def test_a_line_cut_inside_a_character_says_why_its_raw_is_base64() -> None:
+    # found by a red team: raw silently switched to base64
+    cut = CutMessage('{"event_id":"é'.encode()[:-1], 500)
+    letter = assert_same(cut, max_bytes=4)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error.endswith("(base64: the cut fell inside a UTF-8 character)")
+
+
 # One valid message per type, with every optional field present (the engagement types also
 # without ``item_id``, the enter without ``attrs``), for the field-by-field mutations below.
 BASE = {"event_id": "e-1", "ts": 1764331200000, "room_id": "r-7"}
