@@ -74,10 +74,12 @@ class Deduplicator:
         """True the first time an id is offered; False for a redelivery inside the horizon."""
         return self.offer(event_id, ts, raw, source) is Seen.NEW
 
-    def offer(self, event_id: str, ts: int, raw: bytes, source: str = PLATFORM) -> Seen:
+    def offer(self, event_id: str, ts: int, raw: bytes, source: str = PLATFORM,
+              advance: bool = True) -> Seen:
         """NEW the first time ``source`` offers an id inside the horizon; then DUPLICATE when
         the bytes are the same, REUSED when they differ (the first content stays the one
-        kept). Another source's use of the same id is not looked at."""
+        kept). Another source's use of the same id is not looked at. Not ``advance``: ``ts``
+        is the event's, not yet the room's (held far ahead), and ages no other id."""
         known = self._seen.get((source, event_id))
         if known is not None:
             same = not known or known == digest(raw)  # b"": restored without a digest
@@ -86,10 +88,15 @@ class Deduplicator:
             return Seen.DUPLICATE
         self._seen[(source, event_id)] = digest(raw)
         self._order.append((ts, (source, event_id)))
-        if ts > self.newest:
+        if advance and ts > self.newest:
             self.newest = ts
         self._evict()
         return Seen.NEW
+
+    def forget(self, event_id: str, source: str) -> None:
+        """Drop one id, say one remembered at a far time that will not come: its entry in the
+        age order goes when it comes first, instead of holding back the ids behind it."""
+        self._seen.pop((source, event_id), None)
 
     def _restored_copy(self, event_id: str, raw: bytes) -> bool:
         """Whether an id restored without its source (an older snapshot) was these bytes: the
@@ -109,12 +116,13 @@ class Deduplicator:
     def entries(self) -> list[tuple[int, str, str | None, bytes]]:
         """``(ts, event_id, source, digest)`` oldest first: what a snapshot keeps."""
         seen = self._seen
-        return [(ts, key[1], key[0], seen[key]) for ts, key in self._order]
+        return [(ts, key[1], key[0], seen[key]) for ts, key in self._order if key in seen]
 
     def _evict(self) -> None:
         cutoff = self.newest - self.horizon_ms
         order, seen = self._order, self._seen
-        while order and (order[0][0] < cutoff or len(order) > self.max_ids):
+        while order and (order[0][0] < cutoff or len(order) > self.max_ids
+                         or order[0][1] not in seen):  # forgotten: its entry goes too
             seen.pop(order.popleft()[1], None)
 
 

@@ -12,8 +12,7 @@ time or batching, so a replay decides the same) what each one is:
 * an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
   same sender, until an event of another sender says whether the producers' clock moved (that
   far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
-  platform's own events (``showcase``, ``room_close``) are never held: the job trusts the
-  host's clock, and whoever can send a showcase owns the room anyway;
+  host is one sender like any viewer: a host clock an hour ahead is refused, not trusted;
 * otherwise it goes through the ``ReorderBuffer``, which hands it back in event-time order
   once the watermark has passed it (an event already behind the watermark: at once).
 
@@ -41,7 +40,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from features.contract.events import DeadLetter, Event, Origin, ShowcaseItem
-from features.state.dedup import PLATFORM, Deduplicator, Seen, source_of
+from features.state.dedup import Deduplicator, Seen, source_of
 from features.state.reorder import ReorderBuffer
 
 Verdict = Event | DeadLetter
@@ -82,11 +81,11 @@ class Inbox:
         buffer = self.buffer
         for event in events:
             source = source_of(event.type, event.user_id)
-            # The ids' horizon follows the room's accepted time: an outlier far ahead, refused
-            # or not yet confirmed, must not age every id and let redeliveries through.
-            seen = self.dedup.offer(
-                event.event_id, buffer.newest if buffer.too_far(event.ts) else event.ts,
-                event.raw, source)
+            # The ids' horizon follows the room's accepted time: an event far ahead, refused
+            # or not yet confirmed, is remembered at its own time but must not age every id
+            # and let redeliveries through.
+            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source,
+                                    advance=not buffer.too_far(event.ts))
             if seen is Seen.DUPLICATE:
                 duplicates += 1
             elif seen is Seen.REUSED:
@@ -96,7 +95,7 @@ class Inbox:
                 # producer's fault: handed on (the closed room counts it), not refused.
                 straggler = self.close_ts - buffer.lateness_ms <= event.ts <= self.close_ts
                 out.append(event if straggler else self._after_close(event))
-            elif buffer.ahead(event.ts, source, trusted=source == PLATFORM):
+            elif buffer.ahead(event.ts, source):
                 # Held, not refused yet: another sender's next event says whether the room's
                 # clock moved (a room quiet for a while) or these are outliers.
                 self._hold(event, out)
@@ -187,12 +186,16 @@ class Inbox:
 
     def _hold(self, event: Event, out: list[Verdict]) -> None:
         """Hold a far-ahead event beside its sender's earlier ones (``ahead`` refuses only
-        when no other sender's event came between), as many as ``--max-held-events``; past
+        when no other sender's event came between). With the reorder buffer's, at most
+        ``--max-held-events`` are held (one far ahead more while the buffer is full); past
         that the oldest is refused."""
-        self.suspects.append((event, self.buffer.newest))
-        if len(self.suspects) > self.buffer.max_held:
+        buffer = self.buffer
+        self.suspects.append((event, buffer.newest))
+        if len(self.suspects) > max(1, buffer.max_held - len(buffer)):
             event, clock = self.suspects.pop(0)
-            out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+            self._forget(event)
+            out.append(ahead_letter(self.room_id, event, clock, buffer.max_ahead_ms,
+                                    bound=buffer.max_held))
 
     def _confirm(self, ts: int, out: list[Verdict]) -> None:
         """Another sender's event at ``ts`` moved the clock: the held events it vouches for
@@ -203,6 +206,7 @@ class Inbox:
             if event.ts <= reach:
                 self._offer(event, out)
             else:
+                self._forget(event)
                 out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
 
     def _refuse_suspects(self, out: list[Verdict]) -> None:
@@ -210,7 +214,14 @@ class Inbox:
         clock it was measured against when it arrived."""
         held, self.suspects = self.suspects, []
         for event, clock in held:
+            self._forget(event)
             out.append(ahead_letter(self.room_id, event, clock, self.buffer.max_ahead_ms))
+
+    def _forget(self, event: Event) -> None:
+        """A refused far-ahead event's id, remembered at its own far time, would hold the
+        ids' age order (oldest first) until the room's clock got there: its redelivery is
+        refused again anyway."""
+        self.dedup.forget(event.event_id, source_of(event.type, event.user_id))
 
     def _after_close(self, event: Event) -> DeadLetter:
         return closed_letter(self.room_id, event, self.close_id, self.close_ts)
@@ -246,16 +257,18 @@ def reused_id_letter(room_id: str, event: Event) -> DeadLetter:
 
 
 def ahead_letter(
-    room_id: str, event: Event, clock: int, max_ahead_ms: int | None
+    room_id: str, event: Event, clock: int, max_ahead_ms: int | None, bound: int = 0
 ) -> DeadLetter:
+    why = (f" and more than --max-held-events {bound} events were held waiting for another"
+           " sender to agree" if bound else
+           " and the next event of another sender did not agree")
     return DeadLetter(
         event.origin,
         "ahead",
         f"event {event.event_id!r} has ts {event.ts}, {event.ts - clock} ms ahead of room"
-        f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms}, and the"
-        " next event of another sender did not agree; one sender does not move a room's"
-        " clock (another sender's event that far ahead, or the host's showcase, does). Fix"
-        " the producer's clock.",
+        f" {room_id!r}'s clock (ts {clock}), beyond --max-ahead-ms {max_ahead_ms},{why}; one"
+        " sender does not move a room's clock (another sender's event that far ahead"
+        " does). Fix the producer's clock.",
         event.raw,
     )
 

@@ -19,9 +19,9 @@ Late events, refused here, are applied at once by the room (late only for the pu
 made). An event more than ``max_ahead_ms`` ahead of the newest is refused as ahead,
 unless the event offered just before it was refused as ahead too and came from another
 source (two events in a row, from two sources, agree: the producers' clock really moved;
-``agreed`` says so, and the room then applies the refused one too, which it held), or the
-caller trusts its source (the room trusts the platform's clock), so one outlier, or one
-account sending many, can never move the watermark and make the room's later events late.
+``agreed`` says so, and the room then applies the refused one too, which it held), so one
+outlier, or one account sending many, can never move the watermark and make the room's
+later events late.
 All rules depend on event time and arrival order only, so a replay, a restart, another
 batching or another worker count applies exactly the same sequence.
 """
@@ -82,7 +82,7 @@ class ReorderBuffer(Generic[T]):
         return self.max_ahead_ms is not None and self.newest >= 0 and (
             ts > self.newest + self.max_ahead_ms)
 
-    def ahead(self, ts: int, source: str, trusted: bool = False) -> bool:
+    def ahead(self, ts: int, source: str) -> bool:
         """Whether an event of ``source`` at ``ts`` is refused as too far ahead (see the
         module's rule); call once per arriving event, before ``offer``.
 
@@ -94,12 +94,9 @@ class ReorderBuffer(Generic[T]):
         (True, True)
         >>> buf.ahead(5_002, "b"), buf.offer(E(ts=5_002)), buf.newest
         (False, True, 5002)
-        >>> buf.ahead(9_000, "p", trusted=True), buf.agreed  # a trusted clock moves alone
-        (False, True)
         """
         too_far = self.too_far(ts)
-        refuse = too_far and not trusted and not (
-            self.refused_ahead and self.refused_by != source)
+        refuse = too_far and not (self.refused_ahead and self.refused_by != source)
         self.refused_ahead, self.refused_by = refuse, source if refuse else None
         self.agreed = too_far and not refuse
         return refuse

@@ -134,8 +134,11 @@ class ViewerTable:
         return vocabulary_slot(self.segment_names, name, SEGMENT_SLOTS, "segment")
 
     def leave(self, user_id: str, ts: int) -> None:
-        row, _ = self.touch(user_id, ts)
-        self.present[row] = False
+        """A late leave, older than what was last heard from the viewer (who came back
+        since), does not make them absent."""
+        row, new = self.touch(user_id, ts)
+        if new or ts >= self.last_seen[row]:
+            self.present[row] = False
 
     def present_rows(self, now: int) -> np.ndarray:
         """Rows of viewers present at ``now``, ascending (a stable, worker-independent order)."""

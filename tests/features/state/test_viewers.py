@@ -36,6 +36,14 @@ def test_a_late_event_from_before_a_leave_does_not_bring_the_viewer_back() -> No
     assert a in v.present_rows(13_000)
 
 
+def test_a_late_leave_older_than_a_return_does_not_make_the_viewer_absent() -> None:
+    v = table()
+    a = v.enter("a", 0, {})
+    v.enter("a", 6_000, {})  # back
+    v.leave("a", 2_000)  # the first stay's leave, arriving late
+    assert a in v.present_rows(9_000)
+
+
 def test_presence_times_out_without_news() -> None:
     v = table()
     row = v.enter("a", 0, {})
