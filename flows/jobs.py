@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from bytewax.dataflow import Dataflow
-from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
@@ -152,7 +151,7 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
     except KeyboardInterrupt:  # a Ctrl-C before the handler was installed
         log.info("stopped")
         return lifecycle.EXIT_INTERRUPTED
-    except BytewaxRuntimeError as err:
+    except RuntimeError as err:  # BytewaxRuntimeError, or an engine panic as a plain one
         # Ctrl-C that reached the dataflow as KeyboardInterrupt: a stop, not a failure.
         if isinstance(err.__cause__, KeyboardInterrupt):
             log.info("stopped")
@@ -162,10 +161,6 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
             log.error("cannot resume from --recovery-dir %s: %s", settings.recovery_dir,
                       unreadable)
             return 2
-        if _store_failure(err) is None:
-            raise
-        return _store_failed(settings, err)
-    except RuntimeError as err:  # the engine's own panics arrive as plain RuntimeError
         if _store_failure(err) is None:
             raise
         return _store_failed(settings, err)
