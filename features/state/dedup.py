@@ -75,11 +75,12 @@ class Deduplicator:
         return self.offer(event_id, ts, raw, source) is Seen.NEW
 
     def offer(self, event_id: str, ts: int, raw: bytes, source: str = PLATFORM,
-              advance: bool = True) -> Seen:
+              now: int | None = None) -> Seen:
         """NEW the first time ``source`` offers an id inside the horizon; then DUPLICATE when
         the bytes are the same, REUSED when they differ (the first content stays the one
-        kept). Another source's use of the same id is not looked at. Not ``advance``: ``ts``
-        is the event's, not yet the room's (held far ahead), and ages no other id."""
+        kept). Another source's use of the same id is not looked at. ``now``: the time that
+        ages the ids, when it is not the event's own ``ts`` (which one sender may set far
+        ahead: ``features.state.inbox`` passes the time its senders agree on)."""
         known = self._seen.get((source, event_id))
         if known is not None:
             same = not known or known == digest(raw)  # b"": restored without a digest
@@ -88,8 +89,9 @@ class Deduplicator:
             return Seen.DUPLICATE
         self._seen[(source, event_id)] = digest(raw)
         self._order.append((ts, (source, event_id)))
-        if advance and ts > self.newest:
-            self.newest = ts
+        clock = ts if now is None else now
+        if clock > self.newest:
+            self.newest = clock
         self._evict()
         return Seen.NEW
 

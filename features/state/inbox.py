@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from features.contract.events import DeadLetter, Event, Origin, ShowcaseItem
+from features.state.clock import AgreedClock
 from features.state.dedup import Deduplicator, Seen, source_of
 from features.state.reorder import ReorderBuffer
 
@@ -50,7 +51,8 @@ Verdict = Event | DeadLetter
 class Inbox:
     """A room's input rules and the state they keep (ids seen, events held, the close)."""
 
-    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "room_id", "suspects")
+    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "ids_clock", "room_id",
+                 "suspects")
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class Inbox:
     ) -> None:
         self.room_id = room_id
         self.dedup = Deduplicator(dedup_horizon_ms, dedup_max_ids)
+        self.ids_clock = AgreedClock(stale_ms=dedup_horizon_ms)  # of arrivals, for the ids
         self.buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms, max_held, max_ahead_ms)
         self.closed = False  # a room_close was accepted: everything after it is refused
         self.close_id, self.close_ts = "", -1  # that room_close, for the dead letters
@@ -81,11 +84,12 @@ class Inbox:
         buffer = self.buffer
         for event in events:
             source = source_of(event.type, event.user_id)
-            # The ids' horizon follows the room's accepted time: an event far ahead, refused
-            # or not yet confirmed, is remembered at its own time but must not age every id
-            # and let redeliveries through.
-            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source,
-                                    advance=not buffer.too_far(event.ts))
+            # The ids age by the time a majority of the room's newest senders agree on, as
+            # the room's own clock does (``features.state.clock``): one account sending its
+            # clock ahead, held, refused or within --max-ahead-ms, must not make the room
+            # forget every id and let redeliveries through.
+            now = self.ids_clock.observe(event.ts, source)
+            seen = self.dedup.offer(event.event_id, event.ts, event.raw, source, now=now)
             if seen is Seen.DUPLICATE:
                 duplicates += 1
             elif seen is Seen.REUSED:
@@ -133,6 +137,8 @@ class Inbox:
         return {
             "dedup": {
                 "newest": dedup.newest,
+                "clock": {"newest": [list(pair) for pair in self.ids_clock.newest],
+                          "platform": self.ids_clock.platform},
                 "order": [[ts, event_id] for ts, event_id, _, _ in entries],
                 "digests": [d.hex() for _, _, _, d in entries],
                 "sources": [source for _, _, source, _ in entries],
@@ -153,6 +159,10 @@ class Inbox:
         without ``refused_by`` lets any other source agree; one with ``suspect`` held at most
         one far-ahead event, one without either held none (it refused them at once)."""
         stored = tree["dedup"]
+        clock = stored.get("clock")  # older snapshots: the senders are heard anew
+        if clock is not None:
+            self.ids_clock.newest = [(int(ts), str(src)) for ts, src in clock["newest"]]
+            self.ids_clock.platform = int(clock["platform"])
         order = stored["order"]
         digests = stored.get("digests") or [""] * len(order)
         sources = stored.get("sources") or [None] * len(order)

@@ -93,6 +93,20 @@ def test_held_events_confirmed_keep_their_ids_so_redeliveries_are_dropped() -> N
     assert duplicates == 2
 
 
+def test_one_account_jumping_ahead_within_the_limit_does_not_age_the_ids() -> None:
+    # an adversarial review: an account 600 s ahead (accepted: within --max-ahead-ms) made
+    # the room forget every id before it, and a redelivered purchase was applied twice
+    inbox = Inbox("r", lateness_ms=1_000, max_ahead_ms=600_000, dedup_horizon_ms=600_000)
+    inbox.arrive([_event("s", 0, "showcase"), _event("a", 1_000), _event("b", 5_000, user="v"),
+                  *(_event(f"j{i}", 605_000 * (i + 1), user="x") for i in range(3))])
+    _, duplicates = inbox.arrive([_event("a", 1_000)])
+    assert duplicates == 1
+    restored = Inbox("r", lateness_ms=1_000, max_ahead_ms=600_000, dedup_horizon_ms=600_000)
+    restored.load(decode(encode(inbox.dump())))
+    assert restored.ids_clock.newest == inbox.ids_clock.newest
+    assert restored.arrive([_event("a", 1_000)])[1] == 1
+
+
 def test_held_events_and_the_buffer_together_keep_to_max_held() -> None:
     inbox = _inbox()  # max_held 3
     out, _ = inbox.arrive([_event("s1", 0, "showcase"), _event("a", 0), _event("b", 0, user="v"),
