@@ -259,8 +259,7 @@ def _agreed(room: Room) -> dict[str, Any]:
     ``second``, which releases that kept two read."""
     a = room.agreed
     (first_ts, first_src), (second_ts, second_src) = a.top
-    return {"first": [first_ts, first_src], "second": [second_ts, second_src],
-            "newest": [[ts, src] for ts, src in a.newest], "platform": a.platform,
+    return {"first": [first_ts, first_src], "second": [second_ts, second_src], **a.dump(),
             "bound": [room.bound.limit, room.bound.wait]}
 
 
@@ -272,8 +271,7 @@ def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
     pairs = stored.get("newest")
     if pairs is None:
         pairs = [pair for pair in (stored["first"], stored["second"]) if pair[1] is not None]
-    room.agreed.newest = [(int(ts), str(src)) for ts, src in pairs]
-    room.agreed.platform = int(stored.get("platform", -1))
+    room.agreed.load(pairs, stored.get("platform", -1))
     bound = stored.get("bound")  # older snapshots: no bound yet, the next advance counts one
     if bound is not None:
         room.bound.limit, room.bound.wait = int(bound[0]), int(bound[1])

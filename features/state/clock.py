@@ -30,7 +30,7 @@ showcases.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -83,6 +83,15 @@ class AgreedClock:
         while len(pairs) < 2:
             pairs.append((-1, None))
         return pairs[0], pairs[1]
+
+    def dump(self) -> dict[str, Any]:
+        """The sources and the platform's time, as a plain tree for a snapshot."""
+        return {"newest": [[ts, src] for ts, src in self.newest], "platform": self.platform}
+
+    def load(self, pairs: list[list[Any]], platform: int) -> None:
+        """Put back the ``(ts, source)`` pairs and the platform's time ``dump`` kept."""
+        self.newest = [(int(ts), str(src)) for ts, src in pairs]
+        self.platform = int(platform)
 
     def observe(self, ts: int, source: str) -> int:
         """Count an applied event of ``source`` at ``ts``; returns the agreed ``time``. An

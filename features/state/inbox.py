@@ -137,8 +137,7 @@ class Inbox:
         return {
             "dedup": {
                 "newest": dedup.newest,
-                "clock": {"newest": [list(pair) for pair in self.ids_clock.newest],
-                          "platform": self.ids_clock.platform},
+                "clock": self.ids_clock.dump(),
                 "order": [[ts, event_id] for ts, event_id, _, _ in entries],
                 "digests": [d.hex() for _, _, _, d in entries],
                 "sources": [source for _, _, source, _ in entries],
@@ -161,8 +160,7 @@ class Inbox:
         stored = tree["dedup"]
         clock = stored.get("clock")  # older snapshots: the senders are heard anew
         if clock is not None:
-            self.ids_clock.newest = [(int(ts), str(src)) for ts, src in clock["newest"]]
-            self.ids_clock.platform = int(clock["platform"])
+            self.ids_clock.load(clock["newest"], clock["platform"])
         order = stored["order"]
         digests = stored.get("digests") or [""] * len(order)
         sources = stored.get("sources") or [None] * len(order)
