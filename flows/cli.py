@@ -61,6 +61,10 @@ where things are (README, Architecture):
 """
 
 
+# How long `bench --brokers` waits for the broker before any measuring (tests shorten it).
+BENCH_BROKER_PROBE_S = 30.0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomrank",
@@ -312,6 +316,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.json_file:  # before the minutes of measuring
             check_outputs({"--json": args.json_file})
+        if args.brokers:  # one line now, not rdkafka's resolve errors for the whole run
+            from flows.connectors.kafka import ensure_topics
+
+            ensure_topics(args.brokers, {}, timeout=BENCH_BROKER_PROBE_S)
         return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)
     settings = _settings(args)
     if args.command == "demo":

@@ -139,6 +139,9 @@ class Arms:
     (5, 60000, True)
     >>> str(hot)
     'hot=0.5:temperature=0.5:k=5:cap=60,holdout=0.5'
+    >>> Arms.parse("holdout=1,attention=0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: every arm with a share in 'holdout=1,attention=0' is a holdout: no viewer ...
     """
 
     names: tuple[str, ...]
@@ -183,6 +186,11 @@ class Arms:
         if not names or total <= 0:
             raise ValueError(
                 f"no arm with a positive share in {text!r} (e.g. attention=0.9,control=0.1)"
+            )
+        if all(spec.holdout for spec, share in zip(specs, shares, strict=True) if share > 0):
+            raise ValueError(
+                f"every arm with a share in {text!r} is a holdout: no viewer would get a push;"
+                " give an exposed arm a share (e.g. attention=0.9,holdout=0.1)"
             )
         return cls(tuple(names), tuple(s / total for s in shares), tuple(specs))
 

@@ -110,3 +110,10 @@ def test_variants_parse_with_defaults_by_name_and_round_trip() -> None:
     assert Arms.parse("attention=0.9,control=0.1").plain
     assert not arms.plain
     assert Arms.parse("b=1:ranker=control").is_control(0)
+
+
+@pytest.mark.parametrize("text", ["holdout", "holdout=1,attention=0", "a=1:holdout=1"])
+def test_arms_that_push_to_nobody_are_refused(text: str) -> None:
+    # An operator who writes only holdout arms would run an experiment with no exposed viewer.
+    with pytest.raises(ValueError, match="no viewer would get a push"):
+        Arms.parse(text)
