@@ -165,7 +165,8 @@ def build_push(
         else:
             attention, propensity = ctx.model.parts(_table(ctx, rows[at]), ctx.temperature)
             weight = np.ascontiguousarray(attention.T, dtype=np.float32)
-            inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
+            with np.errstate(divide="ignore"):  # a propensity of 0 (a saturated sigmoid)
+                inverse = np.ascontiguousarray(1.0 / propensity.T, dtype=np.float32)
             score = weight / inverse
             total = np.ones(width, np.float32)
         # scores lie in [0, 1]: a finite sum proves no NaN, and order_key and the top k skip

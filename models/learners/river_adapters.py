@@ -270,7 +270,10 @@ class Pointwise:
         for j, values in enumerate(x.tolist()):
             self.model.learn_values(values, j == chosen, weight)
         self.learned += 1
-        return p / p.sum()
+        total = p.sum()
+        if not (math.isfinite(total) and total > 0):  # every propensity saturated at 0
+            return np.full(len(p), 1.0 / len(p))
+        return p / total
 
 
 class PointwiseChoice(Pointwise):

@@ -39,6 +39,11 @@ from river import facto, optim
 from models.learners.river_adapters import Pointwise
 
 N_FACTORS = 10  # River's default
+# River's SGD on unscaled features can diverge (hostile prices and attrs did: latents grew
+# past 1e150 while finite, and ``raw`` squared them into inf - inf = NaN). A step that leaves
+# any coefficient past this is undone and counted, like a non-finite one: the choice features
+# are bounded (tens at most), so ``raw`` stays finite.
+STATE_LIMIT = 1e6
 
 
 class RiverFM:
@@ -97,11 +102,12 @@ class RiverFM:
             with np.errstate(over="ignore", invalid="ignore"):  # checked below, and counted
                 self.fm.learn_one(dict(zip(self.names, values, strict=True)), y, w=w)
             coef, intercept, latents = self.state()
-            finite = (np.isfinite(coef).all() and math.isfinite(intercept)
-                      and np.isfinite(latents).all())
+            bounded = (np.abs(coef).max(initial=0.0) <= STATE_LIMIT
+                       and abs(intercept) <= STATE_LIMIT
+                       and np.abs(latents).max(initial=0.0) <= STATE_LIMIT)
         except OverflowError:
-            finite = False
-        if not finite:  # undo whatever River changed before it failed
+            bounded = False
+        if not bounded:  # undo whatever River changed before it failed or diverged
             self.set_state(*before)
             self.refused += 1
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -124,3 +125,23 @@ def test_a_leaders_snapshot_goes_on_from_its_newton_learner() -> None:
     assert isinstance(restored.model, NewtonSoftmax)
     assert (restored.model.weights == model.weights).all()
     assert (restored.model.precision == model.precision).all()
+
+
+@pytest.mark.parametrize("peer", ["river", "river-fm"])
+def test_river_peers_on_hostile_prices_push_numbers_without_warnings(peer: str) -> None:
+    # found by a red team: prices at the contract's 1e12 bound and attrs at 1e30 made River's
+    # FM diverge (most propensities NaN, written as 0.0) and numpy warn on the job's stderr
+    hostile = []
+    for line in world_lines(seed=3, rooms=1, viewers=40, minutes=4):
+        event = json.loads(line)
+        for n, item in enumerate(event.get("items", [])):
+            item["price"] = 1e12 if n % 2 == 0 else item["price"]
+            item.setdefault("attrs", {})["x"] = 1e30 if n % 3 == 0 else -1e30
+        hostile.append(json.dumps(event).encode())
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        pushes, letters = run_lines(hostile, Settings.load({"learner": peer}, env={}))
+    assert [str(w.message) for w in heard] == []
+    assert pushes and not letters
+    propensities = [i["propensity"] for p in pushes for i in p["items"]]
+    assert len(set(propensities)) > 10  # numbers, not NaN written as 0.0 everywhere

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from river import facto, optim
 
 from models.learners.choice import choice_learner
-from models.learners.river_fm import PointwiseFM, RiverFM
+from models.learners.river_fm import STATE_LIMIT, PointwiseFM, RiverFM
 from tests.models.learners.pointwise import feed_same_choices
 
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
@@ -99,3 +99,18 @@ def test_a_step_that_would_overflow_is_refused_and_undone() -> None:
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[2], before[2])
     assert after[1] == before[1]
+
+
+def test_a_diverging_model_stays_bounded_and_ranks_with_numbers() -> None:
+    # found by a red team: hostile prices and attrs (features near their bound of tens) made
+    # River's SGD diverge while every number stayed finite, until ``raw`` squared the latents
+    # into inf - inf and most propensities were NaN
+    model = PointwiseFM(NAMES[:2], NAMES[2:], lr=0.05, initial=PRIORS)
+    x = np.full((6, len(NAMES)), 27.6)
+    x[::2] *= -1
+    for step in range(300):
+        model.learn_matrix(x, step % 6)
+    assert np.abs(model.weights).max() <= STATE_LIMIT
+    with np.errstate(all="raise"):  # no overflow on the way either
+        attention, propensity = model.parts(x)
+    assert np.isfinite(propensity).all() and np.isfinite(attention).all()
