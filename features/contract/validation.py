@@ -37,6 +37,7 @@ from features.contract.schema import (
     Kind,
     spotlit,
 )
+from features.contract.wide_numbers import loads_beyond_float64
 
 _TS: Final = COMMON_FIELDS[2]
 assert _TS.name == "ts"
@@ -120,7 +121,7 @@ def _number(obj: dict[str, Any], f: Field, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid("invalid", f"field '{where}{name}' must be a number, got {_preview(value)}")
     number = float(value)
-    if not math.isfinite(number) or number < f.low:
+    if math.isnan(number) or number < f.low:  # +inf (1e400 in the bytes) is past f.high
         raise _Invalid(
             "invalid", f"field '{where}{name}' must be a number >= {f.low:g}, got {value}"
         )
@@ -287,10 +288,6 @@ def _not_json(raw: bytes, err: Exception) -> str:
     JSON."""
     if raw.startswith(b"\x1f\x8b"):  # the parser's words would be about UTF-8 or UTF-16
         return "not valid UTF-8 JSON: the bytes look like gzip-compressed data; unpack it first"
-    if "number is infinity" in str(err):  # 1e400: JSON syntax, but no 64-bit float holds it
-        return (f"a number too large for a 64-bit float (beyond ±1.8e308) in the message ({err});"
-                " even in a field the job ignores it cannot be read: write it as a string, or"
-                " leave the field out")
     framing = _framing(raw)
     if framing:
         return f"not valid UTF-8 JSON ({err}){framing}"
@@ -342,6 +339,18 @@ def _cut_inside_a_character(raw: bytes) -> str:
     return ""
 
 
+def _beyond_float64(raw: bytes, err: orjson.JSONDecodeError) -> Any:
+    """A message orjson refused only for a number past float64 (``1e400``) is read anyway
+    (``features.contract.wide_numbers``): in a field the job ignores it changes nothing, and
+    in one it reads, the field's own check refuses the infinity by name."""
+    if "number is infinity" in str(err):
+        try:
+            return loads_beyond_float64(raw)
+        except ValueError as why:  # something else is wrong too: say that
+            err = why  # type: ignore[assignment]
+    raise _Invalid("not_json", _not_json(raw, err)) from None
+
+
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
     if len(raw) > max_bytes:
         size, kept = len(raw), ""
@@ -361,7 +370,7 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         except orjson.JSONDecodeError as err:
             if "depth limit" in str(err):  # orjson's own limit, past MAX_NESTING
                 raise _Invalid("invalid", _nested("the message")) from None
-            raise _Invalid("not_json", _not_json(raw, err)) from None
+            obj = _beyond_float64(raw, err)
     if not isinstance(obj, dict):
         raise _Invalid("invalid", f"message must be a JSON object, got {type(obj).__name__}")
     deep = _too_deep(obj)

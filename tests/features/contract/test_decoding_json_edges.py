@@ -79,7 +79,8 @@ def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
         (b'\xef\xbb\xbf{"event_id":"e"}', "byte order mark"),
         ('{"event_id":"e"}'.encode("utf-16-le"), "look like UTF-16"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "gzip-compressed"),  # not UTF-16
-        (b'{"event_id":"e","x":1e400}', "too large for a 64-bit float"),  # not "UTF-8"
+        (b'{"event_id":"e","x":1e400,"y":NaN}', "NaN is not JSON"),  # not "UTF-8"
+        (b'{"event_id":"e","x":1e400,"y":"\\udc00"}', "lone surrogate"),
         (b'{"event_id":"e"}\r{"event_id":"f"}', "carriage returns"),
     ],
 )
@@ -150,3 +151,31 @@ def test_other_whole_number_fields_say_out_of_range_too() -> None:
         f"field 'watch_ms' is out of range, got 1000000000.0: the contract wants an integer from"
         f" 0 to {MAX_WATCH_MS} (milliseconds, up to a day)"
     )
+
+
+LEAVE = b'{"event_id":"e","type":"leave","ts":1,"room_id":"r","user_id":"u"'
+
+
+def test_a_number_past_float64_in_an_ignored_field_does_not_refuse_the_event() -> None:
+    # found by a red team: `"note": 1e400` (JSON, in a field the contract says is ignored)
+    # made the whole event a dead letter, since orjson cannot hold the number
+    event = decode_event(LEAVE + b',"note":{"n":[1e400,-1e999]}}', ORIGIN)
+    assert isinstance(event, Event) and event.user_id == "u"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (LEAVE.replace(b'"ts":1', b'"ts":1e400') + b"}", "'ts'"),
+        (b'{"event_id":"e","type":"purchase","ts":1,"room_id":"r","user_id":"u",'
+         b'"item_id":"i","qty":1,"amount":1e400}', "'amount'"),
+        (b'{"event_id":"e","type":"enter","ts":1,"room_id":"r","user_id":"u",'
+         b'"attrs":{"tier":-1e400}}', "attrs"),
+    ],
+)
+def test_a_number_past_float64_in_a_field_the_job_reads_is_refused_by_name(
+    raw: bytes, field: str
+) -> None:
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid", letter
+    assert field in letter.error, letter.error
