@@ -29,6 +29,10 @@ EVALUATE_INTRO = (
 )
 
 
+def _say(line: str) -> None:
+    print(f"roomrank evaluate: {line}", file=sys.stderr)
+
+
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.k < 1:
         raise ValueError(f"--k must be at least 1, got {args.k}")
@@ -38,8 +42,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         check_exists("--against", args.against)
     if args.report:
         check_report_dir("--report", args.report)
-    report = evaluate(records("--events", args.events), records("--recs", args.recs), k=args.k,
-                      outcomes=bool(args.against))
+    report = evaluate(records("--events", args.events, say=_say), records("--recs", args.recs),
+                      k=args.k, outcomes=bool(args.against))
     check_matched(report, args.events, args.recs)
     if args.report:
         from flows.lab import evaluate_row

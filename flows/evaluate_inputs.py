@@ -9,12 +9,14 @@ line and exits 2.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
+from features.contract.decoding import decode_event
+from features.contract.events import DeadLetter, Origin
 from features.contract.wide_numbers import loads_beyond_float64
 from models.offline.evaluation import EvaluationReport
 from models.offline.paired import Z95, compared
@@ -64,14 +66,28 @@ def check_matched(report: EvaluationReport, events: str, recs: str) -> None:
         )
 
 
-def records(flag: str, path: str) -> Iterator[dict[str, Any]]:
-    """The file's records, each checked to be of the kind ``flag`` expects."""
+def records(
+    flag: str, path: str, say: Callable[[str], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The file's records, each checked to be of the kind ``flag`` expects.
+
+    The events are the job's input, read with the job's own decoder: a line the job
+    dead-letters is skipped (counted, and said through ``say`` with the first one's line and
+    error), not scored and not fatal, so a real input with a few bad lines can be evaluated.
+    """
     first, second, kind = KINDS[flag]
-    count = 0
+    count = skipped = 0
+    why = ""
     with open(path, "rb") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
+            if flag == "--events":
+                event = decode_event(line.rstrip(b"\r\n"), Origin(path, 0, number))
+                if isinstance(event, DeadLetter):
+                    skipped += 1
+                    why = why or f"line {number}: {event.error}"
+                    continue
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as err:
@@ -87,7 +103,11 @@ def records(flag: str, path: str) -> Iterator[dict[str, Any]]:
             count += 1
             yield record
     if not count:
-        raise ValueError(f"{flag} {path!r} holds no {kind}")
+        raise ValueError(f"{flag} {path!r} holds no {kind}" + (
+            f": the job dead-letters all {skipped} of its lines (first, {why})" if skipped else ""))
+    if skipped and say is not None:
+        say(f"{flag} {path!r}: skipped {skipped} of {count + skipped} lines, which the job"
+            f" dead-letters (first, {why})")
 
 
 class Report(Protocol):
