@@ -39,6 +39,18 @@ def same_file(a: str, b: str) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
+def _writes_stdout(path: str) -> bool:
+    """``-``, or a path that opens what standard output is (``/dev/stdout``, ``/dev/fd/1``,
+    or the file the shell redirected it to)."""
+    if path == "-":
+        return True
+    try:
+        out = os.fstat(1)
+    except OSError:  # stdout closed
+        return False
+    return _identity(path) == (out.st_dev, out.st_ino)
+
+
 def stdin_file() -> tuple[int, int] | None:
     """Device and inode of the regular file stdin is redirected from (``< file``), if it is.
 
@@ -75,6 +87,12 @@ def check_file_mode(input_path: str, outputs: dict[str, str]) -> None:
             f"--input {input_path!r} is {packed}-compressed; the job reads JSON lines: unpack"
             f" it first, or pipe it in (for example: zcat {input_path} | roomrank run --input"
             " - ...)"
+        )
+    to_stdout = [flag for flag, path in outputs.items() if _writes_stdout(path)]
+    if len(to_stdout) > 1:  # e.g. ghost pushes mixed into the pushes a consumer sends
+        raise ValueError(
+            f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} write to"
+            " standard output, where their lines would mix; name a file for all but one"
         )
     named = [(flag, path) for flag, path in outputs.items() if path != "-"]
     stdin = stdin_file() if input_path == "-" else None
@@ -121,6 +139,12 @@ def _open(fd: int) -> bool:
 def check_outputs(outputs: dict[str, str]) -> None:
     """Refuse outputs that name each other, are directories or cannot be written; creates
     missing parent folders and missing files (empty), truncates nothing."""
+    to_stdout = [flag for flag, path in outputs.items() if _writes_stdout(path)]
+    if len(to_stdout) > 1:  # e.g. ghost pushes mixed into the pushes a consumer sends
+        raise ValueError(
+            f"{' and '.join(to_stdout)} {'both' if len(to_stdout) == 2 else 'all'} write to"
+            " standard output, where their lines would mix; name a file for all but one"
+        )
     named = [(flag, path) for flag, path in outputs.items() if path != "-"]
     for i, (flag, path) in enumerate(named):
         for other, other_path in named[i + 1 :]:

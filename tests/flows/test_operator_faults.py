@@ -91,6 +91,29 @@ def test_two_outputs_naming_one_file_are_refused(tmp_path: Path, events: Path) -
         )
 
 
+@pytest.mark.parametrize(
+    ("command", "outputs"),
+    [
+        ("run", ["--output", "-", "--dead-letters", "dl.jsonl", "--experiment-log", "-"]),
+        ("run", ["--output", "-", "--dead-letters", "/dev/stdout"]),
+        ("run", ["--output", "out.jsonl", "--dead-letters", "-", "--experiment-log", "/dev/fd/1"]),
+        ("simulate", ["--closed-loop", "--output", "-", "--recs", "-"]),
+    ],
+)
+def test_two_outputs_on_standard_output_are_refused(
+    tmp_path: Path, events: Path, command: str, outputs: list[str]
+) -> None:
+    # found by a red team: `--output - --experiment-log -` mixed ghost pushes into the pushes
+    # a consumer sends, exit 0
+    given = (["--input", str(events)] if command == "run" else
+             ["--seed", "1", "--rooms", "1", "--viewers", "5", "--minutes", "1"])
+    done = roomrank(command, *given, *outputs, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    [line] = error_lines(done)
+    assert "write to standard output, where their lines would mix" in line
+    assert done.stdout == b""
+
+
 # --------------------------------------------------------------------------- 14. output faults
 
 
