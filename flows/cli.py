@@ -4,6 +4,7 @@ priors, bench)."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--output", help="JSONL file, or - for stdout")
     sim.add_argument(
-        "--speed", type=float, default=None,
+        "--speed", type=finite_float, default=None,
         help="with --brokers: simulated seconds per wall second (default: as fast as possible)",
     )
     sim.add_argument(
@@ -130,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the embedded default: a simulated world, pushes shown live")
     _world_args(demo, rooms=3, viewers=60, minutes=0.0)
     demo.add_argument(
-        "--speed", type=float, default=20.0, help="simulated seconds per wall second (default 20)"
+        "--speed", type=finite_float, default=20.0,
+        help="simulated seconds per wall second (default 20)",
     )
     demo.add_argument(
         "--closed-loop", action="store_true",
@@ -172,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
     lab.add_argument("--viewers", type=int, default=400, help="viewers per world (default 400)")
-    lab.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
+    lab.add_argument("--minutes", type=finite_float, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     lab.add_argument("--ablations", action="store_true",
                      help="also run the job without each feature group, and with attention or"
@@ -215,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     priors.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
     priors.add_argument("--viewers", type=int, default=400,
                         help="viewers per world (default 400)")
-    priors.add_argument("--minutes", type=float, default=15.0, help="minutes (default 15)")
+    priors.add_argument("--minutes", type=finite_float, default=15.0, help="minutes (default 15)")
     priors.add_argument("--output", help="also write the pooled weights as a --choice-weights file")
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
@@ -241,6 +243,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a number, not NaN or infinite (``--minutes inf`` would overflow
+    where the world is cut into event times, ``nan`` passes every comparison).
+
+    >>> finite_float("2.5")
+    2.5
+    >>> finite_float("inf")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number, got 'inf'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int, minutes: float) -> None:
     parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
     parser.add_argument("--rooms", type=int, default=rooms, help=f"rooms (default {rooms})")
@@ -249,7 +271,7 @@ def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int, minut
     )
     parser.add_argument(
         "--minutes",
-        type=float,
+        type=finite_float,
         default=minutes,
         help="simulated minutes"
         + (" (default: until Ctrl-C)" if not minutes else f" (default {minutes:g})"),

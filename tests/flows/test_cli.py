@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from flows.settings import markdown_table
 from tests.flows.helpers import read_jsonl, stable
@@ -212,3 +213,24 @@ def test_evaluate_against_another_run_gives_the_difference_and_its_error(tmp_pat
     events = roomrank("evaluate", "--events", str(world), "--recs", str(runs["fast"]),
                       "--against", str(world))
     assert events.returncode == 2 and b"--against" in events.stderr and b"rec_id" in events.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("simulate", "--minutes", "inf", "--output", "-"),
+        ("simulate", "--minutes", "nan", "--output", "-"),
+        ("simulate", "--closed-loop", "--minutes", "1e400", "--output", "-"),
+        ("demo", "--speed", "nan"),
+        ("lab", "--minutes", "inf"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_one_line_naming_the_flag(args: tuple[str, ...]) -> None:
+    # found by a red team: `--minutes inf` ended in an OverflowError traceback, `nan` in a
+    # message that named no flag
+    done = roomrank(*args)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().strip().splitlines()[-1:]
+    flag = next(a for a in args if a in ("--minutes", "--speed"))
+    assert f"argument {flag}: must be a finite number" in line
+    assert "Traceback" not in done.stderr.decode() and done.stdout == b""
