@@ -30,6 +30,10 @@ from typing import Final
 from features.contract.ids import unit_hash
 
 RANKERS: Final = ("attention", "control")
+# attention^(1/T) × propensity: at T = 0.01 attention is raised to the 100th power (taste
+# alone decides), at 100 to the 0.01th (propensity alone); past them only the arithmetic
+# changes, and at T = 1e-100 it overflowed (every score 0).
+TEMPERATURES: Final = (0.01, 100.0)
 PARAMETERS: Final = ("ranker", "temperature", "k", "cap", "skip_same", "holdout")
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -82,6 +86,7 @@ class ArmSpec:
 
 def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
     spec = ArmSpec.for_name(name)
+    given: set[str] = set()
     for param in params:
         key, sep, value = (s.strip() for s in param.partition("="))
         if key not in PARAMETERS or not sep:
@@ -89,6 +94,9 @@ def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
                 f"arm {name!r}: {param!r} is not KEY=VALUE with KEY one of"
                 f" {', '.join(PARAMETERS)} (in {text!r})"
             )
+        if key in given:  # `cap=1:cap=600`: which one the operator meant is a guess
+            raise ValueError(f"arm {name!r}: {key} is given twice (in {text!r})")
+        given.add(key)
         try:
             if key == "ranker":
                 if value not in RANKERS:
@@ -96,7 +104,7 @@ def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
                 spec = replace(spec, ranker=value)
             elif key == "temperature":
                 t = float(value)
-                if not (math.isfinite(t) and t > 0):
+                if not TEMPERATURES[0] <= t <= TEMPERATURES[1]:  # NaN fails too
                     raise ValueError
                 spec = replace(spec, temperature=t)
             elif key == "k":
@@ -105,8 +113,8 @@ def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
                 spec = replace(spec, top_k=int(value))
             elif key == "cap":
                 seconds = float(value.removesuffix("s"))
-                if not (math.isfinite(seconds) and seconds >= 0):
-                    raise ValueError
+                if not (math.isfinite(seconds) and (seconds == 0 or seconds >= 0.001)):
+                    raise ValueError  # 0.0001 s would round to 0 ms: silently off
                 spec = replace(spec, cap_ms=round(seconds * 1000))
             elif value not in ("0", "1"):
                 raise ValueError
@@ -117,9 +125,10 @@ def _parse_spec(name: str, params: list[str], text: str) -> ArmSpec:
         except ValueError:
             allowed = {
                 "ranker": " or ".join(RANKERS),
-                "temperature": "a number > 0",
+                "temperature": (f"a number from {TEMPERATURES[0]:g} to {TEMPERATURES[1]:g}"
+                                " (beyond, the ranking is taste alone or propensity alone)"),
                 "k": "an integer > 0",
-                "cap": "seconds >= 0",
+                "cap": "0 (off) or seconds >= 0.001",
             }.get(key, "0 or 1")
             raise ValueError(f"arm {name!r}: {key} must be {allowed}, got {value!r}") from None
     return spec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -16,7 +17,7 @@ USERS = [f"u-{n}" for n in range(20_000)]
     [
         ("Bandit=1", ["Bandit", "lower-case"]),
         ("attention=0.5,greedy=0.5:speed=2", ["greedy", "speed=2", "temperature"]),
-        ("hot=1:temperature=0", ["hot", "temperature", "> 0"]),
+        ("hot=1:temperature=0", ["hot", "temperature", "from 0.01 to 100"]),
         ("hot=1:temperature", ["hot", "KEY=VALUE"]),
         ("hot=1:ranker=bandit", ["hot", "ranker", "attention or control", "bandit"]),
         ("hot=1:k=0", ["hot", "k", "integer > 0"]),
@@ -117,3 +118,25 @@ def test_arms_that_push_to_nobody_are_refused(text: str) -> None:
     # An operator who writes only holdout arms would run an experiment with no exposed viewer.
     with pytest.raises(ValueError, match="no viewer would get a push"):
         Arms.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a=1:temperature=1e-100", "temperature must be a number from 0.01 to 100"),
+        ("a=1:temperature=1e3", "temperature must be a number from 0.01 to 100"),
+        ("a=1:temperature=nan", "temperature must be a number from 0.01 to 100"),
+        ("a=1:cap=0.0001", "cap must be 0 (off) or seconds >= 0.001"),
+        ("a=1:cap=1:cap=600", "cap is given twice"),
+        ("a=1:k=3:k=4", "k is given twice"),
+    ],
+)
+def test_variants_that_would_be_silently_wrong_are_refused(text: str, words: str) -> None:
+    # found by a red team: temperature=1e-100 scored every item 0; cap=0.0001 was no cap;
+    # a key given twice took its last value
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Arms.parse(text)
+
+
+def test_the_temperature_bounds_themselves_are_accepted() -> None:
+    assert Arms.parse("a=1:temperature=0.01,b=1:temperature=100:cap=0.001").specs[1].cap_ms == 1
