@@ -167,6 +167,7 @@ class Arms:
         names: list[str] = []
         shares: list[float] = []
         specs: list[ArmSpec] = []
+        explicit: list[bool] = []
         for part in (p.strip() for p in text.split(",")):
             if not part:
                 continue
@@ -188,7 +189,14 @@ class Arms:
                 raise ValueError(f"share of arm {name!r} must be >= 0, got {value!r}")
             names.append(name)
             shares.append(share)
+            explicit.append(bool(sep))
             specs.append(_parse_spec(name, params, text))
+        if any(explicit) and not all(explicit):  # `attention=0.9,control`: control got 1.0
+            bare = [n for n, given in zip(names, explicit, strict=True) if not given]
+            raise ValueError(
+                f"arm {bare[0]!r} in {text!r} has no share while others do; give every arm"
+                " a share (NAME=SHARE), or none for equal shares"
+            )
         total = sum(shares)
         if not math.isfinite(total):
             raise ValueError(f"shares in {text!r} are too large to add up; use fractions")

@@ -140,3 +140,10 @@ def test_variants_that_would_be_silently_wrong_are_refused(text: str, words: str
 
 def test_the_temperature_bounds_themselves_are_accepted() -> None:
     assert Arms.parse("a=1:temperature=0.01,b=1:temperature=100:cap=0.001").specs[1].cap_ms == 1
+
+
+def test_a_share_left_out_beside_given_ones_is_refused() -> None:
+    # found by a red team: `attention=0.9,control` gave control a share of 1 (53 % of viewers)
+    with pytest.raises(ValueError, match="arm 'control' in 'attention=0.9,control' has no share"):
+        Arms.parse("attention=0.9,control")
+    assert Arms.parse("attention,control").shares == (0.5, 0.5)  # none given: equal shares
