@@ -12,8 +12,8 @@ way, so a holdout's "conversion" is the would-be conversion of what it would hav
 sent: exposed viewers against would-be-exposed ones (ghost-ads measurement).
 
 The readout is a function of the sets of records, not of their order or repeats: pushes and
-ghosts count once per ``rec_id`` and events once per ``event_id`` (Kafka delivers at least
-once), arms are listed by name and revenue is summed exactly, so a readout from several
+ghosts count once per ``rec_id`` and events once per (room, sender, ``event_id``), the job's
+de-duplication (Kafka delivers at least once), arms are listed by name and revenue is summed exactly, so a readout from several
 Kafka partitions equals the one from the files the same run wrote.
 
 When the experiment log holds assignment records (an adaptive allocation), the readout adds
@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from features.state.dedup import source_of
 from models.experiment.weighted import Weighted, weighted_purchases
 
 DRAWS = 20_000
@@ -160,11 +161,15 @@ def read_experiment(
     amounts: dict[str, list[float]] = defaultdict(list)
     bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
     converted: set[str] = set()
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
     for ev in events:
-        if ev.get("event_id") in seen:  # redelivered duplicates count once
+        # Redelivered duplicates count once, told apart as the job does (features/state/
+        # dedup.py): per room and per sender, so an account reusing others' ids erases nothing.
+        sender = source_of(ev.get("type", ""), ev.get("user_id"))
+        once = (ev.get("room_id", ""), sender, ev.get("event_id", ""))
+        if once in seen:
             continue
-        seen.add(ev.get("event_id", ""))
+        seen.add(once)
         etype = ev.get("type")
         if etype == "push_open":
             opened = arm_of_rec.get(ev.get("rec_id", ""))

@@ -85,3 +85,15 @@ def test_the_readout_ignores_order_and_repeats(rng: random.Random, repeats: int)
     assert again.to_dict() == first.to_dict()
     assert again.pushed == first.pushed
     assert list(first.arms) == sorted(first.arms)
+
+
+def test_an_account_reusing_others_event_ids_erases_none_of_their_purchases() -> None:
+    """The job de-duplicates ids per room and sender (features/state/dedup.py): a heartbeat
+    that takes a buyer's purchase id first is another sender's event, not a redelivery."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "control") for n in range(3)]
+    events = [_ev(n, "purchase", f"u{n}", 2_000, "a", amount=4.0) for n in range(3)]
+    thief = [_ev(n, "heartbeat", "u-thief", 1_999, "a") for n in range(3)]
+    elsewhere = [{**_ev(n, "purchase", f"u{n}", 2_000, "a", amount=4.0), "room_id": "s"}
+                 for n in range(3)]  # the same ids in another room: that room's events
+    r = read_experiment(thief + events + elsewhere + events, pushes).arms
+    assert (r["control"].purchases, r["control"].converted, r["control"].revenue) == (3, 3, 12.0)
