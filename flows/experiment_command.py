@@ -22,11 +22,15 @@ from flows.settings import Settings
 if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the CLI
     from models.experiment.inputs import Raw
 
-KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic")
+# The report's flags from the settings table: the topics, and the job's --lateness-ms (the
+# readout skips what arrives after a room's room_close as the job does, stragglers within it
+# kept), each with its ROOMRANK_* variable as the job reads it.
+KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic", "lateness_ms")
 
 
 def add_report_arguments(report: argparse.ArgumentParser) -> None:
-    """The flags of the files; the topics' come from the settings table (``KAFKA_SETTINGS``)."""
+    """The flags of the files; the topics' and the lateness's come from the settings table
+    (``KAFKA_SETTINGS``)."""
     report.add_argument("--events", help="JSONL events the pushes were made from (file mode)")
     report.add_argument("--recs", help="JSONL pushes (file mode)")
     report.add_argument("--experiment-log",
@@ -107,7 +111,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     skipped = Skipped(by_line=bool(args.events))
     ghosts = list(readout_records(log[1], skipped, log[0])) if log else []
     readout = read_experiment(
-        readout_events(events[1], skipped, events[0]),
+        readout_events(events[1], skipped, events[0], settings.room.lateness_ms),
         readout_records(pushes[1], skipped, pushes[0]),
         ghosts, window_ms=args.window_ms,
     )

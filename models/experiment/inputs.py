@@ -75,14 +75,31 @@ class Skipped:
                              f" (first: {self.first[source]})")
 
 
-def readout_events(raws: Iterable[Raw], skipped: Skipped,
-                   source: str = "events") -> Iterator[dict[str, Any]]:
-    """The valid events, as the fields the readout uses; dead letters skipped and counted."""
+def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events",
+                   lateness_ms: int = 2_000) -> Iterator[dict[str, Any]]:
+    """The valid events, as the fields the readout uses; dead letters skipped and counted.
+
+    The job also refuses, inside a room, what arrives after the room's ``room_close`` (dead
+    letter ``closed``), except a straggler from before the close by at most ``lateness_ms``
+    (features/state/inbox.py). That rule reads arrival order, which a room keeps in a file
+    and in its Kafka partition, so the readout applies it too: a purchase posted after the
+    show ended must not convert a push.
+    """
+    closes: dict[str, tuple[str, int]] = {}  # room: (its room_close's id, ts)
     for origin, raw in raws:
         skipped.count(source)
         event = decode_event(raw, origin)
         if isinstance(event, DeadLetter):
             skipped.skip(source, origin, event.error)
+            continue
+        close = closes.get(event.room_id)
+        if close is None:
+            if event.type == "room_close":
+                closes[event.room_id] = (event.event_id, event.ts)
+        elif not (close[1] - lateness_ms <= event.ts <= close[1]
+                  or (event.type == "room_close" and event.event_id == close[0])):
+            skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
+                         f" {close[0]!r} (ts {close[1]}): the job's dead letter 'closed'")
             continue
         yield {"event_id": event.event_id, "type": event.type, "ts": event.ts,
                "room_id": event.room_id, "user_id": event.user_id, "item_id": event.item_id,

@@ -87,3 +87,19 @@ def test_coverage_refuses_seeds_it_cannot_read(
 ) -> None:
     assert main(["experiment", "coverage", "--seeds", seeds]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_purchases_after_a_rooms_close_are_skipped_as_the_job_refuses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    close = {"event_id": "z", "type": "room_close", "ts": 10_000, "room_id": "r"}
+    late = [{**e, "event_id": f"late-{e['event_id']}", "ts": 9_000} for e in EVENTS]
+    events = _write(tmp_path / "e.jsonl", [*EVENTS, close, *late])
+    recs = _write(tmp_path / "r.jsonl", PUSHES)
+    argv = ["experiment", "report", "--events", events, "--recs", recs, "--json"]
+    assert main([*argv, "--lateness-ms", "500"]) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out)["arms"]["control"]["purchases"] == 2  # u0, u2 as before the close
+    assert f"--events {events}: skipped 3 of 7 (line 5: after room 'r''s room_close 'z'" in err
+    assert main([*argv, "--lateness-ms", "2000"]) == 0  # 1 s before the close: stragglers
+    assert orjson.loads(capsys.readouterr().out)["arms"]["control"]["purchases"] == 4

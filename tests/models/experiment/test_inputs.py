@@ -70,3 +70,24 @@ def test_assignments_count_once_in_a_fixed_order() -> None:
     once = unique_assignments([ASSIGNED, PUSH, other, ASSIGNED])
     assert once == [ASSIGNED, other] or once == [other, ASSIGNED]
     assert once == unique_assignments([other, ASSIGNED, other])
+
+
+def _event(n: int, etype: str, ts: int, room: str = "r", **more: object) -> bytes:
+    user = {} if etype == "room_close" else {"user_id": f"u{n}"}
+    return orjson.dumps({"event_id": f"e{n}", "type": etype, "ts": ts, "room_id": room,
+                         **user, **more})
+
+
+def test_what_arrives_after_a_rooms_close_is_skipped_as_the_job_refuses_it() -> None:
+    buy = {"item_id": "i", "amount": 1.0}
+    skipped = Skipped()
+    raws = _raws(_event(1, "purchase", 10_000, **buy), _event(2, "room_close", 20_000),
+                 _event(2, "room_close", 20_000),  # its redelivery: the readout drops it
+                 _event(3, "purchase", 25_000, **buy),  # after the close: refused
+                 _event(4, "purchase", 19_000, **buy),  # a straggler within 2 s: counted
+                 _event(5, "purchase", 17_000, **buy),  # older than that: refused
+                 _event(6, "purchase", 25_000, room="s", **buy))  # another room: open
+    kept = [e["event_id"] for e in readout_events(raws, skipped, lateness_ms=2_000)]
+    assert kept == ["e1", "e2", "e2", "e4", "e6"]
+    assert skipped.lines() == ["events: skipped 2 of 7 (partition 1 offset 3: after room 'r''s"
+                               " room_close 'e2' (ts 20000): the job's dead letter 'closed')"]
