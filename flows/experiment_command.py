@@ -109,10 +109,10 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
         check_report_dir("--html", args.html)
     events, pushes, log = _sources(args, settings)
     skipped = Skipped(by_line=bool(args.events))
-    ghosts = list(readout_records(log[1], skipped, log[0])) if log else []
+    ghosts = list(readout_records(log[1], skipped, log[0], "log")) if log else []
     readout = read_experiment(
         readout_events(events[1], skipped, events[0], settings.room.lateness_ms),
-        readout_records(pushes[1], skipped, pushes[0]),
+        readout_records(pushes[1], skipped, pushes[0], "pushes"),
         ghosts, window_ms=args.window_ms,
     )
     for line in skipped.lines():

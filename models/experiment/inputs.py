@@ -59,9 +59,11 @@ class Skipped:
 
     def skip(self, source: str, origin: Origin, why: str) -> None:
         self.skipped[source] = self.skipped.get(source, 0) + 1
-        place = (f"line {origin.offset}" if self.by_line
-                 else f"partition {origin.partition} offset {origin.offset}")
-        self.first.setdefault(source, f"{place}: {why}")
+        self.first.setdefault(source, f"{self.place(origin)}: {why}")
+
+    def place(self, origin: Origin) -> str:
+        return (f"line {origin.offset}" if self.by_line
+                else f"partition {origin.partition} offset {origin.offset}")
 
     def lines(self) -> list[str]:
         return [f"{source}: skipped {n} of {self.read[source]} ({self.first[source]})"
@@ -106,9 +108,20 @@ def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events"
                "amount": event.amount, "rec_id": event.rec_id}
 
 
-def readout_records(raws: Iterable[Raw], skipped: Skipped,
-                    source: str) -> Iterator[dict[str, Any]]:
-    """Pushes, ghost pushes and assignment records that have what the readout needs."""
+_SWAPPED = ("; are --recs and --experiment-log (from Kafka: --output-topic and"
+            " --experiment-topic) swapped?")
+
+
+def readout_records(raws: Iterable[Raw], skipped: Skipped, source: str,
+                    role: str = "") -> Iterator[dict[str, Any]]:
+    """Pushes, ghost pushes and assignment records that have what the readout needs.
+
+    ``role`` says which output ``source`` is. ``"pushes"``: every record is a push, whatever
+    unknown ``kind`` it carries (the contract ignores unknown fields), but a ghost push or an
+    assignment there is the experiment log: read as pushes they would make a holdout an
+    exposed arm, so it is refused. ``"log"``: ghost pushes and assignments; a record without
+    a ``kind`` is a push (refused the same way), another kind is skipped.
+    """
     for origin, raw in raws:
         skipped.count(source)
         try:
@@ -116,11 +129,25 @@ def readout_records(raws: Iterable[Raw], skipped: Skipped,
         except orjson.JSONDecodeError as err:
             skipped.skip(source, origin, f"not JSON ({err})")
             continue
-        why = _unusable(record)
+        why = _unusable(record) or _misplaced(record, role, source, skipped.place(origin))
         if why:
             skipped.skip(source, origin, why)
             continue
         yield record
+
+
+def _misplaced(record: dict[str, Any], role: str, source: str, place: str) -> str:
+    """Why a usable record is not one of ``role``'s (to skip), or a ``ValueError``."""
+    kind = record.get("kind")
+    if role == "pushes" and kind in ("ghost_push", "assignment"):
+        raise ValueError(f"{source} holds the experiment log's records ({place}: kind"
+                         f" {kind!r}), not pushes{_SWAPPED}")
+    if role == "log" and kind is None:
+        raise ValueError(f"{source} holds pushes ({place}: no 'kind'), not ghost pushes or"
+                         f" assignments{_SWAPPED}")
+    if role == "log" and kind not in ("ghost_push", "assignment"):
+        return f"'kind' {kind!r} is neither 'ghost_push' nor 'assignment'"
+    return ""
 
 
 def _unusable(record: Any) -> str:

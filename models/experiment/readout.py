@@ -13,8 +13,10 @@ sent: exposed viewers against would-be-exposed ones (ghost-ads measurement).
 
 The readout is a function of the sets of records, not of their order or repeats: pushes and
 ghosts count once per ``rec_id`` and events once per (room, sender, ``event_id``), the job's
-de-duplication (Kafka delivers at least once), arms are listed by name and revenue is summed exactly, so a readout from several
-Kafka partitions equals the one from the files the same run wrote.
+de-duplication (Kafka delivers at least once), arms are listed by name and revenue is summed
+exactly, so a readout from several Kafka partitions equals the one from the files the same run
+wrote. (What arrives after a room's ``room_close`` is dropped before, on the room's own order,
+which its partition keeps: ``models.experiment.inputs``.)
 
 When the experiment log holds assignment records (an adaptive allocation), the readout adds
 purchases per assigned viewer weighted by the assignment probabilities
@@ -143,7 +145,7 @@ def read_experiment(
     assignments: list[dict[str, Any]] = []
     for kind, records in (("push", pushes), ("ghost", ghosts)):
         for p in records:
-            if p.get("kind", "ghost_push") != "ghost_push":  # the log's assignment records
+            if p.get("kind") == "assignment":  # the log's; any other kind: a push or ghost
                 assignments.append(p)
                 continue
             if p["rec_id"] in arm_of_rec:  # redelivered: the same push again

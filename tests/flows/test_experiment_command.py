@@ -103,3 +103,36 @@ def test_purchases_after_a_rooms_close_are_skipped_as_the_job_refuses_them(
     assert f"--events {events}: skipped 3 of 7 (line 5: after room 'r''s room_close 'z'" in err
     assert main([*argv, "--lateness-ms", "2000"]) == 0  # 1 s before the close: stragglers
     assert orjson.loads(capsys.readouterr().out)["arms"]["control"]["purchases"] == 4
+
+
+def test_pushes_with_an_unknown_kind_are_pushes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The contract ignores unknown fields: ``"kind": "push"`` changes nothing."""
+    events = _write(tmp_path / "e.jsonl", EVENTS)
+    plain = _write(tmp_path / "r.jsonl", PUSHES)
+    kinded = _write(tmp_path / "k.jsonl", [{**p, "kind": "push"} for p in PUSHES])
+    argv = ["experiment", "report", "--events", events, "--json", "--recs"]
+    assert main([*argv, plain]) == 0
+    expected = orjson.loads(capsys.readouterr().out)
+    assert main([*argv, kinded]) == 0
+    assert orjson.loads(capsys.readouterr().out) == expected
+    assert expected["arms"]["control"]["pushes"] == 3
+
+
+def test_recs_and_log_swapped_are_refused_naming_the_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _write(tmp_path / "e.jsonl", EVENTS)
+    pushes = _write(tmp_path / "r.jsonl", PUSHES[1::2])
+    ghosts = _write(tmp_path / "x.jsonl", [{**p, "kind": "ghost_push", "arm": "holdout"}
+                                            for p in PUSHES[::2]])
+    argv = ["experiment", "report", "--events", events]
+    assert main([*argv, "--recs", ghosts, "--experiment-log", pushes]) == 2
+    err = capsys.readouterr().err
+    assert f"--experiment-log {pushes} holds pushes (line 1: no 'kind')" in err
+    assert "are --recs and --experiment-log" in err and len(err.splitlines()) == 1
+    assert main([*argv, "--recs", ghosts]) == 2
+    err = capsys.readouterr().err
+    assert f"--recs {ghosts} holds the experiment log's records (line 1: kind 'ghost_push')" in err
+    assert main([*argv, "--recs", pushes, "--experiment-log", ghosts]) == 0

@@ -91,3 +91,13 @@ def test_what_arrives_after_a_rooms_close_is_skipped_as_the_job_refuses_it() -> 
     assert kept == ["e1", "e2", "e2", "e4", "e6"]
     assert skipped.lines() == ["events: skipped 2 of 7 (partition 1 offset 3: after room 'r''s"
                                " room_close 'e2' (ts 20000): the job's dead letter 'closed')"]
+
+
+def test_a_log_record_of_another_kind_is_skipped_with_its_kind() -> None:
+    skipped = Skipped()
+    ghost = {**PUSH, "kind": "ghost_push"}
+    other = {**PUSH, "kind": "push"}
+    raws = _raws(*(orjson.dumps(r) for r in (ghost, ASSIGNED, other)))
+    assert list(readout_records(raws, skipped, "topic log", "log")) == [ghost, ASSIGNED]
+    assert skipped.first["topic log"].endswith("'kind' 'push' is neither 'ghost_push' nor"
+                                               " 'assignment'")
