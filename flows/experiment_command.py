@@ -121,6 +121,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     skipped.check_usable(pushes[0], "a push")
     if log:
         skipped.check_usable(log[0], "a ghost push or an assignment")
+    readout.check_inputs(events[0], pushes[0])
     if args.html:
         from flows.experiment_report import write_experiment_report
 

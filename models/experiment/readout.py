@@ -82,6 +82,25 @@ class Readout:
     pushed: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
     # per arm, purchases per assigned viewer weighted by 1 / assignment probability
     weighted: dict[str, Weighted] = field(default_factory=dict)
+    # events read, pushes and ghosts read, and those whose (room, trigger_id) names an event
+    # read: none matched means the pushes were made from another input (``check_inputs``)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def check_inputs(self, events: str, pushes: str) -> None:
+        """No events, no pushes, or pushes made from other events: a table would look like a
+        readout and be none. ``events``, ``pushes``: the sources' names, for the message."""
+        counts = self.counts
+        if not counts.get("events"):
+            raise ValueError(f"{events}: no event to read out; give the events the pushes"
+                             " were made from")
+        if not counts.get("pushes"):
+            raise ValueError(f"{pushes}: no push to read out; give the pushes made from"
+                             f" {events}")
+        if not counts.get("matched"):
+            raise ValueError(
+                f"{pushes}: none of its {counts['pushes']:,} pushes names an event of {events}"
+                " (by trigger_id and room_id): they were made from another input; give the"
+                " events the pushes were made from")
 
     @property
     def winner(self) -> str | None:
@@ -164,7 +183,9 @@ def read_experiment(
     bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
     converted: set[str] = set()
     seen: set[tuple[str, str, str]] = set()
+    triggers: set[tuple[str, str]] = set()  # (room, event_id) of every event read
     for ev in events:
+        triggers.add((ev.get("room_id", ""), ev.get("event_id", "")))
         # Redelivered duplicates count once, told apart as the job does (features/state/
         # dedup.py): per room and per sender, so an account reusing others' ids erases nothing.
         sender = source_of(ev.get("type", ""), ev.get("user_id"))
@@ -197,6 +218,10 @@ def read_experiment(
             converted.add(rid)
     for name, paid in amounts.items():
         out.arms[name].revenue = math.fsum(paid)
+    out.counts = {"events": len(triggers), "pushes": len(arm_of_rec),
+                  "matched": sum((room, trigger) in triggers
+                                 for (room, _), pushed in rows.items()
+                                 for _, trigger, _, _ in pushed)}
     for rid in converted:
         arm_of_rec[rid].converted += 1
     per_room: dict[str, dict[str, list[int]]] = defaultdict(dict)  # arm: room: [n, s]
