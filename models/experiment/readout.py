@@ -45,11 +45,12 @@ from typing import Any
 import numpy as np
 
 from features.state.dedup import source_of
-from models.experiment.weighted import Weighted, weighted_purchases
+from models.experiment.weighted import MIN_PER_ARM, Weighted, weighted_purchases
 
 DRAWS = 20_000
 # The decision at the single read: an arm is declared the winner when its P(best) reaches
-# this. With two equal arms read once, about 2 % of experiments declare one by chance.
+# this. With two equal arms read once, about 2 % of experiments declare one by chance. It
+# takes two arms (one is "best" by construction) each with ``MIN_PER_ARM`` units of evidence.
 WIN_P_BEST = 0.99
 
 
@@ -104,14 +105,31 @@ class Readout:
 
     @property
     def winner(self) -> str | None:
-        """The arm whose P(best) reaches ``WIN_P_BEST`` at the planned end, if any."""
+        """The arm whose P(best) reaches ``WIN_P_BEST`` at the planned end, if any and if
+        ``undecidable`` has nothing to say."""
+        if self.undecidable:
+            return None
         return next((a.arm for a in self.arms.values() if a.p_best >= WIN_P_BEST), None)
+
+    @property
+    def undecidable(self) -> str:
+        """Why no arm can be declared, whatever the P(best): fewer than two arms, or an arm
+        with fewer than ``MIN_PER_ARM`` effective pushes (its interval is the prior's)."""
+        return _too_little({a.arm: a.pushes / a.design_effect for a in self.arms.values()},
+                           "effective pushes")
 
     @property
     def weighted_winner(self) -> str | None:
         """Under an adaptive allocation, the arm whose weighted purchases per viewer reach
-        ``WIN_P_BEST`` (the per-push ``winner`` is biased there), if any."""
+        ``WIN_P_BEST`` (the per-push ``winner`` is biased there), if any, with two arms of at
+        least ``MIN_PER_ARM`` assigned viewers each."""
+        if self.weighted_undecidable:
+            return None
         return next((w.arm for w in self.weighted.values() if w.p_best >= WIN_P_BEST), None)
+
+    @property
+    def weighted_undecidable(self) -> str:
+        return _too_little({w.arm: w.viewers for w in self.weighted.values()}, "viewers")
 
     def to_dict(self) -> dict[str, Any]:
         out = {"stopping_rule": self.stopping_rule, "winner": self.winner,
@@ -131,7 +149,8 @@ class Readout:
             lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
                          f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
         adaptive = " (per push: biased under this adaptive allocation, see below)"
-        lines.append(f"winner: {self.winner or 'none declared'}{adaptive if self.weighted else ''}")
+        lines.append(f"winner: {self.winner or _none(self.undecidable)}"
+                     f"{adaptive if self.weighted else ''}")
         if self.weighted:
             lines += ["purchases per assigned viewer (adaptive allocation: weighted by"
                       " 1 / assignment probability)",
@@ -142,8 +161,26 @@ class Readout:
                 lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}"
                              f"{w.p_best:>9.3f}")
             lines.append(f"winner by weighted purchases per viewer: "
-                         f"{self.weighted_winner or 'none declared'}")
+                         f"{self.weighted_winner or _none(self.weighted_undecidable)}")
         return "\n".join(lines)
+
+
+def _too_little(evidence: dict[str, float], unit: str) -> str:
+    """Why ``evidence`` (per arm) cannot name a winner, or "".
+
+    >>> _too_little({"a": 500.0}, "viewers")
+    'one arm only'
+    >>> _too_little({"a": 500.0, "b": 1.0}, "viewers")
+    'arm b has 1 viewers, fewer than 30'
+    """
+    if len(evidence) < 2:
+        return "one arm only" if evidence else "no arm"
+    thin = sorted((n, arm) for arm, n in evidence.items() if n < MIN_PER_ARM)
+    return f"arm {thin[0][1]} has {thin[0][0]:.3g} {unit}, fewer than {MIN_PER_ARM}" if thin else ""
+
+
+def _none(why: str) -> str:
+    return f"none declared ({why})" if why else "none declared"
 
 
 def read_experiment(
