@@ -197,7 +197,9 @@ def read_experiment(
     times: dict[tuple[str, str], list[int]] = defaultdict(list)
     rows: dict[tuple[str, str], list[tuple[int, str, frozenset[str], str]]] = defaultdict(list)
     arm_of_rec: dict[str, ArmReadout] = {}
-    arms: dict[str, ArmReadout] = {}
+    # by (name, ghost): an arm with pushes and ghost pushes (a resume that made it a holdout,
+    # or the other way) is two rows, exposed and would-be exposed viewers never mixed
+    arms: dict[tuple[str, bool], ArmReadout] = {}
     assignments: list[dict[str, Any]] = []
     for kind, records in (("push", pushes), ("ghost", ghosts)):
         for p in records:
@@ -206,7 +208,8 @@ def read_experiment(
                 continue
             if p["rec_id"] in arm_of_rec:  # redelivered: the same push again
                 continue
-            arm = arms.setdefault(p["arm"], ArmReadout(p["arm"], ghost=kind == "ghost"))
+            ghost = kind == "ghost"
+            arm = arms.setdefault((p["arm"], ghost), ArmReadout(p["arm"], ghost=ghost))
             arm.pushes += 1
             arm_of_rec[p["rec_id"]] = arm
             items = frozenset(i["item_id"] for i in p["items"])
@@ -215,7 +218,11 @@ def read_experiment(
     for key, pushed in rows.items():
         pushed.sort()
         times[key] = [ts for ts, *_ in pushed]
-    out.arms = {name: arms[name] for name in sorted(arms)}
+    # a ghost row is named apart only when its arm also has pushes
+    label = {key: key[0] + (" (ghost)" if key[1] and (key[0], False) in arms else "")
+             for key in arms}
+    labels = {id(arm): label[key] for key, arm in arms.items()}
+    out.arms = {label[key]: arms[key] for key in sorted(arms, key=label.__getitem__)}
     amounts: dict[str, list[float]] = defaultdict(list)
     bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
     converted: set[str] = set()
@@ -250,7 +257,7 @@ def read_experiment(
             arm.clicks += 1
         else:
             arm.purchases += 1
-            amounts[arm.arm].append(float(ev.get("amount", 0.0)))
+            amounts[labels[id(arm)]].append(float(ev.get("amount", 0.0)))
             bought[key] += 1
             converted.add(rid)
     for name, paid in amounts.items():
@@ -264,7 +271,7 @@ def read_experiment(
     per_room: dict[str, dict[str, list[int]]] = defaultdict(dict)  # arm: room: [n, s]
     for (room, _), pushed in rows.items():
         for ts, _, _, rid in pushed:
-            name = arm_of_rec[rid].arm
+            name = labels[id(arm_of_rec[rid])]
             out.pushed.setdefault(name, []).append((ts, rid in converted))
             tally = per_room[name].setdefault(room, [0, 0])
             tally[0] += 1

@@ -97,3 +97,19 @@ def test_an_account_reusing_others_event_ids_erases_none_of_their_purchases() ->
                  for n in range(3)]  # the same ids in another room: that room's events
     r = read_experiment(thief + events + elsewhere + events, pushes).arms
     assert (r["control"].purchases, r["control"].converted, r["control"].revenue) == (3, 3, 12.0)
+
+
+def test_an_arm_with_pushes_and_ghost_pushes_is_two_rows() -> None:
+    """A resume that made ``x`` a holdout: its exposed and would-be exposed viewers apart."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "x") for n in range(4)]
+    ghosts = [_push(f"g{n}", f"v{n}", 1_000, ["a"], "x") for n in range(6)]
+    ghosts += [_push("h0", "w0", 1_000, ["a"], "holdout")]
+    events = [_ev(n, "purchase", f"v{n}", 2_000, "a", amount=2.0) for n in range(3)]
+    readout = read_experiment(events, pushes, ghosts)
+    r = readout.arms
+    assert list(r) == ["holdout", "x", "x (ghost)"]
+    assert (r["x"].ghost, r["x"].pushes, r["x"].purchases) == (False, 4, 0)
+    assert (r["x (ghost)"].ghost, r["x (ghost)"].pushes, r["x (ghost)"].revenue) == (True, 6, 6.0)
+    assert set(readout.pushed) == set(r)
+    table = readout.format_table()
+    assert "\nx (ghost) " in table and "\nholdout (ghost) " in table and "\nx    " in table
