@@ -27,6 +27,7 @@ import orjson
 
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Origin
+from features.contract.limits import MAX_TS
 
 Raw = tuple[Origin, bytes]
 
@@ -157,6 +158,8 @@ def _unusable(record: Any) -> str:
     for name, kinds in needed.items():
         if type(record.get(name)) not in kinds:
             return f"{name!r} missing or not {' or '.join(_NAMES[k] for k in kinds)}"
+    if not 0 <= record["ts"] <= MAX_TS:  # the events' range: a push is made at an event's ts
+        return f"'ts' {record['ts']} outside the contract's range [0, {MAX_TS}]"
     if record.get("kind") == "assignment" and not 0.0 < record["probability"] <= 1.0:
         return "'probability' must be in (0, 1]"
     if "items" in needed and not all(

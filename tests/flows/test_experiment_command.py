@@ -160,3 +160,16 @@ def test_no_events_no_pushes_or_another_runs_pushes_are_refused(
         assert main([*report, *argv]) == 2
         out, err = capsys.readouterr()
         assert out == "" and message in err and len(err.splitlines()) == 1
+
+
+def test_a_push_at_ts_2_to_the_63_is_skipped_and_the_page_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _write(tmp_path / "e.jsonl", EVENTS)
+    recs = _write(tmp_path / "r.jsonl", [*PUSHES, {**PUSHES[0], "rec_id": "far", "ts": 2**63}])
+    page = tmp_path / "page"
+    argv = ["experiment", "report", "--events", events, "--recs", recs, "--html", str(page)]
+    assert main(argv) == 0
+    assert f"--recs {recs}: skipped 1 of 7 (line 7: 'ts' 9223372036854775808 outside" in (
+        capsys.readouterr().err)
+    assert (page / "index.html").exists()

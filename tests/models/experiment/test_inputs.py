@@ -101,3 +101,14 @@ def test_a_log_record_of_another_kind_is_skipped_with_its_kind() -> None:
     assert list(readout_records(raws, skipped, "topic log", "log")) == [ghost, ASSIGNED]
     assert skipped.first["topic log"].endswith("'kind' 'push' is neither 'ghost_push' nor"
                                                " 'assignment'")
+
+
+@pytest.mark.parametrize("ts", [2**63, -1, 253_402_300_800_000])
+def test_a_record_with_a_ts_outside_the_contracts_range_is_skipped(ts: int) -> None:
+    """A push is made at an event's ts, which the contract bounds; 2^63 crashed the plots."""
+    skipped = Skipped()
+    raws = _raws(orjson.dumps(PUSH), orjson.dumps({**PUSH, "ts": ts}),
+                 orjson.dumps({**ASSIGNED, "ts": ts}))
+    assert list(readout_records(raws, skipped, "topic recs")) == [PUSH]
+    assert skipped.skipped == {"topic recs": 2}
+    assert f"'ts' {ts} outside the contract's range" in skipped.first["topic recs"]
