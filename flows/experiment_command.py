@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the
 
 # The report's flags from the settings table: the topics, and the job's --lateness-ms (the
 # readout skips what arrives after a room's room_close as the job does, stragglers within it
-# kept), each with its ROOMRANK_* variable as the job reads it.
-KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic", "lateness_ms")
+# kept) and --conversion-window-ms, each with its ROOMRANK_* variable as the job reads it.
+KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic", "lateness_ms",
+                  "conversion_window_ms")
 
 
 def add_report_arguments(report: argparse.ArgumentParser) -> None:
@@ -35,9 +36,10 @@ def add_report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--recs", help="JSONL pushes (file mode)")
     report.add_argument("--experiment-log",
                         help="JSONL experiment log: ghost pushes, assignments (file mode)")
-    report.add_argument(
-        "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
-    )
+    # The readout's first name for the job's --conversion-window-ms, kept; it once also set
+    # the momentum window's setting (the job's --window-ms) and was checked as that.
+    report.add_argument("--window-ms", dest="conversion_window_ms", type=int, default=None,
+                        metavar="INT", help="the same as --conversion-window-ms")
     report.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="Kafka mode: how long a broker may stay silent (default 30)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -113,7 +115,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     readout = read_experiment(
         readout_events(events[1], skipped, events[0], settings.room.lateness_ms),
         readout_records(pushes[1], skipped, pushes[0], "pushes"),
-        ghosts, window_ms=args.window_ms,
+        ghosts, window_ms=settings.room.conversion_window_ms,
     )
     for line in skipped.lines():
         print(f"roomrank experiment report: {line}", file=err)

@@ -173,3 +173,24 @@ def test_a_push_at_ts_2_to_the_63_is_skipped_and_the_page_written(
     assert f"--recs {recs}: skipped 1 of 7 (line 7: 'ts' 9223372036854775808 outside" in (
         capsys.readouterr().err)
     assert (page / "index.html").exists()
+
+
+def test_the_conversion_window_is_the_jobs_flag_and_window_ms_its_alias(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Purchases 1 s after the pushes: a 500 ms window converts none, the default all."""
+    events = _write(tmp_path / "e.jsonl", EVENTS)
+    recs = _write(tmp_path / "r.jsonl", PUSHES)
+    argv = ["experiment", "report", "--events", events, "--recs", recs, "--json"]
+
+    def bought(*more: str) -> int:
+        assert main([*argv, *more]) == 0
+        return int(orjson.loads(capsys.readouterr().out)["arms"]["control"]["purchases"])
+
+    assert bought() == 2
+    assert bought("--conversion-window-ms", "500") == bought("--window-ms", "500") == 0
+    monkeypatch.setenv("ROOMRANK_CONVERSION_WINDOW_MS", "500")  # as the job reads it
+    assert bought() == 0
+    assert main([*argv, "--window-ms", "0"]) == 2
+    assert "--conversion-window-ms must be >= 1, got 0" in capsys.readouterr().err
+    assert main([*argv, "--window-ms", "2000000000"]) == 0  # not the momentum window's bound
