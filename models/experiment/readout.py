@@ -140,14 +140,23 @@ class Readout:
         return out
 
     def format_table(self) -> str:
+        # Columns as wide as their widest value (revenue reaches 1e12 per purchase): a wide
+        # number pushes the row along, never into its neighbour.
+        revenue = {name: f"{a.revenue:,.2f}" for name, a in self.arms.items()}
+        money = max([10, *(len(r) + 2 for r in revenue.values())])
+        count = max([7, *(len(f"{n:,}") + 2 for a in self.arms.values()
+                          for n in (a.pushes, a.opens, a.clicks, a.purchases))])
+        names = {label: a.arm + (" (ghost)" if a.ghost else "") for label, a in self.arms.items()}
+        wide = max([16, *(len(n) + 1 for n in names.values())])
         lines = [f"stopping rule: {self.stopping_rule}",
-                 f"{'arm':<16}{'pushes':>9}{'opens':>7}{'clicks':>7}{'buys':>6}{'revenue':>10}"
+                 f"{'arm':<{wide}}{'pushes':>{count}}{'opens':>{count}}{'clicks':>{count}}"
+                 f"{'buys':>{count}}{'revenue':>{money}}"
                  f"{'conversion [95% CrI]':>28}{'P(best)':>9}{'loss':>9}"]
-        for a in self.arms.values():
-            name = a.arm + (" (ghost)" if a.ghost else "")
+        for label, a in self.arms.items():
             interval = f"{a.conversion:.4f} [{a.low:.4f}, {a.high:.4f}]"
-            lines.append(f"{name:<16}{a.pushes:>9}{a.opens:>7}{a.clicks:>7}{a.purchases:>6}"
-                         f"{a.revenue:>10.2f}{interval:>28}{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
+            lines.append(f"{names[label]:<{wide}}{a.pushes:>{count},}{a.opens:>{count},}{a.clicks:>{count},}"
+                         f"{a.purchases:>{count},}{revenue[label]:>{money}}{interval:>28}"
+                         f"{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
         adaptive = " (per push: biased under this adaptive allocation, see below)"
         lines.append(f"winner: {self.winner or _none(self.undecidable)}"
                      f"{adaptive if self.weighted else ''}")
@@ -197,6 +206,7 @@ def read_experiment(
     times: dict[tuple[str, str], list[int]] = defaultdict(list)
     rows: dict[tuple[str, str], list[tuple[int, str, frozenset[str], str]]] = defaultdict(list)
     arm_of_rec: dict[str, ArmReadout] = {}
+    viewer_of_rec: dict[str, tuple[str, str]] = {}  # (room, user) the push went to
     # by (name, ghost): an arm with pushes and ghost pushes (a resume that made it a holdout,
     # or the other way) is two rows, exposed and would-be exposed viewers never mixed
     arms: dict[tuple[str, bool], ArmReadout] = {}
@@ -212,6 +222,7 @@ def read_experiment(
             arm = arms.setdefault((p["arm"], ghost), ArmReadout(p["arm"], ghost=ghost))
             arm.pushes += 1
             arm_of_rec[p["rec_id"]] = arm
+            viewer_of_rec[p["rec_id"]] = (p["room_id"], p["user_id"])
             items = frozenset(i["item_id"] for i in p["items"])
             rows[(p["room_id"], p["user_id"])].append((p["ts"], p["trigger_id"], items,
                                                        p["rec_id"]))
@@ -226,6 +237,7 @@ def read_experiment(
     amounts: dict[str, list[float]] = defaultdict(list)
     bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
     converted: set[str] = set()
+    opened: set[str] = set()
     seen: set[tuple[str, str, str]] = set()
     triggers: set[tuple[str, str]] = set()  # (room, event_id) of every event read
     for ev in events:
@@ -239,9 +251,12 @@ def read_experiment(
         seen.add(once)
         etype = ev.get("type")
         if etype == "push_open":
-            opened = arm_of_rec.get(ev.get("rec_id", ""))
-            if opened is not None:
-                opened.opens += 1
+            # A push is opened once, by the viewer it went to: another account's opens of
+            # its rec_id (or the viewer's repeated ones) open nothing more.
+            rid = ev.get("rec_id", "")
+            if viewer_of_rec.get(rid) == (ev["room_id"], ev["user_id"]) and rid not in opened:
+                opened.add(rid)
+                arm_of_rec[rid].opens += 1
             continue
         if etype not in ("item_click", "purchase"):
             continue

@@ -113,3 +113,21 @@ def test_an_arm_with_pushes_and_ghost_pushes_is_two_rows() -> None:
     assert set(readout.pushed) == set(r)
     table = readout.format_table()
     assert "\nx (ghost) " in table and "\nholdout (ghost) " in table and "\nx    " in table
+
+
+def test_a_push_is_opened_once_and_only_by_its_viewer() -> None:
+    pushes = [_push("p1", "u1", 1_000, ["a"], "x"), _push("p2", "u2", 1_000, ["a"], "x")]
+    events = [_ev(n, "push_open", "u-other", 1_500 + n, "a", rec_id="p1") for n in range(300)]
+    events += [_ev(400 + n, "push_open", "u1", 1_500 + n, "a", rec_id="p1") for n in range(3)]
+    events += [{**_ev(500, "push_open", "u2", 1_500, "a", rec_id="p2"), "room_id": "s"}]
+    assert read_experiment(events, pushes).arms["x"].opens == 1
+
+
+def test_wide_numbers_keep_their_columns_apart() -> None:
+    """Revenue reaches 1e12 per purchase (the contract's bound); arm names run long."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "a-rather-long-arm-name") for n in range(3)]
+    events = [_ev(n, "purchase", f"u{n}", 2_000, "a", amount=1e12) for n in range(3)]
+    table = read_experiment(events, pushes).format_table().splitlines()
+    header, row = table[1].split(), table[2].split()
+    assert header[:6] == ["arm", "pushes", "opens", "clicks", "buys", "revenue"]
+    assert row[:6] == ["a-rather-long-arm-name", "3", "0", "0", "3", "3,000,000,000,000.00"]
