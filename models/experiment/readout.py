@@ -19,11 +19,14 @@ wrote. (What arrives after a room's ``room_close`` is dropped before, on the roo
 which its partition keeps: ``models.experiment.inputs``.)
 
 When the experiment log holds assignment records (an adaptive allocation), the readout adds
-purchases per assigned viewer weighted by the assignment probabilities
+the share of assigned viewers with a converted push, weighted by the assignment probabilities
 (``models/experiment/weighted.py``): per-push conversion and plain means are biased there
 when the audience changes during the show.
 
-Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior. Pushes are not
+Conversion is purchase-converted pushes / pushes, with a Beta(1, 1) prior. A push converts
+once however often its viewer buys, and a purchase of amount 0 (the contract allows it) sold
+nothing and converts no push: a few accounts posting free or repeated orders after every push
+must not pick the winner (they still can by paying; docs/experiments.md measures it). Pushes are not
 independent: a room's pushes share its items, host and audience, and a viewer gets many, so
 n pushes carry the information of fewer. The posterior is that of n / d effective pushes,
 Beta(1 + s/d, 1 + (n − s)/d), where d is the arm's design effect with rooms as clusters
@@ -81,7 +84,7 @@ class Readout:
     )
     # per arm, (push time, converted) of every push or ghost push: the timeline's input
     pushed: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
-    # per arm, purchases per assigned viewer weighted by 1 / assignment probability
+    # per arm, assigned viewers with a converted push, weighted by 1 / assignment probability
     weighted: dict[str, Weighted] = field(default_factory=dict)
     # events read, pushes and ghosts read, and those whose (room, trigger_id) names an event
     # read: none matched means the pushes were made from another input (``check_inputs``)
@@ -120,7 +123,7 @@ class Readout:
 
     @property
     def weighted_winner(self) -> str | None:
-        """Under an adaptive allocation, the arm whose weighted purchases per viewer reach
+        """Under an adaptive allocation, the arm whose weighted converted viewers reach
         ``WIN_P_BEST`` (the per-push ``winner`` is biased there), if any, with two arms of at
         least ``MIN_PER_ARM`` assigned viewers each."""
         if self.weighted_undecidable:
@@ -161,15 +164,15 @@ class Readout:
         lines.append(f"winner: {self.winner or _none(self.undecidable)}"
                      f"{adaptive if self.weighted else ''}")
         if self.weighted:
-            lines += ["purchases per assigned viewer (adaptive allocation: weighted by"
-                      " 1 / assignment probability)",
+            lines += ["assigned viewers whose push converted (adaptive allocation: weighted"
+                      " by 1 / assignment probability)",
                       f"{'arm':<16}{'viewers':>9}{'plain':>9}{'weighted [95% interval]':>30}"
                       f"{'P(best)':>9}"]
             for w in self.weighted.values():
                 interval = f"{w.weighted:.4f} [{w.low:.4f}, {w.high:.4f}]"
                 lines.append(f"{w.arm:<16}{w.viewers:>9}{w.plain:>9.4f}{interval:>30}"
                              f"{w.p_best:>9.3f}")
-            lines.append(f"winner by weighted purchases per viewer: "
+            lines.append(f"winner by weighted converted viewers: "
                          f"{self.weighted_winner or _none(self.weighted_undecidable)}")
         return "\n".join(lines)
 
@@ -235,7 +238,9 @@ def read_experiment(
     labels = {id(arm): label[key] for key, arm in arms.items()}
     out.arms = {label[key]: arms[key] for key in sorted(arms, key=label.__getitem__)}
     amounts: dict[str, list[float]] = defaultdict(list)
-    bought: dict[tuple[str, str], int] = defaultdict(int)  # per viewer, for the weighting
+    # per viewer, for the weighting: 1 when a push (or ghost) of theirs converted, however
+    # often they bought; one account's many purchases weigh as one viewer's
+    bought: dict[tuple[str, str], int] = {}
     converted: set[str] = set()
     opened: set[str] = set()
     seen: set[tuple[str, str, str]] = set()
@@ -272,9 +277,11 @@ def read_experiment(
             arm.clicks += 1
         else:
             arm.purchases += 1
-            amounts[labels[id(arm)]].append(float(ev.get("amount", 0.0)))
-            bought[key] += 1
-            converted.add(rid)
+            amount = float(ev.get("amount", 0.0))
+            amounts[labels[id(arm)]].append(amount)
+            if amount > 0:  # an order of amount 0 sold nothing: it converts no push
+                bought[key] = 1
+                converted.add(rid)
     for name, paid in amounts.items():
         out.arms[name].revenue = math.fsum(paid)
     out.counts = {"events": len(triggers), "pushes": len(arm_of_rec),

@@ -1,4 +1,4 @@
-"""Purchases per assigned viewer, weighted by the probability of the assignment.
+"""Converted viewers per assigned viewer, weighted by the probability of the assignment.
 
 Under an adaptive allocation an arm's viewers are not a random sample of the audience: an
 arm that took the lead late got mostly late viewers. When the audience changes during a
@@ -12,8 +12,9 @@ draws (the arms' drawn independently) in which the arm's weighted mean is the hi
 shared among the tied arms: arms that all drew 0 are not "best" for the first of them).
 
 A viewer is a (room, user) pair with its first assignment there (a viewer forgotten by
-the room and assigned again keeps the first); ``y`` is the purchases the readout attributed
-to that viewer's pushes (ghost pushes for a holdout).
+the room and assigned again keeps the first); ``y`` is what the caller attributed to the
+viewer: the readout gives 1 when a push of theirs (a ghost push for a holdout) converted, else
+0, so that one account, however many orders it posts, moves its arm as one viewer does.
 
 >>> rows = [{"room_id": "r", "user_id": u, "trigger_id": "t", "ts": 0, "arm": "a",
 ...          "probability": p} for u, p in (("u1", 0.5), ("u2", 0.25))]
@@ -45,7 +46,7 @@ _CHUNK = 50  # bootstrap draws per vectorised step (memory: _CHUNK × viewers fl
 class Weighted:
     arm: str
     viewers: int
-    plain: float  # push-attributed purchases per assigned viewer, unweighted
+    plain: float  # the viewers' mean ``y`` (the readout: converted viewers), unweighted
     weighted: float  # the same, each viewer weighted by 1 / assignment probability
     low: float
     high: float

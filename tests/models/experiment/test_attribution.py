@@ -40,3 +40,24 @@ def test_a_purchase_from_before_the_push_arriving_late_converts_nothing() -> Non
     assert [c for s in out if isinstance(s, RoomStats) for c in s.conversions] == [
         (pushed.arms[0], "purchase")]
     assert room.allocator.wins[arm] == 1
+
+
+def test_an_order_of_amount_0_converts_no_push() -> None:
+    """As in the readout: a free order sold nothing, so it moves neither the metric nor the
+    allocation (a few accounts posting them would otherwise steer the room's shares)."""
+    params = replace(RoomParams(), arms=Arms.parse("a=0.5,b=0.5"), allocation="thompson")
+    room = Room("r", params)
+    out = room.accept([event(0, type="showcase", ts=T0, spotlight=None, items=_ITEMS),
+                       event(1, type="enter", ts=T0 + 1_000, user_id="buyer"),
+                       event(2, type="heartbeat", ts=T0 + 3_000, user_id="buyer",
+                             watch_ms=1000)])
+    pushed = next(b for b in out if isinstance(b, PushBatch))
+    item = pushed.item_ids[int(pushed.top[0, 0])]
+    out = room.accept([event(3 + n, type="purchase", ts=T0 + 4_000 + n, user_id="buyer",
+                             item_id=item, amount=0.0) for n in range(5)]) + room.flush()
+    assert [c for s in out if isinstance(s, RoomStats) for c in s.conversions] == []
+    assert room.allocator is not None and float(room.allocator.wins.sum()) == 0
+    out = room.accept([event(9, type="purchase", ts=T0 + 5_000, user_id="buyer",
+                             item_id=item, amount=0.5)]) + room.flush()
+    assert [c for s in out if isinstance(s, RoomStats) for c in s.conversions] == [
+        (pushed.arms[0], "purchase")]

@@ -131,3 +131,32 @@ def test_wide_numbers_keep_their_columns_apart() -> None:
     header, row = table[1].split(), table[2].split()
     assert header[:6] == ["arm", "pushes", "opens", "clicks", "buys", "revenue"]
     assert row[:6] == ["a-rather-long-arm-name", "3", "0", "0", "3", "3,000,000,000,000.00"]
+
+
+def test_free_or_repeated_orders_of_a_few_accounts_do_not_pick_the_winner() -> None:
+    """Two equal arms; 3 accounts of ``b`` post 40 orders after each of their 10 pushes, of
+    amount 0 (``free``) or 0.01 (``paid``). Orders of amount 0 convert nothing; paid ones
+    convert each push once and each viewer once in the weighted table."""
+    arms = "ab"
+    pushes = [{**_push(f"p{n}-{k}", f"u{n}", 60_000 * k, ["x"], arms[n % 2]),
+               "room_id": f"r{n % 7}"} for n in range(400) for k in range(10)]
+    assigned = [{"kind": "assignment", "room_id": f"r{n % 7}", "user_id": f"u{n}",
+                 "trigger_id": "t0", "ts": 0, "arm": arms[n % 2], "probability": 0.5}
+                for n in range(400)]
+    honest = [{**_ev(n * 10 + k, "purchase", f"u{n}", 60_000 * k + 1, "x", amount=9.0),
+               "room_id": f"r{n % 7}"} for n in range(0, 400, 7) for k in range(2)]
+
+    def orders(amount: float) -> list[dict]:
+        return [{**_ev(100_000 + n * 1_000 + k * 40 + c, "purchase", f"u{n}",
+                       60_000 * k + 2 + c, "x", amount=amount), "room_id": f"r{n % 7}"}
+                for n in (1, 3, 5) for k in range(10) for c in range(40)]
+
+    free = read_experiment(honest + orders(0.0), pushes, assigned)
+    fair = read_experiment(honest, pushes, assigned)
+    assert free.arms["b"].purchases == fair.arms["b"].purchases + 1_200
+    assert free.arms["b"].converted == fair.arms["b"].converted
+    assert free.weighted["b"].weighted == fair.weighted["b"].weighted
+    paid = read_experiment(honest + orders(0.01), pushes, assigned)
+    assert paid.arms["b"].converted <= fair.arms["b"].converted + 30  # a push converts once
+    assert paid.weighted["b"].plain == pytest.approx(fair.weighted["b"].plain + 3 / 200)
+    assert paid.weighted_winner is None  # 3 viewers of 200, however many orders

@@ -98,7 +98,7 @@ def test_under_an_adaptive_allocation_the_report_names_the_weighted_winner() -> 
     assert readout.weighted_winner == "a" and readout.to_dict()["weighted_winner"] == "a"
     table = readout.format_table()
     assert "winner: a (per push: biased under this adaptive allocation" in table
-    assert table.endswith("winner by weighted purchases per viewer: a")
+    assert table.endswith("winner by weighted converted viewers: a")
     assert "weighted_winner" not in read_experiment(events, pushes).to_dict()
 
 
