@@ -28,6 +28,7 @@ import orjson
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Origin
 from features.contract.limits import MAX_TS
+from features.state.dedup import source_of
 
 Raw = tuple[Origin, bytes]
 
@@ -89,18 +90,22 @@ def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events"
     show ended must not convert a push.
     """
     closes: dict[str, tuple[str, int]] = {}  # room: (its room_close's id, ts)
+    seen: set[tuple[str, str, str]] = set()  # (room, sender, event_id), as the job keeps ids
     for origin, raw in raws:
         skipped.count(source)
         event = decode_event(raw, origin)
         if isinstance(event, DeadLetter):
             skipped.skip(source, origin, event.error)
             continue
-        close = closes.get(event.room_id)
+        once = (event.room_id, source_of(event.type, event.user_id), event.event_id)
+        again, close = once in seen, closes.get(event.room_id)
+        seen.add(once)
         if close is None:
             if event.type == "room_close":
                 closes[event.room_id] = (event.event_id, event.ts)
-        elif not (close[1] - lateness_ms <= event.ts <= close[1]
-                  or (event.type == "room_close" and event.event_id == close[0])):
+        # a redelivery is dropped before the close is looked at, as in the job (the
+        # readout drops it too): not a refusal
+        elif not (again or close[1] - lateness_ms <= event.ts <= close[1]):
             skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
                          f" {close[0]!r} (ts {close[1]}): the job's dead letter 'closed'")
             continue

@@ -86,10 +86,11 @@ def test_what_arrives_after_a_rooms_close_is_skipped_as_the_job_refuses_it() -> 
                  _event(3, "purchase", 25_000, **buy),  # after the close: refused
                  _event(4, "purchase", 19_000, **buy),  # a straggler within 2 s: counted
                  _event(5, "purchase", 17_000, **buy),  # older than that: refused
-                 _event(6, "purchase", 25_000, room="s", **buy))  # another room: open
+                 _event(6, "purchase", 25_000, room="s", **buy),  # another room: open
+                 _event(1, "purchase", 10_000, **buy))  # a redelivery: dropped as a repeat
     kept = [e["event_id"] for e in readout_events(raws, skipped, lateness_ms=2_000)]
-    assert kept == ["e1", "e2", "e2", "e4", "e6"]
-    assert skipped.lines() == ["events: skipped 2 of 7 (partition 1 offset 3: after room 'r''s"
+    assert kept == ["e1", "e2", "e2", "e4", "e6", "e1"]
+    assert skipped.lines() == ["events: skipped 2 of 8 (partition 1 offset 3: after room 'r''s"
                                " room_close 'e2' (ts 20000): the job's dead letter 'closed')"]
 
 
