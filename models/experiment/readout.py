@@ -157,8 +157,9 @@ class Readout:
                  f"{'conversion [95% CrI]':>28}{'P(best)':>9}{'loss':>9}"]
         for label, a in self.arms.items():
             interval = f"{a.conversion:.4f} [{a.low:.4f}, {a.high:.4f}]"
-            lines.append(f"{names[label]:<{wide}}{a.pushes:>{count},}{a.opens:>{count},}{a.clicks:>{count},}"
-                         f"{a.purchases:>{count},}{revenue[label]:>{money}}{interval:>28}"
+            lines.append(f"{names[label]:<{wide}}{a.pushes:>{count},}{a.opens:>{count},}"
+                         f"{a.clicks:>{count},}{a.purchases:>{count},}{revenue[label]:>{money}}"
+                         f"{interval:>28}"
                          f"{a.p_best:>9.3f}{a.expected_loss:>9.5f}")
         adaptive = " (per push: biased under this adaptive allocation, see below)"
         lines.append(f"winner: {self.winner or _none(self.undecidable)}"
