@@ -22,18 +22,24 @@ from flows.settings import Settings
 if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the CLI
     from models.experiment.inputs import Raw
 
-KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic")
+# The report's flags from the settings table: the topics, and the job's --lateness-ms (the
+# readout skips what arrives after a room's room_close as the job does, stragglers within it
+# kept) and --conversion-window-ms, each with its ROOMRANK_* variable as the job reads it.
+KAFKA_SETTINGS = ("brokers", "input_topic", "output_topic", "experiment_topic", "lateness_ms",
+                  "conversion_window_ms")
 
 
 def add_report_arguments(report: argparse.ArgumentParser) -> None:
-    """The flags of the files; the topics' come from the settings table (``KAFKA_SETTINGS``)."""
+    """The flags of the files; the topics' and the lateness's come from the settings table
+    (``KAFKA_SETTINGS``)."""
     report.add_argument("--events", help="JSONL events the pushes were made from (file mode)")
     report.add_argument("--recs", help="JSONL pushes (file mode)")
     report.add_argument("--experiment-log",
                         help="JSONL experiment log: ghost pushes, assignments (file mode)")
-    report.add_argument(
-        "--window-ms", type=int, default=300_000, help="conversion window (default 300000)"
-    )
+    # The readout's first name for the job's --conversion-window-ms, kept; it once also set
+    # the momentum window's setting (the job's --window-ms) and was checked as that.
+    report.add_argument("--window-ms", dest="conversion_window_ms", type=int, default=None,
+                        metavar="INT", help="the same as --conversion-window-ms")
     report.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="Kafka mode: how long a broker may stay silent (default 30)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -105,11 +111,11 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
         check_report_dir("--html", args.html)
     events, pushes, log = _sources(args, settings)
     skipped = Skipped(by_line=bool(args.events))
-    ghosts = list(readout_records(log[1], skipped, log[0])) if log else []
+    ghosts = list(readout_records(log[1], skipped, log[0], "log")) if log else []
     readout = read_experiment(
-        readout_events(events[1], skipped, events[0]),
-        readout_records(pushes[1], skipped, pushes[0]),
-        ghosts, window_ms=args.window_ms,
+        readout_events(events[1], skipped, events[0], settings.room.lateness_ms),
+        readout_records(pushes[1], skipped, pushes[0], "pushes"),
+        ghosts, window_ms=settings.room.conversion_window_ms,
     )
     for line in skipped.lines():
         print(f"roomrank experiment report: {line}", file=err)
@@ -117,6 +123,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     skipped.check_usable(pushes[0], "a push")
     if log:
         skipped.check_usable(log[0], "a ghost push or an assignment")
+    readout.check_inputs(events[0], pushes[0])
     if args.html:
         from flows.experiment_report import write_experiment_report
 

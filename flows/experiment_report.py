@@ -43,10 +43,11 @@ The plots show how the experiment got to its end; reading them to stop early inf
 false winners.</p>
 <h2>Per arm</h2>
 <pre id="table">{table}</pre>
-<p>Conversion is pushes followed by a purchase of a pushed item / pushes, Beta(1, 1) prior,
-95 % credible intervals. Ghost arms are holdouts scored on the pushes they would have got.
-Under an adaptive allocation the last table weights each assigned viewer by 1 / the probability
-of the assignment (an arm that led late got the late viewers); read it beside the first.</p>
+<p>Conversion is pushes followed by a purchase (of amount &gt; 0) of a pushed item / pushes,
+Beta(1, 1) prior, 95 % credible intervals. Ghost arms are holdouts scored on the pushes they
+would have got. Under an adaptive allocation the last table (assigned viewers with a
+converted push) weights each assigned viewer by 1 / the probability of the assignment (an
+arm that led late got the late viewers); read it beside the first.</p>
 <h2>Conversion over time (cumulative, 95 % band)</h2>
 <img id="conversion" src="conversion.png" alt="cumulative conversion per arm with 95% bands">
 <h2>Allocation over time (share of {html.escape(timeline.allocation_of)} per arm)</h2>

@@ -275,7 +275,7 @@ class Room:
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
-        score_last_push(self, row, item, etype, ts, stats)
+        score_last_push(self, row, item, etype, ts, stats, event.amount)
         self._learn_choice(row, item, ts, stats, etype == "purchase")
         self._record_choice(row, item, etype, ts, vote)
         self._learn(row, item, target)

@@ -27,6 +27,8 @@ import orjson
 
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Origin
+from features.contract.limits import MAX_TS
+from features.state.dedup import source_of
 
 Raw = tuple[Origin, bytes]
 
@@ -59,9 +61,11 @@ class Skipped:
 
     def skip(self, source: str, origin: Origin, why: str) -> None:
         self.skipped[source] = self.skipped.get(source, 0) + 1
-        place = (f"line {origin.offset}" if self.by_line
-                 else f"partition {origin.partition} offset {origin.offset}")
-        self.first.setdefault(source, f"{place}: {why}")
+        self.first.setdefault(source, f"{self.place(origin)}: {why}")
+
+    def place(self, origin: Origin) -> str:
+        return (f"line {origin.offset}" if self.by_line
+                else f"partition {origin.partition} offset {origin.offset}")
 
     def lines(self) -> list[str]:
         return [f"{source}: skipped {n} of {self.read[source]} ({self.first[source]})"
@@ -75,23 +79,55 @@ class Skipped:
                              f" (first: {self.first[source]})")
 
 
-def readout_events(raws: Iterable[Raw], skipped: Skipped,
-                   source: str = "events") -> Iterator[dict[str, Any]]:
-    """The valid events, as the fields the readout uses; dead letters skipped and counted."""
+def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events",
+                   lateness_ms: int = 2_000) -> Iterator[dict[str, Any]]:
+    """The valid events, as the fields the readout uses; dead letters skipped and counted.
+
+    The job also refuses, inside a room, what arrives after the room's ``room_close`` (dead
+    letter ``closed``), except a straggler from before the close by at most ``lateness_ms``
+    (features/state/inbox.py). That rule reads arrival order, which a room keeps in a file
+    and in its Kafka partition, so the readout applies it too: a purchase posted after the
+    show ended must not convert a push.
+    """
+    closes: dict[str, tuple[str, int]] = {}  # room: (its room_close's id, ts)
+    seen: set[tuple[str, str, str]] = set()  # (room, sender, event_id), as the job keeps ids
     for origin, raw in raws:
         skipped.count(source)
         event = decode_event(raw, origin)
         if isinstance(event, DeadLetter):
             skipped.skip(source, origin, event.error)
             continue
+        once = (event.room_id, source_of(event.type, event.user_id), event.event_id)
+        again, close = once in seen, closes.get(event.room_id)
+        seen.add(once)
+        if close is None:
+            if event.type == "room_close":
+                closes[event.room_id] = (event.event_id, event.ts)
+        # a redelivery is dropped before the close is looked at, as in the job (the
+        # readout drops it too): not a refusal
+        elif not (again or close[1] - lateness_ms <= event.ts <= close[1]):
+            skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
+                         f" {close[0]!r} (ts {close[1]}): the job's dead letter 'closed'")
+            continue
         yield {"event_id": event.event_id, "type": event.type, "ts": event.ts,
                "room_id": event.room_id, "user_id": event.user_id, "item_id": event.item_id,
                "amount": event.amount, "rec_id": event.rec_id}
 
 
-def readout_records(raws: Iterable[Raw], skipped: Skipped,
-                    source: str) -> Iterator[dict[str, Any]]:
-    """Pushes, ghost pushes and assignment records that have what the readout needs."""
+_SWAPPED = ("; are --recs and --experiment-log (from Kafka: --output-topic and"
+            " --experiment-topic) swapped?")
+
+
+def readout_records(raws: Iterable[Raw], skipped: Skipped, source: str,
+                    role: str = "") -> Iterator[dict[str, Any]]:
+    """Pushes, ghost pushes and assignment records that have what the readout needs.
+
+    ``role`` says which output ``source`` is. ``"pushes"``: every record is a push, whatever
+    unknown ``kind`` it carries (the contract ignores unknown fields), but a ghost push or an
+    assignment there is the experiment log: read as pushes they would make a holdout an
+    exposed arm, so it is refused. ``"log"``: ghost pushes and assignments; a record without
+    a ``kind`` is a push (refused the same way), another kind is skipped.
+    """
     for origin, raw in raws:
         skipped.count(source)
         try:
@@ -99,11 +135,25 @@ def readout_records(raws: Iterable[Raw], skipped: Skipped,
         except orjson.JSONDecodeError as err:
             skipped.skip(source, origin, f"not JSON ({err})")
             continue
-        why = _unusable(record)
+        why = _unusable(record) or _misplaced(record, role, source, skipped.place(origin))
         if why:
             skipped.skip(source, origin, why)
             continue
         yield record
+
+
+def _misplaced(record: dict[str, Any], role: str, source: str, place: str) -> str:
+    """Why a usable record is not one of ``role``'s (to skip), or a ``ValueError``."""
+    kind = record.get("kind")
+    if role == "pushes" and kind in ("ghost_push", "assignment"):
+        raise ValueError(f"{source} holds the experiment log's records ({place}: kind"
+                         f" {kind!r}), not pushes{_SWAPPED}")
+    if role == "log" and kind is None:
+        raise ValueError(f"{source} holds pushes ({place}: no 'kind'), not ghost pushes or"
+                         f" assignments{_SWAPPED}")
+    if role == "log" and kind not in ("ghost_push", "assignment"):
+        return f"'kind' {kind!r} is neither 'ghost_push' nor 'assignment'"
+    return ""
 
 
 def _unusable(record: Any) -> str:
@@ -113,6 +163,8 @@ def _unusable(record: Any) -> str:
     for name, kinds in needed.items():
         if type(record.get(name)) not in kinds:
             return f"{name!r} missing or not {' or '.join(_NAMES[k] for k in kinds)}"
+    if not 0 <= record["ts"] <= MAX_TS:  # the events' range: a push is made at an event's ts
+        return f"'ts' {record['ts']} outside the contract's range [0, {MAX_TS}]"
     if record.get("kind") == "assignment" and not 0.0 < record["probability"] <= 1.0:
         return "'probability' must be in (0, 1]"
     if "items" in needed and not all(

@@ -1,4 +1,4 @@
-"""Purchases per assigned viewer, weighted by the probability of the assignment.
+"""Converted viewers per assigned viewer, weighted by the probability of the assignment.
 
 Under an adaptive allocation an arm's viewers are not a random sample of the audience: an
 arm that took the lead late got mostly late viewers. When the audience changes during a
@@ -8,11 +8,13 @@ assigned viewer can be weighted by ``1 / p``: the Hájek estimate Σ y/p ÷ Σ 1
 viewers estimates what the arm would give the whole assigned audience. Under a fixed split
 (every ``p`` the arm's share) it is the plain mean. The interval is a seeded Bayesian
 bootstrap over the arm's viewers (exponential weights), 95 %; P(best) is the share of
-draws (the arms' drawn independently) in which the arm's weighted mean is the highest.
+draws (the arms' drawn independently) in which the arm's weighted mean is the highest (a tie
+shared among the tied arms: arms that all drew 0 are not "best" for the first of them).
 
 A viewer is a (room, user) pair with its first assignment there (a viewer forgotten by
-the room and assigned again keeps the first); ``y`` is the purchases the readout attributed
-to that viewer's pushes (ghost pushes for a holdout).
+the room and assigned again keeps the first); ``y`` is what the caller attributed to the
+viewer: the readout gives 1 when a push of theirs (a ghost push for a holdout) converted, else
+0, so that one account, however many orders it posts, moves its arm as one viewer does.
 
 >>> rows = [{"room_id": "r", "user_id": u, "trigger_id": "t", "ts": 0, "arm": "a",
 ...          "probability": p} for u, p in (("u1", 0.5), ("u2", 0.25))]
@@ -30,6 +32,13 @@ from typing import Any
 import numpy as np
 
 DRAWS = 1_000
+# The least evidence per arm before the readout declares any winner (``Readout.winner``,
+# ``Readout.weighted_winner``): assigned viewers here, effective pushes (pushes / design
+# effect) per push. A bootstrap over one viewer has no spread at all (every draw is that
+# viewer's count, so P(best) is 0 or 1), and over a handful it cannot draw what it did not
+# see and is too narrow; 30 is the usual floor below which neither a bootstrap nor a normal
+# interval is trusted. Fixed before any closed-loop seed was read, not tuned to one.
+MIN_PER_ARM = 30
 _CHUNK = 50  # bootstrap draws per vectorised step (memory: _CHUNK × viewers floats)
 
 
@@ -37,7 +46,7 @@ _CHUNK = 50  # bootstrap draws per vectorised step (memory: _CHUNK × viewers fl
 class Weighted:
     arm: str
     viewers: int
-    plain: float  # push-attributed purchases per assigned viewer, unweighted
+    plain: float  # the viewers' mean ``y`` (the readout: converted viewers), unweighted
     weighted: float  # the same, each viewer weighted by 1 / assignment probability
     low: float
     high: float
@@ -70,7 +79,8 @@ def weighted_purchases(
     yw = [(np.array([r[0] for r in per_arm[arm]]),
            1.0 / np.clip(np.array([r[1] for r in per_arm[arm]]), 1e-6, 1.0)) for arm in arms]
     draws = np.stack([_draws(y, w, rng) for y, w in yw])
-    best = np.bincount(draws.argmax(axis=0), minlength=len(arms)) / DRAWS
+    top = draws == draws.max(axis=0)
+    best = (top / top.sum(axis=0)).sum(axis=1) / DRAWS
     out = {}
     for n, (arm, (y, w)) in enumerate(zip(arms, yw, strict=True)):
         low, high = np.percentile(draws[n], [2.5, 97.5])

@@ -70,3 +70,46 @@ def test_assignments_count_once_in_a_fixed_order() -> None:
     once = unique_assignments([ASSIGNED, PUSH, other, ASSIGNED])
     assert once == [ASSIGNED, other] or once == [other, ASSIGNED]
     assert once == unique_assignments([other, ASSIGNED, other])
+
+
+def _event(n: int, etype: str, ts: int, room: str = "r", **more: object) -> bytes:
+    user = {} if etype == "room_close" else {"user_id": f"u{n}"}
+    return orjson.dumps({"event_id": f"e{n}", "type": etype, "ts": ts, "room_id": room,
+                         **user, **more})
+
+
+def test_what_arrives_after_a_rooms_close_is_skipped_as_the_job_refuses_it() -> None:
+    buy = {"item_id": "i", "amount": 1.0}
+    skipped = Skipped()
+    raws = _raws(_event(1, "purchase", 10_000, **buy), _event(2, "room_close", 20_000),
+                 _event(2, "room_close", 20_000),  # its redelivery: the readout drops it
+                 _event(3, "purchase", 25_000, **buy),  # after the close: refused
+                 _event(4, "purchase", 19_000, **buy),  # a straggler within 2 s: counted
+                 _event(5, "purchase", 17_000, **buy),  # older than that: refused
+                 _event(6, "purchase", 25_000, room="s", **buy),  # another room: open
+                 _event(1, "purchase", 10_000, **buy))  # a redelivery: dropped as a repeat
+    kept = [e["event_id"] for e in readout_events(raws, skipped, lateness_ms=2_000)]
+    assert kept == ["e1", "e2", "e2", "e4", "e6", "e1"]
+    assert skipped.lines() == ["events: skipped 2 of 8 (partition 1 offset 3: after room 'r''s"
+                               " room_close 'e2' (ts 20000): the job's dead letter 'closed')"]
+
+
+def test_a_log_record_of_another_kind_is_skipped_with_its_kind() -> None:
+    skipped = Skipped()
+    ghost = {**PUSH, "kind": "ghost_push"}
+    other = {**PUSH, "kind": "push"}
+    raws = _raws(*(orjson.dumps(r) for r in (ghost, ASSIGNED, other)))
+    assert list(readout_records(raws, skipped, "topic log", "log")) == [ghost, ASSIGNED]
+    assert skipped.first["topic log"].endswith("'kind' 'push' is neither 'ghost_push' nor"
+                                               " 'assignment'")
+
+
+@pytest.mark.parametrize("ts", [2**63, -1, 253_402_300_800_000])
+def test_a_record_with_a_ts_outside_the_contracts_range_is_skipped(ts: int) -> None:
+    """A push is made at an event's ts, which the contract bounds; 2^63 crashed the plots."""
+    skipped = Skipped()
+    raws = _raws(orjson.dumps(PUSH), orjson.dumps({**PUSH, "ts": ts}),
+                 orjson.dumps({**ASSIGNED, "ts": ts}))
+    assert list(readout_records(raws, skipped, "topic recs")) == [PUSH]
+    assert skipped.skipped == {"topic recs": 2}
+    assert f"'ts' {ts} outside the contract's range" in skipped.first["topic recs"]

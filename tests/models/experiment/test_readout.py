@@ -85,3 +85,78 @@ def test_the_readout_ignores_order_and_repeats(rng: random.Random, repeats: int)
     assert again.to_dict() == first.to_dict()
     assert again.pushed == first.pushed
     assert list(first.arms) == sorted(first.arms)
+
+
+def test_an_account_reusing_others_event_ids_erases_none_of_their_purchases() -> None:
+    """The job de-duplicates ids per room and sender (features/state/dedup.py): a heartbeat
+    that takes a buyer's purchase id first is another sender's event, not a redelivery."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "control") for n in range(3)]
+    events = [_ev(n, "purchase", f"u{n}", 2_000, "a", amount=4.0) for n in range(3)]
+    thief = [_ev(n, "heartbeat", "u-thief", 1_999, "a") for n in range(3)]
+    elsewhere = [{**_ev(n, "purchase", f"u{n}", 2_000, "a", amount=4.0), "room_id": "s"}
+                 for n in range(3)]  # the same ids in another room: that room's events
+    r = read_experiment(thief + events + elsewhere + events, pushes).arms
+    assert (r["control"].purchases, r["control"].converted, r["control"].revenue) == (3, 3, 12.0)
+
+
+def test_an_arm_with_pushes_and_ghost_pushes_is_two_rows() -> None:
+    """A resume that made ``x`` a holdout: its exposed and would-be exposed viewers apart."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "x") for n in range(4)]
+    ghosts = [_push(f"g{n}", f"v{n}", 1_000, ["a"], "x") for n in range(6)]
+    ghosts += [_push("h0", "w0", 1_000, ["a"], "holdout")]
+    events = [_ev(n, "purchase", f"v{n}", 2_000, "a", amount=2.0) for n in range(3)]
+    readout = read_experiment(events, pushes, ghosts)
+    r = readout.arms
+    assert list(r) == ["holdout", "x", "x (ghost)"]
+    assert (r["x"].ghost, r["x"].pushes, r["x"].purchases) == (False, 4, 0)
+    assert (r["x (ghost)"].ghost, r["x (ghost)"].pushes, r["x (ghost)"].revenue) == (True, 6, 6.0)
+    assert set(readout.pushed) == set(r)
+    table = readout.format_table()
+    assert "\nx (ghost) " in table and "\nholdout (ghost) " in table and "\nx    " in table
+
+
+def test_a_push_is_opened_once_and_only_by_its_viewer() -> None:
+    pushes = [_push("p1", "u1", 1_000, ["a"], "x"), _push("p2", "u2", 1_000, ["a"], "x")]
+    events = [_ev(n, "push_open", "u-other", 1_500 + n, "a", rec_id="p1") for n in range(300)]
+    events += [_ev(400 + n, "push_open", "u1", 1_500 + n, "a", rec_id="p1") for n in range(3)]
+    events += [{**_ev(500, "push_open", "u2", 1_500, "a", rec_id="p2"), "room_id": "s"}]
+    assert read_experiment(events, pushes).arms["x"].opens == 1
+
+
+def test_wide_numbers_keep_their_columns_apart() -> None:
+    """Revenue reaches 1e12 per purchase (the contract's bound); arm names run long."""
+    pushes = [_push(f"p{n}", f"u{n}", 1_000, ["a"], "a-rather-long-arm-name") for n in range(3)]
+    events = [_ev(n, "purchase", f"u{n}", 2_000, "a", amount=1e12) for n in range(3)]
+    table = read_experiment(events, pushes).format_table().splitlines()
+    header, row = table[1].split(), table[2].split()
+    assert header[:6] == ["arm", "pushes", "opens", "clicks", "buys", "revenue"]
+    assert row[:6] == ["a-rather-long-arm-name", "3", "0", "0", "3", "3,000,000,000,000.00"]
+
+
+def test_free_or_repeated_orders_of_a_few_accounts_do_not_pick_the_winner() -> None:
+    """Two equal arms; 3 accounts of ``b`` post 40 orders after each of their 10 pushes, of
+    amount 0 (``free``) or 0.01 (``paid``). Orders of amount 0 convert nothing; paid ones
+    convert each push once and each viewer once in the weighted table."""
+    arms = "ab"
+    pushes = [{**_push(f"p{n}-{k}", f"u{n}", 60_000 * k, ["x"], arms[n % 2]),
+               "room_id": f"r{n % 7}"} for n in range(400) for k in range(10)]
+    assigned = [{"kind": "assignment", "room_id": f"r{n % 7}", "user_id": f"u{n}",
+                 "trigger_id": "t0", "ts": 0, "arm": arms[n % 2], "probability": 0.5}
+                for n in range(400)]
+    honest = [{**_ev(n * 10 + k, "purchase", f"u{n}", 60_000 * k + 1, "x", amount=9.0),
+               "room_id": f"r{n % 7}"} for n in range(0, 400, 7) for k in range(2)]
+
+    def orders(amount: float) -> list[dict]:
+        return [{**_ev(100_000 + n * 1_000 + k * 40 + c, "purchase", f"u{n}",
+                       60_000 * k + 2 + c, "x", amount=amount), "room_id": f"r{n % 7}"}
+                for n in (1, 3, 5) for k in range(10) for c in range(40)]
+
+    free = read_experiment(honest + orders(0.0), pushes, assigned)
+    fair = read_experiment(honest, pushes, assigned)
+    assert free.arms["b"].purchases == fair.arms["b"].purchases + 1_200
+    assert free.arms["b"].converted == fair.arms["b"].converted
+    assert free.weighted["b"].weighted == fair.weighted["b"].weighted
+    paid = read_experiment(honest + orders(0.01), pushes, assigned)
+    assert paid.arms["b"].converted <= fair.arms["b"].converted + 30  # a push converts once
+    assert paid.weighted["b"].plain == pytest.approx(fair.weighted["b"].plain + 3 / 200)
+    assert paid.weighted_winner is None  # 3 viewers of 200, however many orders

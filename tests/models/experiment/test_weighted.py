@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from models.experiment.readout import read_experiment
+from models.experiment.readout import Readout, read_experiment
 from models.experiment.weighted import weighted_purchases
 
 
@@ -98,5 +98,33 @@ def test_under_an_adaptive_allocation_the_report_names_the_weighted_winner() -> 
     assert readout.weighted_winner == "a" and readout.to_dict()["weighted_winner"] == "a"
     table = readout.format_table()
     assert "winner: a (per push: biased under this adaptive allocation" in table
-    assert table.endswith("winner by weighted purchases per viewer: a")
+    assert table.endswith("winner by weighted converted viewers: a")
     assert "weighted_winner" not in read_experiment(events, pushes).to_dict()
+
+
+def test_arms_that_all_drew_the_same_share_p_best() -> None:
+    """Nobody bought: no arm is best, least of all the first by name."""
+    rows = [_assigned(f"u{n}", "ab"[n % 2], 0.5) for n in range(200)]
+    est = weighted_purchases(rows, {})
+    assert est["a"].p_best == est["b"].p_best == 0.5
+
+
+def test_an_arm_of_one_viewer_or_one_arm_alone_declares_nothing() -> None:
+    """One viewer's bootstrap has no spread (P(best) 0 or 1); one arm is best by itself."""
+    def readout(arms: str, n: int, buyers: set[int]) -> Readout:
+        pushes = [{"rec_id": f"p{k}", "room_id": "r", "user_id": f"u{k}", "trigger_id": "t",
+                   "ts": 1_000, "arm": arms[k % len(arms)], "items": [{"item_id": "i"}]}
+                  for k in range(n)]
+        log = [_assigned(f"u{k}", arms[k % len(arms)], 0.5) for k in range(n)]
+        events = [{"event_id": f"e{k}", "type": "purchase", "room_id": "r", "user_id": f"u{k}",
+                   "ts": 2_000, "item_id": "i", "amount": 1.0} for k in sorted(buyers)]
+        return read_experiment(events, pushes, log)
+
+    lone = readout("abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 530, {0, 53})
+    assert lone.weighted["a"].viewers == 10 and lone.weighted["a"].p_best == 1.0
+    assert lone.weighted_winner is None and lone.winner is None
+    assert "none declared (arm a has 10 viewers, fewer than 30)" in lone.format_table()
+    alone = readout("a", 400, set(range(0, 400, 5)))
+    assert alone.arms["a"].p_best == 1.0 and alone.winner is None
+    assert alone.weighted_winner is None
+    assert "winner: none declared (one arm only)" in alone.format_table()
