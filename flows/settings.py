@@ -290,7 +290,32 @@ class Settings:
                 value, where = _convert(setting, env[setting.env]), setting.env
             check(setting, value, where)
             values[setting.name] = value
+        if values["brokers"]:
+            _check_topics(values)
         return cls(values, _room_params(values))
+
+
+TOPICS: Final = ("input_topic", "output_topic", "dead_letter_topic", "experiment_topic")
+
+
+def _check_topics(values: dict[str, Any]) -> None:
+    """Two roles on one topic is always a mistake: dead letters written to the input are read
+    again and dead-lettered again, nested deeper, without end; pushes written to it are read
+    as events; ghost pushes on the output topic reach viewers the holdout keeps from them.
+
+    >>> _check_topics({"input_topic": "a", "output_topic": "b", "dead_letter_topic": "a",
+    ...                "experiment_topic": "c"})
+    Traceback (most recent call last):
+    ...
+    ValueError: --input-topic and --dead-letter-topic name the same topic ('a'); give each its own
+    """
+    seen: dict[str, str] = {}
+    for name in TOPICS:
+        flag = _BY_NAME[name].flag
+        if values[name] in seen:
+            raise ValueError(f"{seen[values[name]]} and {flag} name the same topic"
+                             f" ({values[name]!r}); give each its own")
+        seen[values[name]] = flag
 
 
 def _room_params(values: dict[str, Any]) -> RoomParams:

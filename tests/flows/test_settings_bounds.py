@@ -114,3 +114,22 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(
     assert [r.getMessage() for r in caplog.records] == [
         "ROOMRANK_TOPK is not a roomrank setting and is ignored (did you mean ROOMRANK_TOP_K?)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ({"dead_letter_topic": "live.room-events"}, "--input-topic and --dead-letter-topic"),
+        ({"experiment_topic": "live.recommendations"}, "--output-topic and --experiment-topic"),
+        ({"output_topic": "live.room-events"}, "--input-topic and --output-topic"),
+    ],
+)
+def test_two_roles_on_one_topic_are_refused_in_kafka_mode(given: dict, words: str) -> None:
+    # found by a red team: dead letters on the input looped without end, ghost pushes on the
+    # output reached viewers the holdout keeps from them, pushes on the input were read back
+    with pytest.raises(ValueError, match=f"{words} name the same topic"):
+        Settings.load({"brokers": "localhost:9092", **given}, env={})
+    with pytest.raises(ValueError, match="name the same topic"):  # from the environment too
+        Settings.load({"brokers": "localhost:9092"},
+                      env={f"ROOMRANK_{k.upper()}": v for k, v in given.items()})
+    assert Settings.load(given, env={}).brokers == ""  # file mode uses no topic
