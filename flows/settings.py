@@ -12,6 +12,7 @@ import difflib
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -295,6 +296,7 @@ class Settings:
         return cls(values, _room_params(values))
 
 
+_TOPIC_NAME: Final = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's own rule
 TOPICS: Final = ("input_topic", "output_topic", "dead_letter_topic", "experiment_topic")
 
 
@@ -312,6 +314,11 @@ def _check_topics(values: dict[str, Any]) -> None:
     seen: dict[str, str] = {}
     for name in TOPICS:
         flag = _BY_NAME[name].flag
+        if not _TOPIC_NAME.fullmatch(values[name]) or values[name] in (".", ".."):
+            raise ValueError(
+                f"{flag} {values[name]!r} is not a Kafka topic name: at most 249 of the"
+                " letters a-z, A-Z, digits, '.', '_' and '-'"
+            )
         if values[name] in seen:
             raise ValueError(f"{seen[values[name]]} and {flag} name the same topic"
                              f" ({values[name]!r}); give each its own")

@@ -76,14 +76,24 @@ def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -
     missing = [
         NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
     ]
-    if missing:
-        for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+    # Asked first without creating: a topic the broker refuses (its policy, a partition
+    # count past its limit) is one line, and no other topic was created before it.
+    for validate_only in (True, False) if missing else ():
+        futures = admin.create_topics(missing, operation_timeout=timeout,
+                                      validate_only=validate_only)
+        for name, future in futures.items():
             try:
                 future.result(timeout)
-                log.info("created topic %s", name)
+                if not validate_only:
+                    log.info("created topic %s", name)
             except KafkaException as err:
                 if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
+                    partitions = topics[name]
+                    raise ValueError(
+                        f"Kafka at {brokers!r} refused to create topic {name!r} with"
+                        f" {partitions} partitions ({err.args[0].str()}): check the topic"
+                        " names and --partitions, or create the topic yourself"
+                    ) from None
     while True:
         meta = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
         waiting = [name for name in topics if not _served(meta.get(name))]

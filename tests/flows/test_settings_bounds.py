@@ -133,3 +133,10 @@ def test_two_roles_on_one_topic_are_refused_in_kafka_mode(given: dict, words: st
         Settings.load({"brokers": "localhost:9092"},
                       env={f"ROOMRANK_{k.upper()}": v for k, v in given.items()})
     assert Settings.load(given, env={}).brokers == ""  # file mode uses no topic
+
+
+@pytest.mark.parametrize("name", ["bad topic!", "x" * 250, "..", "naïve"])
+def test_a_name_kafka_would_refuse_is_refused_before_any_topic_is_made(name: str) -> None:
+    # found by a red team: the broker's refusal came as a traceback, after other topics
+    with pytest.raises(ValueError, match=r"--input-topic .* is not a Kafka topic name"):
+        Settings.load({"brokers": "localhost:9092", "input_topic": name}, env={})
