@@ -39,7 +39,9 @@ from flows.recovery_store import (
     check_resumed_input,
     claim_store,
     note_input,
+    note_or_check_topic,
     resuming,
+    topic_id,
 )
 from flows.settings import Settings
 
@@ -261,7 +263,10 @@ def run_kafka(settings: Settings) -> int:
             settings.output_topic,
             settings.dead_letter_topic,
         )
-        return execute(kafka_flow(settings), settings)
+        flow = kafka_flow(settings)  # makes the topics that are missing
+        note_or_check_topic(settings, resuming(settings),
+                            topic_id(settings.brokers, settings.input_topic))
+        return execute(flow, settings)
 
 
 def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int

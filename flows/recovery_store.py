@@ -320,5 +320,54 @@ def check_resumed_input(settings: Settings, input_path: str) -> None:
         )
 
 
+def topic_id(brokers: str, topic: str, timeout: float = 30.0) -> str:
+    """The broker's id of ``topic``: a topic deleted and made again under the same name has
+    another, and its offsets start again from 0."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": brokers})
+    [future] = admin.describe_topics(TopicCollection([topic])).values()
+    return str(future.result(timeout).topic_id)
+
+
+def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> None:
+    """Kafka mode's twin of the input note. The store holds an offset per partition of the
+    input topic: resumed with another ``--input-topic``, or with the topic made anew, those
+    offsets would skip as many messages of it, without a word. Refused instead; a fresh
+    store is noted."""
+    if not settings.recovery_dir:
+        return
+    path = Path(settings.recovery_dir)
+    here = {"input_topic": settings.input_topic, "topic_id": current_id}
+    if not resumed:
+        draft = path / _DRAFT
+        draft.write_text(json.dumps(here) + "\n")
+        os.replace(draft, path / INPUT_RECORD)
+        return
+    try:
+        noted = json.loads((path / INPUT_RECORD).read_text())
+        topic, written_id = noted["input_topic"], noted["topic_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("--recovery-dir %s does not say which topic it was written reading (written"
+                    " before roomrank recorded it, or in file mode): resuming without checking"
+                    " that --input-topic is that topic", settings.recovery_dir)
+        return
+    if topic != settings.input_topic:
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} was written reading topic {topic!r};"
+            f" this run reads {settings.input_topic!r}, and resuming would skip as many of its"
+            " messages as the store read of the other: give the same --input-topic, or a new"
+            " --recovery-dir to start afresh"
+        )
+    if written_id != current_id:
+        raise ValueError(
+            f"topic {topic!r} was deleted and made again since --recovery-dir"
+            f" {settings.recovery_dir!r} was written reading it (id {written_id}, now"
+            f" {current_id}): its offsets started again, and resuming would skip as many of its"
+            " messages as the store read of the old one. Use a new --recovery-dir"
+        )
+
+
 def _shown(input_path: str) -> str:
     return "stdin" if input_path == "-" else repr(input_path)

@@ -1,0 +1,73 @@
+"""A store resumed with another input topic, or with its topic made anew, would skip as many
+messages as it read of the old one (its offsets are per partition, not per topic): refused in
+one line, exit 2, as file mode refuses another --input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from tests.integration.harness import (
+    JOB_START,
+    PARTITIONS,
+    Job,
+    TopicReader,
+    Topics,
+    produce,
+    roomrank_run,
+)
+from tests.integration.world import WorldInput
+
+pytestmark = pytest.mark.integration
+
+
+def _refused(job: Job) -> str:
+    assert job.proc.wait(120) == 2, job.tail()
+    return job.tail()
+
+
+def test_a_resume_with_another_topic_or_the_topic_made_anew_is_refused(
+    kafka_bootstrap: str,
+    kafka_tools: SimpleNamespace,
+    world: WorldInput,
+    spawn: Callable[..., Job],
+    tmp_path: Path,
+) -> None:
+    # found by a red team: the second run read topic B from topic A's offsets (305 messages
+    # skipped, the rest `closed` dead letters), exit 0 and no warning; the same when A was
+    # deleted and made again while the job was stopped
+    recovery = tmp_path / "recovery"
+    topics = Topics.unique(kafka_tools, "resume-topic")
+    kafka_tools.create_topic(kafka_bootstrap, topics.input, PARTITIONS)
+    produce(kafka_bootstrap, topics.input, world.slice(0, 0.5))
+    argv = roomrank_run(kafka_bootstrap, topics, "--recovery-dir", str(recovery))
+    first = spawn("first", argv)
+    with TopicReader(kafka_bootstrap, topics.output, [first]) as reader:
+        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    assert first.terminate() == 0, first.tail()
+
+    other = Topics.unique(kafka_tools, "resume-other")
+    moved = roomrank_run(kafka_bootstrap, other, "--recovery-dir", str(recovery))
+    said = _refused(spawn("other-topic", moved))
+    assert f"was written reading topic '{topics.input}'; this run reads '{other.input}'" in said
+    assert "Traceback" not in said
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.delete_topics([topics.input])[topics.input].result(60)
+    deadline = time.monotonic() + 60
+    while True:  # the broker takes a moment to forget the deleted topic
+        try:
+            kafka_tools.create_topic(kafka_bootstrap, topics.input, PARTITIONS, timeout=60)
+            break
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS or (
+                    time.monotonic() > deadline):
+                raise
+    said = _refused(spawn("made-anew", argv))
+    assert f"topic '{topics.input}' was deleted and made again since --recovery-dir" in said
