@@ -275,6 +275,9 @@ def _framing(raw: bytes) -> str:
     (else ""): UTF-16 (a byte order mark, or NUL bytes, which UTF-8 text never holds) or
     lines ended by a lone carriage return, which make the whole file one line."""
     head = raw[:256]
+    if raw.endswith(b"\x00") and b"\x00" not in raw.rstrip(b"\x00"):
+        return (". It ends with a NUL byte (a C string's terminator, written with the message):"
+                " send the message's bytes without it")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
         return ". The bytes look like UTF-16 (a byte order mark or NUL bytes): write UTF-8"
     if b"\r" in raw.rstrip(b"\r"):
@@ -288,6 +291,9 @@ def _not_json(raw: bytes, err: Exception) -> str:
     JSON."""
     if raw.startswith(b"\x1f\x8b"):  # the parser's words would be about UTF-8 or UTF-16
         return "not valid UTF-8 JSON: the bytes look like gzip-compressed data; unpack it first"
+    if not raw:  # a Kafka message with no value (or a tombstone) arrives as b""
+        return ("not valid UTF-8 JSON: the message is empty (a Kafka message with an empty or"
+                " null value, a tombstone): send one event per message")
     framing = _framing(raw)
     if framing:
         return f"not valid UTF-8 JSON ({err}){framing}"

@@ -82,6 +82,8 @@ def test_a_colon_inside_a_string_is_not_a_duplicate() -> None:
         (b'{"event_id":"e","x":1e400,"y":NaN}', "NaN is not JSON"),  # not "UTF-8"
         (b'{"event_id":"e","x":1e400,"y":"\\udc00"}', "lone surrogate"),
         (b'{"event_id":"e"}\r{"event_id":"f"}', "carriage returns"),
+        (b'{"event_id":"e"}\x00', "ends with a NUL byte"),  # a C string, not UTF-16
+        (b"", "the message is empty (a Kafka message with an empty or null value"),
     ],
 )
 def test_odd_encodings_have_a_clear_error(raw: bytes, words: str) -> None:
