@@ -4,7 +4,6 @@ priors, bench)."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from flows.experiment_command import (
     add_report_arguments,
 )
 from flows.preflight import why_not_a_file
-from flows.settings import IO_GROUP, Settings, add_arguments
+from flows.settings import IO_GROUP, Settings, add_arguments, finite_float
 
 DEMO_SETTINGS = (
     "top_k",
@@ -241,26 +240,6 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", dest="json_file", help="also write the results to this file")
     bench.add_argument("--brokers", help="also measure Kafka to Kafka on this broker")
     return parser
-
-
-def finite_float(text: str) -> float:
-    """An argparse type: a number, not NaN or infinite (``--minutes inf`` would overflow
-    where the world is cut into event times, ``nan`` passes every comparison).
-
-    >>> finite_float("2.5")
-    2.5
-    >>> finite_float("inf")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: must be a finite number, got 'inf'
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
 
 
 def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int, minutes: float) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from features.contract.events import Origin
 from flows.evaluate_inputs import check_exists, print_report
-from flows.settings import Settings
+from flows.settings import Settings, finite_float
 
 if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the CLI
     from models.experiment.inputs import Raw
@@ -40,7 +40,7 @@ def add_report_arguments(report: argparse.ArgumentParser) -> None:
     # the momentum window's setting (the job's --window-ms) and was checked as that.
     report.add_argument("--window-ms", dest="conversion_window_ms", type=int, default=None,
                         metavar="INT", help="the same as --conversion-window-ms")
-    report.add_argument("--kafka-timeout", type=float, default=30.0, metavar="SECONDS",
+    report.add_argument("--kafka-timeout", type=finite_float, default=30.0, metavar="SECONDS",
                         help="Kafka mode: how long a broker may stay silent (default 30)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.add_argument("--html", metavar="DIR", help="also write an HTML page with PNG plots")
@@ -53,7 +53,7 @@ def add_coverage_arguments(cov: argparse.ArgumentParser) -> None:
                      help="more seeds for the pooled truth (default 101-130; '' = none)")
     cov.add_argument("--rooms", type=int, default=20, help="rooms per world (default 20)")
     cov.add_argument("--viewers", type=int, default=800, help="viewers per world (default 800)")
-    cov.add_argument("--minutes", type=float, default=20.0, help="world length (default 20)")
+    cov.add_argument("--minutes", type=finite_float, default=20.0, help="world length (default 20)")
     cov.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

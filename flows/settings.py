@@ -208,6 +208,26 @@ RENAMED: Final = {
 }
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a number, not NaN or infinite (``--minutes inf`` would overflow
+    where the world is cut into event times, ``nan`` passes every comparison).
+
+    >>> finite_float("2.5")
+    2.5
+    >>> finite_float("inf")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number, got 'inf'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def _warn_unknown(env: Mapping[str, str]) -> None:
     """A misspelt ``ROOMRANK_*`` variable would otherwise leave its setting at the default
     without a word: named, with the setting it most resembles."""

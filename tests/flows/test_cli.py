@@ -223,6 +223,8 @@ def test_evaluate_against_another_run_gives_the_difference_and_its_error(tmp_pat
         ("simulate", "--closed-loop", "--minutes", "1e400", "--output", "-"),
         ("demo", "--speed", "nan"),
         ("lab", "--minutes", "inf"),
+        ("experiment", "coverage", "--minutes", "nan"),
+        ("experiment", "report", "--brokers", "127.0.0.1:1", "--kafka-timeout", "inf"),
     ],
 )
 def test_a_number_that_is_not_finite_is_one_line_naming_the_flag(args: tuple[str, ...]) -> None:
@@ -231,6 +233,6 @@ def test_a_number_that_is_not_finite_is_one_line_naming_the_flag(args: tuple[str
     done = roomrank(*args)
     assert done.returncode == 2
     [line] = done.stderr.decode().strip().splitlines()[-1:]
-    flag = next(a for a in args if a in ("--minutes", "--speed"))
+    flag = next(a for a in args if a in ("--minutes", "--speed", "--kafka-timeout"))
     assert f"argument {flag}: must be a finite number" in line
     assert "Traceback" not in done.stderr.decode() and done.stdout == b""
