@@ -339,10 +339,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from flows.jobs import run_files, run_kafka
 
     if settings.brokers:
-        if args.input or args.output or args.dead_letters:
+        file_flags = [flag for flag, given in (
+            ("--input", args.input), ("--output", args.output),
+            ("--dead-letters", args.dead_letters), ("--experiment-log", args.experiment_log),
+            ("--workers", args.workers != 1)) if given]
+        if file_flags:  # ghosts go to --experiment-topic; one worker per process
             raise ValueError(
-                "--brokers runs between Kafka topics; drop --input/--output/"
-                "--dead-letters (or drop --brokers for file mode)"
+                f"--brokers runs between Kafka topics; drop {', '.join(file_flags)} (file"
+                " mode's; or drop --brokers for file mode)"
             )
         return run_kafka(settings)
     missing = [

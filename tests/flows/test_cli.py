@@ -236,3 +236,21 @@ def test_a_number_that_is_not_finite_is_one_line_naming_the_flag(args: tuple[str
     flag = next(a for a in args if a in ("--minutes", "--speed", "--kafka-timeout"))
     assert f"argument {flag}: must be a finite number" in line
     assert "Traceback" not in done.stderr.decode() and done.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (("--experiment-log", "ghosts.jsonl"), "--experiment-log"),  # ghosts: the topic's
+        (("--workers", "2"), "--workers"),  # one worker per process in Kafka mode
+        (("--output", "out.jsonl"), "--output"),
+    ],
+)
+def test_file_mode_flags_beside_brokers_are_refused_not_ignored(
+    flags: tuple[str, ...], named: str
+) -> None:
+    # found by a red team: --experiment-log and --workers were silently ignored with --brokers
+    done = roomrank("run", "--brokers", "127.0.0.1:1", *flags)
+    assert done.returncode == 2
+    assert f"--brokers runs between Kafka topics; drop {named} (file mode's" in (
+        done.stderr.decode())
