@@ -70,17 +70,18 @@ def test_simulate_run_evaluate(tmp_path: Path) -> None:
     assert "attention" in report["metrics"]
 
 
-def test_run_reads_stdin_and_writes_stdout() -> None:
+def test_run_reads_stdin_and_writes_stdout(tmp_path: Path) -> None:
     lines = (
         b'{"event_id":"e-1","type":"enter","ts":1000,"room_id":"r","user_id":"u"}\n\n'
         b'{"event_id":"e-2","type":"showcase","ts":2000,"room_id":"r","spotlight":null,'
         b'"items":[{"item_id":"a","price":1,"category":"c"}]}\nnot json\n'
     )
-    done = roomrank("run", "--input", "-", "--output", "-", "--dead-letters", "-", stdin=lines)
+    dead = tmp_path / "dl.jsonl"  # one output per stream: two on stdout are refused
+    done = roomrank("run", "--input", "-", "--output", "-", "--dead-letters", str(dead),
+                    stdin=lines)
     assert done.returncode == 0, done.stderr
-    out = [orjson.loads(line) for line in done.stdout.splitlines()]
-    push = next(o for o in out if "rec_id" in o)
-    letter = next(o for o in out if "error" in o)
+    [push] = [orjson.loads(line) for line in done.stdout.splitlines()]
+    [letter] = read_jsonl(dead)
     assert push["user_id"] == "u" and push["items"][0]["item_id"] == "a"
     assert (letter["topic"], letter["partition"], letter["offset"]) == ("stdin", 0, 4)
 
