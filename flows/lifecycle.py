@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import NoReturn
 
 log = logging.getLogger("roomrank")
 
@@ -62,11 +63,17 @@ def output_failed(what: str, err: OSError, stdout: bool = False) -> None:
     """
     if stdout and err.errno == errno.EPIPE:
         log.debug("standard output closed by its reader; stopping")
-        status = 0
-    else:
-        reason = err.strerror or str(err)
-        print(f"roomrank run: error: {what}: {reason} (errno {err.errno})", file=sys.stderr)
-        status = 2
+        end_now("", 0)
+    reason = err.strerror or str(err)
+    end_now(f"{what}: {reason} (errno {err.errno})")
+
+
+def end_now(error: str, status: int = 2) -> NoReturn:
+    """End the process at once with ``roomrank run: error: <error>`` (nothing when empty):
+    no snapshot of the epoch being written, so a restart with the same store writes it
+    again. An output that cannot take writes is the operator's to mend, not a traceback."""
+    if error:
+        print(f"roomrank run: error: {error}", file=sys.stderr)
     logging.shutdown()
     sys.stderr.flush()
     os._exit(status)

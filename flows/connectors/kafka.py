@@ -44,7 +44,7 @@ from flows.connectors.kafka_health import (
     client_config,
     rdkafka_log,
 )
-from flows.lifecycle import STOP
+from flows.lifecycle import STOP, end_now
 
 log = logging.getLogger("roomrank.kafka")
 
@@ -338,8 +338,11 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
         while remaining:
             log.warning("Kafka %s: %d messages not yet delivered; waiting", self._topic, remaining)
             remaining = self._producer.flush(_FLUSH_LOG_SECS)
-        if self._failed:
-            raise RuntimeError(f"Kafka refused messages for {self._topic}: {self._failed[:3]}")
+        if self._failed:  # the topic deleted mid-run, a message past the broker's limit, ...
+            end_now(f"Kafka refused messages for topic {self._topic!r} ({self._failed[0]};"
+                    f" {len(self._failed)} in all): if the topic was deleted, the next run"
+                    " creates it; otherwise mend what the broker says. The next run resumes"
+                    " from the last snapshot and writes these again")
 
     def close(self) -> None:
         self._producer.flush()
