@@ -54,6 +54,27 @@ class CutMessage(bytes):
         return CutMessage, (bytes(self), self.size)  # bytes' own would drop the size
 
 
+class UnreadMessage(bytes):
+    """A message the transport could not hand over (Kafka's client failed to decompress it):
+    no bytes, and why. The decoder makes it a dead letter, so the stream moves past it
+    instead of asking for it again forever.
+
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(UnreadMessage("could not decompress"))).why
+    'could not decompress'
+    """
+
+    why: str
+
+    def __new__(cls, why: str) -> UnreadMessage:
+        unread = super().__new__(cls, b"")
+        unread.why = why
+        return unread
+
+    def __reduce__(self) -> tuple[type[UnreadMessage], tuple[str]]:
+        return UnreadMessage, (self.why,)
+
+
 @dataclass(frozen=True, slots=True)
 class ShowcaseItem:
     item_id: str

@@ -27,6 +27,7 @@ from features.contract.events import (
     Event,
     Origin,
     ShowcaseItem,
+    UnreadMessage,
 )
 from features.contract.limits import MAX_ATTR, MAX_NESTING
 from features.contract.schema import (
@@ -358,6 +359,8 @@ def _beyond_float64(raw: bytes, err: orjson.JSONDecodeError) -> Any:
 
 
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
+    if isinstance(raw, UnreadMessage):
+        raise _Invalid("too_large", raw.why)
     if len(raw) > max_bytes:
         size, kept = len(raw), ""
         if isinstance(raw, CutMessage):  # a line the file reader cut: its own size, not the cut's

@@ -33,7 +33,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from features.contract.events import Origin
+from features.contract.events import Origin, UnreadMessage
 from flows.connectors.files import Messages, RawRecord
 from flows.connectors.kafka_health import (
     SILENT_CHECKS,
@@ -130,6 +130,7 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         self._on_lag = on_lag
         self._idle = False
         self._last_error = 0.0
+        self._failed_at = -1  # the offset that last failed to decompress
         self._broker = BrokerWatch(f"{topic}[{partition}]")
         self._stall = StallWatch(self._watermarks)
         config: dict[str, Any] = {
@@ -176,6 +177,11 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         batch: list[RawRecord] = []
         for message in messages:
             error = message.error()
+            if error is not None and error.code() == KafkaError._BAD_COMPRESSION:
+                unread = self._undecompressed(message, now)
+                if unread is not None:  # a dead letter; read on after it (the seek)
+                    batch.append(unread)
+                    break
             if error is not None:
                 if error.fatal():
                     raise RuntimeError(f"fatal Kafka error on {self._topic}: {error}")
@@ -199,6 +205,30 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             if verdict is not None:
                 self._replace_consumer(verdict)
         return batch
+
+    def _undecompressed(self, message: Any, now: float) -> RawRecord | None:
+        """A message at our position that librdkafka cannot decompress (a compression bomb:
+        kilobytes on the wire, hundreds of megabytes unpacked; or corrupt bytes) would be
+        fetched and refused again forever, holding back every later event of the partition.
+        The second failure at the same offset makes it a dead letter, and reading goes on
+        after it; the first may be a transient fault of the fetch."""
+        offset = message.offset()
+        if offset is None or offset < self._next:
+            return None
+        if self._failed_at != offset:
+            self._failed_at = offset
+            return None
+        self._failed_at = -1
+        self._next = offset + 1
+        self._consumer.seek(TopicPartition(self._topic, self._partition, self._next))
+        said = (message.value() or b"").decode(errors="replace")
+        log.warning("Kafka %s[%d]: the message at offset %d cannot be decompressed (%s);"
+                    " dead-lettered, reading on", self._topic, self._partition, offset, said)
+        why = (f"the job's Kafka client could not decompress this message ({said}): it unpacks"
+               " to more than a consumer may hold (a compression bomb), or its compressed bytes"
+               " are corrupt. Send each event as its own message of at most"
+               " --max-message-bytes once unpacked")
+        return Origin(self._topic, self._partition, offset), UnreadMessage(why), now
 
     def _replace_consumer(self, verdict: str) -> None:
         """A new consumer at our position for a partition that stopped fetching, or whose
