@@ -318,7 +318,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.json_file:  # before the minutes of measuring
             check_outputs({"--json": args.json_file})
         if args.brokers:  # one line now, not rdkafka's resolve errors for the whole run
-            from flows.connectors.kafka import ensure_topics
+            from flows.connectors.kafka_topics import ensure_topics
 
             ensure_topics(args.brokers, {}, timeout=BENCH_BROKER_PROBE_S)
         return run_bench(quick=args.quick, json_file=args.json_file, brokers=args.brokers)

@@ -26,8 +26,8 @@ from flows.connectors.kafka import (
     KafkaDeadLetterSink,
     KafkaEventSource,
     KafkaMessagesSink,
-    ensure_topics,
 )
+from flows.connectors.kafka_topics import ensure_topics
 from flows.connectors.simulated import PacedSource, ShowcaseTap, TerminalSink
 from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow

@@ -31,7 +31,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from features.contract.events import Origin, UnreadMessage
 from flows.connectors.files import Messages, RawRecord
@@ -42,8 +42,8 @@ from flows.connectors.kafka_health import (
     BrokerWatch,
     StallWatch,
     client_config,
-    rdkafka_log,
 )
+from flows.connectors.kafka_topics import admin_config
 from flows.lifecycle import STOP, end_now
 
 log = logging.getLogger("roomrank.kafka")
@@ -51,66 +51,7 @@ log = logging.getLogger("roomrank.kafka")
 LagCallback = Callable[[str, int, int], None]
 _IDLE_WAIT = timedelta(milliseconds=20)
 _FLUSH_LOG_SECS = 10.0
-
-
-def _admin_config(brokers: str) -> dict[str, Any]:
-    return {"bootstrap.servers": brokers, "logger": rdkafka_log}
-
-
-def ensure_topics(brokers: str, topics: dict[str, int], timeout: float = 30.0) -> None:
-    """Create missing topics with the given partition counts; existing ones are kept.
-
-    Returns once the broker serves metadata (partitions with leaders) for every topic, so
-    the source's ``list_parts`` right after never sees a topic that is created but not yet
-    visible.
-    """
-    deadline = time.monotonic() + timeout
-    admin = AdminClient(_admin_config(brokers))
-    try:
-        existing = admin.list_topics(timeout=timeout).topics
-    except KafkaException as err:  # an operator's mistake, said in one line (exit 2)
-        raise ValueError(
-            f"could not reach Kafka at {brokers!r} in {timeout:g} s ({err.args[0].str()}):"
-            " check --brokers (ROOMRANK_BROKERS) and that Kafka runs there"
-        ) from None
-    missing = [
-        NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing
-    ]
-    # Asked first without creating: a topic the broker refuses (its policy, a partition
-    # count past its limit) is one line, and no other topic was created before it.
-    for validate_only in (True, False) if missing else ():
-        futures = admin.create_topics(missing, operation_timeout=timeout,
-                                      validate_only=validate_only)
-        for name, future in futures.items():
-            try:
-                future.result(timeout)
-                if not validate_only:
-                    log.info("created topic %s", name)
-            except KafkaException as err:
-                if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    partitions = topics[name]
-                    raise ValueError(
-                        f"Kafka at {brokers!r} refused to create topic {name!r} with"
-                        f" {partitions} partitions ({err.args[0].str()}): check the topic"
-                        " names and --partitions, or create the topic yourself"
-                    ) from None
-    while True:
-        meta = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
-        waiting = [name for name in topics if not _served(meta.get(name))]
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topics {waiting} not served by {brokers} after {timeout:g} s")
-        time.sleep(0.1)  # metadata propagation poll, bounded by the deadline
-
-
-def _served(topic: Any) -> bool:
-    return (
-        topic is not None
-        and topic.error is None
-        and bool(topic.partitions)
-        and all(p.leader >= 0 for p in topic.partitions.values())
-    )
+RECOUNT_SECS = 30.0  # how often partition 0 asks how many partitions the input topic has
 
 
 class _Partition(StatefulSourcePartition[RawRecord, int]):
@@ -144,11 +85,36 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         }
         self._config = config
         self._consumer = self._connect()
+        # Partition 0 watches the topic's partition count: the engine lists partitions once,
+        # at start, so partitions added later go unread until a restart; say so, once.
+        self._partitions = self._count_partitions() if partition == 0 else None
+        self._recount_at = time.monotonic() + RECOUNT_SECS
 
     def _connect(self) -> Any:
         consumer = Consumer(self._config)
         consumer.assign([TopicPartition(self._topic, self._partition, self._next)])
         return consumer
+
+    def _count_partitions(self) -> int | None:
+        try:
+            topic = self._consumer.list_topics(self._topic, timeout=5.0).topics.get(self._topic)
+        except KafkaException:
+            return None
+        return len(topic.partitions) if topic is not None and topic.error is None else None
+
+    def _recount(self, now: float) -> None:
+        self._recount_at = now + RECOUNT_SECS
+        count = self._count_partitions()
+        if count is None or self._partitions is None:
+            self._partitions = self._partitions or count
+            return
+        if count > self._partitions:
+            log.warning(
+                "Kafka %s now has %d partitions, %d when the job started: the new ones are not"
+                " read until the job restarts (restart it; rooms keyed to them wait till then)",
+                self._topic, count, self._partitions,
+            )  # fmt: skip
+            self._partitions = count
 
     def _watermarks(self) -> tuple[int, int] | None:
         try:
@@ -174,6 +140,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             raise StopIteration
         messages = self._consumer.consume(self._batch_size, 0)
         now = time.monotonic()
+        if self._partition == 0 and now >= self._recount_at:
+            self._recount(now)
         batch: list[RawRecord] = []
         for message in messages:
             error = message.error()
@@ -268,7 +236,7 @@ class KafkaEventSource(FixedPartitionedSource[RawRecord, int]):
         self.on_lag = on_lag
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient(_admin_config(self.brokers))
+        admin = AdminClient(admin_config(self.brokers))
         meta = admin.list_topics(self.topic, timeout=30)
         topic = meta.topics.get(self.topic)
         if topic is None or topic.error is not None or not topic.partitions:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Producer
 
-from flows.connectors.kafka import ensure_topics
+from flows.connectors.kafka_topics import ensure_topics
 
 
 def play(

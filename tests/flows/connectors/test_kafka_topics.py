@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from flows.connectors.kafka import ensure_topics
+from flows.connectors.kafka_topics import ensure_topics
 
 
 def test_an_unreachable_broker_is_one_line_naming_the_address() -> None:
