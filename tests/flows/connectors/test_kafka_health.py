@@ -5,6 +5,7 @@ a real broker produces only rarely; the real thing is in tests/integration."""
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -37,6 +38,12 @@ class StalledConsumer:
         if not self.answers:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
         return 0, 12
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        if not self.answers:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        partitions = {0: SimpleNamespace()}
+        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions=partitions)})
 
     def close(self) -> None:
         self.closed = True
