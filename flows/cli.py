@@ -8,13 +8,14 @@ import os
 import sys
 from pathlib import Path
 
+from flows.arg_types import finite_float
 from flows.experiment_command import (
     KAFKA_SETTINGS,
     add_coverage_arguments,
     add_report_arguments,
 )
 from flows.preflight import why_not_a_file
-from flows.settings import IO_GROUP, Settings, add_arguments, finite_float
+from flows.settings import IO_GROUP, Settings, add_arguments
 
 DEMO_SETTINGS = (
     "top_k",

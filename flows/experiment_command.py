@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from features.contract.events import Origin
+from flows.arg_types import finite_float
 from flows.evaluate_inputs import check_exists, print_report
-from flows.settings import Settings, finite_float
+from flows.settings import Settings
 
 if TYPE_CHECKING:  # the readout's modules load when a report runs, not with the CLI
     from models.experiment.inputs import Raw

@@ -12,13 +12,13 @@ import difflib
 import logging
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from features.contract.limits import MAX_TS
 from features.contract.schema import MAX_SHOWCASE_ITEMS
+from flows.topic_names import TOPICS, check_topics
 from models import choice_weights
 from models.arms import Arms
 from models.learners.choice import LEARNERS
@@ -208,26 +208,6 @@ RENAMED: Final = {
 }
 
 
-def finite_float(text: str) -> float:
-    """An argparse type: a number, not NaN or infinite (``--minutes inf`` would overflow
-    where the world is cut into event times, ``nan`` passes every comparison).
-
-    >>> finite_float("2.5")
-    2.5
-    >>> finite_float("inf")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: must be a finite number, got 'inf'
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
 def _warn_unknown(env: Mapping[str, str]) -> None:
     """A misspelt ``ROOMRANK_*`` variable would otherwise leave its setting at the default
     without a word: named, with the setting it most resembles."""
@@ -312,37 +292,8 @@ class Settings:
             check(setting, value, where)
             values[setting.name] = value
         if values["brokers"]:
-            _check_topics(values)
+            check_topics({_BY_NAME[n].flag: values[n] for n in TOPICS})
         return cls(values, _room_params(values))
-
-
-_TOPIC_NAME: Final = re.compile(r"[a-zA-Z0-9._-]{1,249}")  # Kafka's own rule
-TOPICS: Final = ("input_topic", "output_topic", "dead_letter_topic", "experiment_topic")
-
-
-def _check_topics(values: dict[str, Any]) -> None:
-    """Two roles on one topic is always a mistake: dead letters written to the input are read
-    again and dead-lettered again, nested deeper, without end; pushes written to it are read
-    as events; ghost pushes on the output topic reach viewers the holdout keeps from them.
-
-    >>> _check_topics({"input_topic": "a", "output_topic": "b", "dead_letter_topic": "a",
-    ...                "experiment_topic": "c"})
-    Traceback (most recent call last):
-    ...
-    ValueError: --input-topic and --dead-letter-topic name the same topic ('a'); give each its own
-    """
-    seen: dict[str, str] = {}
-    for name in TOPICS:
-        flag = _BY_NAME[name].flag
-        if not _TOPIC_NAME.fullmatch(values[name]) or values[name] in (".", ".."):
-            raise ValueError(
-                f"{flag} {values[name]!r} is not a Kafka topic name: at most 249 of the"
-                " letters a-z, A-Z, digits, '.', '_' and '-'"
-            )
-        if values[name] in seen:
-            raise ValueError(f"{seen[values[name]]} and {flag} name the same topic"
-                             f" ({values[name]!r}); give each its own")
-        seen[values[name]] = flag
 
 
 def _room_params(values: dict[str, Any]) -> RoomParams:

@@ -379,3 +379,18 @@ def run_to_completion(
         return reader.read_to_end()
 
 
+
+
+def pushing_job(
+    bootstrap: str, tools: SimpleNamespace, spawn: Callable[..., Job], name: str,
+    records: list[tuple[bytes, bytes]], *flags: str, partitions: int = PARTITIONS,
+) -> tuple[Topics, Job]:
+    """A job on fresh topics (the input made with ``partitions`` and holding ``records``),
+    once it has pushed: the start of a test about what happens next."""
+    topics = Topics.unique(tools, name)
+    tools.create_topic(bootstrap, topics.input, partitions)
+    produce(bootstrap, topics.input, records)
+    job = spawn(name, roomrank_run(bootstrap, topics, *flags))
+    with TopicReader(bootstrap, topics.output, [job]) as reader:
+        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    return topics, job

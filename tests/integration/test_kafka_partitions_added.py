@@ -12,14 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from flows.connectors.kafka import RECOUNT_SECS
-from tests.integration.harness import (
-    JOB_START,
-    Job,
-    TopicReader,
-    Topics,
-    produce,
-    roomrank_run,
-)
+from tests.integration.harness import Job, pushing_job
 from tests.integration.world import WorldInput
 
 pytestmark = pytest.mark.integration
@@ -33,12 +26,8 @@ def test_partitions_added_mid_run_are_said_in_one_warning(
 ) -> None:
     # found by a red team: rooms keyed to the new partitions starved without a word (the lag
     # metric does not cover them either)
-    topics = Topics.unique(kafka_tools, "grown")
-    kafka_tools.create_topic(kafka_bootstrap, topics.input, 1)
-    produce(kafka_bootstrap, topics.input, world.slice(0, 0.2))
-    job = spawn("grown", roomrank_run(kafka_bootstrap, topics))
-    with TopicReader(kafka_bootstrap, topics.output, [job]) as reader:
-        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    topics, job = pushing_job(kafka_bootstrap, kafka_tools, spawn, "grown",
+                              world.slice(0, 0.2), partitions=1)
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     admin.create_partitions([NewPartitions(topics.input, 3)])[topics.input].result(60)
     said = f"Kafka {topics.input} now has 3 partitions, 1 when the job started"

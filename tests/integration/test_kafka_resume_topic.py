@@ -14,12 +14,10 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from tests.integration.harness import (
-    JOB_START,
     PARTITIONS,
     Job,
-    TopicReader,
     Topics,
-    produce,
+    pushing_job,
     roomrank_run,
 )
 from tests.integration.world import WorldInput
@@ -43,13 +41,9 @@ def test_a_resume_with_another_topic_or_the_topic_made_anew_is_refused(
     # skipped, the rest `closed` dead letters), exit 0 and no warning; the same when A was
     # deleted and made again while the job was stopped
     recovery = tmp_path / "recovery"
-    topics = Topics.unique(kafka_tools, "resume-topic")
-    kafka_tools.create_topic(kafka_bootstrap, topics.input, PARTITIONS)
-    produce(kafka_bootstrap, topics.input, world.slice(0, 0.5))
+    topics, first = pushing_job(kafka_bootstrap, kafka_tools, spawn, "resume-topic",
+                                world.slice(0, 0.5), "--recovery-dir", str(recovery))
     argv = roomrank_run(kafka_bootstrap, topics, "--recovery-dir", str(recovery))
-    first = spawn("first", argv)
-    with TopicReader(kafka_bootstrap, topics.output, [first]) as reader:
-        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
     assert first.terminate() == 0, first.tail()
 
     other = Topics.unique(kafka_tools, "resume-other")

@@ -10,15 +10,7 @@ from types import SimpleNamespace
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tests.integration.harness import (
-    JOB_START,
-    PARTITIONS,
-    Job,
-    TopicReader,
-    Topics,
-    produce,
-    roomrank_run,
-)
+from tests.integration.harness import Job, produce, pushing_job
 from tests.integration.world import WorldInput
 
 pytestmark = pytest.mark.integration
@@ -31,12 +23,8 @@ def test_the_dead_letter_topic_deleted_mid_run_ends_the_job_in_one_line(
     spawn: Callable[..., Job],
 ) -> None:
     # found by a red team: a Python traceback and a BytewaxRuntimeError, exit 1
-    topics = Topics.unique(kafka_tools, "deleted")
-    kafka_tools.create_topic(kafka_bootstrap, topics.input, PARTITIONS)
-    produce(kafka_bootstrap, topics.input, world.slice(0, 0.3))
-    job = spawn("deleted", roomrank_run(kafka_bootstrap, topics))
-    with TopicReader(kafka_bootstrap, topics.output, [job]) as reader:
-        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    topics, job = pushing_job(kafka_bootstrap, kafka_tools, spawn, "deleted",
+                              world.slice(0, 0.3))
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     admin.delete_topics([topics.dead])[topics.dead].result(60)
     produce(kafka_bootstrap, topics.input, [(b"r-x", b"not json")])
