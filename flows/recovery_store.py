@@ -327,8 +327,13 @@ def topic_id(brokers: str, topic: str, timeout: float = 30.0) -> str:
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": brokers})
-    [future] = admin.describe_topics(TopicCollection([topic])).values()
-    return str(future.result(timeout).topic_id)
+    try:
+        [future] = admin.describe_topics(TopicCollection([topic])).values()
+        return str(future.result(timeout).topic_id)
+    except Exception as err:  # a broker too old to say: the name alone is checked
+        log.warning("could not learn topic %s's id (%s): a resume checks its name only",
+                    topic, err)
+        return ""
 
 
 def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> None:
@@ -360,7 +365,7 @@ def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> N
             " messages as the store read of the other: give the same --input-topic, or a new"
             " --recovery-dir to start afresh"
         )
-    if written_id != current_id:
+    if written_id and current_id and written_id != current_id:
         raise ValueError(
             f"topic {topic!r} was deleted and made again since --recovery-dir"
             f" {settings.recovery_dir!r} was written reading it (id {written_id}, now"
