@@ -72,6 +72,7 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         self._idle = False
         self._last_error = 0.0
         self._failed_at = -1  # the offset that last failed to decompress
+        self._bad_batch = -1  # the first offset of a batch that failed twice
         self._broker = BrokerWatch(f"{topic}[{partition}]")
         self._stall = StallWatch(self._watermarks)
         config: dict[str, Any] = {
@@ -175,28 +176,35 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         return batch
 
     def _undecompressed(self, message: Any, now: float) -> RawRecord | None:
-        """A message at our position that librdkafka cannot decompress (a compression bomb:
-        kilobytes on the wire, hundreds of megabytes unpacked; or corrupt bytes) would be
-        fetched and refused again forever, holding back every later event of the partition.
-        The second failure at the same offset makes it a dead letter, and reading goes on
-        after it; the first may be a transient fault of the fetch."""
-        offset = message.offset()
-        if offset is None or offset < self._next:
+        """A dead letter for the message at our position when librdkafka cannot decompress
+        its batch (a compression bomb: kilobytes on the wire, hundreds of megabytes unpacked;
+        or corrupt bytes), else None. Such a batch is fetched and refused again forever,
+        holding back every later event of the partition. librdkafka names the batch's first
+        offset however far into the batch we ask, so the first failure at our position may
+        be a transient fault of the fetch, the second makes the batch bad; from then on each
+        of its offsets, one per fetch, is a dead letter (the batch's end is not reported),
+        and reading goes on after it. (A red team's helper found the batch rule.)"""
+        base = message.offset()
+        if base is None or base < 0:
             return None
-        if self._failed_at != offset:
-            self._failed_at = offset
-            return None
+        at = max(base, self._next)
+        if self._bad_batch != base:
+            if self._failed_at != at:
+                self._failed_at = at
+                return None
+            self._bad_batch = base
         self._failed_at = -1
-        self._next = offset + 1
+        self._next = at + 1
         self._consumer.seek(TopicPartition(self._topic, self._partition, self._next))
         said = (message.value() or b"").decode(errors="replace")
-        log.warning("Kafka %s[%d]: the message at offset %d cannot be decompressed (%s);"
-                    " dead-lettered, reading on", self._topic, self._partition, offset, said)
-        why = (f"the job's Kafka client could not decompress this message ({said}): it unpacks"
-               " to more than a consumer may hold (a compression bomb), or its compressed bytes"
-               " are corrupt. Send each event as its own message of at most"
-               " --max-message-bytes once unpacked")
-        return Origin(self._topic, self._partition, offset), UnreadMessage(why), now
+        log.warning("Kafka %s[%d]: the message at offset %d (its batch from offset %d) cannot be"
+                    " decompressed (%s); dead-lettered, reading on", self._topic,
+                    self._partition, at, base, said)
+        why = (f"the job's Kafka client could not decompress this message (its batch from"
+               f" offset {base}: {said}), twice: it unpacks to more than a consumer may hold"
+               " (a compression bomb), or its compressed bytes are corrupt. Send each event as"
+               " its own message of at most --max-message-bytes once unpacked")
+        return Origin(self._topic, self._partition, at), UnreadMessage(why), now
 
     def _replace_consumer(self, verdict: str) -> None:
         """A new consumer at our position for a partition that stopped fetching, or whose
