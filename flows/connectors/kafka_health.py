@@ -75,17 +75,25 @@ rdkafka_log.addFilter(Repeats())
 
 
 class BrokerWatch:
-    """Logs the loss of the brokers once, and their return once (from statistics)."""
+    """Logs the loss of the brokers once, and their return once.
+
+    librdkafka queues its events until the client is polled, and serves a loss after the
+    statistics queued behind it: a sink idle through a broker restart (nothing to write, so
+    never polled) would say "lost the broker" long after the broker came back, and never
+    "back". So a loss (``lost``, the client's own view, at once) is said only when a
+    statistics report after it finds no broker up; a report that finds one up ends it,
+    said or not.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.lost = False
+        self._said = False  # "lost the broker" was logged; "back" is owed
+        self._why = ""
 
     def on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            if not self.lost:
-                log.warning("Kafka %s: lost the broker (%s); retrying", self.name, error.str())
-            self.lost = True
+            self.lost, self._why = True, error.str()
         else:  # one connection failing (librdkafka retries it): once a minute per kind
             rdkafka_log.warning("Kafka %s: %s", self.name, error.str())
 
@@ -94,14 +102,18 @@ class BrokerWatch:
             return
         brokers = stats.get("brokers", {}).values()
         if any(b.get("state") == "UP" and b.get("nodeid", -1) >= 0 for b in brokers):
-            self.lost = False
-            log.info("Kafka %s: the broker is back", self.name)
+            self.on_message()
+        elif not self._said:
+            self._said = True
+            log.warning("Kafka %s: lost the broker (%s); retrying", self.name, self._why)
 
     def on_message(self) -> None:
         """A message (or a delivery) arrived: the broker is certainly back."""
         if self.lost:
             self.lost = False
-            log.info("Kafka %s: the broker is back", self.name)
+            if self._said:
+                self._said = False
+                log.info("Kafka %s: the broker is back", self.name)
 
 
 def client_config(

@@ -144,3 +144,18 @@ def test_losing_and_regaining_the_broker_is_logged_once_each(
         "Kafka events[0]: lost the broker (1/1 brokers are down); retrying",
         "Kafka events[0]: the broker is back",
     ]
+
+
+def test_a_loss_served_late_to_an_idle_client_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An idle sink is polled only when it writes: librdkafka then serves the statistics
+    taken after the broker came back, and the loss behind them (red team F9)."""
+    watch = BrokerWatch("dead-letters")
+    with caplog.at_level(logging.INFO, "roomrank.kafka"):
+        watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})  # queued before
+        watch.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        assert watch.lost  # the client's own view, for StallWatch, at once
+        watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})  # the next report
+    assert not watch.lost
+    assert [r.getMessage() for r in caplog.records] == []

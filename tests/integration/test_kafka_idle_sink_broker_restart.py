@@ -1,0 +1,61 @@
+"""After a broker restart, a sink that had nothing to write meanwhile says nothing stale:
+every client that said "lost the broker" also says "the broker is back" (red team F9: idle
+sinks said "lost" long after the broker was back, when they next wrote, and never "back")."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.integration.harness import (
+    DEADLINE,
+    JOB_START,
+    PARTITIONS,
+    Job,
+    TopicReader,
+    Topics,
+    produce,
+    roomrank_run,
+    wait_for,
+)
+from tests.integration.world import WorldInput
+
+pytestmark = pytest.mark.integration
+
+LOST = re.compile(r"Kafka (\S+): lost the broker")
+BACK = re.compile(r"Kafka (\S+): the broker is back")
+
+
+def test_idle_sinks_say_no_stale_loss_after_a_broker_restart(
+    kafka_broker: Any,
+    kafka_tools: SimpleNamespace,
+    world: WorldInput,
+    spawn: Callable[..., Job],
+) -> None:
+    bootstrap = kafka_broker.bootstrap
+    topics = Topics.unique(kafka_tools, "idle-sink")
+    kafka_tools.create_topic(bootstrap, topics.input, PARTITIONS)
+    produce(bootstrap, topics.input, world.slice(0, 0.3))
+    job = spawn("idle-sink", roomrank_run(bootstrap, topics))
+    with TopicReader(bootstrap, topics.output, [job]) as reader:
+        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+
+    kafka_broker.restart()
+    back = f"Kafka {topics.input}[0]: the broker is back"
+    wait_for(lambda: back in job.log.read_text(errors="replace"), "the source's 'back'",
+             DEADLINE, [job])
+    # The dead-letter sink, idle through the outage, writes now (it is polled again).
+    produce(bootstrap, topics.input, [(b"r-x", b"not json")])
+    with TopicReader(bootstrap, topics.dead, [job]) as reader:
+        reader.wait_until(lambda rs: len(rs) > 0, "the dead letter", DEADLINE)
+    assert job.terminate() == 0
+
+    log = job.log.read_text(errors="replace")
+    lost, came_back = Counter(LOST.findall(log)), Counter(BACK.findall(log))
+    assert lost[f"{topics.input}[0]"] == 1, job.tail()  # the outage was seen
+    assert lost == came_back, job.tail()  # and no client's last word is a stale loss
