@@ -304,7 +304,7 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
         self._topic = topic
         self._fit = fit
         self._failed: list[str] = []
-        self._broker = BrokerWatch(topic)
+        self._broker = BrokerWatch(topic, confirm=True)  # polled only when it writes
         self._producer = Producer(
             {
                 **client_config(self._broker),

@@ -80,20 +80,24 @@ class BrokerWatch:
     librdkafka queues its events until the client is polled, and serves a loss after the
     statistics queued behind it: a sink idle through a broker restart (nothing to write, so
     never polled) would say "lost the broker" long after the broker came back, and never
-    "back". So a loss (``lost``, the client's own view, at once) is said only when a
-    statistics report after it finds no broker up; a report that finds one up ends it,
-    said or not.
+    "back". So for a client polled only now and then (``confirm``: a sink) a loss
+    (``lost``, the client's own view, at once) is said only when a statistics report after
+    it finds no broker up; a report that finds one up ends it, said or not. A consumer is
+    polled all the time: its loss is said as it comes.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, confirm: bool = False) -> None:
         self.name = name
         self.lost = False
+        self._confirm = confirm
         self._said = False  # "lost the broker" was logged; "back" is owed
         self._why = ""
 
     def on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self.lost, self._why = True, error.str()
+            if not self._confirm:
+                self._say_lost()
         else:  # one connection failing (librdkafka retries it): once a minute per kind
             rdkafka_log.warning("Kafka %s: %s", self.name, error.str())
 
@@ -103,7 +107,11 @@ class BrokerWatch:
         brokers = stats.get("brokers", {}).values()
         if any(b.get("state") == "UP" and b.get("nodeid", -1) >= 0 for b in brokers):
             self.on_message()
-        elif not self._said:
+        else:
+            self._say_lost()
+
+    def _say_lost(self) -> None:
+        if not self._said:
             self._said = True
             log.warning("Kafka %s: lost the broker (%s); retrying", self.name, self._why)
 

@@ -46,8 +46,7 @@ def test_idle_sinks_say_no_stale_loss_after_a_broker_restart(
         reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
 
     kafka_broker.restart()
-    back = f"Kafka {topics.input}[0]: the broker is back"
-    wait_for(lambda: back in job.log.read_text(errors="replace"), "the source's 'back'",
+    wait_for(lambda: BACK.search(job.log.read_text(errors="replace")), "a source's 'back'",
              DEADLINE, [job])
     # The dead-letter sink, idle through the outage, writes now (it is polled again).
     produce(bootstrap, topics.input, [(b"r-x", b"not json")])
@@ -57,5 +56,5 @@ def test_idle_sinks_say_no_stale_loss_after_a_broker_restart(
 
     log = job.log.read_text(errors="replace")
     lost, came_back = Counter(LOST.findall(log)), Counter(BACK.findall(log))
-    assert lost[f"{topics.input}[0]"] == 1, job.tail()  # the outage was seen
+    assert sum(lost.values()) > 0, job.tail()  # the outage was seen (the sources say it)
     assert lost == came_back, job.tail()  # and no client's last word is a stale loss

@@ -151,7 +151,7 @@ def test_a_loss_served_late_to_an_idle_client_is_not_logged(
 ) -> None:
     """An idle sink is polled only when it writes: librdkafka then serves the statistics
     taken after the broker came back, and the loss behind them (red team F9)."""
-    watch = BrokerWatch("dead-letters")
+    watch = BrokerWatch("dead-letters", confirm=True)
     with caplog.at_level(logging.INFO, "roomrank.kafka"):
         watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})  # queued before
         watch.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
@@ -159,3 +159,18 @@ def test_a_loss_served_late_to_an_idle_client_is_not_logged(
         watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})  # the next report
     assert not watch.lost
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_sink_says_a_loss_a_statistics_report_confirms_and_then_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = BrokerWatch("recommendations", confirm=True)
+    with caplog.at_level(logging.INFO, "roomrank.kafka"):
+        watch.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+        watch.on_stats({"brokers": {"b": {"state": "DOWN", "nodeid": 1}}})
+        watch.on_stats({"brokers": {"b": {"state": "DOWN", "nodeid": 1}}})
+        watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka recommendations: lost the broker (1/1 brokers are down); retrying",
+        "Kafka recommendations: the broker is back",
+    ]
