@@ -98,7 +98,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
 
     def _count_partitions(self) -> int | None:
         try:
-            topic = self._consumer.list_topics(self._topic, timeout=5.0).topics.get(self._topic)
+            # Not asked while the broker is lost (``next_batch``): the wait would hold the worker.
+            topic = self._consumer.list_topics(self._topic, timeout=2.0).topics.get(self._topic)
         except KafkaException:
             return None
         return len(topic.partitions) if topic is not None and topic.error is None else None
@@ -141,7 +142,7 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             raise StopIteration
         messages = self._consumer.consume(self._batch_size, 0)
         now = time.monotonic()
-        if self._partition == 0 and now >= self._recount_at:
+        if self._partition == 0 and now >= self._recount_at and not self._broker.lost:
             self._recount(now)
         batch: list[RawRecord] = []
         for message in messages:
