@@ -30,6 +30,7 @@ from features.contract.events import (
     UnreadMessage,
 )
 from features.contract.limits import MAX_ATTR, MAX_NESTING
+from features.contract.not_json import cut_inside_a_character, framing, not_json
 from features.contract.schema import (
     COMMON_FIELDS,
     EVENT_FIELDS,
@@ -271,42 +272,6 @@ def validate_event(
         return DeadLetter(origin, "invalid", f"could not be decoded: {type(bug).__name__}", raw)
 
 
-def _framing(raw: bytes) -> str:
-    """What a whole file written wrongly looks like from one of its lines, said in a sentence
-    (else ""): UTF-16 (a byte order mark, or NUL bytes, which UTF-8 text never holds) or
-    lines ended by a lone carriage return, which make the whole file one line."""
-    head = raw[:256]
-    if raw.endswith(b"\x00") and b"\x00" not in raw.rstrip(b"\x00"):
-        return (". It ends with a NUL byte (a C string's terminator, written with the message):"
-                " send the message's bytes without it")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
-        return ". The bytes look like UTF-16 (a byte order mark or NUL bytes): write UTF-8"
-    if b"\r" in raw.rstrip(b"\r"):
-        return (". It holds carriage returns (\\r) inside it: end each message with a newline"
-                " (\\n); a file whose lines end in \\r alone reads as one line")
-    return ""
-
-
-def _not_json(raw: bytes, err: Exception) -> str:
-    """Say what is wrong in the producer's terms: gzip, bad UTF-8 at a byte, a BOM, or bad
-    JSON."""
-    if raw.startswith(b"\x1f\x8b"):  # the parser's words would be about UTF-8 or UTF-16
-        return "not valid UTF-8 JSON: the bytes look like gzip-compressed data; unpack it first"
-    if not raw:  # a Kafka message with no value (or a tombstone) arrives as b""
-        return ("not valid UTF-8 JSON: the message is empty (a Kafka message with an empty or"
-                " null value, a tombstone): send one event per message")
-    framing = _framing(raw)
-    if framing:
-        return f"not valid UTF-8 JSON ({err}){framing}"
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return "not valid UTF-8 JSON: it starts with a byte order mark (BOM); remove it"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        return f"not valid UTF-8 JSON: invalid UTF-8 at byte {bad.start} ({bad.reason})"
-    return f"not valid UTF-8 JSON: {err}"
-
-
 def _nested(what: str) -> str:
     return (
         f"{what} is nested more than {MAX_NESTING} levels deep (arrays and objects inside one"
@@ -331,21 +296,6 @@ def _too_deep(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _cut_inside_a_character(raw: bytes) -> str:
-    """Why ``raw`` of a cut UTF-8 line is base64 in the letter: the cut fell inside a
-    character, so its bytes are no UTF-8 text (else "").
-
-    >>> _cut_inside_a_character("é".encode()[:1]), _cut_inside_a_character(b"ab")
-    (' (base64: the cut fell inside a UTF-8 character)', '')
-    """
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        if bad.reason == "unexpected end of data" and bad.start >= len(raw) - 3:
-            return " (base64: the cut fell inside a UTF-8 character)"
-    return ""
-
-
 def _beyond_float64(raw: bytes, err: orjson.JSONDecodeError) -> Any:
     """A message orjson refused only for a number past float64 (``1e400``) is read anyway
     (``features.contract.wide_numbers``): in a field the job ignores it changes nothing, and
@@ -355,7 +305,7 @@ def _beyond_float64(raw: bytes, err: orjson.JSONDecodeError) -> Any:
             return loads_beyond_float64(raw)
         except ValueError as why:  # something else is wrong too: say that
             err = why  # type: ignore[assignment]
-    raise _Invalid("not_json", _not_json(raw, err)) from None
+    raise _Invalid("not_json", not_json(raw, err)) from None
 
 
 def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
@@ -365,11 +315,11 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
         size, kept = len(raw), ""
         if isinstance(raw, CutMessage):  # a line the file reader cut: its own size, not the cut's
             size, kept = max(raw.size, size), f"; raw holds its first {len(raw)} bytes"
-            kept += _cut_inside_a_character(raw)
+            kept += cut_inside_a_character(raw)
         raise _Invalid(
             "too_large",
             f"message is {size} bytes; the job accepts at most {max_bytes} bytes"
-            f" (--max-message-bytes){kept}{_framing(raw)}",
+            f" (--max-message-bytes){kept}{framing(raw)}",
         )
     if parsed is not NOT_PARSED:
         obj = parsed
