@@ -271,10 +271,14 @@ def note_input(settings: Settings, input_path: str) -> None:
     (replaced whole: a note cut by a crash would leave the next resume unchecked)."""
     if not settings.recovery_dir:
         return
-    path = Path(settings.recovery_dir)
+    _write_note(Path(settings.recovery_dir), _input_note(input_path))
+
+
+def _write_note(path: Path, note: dict[str, Any]) -> None:
+    """Replace the store's note whole: a note cut by a crash would leave a resume unchecked."""
     path.mkdir(parents=True, exist_ok=True)
     draft = path / _DRAFT
-    draft.write_text(json.dumps(_input_note(input_path)) + "\n")
+    draft.write_text(json.dumps(note) + "\n")
     os.replace(draft, path / INPUT_RECORD)
 
 
@@ -346,9 +350,7 @@ def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> N
     path = Path(settings.recovery_dir)
     here = {"input_topic": settings.input_topic, "topic_id": current_id}
     if not resumed:
-        draft = path / _DRAFT
-        draft.write_text(json.dumps(here) + "\n")
-        os.replace(draft, path / INPUT_RECORD)
+        _write_note(path, here)
         return
     try:
         noted = json.loads((path / INPUT_RECORD).read_text())

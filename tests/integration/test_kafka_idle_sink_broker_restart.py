@@ -14,13 +14,10 @@ import pytest
 
 from tests.integration.harness import (
     DEADLINE,
-    JOB_START,
-    PARTITIONS,
     Job,
     TopicReader,
-    Topics,
     produce,
-    roomrank_run,
+    pushing_job,
     wait_for,
 )
 from tests.integration.world import WorldInput
@@ -38,12 +35,7 @@ def test_idle_sinks_say_no_stale_loss_after_a_broker_restart(
     spawn: Callable[..., Job],
 ) -> None:
     bootstrap = kafka_broker.bootstrap
-    topics = Topics.unique(kafka_tools, "idle-sink")
-    kafka_tools.create_topic(bootstrap, topics.input, PARTITIONS)
-    produce(bootstrap, topics.input, world.slice(0, 0.3))
-    job = spawn("idle-sink", roomrank_run(bootstrap, topics))
-    with TopicReader(bootstrap, topics.output, [job]) as reader:
-        reader.wait_until(lambda rs: len(rs) > 0, "a first push", JOB_START)
+    topics, job = pushing_job(bootstrap, kafka_tools, spawn, "idle-sink", world.slice(0, 0.3))
 
     kafka_broker.restart()
     wait_for(lambda: BACK.search(job.log.read_text(errors="replace")), "a source's 'back'",
