@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -26,6 +26,7 @@ from features.contract.events import DeadLetter, Event
 from features.contract.messages import PushBatch, encode_dead_letter, encode_pushes
 from flows.connectors.files import Messages, RawRecord
 from flows.crash import Guarded
+from flows.input_keys import KeyedRecord, off_key
 from flows.lifecycle import STOP
 from flows.settings import Settings
 from models.experiment.allocation import Assignments
@@ -36,8 +37,11 @@ from models.room import Output, Room, RoomStats
 
 log = logging.getLogger("roomrank")
 
+InputRecord = TypeVar("InputRecord", RawRecord, RawRecord | KeyedRecord)
+"""A file's records, or Kafka's (which may carry the message's key)."""
+
 Observer = Callable[[Any], None]
-"""Receives every DeadLetter, RoomStats and (after encoding) PushBatch, for metrics."""
+"""Receives every DeadLetter, RoomStats, OffKey and (after encoding) PushBatch, for metrics."""
 
 
 class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
@@ -107,12 +111,18 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         return self.room.snapshot()
 
 
-def _decode(max_bytes: int) -> Callable[[RawRecord], Event | DeadLetter]:
-    def decode(record: RawRecord) -> Event | DeadLetter:
-        origin, raw, read_at = record
+def _decode(
+    max_bytes: int, observe: Observer | None
+) -> Callable[[RawRecord | KeyedRecord], Event | DeadLetter]:
+    def decode(record: RawRecord | KeyedRecord) -> Event | DeadLetter:
+        origin, raw, read_at = record[0], record[1], record[2]
         event = decode_event(raw, origin, max_bytes)
         if isinstance(event, Event):
             event.read_at = read_at
+            if observe is not None:  # a Kafka key other than the room: counted, not refused
+                off = off_key(record, event.event_id, event.room_id)
+                if off is not None:
+                    observe(off)
         return event
 
     return decode
@@ -145,7 +155,7 @@ def _encode_dead_letter(letter: DeadLetter) -> tuple[str, Messages]:
 
 def build_flow(
     settings: Settings,
-    source: Source[RawRecord],
+    source: Source[InputRecord],
     sink: Sink[Any],
     dead_letter_sink: Sink[Any],
     observe: Observer | None = None,
@@ -158,7 +168,7 @@ def build_flow(
     params = settings.room
     flow = Dataflow("roomrank")
     raw = op.input("read", flow, source)
-    decoded = op.map("decode", raw, _decode(settings.max_message_bytes))
+    decoded = op.map("decode", raw, _decode(settings.max_message_bytes, observe))
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Event))
     rooms = op.key_on("key_room", cast(Stream[Event], valid.trues), lambda event: event.room_id)
     quiet_s, idle_s = settings.quiet_flush_ms / 1000.0, settings.room_idle_ms / 1000.0

@@ -21,6 +21,7 @@ from river import utils as river_utils
 
 from features.contract.events import DEAD_LETTER_REASONS, EVENT_TYPES, DeadLetter
 from features.contract.messages import PushBatch
+from flows.input_keys import OffKey
 from models.experiment.allocation import Assignments
 from models.experiment.serving import Ghosts
 from models.room import RoomStats
@@ -32,6 +33,10 @@ DEAD_LETTERS: Final = Counter(
     "roomrank_dead_letters_total", "Inputs turned into dead letters, by reason", ["reason"]
 )
 DUPLICATES: Final = Counter("roomrank_duplicates_total", "Redelivered events dropped")
+INPUT_OFF_KEY: Final = Counter(
+    "roomrank_input_off_key_total",
+    "Kafka input events whose message key is not their room_id (the contract's key)",
+)
 PUSHES: Final = Counter("roomrank_pushes_total", "Pushes emitted", ["arm", "trigger"])
 SHOWCASE_CHANGES: Final = Counter("roomrank_showcase_changes_total", "Showcase events applied")
 PRESENT_VIEWERS: Final = Gauge(
@@ -142,6 +147,7 @@ class Recorder:
         self.recent = ArmShares(ROLLING_WINDOW)
         self.pushed: dict[str, int] = {}  # per arm: pushes and ghost pushes
         self.bought: dict[str, int] = {}  # per arm: purchase conversions
+        self.off_key_told = False  # the first event keyed other than by its room is logged
 
     def __call__(self, item: Any) -> None:
         if isinstance(item, RoomStats):
@@ -160,6 +166,11 @@ class Recorder:
                 ALLOCATION_SHARE.labels(arm).set(share)
         elif isinstance(item, DeadLetter):
             DEAD_LETTERS.labels(item.reason).inc()
+        elif isinstance(item, OffKey):
+            INPUT_OFF_KEY.inc()
+            if not self.off_key_told:
+                self.off_key_told = True
+                logging.getLogger("roomrank.kafka").warning("%s", item.warning())
 
     def _pushes(self, batch: PushBatch) -> None:
         counts: dict[str, int] = {}

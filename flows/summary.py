@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from flows.metrics import DEAD_LETTERS, DUPLICATES, EVENTS, PUSHES
+from flows.metrics import DEAD_LETTERS, DUPLICATES, EVENTS, INPUT_OFF_KEY, PUSHES
 
 
 def _by_label(counter: object, label: str) -> Counter[str]:
@@ -34,6 +34,7 @@ class RunSummary:
             "pushes": _by_label(PUSHES, "arm"),
             "dead": _by_label(DEAD_LETTERS, "reason"),
             "duplicates": _by_label(DUPLICATES, ""),
+            "off_key": _by_label(INPUT_OFF_KEY, ""),
         }
 
     def line(self) -> str:
@@ -43,11 +44,13 @@ class RunSummary:
         diff = {key: +(now[key] - self.before[key]) for key in now}
         events = sum(diff["events"].values())
         dead = sum(diff["dead"].values())
+        off_key = diff["off_key"][""] if diff["off_key"] else 0
         return (
             f"roomrank: {events:,} events{_kinds(diff['events'])}, "
             f"{sum(diff['pushes'].values()):,} pushes, "
             f"{dead:,} dead letters{_kinds(diff['dead'])}, "
-            f"{diff['duplicates'][''] if diff['duplicates'] else 0:,} duplicates in "
+            f"{diff['duplicates'][''] if diff['duplicates'] else 0:,} duplicates"
+            f"{f', {off_key:,} events not keyed by room_id' if off_key else ''} in "
             f"{seconds:.1f} s, {events / seconds:,.0f} events/s"
         )
 

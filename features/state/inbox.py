@@ -286,7 +286,8 @@ def closed_letter(room_id: str, event: Event, close_id: str, close_ts: int) -> D
         event.origin,
         "closed",
         f"room {room_id!r} was closed by room_close {close_id!r} (ts {close_ts}); events that"
-        " arrive after a room's room_close are not applied. Send room_close last, or open a"
-        " new room id for a new session.",
+        " arrive after a room's room_close are not applied. Send room_close last (in Kafka,"
+        " key every event by its room_id, so that a room's events keep one partition's order),"
+        " or open a new room id for a new session.",
         event.raw,
     )

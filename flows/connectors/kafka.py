@@ -44,6 +44,7 @@ from flows.connectors.kafka_health import (
     client_config,
 )
 from flows.connectors.kafka_topics import admin_config
+from flows.input_keys import KeyedRecord
 from flows.lifecycle import STOP, end_now
 
 log = logging.getLogger("roomrank.kafka")
@@ -54,7 +55,7 @@ _FLUSH_LOG_SECS = 10.0
 RECOUNT_SECS = 30.0  # how often partition 0 asks how many partitions the input topic has
 
 
-class _Partition(StatefulSourcePartition[RawRecord, int]):
+class _Partition(StatefulSourcePartition[RawRecord | KeyedRecord, int]):
     def __init__(
         self,
         brokers: str,
@@ -137,14 +138,14 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             position = self._next if self._next >= 0 else int(part.get("lo_offset", 0))
             self._on_lag(self._topic, self._partition, max(end - position, 0))
 
-    def next_batch(self) -> list[RawRecord]:
+    def next_batch(self) -> list[RawRecord | KeyedRecord]:
         if STOP.is_set():  # graceful stop: end of input, so the last epoch is snapshotted
             raise StopIteration
         messages = self._consumer.consume(self._batch_size, 0)
         now = time.monotonic()
         if self._partition == 0 and now >= self._recount_at and not self._broker.lost:
             self._recount(now)
-        batch: list[RawRecord] = []
+        batch: list[RawRecord | KeyedRecord] = []
         for message in messages:
             error = message.error()
             if error is not None and error.code() == KafkaError._BAD_COMPRESSION:
@@ -162,9 +163,8 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
             offset = message.offset()
             if offset is None:
                 continue
-            batch.append(
-                (Origin(self._topic, self._partition, offset), message.value() or b"", now)
-            )
+            batch.append((Origin(self._topic, self._partition, offset), message.value() or b"",
+                          now, message.key()))
             self._next = offset + 1
         self._idle = not batch
         if batch:
@@ -233,7 +233,7 @@ class _Partition(StatefulSourcePartition[RawRecord, int]):
         self._consumer.close()
 
 
-class KafkaEventSource(FixedPartitionedSource[RawRecord, int]):
+class KafkaEventSource(FixedPartitionedSource[RawRecord | KeyedRecord, int]):
     """Every partition of the input topic; a partition is read by one worker."""
 
     def __init__(

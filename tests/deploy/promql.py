@@ -40,6 +40,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "roomrank_events_total": ("counter", {"type"}),
     "roomrank_dead_letters_total": ("counter", {"reason"}),
     "roomrank_duplicates_total": ("counter", set()),
+    "roomrank_input_off_key_total": ("counter", set()),
     "roomrank_pushes_total": ("counter", {"arm", "trigger"}),
     "roomrank_showcase_changes_total": ("counter", set()),
     "roomrank_present_viewers": ("gauge", set()),

@@ -37,7 +37,7 @@ class BombConsumer:
                                               value=lambda: b"Decompression failed")]
             at = self.position
             out.append(SimpleNamespace(error=lambda: None, offset=lambda at=at: at,
-                                       value=lambda at=at: b'{"n":%d}' % at))
+                                       value=lambda at=at: b'{"n":%d}' % at, key=lambda: b"r"))
             self.position += 1
         return out
 
@@ -62,8 +62,8 @@ def test_every_message_of_a_batch_that_cannot_be_unpacked_is_a_dead_letter(
         read += part.next_batch()
         if part.snapshot() == END:
             break
-    assert [origin.offset for origin, _raw, _at in read] == list(range(END))
-    letters = [decode_event(raw, origin) for origin, raw, _at in read[BAD[0]:BAD[-1] + 1]]
+    assert [record[0].offset for record in read] == list(range(END))
+    letters = [decode_event(r[1], r[0]) for r in read[BAD[0]:BAD[-1] + 1]]
     assert all(isinstance(d, DeadLetter) and d.reason == "too_large" for d in letters)
     assert "could not decompress this message (its batch from offset 5" in letters[0].error
-    assert [raw for _origin, raw, _at in read[BAD[-1] + 1:]] == [b'{"n":8}', b'{"n":9}']
+    assert [r[1] for r in read[BAD[-1] + 1:]] == [b'{"n":8}', b'{"n":9}']
