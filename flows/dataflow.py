@@ -119,7 +119,7 @@ def _decode(
         event = decode_event(raw, origin, max_bytes)
         if isinstance(event, Event):
             event.read_at = read_at
-            if observe is not None:  # a Kafka key other than the room: counted, not refused
+            if observe is not None and len(record) == 4:  # Kafka: is the key the room?
                 off = off_key(record, event.event_id, event.room_id)
                 if off is not None:
                     observe(off)
