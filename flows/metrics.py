@@ -45,8 +45,15 @@ PRESENT_VIEWERS: Final = Gauge(
 ROOMS_ACTIVE: Final = Gauge("roomrank_rooms_active", "Open rooms held by this process")
 PUSH_LATENCY: Final = Histogram(
     "roomrank_push_latency_seconds",
-    "Wall time from reading a trigger to handing its pushes to the sink",
+    "Wall time from reading the input that released a trigger (the trigger, or the event that"
+    " ended its reorder hold) to handing its pushes to the sink",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0),
+)
+PUSH_HOLD: Final = Histogram(
+    "roomrank_push_hold_seconds",
+    "Wall time a trigger waited in its room's reorder buffer before release (--lateness-ms of"
+    " event time, or --quiet-flush-ms of silence); push latency adds to it",
+    buckets=(0.01, 0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 30.0, 60.0, 300.0),
 )
 EVENT_LAG: Final = Histogram(
     "roomrank_event_lag_seconds",
@@ -181,6 +188,8 @@ class Recorder:
         self._posterior(batch.arms, ())
         if batch.read_at:
             PUSH_LATENCY.observe(time.monotonic() - batch.read_at)
+        if batch.held_s is not None:
+            PUSH_HOLD.observe(batch.held_s)
 
     def _stats(self, stats: RoomStats) -> None:
         for etype, n in stats.events.items():

@@ -377,8 +377,9 @@ class Room:
                 out.append(drawn)
         served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
                        self.pushed_at, self.pushed_items, self.push_converted)
+        held = max(read_at - event.read_at, 0.0) if event.read_at and read_at else None
         for batch in served.pushes:
-            batch.read_at = read_at
+            batch.read_at, batch.held_s = read_at, held
             out.append(batch)
         out.extend(served.ghosts)
         stats.skipped.update(served.skipped)

@@ -53,7 +53,12 @@ class PushBatch:
     attention: np.ndarray
     propensity: np.ndarray
     why: np.ndarray
-    read_at: float = 0.0  # wall time (time.monotonic) the trigger was read; for latency
+    # Wall times (time.monotonic), for the metrics: when the input that released the trigger
+    # was read (the trigger itself, or the later event that moved the room's watermark past
+    # it, or the quiet flush), and how long the trigger had waited for that (None: unknown,
+    # as for a trigger restored from a snapshot).
+    read_at: float = 0.0
+    held_s: float | None = None
 
     def __len__(self) -> int:
         return len(self.user_ids)

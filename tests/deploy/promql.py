@@ -46,6 +46,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "roomrank_present_viewers": ("gauge", set()),
     "roomrank_rooms_active": ("gauge", set()),
     "roomrank_push_latency_seconds": ("histogram", set()),
+    "roomrank_push_hold_seconds": ("histogram", set()),
     "roomrank_event_lag_seconds": ("histogram", set()),
     "roomrank_kafka_consumer_lag": ("gauge", {"topic", "partition"}),
     "roomrank_propensity_rolling_auc": ("gauge", set()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from prometheus_client import REGISTRY
 
@@ -62,3 +64,23 @@ def test_allocation_share_and_posterior_mean_conversion_per_arm() -> None:
     recorder(stats)
     assert _labelled("roomrank_arm_conversion_posterior_mean", "x-a") == (1 + 1) / (2 + 2)
     assert _labelled("roomrank_arm_conversion_posterior_mean", "x-b") == 1 / (2 + 1)
+
+
+def test_the_reorder_hold_is_its_own_histogram_and_unknown_holds_are_not_guessed() -> None:
+    def count(name: str) -> float:
+        return REGISTRY.get_sample_value(f"{name}_count") or 0.0
+
+    def total(name: str) -> float:
+        return REGISTRY.get_sample_value(f"{name}_sum") or 0.0
+
+    before = (count("roomrank_push_hold_seconds"), total("roomrank_push_hold_seconds"),
+              count("roomrank_push_latency_seconds"))
+    recorder = Recorder()
+    empty = np.zeros((1, 0))
+    for held in (2.5, None):
+        batch = PushBatch("r", "showcase", "t", 1, ["u"], ["control"], [], empty, empty, empty,
+                          empty, empty, read_at=time.monotonic(), held_s=held)
+        recorder(batch)
+    assert count("roomrank_push_hold_seconds") - before[0] == 1
+    assert total("roomrank_push_hold_seconds") - before[1] == 2.5
+    assert count("roomrank_push_latency_seconds") - before[2] == 2
