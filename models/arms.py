@@ -34,6 +34,7 @@ RANKERS: Final = ("attention", "control")
 # alone decides), at 100 to the 0.01th (propensity alone); past them only the arithmetic
 # changes, and at T = 1e-100 it overflowed (every score 0).
 TEMPERATURES: Final = (0.01, 100.0)
+MAX_ARMS: Final = 127
 PARAMETERS: Final = ("ranker", "temperature", "k", "cap", "skip_same", "holdout")
 _NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -196,6 +197,11 @@ class Arms:
             raise ValueError(
                 f"arm {bare[0]!r} in {text!r} has no share while others do; give every arm"
                 " a share (NAME=SHARE), or none for equal shares"
+            )
+        if len(names) > MAX_ARMS:  # a viewer's arm is one signed byte of the room's table
+            raise ValueError(
+                f"{len(names)} arms given; at most {MAX_ARMS} (a room stores each viewer's arm"
+                " in one byte). An experiment needs a few arms: merge or drop some"
             )
         total = sum(shares)
         if not math.isfinite(total):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import numpy as np
 import pytest
 
-from models.arms import Arms
+from features.state.viewers import ViewerTable
+from models.arms import MAX_ARMS, Arms
 
 USERS = [f"u-{n}" for n in range(20_000)]
 
@@ -148,3 +150,12 @@ def test_a_share_left_out_beside_given_ones_is_refused() -> None:
     with pytest.raises(ValueError, match=re.escape(words)):
         Arms.parse("attention=0.9,control")
     assert Arms.parse("attention,control").shares == (0.5, 0.5)  # none given: equal shares
+
+
+def test_no_more_arms_than_a_viewer_row_can_name() -> None:
+    # found by a red team: 200 arms were accepted, then a viewer hashed to arm 128 ended the
+    # run mid-stream (OverflowError) after the outputs were emptied
+    most = Arms.parse(",".join(f"a{n}" for n in range(MAX_ARMS)))
+    assert np.iinfo(ViewerTable(1, 1).arm.dtype).max >= len(most.names) - 1
+    with pytest.raises(ValueError, match=rf"{MAX_ARMS + 1} arms given; at most {MAX_ARMS}"):
+        Arms.parse(",".join(f"a{n}" for n in range(MAX_ARMS + 1)))
