@@ -90,6 +90,7 @@ class _Partition(StatefulSourcePartition[RawRecord | KeyedRecord, int]):
         # Partition 0 watches the topic's partition count: the engine lists partitions once,
         # at start, so partitions added later go unread until a restart; say so, once.
         self._partitions = self._count_partitions() if partition == 0 else None
+        self._started_with = self._partitions  # the ones past it are not read: all lag
         self._recount_at = time.monotonic() + RECOUNT_SECS
 
     def _connect(self) -> Any:
@@ -110,6 +111,7 @@ class _Partition(StatefulSourcePartition[RawRecord | KeyedRecord, int]):
         count = self._count_partitions()
         if count is None or self._partitions is None:
             self._partitions = self._partitions or count
+            self._started_with = self._started_with or count
             return
         if count > self._partitions:
             log.warning(
@@ -118,6 +120,21 @@ class _Partition(StatefulSourcePartition[RawRecord | KeyedRecord, int]):
                 self._topic, count, self._partitions,
             )  # fmt: skip
             self._partitions = count
+        self._unread_lag(count)
+
+    def _unread_lag(self, count: int) -> None:
+        """Everything on the partitions added since the start is unread: that is their lag,
+        so the lag metric and its alert see the rooms waiting there, not only the warning."""
+        if self._on_lag is None or self._started_with is None:
+            return
+        for partition in range(self._started_with, count):
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self._topic, partition), timeout=2.0
+                )
+            except KafkaException:
+                continue
+            self._on_lag(self._topic, partition, max(int(high) - int(low), 0))
 
     def _watermarks(self) -> tuple[int, int] | None:
         try:
