@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from features.contract.events import DEAD_LETTER_REASONS
 from tests.deploy.deploy_files import ROOT
 
 EVENT_TYPES = {
@@ -29,7 +30,7 @@ EVENT_TYPES = {
 }
 LABEL_VALUES = {
     "type": EVENT_TYPES,
-    "reason": {"not_json", "invalid", "unknown_type", "too_large", "late"},
+    "reason": set(DEAD_LETTER_REASONS),
     "arm": {"attention", "control"},
     "trigger": {"showcase", "enter"},
     "action": {"click", "purchase"},

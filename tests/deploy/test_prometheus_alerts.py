@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from features.contract.events import DEAD_LETTER_REASONS
 from tests.deploy.deploy_files import PROM, RUNBOOK, alert_rules, load_yaml
 from tests.deploy.promql import check_promql, run_promtool
 
@@ -72,3 +73,15 @@ def test_runbook_explains_every_alert() -> None:
         assert topic.lower() in text.lower(), f"runbook should cover {topic!r}"
     # Scaling out in Kubernetes moves these two together.
     assert "CLUSTER_SIZE" in text and "replicas" in text
+
+
+def test_the_dead_letter_entry_explains_every_reason_the_job_gives_and_no_other() -> None:
+    # found by a red team: the entry, its alert and the alert's test named a reason `late`
+    # that no dead letter carries, and said nothing of `reused_id`, `ahead` or `closed`
+    text = RUNBOOK.read_text()
+    entry = text[text.index("### RoomrankDeadLetterRateHigh"):]
+    entry = entry[:entry.index("\n### ", 1)]
+    named = set(re.findall(r"^\s+- `(\w+)`", entry, re.M))
+    named |= {w for line in re.findall(r"^\s+- (`\w+`(?:, `\w+`)+):", entry, re.M)
+              for w in re.findall(r"`(\w+)`", line)}
+    assert named == set(DEAD_LETTER_REASONS), named
