@@ -32,7 +32,7 @@ from flows.connectors.simulated import PacedSource, ShowcaseTap, TerminalSink
 from flows.connectors.stable_input import StableInput
 from flows.dataflow import build_flow
 from flows.metrics import KAFKA_LAG, Recorder, serve
-from flows.preflight import check_file_mode, check_port, truncate
+from flows.preflight import check_bytewax_api, check_file_mode, check_port, truncate
 from flows.recovery_store import (
     PARTITIONS,
     check_recovery_dir,
@@ -64,7 +64,8 @@ def prepare(settings: Settings) -> None:
     global _prepared
     if _prepared:
         return
-    check_port(settings.metrics_port)
+    check_port(settings.metrics_port, settings.named("metrics_port"))
+    check_bytewax_api(settings.metrics_port)
     _prepared = True
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -80,7 +81,9 @@ def prepare(settings: Settings) -> None:
         try:
             serve(settings.metrics_port)
         except OSError as err:
-            raise ValueError(f"--metrics-port {settings.metrics_port}: {err.strerror}") from None
+            raise ValueError(
+                f"{settings.named('metrics_port')} {settings.metrics_port}: {err.strerror}"
+            ) from None
     lifecycle.install()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -186,6 +187,43 @@ def check_port(port: int, flag: str = "--metrics-port") -> None:
             probe.bind(("", port))
         except OSError as err:
             raise ValueError(f"{flag} {port}: {err.strerror or err}") from None
+
+
+API_SWITCH = "BYTEWAX_DATAFLOW_API_ENABLED"
+API_PORT = "BYTEWAX_DATAFLOW_API_PORT"
+
+
+def check_bytewax_api(metrics_port: int, env: Mapping[str, str] | None = None) -> None:
+    """Bytewax serves its API whenever ``BYTEWAX_DATAFLOW_API_ENABLED`` is set (to anything),
+    on ``BYTEWAX_DATAFLOW_API_PORT`` (3030). On a port in use its server panics and the job
+    runs on without it, its scrape target answered by whoever holds the port: refused here,
+    before anything starts, as the job's own port is.
+
+    >>> check_bytewax_api(9100, {"BYTEWAX_DATAFLOW_API_ENABLED": "1",  # doctest: +ELLIPSIS
+    ...                          "BYTEWAX_DATAFLOW_API_PORT": "9100"})
+    Traceback (most recent call last):
+    ...
+    ValueError: BYTEWAX_DATAFLOW_API_PORT 9100 is the job's metrics port too (Bytewax's API ...)...
+    >>> check_bytewax_api(0, {})  # the API off: nothing to check
+    """
+    env = os.environ if env is None else env
+    if API_SWITCH not in env:
+        return
+    raw = env.get(API_PORT, "3030")
+    why = f"(Bytewax's API is on since {API_SWITCH} is set)"
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ValueError(f"{API_PORT} must be a port from 1 to 65535, got {raw!r} {why}")
+    if port == metrics_port:
+        raise ValueError(f"{API_PORT} {port} is the job's metrics port too {why}: give them"
+                         f" different ports, or unset {API_SWITCH}")
+    try:
+        check_port(port, API_PORT)
+    except ValueError as err:
+        raise ValueError(f"{err} {why}: free it, set {API_PORT}, or unset {API_SWITCH}") from None
 
 
 def why_not_a_file(path: Path) -> str:

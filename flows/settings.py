@@ -167,7 +167,7 @@ SETTINGS: Final = (
             low=1),
     Setting("max_message_bytes", int, 262_144, "larger input messages are dead letters", low=1),
     Setting("batch_size", int, 1000, "most input messages read per source batch", low=1),
-    Setting("metrics_port", int, 0, "serve Prometheus metrics on this port; 0 = off"),
+    Setting("metrics_port", int, 0, "serve Prometheus metrics on this port; 0 = off", 0, 65535),
     Setting("recovery_dir", str, "", "Bytewax recovery partitions; empty = no recovery"),
     Setting("snapshot_secs", int, 30, "epoch (snapshot) interval with recovery", low=1),
     Setting("backup_secs", int, 60, "how long old snapshots are kept", low=0),
@@ -263,6 +263,13 @@ def check(setting: Setting, value: Any, where: str) -> None:
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     room: RoomParams = field(default_factory=RoomParams)
+    # Where each value the operator gave came from (the flag or the variable), for errors
+    # found later than ``load`` (a port in use): they name what to fix.
+    given: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def named(self, name: str) -> str:
+        """The flag or variable ``name`` came from (the flag when it is the default)."""
+        return self.given.get(name, _BY_NAME[name].flag)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -281,6 +288,7 @@ class Settings:
                 raise ValueError(f"{old} is no longer read: use {new}")
         _warn_unknown(env)
         values: dict[str, Any] = {}
+        came_from: dict[str, str] = {}
         for setting in SETTINGS:
             value, where = setting.default, "the default of " + setting.flag
             given = overrides.get(setting.name) if overrides else None
@@ -291,9 +299,11 @@ class Settings:
                 value, where = _convert(setting, env[setting.env]), setting.env
             check(setting, value, where)
             values[setting.name] = value
+            if not where.startswith("the default"):
+                came_from[setting.name] = where
         if values["brokers"]:
             check_topics({_BY_NAME[n].flag: values[n] for n in TOPICS})
-        return cls(values, _room_params(values))
+        return cls(values, _room_params(values), came_from)
 
 
 def _room_params(values: dict[str, Any]) -> RoomParams:

@@ -163,6 +163,39 @@ def test_a_metrics_port_in_use_or_out_of_range_truncates_nothing(
         check_port(70000)
 
 
+def test_the_bytewax_api_port_and_an_env_port_are_checked_and_named(
+    tmp_path: Path, events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # found by a red team: Bytewax's API on a port in use panicked and the job ran on without
+    # it; the job's own port in use from ROOMRANK_METRICS_PORT was called --metrics-port
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"from the last run\n")
+    flags = ("run", "--input", str(events), "--output", str(out), "--dead-letters",
+             str(tmp_path / "dl.jsonl"))
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("BYTEWAX_DATAFLOW_API_ENABLED", "1")
+        monkeypatch.setenv("BYTEWAX_DATAFLOW_API_PORT", str(port))
+        api_taken = roomrank(*flags)
+        monkeypatch.setenv("BYTEWAX_DATAFLOW_API_PORT", str(port + 1))
+        monkeypatch.setenv("ROOMRANK_METRICS_PORT", str(port))
+        env_taken = roomrank(*flags)
+    monkeypatch.setenv("ROOMRANK_METRICS_PORT", str(port + 1))
+    same = roomrank(*flags)
+    for done in (api_taken, env_taken, same):
+        assert done.returncode == 2 and quiet(done.stderr), done.stderr[-2000:]
+        assert len(error_lines(done)) == 1, done.stderr[-2000:]
+    assert error_lines(api_taken)[0].startswith(
+        f"roomrank run: error: BYTEWAX_DATAFLOW_API_PORT {port}: Address already in use"
+        " (Bytewax's API is on since BYTEWAX_DATAFLOW_API_ENABLED is set)")
+    assert error_lines(env_taken) == [
+        f"roomrank run: error: ROOMRANK_METRICS_PORT {port}: Address already in use"]
+    assert "is the job's metrics port too" in error_lines(same)[0]
+    assert out.read_bytes() == b"from the last run\n"
+
+
 # --------------------------------------------------------------------------- 12. resume
 
 
