@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows.arg_types import finite_float
+from flows.arg_types import finite_float, world_minutes
 from flows.experiment_command import (
     KAFKA_SETTINGS,
     add_coverage_arguments,
@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
     lab.add_argument("--viewers", type=int, default=400, help="viewers per world (default 400)")
-    lab.add_argument("--minutes", type=finite_float, default=15.0, help="minutes (default 15)")
+    lab.add_argument("--minutes", type=world_minutes, default=15.0, help="minutes (default 15)")
     lab.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     lab.add_argument("--ablations", action="store_true",
                      help="also run the job without each feature group, and with attention or"
@@ -217,7 +217,8 @@ def _parser() -> argparse.ArgumentParser:
     priors.add_argument("--rooms", type=int, default=10, help="rooms per world (default 10)")
     priors.add_argument("--viewers", type=int, default=400,
                         help="viewers per world (default 400)")
-    priors.add_argument("--minutes", type=finite_float, default=15.0, help="minutes (default 15)")
+    priors.add_argument("--minutes", type=world_minutes, default=15.0,
+                        help="minutes (default 15)")
     priors.add_argument("--output", help="also write the pooled weights as a --choice-weights file")
     exp = sub.add_parser("experiment", help="experiments: the readout of arms")
     exp_sub = exp.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
@@ -251,7 +252,7 @@ def _world_args(parser: argparse.ArgumentParser, rooms: int, viewers: int, minut
     )
     parser.add_argument(
         "--minutes",
-        type=finite_float,
+        type=world_minutes,
         default=minutes,
         help="simulated minutes"
         + (" (default: until Ctrl-C)" if not minutes else f" (default {minutes:g})"),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from features.contract.events import Origin
-from flows.arg_types import finite_float
+from flows.arg_types import finite_float, world_minutes
 from flows.evaluate_inputs import check_exists, print_report
 from flows.settings import Settings
 
@@ -54,7 +54,8 @@ def add_coverage_arguments(cov: argparse.ArgumentParser) -> None:
                      help="more seeds for the pooled truth (default 101-130; '' = none)")
     cov.add_argument("--rooms", type=int, default=20, help="rooms per world (default 20)")
     cov.add_argument("--viewers", type=int, default=800, help="viewers per world (default 800)")
-    cov.add_argument("--minutes", type=finite_float, default=20.0, help="world length (default 20)")
+    cov.add_argument("--minutes", type=world_minutes, default=20.0,
+                     help="world length (default 20)")
     cov.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -240,6 +240,25 @@ def test_a_number_that_is_not_finite_is_one_line_naming_the_flag(args: tuple[str
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ("simulate", "--minutes", "1e12", "--rooms", "1", "--viewers", "1", "--output", "-"),
+        ("demo", "--minutes", "1e308"),
+        ("lab", "--minutes", "1e308"),
+        ("experiment", "coverage", "--minutes", "20000"),
+    ],
+)
+def test_a_world_longer_than_a_week_is_one_line(args: tuple[str, ...]) -> None:
+    # found by a red team: 1e12 minutes grew past a gigabyte writing nothing, 1e308
+    # overflowed into a traceback
+    done = roomrank(*args)
+    assert done.returncode == 2
+    [line] = done.stderr.decode().strip().splitlines()[-1:]
+    assert "argument --minutes: must be at most 10080 (a week)" in line
+    assert "Traceback" not in done.stderr.decode() and done.stdout == b""
+
+
+@pytest.mark.parametrize(
     ("flags", "named"),
     [
         (("--experiment-log", "ghosts.jsonl"), "--experiment-log"),  # ghosts: the topic's
