@@ -282,6 +282,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `roomrank evaluate | head -1`: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:  # a full disk, a page that cannot be written: one line, as `run`
+        print(f"roomrank {args.command}: error: {_io_failure(err)}", file=sys.stderr)
+        return 2
+
+
+def _io_failure(err: OSError) -> str:
+    """What an I/O failure of an offline command says (``run`` has its own, ``lifecycle``).
+
+    >>> _io_failure(OSError(28, "No space left on device", "w.json"))
+    "'w.json': No space left on device; what was written before it is incomplete"
+    >>> _io_failure(OSError(28, "No space left on device"))
+    'No space left on device; what was written before it is incomplete'
+    """
+    what = f"{err.filename!r}: {err.strerror}" if err.filename else (err.strerror or str(err))
+    return f"{what}; what was written before it is incomplete"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -301,8 +316,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "fit":
         from flows.fit import run_fit
 
-        return run_fit(_settings(args), args.input, args.output, args.epochs, args.min_choices,
-                       args.max_choices, sys.stderr)
+        # A fit starts from the priors, never from a warm start: the deployment's
+        # ROOMRANK_CHOICE_WEIGHTS names the file it writes, which may not exist yet or be
+        # the damaged one it replaces.
+        env = {k: v for k, v in os.environ.items() if k != "ROOMRANK_CHOICE_WEIGHTS"}
+        return run_fit(Settings.load(vars(args), env), args.input, args.output, args.epochs,
+                       args.min_choices, args.max_choices, sys.stderr)
     if args.command == "priors":
         from flows.priors import priors_command
 

@@ -11,6 +11,8 @@ from (it is in their snapshot), new rooms start from the file.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,22 @@ def _lines(path: str) -> Iterator[bytes]:
         yield from (line for line in fh if line.strip())
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """The file whole or not at all: written beside it, then renamed over it, so a full disk
+    leaves the last good weights (or nothing), never a cut file the next deploy would load."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_bytes(data)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
 def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choices: int,
             max_choices: int, report: IO[str]) -> int:
     if epochs < 1 or min_choices < 1 or max_choices < min_choices:
@@ -44,19 +62,24 @@ def run_fit(settings: Settings, source: str, output: str, epochs: int, min_choic
     # which a failed fit removes again.
     made = output != "-" and not Path(output).exists()
     check_file_mode(source, {"--output": output})
+    # SIGTERM as an exception, so that a fit stopped by it cleans up as Ctrl-C does (by
+    # default the signal ends the process at once, leaving the empty file the check made).
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         weights, meta = fit_stream(_lines(source), settings.room, epochs, min_choices,
                                    max_choices)
+        data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
+        choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy
+        if output == "-":
+            sys.stdout.write(data.decode())
+        else:
+            _write_whole(Path(output), data)
     except BaseException:
         if made:
             Path(output).unlink(missing_ok=True)
         raise
-    data = choice_weights.dumps(weights.tolist(), {**meta, "input": source})
-    choice_weights.loads(data)  # a fit the job would refuse is refused here, not at deploy
-    if output == "-":
-        sys.stdout.write(data.decode())
-    else:
-        Path(output).write_bytes(data)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(
         f"fitted {len(FEATURES)} weights on {meta['fitted_on_choices']:,} of"
         f" {meta['choices']:,} choices in {meta['rooms']} rooms ({meta['events']:,} events,"

@@ -303,10 +303,10 @@ class Settings:
                 came_from[setting.name] = where
         if values["brokers"]:
             check_topics({_BY_NAME[n].flag: values[n] for n in TOPICS})
-        return cls(values, _room_params(values), came_from)
+        return cls(values, _room_params(values, came_from), came_from)
 
 
-def _room_params(values: dict[str, Any]) -> RoomParams:
+def _room_params(values: dict[str, Any], came_from: dict[str, str]) -> RoomParams:
     """Each value is in its own range already (``check``); here what ranges cannot say."""
     buckets = -(-values["window_ms"] // values["bucket_ms"])
     if buckets > MAX_BUCKETS:
@@ -352,16 +352,16 @@ def _room_params(values: dict[str, Any]) -> RoomParams:
         allocation_min_pushes=values["allocation_min_pushes"],
         allocation_stop_loss=values["allocation_stop_loss"],
         allocation_half_life_ms=values["allocation_half_life_ms"],
-        choice_weights=_choice_weights(values),
+        choice_weights=_choice_weights(values, came_from.get("choice_weights", "")),
     )
 
 
-def _choice_weights(values: dict[str, Any]) -> tuple[float, ...]:
+def _choice_weights(values: dict[str, Any], where: str) -> tuple[float, ...]:
     if not values["choice_weights"]:
         return ()
     if values["learner"] != "fast":
-        raise ValueError("--choice-weights starts the listwise choice model: use --learner fast")
-    return choice_weights.read(values["choice_weights"])
+        raise ValueError(f"{where} starts the listwise choice model: use --learner fast")
+    return choice_weights.read(values["choice_weights"], where)
 
 
 def add_arguments(

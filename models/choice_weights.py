@@ -89,14 +89,15 @@ def loads(data: bytes | str) -> tuple[float, ...]:
     return tuple(float(named.get(name, PRIORS.get(name, 0.0))) for name in FEATURES)
 
 
-def read(path: str) -> tuple[float, ...]:
-    """``loads`` of a file, the path named in every error."""
+def read(path: str, where: str = "--choice-weights") -> tuple[float, ...]:
+    """``loads`` of a file, the path and where it was named (a flag or a variable) in every
+    error."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as err:
-        raise ValueError(f"--choice-weights {path!r}: {err.strerror}") from None
+        raise ValueError(f"{where} {path!r}: {err.strerror}") from None
     try:
         return loads(data)
     except ValueError as err:
-        raise ValueError(f"--choice-weights {path!r}: {err}") from None
+        raise ValueError(f"{where} {path!r}: {err}") from None

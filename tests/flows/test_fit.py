@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import pytest
 
+from flows import fit
 from flows.settings import Settings
 from models import choice_weights
 from models.choice_features import FEATURES
@@ -125,3 +132,59 @@ def test_a_click_farm_in_the_stream_is_fitted_as_one_heavy_viewer() -> None:
     x = np.random.default_rng(3).normal(0, 1, (5, len(FEATURES)))
     assert not np.array_equal(fit([(x, 1, 1)], epochs=2), fit([(x, 1, 1)], epochs=2,
                                                               weights=[0.25]))
+
+
+def test_the_deployments_weights_variable_neither_blocks_the_fit_nor_hides_its_name(
+    tmp_path: Path,
+) -> None:
+    # found by a red team: ROOMRANK_CHOICE_WEIGHTS naming the file not yet written (or the
+    # damaged one being replaced) refused `roomrank fit`, the command the error told to run,
+    # and the error named a flag the commands do not have
+    events, weights = _world(tmp_path, 7), tmp_path / "w.json"
+    weights.write_bytes(b'{"format": "roomrank-choice-weights", "vers')  # cut short
+    env = {"ROOMRANK_CHOICE_WEIGHTS": str(weights)}
+    refused = roomrank("simulate", "--minutes", "1", "--output", str(tmp_path / "s.jsonl"),
+                       env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.decode().startswith(
+        f"roomrank simulate: error: ROOMRANK_CHOICE_WEIGHTS {str(weights)!r}: not JSON")
+    done = roomrank("fit", "--input", str(events), "--output", str(weights),
+                    "--min-choices", "50", "--epochs", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(choice_weights.read(str(weights))) == len(FEATURES)
+
+
+def test_a_fit_stopped_by_sigterm_or_a_full_disk_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # found by a red team: SIGTERM left a 0-byte weights file, a full disk a 0-byte one too
+    events, out = _world(tmp_path, 7), tmp_path / "w.json"
+    lines = [line for line in events.read_bytes().splitlines() if line.strip()]
+
+    def stopped(_path: str) -> Iterator[bytes]:
+        yield from lines[:100]
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill` would, mid-stream
+        yield from lines[100:]
+
+    monkeypatch.setattr(fit, "_lines", stopped)
+    settings = Settings.load(env={})
+    with pytest.raises(SystemExit) as stop:
+        fit.run_fit(settings, str(events), str(out), 2, 50, 100_000, io.StringIO())
+    assert stop.value.code == 128 + signal.SIGTERM
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGTERM) is not fit._stop  # put back
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fit, "_lines", lambda _path: iter(lines))
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match="No space left"):
+        fit.run_fit(settings, str(events), str(out), 2, 50, 100_000, io.StringIO())
+    assert list(tmp_path.glob("*w.json*")) == []
+    monkeypatch.undo()
+    full_disk = roomrank("simulate", "--minutes", "1", "--output", "/dev/full")
+    assert full_disk.returncode == 2 and b"Traceback" not in full_disk.stderr
+    assert full_disk.stderr.decode().strip() == (
+        "roomrank simulate: error: No space left on device; what was written before it is"
+        " incomplete")
