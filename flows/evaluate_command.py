@@ -20,6 +20,7 @@ from flows.evaluate_inputs import (
 )
 from flows.settings import Settings
 from models.offline.evaluation import evaluate
+from models.offline.replay import DEFAULT_LATENESS_MS
 
 EVALUATE_INTRO = (
     "HR@3 is the share of clicks, carts and purchases whose item was in the viewer's latest"
@@ -42,9 +43,19 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         check_exists("--against", args.against)
     if args.report:
         check_report_dir("--report", args.report)
+    # The replay's own reorder window (wider than the job's) unless one is given.
+    lateness_ms = settings.lateness_ms if "lateness_ms" in settings.given else DEFAULT_LATENESS_MS
     report = evaluate(records("--events", args.events, say=_say), records("--recs", args.recs),
-                      k=args.k, outcomes=bool(args.against))
-    check_matched(report, args.events, args.recs)
+                      k=args.k, outcomes=bool(args.against), lateness_ms=lateness_ms,
+                      timeout_ms=settings.presence_timeout_ms)
+    check_matched(report, args.events, args.recs, _say)
+    disorder = report.counts.get("events_beyond_lateness", 0)
+    if disorder:  # scored where they stand: the viewers' histories are not what happened
+        _say(f"--events {args.events!r}: {disorder:,} of {report.counts['events_in']:,} events"
+             f" came more than --lateness-ms ({lateness_ms} ms) behind their room's"
+             " newest and were scored where they stand, which changes what each push is"
+             " scored against; give the events in each room's order (a dump of several"
+             " partitions: sort it by ts)")
     if args.report:
         from flows.lab import evaluate_row
         from flows.lab_report import write_report
@@ -55,7 +66,8 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"report: {page}", file=sys.stderr)
     if args.against:
         other = evaluate(records("--events", args.events), records("--against", args.against),
-                         k=args.k, outcomes=True)
+                         k=args.k, outcomes=True, lateness_ms=lateness_ms,
+                         timeout_ms=settings.presence_timeout_ms)
         print_report(Against(report, other, args.against), args.json)
         return 0
     print_report(report, args.json)

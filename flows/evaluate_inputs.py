@@ -8,6 +8,7 @@ line and exits 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,11 +53,24 @@ def check_report_dir(flag: str, path: str) -> None:
         given.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"{flag} {path!r}: cannot create it ({err.strerror})") from None
+    probe = given / f".roomrank-probe-{os.getpid()}"  # one that exists may still refuse files
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"{flag} {path!r}: cannot write in it ({err.strerror})") from None
+    page = given / "index.html"
+    if page.exists() and not page.is_file():
+        raise ValueError(f"{flag} {path!r}: its index.html is not a file; name another directory")
 
 
-def check_matched(report: EvaluationReport, events: str, recs: str) -> None:
-    """Pushes none of which names a trigger of the events were made from another input: an
-    empty table with status 0 would hide it."""
+def check_matched(report: EvaluationReport, events: str, recs: str,
+                  say: Callable[[str], None] | None = None) -> None:
+    """What would make the table a wrong answer given with status 0 is refused: pushes none
+    of which names a trigger of the events (made from another input), two different pushes
+    under one ``rec_id`` (two runs in one file: the score would depend on the file's order),
+    events with no action to score. Pushes that match no event beside ones that do are said
+    through ``say``, with their share."""
     counts = report.counts
     if counts.get("recs_in", 0) and not counts.get("recs_matched", 0):
         raise ValueError(
@@ -64,6 +78,22 @@ def check_matched(report: EvaluationReport, events: str, recs: str) -> None:
             f" enter of --events {events!r} (by trigger_id and room_id): they were made from"
             " another input; give the events the pushes were made from"
         )
+    if counts.get("recs_conflicting", 0):
+        raise ValueError(
+            f"--recs {recs!r}: {counts['recs_conflicting']:,} rec_ids come twice with other"
+            " items or another arm (a redelivery repeats the push): pushes of two runs in one"
+            " file? Evaluate each run's pushes on its own, or compare them with --against"
+        )
+    if not counts.get("actions_scored", 0):
+        raise ValueError(
+            f"--events {events!r}: no click, add_to_cart or purchase of a pushed viewer to"
+            " score the pushes against; give events that run on after the pushes"
+        )
+    unmatched = counts.get("recs_unmatched", 0)
+    if unmatched and say is not None:
+        say(f"--recs {recs!r}: {unmatched:,} of {counts['recs_in']:,} pushes"
+            f" ({unmatched / counts['recs_in']:.0%}) name no showcase or enter of --events"
+            " and are not scored: were some made from another input?")
 
 
 def records(

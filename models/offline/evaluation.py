@@ -171,9 +171,12 @@ class EvaluationReport:
 
 
 def _index_recs(recs: Iterable[dict[str, Any]], counts: Counter[str]) -> dict[str, list[_Push]]:
-    """Group recs by trigger, dropping redelivered copies (same ``rec_id``)."""
+    """Group recs by trigger, dropping redelivered copies (same ``rec_id``). A copy that
+    differs (other items or arm) is no redelivery: counted as ``recs_conflicting`` (two runs'
+    pushes in one file), which ``roomrank evaluate`` refuses, since keeping either copy would
+    make the score depend on the order of the file."""
     by_trigger: dict[str, list[_Push]] = {}
-    seen: set[str] = set()
+    seen: dict[str, _Push] = {}
     for rec in recs:
         counts["recs_in"] += 1
         trigger, user = rec.get("trigger_id"), rec.get("user_id")
@@ -182,14 +185,16 @@ def _index_recs(recs: Iterable[dict[str, Any]], counts: Counter[str]) -> dict[st
             continue
         rid = rec.get("rec_id")
         rid = rid if isinstance(rid, str) else rec_id(trigger, user)
-        if rid in seen:
-            counts["recs_duplicate"] += 1
-            continue
-        seen.add(rid)
         entries = [i for i in rec.get("items") or () if isinstance(i, dict) and "item_id" in i]
         entries.sort(key=lambda i: i.get("rank", 0))  # stable: missing ranks keep list order
         items = tuple(str(i["item_id"]) for i in entries)
-        by_trigger.setdefault(trigger, []).append(_Push(user, str(rec.get("arm", "")), items))
+        push = _Push(user, str(rec.get("arm", "")), items)
+        first = seen.get(rid)
+        if first is not None:
+            counts["recs_duplicate" if first == push else "recs_conflicting"] += 1
+            continue
+        seen[rid] = push
+        by_trigger.setdefault(trigger, []).append(push)
     return by_trigger
 
 
