@@ -85,6 +85,9 @@ def prepare(settings: Settings) -> None:
                 f"{settings.named('metrics_port')} {settings.metrics_port}: {err.strerror}"
             ) from None
     lifecycle.install()
+    if settings.choice_weights:  # which weights new rooms start from, said once
+        log.info("new rooms start from the choice weights in %s (%s)", settings.choice_weights,
+                 settings.named("choice_weights"))
 
 
 def file_flow(

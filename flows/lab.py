@@ -116,7 +116,13 @@ def run_cell(
     settings = Settings.load(env={})
     # Another world of the regime ("yesterday"), for the warm start `roomrank fit` gives.
     yesterday = make_world(name, seed + YESTERDAY)
-    warm_weights, _ = fit_stream(_lines(yesterday), settings.room, min_choices=1)
+    try:
+        warm_weights, _ = fit_stream(_lines(yesterday), settings.room, min_choices=1)
+    except ValueError as err:  # its advice names `roomrank fit`'s flags, not the lab's
+        raise ValueError(
+            f"regime {name!r} seed {seed}: the world is too small for the warm start's fit"
+            f" ({str(err).split(':')[0]}); give more --rooms, --viewers or --minutes"
+        ) from None
 
     hits: dict[str, Outcomes] = {}  # column -> the attention arm's hit per action
 

@@ -65,7 +65,7 @@ def loads(data: bytes | str) -> tuple[float, ...]:
         raise ValueError(f"not JSON ({err}); write it with `roomrank fit`") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise ValueError(f'not a weights file: it needs "format": "{FORMAT}" (`roomrank fit`)')
-    if body.get("version") != VERSION:
+    if type(body.get("version")) is not int or body.get("version") != VERSION:
         raise ValueError(
             f"weights file version {body.get('version')!r}; this release reads {VERSION}:"
             " fit again with this release's `roomrank fit`"
@@ -73,6 +73,8 @@ def loads(data: bytes | str) -> tuple[float, ...]:
     named = body.get("weights")
     if not isinstance(named, dict):
         raise ValueError('"weights" must be an object of feature name -> number')
+    if not named:  # every feature at its prior: a warm start turned off without a word
+        raise ValueError('"weights" names no feature; write the file with `roomrank fit`')
     for name, value in named.items():
         if name not in FEATURES:
             raise ValueError(

@@ -6,6 +6,7 @@ import pytest
 
 from flows.lab import COLUMNS, PAIRED, format_lab, lab_json, run_lab
 from models.offline.evaluation import ORACLE
+from tests.flows.test_cli import roomrank
 
 
 def test_the_lab_scores_the_job_and_every_peer_below_the_oracle() -> None:
@@ -141,3 +142,14 @@ def test_the_history_table_sets_the_oracle_beside_the_pushes() -> None:
     pushes, _, oracles = lines[title + 2].partition("|")
     assert pushes.split() == ["clickbait", "0.610", "0.580", "0.550", "0.470"]
     assert oracles.split() == ["0.490", "0.520", "0.560", "0.560"]
+
+
+def test_a_world_too_small_for_the_warm_start_names_the_labs_own_flags() -> None:
+    # found by a red team: the advice was `roomrank fit`'s --min-choices, which lab refuses
+    done = roomrank("lab", "--seeds", "1", "--rooms", "1", "--viewers", "1", "--minutes", "0.05",
+                    "--regimes", "default")
+    assert done.returncode == 2
+    assert done.stderr.decode().strip().splitlines() == [
+        "roomrank lab: error: regime 'default' seed 1: the world is too small for the warm"
+        " start's fit (0 choices in 2 events (0 unusable lines)); give more --rooms,"
+        " --viewers or --minutes"]

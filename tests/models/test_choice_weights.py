@@ -46,6 +46,13 @@ def test_a_feature_the_file_does_not_name_keeps_its_prior() -> None:
         (body(spotlight=1e6), "beyond ±20"),
         (b'{"format": "roomrank-choice-weights", "version": 1, "weights": {"bias": NaN}}',
          "not JSON"),
+        # found by a red team: these turned the warm start off without a word
+        (orjson.dumps({"format": choice_weights.FORMAT, "version": 1, "weights": {}}),
+         '"weights" names no feature'),
+        (orjson.dumps({"format": choice_weights.FORMAT, "version": True, "weights": {}}),
+         "version True; this release reads 1"),
+        (orjson.dumps({"format": choice_weights.FORMAT, "version": 1.0, "weights": {}}),
+         "version 1.0; this release reads 1"),
     ],
 )
 def test_a_file_the_job_cannot_use_is_refused_saying_what_to_fix(data: bytes, says: str) -> None:
