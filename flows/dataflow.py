@@ -66,11 +66,13 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
         self.recovering = recovering
         self.room: Room | None = Room.restore(resume, params) if resume is not None else None
         self.heard = datetime.now(UTC)
+        self.census_due = resume is not None  # the metrics learn of a restored room at once
 
     def on_batch(self, values: list[Event]) -> tuple[Iterable[Output], bool]:
         if self.room is None:
             self.room = Room(values[0].room_id, self.params)
         self.heard = datetime.now(UTC)
+        self.census_due = False  # the batch's own stats say it
         out = self.room.accept(values, read_at=min(e.read_at for e in values))
         # A closed room is kept (retained) until it has been silent for room_idle_ms, so
         # that its late arrivals are dead letters naming the close, whatever the batching.
@@ -79,6 +81,8 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
     def notify_at(self) -> datetime | None:
         if self.room is None:
             return None
+        if self.census_due:
+            return self.heard
         if self.quiet_s and self.room.holding:
             return self.heard + timedelta(seconds=self.quiet_s)
         if self.idle_s:
@@ -88,6 +92,9 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
     def on_notify(self) -> tuple[Iterable[Output], bool]:
         if self.room is None:
             return [], StatefulBatchLogic.DISCARD
+        if self.census_due:
+            self.census_due = False
+            return [self.room.census()], StatefulBatchLogic.RETAIN
         silent = (datetime.now(UTC) - self.heard).total_seconds()
         dropping = bool(self.idle_s) and silent >= self.idle_s
         out = (self.room.flush(read_at=time.monotonic(), final=dropping)

@@ -130,6 +130,12 @@ class Room:
         verdicts, stats.duplicates = self.inbox.arrive(events)
         return self._finish(self._apply_all(verdicts, stats, read_at), stats)
 
+    def census(self) -> RoomStats:
+        """What the room holds now, applying nothing: a room restored from a snapshot says
+        it is open, and with how many viewers, before its next event (it may have none)."""
+        return RoomStats(self.room_id, present=0 if self.closed else self.present_now,
+                         closed=self.closed)
+
     @property
     def holding(self) -> bool:
         """Whether events wait in the reorder buffer (for a quiet-room flush)."""

@@ -12,6 +12,7 @@ from features.contract.messages import PushBatch
 from flows.dataflow import RoomLogic
 from flows.lifecycle import STOP
 from models.params import RoomParams
+from models.room import RoomStats
 
 
 def _events(*dicts: dict) -> list[Event]:
@@ -87,3 +88,19 @@ def test_a_graceful_stop_applies_held_events_unless_a_recovery_store_keeps_them(
         finally:
             STOP.clear()
         assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == pushed
+
+
+def test_a_restored_room_tells_the_metrics_it_is_open_before_its_next_event() -> None:
+    # found by a red team: after a resume the rooms and viewers gauges read 0 for restored
+    # open rooms (48 viewers) until each got a new event, never for a room that stayed quiet
+    params = RoomParams(lateness_ms=0)
+    first = RoomLogic(params, quiet_s=5.0, idle_s=3600.0, resume=None)
+    first.on_batch(_events(ENTER, SHOW))
+    restored = RoomLogic(params, quiet_s=5.0, idle_s=3600.0, resume=first.snapshot())
+    assert restored.notify_at() == restored.heard  # at once
+    out, discard = restored.on_notify()
+    assert not discard
+    assert [(o.room_id, o.present, o.closed) for o in out if isinstance(o, RoomStats)] == [
+        ("r", 1, False)]
+    assert len(list(out)) == 1  # nothing applied, nothing pushed
+    assert restored.notify_at() == restored.heard + timedelta(seconds=3600)  # as before
