@@ -86,3 +86,33 @@ def test_dashboard_structure_and_provisioning() -> None:
     mounts = compose()["services"]["grafana"]["volumes"]
     assert f"../grafana/dashboards:{provider['options']['path']}:ro" in mounts
     assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+def test_the_conversion_panel_keeps_a_holdout_arm(tmp_path: Path) -> None:
+    # found by a red team: a holdout is pushed nothing (its pushes are ghost pushes), so the
+    # per-arm rate divided by no series and the arm vanished from the panel without a word
+    [expr] = [e for t, e in dashboard_exprs()
+              if t.startswith("Conversion rate per arm") and "1.96" not in e]
+    expr = expr.replace("$conv_window", "1h").replace("$action", "purchase")
+    series = {
+        'roomrank_pushes_total{arm="attention", trigger="showcase"}': "0+100x90",
+        'roomrank_ghost_pushes_total{arm="holdout"}': "0+100x90",
+        'roomrank_push_conversions_total{arm="attention", action="purchase"}': "0+4x90",
+        'roomrank_push_conversions_total{arm="holdout", action="purchase"}': "0+2x90",
+    }
+    test = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in series.items()],
+            "promql_expr_test": [{"expr": expr, "eval_time": "80m", "exp_samples": [
+                {"labels": '{arm="attention"}', "value": 0.04},
+                {"labels": '{arm="holdout"}', "value": 0.02},
+            ]}],
+        }],
+    }
+    path = tmp_path / "conversion_test.yml"
+    path.write_text(yaml.safe_dump(test))
+    result = run_promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
