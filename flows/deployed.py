@@ -5,7 +5,8 @@
 
 Kafka mode when ``ROOMRANK_BROKERS`` is set; otherwise file mode from ``ROOMRANK_INPUT``,
 ``ROOMRANK_OUTPUT`` and ``ROOMRANK_DEAD_LETTERS`` (used by the multi-process tests), and
-optionally ``ROOMRANK_EXPERIMENT_LOG`` (ghost pushes of holdout arms).
+optionally ``ROOMRANK_EXPERIMENT_LOG`` (ghost pushes of holdout arms). The store ``-r`` names
+is checked and claimed as ``roomrank run`` does its own (``flows.deployed_store``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,30 @@ from pathlib import Path
 
 from bytewax.dataflow import Dataflow
 
+from flows.deployed_store import (
+    bytewax_run_args,
+    check_input,
+    check_store,
+    check_topic,
+    in_our_words,
+    store_of,
+)
 from flows.jobs import file_flow, kafka_flow, prepare
 from flows.preflight import check_file_mode, why_not_a_file
 from flows.settings import Settings
 
 
 def _build() -> Dataflow:
-    settings = Settings.load()
+    args = bytewax_run_args()
+    store = store_of(args)
+    settings = Settings.load({"recovery_dir": store} if store else None)
     prepare(settings)
+    holds = check_store(settings, cluster=bool(args and args.addresses))
     if settings.brokers:
-        return kafka_flow(settings)
+        flow = kafka_flow(settings)  # makes the topics that are missing
+        if holds:
+            check_topic(settings)
+        return flow
     paths = [
         os.environ.get(name, "")
         for name in ("ROOMRANK_INPUT", "ROOMRANK_OUTPUT", "ROOMRANK_DEAD_LETTERS")
@@ -45,6 +60,8 @@ def _build() -> Dataflow:
     if experiment_log:
         outputs["ROOMRANK_EXPERIMENT_LOG"] = experiment_log
     check_file_mode(input_path, outputs)
+    if holds:
+        check_input(settings, input_path)
     return file_flow(settings, input_path, output, dead_letters, experiment_log)
 
 
@@ -54,7 +71,7 @@ def _flow() -> Dataflow:
     try:
         return _build()
     except (ValueError, OSError) as err:
-        print(f"flows.deployed: error: {err}", file=sys.stderr)
+        print(f"flows.deployed: error: {in_our_words(str(err))}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
