@@ -83,20 +83,27 @@ class BrokerWatch:
     "back". So for a client polled only now and then (``confirm``: a sink) a loss
     (``lost``, the client's own view, at once) is said only when a statistics report after
     it finds no broker up; a report that finds one up ends it, said or not. A consumer is
-    polled all the time: its loss is said as it comes.
+    polled all the time: its loss is said as it comes, unless a message came within one
+    statistics interval before it, when it too waits for a report to confirm it (librdkafka
+    can serve a loss queued during an outage just after the first messages that followed
+    it: "back", "lost", "back" within 50 ms).
     """
 
-    def __init__(self, name: str, confirm: bool = False) -> None:
+    def __init__(self, name: str, confirm: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.lost = False
         self._confirm = confirm
         self._said = False  # "lost the broker" was logged; "back" is owed
         self._why = ""
+        self._clock = clock
+        self._heard = -float("inf")  # when the last message came
 
     def on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self.lost, self._why = True, error.str()
-            if not self._confirm:
+            recent = self._clock() - self._heard < STATS_INTERVAL_MS / 1000.0
+            if not (self._confirm or recent):
                 self._say_lost()
         else:  # one connection failing (librdkafka retries it): once a minute per kind
             rdkafka_log.warning("Kafka %s: %s", self.name, error.str())
@@ -117,6 +124,7 @@ class BrokerWatch:
 
     def on_message(self) -> None:
         """A message (or a delivery) arrived: the broker is certainly back."""
+        self._heard = self._clock()
         if self.lost:
             self.lost = False
             if self._said:

@@ -174,3 +174,29 @@ def test_a_sink_says_a_loss_a_statistics_report_confirms_and_then_back(
         "Kafka recommendations: lost the broker (1/1 brokers are down); retrying",
         "Kafka recommendations: the broker is back",
     ]
+
+
+def test_a_loss_served_just_after_the_first_messages_waits_for_a_report(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # found by a red team: after a restart each partition said "back", "lost" and "back"
+    # within 50 ms, librdkafka serving a loss queued during the outage after the messages
+    now = [100.0]
+    watch = BrokerWatch("events[0]", clock=lambda: now[0])
+    down = KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down")
+    with caplog.at_level(logging.INFO, "roomrank.kafka"):
+        watch.on_error(down)  # a real outage, long after the last message: said at once
+        now[0] += 30.0
+        watch.on_message()  # back
+        now[0] += 0.04
+        watch.on_error(down)  # the stale loss
+        assert watch.lost
+        watch.on_stats({"brokers": {"b": {"state": "UP", "nodeid": 1}}})
+        watch.on_message()
+        now[0] += 60.0
+        watch.on_error(down)  # a new outage, a minute on: said at once again
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka events[0]: lost the broker (1/1 brokers are down); retrying",
+        "Kafka events[0]: the broker is back",
+        "Kafka events[0]: lost the broker (1/1 brokers are down); retrying",
+    ]
