@@ -11,6 +11,7 @@ is checked and claimed as ``roomrank run`` does its own (``flows.deployed_store`
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from flows.deployed_store import (
 )
 from flows.jobs import file_flow, kafka_flow, prepare
 from flows.preflight import check_file_mode, why_not_a_file
+from flows.recovery_store import check_topic_name, resuming
 from flows.settings import Settings
 
 
@@ -36,7 +38,14 @@ def _build() -> Dataflow:
     settings = Settings.load({"recovery_dir": store} if store else None)
     prepare(settings)
     holds = check_store(settings, cluster=bool(args and args.addresses))
+    if args is not None and args.addresses:  # else a peer that never comes is a silent wait
+        peers = args.addresses.split(";")
+        logging.getLogger("roomrank").info(
+            "process %s of %d: waiting for the cluster (%s); the dataflow starts when every"
+            " process has joined", args.process_id, len(peers), args.addresses)
     if settings.brokers:
+        if holds:
+            check_topic_name(settings, resuming(settings))  # before any topic is made
         flow = kafka_flow(settings)  # makes the topics that are missing
         if holds:
             check_topic(settings)

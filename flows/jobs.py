@@ -37,6 +37,7 @@ from flows.recovery_store import (
     PARTITIONS,
     check_recovery_dir,
     check_resumed_input,
+    check_topic_name,
     claim_store,
     note_input,
     note_or_check_topic,
@@ -269,6 +270,7 @@ def run_kafka(settings: Settings) -> int:
             settings.output_topic,
             settings.dead_letter_topic,
         )
+        check_topic_name(settings, resuming(settings))  # before any topic is made
         flow = kafka_flow(settings)  # makes the topics that are missing
         note_or_check_topic(settings, resuming(settings),
                             topic_id(settings.brokers, settings.input_topic))

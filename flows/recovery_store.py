@@ -352,27 +352,41 @@ def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> N
     if not resumed:
         _write_note(path, here)
         return
-    try:
-        noted = json.loads((path / INPUT_RECORD).read_text())
-        topic, written_id = noted["input_topic"], noted["topic_id"]
-    except (OSError, ValueError, KeyError, TypeError):
+    noted = _noted_topic(settings)
+    if noted is None:
         log.warning("--recovery-dir %s does not say which topic it was written reading (written"
                     " before roomrank recorded it, or in file mode): resuming without checking"
                     " that --input-topic is that topic", settings.recovery_dir)
         return
-    if topic != settings.input_topic:
-        raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} was written reading topic {topic!r};"
-            f" this run reads {settings.input_topic!r}, and resuming would skip as many of its"
-            " messages as the store read of the other: give the same --input-topic, or a new"
-            " --recovery-dir to start afresh"
-        )
+    topic, written_id = noted
+    check_topic_name(settings, resumed)
     if written_id and current_id and written_id != current_id:
         raise ValueError(
             f"topic {topic!r} was deleted and made again since --recovery-dir"
             f" {settings.recovery_dir!r} was written reading it (id {written_id}, now"
             f" {current_id}): its offsets started again, and resuming would skip as many of its"
             " messages as the store read of the old one. Use a new --recovery-dir"
+        )
+
+
+def _noted_topic(settings: Settings) -> tuple[str, str] | None:
+    try:
+        noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
+        return str(noted["input_topic"]), str(noted["topic_id"] or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_topic_name(settings: Settings, resumed: bool) -> None:
+    """The name half of ``note_or_check_topic``, which needs no broker: asked before the
+    job makes its missing topics, so that a refused resume makes none."""
+    noted = _noted_topic(settings) if settings.recovery_dir and resumed else None
+    if noted is not None and noted[0] != settings.input_topic:
+        raise ValueError(
+            f"--recovery-dir {settings.recovery_dir!r} was written reading topic {noted[0]!r};"
+            f" this run reads {settings.input_topic!r}, and resuming would skip as many of its"
+            " messages as the store read of the other: give the same --input-topic, or a new"
+            " --recovery-dir to start afresh"
         )
 
 

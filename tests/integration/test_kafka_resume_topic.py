@@ -51,6 +51,8 @@ def test_a_resume_with_another_topic_or_the_topic_made_anew_is_refused(
     said = _refused(spawn("other-topic", moved))
     assert f"was written reading topic '{topics.input}'; this run reads '{other.input}'" in said
     assert "Traceback" not in said
+    made = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=30).topics
+    assert not {other.input, other.output, other.dead, other.experiment} & set(made)  # none made
 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     admin.delete_topics([topics.input])[topics.input].result(60)
