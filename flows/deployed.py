@@ -27,7 +27,7 @@ from flows.deployed_store import (
     store_of,
 )
 from flows.jobs import file_flow, kafka_flow, prepare
-from flows.preflight import check_file_mode, why_not_a_file
+from flows.preflight import check_file_mode, truncate, why_not_a_file
 from flows.recovery_store import check_topic_name, resuming
 from flows.settings import Settings
 
@@ -71,6 +71,10 @@ def _build() -> Dataflow:
     check_file_mode(input_path, outputs)
     if holds:
         check_input(settings, input_path)
+    # One process starting afresh empties its outputs, as `roomrank run` does. In a cluster
+    # a process with no partitions cannot tell a start from a resume: it appends.
+    if args is not None and not args.addresses and not resuming(settings):
+        truncate(list(outputs.values()))
     return file_flow(settings, input_path, output, dead_letters, experiment_log)
 
 

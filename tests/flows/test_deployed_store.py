@@ -75,3 +75,12 @@ def test_a_store_in_use_or_named_the_other_way_is_refused(store: Path) -> None:
              "ROOMRANK_RECOVERY_DIR 'rec' is roomrank run's and is not read here")
     _refused(_deployed(store, "-r", "a.jsonl", "-s", "1", "-b", "0"),
              "-r 'a.jsonl' is a file, not a directory")
+
+
+def test_one_process_starting_afresh_empties_its_outputs(store: Path) -> None:
+    # found by a red team: a rerun without a store wrote every push again (7,646 -> 15,292)
+    first = (store / "o.jsonl").read_bytes()
+    assert first.count(b"\n") > 10
+    again = _deployed(store)  # no -r: a fresh start
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (store / "o.jsonl").read_bytes().count(b"\n") == first.count(b"\n")
