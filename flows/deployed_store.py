@@ -78,11 +78,13 @@ def check_store(settings: Settings, cluster: bool) -> bool:
     (``python -m bytewax.recovery DIR N``)."""
     if not settings.recovery_dir:
         return False
-    check_recovery_dir(settings)  # a file; rooms laid out by other settings; a damaged store
     path = Path(settings.recovery_dir)
-    if not any(path.glob(PARTITIONS)):
+    held = any(path.glob(PARTITIONS))
+    if held or not cluster or (path.exists() and not path.is_dir()):
+        check_recovery_dir(settings)  # a file; rooms laid out by other settings; damage
+    if not held:
         if cluster:
-            return False  # its partitions live on another process's volume
+            return False  # its partitions live on another process's volume (whatever else)
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
     _HELD.enter_context(claim_store(settings))

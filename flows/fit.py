@@ -41,7 +41,9 @@ def _stop(signum: int, _frame: object) -> None:
 
 def _write_whole(path: Path, data: bytes) -> None:
     """The file whole or not at all: written beside it, then renamed over it, so a full disk
-    leaves the last good weights (or nothing), never a cut file the next deploy would load."""
+    leaves the last good weights (or nothing), never a cut file the next deploy would load.
+    A symlink's target is replaced, not the link."""
+    path = path.resolve()
     part = path.with_name(f".{path.name}.part")
     try:
         part.write_bytes(data)

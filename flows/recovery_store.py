@@ -52,7 +52,8 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
     """Refuse a directory that holds something (other than ``notes``, files the job writes
     beside the state) yet no readable partitions, or rooms laid out by other settings than
     ``params`` (``models.room_state``: checked on one room, as one run wrote them all)."""
-    held = sorted(p.name for p in path.iterdir() if p.name not in notes)
+    held = sorted(p.name for p in path.iterdir()
+                  if p.name not in notes and p.name != "lost+found")  # a fresh volume's
     if not held:
         return  # empty: a fresh store is made there
     parts = sorted(path.glob(PARTITIONS))

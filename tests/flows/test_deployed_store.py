@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.deployed_store import check_store
+from flows.settings import Settings
 from tests.flows.helpers import world_lines
 from tests.flows.test_operator_faults import ROOT, quiet
 
@@ -84,3 +86,15 @@ def test_one_process_starting_afresh_empties_its_outputs(store: Path) -> None:
     again = _deployed(store)  # no -r: a fresh start
     assert again.returncode == 0, again.stderr[-2000:]
     assert (store / "o.jsonl").read_bytes().count(b"\n") == first.count(b"\n")
+
+
+def test_a_cluster_process_without_partitions_has_no_store_to_check(tmp_path: Path) -> None:
+    # deploy/k8s keeps the partitions on roomrank-0: the others' volumes are empty, or hold
+    # only what a fresh filesystem has
+    volume = tmp_path / "volume"
+    (volume / "lost+found").mkdir(parents=True)
+    settings = Settings.load({"recovery_dir": str(volume)}, env={})
+    assert check_store(settings, cluster=True) is False
+    assert sorted(p.name for p in volume.iterdir()) == ["lost+found"]  # nothing made, no lock
+    assert check_store(settings, cluster=False) is True  # one process: its partition, made
+    assert (volume / "part-0.sqlite3").is_file()
