@@ -292,8 +292,6 @@ def _io_failure(err: OSError) -> str:
 
     >>> _io_failure(OSError(28, "No space left on device", "w.json"))
     "'w.json': No space left on device; what was written before it is incomplete"
-    >>> _io_failure(OSError(28, "No space left on device"))
-    'No space left on device; what was written before it is incomplete'
     """
     what = f"{err.filename!r}: {err.strerror}" if err.filename else (err.strerror or str(err))
     return f"{what}; what was written before it is incomplete"
@@ -316,9 +314,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "fit":
         from flows.fit import run_fit
 
-        # A fit starts from the priors, never from a warm start: the deployment's
-        # ROOMRANK_CHOICE_WEIGHTS names the file it writes, which may not exist yet or be
-        # the damaged one it replaces.
+        # From the priors: the deployment's ROOMRANK_CHOICE_WEIGHTS may name the file it writes
         env = {k: v for k, v in os.environ.items() if k != "ROOMRANK_CHOICE_WEIGHTS"}
         return run_fit(Settings.load(vars(args), env), args.input, args.output, args.epochs,
                        args.min_choices, args.max_choices, sys.stderr)

@@ -239,11 +239,9 @@ def _range(setting: Setting) -> str:
 
 def check(setting: Setting, value: Any, where: str) -> None:
     """Refuse a value outside what ``setting`` means, naming ``where`` it came from (the
-    flag or the environment variable) so the operator knows which one to fix.
-
-    One rule for every setting, driven by the table: a value that passes here reaches a
-    room, and a room fails far from the cause (rc 70, or rankings quietly wrecked by NaN).
-    """
+    flag or the environment variable) so the operator knows which one to fix. One rule for
+    every setting, driven by the table: a value that passes here reaches a room, and a room
+    fails far from the cause (rc 70, or rankings quietly wrecked by NaN)."""
     if setting.kind is str:
         if value and not value.strip():
             raise ValueError(f"{where} is blank ({value!r}): give a value, or leave it unset")
@@ -263,9 +261,7 @@ def check(setting: Setting, value: Any, where: str) -> None:
 class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     room: RoomParams = field(default_factory=RoomParams)
-    # Where each value the operator gave came from (the flag or the variable), for errors
-    # found later than ``load`` (a port in use): they name what to fix.
-    given: dict[str, str] = field(default_factory=dict, compare=False)
+    given: dict[str, str] = field(default_factory=dict, compare=False)  # name -> flag or var
 
     def named(self, name: str) -> str:
         """The flag or variable ``name`` came from (the flag when it is the default)."""
@@ -393,8 +389,7 @@ def add_arguments(
 
 
 def _range_note(setting: Setting) -> str:
-    accepted = _range(setting)
-    return f"; accepted: {accepted}" if accepted else ""
+    return f"; accepted: {_range(setting)}" if _range(setting) else ""
 
 
 def markdown_table() -> str:
