@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import re
 
-from tests.deploy.deploy_files import PROM, cluster_services, k8s_docs, load_yaml
+from tests.deploy.deploy_files import PROM, cluster_services, compose, k8s_docs, load_yaml
 from tests.deploy.promql import run_promtool
 
 
 def test_promtool_check_config() -> None:
-    result = run_promtool("check", "config", str(PROM / "prometheus.yml"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 rule files found" in result.stdout
+    for name in ("prometheus.yml", "prometheus-single.yml"):
+        result = run_promtool("check", "config", str(PROM / name))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "1 rule files found" in result.stdout
+
+
+def test_the_single_profile_scrapes_only_its_process() -> None:
+    # found by a red team: under the single profile the cluster's static targets paged
+    # RoomrankJobDown (critical) for 4 targets that did not exist
+    config = load_yaml(PROM / "prometheus-single.yml")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    single = compose()["services"]["roomrank-single"]
+    port = single["command"][single["command"].index("--metrics-port") + 1]
+    assert [t for sc in jobs["roomrank"]["static_configs"] for t in sc["targets"]] == [
+        f"roomrank-single:{port}"]
+    assert "roomrank-bytewax" not in jobs  # `roomrank run` serves no Bytewax API there
+    assert not any("dns_sd_configs" in job for job in load_yaml(PROM / "prometheus.yml")[
+        "scrape_configs"])
 
 
 def test_scrape_config_matches_the_deployments() -> None:
