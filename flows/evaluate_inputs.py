@@ -67,10 +67,12 @@ def check_report_dir(flag: str, path: str) -> None:
 def check_matched(report: EvaluationReport, events: str, recs: str,
                   say: Callable[[str], None] | None = None) -> None:
     """What would make the table a wrong answer given with status 0 is refused: pushes none
-    of which names a trigger of the events (made from another input), two different pushes
-    under one ``rec_id`` (two runs in one file: the score would depend on the file's order),
-    events with no action to score. Pushes that match no event beside ones that do are said
-    through ``say``, with their share."""
+    of which names a trigger of the events (made from another input), events with no action
+    to score. Said through ``say``: pushes that match no event beside ones that do, with
+    their share, and two different pushes under one ``rec_id``. Those are kept first-wins, as
+    a consumer that de-duplicates on ``rec_id`` showed them (a resume across a release
+    re-sends a push with other items); but two runs' pushes in one file make the score
+    depend on the file's order, so the line says so."""
     counts = report.counts
     if counts.get("recs_in", 0) and not counts.get("recs_matched", 0):
         raise ValueError(
@@ -78,17 +80,16 @@ def check_matched(report: EvaluationReport, events: str, recs: str,
             f" enter of --events {events!r} (by trigger_id and room_id): they were made from"
             " another input; give the events the pushes were made from"
         )
-    if counts.get("recs_conflicting", 0):
-        raise ValueError(
-            f"--recs {recs!r}: {counts['recs_conflicting']:,} rec_ids come twice with other"
-            " items or another arm (a redelivery repeats the push): pushes of two runs in one"
-            " file? Evaluate each run's pushes on its own, or compare them with --against"
-        )
     if not counts.get("actions_scored", 0):
         raise ValueError(
             f"--events {events!r}: no click, add_to_cart or purchase of a pushed viewer to"
             " score the pushes against; give events that run on after the pushes"
         )
+    if counts.get("recs_conflicting", 0) and say is not None:
+        say(f"--recs {recs!r}: {counts['recs_conflicting']:,} rec_ids come again with other"
+            " items or another arm; the first of each is scored, as a consumer that"
+            " de-duplicates on rec_id showed it. If these are two runs' pushes in one file,"
+            " the score depends on its order: evaluate each run on its own (--against compares)")
     unmatched = counts.get("recs_unmatched", 0)
     if unmatched and say is not None:
         say(f"--recs {recs!r}: {unmatched:,} of {counts['recs_in']:,} pushes"

@@ -171,10 +171,10 @@ class EvaluationReport:
 
 
 def _index_recs(recs: Iterable[dict[str, Any]], counts: Counter[str]) -> dict[str, list[_Push]]:
-    """Group recs by trigger, dropping redelivered copies (same ``rec_id``). A copy that
-    differs (other items or arm) is no redelivery: counted as ``recs_conflicting`` (two runs'
-    pushes in one file), which ``roomrank evaluate`` refuses, since keeping either copy would
-    make the score depend on the order of the file."""
+    """Group recs by trigger, keeping the first of each ``rec_id`` (as a consumer that
+    de-duplicates on it). A later copy that differs (other items or arm) is counted apart,
+    ``recs_conflicting``: a resume across a release, or two runs' pushes in one file, which
+    ``roomrank evaluate`` says."""
     by_trigger: dict[str, list[_Push]] = {}
     seen: dict[str, _Push] = {}
     for rec in recs:
