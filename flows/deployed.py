@@ -23,19 +23,18 @@ from flows.deployed_store import (
     check_input,
     check_store,
     check_topic,
-    in_our_words,
+    deployed_settings,
     store_of,
 )
 from flows.jobs import file_flow, kafka_flow, prepare
 from flows.preflight import check_file_mode, truncate, why_not_a_file
 from flows.recovery_store import check_topic_name, resuming
-from flows.settings import Settings
 
 
 def _build() -> Dataflow:
     args = bytewax_run_args()
     store = store_of(args)
-    settings = Settings.load({"recovery_dir": store} if store else None)
+    settings = deployed_settings(store)
     prepare(settings)
     holds = check_store(settings, cluster=bool(args and args.addresses))
     if args is not None and args.addresses:  # else a peer that never comes is a silent wait
@@ -84,7 +83,7 @@ def _flow() -> Dataflow:
     try:
         return _build()
     except (ValueError, OSError) as err:
-        print(f"flows.deployed: error: {in_our_words(str(err))}", file=sys.stderr)
+        print(f"flows.deployed: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from flows.recovery_store import (
     resuming,
     topic_id,
 )
-from flows.settings import Settings
+from flows.settings import SETTINGS, Settings
 
 _HELD = contextlib.ExitStack()  # the store's lock, held until the process ends
 
@@ -71,6 +71,14 @@ def store_of(args: argparse.Namespace | None, env: dict[str, str] | None = None)
     return given
 
 
+def deployed_settings(store: str) -> Settings:
+    """The settings, every one named by its variable (the entrypoint has no flags) and the
+    store by ``-r``, so that a refusal names what to change here."""
+    settings = Settings.load({"recovery_dir": store} if store else None)
+    names = {s.name: s.env for s in SETTINGS}
+    return dataclasses.replace(settings, given={**names, "recovery_dir": "-r"})
+
+
 def check_store(settings: Settings, cluster: bool) -> bool:
     """Check and claim the store; True when this process holds its partitions (it is the
     one that resumes). A single process given an empty or missing directory gets one
@@ -94,7 +102,7 @@ def check_store(settings: Settings, cluster: bool) -> bool:
 def check_input(settings: Settings, input_path: str) -> None:
     """File mode: the store's note of its input, checked on a resume, written on a start."""
     if resuming(settings):
-        check_resumed_input(settings, input_path)
+        check_resumed_input(settings, input_path, "ROOMRANK_INPUT")
         if input_path != "-":
             note_input(settings, input_path)
     else:
@@ -106,15 +114,3 @@ def check_topic(settings: Settings) -> None:
     note_or_check_topic(settings, resuming(settings),
                         topic_id(settings.brokers, settings.input_topic))
 
-
-def in_our_words(error: str) -> str:
-    """The shared checks name ``roomrank run``'s flags; here the store is bytewax.run's
-    ``-r`` and the input a variable.
-
-    >>> in_our_words("--recovery-dir 'r' was written reading 'a'; give the same --input")
-    "-r 'r' was written reading 'a'; give the same ROOMRANK_INPUT"
-    >>> in_our_words("this run reads --input-topic 't'")
-    "this run reads ROOMRANK_INPUT_TOPIC 't'"
-    """
-    error = error.replace("--recovery-dir", "-r").replace("--input-topic", "ROOMRANK_INPUT_TOPIC")
-    return re.sub(r"--input\b(?!-)", "ROOMRANK_INPUT", error)

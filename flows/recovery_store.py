@@ -48,7 +48,8 @@ _SIDE_FILES = "part-*.sqlite3-*"  # SQLite's write-ahead log and shared memory b
 ROOM_STEP = "roomrank.room"  # flows.dataflow's stateful step, as Bytewax names it in the store
 
 
-def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
+def check_store(path: Path, notes: frozenset[str], params: RoomParams,
+                flag: str = "--recovery-dir") -> None:
     """Refuse a directory that holds something (other than ``notes``, files the job writes
     beside the state) yet no readable partitions, or rooms laid out by other settings than
     ``params`` (``models.room_state``: checked on one room, as one run wrote them all)."""
@@ -60,7 +61,7 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
     if not parts:
         shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
         raise ValueError(
-            f"--recovery-dir {str(path)!r} holds {shown} but no recovery partitions"
+            f"{flag} {str(path)!r} holds {shown} but no recovery partitions"
             f" ({PARTITIONS}): it is not a recovery store, or its partitions were removed;"
             " restore them, or name an empty or new directory to start afresh"
         )
@@ -69,20 +70,20 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams) -> None:
         read = _partition(part)
         if isinstance(read, str):
             raise ValueError(
-                f"--recovery-dir {str(path)!r}: {part.name} cannot be read as a recovery"
+                f"{flag} {str(path)!r}: {part.name} cannot be read as a recovery"
                 f" partition ({read}); restore the store from a copy, or name a new directory"
                 " to start afresh"
             )
         indexes.setdefault(read[1], set()).add(read[0])
-    _check_complete(path, indexes)
-    blob = _one_room(path, parts)
+    _check_complete(path, indexes, flag)
+    blob = _one_room(path, parts, flag)
     if blob is not None:
         from models.room import Room
 
         try:
             Room.restore(blob, params)
         except SnapshotError as err:
-            raise ValueError(f"cannot resume from --recovery-dir {str(path)!r}: {err}") from None
+            raise ValueError(f"cannot resume from {flag} {str(path)!r}: {err}") from None
 
 
 def _partition(part: Path) -> tuple[int, int] | str:
@@ -117,13 +118,13 @@ def _one_line(rows: list[Any]) -> str:
     return said if len(said) <= 120 else said[:117] + "..."
 
 
-def _check_complete(path: Path, indexes: dict[int, set[int]]) -> None:
+def _check_complete(path: Path, indexes: dict[int, set[int]], flag: str) -> None:
     """Refuse partitions of stores of several sizes, or a store with some missing: the job
     runs as one process, which must see them all (the engine would panic)."""
     if len(indexes) > 1:
         sizes = " and ".join(str(n) for n in sorted(indexes))
         raise ValueError(
-            f"--recovery-dir {str(path)!r} holds partitions of stores of {sizes} partitions:"
+            f"{flag} {str(path)!r} holds partitions of stores of {sizes} partitions:"
             " they were mixed; restore the store from a copy, or name a new directory to start"
             " afresh"
         )
@@ -132,7 +133,7 @@ def _check_complete(path: Path, indexes: dict[int, set[int]]) -> None:
     if missing:
         shown = ", ".join(f"part-{n}.sqlite3" for n in missing[:3])
         raise ValueError(
-            f"--recovery-dir {str(path)!r} holds {len(found)} of its store's {count} partitions;"
+            f"{flag} {str(path)!r} holds {len(found)} of its store's {count} partitions;"
             f" {shown}{', ...' if len(missing) > 3 else ''} missing: restore"
             f" {'it' if len(missing) == 1 else 'them'} (the store must be whole), or name a new"
             " directory to start afresh"
@@ -151,7 +152,7 @@ class _BytesOnly(pickle.Unpickler):
         raise _NamesAClass(f"{module}.{name}")
 
 
-def _one_room(path: Path, parts: list[Path]) -> bytes | None:
+def _one_room(path: Path, parts: list[Path], flag: str) -> bytes | None:
     """The newest stored snapshot of one room, as the room wrote it (None: none, or one the
     engine's own restore must read). Bytes that are no pickle at all are refused: the engine
     would panic on them."""
@@ -171,7 +172,7 @@ def _one_room(path: Path, parts: list[Path]) -> bytes | None:
             return None
         except Exception as err:  # garbage in a cell SQLite's check does not read into
             raise ValueError(
-                f"--recovery-dir {str(path)!r}: {part.name} holds a room's state that cannot be"
+                f"{flag} {str(path)!r}: {part.name} holds a room's state that cannot be"
                 f" unpickled ({type(err).__name__}: {err}); restore the store from a copy, or"
                 " name a new directory to start afresh"
             ) from None
@@ -203,14 +204,15 @@ def _executions(part: Path) -> int:
 def check_recovery_dir(settings: Settings) -> None:
     """Refuse a ``--recovery-dir`` that names something other than a directory, before any
     file is touched (Bytewax would fail later with a traceback)."""
+    store = settings.named("recovery_dir")  # the flag or variable that named it
     path = Path(settings.recovery_dir)
     if settings.recovery_dir and path.exists() and not path.is_dir():
         raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} is a file, not a directory: name a"
+            f"{store} {settings.recovery_dir!r} is a file, not a directory: name a"
             " directory (it is created when missing)"
         )
     if settings.recovery_dir and path.is_dir():
-        check_store(path, NOTES, settings.room)
+        check_store(path, NOTES, settings.room, settings.named("recovery_dir"))
 
 
 @contextmanager
@@ -219,6 +221,7 @@ def claim_store(settings: Settings) -> Iterator[None]:
     directory would resume from the first one's snapshots while it writes more, and both
     would write the same pushes. Refused in one line naming the run that holds it. The lock
     is the kernel's (``flock``), so a crashed run leaves none behind."""
+    store = settings.named("recovery_dir")  # the flag or variable that named it
     if not settings.recovery_dir:
         yield
         return
@@ -228,7 +231,7 @@ def claim_store(settings: Settings) -> Iterator[None]:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as err:
         raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r}: cannot write in it ({err.strerror});"
+            f"{store} {settings.recovery_dir!r}: cannot write in it ({err.strerror});"
             " give the job's user write access, or name another directory"
         ) from None
     try:
@@ -237,7 +240,7 @@ def claim_store(settings: Settings) -> Iterator[None]:
         except OSError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise ValueError(
-                f"--recovery-dir {settings.recovery_dir!r} is in use by another run (pid"
+                f"{store} {settings.recovery_dir!r} is in use by another run (pid"
                 f" {holder}): one store serves one run at a time; stop that run, or name"
                 " another directory"
             ) from None
@@ -283,23 +286,25 @@ def _write_note(path: Path, note: dict[str, Any]) -> None:
     os.replace(draft, path / INPUT_RECORD)
 
 
-def check_resumed_input(settings: Settings, input_path: str) -> None:
+def check_resumed_input(settings: Settings, input_path: str, input_flag: str = "--input"
+                        ) -> None:
     """Refuse to resume a store with another input than the one it was written reading, or
     with that file now shorter than when a run last began reading it: the store holds how many
     lines were read, and would skip as many of any file."""
+    store = settings.named("recovery_dir")  # the flag or variable that named it
     try:
         noted = json.loads((Path(settings.recovery_dir) / INPUT_RECORD).read_text())
         written, size, digest = noted["input"], noted.get("head_bytes"), noted.get("head_sha256")
     except (OSError, ValueError, KeyError, TypeError):
         log.warning(
-            "--recovery-dir %s does not say which input it was written reading (written before"
-            " roomrank recorded it): resuming without checking that --input is that file",
+            f"{store} %s does not say which input it was written reading (written before"
+            f" roomrank recorded it): resuming without checking that {input_flag} is that file",
             settings.recovery_dir,
         )
         return
     if input_path == "-" or written == "-":
         log.warning(
-            "resuming --recovery-dir %s, written reading %s, with --input %s: stdin cannot be"
+            f"resuming {store} %s, written reading %s, with {input_flag} %s: stdin cannot be"
             " checked; if it is not the same input, as many of its first lines are skipped as"
             " the store has read", settings.recovery_dir, _shown(written), _shown(input_path),
         )
@@ -312,16 +317,16 @@ def check_resumed_input(settings: Settings, input_path: str) -> None:
     if hashlib.sha256(head).hexdigest() != digest and not (shorter and here == written):
         which = "which now starts differently" if here == written else "another file"
         raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r}; this run"
+            f"{store} {settings.recovery_dir!r} was written reading {written!r}; this run"
             f" reads {here!r} ({which}), and resuming would skip its first lines: give the same"
-            " --input, or a new --recovery-dir to start afresh"
+            f" {input_flag}, or a new {store} to start afresh"
         )
     if shorter:
         raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} was written reading {written!r} of"
+            f"{store} {settings.recovery_dir!r} was written reading {written!r} of"
             f" {then} bytes; {here!r} now has {now}: it was cut or rewritten, and resuming"
             " would skip lines it no longer holds. Give the input the store began reading, or"
-            " a new --recovery-dir to start afresh"
+            f" a new {store} to start afresh"
         )
 
 
@@ -346,6 +351,8 @@ def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> N
     input topic: resumed with another ``--input-topic``, or with the topic made anew, those
     offsets would skip as many messages of it, without a word. Refused instead; a fresh
     store is noted."""
+    store = settings.named("recovery_dir")  # the flag or variable that named it
+    topic_flag = settings.named("input_topic")
     if not settings.recovery_dir:
         return
     path = Path(settings.recovery_dir)
@@ -355,18 +362,18 @@ def note_or_check_topic(settings: Settings, resumed: bool, current_id: str) -> N
         return
     noted = _noted_topic(settings)
     if noted is None:
-        log.warning("--recovery-dir %s does not say which topic it was written reading (written"
+        log.warning(f"{store} %s does not say which topic it was written reading (written"
                     " before roomrank recorded it, or in file mode): resuming without checking"
-                    " that --input-topic is that topic", settings.recovery_dir)
+                    f" that {topic_flag} is that topic", settings.recovery_dir)
         return
     topic, written_id = noted
     check_topic_name(settings, resumed)
     if written_id and current_id and written_id != current_id:
         raise ValueError(
-            f"topic {topic!r} was deleted and made again since --recovery-dir"
+            f"topic {topic!r} was deleted and made again since {store}"
             f" {settings.recovery_dir!r} was written reading it (id {written_id}, now"
             f" {current_id}): its offsets started again, and resuming would skip as many of its"
-            " messages as the store read of the old one. Use a new --recovery-dir"
+            f" messages as the store read of the old one. Use a new {store}"
         )
 
 
@@ -381,13 +388,15 @@ def _noted_topic(settings: Settings) -> tuple[str, str] | None:
 def check_topic_name(settings: Settings, resumed: bool) -> None:
     """The name half of ``note_or_check_topic``, which needs no broker: asked before the
     job makes its missing topics, so that a refused resume makes none."""
+    store = settings.named("recovery_dir")  # the flag or variable that named it
+    topic_flag = settings.named("input_topic")
     noted = _noted_topic(settings) if settings.recovery_dir and resumed else None
     if noted is not None and noted[0] != settings.input_topic:
         raise ValueError(
-            f"--recovery-dir {settings.recovery_dir!r} was written reading topic {noted[0]!r};"
+            f"{store} {settings.recovery_dir!r} was written reading topic {noted[0]!r};"
             f" this run reads {settings.input_topic!r}, and resuming would skip as many of its"
-            " messages as the store read of the other: give the same --input-topic, or a new"
-            " --recovery-dir to start afresh"
+            f" messages as the store read of the other: give the same {topic_flag}, or a new"
+            f" {store} to start afresh"
         )
 
 
