@@ -5,11 +5,9 @@ a damaged or incomplete store then ends the run with a Rust panic or a traceback
 neither the directory nor what to do. The faults an operator meets (a partition overwritten
 or truncated or emptied, a directory that holds files but no partitions, say after a cleanup,
 a store missing one of its partitions) are found here, each as one line (``ValueError``: exit
-2) naming the directory, the file and the way on.
-So are rooms laid out by other settings (one stored room is read), and, in file mode, another
-input than the store began reading: the store counts lines read, and would skip as many of
-any file (the note ``INPUT_RECORD`` beside the partitions says which file, its first MiB's
-digest and its size then).
+2) naming the directory, the file and the way on. So are rooms laid out by other settings (one
+stored room is read), and another input than the store began reading: it would skip as many
+of any input as it read (the note ``INPUT_RECORD`` beside the partitions says which).
 """
 
 from __future__ import annotations
@@ -286,8 +284,7 @@ def _write_note(path: Path, note: dict[str, Any]) -> None:
     os.replace(draft, path / INPUT_RECORD)
 
 
-def check_resumed_input(settings: Settings, input_path: str, input_flag: str = "--input"
-                        ) -> None:
+def check_resumed_input(settings: Settings, input_path: str, input_flag: str = "--input") -> None:
     """Refuse to resume a store with another input than the one it was written reading, or
     with that file now shorter than when a run last began reading it: the store holds how many
     lines were read, and would skip as many of any file."""
