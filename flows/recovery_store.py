@@ -46,8 +46,7 @@ _SIDE_FILES = "part-*.sqlite3-*"  # SQLite's write-ahead log and shared memory b
 ROOM_STEP = "roomrank.room"  # flows.dataflow's stateful step, as Bytewax names it in the store
 
 
-def check_store(path: Path, notes: frozenset[str], params: RoomParams,
-                flag: str = "--recovery-dir") -> None:
+def check_store(path: Path, notes: frozenset[str], params: RoomParams, flag: str) -> None:
     """Refuse a directory that holds something (other than ``notes``, files the job writes
     beside the state) yet no readable partitions, or rooms laid out by other settings than
     ``params`` (``models.room_state``: checked on one room, as one run wrote them all)."""
