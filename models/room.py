@@ -21,7 +21,7 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.clock import AgreedClock, ClockBound
 from features.state.dedup import source_of
-from features.state.inbox import Inbox, Verdict
+from features.state.inbox import Inbox, Verdict, superseded_letter
 from features.state.viewers import ViewerTable
 from features.state.votes import cast_vote, chose_before, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
@@ -33,6 +33,7 @@ from models.experiment.allocation import Assignments, assign_fresh, new_allocato
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts, serve
 from models.learners.choice import choice_learner, vector_learner
+from models.learners.factorization import stable_norm
 from models.learners.judged import JudgedNewton
 from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
@@ -42,8 +43,6 @@ from models.room_outputs import RoomStats
 _HEARTBEAT_MS = 30_000
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
 _CHANNEL = {"item_click": CLICKS, "add_to_cart": CARTS, "purchase": PURCHASES}  # momentum
-
-
 Output = PushBatch | Ghosts | Assignments | DeadLetter | RoomStats
 
 
@@ -73,6 +72,7 @@ class Room:
             params.init_sigma,
             seed=room_seed(room_id),
             clip_gradient=params.clip_gradient,
+            max_norm=stable_norm(params.lr),  # no step overshoots: nothing grows unbounded
         )
         self.choices = RoomChoices()
         scale = params.choice_prior_scale
@@ -82,19 +82,17 @@ class Room:
         if params.choice_weights or params.choice_off:
             assert isinstance(self.model, ListwiseSoftmax), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)
-        # Vector updates wait here until something reads the vectors (a push, a sweep, the
-        # end of the call), then go to the learner's ``learn_many`` together: the same updates in
-        # the same order, applied in conflict-free waves instead of one numpy step each.
+        # Vector updates wait here until something reads the vectors (a push, a sweep, the end
+        # of the call), then go to ``learn_many`` together (the same updates, in waves).
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.showcase: Showcase | None = None
         self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
         self.allocator = new_allocator(params, room_id)  # None: arms by hash, fixed shares
         self.target_scale = math.sqrt(params.dim) if params.scale_targets else 1.0
         # What decides what is old (forgetting, momentum): a time a majority of the room's
-        # newest sources have reached (features.state.clock), never a few accounts' clocks.
+        # newest sources have reached (features.state.clock), never a few accounts' clocks,
         self.agreed = AgreedClock(params.presence_timeout_ms)
-        # ... and at most half a presence timeout past what a majority of everyone heard
-        # within one has reached: five accounts can no longer move it in a large room.
+        # and at most half a presence timeout past the majority of everyone heard lately.
         self.bound = ClockBound(params.presence_timeout_ms, params.presence_timeout_ms // 2)
         self.clock = 0
         self.last_sweep = 0
@@ -182,6 +180,10 @@ class Room:
         if self.clock - self.last_sweep >= self.params.sweep_every_ms:
             housekeep(self, self.clock)
         etype = event.type
+        shown = self.showcase
+        if etype == "showcase" and shown is not None and ts < shown.ts:  # an older one, late
+            out.append(superseded_letter(self.room_id, event, shown.event_id, shown.ts))
+            return
         stats.events[etype] += 1
         if etype == "showcase":
             self._show(event)
@@ -282,7 +284,7 @@ class Room:
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         score_last_push(self, row, item, etype, ts, stats, event.amount)
-        self._learn_choice(row, item, ts, stats, etype == "purchase")
+        self._learn_choice(row, item, ts, stats, etype == "purchase" and event.amount > 0)
         self._record_choice(row, item, etype, ts, vote)
         self._learn(row, item, target)
         if negative is not None:
@@ -335,8 +337,9 @@ class Room:
 
     def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats,
                       purchase: bool) -> None:
-        """Test-then-learn on a choice among the items on show: the probability the model
-        gave the chosen item (and one other, for calibration), then one listwise step."""
+        """Test-then-learn on a choice among the items on show: the model's probability of
+        the chosen item (and one other, for calibration), then one listwise step. ``purchase``:
+        a paid one (amount > 0), the one choice that costs, so the judge's."""
         sc = self.showcase
         if sc is None or len(sc) < 2:
             return

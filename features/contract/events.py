@@ -119,5 +119,6 @@ class DeadLetter:
 
 
 DEAD_LETTER_REASONS: Final = (
-    "not_json", "invalid", "unknown_type", "too_large", "reused_id", "ahead", "closed"
+    "not_json", "invalid", "unknown_type", "too_large", "reused_id", "ahead", "closed",
+    "superseded",
 )  # fmt: skip

@@ -264,6 +264,18 @@ def reused_id_letter(room_id: str, event: Event) -> DeadLetter:
     )
 
 
+def superseded_letter(room_id: str, event: Event, shown_id: str, shown_ts: int) -> DeadLetter:
+    return DeadLetter(
+        event.origin,
+        "superseded",
+        f"showcase {event.event_id!r} (ts {event.ts}) is older than showcase {shown_id!r}"
+        f" (ts {shown_ts}), already in force in room {room_id!r}: it was not shown and"
+        " pushed nothing. Send a room's showcases in event-time order (in Kafka, key every"
+        " event by its room_id), within --lateness-ms of each other's arrival.",
+        event.raw,
+    )
+
+
 def ahead_letter(
     room_id: str, event: Event, clock: int, max_ahead_ms: int | None, bound: int = 0
 ) -> DeadLetter:

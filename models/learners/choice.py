@@ -33,8 +33,10 @@ def vector_learner(
     sigma: float = 0.1,
     seed: int = 0,
     clip_gradient: float = 1e12,
+    max_norm: float = 0.0,
 ) -> VectorLearner:
-    """A room's vector learner; both kinds draw the same starting vectors from ``seed``.
+    """A room's vector learner; both kinds draw the same starting vectors from ``seed`` and
+    keep their rows within ``max_norm`` (0: no bound; ``factorization.stable_norm``).
 
     >>> vector_learner("fast", 4, 0.05).n_factors
     4
@@ -43,10 +45,10 @@ def vector_learner(
     if kind != "fast":
         from models.learners.river_adapters import RiverFunkMF
 
-        return RiverFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient)
+        return RiverFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient, max_norm=max_norm)
     from models.learners.factorization import RowFunkMF
 
-    return RowFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient)
+    return RowFunkMF(n_factors, lr, l2, sigma, seed, clip_gradient, max_norm)
 
 
 def choice_learner(

@@ -13,6 +13,13 @@ one update at a time. ``RowFunkMF`` is the fast ``VectorLearner`` (``models.lear
 A non-finite update (a NaN or infinite target, or a step whose result would not be finite) is
 refused: the rows are left as they were and ``refused`` counts it. River itself would write
 NaN into both vectors, and every later prediction of the room would be NaN.
+
+``max_norm`` (0: none, River's) keeps every row within that length after its step. Plain SGD
+on ⟨u, i⟩ overshoots its target once lr·(|u|² + |i|²) passes 1, and then each step throws the
+product further: a few accounts acting in waves on made-up items grew a room's vectors from 4
+to 1e115 in minutes, every value finite, and every push of the room became noise
+(docs/evaluation.md, "Vectors that grow without bound"). ``stable_norm(lr)`` is the length at
+which no step can overshoot; the room uses it. Within it, the step is River's.
 """
 
 from __future__ import annotations
@@ -55,6 +62,35 @@ def take_learner_rows(learner: _Rows, side: str, live: np.ndarray, capacity: int
     setattr(learner, counts, take_rows(getattr(learner, counts), live, capacity))
 
 
+def stable_norm(lr: float) -> float:
+    """The row length within which one SGD step of rate ``lr`` cannot overshoot its target:
+    the product's error is multiplied by about 1 − 2lr(|u|² + |i|²), which stays within ±1
+    while both rows are at most 1/√(2lr) long.
+
+    >>> round(stable_norm(0.05), 3)
+    3.162
+    """
+    return 1.0 / math.sqrt(2.0 * lr) if lr > 0 else 0.0
+
+
+def within(vector: np.ndarray, max_norm: float) -> np.ndarray:
+    """``vector`` shortened to ``max_norm`` if it is longer (in place), else as it is."""
+    if max_norm:
+        square = float(vector.dot(vector))
+        if square > max_norm * max_norm:
+            vector *= max_norm / math.sqrt(square)
+    return vector
+
+
+def rows_within(rows: np.ndarray, max_norm: float) -> None:
+    """``within`` for every row of ``rows``, in place."""
+    if max_norm and len(rows):
+        square = np.vecdot(rows, rows)
+        over = square > max_norm * max_norm
+        if over.any():
+            rows[over] *= (max_norm / np.sqrt(square[over]))[:, None]
+
+
 class RowFunkMF:
     """FunkMF on integer rows; ``user_updates``/``item_updates`` mark cold rows."""
 
@@ -66,12 +102,14 @@ class RowFunkMF:
         sigma: float = 0.1,
         seed: int = 0,
         clip_gradient: float = 1e12,
+        max_norm: float = 0.0,
     ) -> None:
         self.n_factors = n_factors
         self.lr = lr
         self.l2 = l2
         self.sigma = sigma
         self.clip = clip_gradient
+        self.max_norm = max_norm
         self.rng = np.random.default_rng(seed)
         self.users = no_rows(np.float64, n_factors)
         self.items = no_rows(np.float64, n_factors)
@@ -80,8 +118,10 @@ class RowFunkMF:
         self.refused = 0
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Snapshots written before ``refused`` existed restore with a zero count."""
+        """Snapshots written before ``refused`` or ``max_norm`` existed restore with a zero
+        count and no bound."""
         state.setdefault("refused", 0)
+        state.setdefault("max_norm", 0.0)
         self.__dict__.update(state)
 
     def reserve(self, user_rows: int, item_rows: int) -> None:
@@ -104,7 +144,10 @@ class RowFunkMF:
         take_learner_rows(self, "item", live, capacity)
 
     def rows_replaced(self) -> None:
-        """Nothing to do: the matrices are this learner's only store."""
+        """The matrices are this learner's only store; rows restored from a release without
+        the bound are brought within it."""
+        rows_within(self.users, self.max_norm)
+        rows_within(self.items, self.max_norm)
 
     def predict_one(self, user: int, item: int) -> float:
         return float(self.users[user] @ self.items[item])
@@ -136,6 +179,9 @@ class RowFunkMF:
         if not math.isfinite(new_u.dot(new_i)):
             self.refused += 1
             return
+        if self.max_norm:
+            within(new_u, self.max_norm)
+            within(new_i, self.max_norm)
         np.copyto(u, new_u)
         np.copyto(i, new_i)
         self.user_updates[user] += 1
@@ -263,6 +309,7 @@ class RowFunkMF:
             else:  # u −= step·i, i −= step·u_old, step = lr·2r == 2lr·r exactly
                 grad = partner * multiply(r, two_lr)[:, None]
             subtract(x, grad, out=x)
+            rows_within(x, self.max_norm)
             work[idx] = x
         return residuals
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 from river import compose, linear_model, optim, preprocessing, reco
 
-from models.learners.factorization import reserve_rows, take_learner_rows
+from models.learners.factorization import reserve_rows, rows_within, take_learner_rows, within
 from models.learners.protocols import Updates
 
 
@@ -63,9 +63,11 @@ class RiverFunkMF:
         seed: int = 0,
         clip_gradient: float = 1e12,
         optimizer: optim.base.Optimizer | None = None,
+        max_norm: float = 0.0,
     ) -> None:
         self.n_factors = n_factors
         self.sigma = sigma
+        self.max_norm = max_norm  # River's step, then the row kept within it (RowFunkMF's)
         self.rng = np.random.default_rng(seed)
         self.river = reco.FunkMF(
             n_factors=n_factors,
@@ -102,6 +104,8 @@ class RiverFunkMF:
 
     def rows_replaced(self) -> None:
         """River keys its vectors by row: rebuild its dicts from the mirror matrices."""
+        rows_within(self.users, self.max_norm)
+        rows_within(self.items, self.max_norm)
         self.river.u_latents.clear()
         self.river.i_latents.clear()
         for row, vector in enumerate(self.users):
@@ -129,8 +133,8 @@ class RiverFunkMF:
             self.river.i_latents[item] = self.items[item].copy()  # the vectors before
             self.refused += 1
             return
-        self.users[user] = u
-        self.items[item] = i
+        self.users[user] = within(u, self.max_norm)  # River's own arrays, shortened in place
+        self.items[item] = within(i, self.max_norm)
         self.user_updates[user] += 1
         self.item_updates[item] += 1
 

@@ -173,6 +173,22 @@ def test_late_events_give_the_same_result_under_any_batching(batches: Any) -> No
     assert summaries(run(messages, batches=batches)[1]) == summaries(run(messages)[1])
 
 
+@pytest.mark.parametrize("batches", BATCHINGS)
+def test_an_older_showcase_arriving_late_does_not_replace_the_one_in_force(
+    baseline: list[Any], batches: Any
+) -> None:
+    """Red team 10's "late-stale-showcase": a showcase from before the one in force, arriving
+    after it beyond the lateness, became the room's showcase, and u-4's enter push carried
+    items the host had replaced. It is a ``superseded`` dead letter naming both showcases;
+    the room goes on showing e-s2, and every push is as without it."""
+    stale = msg("e-s-old", "showcase", 1_500, items=S2[:1], spotlight=None)
+    _, outputs = run(with_inserted(index_of("e-enter-4") + 1, stale), batches=batches)
+    letters = letters_of(outputs)
+    assert [letter.reason for letter in letters] == ["superseded"]
+    assert "'e-s-old'" in letters[0].error and "'e-s2'" in letters[0].error
+    assert summaries(outputs) == summaries(baseline)
+
+
 def test_a_reused_event_id_with_other_content_is_a_dead_letter(baseline: list[Any]) -> None:
     reuse = msg("e-s2", "showcase", 5_100, items=[], spotlight=None)  # same id, other content
     _, outputs = run(with_inserted(index_of("e-s2") + 1, reuse))

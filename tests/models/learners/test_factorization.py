@@ -175,12 +175,14 @@ def _fail(*args: object) -> None:
 
 
 def twin_models(
-    n_users: int, n_items: int, l2: float, clip: float, seed: int, spare: int = 0
+    n_users: int, n_items: int, l2: float, clip: float, seed: int, spare: int = 0,
+    max_norm: float = 0.0,
 ) -> tuple[RowFunkMF, RowFunkMF]:
     """Two models with the same rows; ``spare`` extra capacity beyond them."""
     models = []
     for _ in range(2):
-        mf = RowFunkMF(n_factors=5, lr=0.05, l2=l2, sigma=0.5, seed=seed, clip_gradient=clip)
+        mf = RowFunkMF(n_factors=5, lr=0.05, l2=l2, sigma=0.5, seed=seed, clip_gradient=clip,
+                       max_norm=max_norm)
         mf.reserve(n_users + spare, n_items + spare)
         for r in range(n_users):
             mf.init_user(r)
@@ -209,6 +211,7 @@ def assert_same_model(a: RowFunkMF, b: RowFunkMF) -> None:
     spare=st.sampled_from([0, 1_000]),
     seed=st.integers(0, 2**32 - 1),
     waves=st.booleans(),
+    max_norm=st.sampled_from([0.0, 0.8, 3.0]),
 )
 def test_learn_many_equals_learn_in_order(
     n_users: int,
@@ -220,11 +223,13 @@ def test_learn_many_equals_learn_in_order(
     spare: int,
     seed: int,
     waves: bool,
+    max_norm: float,
 ) -> None:
     """Few rows (many repeated users, items and pairs), with and without l2, a clamp that
-    engages (small clip, large targets) or not, empty and single-update batches; with the
-    waves forced, or with the cost cutoff that may loop ``learn`` instead."""
-    a, b = twin_models(n_users, n_items, l2, clip, seed % 1_000, spare)
+    engages (small clip, large targets) or not, a bound on the rows' length that binds (0.8:
+    the rows start near it) or not, empty and single-update batches; with the waves forced,
+    or with the cost cutoff that may loop ``learn`` instead."""
+    a, b = twin_models(n_users, n_items, l2, clip, seed % 1_000, spare, max_norm)
     rng = np.random.default_rng(seed)
     users, items = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
     ys = rng.normal(0.0, scale, n)
@@ -239,6 +244,39 @@ def test_learn_many_equals_learn_in_order(
     assert_same_model(a, b)
     assert a.user_updates.sum() == n
     assert np.isfinite(b.users).all() and np.isfinite(b.items).all()  # not NaN == NaN
+
+
+def test_rows_stay_within_the_stable_norm_where_river_s_step_diverges() -> None:
+    """Targets far beyond what rows within the bound can reach, over and over (what accounts
+    buying made-up items in waves did to a room): unbounded, the product overshoots more at
+    every step and the rows grow without end; bounded, no row passes the bound, one step or
+    a batch at a time, and the rows stay finite and the products usable."""
+    bound = factorization.stable_norm(0.05)
+    rng = np.random.default_rng(7)
+    users, items = rng.integers(0, 3, 400), rng.integers(0, 3, 400)
+    ys = np.full(400, 40.0)
+    free, kept = twin_models(3, 3, 0.0, 50.0, seed=8)
+    batch, _ = twin_models(3, 3, 0.0, 50.0, seed=8, max_norm=bound)
+    kept.max_norm = bound
+    for u, i, y in zip(users.tolist(), items.tolist(), ys.tolist(), strict=True):
+        free.learn(u, i, y)
+        kept.learn(u, i, y)
+    with always_in_waves():
+        batch.learn_many(users, items, ys)
+    assert np.linalg.norm(free.items[:3], axis=1).max() > 1e6 * bound or free.refused > 0
+    for model in (kept, batch):
+        norms = np.linalg.norm(np.vstack([model.users[:3], model.items[:3]]), axis=1)
+        assert norms.max() <= bound * (1 + 1e-12)
+        assert norms.max() >= 0.99 * bound  # it binds: the targets pull the rows to it
+        assert model.refused == 0
+
+
+def test_rows_restored_beyond_the_bound_are_brought_within_it() -> None:
+    mf, _ = twin_models(2, 2, 0.0, 50.0, seed=9, max_norm=1.0)
+    mf.users[0], mf.items[1] = 1e80, 0.1
+    mf.rows_replaced()
+    assert np.linalg.norm(mf.users[0]) == pytest.approx(1.0)
+    assert mf.items[1].tolist() == [0.1] * 5  # shorter rows are left as they are
 
 
 def test_learn_many_is_not_vacuous() -> None:
