@@ -109,7 +109,9 @@ WORLDS = Path(__file__).parents[1] / "worlds"
      *(("stall_world.py:StallWorld", v)
        for v in ("attr_driven", "persona_match", "noise_attrs", "spotlight_drift")),
      *(("arcade_world.py:ArcadeWorld", v)
-       for v in ("clickbait", "hoppers", "churn", "crowded"))],
+       for v in ("clickbait", "hoppers", "churn", "crowded")),
+     *(("market_world.py:MarketWorld", v)
+       for v in ("bundles", "sated", "persuasion", "cliques"))],
 )
 def test_the_independent_worlds_speak_the_contract(spec: str, variant: str) -> None:
     """``tests/worlds``, written from the contract alone: every event is usable (no dead
