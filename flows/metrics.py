@@ -84,6 +84,13 @@ LEARNER_REFUSED: Final = Counter(
     "Learner updates refused because a target, feature or result was not finite (NaN, inf)",
 )
 
+LATE_TRIGGERS: Final = Counter(
+    "roomrank_late_triggers_total",
+    "Showcases and enters applied after their room's agreed time had passed them by more than"
+    " --lateness-ms (or an enter after a newer showcase): pushed to nobody, since their"
+    " ranking would read what came after them",
+    ["trigger"],
+)
 PUSHES_SKIPPED: Final = Counter(
     "roomrank_pushes_skipped_total",
     "Pushes ranked but not sent by the arm's push policy (reason: same_items, frequency_cap)",
@@ -200,6 +207,8 @@ class Recorder:
             DUPLICATES.inc(stats.duplicates)
         if stats.refused:
             LEARNER_REFUSED.inc(stats.refused)
+        for trigger, n in stats.late_triggers.items():
+            LATE_TRIGGERS.labels(trigger).inc(n)
         before = self.present.pop(stats.room_id, 0)
         if not stats.closed:
             self.present[stats.room_id] = stats.present

@@ -29,9 +29,9 @@ from models import room_state
 from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRECISION, PRIORS, TASTE
 from models.compaction import housekeep, shed
-from models.experiment.allocation import Assignments, assign_fresh, new_allocator
+from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
-from models.experiment.serving import Ghosts, serve
+from models.experiment.serving import Ghosts
 from models.learners.choice import choice_learner, vector_learner
 from models.learners.factorization import stable_norm
 from models.learners.judged import JudgedNewton
@@ -39,6 +39,7 @@ from models.learners.listwise import ListwiseSoftmax
 from models.params import FEEDBACK, RoomParams
 from models.push import PushContext, choice_features
 from models.room_outputs import RoomStats
+from models.room_push import push
 
 _HEARTBEAT_MS = 30_000
 _ENGAGEMENT = frozenset({"like", "comment", "share", "gift"})
@@ -184,21 +185,25 @@ class Room:
         if etype == "showcase" and shown is not None and ts < shown.ts:  # an older one, late
             out.append(superseded_letter(self.room_id, event, shown.event_id, shown.ts))
             return
+        # A trigger the room's (agreed) time passed by more than the lateness would be ranked
+        # from what came after it: no push (models.room_push). No few accounts' clock says so.
+        late = ts < self.clock - self.params.lateness_ms
         stats.events[etype] += 1
         if etype == "showcase":
             self._show(event)
             assert self.showcase is not None
             rows = self.viewers.present_rows(ts)
             self.present_now = int(rows.size)
-            self._push(rows, event, out, read_at, stats)
+            push(self, rows, event, out, read_at, stats, late)
         elif etype == "room_close":
             self.closed = True
         elif etype == "enter":
             assert event.user_id is not None
             row = self._viewer(event.user_id, ts)
             self.viewers.enter(event.user_id, ts, event.attrs)
-            if self.showcase is not None:
-                self._push(np.array([row]), event, out, read_at, stats)
+            if self.showcase is not None:  # one shown after the enter: late too
+                push(self, np.array([row]), event, out, read_at, stats,
+                     late or self.showcase.ts > ts)
         elif etype == "leave":
             assert event.user_id is not None
             self._viewer(event.user_id, ts)
@@ -372,28 +377,3 @@ class Room:
             now=now,
             columns=self.columns,
         )
-
-    def _push(
-        self, rows: np.ndarray, event: Event, out: list[Output], read_at: float, stats: RoomStats
-    ) -> None:
-        if self.showcase is None or len(self.showcase) == 0 or rows.size == 0:
-            return
-        self._vectors_for(int(rows[0])) if rows.size == 1 else self._apply_learning()
-        if self.allocator is not None:  # sticky: drawn once, at a viewer's first push here
-            drawn = assign_fresh(self.allocator, self.params, self.room_id, self.arm,
-                                 self.viewers.rows.ids, rows, event.event_id, event.ts)
-            if drawn is not None:
-                out.append(drawn)
-        served = serve(self._context(event.ts), rows, self.arm[rows], event, self.room_id,
-                       self.pushed_at, self.pushed_items, self.push_converted)
-        held = max(read_at - event.read_at, 0.0) if event.read_at and read_at else None
-        for batch in served.pushes:
-            batch.read_at, batch.held_s = read_at, held
-            out.append(batch)
-        out.extend(served.ghosts)
-        stats.skipped.update(served.skipped)
-        if self.allocator is not None:  # ghost pushes count for a holdout
-            batches = [*served.pushes, *(g.batch for g in served.ghosts)]
-            self.allocator.pushed_arms(self.params.arms.names,
-                                       [arm for b in batches for arm in b.arms],
-                                       min(event.ts, self.clock))  # ages on agreed time

@@ -25,3 +25,4 @@ class RoomStats:
     hits: list[tuple[str, bool]] = field(default_factory=list)
     conversions: list[tuple[str, str]] = field(default_factory=list)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (arm, reason)
+    late_triggers: Counter[str] = field(default_factory=Counter)  # by type: pushed to nobody

@@ -61,8 +61,17 @@ class _Invalid(Exception):
 
 
 def _preview(value: Any) -> str:
-    text = repr(value)
+    """The value as the producer wrote it (JSON: ``null``, ``true``, ``[1,2]``; a string, or
+    a key, in quotes as Python writes it), shortened."""
+    try:
+        text = repr(value) if isinstance(value, str) else orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_KINDS = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+          str: "a string", list: "an array"}
 
 
 def _id(obj: dict[str, Any], name: str, where: str = "") -> str:
@@ -331,7 +340,8 @@ def _decode(raw: bytes, origin: Origin, max_bytes: int, parsed: Any) -> Event:
                 raise _Invalid("invalid", _nested("the message")) from None
             obj = _beyond_float64(raw, err)
     if not isinstance(obj, dict):
-        raise _Invalid("invalid", f"message must be a JSON object, got {type(obj).__name__}")
+        kind = _KINDS.get(type(obj), type(obj).__name__)
+        raise _Invalid("invalid", f"message must be a JSON object, got {kind}")
     deep = _too_deep(obj)
     if deep is not None:
         raise _Invalid("invalid", _nested(f"field {_preview(deep)}"))

@@ -257,9 +257,10 @@ def reused_id_letter(room_id: str, event: Event) -> DeadLetter:
     return DeadLetter(
         event.origin,
         "reused_id",
-        f"event_id {event.event_id!r} was already used in room {room_id!r} for"
-        " different content (a redelivery carries the same bytes); the first event was"
-        " kept. Give every event its own event_id.",
+        f"event_id {event.event_id!r} was already used in room {room_id!r} for other"
+        " bytes; the first event was kept. A redelivery must repeat the original bytes: if"
+        " a relay or an archive re-encoded it (key order, spacing), send the bytes as first"
+        " written; otherwise give every event its own event_id.",
         event.raw,
     )
 

@@ -96,9 +96,10 @@ class ViewerTable:
 
 
     def touch(self, user_id: str, ts: int) -> tuple[int, bool]:
-        """Mark a viewer heard from at ``ts``; returns (row, was_new). A late event older
-        than what was last heard from them does not make them present again: it may predate
-        their ``leave``."""
+        """Mark a viewer heard from at ``ts``; returns (row, was_new). A viewer first heard
+        from is present (the job may start mid-stream, after their ``enter``); one who sent
+        ``leave`` is present again only by a newer ``enter`` (``enter``), not by the
+        heartbeat a client flushes as it closes, nor by opening a push later."""
         row = self.rows.get(user_id)
         new = row is None
         if row is None:
@@ -108,11 +109,14 @@ class ViewerTable:
                     setattr(self, name, grow(getattr(self, name), self.rows.capacity))
         if new or ts >= self.last_seen[row]:
             self.last_seen[row] = ts
+        if new:
             self.present[row] = True
         return row, new
 
     def enter(self, user_id: str, ts: int, attrs: dict[str, AttrValue]) -> int:
         row, _ = self.touch(user_id, ts)
+        if self.last_seen[row] == ts:  # not a late enter from before a newer leave
+            self.present[row] = True
         # A tier that is not a number (``gold``) is a segment like any other value: its
         # viewers still share taste, if not the tier's prices.
         tier = attr_number(attrs.get(TIER_ATTR))

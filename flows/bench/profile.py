@@ -112,7 +112,7 @@ def event_path(
 def event_type_costs(lines: list[bytes]) -> str:
     """Wall time of ``Room._apply`` per event type over the event path, without cProfile:
     which kinds of events the rooms' time goes to. An ``enter`` also pays for the learner
-    updates queued before it (its push reads the vectors, see ``Room._push``)."""
+    updates queued before it (its push reads the vectors, see ``models.room_push``)."""
     from models.room import Room
 
     spent: dict[str, float] = defaultdict(float)

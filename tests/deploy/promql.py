@@ -54,6 +54,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "roomrank_push_hit_rate": ("gauge", {"arm"}),
     "roomrank_push_conversions_total": ("counter", {"arm", "action"}),
     "roomrank_learner_refused_total": ("counter", set()),
+    "roomrank_late_triggers_total": ("counter", {"trigger"}),
     "roomrank_pushes_skipped_total": ("counter", {"arm", "reason"}),
     "roomrank_ghost_pushes_total": ("counter", {"arm"}),
     "roomrank_assignments_total": ("counter", {"arm"}),

@@ -189,6 +189,23 @@ def test_an_older_showcase_arriving_late_does_not_replace_the_one_in_force(
     assert summaries(outputs) == summaries(baseline)
 
 
+@pytest.mark.parametrize("batches", BATCHINGS)
+@pytest.mark.parametrize("ts", [2_000, 4_500])
+def test_a_trigger_the_rooms_time_passed_pushes_nothing_and_is_counted(
+    baseline: list[Any], batches: Any, ts: int
+) -> None:
+    """Red team 10's "late-trigger-lookahead": an enter applied after later events was
+    pushed the showcase in force then, one from after its time. Late: a majority of the
+    room's sources passed it by more than the lateness (2 000), or the showcase in force is
+    newer than it (4 500, before e-s2 at 5 000). No push; the others' as without it."""
+    late = msg("e-late-enter", "enter", ts, user_id="u-9")
+    _, outputs = run(with_inserted(index_of("e-enter-4") + 1, late), batches=batches)
+    assert "e-late-enter" not in by_trigger(outputs)
+    assert sum(s.late_triggers["enter"] for s in stats_of(outputs)) == 1
+    assert letters_of(outputs) == []
+    assert summaries(outputs) == summaries(baseline)  # (u-9 is silent by e-s3: timed out)
+
+
 def test_a_reused_event_id_with_other_content_is_a_dead_letter(baseline: list[Any]) -> None:
     reuse = msg("e-s2", "showcase", 5_100, items=[], spotlight=None)  # same id, other content
     _, outputs = run(with_inserted(index_of("e-s2") + 1, reuse))

@@ -212,8 +212,31 @@ def test_dead_letter_raw_is_text_or_base64() -> None:
     letter = decode_event(text_raw, ORIGIN)
     assert isinstance(letter, DeadLetter)
     assert dead_letter_dict(letter)["raw"] == '{"type":"leave","note":"café"}'
+    assert "base64" not in str(dead_letter_dict(letter)["error"])
     binary = b"\x00\xff\xfe{"
     letter = decode_event(binary, ORIGIN)
     assert isinstance(letter, DeadLetter)
     assert dead_letter_dict(letter)["raw"] == base64.b64encode(binary).decode()
     check_encoded_dead_letter(letter)
+    # Red team 10: the text "/w==" and the byte 0xFF give the same raw; the error tells them
+    text, byte = (dead_letter_dict(decode_event(raw, ORIGIN))  # type: ignore[arg-type]
+                  for raw in (b"/w==", b"\xff"))
+    assert text["raw"] == byte["raw"] == "/w=="
+    assert "base64" in str(byte["error"]) and "base64" not in str(text["error"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [(b"null", "got null"), (b"[1,2]", "got an array"), (b'"just a string"', "got a string"),
+     (b'{"event_id":"e","type":"leave","ts":true,"room_id":"r","user_id":"u"}', "got true"),
+     (b'{"event_id":"e","type":"leave","ts":1,"room_id":"r","user_id":null}', "got null"),
+     (b'{"event_id":"e","type":"enter","ts":1,"room_id":"r","user_id":"u","attrs":[]}',
+      "got []")],
+)
+def test_errors_name_what_the_producer_wrote_in_json_words(raw: bytes, says: str) -> None:
+    """Red team 10: the errors said ``NoneType``, ``list``, ``True``, ``None``: Python's
+    words, not those of the JSON the producer wrote."""
+    letter = decode_event(raw, ORIGIN)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error.endswith(says) or f"{says}:" in letter.error or f"{says} " in letter.error
+    assert not any(word in letter.error for word in ("NoneType", "None", "True", "list"))

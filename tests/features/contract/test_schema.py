@@ -248,7 +248,7 @@ def test_an_item_field_made_required_in_the_table_is_required_by_both() -> None:
         fast, careful = verdicts(SHOWCASE)
         assert fast == careful
         assert isinstance(fast, DeadLetter)
-        assert fast.error == "field 'items[0].title' must be a string, got None"
+        assert fast.error == "field 'items[0].title' must be a string, got null"
         assert fast_only(showcase(title="T")).items[0].title == "T"  # type: ignore[union-attr]
 
 

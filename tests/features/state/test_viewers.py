@@ -32,8 +32,28 @@ def test_a_late_event_from_before_a_leave_does_not_bring_the_viewer_back() -> No
     v.leave("a", 10_000)
     v.touch("a", 5_000)
     assert a not in v.present_rows(11_000)
-    v.touch("a", 12_000)  # a newer event: back (any event counts as presence)
-    assert a in v.present_rows(13_000)
+    v.touch("a", 12_000)  # a newer event, but no enter: still gone (red team 10)
+    assert a not in v.present_rows(13_000)
+    v.enter("a", 14_000, {})
+    assert a in v.present_rows(15_000)
+
+
+def test_a_viewer_who_left_is_back_only_by_entering_again() -> None:
+    """Red team 10: a heartbeat flushed 100 ms after the leave, or a push opened later, made
+    a viewer who had left present again, and the next showcase pushed to them. The contract
+    says present is "entered, not left"; a viewer first heard from without an enter is still
+    present (the job may start mid-stream)."""
+    v = table()
+    a, b = v.enter("a", 1_000, {}), v.enter("b", 1_000, {})
+    v.leave("a", 2_000)
+    v.touch("a", 2_100)  # the client's last heartbeat
+    v.leave("b", 2_000)
+    v.touch("b", 3_000)  # opened a push
+    new, _ = v.touch("c", 3_000)  # never entered: first heard from mid-stream
+    assert v.present_rows(4_000).tolist() == [new]
+    v.enter("a", 1_500, {})  # a late enter, older than the leave: still gone
+    assert v.present_rows(4_000).tolist() == [new]
+    assert a not in v.present_rows(4_000) and b not in v.present_rows(4_000)
 
 
 def test_a_late_leave_older_than_a_return_does_not_make_the_viewer_absent() -> None:
