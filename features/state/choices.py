@@ -150,13 +150,14 @@ def record_choice(
                 room.cat_chosen[chosen] += vote
                 items.chosen[item] += vote
                 segments = viewers.segments[row].nonzero()[0]
-                if segments.size:
+                if segments.size:  # one viewer, one vote, however many attrs they carry
+                    each = 1.0 / segments.size
                     room.own("seg_exposed", "seg_chosen")
                     items.own_segments()
-                    room.seg_exposed[segments] += spread
-                    room.seg_chosen[segments, chosen] += vote
-                    items.seg_exposed[shown.rows_down, segments] += share
-                    items.seg_chosen[item, segments] += vote
+                    room.seg_exposed[segments] += spread * each
+                    room.seg_chosen[segments, chosen] += vote * each
+                    items.seg_exposed[shown.rows_down, segments] += share * each
+                    items.seg_chosen[item, segments] += vote * each
     remember(viewers.recent_item[row], viewers.recent_ts[row], viewers.recent_kind[row],
              item + 1, seconds(ts), FUNNEL.get(action, 1))
     _price_evidence(viewers, items, room, row, item, action, vote)
@@ -204,11 +205,12 @@ def record_choice_reference(
         room.cat_chosen[chosen] += vote
         items.chosen[item] += vote
         segments = np.flatnonzero(viewers.segments[row])
-        if segments.size:
-            room.seg_exposed[segments] += spread * vote
-            room.seg_chosen[segments, chosen] += vote
-            items.own_segments().seg_exposed[np.ix_(showcase.rows, segments)] += share * vote
-            items.seg_chosen[item, segments] += vote
+        if segments.size:  # a viewer's vote split evenly over their segments
+            each = vote / segments.size
+            room.seg_exposed[segments] += spread * each
+            room.seg_chosen[segments, chosen] += each
+            items.own_segments().seg_exposed[np.ix_(showcase.rows, segments)] += share * each
+            items.seg_chosen[item, segments] += each
     remember_reference(viewers.recent_item[row], viewers.recent_ts[row],
                        viewers.recent_kind[row], item + 1, seconds(ts), FUNNEL.get(action, 1))
     _price_evidence(viewers, items, room, row, item, action, vote)  # one version
