@@ -29,6 +29,13 @@ TIER_BINS: Final = 8  # spend tiers 0..7 pooled apart (beyond: the last bin); th
 PRICE_WEIGHT: Final = {
     "item_click": 1.0, "add_to_cart": 1.0, "purchase": 2.0, "push_open": 1.0,
 }  # fmt: skip
+# How many votes a viewer's choice weighs in the segment statistics at most: whole in each
+# of up to four segments (what a platform knows of a viewer: a tier, an age band, a city, a
+# device), spread evenly over more. Sybils entering with 16 junk attrs sat in every slot and
+# counted whole in each; five did what ten plain ones do (red team 8, docs/evaluation.md).
+# One vote in all (1/segments) cost our regimes 0.003 HR@3 (seeds 1-3); their viewers have
+# three segments, which four leaves whole.
+SEGMENT_VOTES: Final = 4.0
 # How far down the funnel an action is (ViewerTable.recent_kind); a push open is a click.
 FUNNEL: Final = {"item_click": 1, "add_to_cart": 2, "purchase": 3, "push_open": 1}
 
@@ -150,8 +157,8 @@ def record_choice(
                 room.cat_chosen[chosen] += vote
                 items.chosen[item] += vote
                 segments = viewers.segments[row].nonzero()[0]
-                if segments.size:  # one viewer, one vote, however many attrs they carry
-                    each = 1.0 / segments.size
+                if segments.size:  # a viewer's attrs weigh at most SEGMENT_VOTES votes
+                    each = min(1.0, SEGMENT_VOTES / segments.size)
                     room.own("seg_exposed", "seg_chosen")
                     items.own_segments()
                     room.seg_exposed[segments] += spread * each
@@ -205,8 +212,8 @@ def record_choice_reference(
         room.cat_chosen[chosen] += vote
         items.chosen[item] += vote
         segments = np.flatnonzero(viewers.segments[row])
-        if segments.size:  # a viewer's vote split evenly over their segments
-            each = vote / segments.size
+        if segments.size:  # at most SEGMENT_VOTES votes, split evenly over more segments
+            each = vote * min(1.0, SEGMENT_VOTES / segments.size)
             room.seg_exposed[segments] += spread * each
             room.seg_chosen[segments, chosen] += each
             items.own_segments().seg_exposed[np.ix_(showcase.rows, segments)] += share * each

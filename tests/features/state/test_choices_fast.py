@@ -16,6 +16,7 @@ from features.contract.events import ShowcaseItem
 from features.state.catalog import ItemTable
 from features.state.choices import (
     FUNNEL,
+    SEGMENT_VOTES,
     RoomChoices,
     exposure,
     record_choice,
@@ -99,21 +100,21 @@ def test_a_repeated_choice_counts_once_for_the_room_and_whole_for_the_viewer() -
     assert room.tier_w.sum() == 1.0  # the viewer's tier-less pool only
 
 
-def test_a_viewer_of_many_attrs_weighs_one_vote_over_all_their_segments() -> None:
+def test_a_viewer_of_many_attrs_weighs_at_most_four_votes_over_their_segments() -> None:
     """Red team 8's "segment capture": sybils entering with 16 junk attrs sat in every
     segment slot, each vote counted whole in each, and reached every honest viewer's
-    segment features (five did what ten plain ones do). A viewer's choice now weighs one
-    vote in all, split evenly over their segments: 1/13 each there, 1/2 each for "u0"."""
+    segment features (five did what ten plain ones do). A viewer's choice now weighs at
+    most SEGMENT_VOTES votes in all, whole in each of up to four segments ("u0": two)."""
     viewers, items, room = _tables()
     junk = viewers.enter("sybil", 0, {f"x{n}": "1" for n in range(16)})
     shown = tuple(ShowcaseItem(f"i{i}", 5.0, f"c{i % 3}") for i in range(4))
     sc = items.show("s", 1000, shown, None)
     record_choice(viewers, items, room, junk, 1, sc, "item_click", 2000)
-    assert room.seg_chosen.sum() == pytest.approx(1.0)
     slots = int(np.count_nonzero(viewers.segments[junk]))  # 16 values; some share a slot
-    assert slots >= 12 and room.seg_chosen.max() == pytest.approx(1 / slots)
-    assert items.seg_chosen[1].sum() == pytest.approx(1.0)
-    assert items.seg_exposed.sum() == pytest.approx(1.0)  # one unit of exposure, spread
-    record_choice(viewers, items, room, 0, 2, sc, "item_click", 2100)  # city, age: 2
-    assert room.seg_chosen.sum() == pytest.approx(2.0)
-    assert items.seg_chosen[2].max() == pytest.approx(0.5)
+    assert slots >= 12 and room.seg_chosen.max() == pytest.approx(SEGMENT_VOTES / slots)
+    assert room.seg_chosen.sum() == pytest.approx(SEGMENT_VOTES)
+    assert items.seg_chosen[1].sum() == pytest.approx(SEGMENT_VOTES)
+    assert items.seg_exposed.sum() == pytest.approx(SEGMENT_VOTES)  # exposure alike
+    record_choice(viewers, items, room, 0, 2, sc, "item_click", 2100)  # city, age: whole
+    assert room.seg_chosen.sum() == pytest.approx(SEGMENT_VOTES + 2.0)
+    assert items.seg_chosen[2].max() == 1.0
