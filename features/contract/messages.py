@@ -257,7 +257,7 @@ def dead_letter_dict(letter: DeadLetter) -> dict[str, object]:
     """The contract's dead letter. Text and base64 look alike (the text ``/w==`` and the
     byte 0xFF give the same ``raw``), so when ``raw`` is base64 the error says so."""
     raw, error = raw_text(letter.raw), letter.error
-    if not _is_utf8(letter.raw):
+    if raw.encode() != letter.raw:  # base64: text would give its bytes back
         error += " (raw: the message's bytes in base64, as they are not UTF-8)"
     return {
         "topic": letter.origin.topic,
@@ -266,14 +266,6 @@ def dead_letter_dict(letter: DeadLetter) -> dict[str, object]:
         "error": error,
         "raw": raw,
     }
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def encode_dead_letter(letter: DeadLetter) -> tuple[bytes, bytes]:

@@ -98,8 +98,8 @@ class ViewerTable:
     def touch(self, user_id: str, ts: int) -> tuple[int, bool]:
         """Mark a viewer heard from at ``ts``; returns (row, was_new). A viewer first heard
         from is present (the job may start mid-stream, after their ``enter``); one who sent
-        ``leave`` is present again only by a newer ``enter`` (``enter``), not by the
-        heartbeat a client flushes as it closes, nor by opening a push later."""
+        ``leave`` is present again only by a newer ``enter``, not by the heartbeat a client
+        flushes as it closes, nor by opening a push later."""
         row = self.rows.get(user_id)
         new = row is None
         if row is None:
