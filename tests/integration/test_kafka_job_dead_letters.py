@@ -44,7 +44,7 @@ def test_bad_messages_become_dead_letters_and_the_job_goes_on(
     bad: list[tuple[bytes, str, bool]] = [
         (b'{"event_id": "cut-off", "type": "enter", ', "not valid UTF-8 JSON", False),
         (b"\xff\xfe\x00 binary \x81", "not valid UTF-8 JSON", False),
-        (b"[1, 2, 3]", "message must be a JSON object, got list", False),
+        (b"[1, 2, 3]", "message must be a JSON object, got an array", False),
         (
             orjson.dumps(
                 {
