@@ -36,7 +36,7 @@ def learning_events(
 class LearnResult:
     events: int
     row_eps: float  # RowFunkMF.learn_many: all the updates in one call, on integer rows
-    facade_eps: float  # models.learners.factorization.FunkMF.learn_one on string ids
+    facade_eps: float  # models.learners.funk_mf.FunkMF.learn_one on string ids
     river_eps: float  # river.reco.FunkMF.learn_one on string ids
     max_abs_diff: float  # |River − RowFunkMF| after the same 3 updates from the same vectors
     sequential_eps: float  # RowFunkMF.learn, one call per update (what learn_many equals)
@@ -57,7 +57,8 @@ def bench_learners(
     """
     from river import optim, reco
 
-    from models.learners.factorization import FunkMF, RowFunkMF, update_waves
+    from models.learners.factorization import RowFunkMF, update_waves
+    from models.learners.funk_mf import FunkMF
 
     params = RoomParams()
     user_rows: dict[str, int] = {}

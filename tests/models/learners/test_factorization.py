@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from river import optim, reco
 
 from models.learners import factorization
-from models.learners.factorization import FunkMF, RowFunkMF
+from models.learners.factorization import RowFunkMF
+from models.learners.funk_mf import FunkMF
 
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
 
