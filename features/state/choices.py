@@ -31,8 +31,9 @@ PRICE_WEIGHT: Final = {
 }  # fmt: skip
 # How many votes a viewer's choice weighs in the segment statistics at most: whole in each
 # of up to four segments (what a platform knows of a viewer besides a numeric tier: an age
-# band, a city, a device, a membership), spread evenly over more. Sybils entering with 16 junk attrs sat in every slot and
-# counted whole in each; five did what ten plain ones do (red team 8, docs/evaluation.md).
+# band, a city, a device, a membership), spread evenly over more. Sybils entering with 16
+# junk attrs sat in every slot and counted whole in each; five did what ten plain ones do
+# (red team 8, docs/evaluation.md).
 # One vote in all (1/segments) cost our regimes 0.003 HR@3 (seeds 1-3); their viewers have
 # three segments, which four leaves whole.
 SEGMENT_VOTES: Final = 4.0
