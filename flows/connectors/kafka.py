@@ -367,6 +367,10 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, Messages]]):
                     f" {len(self._failed)} in all): if the topic was deleted, the next run"
                     " creates it; otherwise mend what the broker says. The next run resumes"
                     " from the last snapshot and writes these again")
+        if any(messages for _route, messages in items):
+            # Delivered (acks=all): a loss said during the flush ends now, not at the next
+            # statistics report, which a sink polled only when it writes may never serve.
+            self._broker.on_message()
 
     def close(self) -> None:
         self._producer.flush()

@@ -82,7 +82,8 @@ class BrokerWatch:
     never polled) would say "lost the broker" long after the broker came back, and never
     "back". So for a client polled only now and then (``confirm``: a sink) a loss
     (``lost``, the client's own view, at once) is said only when a statistics report after
-    it finds no broker up; a report that finds one up ends it, said or not. A consumer is
+    it finds no broker up; a report that finds one up, or a flush that delivered (the sink
+    calls ``on_message``), ends it, said or not. A consumer is
     polled all the time: its loss is said as it comes, unless a message came within one
     statistics interval before it, when it too waits for a report to confirm it (librdkafka
     can serve a loss queued during an outage just after the first messages that followed

@@ -200,3 +200,43 @@ def test_a_loss_served_just_after_the_first_messages_waits_for_a_report(
         "Kafka events[0]: the broker is back",
         "Kafka events[0]: lost the broker (1/1 brokers are down); retrying",
     ]
+
+
+class OutageProducer:
+    """A producer whose flush spans the end of an outage: librdkafka says every broker is
+    down, serves a statistics report that confirms it, then delivers (acks=all) and returns
+    0. With ``delivery.report.only.error`` nothing else tells the sink the broker is back."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.queued = 0
+
+    def produce(self, topic: str, value: bytes, key: bytes | None) -> None:
+        self.queued += 1
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        if self.queued:
+            self.config["error_cb"](KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers down"))
+            self.config["stats_cb"]('{"brokers": {"b": {"state": "DOWN", "nodeid": 1}}}')
+        self.queued = 0
+        return 0
+
+
+def test_a_sink_whose_flush_outlasts_an_outage_says_back_when_it_is_delivered(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Seen in CI: the recommendations sink's flush confirmed the loss by a report a moment
+    before the broker came back; the next report was 5 s off and the job stopped first, so
+    its last word was a stale "lost". Its messages delivered is the news that it is back."""
+    monkeypatch.setattr(kafka, "Producer", OutageProducer)
+    sink = kafka.KafkaMessagesSink("b:9092", "recommendations").build("out", 0, 1)
+    with caplog.at_level(logging.INFO, "roomrank.kafka"):
+        sink.write_batch([("r1", [(b"u1", b"{}")])])
+        sink.write_batch([])  # nothing written: nothing to say
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka recommendations: lost the broker (1/1 brokers down); retrying",
+        "Kafka recommendations: the broker is back",
+    ]
