@@ -100,6 +100,7 @@ class Room:
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False  # its room_close applied: what it learned is shed
+        self.closed_at = -1  # that close's ts: only a new session's events are later
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -152,9 +153,12 @@ class Room:
         for verdict in verdicts:
             if isinstance(verdict, DeadLetter):
                 out.append(verdict)
-            elif self.closed:  # after the close in event time: counted, nothing left to change
+            elif self.closed and verdict.ts <= self.closed_at:  # a straggler: counted, no more
                 stats.events[verdict.type] += 1
             else:
+                if self.closed:  # the inbox let it through: a showcase opened a new session
+                    shed(self)
+                    self.closed = False
                 self._apply(verdict, out, stats, read_at)
         return out
 
@@ -196,7 +200,7 @@ class Room:
             self.present_now = int(rows.size)
             push(self, rows, event, out, read_at, stats, late)
         elif etype == "room_close":
-            self.closed = True
+            self.closed, self.closed_at = True, ts
         elif etype == "enter":
             assert event.user_id is not None
             row = self._viewer(event.user_id, ts)

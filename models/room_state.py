@@ -82,8 +82,10 @@ def dumps(room: Room) -> bytes:
             "present_now": room.present_now,
             "closed": room.closed,
             "refused_seen": room.refused_seen,
+            "closed_at": room.closed_at,
             "close_id": room.inbox.close_id,
             "close_ts": room.inbox.close_ts,
+            "inbox_closed": room.inbox.closed,  # open again before the room applied its showcase
         },
         "agreed": _agreed(room),
         "viewers": _columns(room.viewers, v_rows),
@@ -153,7 +155,9 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     scalars = dict(tree["scalars"])
     inbox = room.inbox
     inbox.close_id, inbox.close_ts = scalars.pop("close_id", ""), scalars.pop("close_ts", -1)
-    inbox.closed = bool(scalars.get("closed", False))  # an applied close was accepted first
+    # Older snapshots: no reopening, so the inbox was closed when the room was, by that close.
+    inbox.closed = bool(scalars.pop("inbox_closed", scalars.get("closed", False)))
+    scalars.setdefault("closed_at", inbox.close_ts)
     for name, value in scalars.items():
         setattr(room, name, value)
     _load_agreed(room, tree.get("agreed"))

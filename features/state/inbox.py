@@ -6,9 +6,11 @@ time or batching, so a replay decides the same) what each one is:
 
 * a redelivery (same sender, same id, same bytes): dropped and counted;
 * an id its sender already used for other content: a ``reused_id`` dead letter;
-* anything after the room's ``room_close``: a ``closed`` dead letter, unless it is from before
-  the close by at most ``lateness_ms`` (tolerated disorder: handed on, and the closed room,
-  whose state is gone, counts it);
+* anything after the room's ``room_close`` (arriving after it, or held and later than it in
+  event time): a ``closed`` dead letter, unless it is from before the close by at most
+  ``lateness_ms`` (tolerated disorder: handed on, and the closed room, whose state is gone,
+  counts it); until a ``showcase`` later than the close opens a new session, after which
+  what is from before the close is refused;
 * an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
   same sender, until an event of another sender says whether the producers' clock moved (that
   far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
@@ -67,8 +69,8 @@ class Inbox:
         self.dedup = Deduplicator(dedup_horizon_ms, dedup_max_ids)
         self.ids_clock = AgreedClock(stale_ms=dedup_horizon_ms)  # of arrivals, for the ids
         self.buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms, max_held, max_ahead_ms)
-        self.closed = False  # a room_close was accepted: everything after it is refused
-        self.close_id, self.close_ts = "", -1  # that room_close, for the dead letters
+        self.closed = False  # a room_close was accepted: what follows is refused, but a showcase
+        self.close_id, self.close_ts = "", -1  # the last room_close (kept when open again)
         # Far-ahead events of one sender waiting for another sender (reorder.py's rule), each
         # with the clock it arrived against: applied if that one agrees, else dead letters.
         self.suspects: list[tuple[Event, int]] = []
@@ -94,25 +96,29 @@ class Inbox:
                 duplicates += 1
             elif seen is Seen.REUSED:
                 out.append(reused_id_letter(self.room_id, event))
-            elif self.closed:
-                # A straggler from before the close, within the tolerated disorder, is no
-                # producer's fault: handed on (the closed room counts it), not refused.
-                straggler = self.close_ts - buffer.lateness_ms <= event.ts <= self.close_ts
-                out.append(event if straggler else self._after_close(event))
-            elif buffer.ahead(event.ts, source):
-                # Held, not refused yet: another sender's next event says whether the room's
-                # clock moved (a room quiet for a while) or these are outliers.
-                self._hold(event, out)
+            elif self.closed and not (event.type == "showcase" and event.ts > self.close_ts):
+                out.append(self._straggler(event))
+            elif event.ts <= self.close_ts:  # open again: the closed session's own is refused
+                out.append(self._after_close(event, "is from the session it ended, arriving"
+                                                    " after a later showcase opened a new one"))
             else:
-                if self.suspects:
-                    if buffer.agreed:  # another source that far ahead too: the clock moved
-                        self._confirm(event.ts, out)
-                    else:
-                        self._refuse_suspects(out)
-                if self.closed:  # a held event was the room_close
-                    out.append(self._after_close(event))
+                # A host's showcase after the close opens a new session: a stray or forged
+                # close silences the room until the next showcase, not for good.
+                self.closed = False
+                if buffer.ahead(event.ts, source):
+                    # Held, not refused yet: another sender's next event says whether the
+                    # room's clock moved (a room quiet for a while) or these are outliers.
+                    self._hold(event, out)
                 else:
-                    self._offer(event, out)
+                    if self.suspects:
+                        if buffer.agreed:  # another source that far ahead too: clock moved
+                            self._confirm(event.ts, out)
+                        else:
+                            self._refuse_suspects(out)
+                    if self.closed:  # a held event was the room_close
+                        out.append(self._after_close(event))
+                    else:
+                        self._offer(event, out)
             # Released after every arrival, not once per batch: what a bounded buffer lets go
             # early, and where a dead letter falls among the events, then follow arrival order
             # alone, however the engine batched it.
@@ -181,16 +187,22 @@ class Inbox:
     def _offer(self, event: Event, out: list[Verdict]) -> None:
         """Into the reorder buffer; a late event (behind the watermark) comes out at once,
         after what the watermark already passed: late only for the pushes already made."""
+        if self.closed:  # held far ahead, confirmed after the close
+            out.append(self._straggler(event))
+            return
         buffer = self.buffer
         if not buffer.offer(event):
             out.extend(buffer.release())
             out.append(event)
         if event.type == "room_close":
             # It ends the room's stream: nothing later will move the watermark, so all that
-            # is held (the close among it) is applied now, in event-time order.
+            # is held (the close among it) is applied now, in event-time order; what is
+            # later than the close in event time is after the end, though it came first.
             self.closed = True
             self.close_id, self.close_ts = event.event_id, event.ts
-            out.extend(buffer.flush())
+            later = "is later in event time, though it arrived first"
+            out.extend(e if e.ts <= event.ts else self._after_close(e, later)
+                       for e in buffer.flush())
 
     def _hold(self, event: Event, out: list[Verdict]) -> None:
         """Hold a far-ahead event beside its sender's earlier ones (``ahead`` refuses only
@@ -231,8 +243,14 @@ class Inbox:
         refused again anyway."""
         self.dedup.forget(event.event_id, source_of(event.type, event.user_id))
 
-    def _after_close(self, event: Event) -> DeadLetter:
-        return closed_letter(self.room_id, event, self.close_id, self.close_ts)
+    def _straggler(self, event: Event) -> Verdict:
+        """While closed: a straggler from before the close, within the tolerated disorder,
+        is no producer's fault: handed on (the closed room counts it), not refused."""
+        late = self.close_ts - self.buffer.lateness_ms <= event.ts <= self.close_ts
+        return event if late else self._after_close(event)
+
+    def _after_close(self, event: Event, why: str = "arrived after it") -> DeadLetter:
+        return closed_letter(self.room_id, event, self.close_id, self.close_ts, why)
 
 
 def plain_event(event: Event) -> dict[str, Any]:
@@ -294,13 +312,15 @@ def ahead_letter(
     )
 
 
-def closed_letter(room_id: str, event: Event, close_id: str, close_ts: int) -> DeadLetter:
+def closed_letter(room_id: str, event: Event, close_id: str, close_ts: int,
+                  why: str = "arrived after it") -> DeadLetter:
     return DeadLetter(
         event.origin,
         "closed",
-        f"room {room_id!r} was closed by room_close {close_id!r} (ts {close_ts}); events that"
-        " arrive after a room's room_close are not applied. Send room_close last (in Kafka,"
-        " key every event by its room_id, so that a room's events keep one partition's order),"
-        " or open a new room id for a new session.",
+        f"room {room_id!r} was closed by room_close {close_id!r} (ts {close_ts}) and event"
+        f" {event.event_id!r} (ts {event.ts}) {why}. A closed room applies nothing until a"
+        " showcase later than its close opens a new session. Send room_close last, with the"
+        " room's latest ts (in Kafka, key every event by its room_id, so that a room's events"
+        " keep one partition's order).",
         event.raw,
     )

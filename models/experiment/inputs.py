@@ -84,12 +84,13 @@ def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events"
     """The valid events, as the fields the readout uses; dead letters skipped and counted.
 
     The job also refuses, inside a room, what arrives after the room's ``room_close`` (dead
-    letter ``closed``), except a straggler from before the close by at most ``lateness_ms``
-    (features/state/inbox.py). That rule reads arrival order, which a room keeps in a file
-    and in its Kafka partition, so the readout applies it too: a purchase posted after the
-    show ended must not convert a push.
+    letter ``closed``), except a straggler from before the close by at most ``lateness_ms``,
+    until a showcase later than the close opens a new session; after that, what is from
+    before the close (features/state/inbox.py). That rule reads arrival order, which a room
+    keeps in a file and in its Kafka partition, so the readout applies it too: a purchase
+    posted after the show ended must not convert a push.
     """
-    closes: dict[str, tuple[str, int]] = {}  # room: (its room_close's id, ts)
+    closes: dict[str, tuple[str, int, bool]] = {}  # room: its last room_close's id, ts, open
     seen: set[tuple[str, str, str]] = set()  # (room, sender, event_id), as the job keeps ids
     for origin, raw in raws:
         skipped.count(source)
@@ -100,15 +101,19 @@ def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events"
         once = (event.room_id, source_of(event.type, event.user_id), event.event_id)
         again, close = once in seen, closes.get(event.room_id)
         seen.add(once)
-        if close is None:
-            if event.type == "room_close":
-                closes[event.room_id] = (event.event_id, event.ts)
         # a redelivery is dropped before the close is looked at, as in the job (the
         # readout drops it too): not a refusal
-        elif not (again or close[1] - lateness_ms <= event.ts <= close[1]):
-            skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
-                         f" {close[0]!r} (ts {close[1]}): the job's dead letter 'closed'")
-            continue
+        if close is not None and not again:
+            close_id, close_ts, reopened = close
+            if not reopened and event.type == "showcase" and event.ts > close_ts:
+                closes[event.room_id] = (close_id, close_ts, True)  # a new session
+            elif not (event.ts > close_ts if reopened
+                      else close_ts - lateness_ms <= event.ts <= close_ts):
+                skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
+                             f" {close_id!r} (ts {close_ts}): the job's dead letter 'closed'")
+                continue
+        if event.type == "room_close" and not again and (close is None or close[2]):
+            closes[event.room_id] = (event.event_id, event.ts, False)
         yield {"event_id": event.event_id, "type": event.type, "ts": event.ts,
                "room_id": event.room_id, "user_id": event.user_id, "item_id": event.item_id,
                "amount": event.amount, "rec_id": event.rec_id}

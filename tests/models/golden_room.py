@@ -69,6 +69,16 @@ GOLDEN: list[dict[str, Any]] = [
     msg("e-close", "room_close", 101_000),
 ]
 
+# After the close: the host's next showcase opens a new session (arrival order).
+REOPENED: list[dict[str, Any]] = [
+    msg("e-gap", "like", 101_500, user_id="u-3"),  # closed: refused
+    msg("e-s4", "showcase", 102_000, items=S2, spotlight=None),  # opens the room again
+    msg("e-enter-9", "enter", 101_900, user_id="u-9"),  # late, the new session's
+    msg("e-hb-3c", "heartbeat", 102_100, user_id="u-3", watch_ms=0),
+    msg("e-old", "like", 100_950, user_id="u-3"),  # the closed session's, arriving late
+    msg("e-s5", "showcase", 104_000, items=S3, spotlight=None),
+]
+
 # (trigger_id, trigger, viewers who must get exactly this push)
 EXPECTED_PUSHES = [
     ("e-s1", "showcase", ["u-1", "u-2"]),

@@ -17,6 +17,7 @@ from models.room import Room
 from tests.models.golden_room import (
     GOLDEN,
     PARAMS,
+    REOPENED,
     ROOM,
     S2,
     T0,
@@ -225,7 +226,7 @@ def test_a_redelivery_with_the_same_bytes_is_a_silent_duplicate(baseline: list[A
 @pytest.mark.parametrize("batches", BATCHINGS)
 def test_events_after_room_close_are_dead_letters_naming_the_close(batches: Any) -> None:
     after = [msg("e-after-1", "like", 101_500, user_id="u-3"),
-             msg("e-after-2", "showcase", 102_000, items=[], spotlight=None),
+             msg("e-after-2", "showcase", 99_000, items=[], spotlight=None),  # before it
              msg("e-after-3", "enter", 99_900, user_id="u-9")]  # before it, beyond lateness
     room, outputs = run([*GOLDEN, *after], batches=batches)
     letters = letters_of(outputs)
@@ -233,6 +234,22 @@ def test_events_after_room_close_are_dead_letters_naming_the_close(batches: Any)
     assert all("'e-close'" in letter.error for letter in letters)
     assert room.closed and applied(outputs) == len(GOLDEN)
     assert summaries(outputs) == summaries(run(GOLDEN)[1])
+
+
+@pytest.mark.parametrize("batches", BATCHINGS)
+def test_a_showcase_after_the_close_opens_a_new_session_that_pushes(batches: Any) -> None:
+    """Red teams 8 and 10: a stray room_close silenced a live room until it had been quiet
+    for an hour. The host's next showcase opens a new session (the closed one's learning
+    stays shed); what came between is refused, naming the close."""
+    after = REOPENED
+    room, outputs = run([*GOLDEN, *after], batches=batches)
+    assert [(letter.reason, letter.raw) for letter in letters_of(outputs)] == [
+        ("closed", json.dumps(after[0]).encode()), ("closed", json.dumps(after[4]).encode())]
+    assert not room.closed and room.showcase is not None
+    pushes = by_trigger(outputs)
+    assert set(pushes["e-s4"][4]) == {"u-9"}  # entered before it, in the new session
+    assert set(pushes["e-s5"][4]) == {"u-3", "u-9"}  # u-3 heard from after it: present
+    assert summaries(outputs)[: len(summaries(run(GOLDEN)[1]))] == summaries(run(GOLDEN)[1])
 
 
 @pytest.mark.parametrize("batches", BATCHINGS)

@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from features.contract.events import DeadLetter
 from models.room import Room
 from tests.models.golden_room import (
     GOLDEN,
     PARAMS,
+    REOPENED,
     ROOM,
     batches_of,
     decode_all,
@@ -20,9 +22,10 @@ from tests.models.golden_room import (
 # -- recovery ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("split", range(1, len(GOLDEN)))
+@pytest.mark.parametrize("split", range(1, len(GOLDEN) + len(REOPENED)))
 def test_snapshot_restore_mid_stream_gives_the_same_later_pushes(split: int) -> None:
-    events = decode_all(GOLDEN)
+    """Through a close and the showcase that opens the room again (REOPENED) too."""
+    events = decode_all([*GOLDEN, *REOPENED])
     uninterrupted = Room(ROOM, PARAMS)
     expected: list[Any] = []
     for n, event in enumerate(events):
@@ -43,6 +46,8 @@ def test_snapshot_restore_mid_stream_gives_the_same_later_pushes(split: int) -> 
         got.extend(restored.accept([event]))
     got.extend(restored.flush())
     assert summaries(got) == summaries(expected)
+    assert [o for o in got if isinstance(o, DeadLetter)] == [
+        o for o in expected if isinstance(o, DeadLetter)]
     assert restored.closed == uninterrupted.closed
 
 

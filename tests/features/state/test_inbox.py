@@ -36,14 +36,34 @@ def test_a_late_room_close_closes_the_room_and_names_itself_in_later_letters() -
     inbox = _inbox()
     out, _ = inbox.arrive([_event("a", 10_000), _event("z", 5_000, "room_close"),
                            _event("b", 10_001)])
-    # z is late: applied at once, and a, which arrived before it, right after (a close ends
-    # the stream: all held is applied); b arrived after the close
-    assert _shown(out) == ["z", "a", "closed"]
+    # z is late: applied at once (a close ends the stream: all held is let go); a, which
+    # arrived before it but is later in event time, is after the end too; b arrived after it
+    assert _shown(out) == ["z", "closed", "closed"]
     assert inbox.closed and (inbox.close_id, inbox.close_ts) == ("z", 5_000)
-    letter = out[2]
+    early, letter = out[1], out[2]
+    assert isinstance(early, DeadLetter) and "later in event time" in early.error
     assert isinstance(letter, DeadLetter) and "'z' (ts 5000)" in letter.error
+    assert "'b' (ts 10001) arrived after it" in letter.error
     out, _ = inbox.arrive([_event("c", 10_002)])
     assert _shown(out) == ["closed"]
+
+
+def test_a_showcase_after_the_close_opens_a_new_session() -> None:
+    """A stray (or forged) room_close, or a room id used again: the host's next showcase
+    opens the room again (red teams 8 and 10: a room was silenced for an hour)."""
+    inbox = _inbox()
+    out, _ = inbox.arrive([_event("a", 1_000), _event("z", 2_000, "room_close"),
+                           _event("s0", 1_900, "showcase"),  # from before the close: a straggler
+                           _event("h", 2_500),  # after the close: refused
+                           _event("s1", 3_000, "showcase"),  # after the close: a new session
+                           _event("e", 2_900, "enter", user="v"),  # the new session's, late
+                           _event("old", 1_950)])  # the closed session's, after the new one
+    assert _shown(out) == ["a", "z", "s0", "closed", "closed"]
+    assert not inbox.closed
+    old = out[-1]
+    assert isinstance(old, DeadLetter) and "session it ended" in old.error
+    out, _ = inbox.arrive([_event("h2", 4_500, user="v")])  # moves the watermark
+    assert _shown(out) == ["e", "s1"]
 
 
 def test_a_room_close_held_as_far_ahead_closes_the_room_when_the_next_sender_agrees() -> None:

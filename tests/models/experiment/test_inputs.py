@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from features.contract.events import Origin
+from features.contract.events import DeadLetter, Origin
 from models.experiment.inputs import (
     Skipped,
     readout_events,
@@ -92,6 +92,24 @@ def test_what_arrives_after_a_rooms_close_is_skipped_as_the_job_refuses_it() -> 
     assert kept == ["e1", "e2", "e2", "e4", "e6", "e1"]
     assert skipped.lines() == ["events: skipped 2 of 8 (partition 1 offset 3: after room 'r''s"
                                " room_close 'e2' (ts 20000): the job's dead letter 'closed')"]
+
+
+def test_the_readout_refuses_what_the_job_refuses_through_a_close_and_a_new_session() -> None:
+    """The job's rooms (``Room``) and the readout read the same arrival order: the events
+    after a close, and the closed session's after a showcase opened a new one."""
+    from models.room import Room
+    from tests.models.golden_room import GOLDEN, PARAMS, REOPENED, ROOM, decode_all
+
+    stream = [*GOLDEN, *REOPENED]
+    room = Room(ROOM, PARAMS)
+    letters = [o for e in decode_all(stream) for o in room.accept([e])
+               if isinstance(o, DeadLetter)]
+    refused = {orjson.loads(letter.raw)["event_id"] for letter in letters}
+    skipped = Skipped()
+    kept = {e["event_id"] for e in readout_events(
+        _raws(*(orjson.dumps(e) for e in stream)), skipped, lateness_ms=PARAMS.lateness_ms)}
+    assert refused == {"e-gap", "e-old"}
+    assert kept == {e["event_id"] for e in stream} - refused
 
 
 def test_a_log_record_of_another_kind_is_skipped_with_its_kind() -> None:
