@@ -87,7 +87,9 @@ class BrokerWatch:
     polled all the time: its loss is said as it comes, unless a message came within one
     statistics interval before it, when it too waits for a report to confirm it (librdkafka
     can serve a loss queued during an outage just after the first messages that followed
-    it: "back", "lost", "back" within 50 ms).
+    it: "back", "lost", "back" within 50 ms). A consumer not polled during the outage (its
+    worker waiting in a sink's flush) says its loss only when polled again, as the broker
+    returns, and "back" at its next report or message (within STATS_INTERVAL_MS).
     """
 
     def __init__(self, name: str, confirm: bool = False,
