@@ -1,0 +1,40 @@
+"""A stray (or forged) ``room_close`` in the middle of a live show, through the whole job
+(``build_flow``): the room is silent only until the host's next showcase (red teams 8 and
+10 found it silenced for an hour), and no other room notices."""
+
+from __future__ import annotations
+
+import orjson
+
+from tests.flows.helpers import run_lines, world_lines
+
+
+def test_a_stray_close_silences_its_room_only_until_the_next_showcase() -> None:
+    lines = world_lines(seed=5, rooms=3, viewers=150, minutes=10)
+    events = [orjson.loads(line) for line in lines]
+    room = events[0]["room_id"]
+    showcases = [i for i, e in enumerate(events) if e["room_id"] == room
+                 and e["type"] == "showcase"]
+    at = showcases[len(showcases) // 2] + 1  # just after a showcase in the middle of the show
+    stray = {"event_id": "stray-close", "type": "room_close", "ts": events[at - 1]["ts"],
+             "room_id": room}
+    reopen = next(i for i in showcases if i >= at)
+    pushes, letters = run_lines([*lines[:at], orjson.dumps(stray), *lines[at:]])
+    clean, clean_letters = run_lines(lines)
+
+    # refused: exactly the room's events between the stray close and its next showcase
+    between = {e["event_id"] for e in events[at:reopen] if e["room_id"] == room}
+    assert between and clean_letters == []
+    assert {orjson.loads(d["raw"])["event_id"] for d in letters} == between
+    assert all(d["error"].startswith(f"room {room!r} was closed by room_close 'stray-close'")
+               for d in letters)
+    # the room pushes again: the showcase that opened it reaches the viewers heard from since
+    # (none yet, here), and every later one the viewers present in the new session
+    later = {e["event_id"] for e in events[reopen + 1:] if e["room_id"] == room
+             and e["type"] == "showcase"}
+    assert later and later <= {p["trigger_id"] for p in pushes}
+    # the other rooms push exactly as without it
+    def others(ps: list[dict]) -> list[tuple]:
+        return sorted((p["rec_id"], [i["item_id"] for i in p["items"]]) for p in ps
+                      if p["room_id"] != room)
+    assert others(pushes) == others(clean)
