@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def housekeep(room: Room, now: int) -> None:
     """Every ``sweep_every_ms`` of event time: forget idle viewers and unshown items, then
     give memory back."""
-    room._apply_learning()  # before rows are freed and possibly handed to someone else
+    room.apply_learning()  # before rows are freed and possibly handed to someone else
     room.last_sweep = now
     room.present_now = room.viewers.present_count(now)
     for row in room.viewers.forget_idle(now):

@@ -163,7 +163,7 @@ class Room:
         return out
 
     def _finish(self, out: list[Output], stats: RoomStats) -> list[Output]:
-        self._apply_learning()
+        self.apply_learning()
         refused = self.mf.refused + self.model.refused
         stats.refused, self.refused_seen = max(refused - self.refused_seen, 0), refused
         stats.closed = self.closed
@@ -321,19 +321,20 @@ class Room:
         items.append(item)
         ys.append(target * self.target_scale)
 
-    def _apply_learning(self) -> None:
+    def apply_learning(self) -> None:
+        """The waiting vector updates, in one ``learn_many``: before anything reads vectors."""
         users, items, ys = self.pending
         if users:
             self.mf.learn_many(users, items, ys)
             self.pending = ([], [], [])
 
-    def _vectors_for(self, row: int) -> None:
+    def vectors_for(self, row: int) -> None:
         """Apply the waiting updates before viewer ``row``'s vectors feature is read. A cold
         viewer with none waiting reads no vector (the feature is zero until their first
         update), so their updates keep waiting for a bigger ``learn_many``: the same updates
         in the same order, the same vectors when they are next read."""
         if self.mf.user_updates[row] > 0 or row in self.pending[0]:
-            self._apply_learning()
+            self.apply_learning()
 
     def _negative(self, event: Event, item: int) -> int | None:
         """A showcase item the viewer did not act on, chosen by the event id (replayable)."""
@@ -355,20 +356,22 @@ class Room:
         chosen = self.columns.get(self.items, sc).position.get(item)
         if chosen is None:  # acted on an item of an earlier showcase: not a choice among these
             return
-        self._vectors_for(row)
+        self.vectors_for(row)
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
         earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
         if isinstance(self.model, JudgedNewton):  # judged by who chose before, and by purchases
             self.model.next_choice_by(chose_before(self.viewers, row, sc.ts), purchase)
-        p = self.model.learn_matrix(choice_features(self._context(ts), row), chosen,
+        p = self.model.learn_matrix(choice_features(self.context(ts), row), chosen,
                                     learning_weight(earlier))
         if p is not None:
             stats.propensity.append((float(p[chosen]), True))
             stats.propensity.append((float(p[(chosen + 1) % len(sc)]), False))
 
     # -- triggers ------------------------------------------------------------------------
-    def _context(self, now: int) -> PushContext:
+    def context(self, now: int) -> PushContext:
+        """What ranking at ``now`` reads (the push, the choice step, the offline tools alike),
+        so that all of them read the same state."""
         return PushContext(
             viewers=self.viewers,
             items=self.items,

@@ -32,13 +32,13 @@ def push(room: Room, rows: np.ndarray, event: Event, out: list[Output], read_at:
     if late:
         stats.late_triggers[event.type] += 1
         return
-    room._vectors_for(int(rows[0])) if rows.size == 1 else room._apply_learning()
+    room.vectors_for(int(rows[0])) if rows.size == 1 else room.apply_learning()
     if room.allocator is not None:  # sticky: drawn once, at a viewer's first push here
         drawn = assign_fresh(room.allocator, room.params, room.room_id, room.arm,
                              room.viewers.rows.ids, rows, event.event_id, event.ts)
         if drawn is not None:
             out.append(drawn)
-    served = serve(room._context(event.ts), rows, room.arm[rows], event, room.room_id,
+    served = serve(room.context(event.ts), rows, room.arm[rows], event, room.room_id,
                    room.pushed_at, room.pushed_items, room.push_converted)
     held = max(read_at - event.read_at, 0.0) if event.read_at and read_at else None
     for batch in served.pushes:

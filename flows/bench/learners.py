@@ -149,11 +149,11 @@ def job_learning_batches(lines: list[bytes]) -> list[tuple[str, list[int], list[
     batches: list[tuple[str, list[int], list[int], list[float]]] = []
 
     class Recording(Room):
-        def _apply_learning(self) -> None:
+        def apply_learning(self) -> None:
             users, items, ys = self.pending
             if users:
                 batches.append((self.room_id, list(users), list(items), list(ys)))
-            super()._apply_learning()
+            super().apply_learning()
 
     event_path(lines, room_type=Recording)()
     return batches

@@ -166,7 +166,7 @@ def ranking_stages(viewers: int, items: int, repeats: int = 7) -> str:
     sc = room.showcase
     assert sc is not None
     rows = room.viewers.present_rows(event.ts)
-    ctx = room._context(event.ts)
+    ctx = room.context(event.ts)
     scene = ctx.scene()
     weights = room.model.weights
     k = min(room.params.top_k, len(sc))

@@ -159,7 +159,7 @@ class RankingRoom:
         """The ranking path of a showcase change: present rows, gather, rank, PushBatch."""
         room = self.room
         rows = room.viewers.present_rows(event.ts)
-        return build_push(room._context(event.ts), rows, room.arm[rows], event, room.room_id)
+        return build_push(room.context(event.ts), rows, room.arm[rows], event, room.room_id)
 
 
 def _call(fn: Callable[..., object], *args: object) -> Callable[[], object]:

@@ -159,7 +159,7 @@ def _look(room: Room, last: dict[str, tuple[list[str], dict[str, np.ndarray]]],
     rows = room.viewers.present_rows(sc.ts)
     if rows.size == 0:
         return
-    attention = score_block(room._context(sc.ts), rows)[0]
+    attention = score_block(room.context(sc.ts), rows)[0]
     users = room.viewers.rows.ids[rows].tolist()
     now = dict(zip(users, attention, strict=True))
     last[room.room_id] = ([*sc.item_ids, sc.event_id], now)

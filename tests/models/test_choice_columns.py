@@ -23,8 +23,8 @@ class _Checked(Room):
                       purchase: bool) -> None:
         sc = self.showcase
         if sc is not None and len(sc) >= 2:
-            self._apply_learning()
-            scene = self._context(ts).scene()
+            self.apply_learning()
+            scene = self.context(ts).scene()
             fast = features_row(scene, row)
             np.testing.assert_array_equal(fast, features_row(replace(scene, columns=None), row))
             np.testing.assert_allclose(fast, features_one(scene, row), rtol=1e-6, atol=1e-9)
@@ -74,8 +74,8 @@ class _FlushEveryTime(Room):
     """The room before its cold viewers' updates could wait: every choice and every
     one-viewer push applies the waiting vector updates first."""
 
-    def _vectors_for(self, row: int) -> None:
-        self._apply_learning()
+    def vectors_for(self, row: int) -> None:
+        self.apply_learning()
 
 
 @given(drawn=room_streams.steps)

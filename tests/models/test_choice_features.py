@@ -12,7 +12,7 @@ from tests.models.choice_rooms import T0, replayed_room
 
 
 def _compare(room, now: int) -> int:  # type: ignore[no-untyped-def]
-    scene = room._context(now).scene()
+    scene = room.context(now).scene()
     rows = room.viewers.present_rows(now)
     for row in rows.tolist():
         np.testing.assert_allclose(features_one(scene, row), features_row(scene, row),
@@ -35,7 +35,7 @@ def test_block_equals_twin_on_random_rooms(seed: int) -> None:
 def test_every_feature_has_evidence_in_the_replayed_room() -> None:
     """A twin test over all-zero columns would prove little: each feature varies here."""
     room = replayed_room()
-    scene = room._context(room.clock).scene()
+    scene = room.context(room.clock).scene()
     block = np.stack([features_row(scene, row) for row in room.viewers.present_rows(room.clock)])
     flat = block.reshape(-1, len(FEATURES))
     constant = [name for n, name in enumerate(FEATURES) if np.ptp(flat[:, n]) == 0]
@@ -54,7 +54,7 @@ def test_listed_is_the_items_place_in_the_hosts_list_whatever_their_ids() -> Non
     assert showcase.item_ids == ["sku-a", "sku-b", "sku-c"]
     assert showcase.place.tolist() == [2, 0, 1]
     room = replayed_room()
-    scene = room._context(room.clock).scene()
+    scene = room.context(room.clock).scene()
     column = FEATURES.index("listed")
     expected = np.log1p(scene.showcase.place)
     assert expected.any()

@@ -12,7 +12,7 @@ from tests.models.choice_rooms import replayed_room
 
 
 def _check(room, now: int, weights: np.ndarray, temperature: float = 1.0) -> None:  # type: ignore[no-untyped-def]
-    scene = room._context(now).scene()
+    scene = room.context(now).scene()
     rows = room.viewers.present_rows(now)
     x = np.stack([features_row(scene, row) for row in rows.tolist()])
     t = len(TASTE)

@@ -18,7 +18,7 @@ from tests.models.choice_rooms import T0, event, replayed_room
 
 
 def _compare(room: Room, trigger, temperature: float = 1.0) -> int:  # type: ignore[no-untyped-def]
-    ctx = replace(room._context(trigger.ts), temperature=temperature)
+    ctx = replace(room.context(trigger.ts), temperature=temperature)
     rows = room.viewers.present_rows(trigger.ts)
     block = build_push(ctx, rows, room.arm[rows], trigger, room.room_id)
     for (v, row), build in zip(enumerate(rows.tolist()),

@@ -30,7 +30,7 @@ def test_room_logits_equal_the_plain_table(seed: int, viewers: int, items: int) 
     rng = np.random.default_rng(seed)
     bench = RankingRoom(viewers, 30, seed=seed)
     event = bench.show(items)
-    scene = bench.room._context(event.ts).scene()
+    scene = bench.room.context(event.ts).scene()
     rows = bench.room.viewers.present_rows(event.ts)
     weights = rng.normal(0.0, 1.0, len(FEATURES))
     weights[rng.random(len(weights)) < 0.2] = 0.0
@@ -58,7 +58,7 @@ def test_negated_power_logits_are_the_negatives(seed: int, viewers: int, items: 
     rng = np.random.default_rng(seed)
     bench = RankingRoom(viewers, 30, seed=seed)
     event = bench.show(items)
-    scene = bench.room._context(event.ts).scene()
+    scene = bench.room.context(event.ts).scene()
     rows = bench.room.viewers.present_rows(event.ts)
     weights = rng.normal(0.0, 1.0, len(FEATURES))
     weights[rng.random(len(weights)) < 0.3] = 0.0
