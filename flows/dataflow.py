@@ -73,7 +73,7 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
             self.room = Room(values[0].room_id, self.params)
         self.heard = datetime.now(UTC)
         self.census_due = False  # the batch's own stats say it
-        out = self.room.accept(values, read_at=min(e.read_at for e in values))
+        out = _said(self.room.accept(values, read_at=min(e.read_at for e in values)))
         # A closed room is kept (retained) until it has been silent for room_idle_ms, so
         # that its late arrivals are dead letters naming the close, whatever the batching.
         return out, StatefulBatchLogic.RETAIN
@@ -97,7 +97,7 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
             return [self.room.census()], StatefulBatchLogic.RETAIN
         silent = (datetime.now(UTC) - self.heard).total_seconds()
         dropping = bool(self.idle_s) and silent >= self.idle_s
-        out = (self.room.flush(read_at=time.monotonic(), final=dropping)
+        out = (_said(self.room.flush(read_at=time.monotonic(), final=dropping))
                if self.room.holding or dropping else [])
         if dropping:
             if not self.room.closed:
@@ -111,11 +111,22 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
             return [], StatefulBatchLogic.DISCARD
         if STOP.is_set() and self.recovering:  # a stop: held events wait in the snapshot
             return [], StatefulBatchLogic.RETAIN
-        return self.room.flush(), self.room.closed
+        return _said(self.room.flush()), self.room.closed
 
     def snapshot(self) -> bytes:
         assert self.room is not None
         return self.room.snapshot()
+
+
+def _said(out: list[Output]) -> list[Output]:
+    """``out``, after logging what an operator must hear of at once: a room opened again."""
+    stats = out[-1] if out else None
+    if isinstance(stats, RoomStats) and stats.reopened >= 0:
+        log.warning("room %r: a showcase later than its room_close (ts %d) opened a new"
+                    " session, which starts from nothing; the events between were dead letters"
+                    " 'closed'. A room_close in a live show is a producer's bug or a forged"
+                    " event", stats.room_id, stats.reopened)
+    return out
 
 
 def _decode(

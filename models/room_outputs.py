@@ -21,6 +21,7 @@ class RoomStats:
     clock: int = 0  # newest event time applied
     refused: int = 0  # learner updates refused as non-finite in this call
     closed: bool = False
+    reopened: int = -1  # the ts of the close a showcase opened the room again after, if it did
     propensity: list[tuple[float, bool]] = field(default_factory=list)
     hits: list[tuple[str, bool]] = field(default_factory=list)
     conversions: list[tuple[str, str]] = field(default_factory=list)

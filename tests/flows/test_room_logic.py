@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import orjson
+import pytest
 
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Event, Origin
@@ -67,6 +69,26 @@ def test_room_close_applies_what_was_held_and_keeps_the_closed_room_until_idle()
     logic.heard -= timedelta(seconds=3601)
     _, discard = logic.on_notify()
     assert discard
+
+
+def test_a_showcase_after_the_close_opens_the_room_again_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator must hear of a room_close in a live show at once, not from the letters."""
+    logic = RoomLogic(RoomParams(lateness_ms=2_000), quiet_s=0.0, idle_s=3600.0, resume=None)
+    close = {"event_id": "e3", "type": "room_close", "ts": 2_500}
+    again = {**SHOW, "event_id": "e5", "ts": 9_000}
+    late_enter = {**ENTER, "event_id": "e6", "ts": 8_500}
+    with caplog.at_level(logging.WARNING, "roomrank"):
+        logic.on_batch(_events(ENTER, SHOW, close))
+        assert caplog.records == []
+        out, discard = logic.on_batch(_events(again, late_enter))
+        assert caplog.records == []  # the showcase is held for order
+        out, discard = logic.on_eof()
+    assert not discard and logic.room is not None and not logic.room.closed
+    assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == ["e5"]  # to u, back
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said.startswith("room 'r': a showcase later than its room_close (ts 2500) opened")
 
 
 def test_timers_off_schedule_nothing() -> None:
