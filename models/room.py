@@ -158,7 +158,7 @@ class Room:
             else:
                 if self.closed:  # the inbox let it through: a showcase opened a new session
                     shed(self)
-                    self.closed, stats.reopened = False, self.closed_at
+                    self.closed, stats.reopened, self.present_now = False, self.closed_at, 0
                 self._apply(verdict, out, stats, read_at)
         return out
 
