@@ -39,10 +39,11 @@ def housekeep(room: Room, now: int) -> None:
     compact_items(room)
 
 
-# What a closed room drops: all it learned. Its de-duplication and close stay.
+# What a closed room drops: all it learned, and its time (a showcase may open a new session
+# with its own). Its de-duplication and close stay.
 _SHED = (
     "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "columns",
-    "allocator",
+    "allocator", "agreed", "bound", "clock", "last_sweep",
 )  # fmt: skip
 
 
@@ -52,8 +53,8 @@ def shed(room: Room) -> None:
     memory and in snapshots."""
     from models.room import Room
 
-    if room.viewers.rows.capacity == 0 and room.items.rows.capacity == 0:
-        return
+    if room.viewers.rows.capacity == 0 and room.items.rows.capacity == 0 and room.clock == 0:
+        return  # shed already (a closed room's every call sheds), or nothing to shed
     fresh = Room(room.room_id, room.params)
     for name in _SHED:
         setattr(room, name, getattr(fresh, name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from features.state.inbox import Inbox
 from models.arms import Arms
 from models.learners.choice import LEARNERS
 
@@ -69,6 +70,12 @@ class RoomParams:
     def push_width(self) -> int:
         """Items remembered per viewer's last push: the largest ``k`` of any arm."""
         return max([self.top_k, *(spec.top_k for spec in self.arms.specs)])
+
+    def inbox(self, room_id: str) -> Inbox:
+        """A room's input rules as the job keeps them (the experiment readout reads the same
+        events through the same rules, so it refuses what the job refused)."""
+        return Inbox(room_id, self.lateness_ms, self.max_held_events, self.max_ahead_ms,
+                     self.dedup_horizon_ms, self.dedup_max_ids)
 
     def __post_init__(self) -> None:
         if self.allocation not in ("fixed", "thompson", "bayes-ucb"):

@@ -21,7 +21,7 @@ from features.state.catalog import ItemTable, Showcase
 from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.clock import AgreedClock, ClockBound
 from features.state.dedup import source_of
-from features.state.inbox import Inbox, Verdict, superseded_letter
+from features.state.inbox import Verdict, superseded_letter
 from features.state.viewers import ViewerTable
 from features.state.votes import cast_vote, chose_before, learning_weight, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
@@ -59,8 +59,7 @@ class Room:
     def __init__(self, room_id: str, params: RoomParams) -> None:
         self.room_id = room_id
         self.params = params
-        self.inbox = Inbox(room_id, params.lateness_ms, params.max_held_events,
-                           params.max_ahead_ms, params.dedup_horizon_ms, params.dedup_max_ids)
+        self.inbox = params.inbox(room_id)
         self.viewers = ViewerTable(params.presence_timeout_ms, params.forget_after_ms,
                                    params.push_width)
         self.items = ItemTable()
@@ -100,7 +99,8 @@ class Room:
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False  # its room_close applied: what it learned is shed
-        self.closed_at = -1  # that close's ts: only a new session's events are later
+        self.closed_at = -1  # that close's ts: the inbox hands on only stragglers, or a new
+        # session's events (once a showcase opened it), which open the room again here
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -153,7 +153,8 @@ class Room:
         for verdict in verdicts:
             if isinstance(verdict, DeadLetter):
                 out.append(verdict)
-            elif self.closed and verdict.ts <= self.closed_at:  # a straggler: counted, no more
+            elif self.closed and (self.closed_at - self.params.lateness_ms <= verdict.ts
+                                  <= self.closed_at):  # a straggler: counted, no more
                 stats.events[verdict.type] += 1
             else:
                 if self.closed:  # the inbox let it through: a showcase opened a new session

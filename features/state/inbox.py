@@ -96,15 +96,17 @@ class Inbox:
                 duplicates += 1
             elif seen is Seen.REUSED:
                 out.append(reused_id_letter(self.room_id, event))
-            elif self.closed and not (event.type == "showcase" and event.ts > self.close_ts):
+            elif self.closed and (event.type != "showcase" or self._straggling(event.ts)):
                 out.append(self._straggler(event))
-            elif event.ts <= self.close_ts:  # open again: the closed session's own is refused
-                out.append(self._after_close(event, "is from the session it ended, arriving"
-                                                    " after a later showcase opened a new one"))
             else:
-                # A host's showcase after the close opens a new session: a stray or forged
-                # close silences the room until the next showcase, not for good.
-                self.closed = False
+                if self.closed:
+                    # The host's showcase after the close (in arrival order, and not a
+                    # straggler from just before it) opens a new session, whatever the
+                    # close's ts said: a stray or forged close, even one far ahead, silences
+                    # the room until the next showcase, not for good. The closed session's
+                    # time ended with it.
+                    self.closed = False
+                    buffer.restart()
                 if buffer.ahead(event.ts, source):
                     # Held, not refused yet: another sender's next event says whether the
                     # room's clock moved (a room quiet for a while) or these are outliers.
@@ -243,11 +245,14 @@ class Inbox:
         refused again anyway."""
         self.dedup.forget(event.event_id, source_of(event.type, event.user_id))
 
+    def _straggling(self, ts: int) -> bool:
+        """From before the close by at most the tolerated disorder."""
+        return self.close_ts - self.buffer.lateness_ms <= ts <= self.close_ts
+
     def _straggler(self, event: Event) -> Verdict:
-        """While closed: a straggler from before the close, within the tolerated disorder,
-        is no producer's fault: handed on (the closed room counts it), not refused."""
-        late = self.close_ts - self.buffer.lateness_ms <= event.ts <= self.close_ts
-        return event if late else self._after_close(event)
+        """While closed: a straggler is no producer's fault: handed on (the closed room
+        counts it), not refused."""
+        return event if self._straggling(event.ts) else self._after_close(event)
 
     def _after_close(self, event: Event, why: str = "arrived after it") -> DeadLetter:
         return closed_letter(self.room_id, event, self.close_id, self.close_ts, why)

@@ -127,6 +127,12 @@ class ReorderBuffer(Generic[T]):
         """Everything buffered: the input ended or the room closed."""
         return self._pop_until(self.newest)
 
+    def restart(self) -> None:
+        """Forget the stream's time (nothing may be held): a new session of a closed room
+        keeps its own time, not that of the closed one's close, which may be far off."""
+        assert not self._heap, "restart with events held"
+        self.newest, self.refused_ahead, self.refused_by, self.agreed = -1, False, None, False
+
     def _pop_until(self, watermark: int) -> list[T]:
         heap = self._heap
         out: list[T] = []

@@ -65,7 +65,11 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         self._size = 0  # bytes of the pipe line being read so far
         self._crs = 0  # how many carriage returns end them
         self._idle = False
-        for _ in range(resume or 0):
+        # A resume skips as many lines as the store had read. A pipe's are read (and dropped)
+        # by the pipe's own reads below as they come: a buffered readline here would take
+        # bytes the fd reads never see.
+        self._skip = 0 if self._regular else resume or 0
+        for _ in range(resume or 0 if self._regular else 0):
             if not self._read_line():
                 break
             self._line += 1
@@ -159,6 +163,8 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         batch: list[RawRecord] = []
         for line in lines:
             self._line += 1
+            if self._line <= self._skip:  # a resumed pipe's lines already read before
+                continue
             body = self._body(line)
             # a cut line is never blank: a blank one came back as b"" or b"\n"
             if isinstance(body, CutMessage) or body.strip(_JSON_SPACE):
@@ -202,8 +208,9 @@ class JsonlSource(FixedPartitionedSource[RawRecord, int]):
         return [self.path]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LinePartition:
-        if for_part == "-":
-            return _LinePartition(sys.stdin.buffer, "stdin", self.batch_size, None, self.max_bytes)
+        if for_part == "-":  # resumed, it skips what the store read (the warning says so)
+            return _LinePartition(sys.stdin.buffer, "stdin", self.batch_size, resume_state,
+                                  self.max_bytes)
         stream = Path(for_part).open("rb")  # noqa: SIM115 - closed by close()
         return _LinePartition(
             stream, Path(for_part).name, self.batch_size, resume_state, self.max_bytes

@@ -19,7 +19,7 @@ source whose every record is unusable is the wrong file or topic, a ``ValueError
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ import orjson
 from features.contract.decoding import decode_event
 from features.contract.events import DeadLetter, Origin
 from features.contract.limits import MAX_TS
-from features.state.dedup import source_of
+from features.state.inbox import Inbox, Verdict
 
 Raw = tuple[Origin, bytes]
 
@@ -80,43 +80,47 @@ class Skipped:
 
 
 def readout_events(raws: Iterable[Raw], skipped: Skipped, source: str = "events",
-                   lateness_ms: int = 2_000) -> Iterator[dict[str, Any]]:
+                   rules: Callable[[str], Inbox] | None = None) -> Iterator[dict[str, Any]]:
     """The valid events, as the fields the readout uses; dead letters skipped and counted.
 
-    The job also refuses, inside a room, what arrives after the room's ``room_close`` (dead
-    letter ``closed``), except a straggler from before the close by at most ``lateness_ms``,
-    until a showcase later than the close opens a new session; after that, what is from
-    before the close (features/state/inbox.py). That rule reads arrival order, which a room
-    keeps in a file and in its Kafka partition, so the readout applies it too: a purchase
-    posted after the show ended must not convert a push.
+    Inside a room the job also refuses events by its input rules (``features.state.inbox``:
+    after the room's ``room_close``, far ahead of its clock, an id reused for other bytes)
+    and drops redeliveries. Those rules read arrival order, which a room keeps in a file and
+    in its Kafka partition, so the readout passes each room's events through the same rules
+    (``rules``: a room's ``Inbox``, by default the job's default settings'; the experiment
+    command gives the run's own): it refuses what the job refused, a purchase posted after
+    the show ended converts no push, and none the job applied is left out. The events come
+    out in each room's event-time order, as the job applies them.
     """
-    closes: dict[str, tuple[str, int, bool]] = {}  # room: its last room_close's id, ts, open
-    seen: set[tuple[str, str, str]] = set()  # (room, sender, event_id), as the job keeps ids
+    if rules is None:
+        from models.params import RoomParams
+
+        rules = RoomParams().inbox
+    inboxes: dict[str, Inbox] = {}
     for origin, raw in raws:
         skipped.count(source)
         event = decode_event(raw, origin)
         if isinstance(event, DeadLetter):
             skipped.skip(source, origin, event.error)
             continue
-        once = (event.room_id, source_of(event.type, event.user_id), event.event_id)
-        again, close = once in seen, closes.get(event.room_id)
-        seen.add(once)
-        # a redelivery is dropped before the close is looked at, as in the job (the
-        # readout drops it too): not a refusal
-        if close is not None and not again:
-            close_id, close_ts, reopened = close
-            if not reopened and event.type == "showcase" and event.ts > close_ts:
-                closes[event.room_id] = (close_id, close_ts, True)  # a new session
-            elif not (event.ts > close_ts if reopened
-                      else close_ts - lateness_ms <= event.ts <= close_ts):
-                skipped.skip(source, origin, f"after room {event.room_id!r}'s room_close"
-                             f" {close_id!r} (ts {close_ts}): the job's dead letter 'closed'")
-                continue
-        if event.type == "room_close" and not again and (close is None or close[2]):
-            closes[event.room_id] = (event.event_id, event.ts, False)
-        yield {"event_id": event.event_id, "type": event.type, "ts": event.ts,
-               "room_id": event.room_id, "user_id": event.user_id, "item_id": event.item_id,
-               "amount": event.amount, "rec_id": event.rec_id}
+        inbox = inboxes.get(event.room_id)
+        if inbox is None:
+            inbox = inboxes[event.room_id] = rules(event.room_id)
+        yield from _verdicts(inbox.arrive([event])[0], skipped, source)
+    for inbox in inboxes.values():
+        yield from _verdicts(inbox.flush(), skipped, source)
+
+
+def _verdicts(verdicts: list[Verdict], skipped: Skipped, source: str
+              ) -> Iterator[dict[str, Any]]:
+    for v in verdicts:
+        if isinstance(v, DeadLetter):
+            first = v.error.split(". ")[0]
+            skipped.skip(source, v.origin, f"the job's dead letter {v.reason!r} ({first})")
+            continue
+        yield {"event_id": v.event_id, "type": v.type, "ts": v.ts, "room_id": v.room_id,
+               "user_id": v.user_id, "item_id": v.item_id, "amount": v.amount,
+               "rec_id": v.rec_id}
 
 
 _SWAPPED = ("; are --recs and --experiment-log (from Kafka: --output-topic and"
