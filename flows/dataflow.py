@@ -122,7 +122,7 @@ def _said(out: list[Output]) -> list[Output]:
     """``out``, after logging what an operator must hear of at once: a room opened again."""
     stats = out[-1] if out else None
     if isinstance(stats, RoomStats) and stats.reopened >= 0:
-        log.warning("room %r: a showcase later than its room_close (ts %d) opened a new"
+        log.warning("room %r: a showcase after its room_close (ts %d) opened a new"
                     " session, which starts from nothing; the events between were dead letters"
                     " 'closed'. A room_close in a live show is a producer's bug or a forged"
                     " event", stats.room_id, stats.reopened)

@@ -115,7 +115,7 @@ def experiment_command(args: argparse.Namespace, settings: Settings,
     skipped = Skipped(by_line=bool(args.events))
     ghosts = list(readout_records(log[1], skipped, log[0], "log")) if log else []
     readout = read_experiment(
-        readout_events(events[1], skipped, events[0], settings.room.lateness_ms),
+        readout_events(events[1], skipped, events[0], settings.room.inbox),
         readout_records(pushes[1], skipped, pushes[0], "pushes"),
         ghosts, window_ms=settings.room.conversion_window_ms,
     )

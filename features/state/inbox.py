@@ -9,8 +9,8 @@ time or batching, so a replay decides the same) what each one is:
 * anything after the room's ``room_close`` (arriving after it, or held and later than it in
   event time): a ``closed`` dead letter, unless it is from before the close by at most
   ``lateness_ms`` (tolerated disorder: handed on, and the closed room, whose state is gone,
-  counts it); until a ``showcase`` later than the close opens a new session, after which
-  what is from before the close is refused;
+  counts it); until a ``showcase`` that is not such a straggler opens a new session (the
+  host starting again, whatever the close's ts said);
 * an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
   same sender, until an event of another sender says whether the producers' clock moved (that
   far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
@@ -319,13 +319,20 @@ def ahead_letter(
 
 def closed_letter(room_id: str, event: Event, close_id: str, close_ts: int,
                   why: str = "arrived after it") -> DeadLetter:
+    """``why``: "arrived after it" (the default), or how else the event fell after the close."""
+    if why == "arrived after it":
+        advice = (" A closed room applies nothing until the host's next showcase opens a new"
+                  " session: if the show goes on, or the room id starts a new one, send that"
+                  " showcase before the viewers' events; if it ended, send room_close last")
+    else:  # held, later than the close in event time, though it came first
+        advice = (" A room's events later than its room_close are after the end of its"
+                  " stream: send room_close last, with the room's latest ts; a new show"
+                  " under the same room id starts with a showcase sent after the close")
     return DeadLetter(
         event.origin,
         "closed",
         f"room {room_id!r} was closed by room_close {close_id!r} (ts {close_ts}) and event"
-        f" {event.event_id!r} (ts {event.ts}) {why}. A closed room applies nothing until a"
-        " showcase later than its close opens a new session. Send room_close last, with the"
-        " room's latest ts (in Kafka, key every event by its room_id, so that a room's events"
-        " keep one partition's order).",
+        f" {event.event_id!r} (ts {event.ts}) {why}.{advice} (in Kafka, key every event by its"
+        " room_id, so that a room's events keep one partition's order).",
         event.raw,
     )

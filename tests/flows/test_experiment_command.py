@@ -102,7 +102,8 @@ def test_purchases_after_a_rooms_close_are_skipped_as_the_job_refuses_them(
     assert main([*argv, "--lateness-ms", "500"]) == 0
     out, err = capsys.readouterr()
     assert orjson.loads(out)["arms"]["control"]["purchases"] == 2  # u0, u2 as before the close
-    assert f"--events {events}: skipped 3 of 8 (line 6: after room 'r''s room_close 'z'" in err
+    assert (f"--events {events}: skipped 3 of 8 (line 6: the job's dead letter 'closed' (room"
+            " 'r' was closed by room_close 'z' (ts 10000) and event 'late-e0' (ts 9000)") in err
     assert main([*argv, "--lateness-ms", "2000"]) == 0  # 1 s before the close: stragglers
     assert orjson.loads(capsys.readouterr().out)["arms"]["control"]["purchases"] == 4
 

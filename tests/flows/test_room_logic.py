@@ -88,7 +88,7 @@ def test_a_showcase_after_the_close_opens_the_room_again_and_says_so(
     assert not discard and logic.room is not None and not logic.room.closed
     assert [o.trigger_id for o in out if isinstance(o, PushBatch)] == ["e5"]  # to u, back
     (said,) = [r.getMessage() for r in caplog.records]
-    assert said.startswith("room 'r': a showcase later than its room_close (ts 2500) opened")
+    assert said.startswith("room 'r': a showcase after its room_close (ts 2500) opened")
 
 
 def test_timers_off_schedule_nothing() -> None:

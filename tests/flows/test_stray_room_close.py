@@ -5,25 +5,32 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from tests.flows.helpers import run_lines, world_lines
 
 
-def test_a_stray_close_silences_its_room_only_until_the_next_showcase() -> None:
+@pytest.mark.parametrize("ahead_ms", [0, 9 * 60_000, 3_600_000])
+def test_a_stray_close_silences_its_room_only_until_the_next_showcase(ahead_ms: int) -> None:
+    """At the room's time; within --max-ahead-ms; an hour ahead with a made-up viewer's
+    heartbeat to confirm it (red team 11: the last two silenced the rest of the show)."""
     lines = world_lines(seed=5, rooms=3, viewers=150, minutes=10)
     events = [orjson.loads(line) for line in lines]
     room = events[0]["room_id"]
     showcases = [i for i, e in enumerate(events) if e["room_id"] == room
                  and e["type"] == "showcase"]
     at = showcases[len(showcases) // 2] + 1  # just after a showcase in the middle of the show
-    stray = {"event_id": "stray-close", "type": "room_close", "ts": events[at - 1]["ts"],
-             "room_id": room}
+    ts = events[at - 1]["ts"] + ahead_ms
+    stray = [{"event_id": "stray-close", "type": "room_close", "ts": ts, "room_id": room}]
+    if ahead_ms > 600_000:  # past --max-ahead-ms: held until another sender agrees
+        stray.append({"event_id": "forged", "type": "heartbeat", "ts": ts, "room_id": room,
+                      "user_id": "u-forger", "watch_ms": 0})
     reopen = next(i for i in showcases if i >= at)
-    pushes, letters = run_lines([*lines[:at], orjson.dumps(stray), *lines[at:]])
+    pushes, letters = run_lines([*lines[:at], *map(orjson.dumps, stray), *lines[at:]])
     clean, clean_letters = run_lines(lines)
 
     # refused: exactly the room's events between the stray close and its next showcase
-    between = {e["event_id"] for e in events[at:reopen] if e["room_id"] == room}
+    between = {e["event_id"] for e in [*stray[1:], *events[at:reopen]] if e["room_id"] == room}
     assert between and clean_letters == []
     assert {orjson.loads(d["raw"])["event_id"] for d in letters} == between
     assert all(d["error"].startswith(f"room {room!r} was closed by room_close 'stray-close'")

@@ -75,7 +75,7 @@ REOPENED: list[dict[str, Any]] = [
     msg("e-s4", "showcase", 102_000, items=S2, spotlight=None),  # opens the room again
     msg("e-enter-9", "enter", 101_900, user_id="u-9"),  # late, the new session's
     msg("e-hb-3c", "heartbeat", 102_100, user_id="u-3", watch_ms=0),
-    msg("e-old", "like", 100_950, user_id="u-3"),  # the closed session's, arriving late
+    msg("e-old", "like", 100_950, user_id="u-3"),  # from just before the close, late
     msg("e-s5", "showcase", 104_000, items=S3, spotlight=None),
 ]
 

@@ -57,13 +57,27 @@ def test_a_showcase_after_the_close_opens_a_new_session() -> None:
                            _event("h", 2_500),  # after the close: refused
                            _event("s1", 3_000, "showcase"),  # after the close: a new session
                            _event("e", 2_900, "enter", user="v"),  # the new session's, late
-                           _event("old", 1_950)])  # the closed session's, after the new one
-    assert _shown(out) == ["a", "z", "s0", "closed", "closed"]
+                           _event("old", 1_950)])  # from before the close, late: handed on
+    assert _shown(out) == ["a", "z", "s0", "closed", "old"]
     assert not inbox.closed
-    old = out[-1]
-    assert isinstance(old, DeadLetter) and "session it ended" in old.error
     out, _ = inbox.arrive([_event("h2", 4_500, user="v")])  # moves the watermark
     assert _shown(out) == ["e", "s1"]
+
+
+def test_a_close_far_ahead_silences_the_room_only_until_the_next_showcase() -> None:
+    """Red team 11: a close an hour ahead (confirmed by one forged heartbeat), or one as the
+    room's first event at the end of time, silenced the whole show: no showcase was later."""
+    inbox = _inbox()
+    hour, end = 3_600_000, 253_402_300_799_999
+    out, _ = inbox.arrive([_event("a", 1_000), _event("z", hour, "room_close"),
+                           _event("forged", hour, user="x"),  # agrees: the close applies
+                           _event("h", 2_000), _event("s1", 3_000, "showcase"),
+                           _event("e", 3_100, "enter", user="v"), _event("h2", 6_000)])
+    assert _shown(out) == ["a", "z", "closed", "closed", "s1", "e"]
+    first = Inbox("r", lateness_ms=1_000, max_held=3, max_ahead_ms=60_000)
+    out, _ = first.arrive([_event("z", end, "room_close"), _event("in", 10, "enter"),
+                           _event("s", 20, "showcase"), _event("h", 5_000)])
+    assert _shown(out) == ["z", "closed", "s"]
 
 
 def test_a_room_close_held_as_far_ahead_closes_the_room_when_the_next_sender_agrees() -> None:
