@@ -68,8 +68,8 @@ class _LinePartition(StatefulSourcePartition[RawRecord, int]):
         # A resume skips as many lines as the store had read. A pipe's are read (and dropped)
         # by the pipe's own reads below as they come: a buffered readline here would take
         # bytes the fd reads never see.
-        self._skip = 0 if self._regular else resume or 0
-        for _ in range(resume or 0 if self._regular else 0):
+        self._skip = 0 if self._regular else (resume or 0)
+        for _ in range((resume or 0) if self._regular else 0):
             if not self._read_line():
                 break
             self._line += 1
