@@ -7,10 +7,11 @@ time or batching, so a replay decides the same) what each one is:
 * a redelivery (same sender, same id, same bytes): dropped and counted;
 * an id its sender already used for other content: a ``reused_id`` dead letter;
 * anything after the room's ``room_close`` (arriving after it, or held and later than it in
-  event time): a ``closed`` dead letter, unless it is from before the close by at most
-  ``lateness_ms`` (tolerated disorder: handed on, and the closed room, whose state is gone,
-  counts it); until a ``showcase`` that is not such a straggler opens a new session (the
-  host starting again, whatever the close's ts said);
+  event time, then taken in arrival order as if it arrived just after the close): a
+  ``closed`` dead letter, unless it is from before the close by at most ``lateness_ms``
+  (tolerated disorder: handed on, and the closed room, whose state is gone, counts it);
+  until a ``showcase`` that is not such a straggler opens a new session (the host starting
+  again, whatever the close's ts said);
 * an event far ahead of the room's time (``--max-ahead-ms``): held, with any later ones of the
   same sender, until an event of another sender says whether the producers' clock moved (that
   far ahead too: the held ones applied) or they were outliers (``ahead`` dead letters). The
@@ -100,13 +101,7 @@ class Inbox:
                 out.append(self._straggler(event))
             else:
                 if self.closed:
-                    # The host's showcase after the close (in arrival order, and not a
-                    # straggler from just before it) opens a new session, whatever the
-                    # close's ts said: a stray or forged close, even one far ahead, silences
-                    # the room until the next showcase, not for good. The closed session's
-                    # time ended with it.
-                    self.closed = False
-                    buffer.restart()
+                    self._reopen()
                 if buffer.ahead(event.ts, source):
                     # Held, not refused yet: another sender's next event says whether the
                     # room's clock moved (a room quiet for a while) or these are outliers.
@@ -202,9 +197,29 @@ class Inbox:
             # later than the close in event time is after the end, though it came first.
             self.closed = True
             self.close_id, self.close_ts = event.event_id, event.ts
-            later = "is later in event time, though it arrived first"
-            out.extend(e if e.ts <= event.ts else self._after_close(e, later)
-                       for e in buffer.flush())
+            ended, later = buffer.end_at(event.ts)
+            out.extend(ended)
+            # What is later than the close in event time is after the end of the stream,
+            # though it came first: decided in arrival order as if it came just after the
+            # close, so a new show's first showcase overtaken by the old show's close opens
+            # the new session, as it would have arriving after it (red team 11 #8).
+            for held in later:
+                if self.closed and held.type != "showcase":
+                    out.append(self._after_close(
+                        held, "is later in event time, though it arrived first"))
+                    continue
+                if self.closed:
+                    self._reopen()
+                self._offer(held, out)
+                out.extend(self.buffer.release())
+
+    def _reopen(self) -> None:
+        """The host's showcase after the close (in arrival order, and not a straggler from
+        just before it) opens a new session, whatever the close's ts said: a stray or forged
+        close, even one far ahead, silences the room until the next showcase, not for good.
+        The closed session's time ended with it."""
+        self.closed = False
+        self.buffer.restart()
 
     def _hold(self, event: Event, out: list[Verdict]) -> None:
         """Hold a far-ahead event beside its sender's earlier ones (``ahead`` refuses only

@@ -127,6 +127,22 @@ class ReorderBuffer(Generic[T]):
         """Everything buffered: the input ended or the room closed."""
         return self._pop_until(self.newest)
 
+    def end_at(self, ts: int) -> tuple[list[T], list[T]]:
+        """Everything buffered, split at the stream's end (a close at ``ts``): what is at or
+        before it in event-time order, and what is later in arrival order (it came first,
+        yet is after the end: the caller decides each one as if it arrived after the close).
+
+        >>> from types import SimpleNamespace as E
+        >>> buf = ReorderBuffer(lateness_ms=10)
+        >>> [buf.offer(E(ts=t)) for t in (107, 103, 100, 105)]
+        [True, True, True, True]
+        >>> [[e.ts for e in part] for part in buf.end_at(104)], len(buf)
+        ([[100, 103], [107, 105]], 0)
+        """
+        held, self._heap = sorted(self._heap), []
+        later = sorted((seq, event) for t, seq, event in held if t > ts)
+        return [event for t, _, event in held if t <= ts], [event for _, event in later]
+
     def restart(self) -> None:
         """Forget the stream's time (nothing may be held): a new session of a closed room
         keeps its own time, not that of the closed one's close, which may be far off."""

@@ -45,3 +45,32 @@ def test_a_stray_close_silences_its_room_only_until_the_next_showcase(ahead_ms: 
         return sorted((p["rec_id"], [i["item_id"] for i in p["items"]]) for p in ps
                       if p["room_id"] != room)
     assert others(pushes) == others(clean)
+
+
+def test_a_new_show_overtaken_by_the_old_close_pushes_as_if_the_close_came_first() -> None:
+    """Red team 11 #8: a room id used for a new show just after the old one's close, which
+    arrives late (within --lateness-ms) behind the new show's first showcase and viewers.
+    Those were ``closed`` dead letters, and the room silent until its next showcase."""
+    lines = world_lines(seed=5, rooms=3, viewers=150, minutes=10)
+    events = [orjson.loads(line) for line in lines]
+    at, close = next((i, e) for i, e in enumerate(events) if e["type"] == "room_close")
+    room, first = close["room_id"], events[0]["ts"]
+    shift = close["ts"] + 300 - first  # the room's first three minutes again, as a new show
+    show = [{**e, "event_id": f"new-{e['event_id']}", "ts": e["ts"] + shift}
+            for e in events if e["room_id"] == room and e["ts"] < first + 180_000]
+    early = [e for e in show if e["ts"] <= close["ts"] + 1_700]  # the close is that late
+    rest = [e for e in show if e["ts"] > close["ts"] + 1_700]
+    assert early[0]["type"] == "showcase" and any(e["type"] == "enter" for e in early)
+    before = [*lines[:at], *lines[at + 1:]]
+    in_order, in_order_letters = run_lines(
+        [*before, orjson.dumps(close), *map(orjson.dumps, early + rest)])
+    overtaken, letters = run_lines(
+        [*before, *map(orjson.dumps, early), orjson.dumps(close), *map(orjson.dumps, rest)])
+
+    assert letters == in_order_letters == []
+    def shown(ps: list[dict]) -> list[tuple]:
+        return sorted((p["rec_id"], [(i["item_id"], i["score"]) for i in p["items"]])
+                      for p in ps)
+    assert shown(overtaken) == shown(in_order)
+    opened = {e["event_id"] for e in early}
+    assert opened & {p["trigger_id"] for p in overtaken}  # the early ones push

@@ -64,6 +64,30 @@ def test_a_showcase_after_the_close_opens_a_new_session() -> None:
     assert _shown(out) == ["e", "s1"]
 
 
+def test_a_new_show_overtaken_by_the_old_close_opens_as_if_the_close_came_first() -> None:
+    """Red team 11 #8: the old show's close, late within the lateness, arrived after the new
+    show's first showcase and viewers; they were ``closed`` dead letters (the room silent
+    until the next showcase). What the close found held and later than it is now decided in
+    arrival order as if it arrived just after it: a viewer before the showcase is refused,
+    the showcase opens the new session, and what follows it is the new session's."""
+    overtaken = Inbox("r", lateness_ms=1_000, max_held=50)
+    in_order = Inbox("r", lateness_ms=1_000, max_held=50)
+    old = [_event("a", 1_000), _event("b", 1_500)]
+    early = _event("early", 2_050, "enter", user="w")  # before the new show's showcase
+    new = [_event("s", 2_100, "showcase"), _event("in", 2_200, "enter", user="v"),
+           _event("h", 2_300, user="v")]
+    close = _event("z", 2_000, "room_close")
+    late, _ = overtaken.arrive([*old, early, *new, close])
+    ordered, _ = in_order.arrive([*old, close, early, *new])
+    assert _shown(late) == _shown(ordered) == ["a", "b", "z", "closed"]
+    assert isinstance(late[3], DeadLetter) and "later in event time" in late[3].error
+    assert not overtaken.closed and not in_order.closed
+    rest = [_event("h2", 4_000, user="v"), _event("s2", 4_100, "showcase")]
+    assert _shown(overtaken.arrive(rest)[0]) == _shown(in_order.arrive(rest)[0]) == [
+        "s", "in", "h"]
+    assert _shown(overtaken.flush()) == _shown(in_order.flush()) == ["h2", "s2"]
+
+
 def test_a_close_far_ahead_silences_the_room_only_until_the_next_showcase() -> None:
     """Red team 11: a close an hour ahead (confirmed by one forged heartbeat), or one as the
     room's first event at the end of time, silenced the whole show: no showcase was later."""
