@@ -246,3 +246,90 @@ class Arms:
             f"{n}={s:g}" + str(spec).removeprefix(n)
             for n, s, spec in zip(self.names, self.shares, self.specs, strict=True)
         )
+
+
+MOVED_TOLERANCE: Final = 1e-6
+"""A share of viewers below which other shares count as the same (rounding: ``3,1`` and
+``0.75,0.25`` are one split, and so are shares printed and parsed again)."""
+
+
+def moved_share(before: Arms, after: Arms, renamed: bool = False) -> float:
+    """The share of viewers whose arm differs between two splits of the same arm names.
+
+    Same experiment: exactly the part of the hash space whose arm changes, 1 − the overlap,
+    arm by arm, of its interval of cumulative shares before and after. Another experiment
+    name: every viewer's hash point is drawn again, independently of the old one, so the
+    expected share, 1 − Σ share·share' over arms of the same name. An arm only one split has
+    keeps none of its viewers.
+
+    >>> old, new = Arms.parse("a=0.3,b=0.4,c=0.3"), Arms.parse("a=0.6,b=0.2,c=0.2")
+    >>> round(moved_share(old, new), 6)  # a keeps 0.3, b 0.1 (0.6 to 0.7), c 0.2
+    0.4
+    >>> round(moved_share(old, old, renamed=True), 6)  # 1 − (0.09 + 0.16 + 0.09)
+    0.66
+    >>> round(moved_share(old, new, renamed=True), 6)  # 1 − (0.18 + 0.08 + 0.06)
+    0.68
+    >>> moved_share(old, old), moved_share(Arms.parse("a"), Arms.parse("a"), renamed=True)
+    (0.0, 0.0)
+    """
+    if renamed:
+        after_share = dict(zip(after.names, after.shares, strict=True))
+        kept = sum(s * after_share.get(n, 0.0) for n, s in zip(before.names, before.shares,
+                                                                 strict=True))
+    else:
+        spans = _spans(after)
+        kept = 0.0
+        for name, (start, end) in _spans(before).items():
+            start2, end2 = spans.get(name, (0.0, 0.0))
+            kept += max(0.0, min(end, end2) - max(start, start2))
+    return min(1.0, max(0.0, 1.0 - kept))
+
+
+def _spans(arms: Arms) -> dict[str, tuple[float, float]]:
+    """Each arm's interval of the hash space, as ``Arms.index`` reads it."""
+    out, cumulative = {}, 0.0
+    for name, share in zip(arms.names, arms.shares, strict=True):
+        out[name] = (cumulative, cumulative + share)
+        cumulative += share
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SplitChange:
+    """How a run's split of viewers differs from the one a recovery store was written with:
+    the experiment names and the arms (stored, then this run's), and ``moved``, the share of
+    viewers whose arm changes (expected, when the experiment was renamed)."""
+
+    experiment: tuple[str, str]
+    arms: tuple[Arms, Arms]
+    moved: float
+
+    @property
+    def renamed(self) -> bool:
+        return self.experiment[0] != self.experiment[1]
+
+    @property
+    def reshared(self) -> bool:
+        return moved_share(*self.arms) >= MOVED_TOLERANCE
+
+
+def split_change(stored_experiment: str, stored: Arms, experiment: str,
+                 arms: Arms) -> SplitChange | None:
+    """None when a run splits viewers as the store's writer did: the same experiment name and
+    the same shares (within ``MOVED_TOLERANCE``); else what changed.
+
+    >>> old = Arms.parse("attention=0.9,control=0.1")
+    >>> split_change("exp", old, "exp", Arms.parse("attention=9,control=1")) is None
+    True
+    >>> change = split_change("exp", old, "exp", Arms.parse("attention=0.5,control=0.5"))
+    >>> change.renamed, change.reshared, round(change.moved, 6)
+    (False, True, 0.4)
+    >>> change = split_change("exp", old, "exp-2", old)
+    >>> change.renamed, change.reshared, round(change.moved, 6)  # 1 − (0.81 + 0.01)
+    (True, False, 0.18)
+    """
+    renamed = stored_experiment != experiment
+    moved = moved_share(stored, arms, renamed)
+    if not renamed and moved < MOVED_TOLERANCE:
+        return None
+    return SplitChange((stored_experiment, experiment), (stored, arms), moved)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import doctest
 import re
 from collections import Counter
 
 import numpy as np
 import pytest
 
+import models.arms
 from features.state.viewers import ViewerTable
-from models.arms import MAX_ARMS, Arms
+from models.arms import MAX_ARMS, Arms, moved_share, split_change
 
 USERS = [f"u-{n}" for n in range(20_000)]
 
@@ -159,3 +161,39 @@ def test_no_more_arms_than_a_viewer_row_can_name() -> None:
     assert np.iinfo(ViewerTable(1, 1).arm.dtype).max >= len(most.names) - 1
     with pytest.raises(ValueError, match=rf"{MAX_ARMS + 1} arms given; at most {MAX_ARMS}"):
         Arms.parse(",".join(f"a{n}" for n in range(MAX_ARMS + 1)))
+
+
+def test_the_modules_examples_hold() -> None:
+    result = doctest.testmod(models.arms)
+    assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("a=0.3,b=0.4,c=0.3", "a=0.6,b=0.2,c=0.2"),
+        ("attention=0.9,control=0.1", "attention=0.5,control=0.5"),
+        ("attention=0.5,control=0.5", "attention=0.5,control=0.5"),
+        ("a=0.2,b=0.3,holdout=0.5", "a=0,b=0.5,holdout=0.5"),
+    ],
+)
+@pytest.mark.parametrize("renamed", [False, True])
+def test_the_moved_share_is_the_share_of_viewers_whose_arm_changes(
+    before: str, after: str, renamed: bool
+) -> None:
+    old, new = Arms.parse(before), Arms.parse(after)
+    moved = sum(old.assign(u, "exp") != new.assign(u, "exp-2" if renamed else "exp")
+                for u in USERS) / len(USERS)
+    assert moved == pytest.approx(moved_share(old, new, renamed), abs=0.015)
+
+
+def test_a_split_change_is_another_name_or_other_shares_not_another_spelling() -> None:
+    old = Arms.parse("a=0.3,b=0.4,c=0.3")
+    assert split_change("exp", old, "exp", Arms.parse("a=3,b=4,c=3")) is None
+    assert split_change("exp", old, "exp", Arms.parse("a=0.3,b=0.4,c=0.3:k=5")) is None
+    reshared = split_change("exp", old, "exp", Arms.parse("a=0.6,b=0.2,c=0.2"))
+    assert reshared is not None and not reshared.renamed and reshared.reshared
+    assert reshared.moved == pytest.approx(0.4)
+    renamed = split_change("exp", old, "exp-2", old)
+    assert renamed is not None and renamed.renamed and not renamed.reshared
+    assert renamed.moved == pytest.approx(1 - (0.09 + 0.16 + 0.09))
