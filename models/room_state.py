@@ -19,6 +19,8 @@ Rules for changing it:
 * The room's shape parameters (``_shape``: ``dim``, ``top_k``, the momentum window, the arms'
   names) must match the running job's: a mismatch is refused with one line that names both
   values. A snapshot that lacks one (written before it was stored) is not checked for it.
+* How viewers are split into arms (``_split``: the experiment name and the arms' shares) may
+  change on a resume; the restore ignores it, and the job warns (``written_split``).
 
 ``tests/models/test_room_state.py`` restores a committed snapshot of every released version,
 including the pickled rooms of the releases before this format (``models.room_legacy``).
@@ -34,6 +36,7 @@ import numpy as np
 from features.state.catalog import Showcase, no_attrs
 from features.state.codec import SnapshotError, decode, encode
 from features.state.rows import RowIndex, grow
+from models.arms import Arms
 from models.learner_state import dump_learner, load_learner
 
 if TYPE_CHECKING:
@@ -76,6 +79,7 @@ def dumps(room: Room) -> bytes:
         "version": STATE_VERSION,
         "room_id": room.room_id,
         "shape": _shape(room.params),
+        "split": _split(room.params),
         "scalars": {
             "clock": room.clock,
             "last_sweep": room.last_sweep,
@@ -198,6 +202,30 @@ def _shape(params: RoomParams) -> dict[str, Any]:
     return {"dim": params.dim, "top_k": params.top_k, "push_width": params.push_width,
             "window_ms": params.window_ms, "bucket_ms": params.bucket_ms,
             "arms": list(params.arms.names)}
+
+
+def _split(params: RoomParams) -> dict[str, Any]:
+    """What moves viewers between arms without changing the layout: a resume may change it
+    (a new experiment from then on), and the job says so (``flows.resume_split``)."""
+    return {"experiment": params.experiment, "shares": list(params.arms.shares)}
+
+
+def written_split(blob: bytes) -> tuple[str, Arms] | None:
+    """The experiment name and arms (names and shares) a room's snapshot was written with.
+    None for a snapshot written before they were stored (2026-12-06), or a pickled room of an
+    older release: such a store is resumed without comparing them, and without a warning."""
+    from models.room_legacy import is_legacy
+
+    if is_legacy(blob):
+        return None
+    tree = decode(blob)
+    split, shape = (tree.get("split"), tree.get("shape")) if isinstance(tree, dict) else (0, 0)
+    if not isinstance(split, dict) or not isinstance(shape, dict) or "arms" not in shape:
+        return None
+    names, shares = tuple(map(str, shape["arms"])), tuple(map(float, split["shares"]))
+    if len(names) != len(shares):
+        return None
+    return str(split["experiment"]), Arms(names, shares)
 
 
 _SHAPE_FLAGS = {"dim": "setting", "top_k": "setting", "window_ms": "--window-ms",

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from features.state.codec import SnapshotError, decode, encode
 from models import learner_state, room_state
+from models.arms import Arms, split_change
 from models.choice_features import ATTRS, FEATURES, PRECISION, PRIORS
 from models.learners.newton import NewtonSoftmax
 from models.params import RoomParams
@@ -352,3 +353,24 @@ def test_a_snapshot_without_the_newer_shape_fields_skips_their_checks() -> None:
     with pytest.raises(SnapshotError, match="window_ms="):
         Room.restore(blob, coarser)
     assert Room.restore(encode(tree), coarser).window.bucket_ms == 2 * PARAMS.bucket_ms
+
+
+def test_a_snapshot_says_which_split_of_viewers_it_was_written_with() -> None:
+    """Experiment name and shares: a resume may change them (warned, not refused)."""
+    params = dataclasses.replace(PARAMS, experiment="spring",
+                                 arms=Arms.parse("attention=0.3,control=0.7"))
+    written = room_state.written_split(_half_room(params).snapshot())
+    assert written is not None
+    experiment, arms = written
+    assert (experiment, arms.names) == ("spring", ("attention", "control"))
+    assert arms.shares == pytest.approx((0.3, 0.7))
+    assert split_change(experiment, arms, "spring", params.arms) is None
+
+
+def test_a_snapshot_written_before_the_split_was_stored_says_none() -> None:
+    """Older stores resume without a word about the split: there is nothing to compare."""
+    tree = decode(_half_room().snapshot())
+    del tree["split"]
+    assert room_state.written_split(encode(tree)) is None
+    for path in sorted(FIXTURES.glob("room-state-*")):
+        assert room_state.written_split(path.read_bytes()) is None, path.name
