@@ -34,6 +34,7 @@ from flows.recovery_store import (
     resuming,
     topic_id,
 )
+from flows.resume_split import warn_changed_split
 from flows.settings import SETTINGS, Settings
 
 _HELD = contextlib.ExitStack()  # the store's lock, held until the process ends
@@ -96,6 +97,7 @@ def check_store(settings: Settings, cluster: bool) -> bool:
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
     _HELD.enter_context(claim_store(settings))
+    warn_changed_split(settings)  # the experiment or shares changed: said, not refused
     return True
 
 

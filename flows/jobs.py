@@ -44,6 +44,7 @@ from flows.recovery_store import (
     resuming,
     topic_id,
 )
+from flows.resume_split import warn_changed_split
 from flows.settings import Settings
 
 log = logging.getLogger("roomrank")
@@ -244,6 +245,7 @@ def _run_files(settings: Settings, input_path: str, output: str, dead_letters: s
     resume = resuming(settings)
     if resume:
         check_resumed_input(settings, input_path)
+        warn_changed_split(settings)
         if input_path != "-":  # a log grown since: a later resume must find all of it still
             note_input(settings, input_path)
         log.info(
@@ -263,6 +265,7 @@ def run_kafka(settings: Settings) -> int:
     check_recovery_dir(settings)
     with claim_store(settings):
         prepare(settings)
+        warn_changed_split(settings)  # after prepare: logging is set up
         log.info(
             "Kafka mode: %s %s -> %s (dead letters: %s)",
             settings.brokers,

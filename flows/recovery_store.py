@@ -73,7 +73,7 @@ def check_store(path: Path, notes: frozenset[str], params: RoomParams, flag: str
             )
         indexes.setdefault(read[1], set()).add(read[0])
     _check_complete(path, indexes, flag)
-    blob = _one_room(path, parts, flag)
+    blob = one_room(path, parts, flag)
     if blob is not None:
         from models.room import Room
 
@@ -149,7 +149,7 @@ class _BytesOnly(pickle.Unpickler):
         raise _NamesAClass(f"{module}.{name}")
 
 
-def _one_room(path: Path, parts: list[Path], flag: str) -> bytes | None:
+def one_room(path: Path, parts: list[Path], flag: str) -> bytes | None:
     """The newest stored snapshot of one room, as the room wrote it (None: none, or one the
     engine's own restore must read). Bytes that are no pickle at all are refused: the engine
     would panic on them."""

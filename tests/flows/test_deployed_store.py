@@ -56,6 +56,17 @@ def test_a_resume_with_another_input_or_other_settings_is_refused(store: Path) -
              "cannot resume from -r 'rec': the recovery store was written with dim=32")
     again = _deployed(store, "-r", "rec", "-s", "1", "-b", "0")  # the same input: resumed
     assert again.returncode == 0, again.stderr[-2000:]
+    assert "change arm" not in again.stderr  # the store's experiment and shares: no word
+
+
+def test_a_resume_with_other_shares_goes_on_and_says_how_many_viewers_move(store: Path) -> None:
+    done = _deployed(store, "-r", "rec", "-s", "1", "-b", "0",
+                     ROOMRANK_ARMS="attention=0.5,control=0.5")
+    assert done.returncode == 0 and quiet(done.stderr.encode()), done.stderr[-2000:]
+    [line] = [line for line in done.stderr.splitlines() if "change arm" in line]
+    assert ("WARNING roomrank resuming -r rec written with ROOMRANK_ARMS shares"
+            " attention=0.9,control=0.1 (this run: attention=0.5,control=0.5): 40.0 % of viewers"
+            " change arm from now on") in line
 
 
 def test_a_store_in_use_or_named_the_other_way_is_refused(store: Path) -> None:

@@ -1,0 +1,88 @@
+"""A resume with another ``--experiment`` or other arm shares goes on, and says once, at
+start, how many viewers change arm (``flows.resume_split``); with the store's values it says
+nothing. Real ``roomrank run`` subprocesses in file mode: the warning is what is under test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.resume_split import describe
+from flows.settings import Settings
+from models.arms import Arms, split_change
+from tests.flows.helpers import world_lines
+from tests.flows.test_operator_faults import quiet, roomrank
+
+ARMS = "a=0.3,b=0.4,c=0.3"
+FLAGS = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir", "rec"]
+
+
+def _warnings(stderr: bytes) -> list[str]:
+    return [line for line in stderr.decode().splitlines()
+            if " WARNING " in line and "change arm" in line]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store written over half a world with ``--experiment spring --arms a=0.3,...``."""
+    where = tmp_path_factory.mktemp("split")
+    lines = world_lines(7, rooms=2, viewers=40, minutes=3)
+    (where / "events.jsonl").write_bytes(b"\n".join(lines[: len(lines) // 2]) + b"\n")
+    done = roomrank("run", "--input", "events.jsonl", *FLAGS, "--experiment", "spring",
+                    "--arms", ARMS, cwd=where)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return where
+
+
+def _resume(written: Path, tmp_path: Path, *flags: str) -> bytes:
+    """Resume a copy of the store (each test its own: a resume writes snapshots)."""
+    shutil.copytree(written, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "rec" / "roomrank.lock").unlink(missing_ok=True)
+    done = roomrank("run", "--input", "events.jsonl", *FLAGS, *flags, cwd=tmp_path)
+    assert done.returncode == 0 and quiet(done.stderr), done.stderr[-2000:]
+    return done.stderr
+
+
+def test_a_resume_with_the_stores_experiment_and_shares_says_nothing(
+    written: Path, tmp_path: Path
+) -> None:
+    stderr = _resume(written, tmp_path, "--experiment", "spring", "--arms", "a=3,b=4,c=3")
+    assert b"resuming from rec" in stderr  # it did resume
+    assert _warnings(stderr) == []
+
+
+def test_a_resume_with_other_shares_says_which_and_how_many_viewers_move(
+    written: Path, tmp_path: Path
+) -> None:
+    stderr = _resume(written, tmp_path, "--experiment", "spring", "--arms", "a=0.6,b=0.2,c=0.2")
+    [line] = _warnings(stderr)
+    assert line.split(" WARNING roomrank ", 1)[1] == (
+        "resuming --recovery-dir rec written with --arms shares a=0.3,b=0.4,c=0.3 (this run:"
+        " a=0.6,b=0.2,c=0.2): 40.0 % of viewers change arm from now on; a room keeps the arm"
+        " of a viewer it holds until it forgets them. Read the experiment as two (before and"
+        " after this start), or stop and resume with the store's values"
+    )
+
+
+def test_a_resume_with_another_experiment_name_says_the_expected_share(
+    written: Path, tmp_path: Path
+) -> None:
+    stderr = _resume(written, tmp_path, "--experiment", "summer", "--arms", ARMS)
+    [line] = _warnings(stderr)
+    assert "--experiment 'spring' (this run: 'summer')" in line
+    assert "an expected 66.0 % of viewers change arm" in line and "shares" not in line
+
+
+def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None:
+    settings = Settings.load({"allocation": "thompson", "recovery_dir": "rec"}, env={})
+    old = Arms.parse("attention=0.9,control=0.1")
+    change = split_change("roomrank-v1", old, "roomrank-v1", settings.room.arms)
+    assert change is None
+    change = split_change("roomrank-v1", Arms.parse("attention=0.5,control=0.5"),
+                          "roomrank-v1", settings.room.arms)
+    assert change is not None
+    said = describe(change, settings)
+    assert "under --allocation thompson each room keeps the arm it gave each viewer" in said
+    assert "% of viewers" not in said  # a hash split's share would be wrong here
