@@ -44,8 +44,9 @@ from flows.recovery_store import (
     resuming,
     topic_id,
 )
-from flows.resume_split import warn_changed_split
+from flows.resume_split import summary_note, warn_changed_split
 from flows.settings import Settings
+from models.arms import SplitChange
 
 log = logging.getLogger("roomrank")
 
@@ -147,7 +148,8 @@ def _recovery(settings: Settings) -> RecoveryConfig | None:
     return RecoveryConfig(path, timedelta(seconds=settings.backup_secs))
 
 
-def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
+def execute(flow: Dataflow, settings: Settings, workers: int = 1,
+            split: SplitChange | None = None) -> int:
     from flows.summary import RunSummary
 
     summary = RunSummary()
@@ -177,7 +179,7 @@ def execute(flow: Dataflow, settings: Settings, workers: int = 1) -> int:
     code = lifecycle.exit_code()
     if code:
         log.info("stopped")
-    print(summary.line(), file=sys.stderr)
+    print(summary.line(summary_note(split, settings) if split else ""), file=sys.stderr)
     return code
 
 
@@ -242,10 +244,10 @@ def _run_files(settings: Settings, input_path: str, output: str, dead_letters: s
                workers: int, experiment_log: str | None, outputs: dict[str, str]) -> int:
     check_file_mode(input_path, outputs)
     prepare(settings)  # first: the resume check may log a warning
-    resume = resuming(settings)
+    resume, split = resuming(settings), None
     if resume:
         check_resumed_input(settings, input_path)
-        warn_changed_split(settings)
+        split = warn_changed_split(settings)
         if input_path != "-":  # a log grown since: a later resume must find all of it still
             note_input(settings, input_path)
         log.info(
@@ -258,14 +260,14 @@ def _run_files(settings: Settings, input_path: str, output: str, dead_letters: s
         note_input(settings, input_path)
     log.info("file mode: %s -> %s (dead letters: %s)", input_path, output, dead_letters)
     flow = file_flow(settings, input_path, output, dead_letters, experiment_log)
-    return execute(flow, settings, workers)
+    return execute(flow, settings, workers, split)
 
 
 def run_kafka(settings: Settings) -> int:
     check_recovery_dir(settings)
     with claim_store(settings):
         prepare(settings)
-        warn_changed_split(settings)  # after prepare: logging is set up
+        split = warn_changed_split(settings)  # after prepare: logging is set up
         log.info(
             "Kafka mode: %s %s -> %s (dead letters: %s)",
             settings.brokers,
@@ -277,7 +279,7 @@ def run_kafka(settings: Settings) -> int:
         flow = kafka_flow(settings)  # makes the topics that are missing
         note_or_check_topic(settings, resuming(settings),
                             topic_id(settings.brokers, settings.input_topic))
-        return execute(flow, settings)
+        return execute(flow, settings, split=split)
 
 
 def _endless_world(seed: int, rooms: int, viewers: int, start_ms: int

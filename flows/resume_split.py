@@ -69,6 +69,22 @@ def describe(change: SplitChange, settings: Settings) -> str:
     )
 
 
+def summary_note(change: SplitChange, settings: Settings) -> str:
+    """What the run's summary line ends with after that warning.
+
+    >>> change = split_change("exp", Arms.parse("a=0.3,b=0.7"), "exp", Arms.parse("a,b"))
+    >>> summary_note(change, Settings.load({}, env={}))
+    'resumed with other --arms shares: 20.0 % of viewers changed arm'
+    """
+    what = [f"another {settings.named('experiment')}"] if change.renamed else []
+    what += [f"other {settings.named('arms')} shares"] if change.reshared else []
+    said = f"resumed with {' and '.join(what)}"
+    if settings.room.allocation != "fixed":  # no share: each room keeps the arms it gave
+        return said
+    expected = "an expected " if change.renamed else ""
+    return f"{said}: {expected}{change.moved * 100:.1f} % of viewers changed arm"
+
+
 def _shares(arms: Arms) -> str:
     """``a=0.3,b=0.7``: the arms' names and normalised shares.
 

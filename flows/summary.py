@@ -37,8 +37,9 @@ class RunSummary:
             "off_key": _by_label(INPUT_OFF_KEY, ""),
         }
 
-    def line(self) -> str:
-        """``roomrank: 1,200 events (join 400, …), 300 pushes, 2 dead letters (late 2), …``."""
+    def line(self, after: str = "") -> str:
+        """``roomrank: 1,200 events (join 400, …), 300 pushes, 2 dead letters (late 2), …``,
+        then ``; after`` (what the run's start warned of, e.g. a changed split of viewers)."""
         seconds = max(time.monotonic() - self.start, 1e-9)
         now = self._counts()
         diff = {key: +(now[key] - self.before[key]) for key in now}
@@ -51,7 +52,7 @@ class RunSummary:
             f"{dead:,} dead letters{_kinds(diff['dead'])}, "
             f"{diff['duplicates'][''] if diff['duplicates'] else 0:,} duplicates"
             f"{f', {off_key:,} events not keyed by room_id' if off_key else ''} in "
-            f"{seconds:.1f} s, {events / seconds:,.0f} events/s"
+            f"{seconds:.1f} s, {events / seconds:,.0f} events/s{f'; {after}' if after else ''}"
         )
 
 

@@ -4,12 +4,14 @@ nothing. Real ``roomrank run`` subprocesses in file mode: the warning is what is
 
 from __future__ import annotations
 
+import doctest
 import shutil
 from pathlib import Path
 
 import pytest
 
-from flows.resume_split import describe
+import flows.resume_split
+from flows.resume_split import describe, summary_note
 from flows.settings import Settings
 from models.arms import Arms, split_change
 from tests.flows.helpers import world_lines
@@ -22,6 +24,18 @@ FLAGS = ["--output", "out.jsonl", "--dead-letters", "dl.jsonl", "--recovery-dir"
 def _warnings(stderr: bytes) -> list[str]:
     return [line for line in stderr.decode().splitlines()
             if " WARNING " in line and "change arm" in line]
+
+
+def _summary(stderr: bytes) -> str:
+    """The run's last line: its summary."""
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("roomrank: "), last
+    return last
+
+
+def test_the_modules_examples_hold() -> None:
+    result = doctest.testmod(flows.resume_split)
+    assert result.failed == 0 and result.attempted > 0
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +65,7 @@ def test_a_resume_with_the_stores_experiment_and_shares_says_nothing(
     stderr = _resume(written, tmp_path, "--experiment", "spring", "--arms", "a=3,b=4,c=3")
     assert b"resuming from rec" in stderr  # it did resume
     assert _warnings(stderr) == []
+    assert "resumed with" not in _summary(stderr)
 
 
 def test_a_resume_with_other_shares_says_which_and_how_many_viewers_move(
@@ -64,6 +79,8 @@ def test_a_resume_with_other_shares_says_which_and_how_many_viewers_move(
         " of a viewer it holds until it forgets them. Read the experiment as two (before and"
         " after this start), or stop and resume with the store's values"
     )
+    assert _summary(stderr).endswith(
+        " events/s; resumed with other --arms shares: 40.0 % of viewers changed arm")
 
 
 def test_a_resume_with_another_experiment_name_says_the_expected_share(
@@ -73,6 +90,8 @@ def test_a_resume_with_another_experiment_name_says_the_expected_share(
     [line] = _warnings(stderr)
     assert "--experiment 'spring' (this run: 'summer')" in line
     assert "an expected 66.0 % of viewers change arm" in line and "shares" not in line
+    assert _summary(stderr).endswith(
+        "; resumed with another --experiment: an expected 66.0 % of viewers changed arm")
 
 
 def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None:
@@ -86,3 +105,4 @@ def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None
     said = describe(change, settings)
     assert "under --allocation thompson each room keeps the arm it gave each viewer" in said
     assert "% of viewers" not in said  # a hash split's share would be wrong here
+    assert summary_note(change, settings) == "resumed with other --arms shares"
