@@ -97,22 +97,25 @@ def check_store(settings: Settings, cluster: bool) -> bool:
         path.mkdir(parents=True, exist_ok=True)
         init_db_dir(path, 1)
     _HELD.enter_context(claim_store(settings))
-    warn_changed_split(settings)  # the experiment or shares changed: said, not refused
     return True
 
 
 def check_input(settings: Settings, input_path: str) -> None:
-    """File mode: the store's note of its input, checked on a resume, written on a start."""
+    """File mode: the store's note of its input, checked on a resume, written on a start;
+    then a resume under another split of viewers is said (``flows.resume_split``)."""
     if resuming(settings):
         check_resumed_input(settings, input_path, "ROOMRANK_INPUT")
         if input_path != "-":
             note_input(settings, input_path)
     else:
         note_input(settings, input_path)
+    warn_changed_split(settings)  # once the resume is accepted: said, not refused
 
 
 def check_topic(settings: Settings) -> None:
-    """Kafka mode: the input topic's name and id, checked on a resume, noted on a start."""
+    """Kafka mode: the input topic's name and id, checked on a resume, noted on a start;
+    then a resume under another split of viewers is said (``flows.resume_split``)."""
     note_or_check_topic(settings, resuming(settings),
                         topic_id(settings.brokers, settings.input_topic))
+    warn_changed_split(settings)  # once the resume is accepted: said, not refused
 

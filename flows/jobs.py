@@ -267,7 +267,6 @@ def run_kafka(settings: Settings) -> int:
     check_recovery_dir(settings)
     with claim_store(settings):
         prepare(settings)
-        split = warn_changed_split(settings)  # after prepare: logging is set up
         log.info(
             "Kafka mode: %s %s -> %s (dead letters: %s)",
             settings.brokers,
@@ -279,6 +278,7 @@ def run_kafka(settings: Settings) -> int:
         flow = kafka_flow(settings)  # makes the topics that are missing
         note_or_check_topic(settings, resuming(settings),
                             topic_id(settings.brokers, settings.input_topic))
+        split = warn_changed_split(settings)  # the resume is accepted: said, not refused
         return execute(flow, settings, split=split)
 
 

@@ -106,3 +106,14 @@ def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None
     assert "under --allocation thompson each room keeps the arm it gave each viewer" in said
     assert "% of viewers" not in said  # a hash split's share would be wrong here
     assert summary_note(change, settings) == "resumed with other --arms shares"
+
+
+def test_a_refused_resume_says_nothing_of_the_split(written: Path, tmp_path: Path) -> None:
+    """The warning comes once the resume is accepted: a refusal stays one line."""
+    shutil.copytree(written, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "other.jsonl").write_bytes(b"\n".join(world_lines(8, rooms=2, viewers=40,
+                                                                  minutes=1)) + b"\n")
+    done = roomrank("run", "--input", "other.jsonl", *FLAGS, "--experiment", "spring",
+                    "--arms", "a=0.6,b=0.2,c=0.2", cwd=tmp_path)
+    assert done.returncode == 2 and b"was written reading" in done.stderr, done.stderr[-2000:]
+    assert _warnings(done.stderr) == []
