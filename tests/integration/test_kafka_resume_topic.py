@@ -19,6 +19,7 @@ from tests.integration.harness import (
     Topics,
     pushing_job,
     roomrank_run,
+    wait_for,
 )
 from tests.integration.world import WorldInput
 
@@ -45,6 +46,15 @@ def test_a_resume_with_another_topic_or_the_topic_made_anew_is_refused(
                                 world.slice(0, 0.5), "--recovery-dir", str(recovery))
     argv = roomrank_run(kafka_bootstrap, topics, "--recovery-dir", str(recovery))
     assert first.terminate() == 0, first.tail()
+
+    # other shares on the same topic: accepted (a new split may be meant), and said once at
+    # start with the share of viewers that change arm (0.9/0.1 to 0.5/0.5: 40 %)
+    reshared = spawn("reshared", [*argv, "--arms", "attention=0.5,control=0.5"])
+    said = "--arms shares attention=0.9,control=0.1 (this run: attention=0.5,control=0.5): 40.0 %"
+    wait_for(lambda: said in reshared.log.read_text(errors="replace"), "the split warning", 120,
+             [reshared])
+    assert reshared.terminate() == 0, reshared.tail()
+    assert "resumed with other --arms shares: 40.0 % of viewers changed arm" in reshared.tail()
 
     other = Topics.unique(kafka_tools, "resume-other")
     moved = roomrank_run(kafka_bootstrap, other, "--recovery-dir", str(recovery))
