@@ -26,6 +26,9 @@ def housekeep(room: Room, now: int) -> None:
     give memory back."""
     room.apply_learning()  # before rows are freed and possibly handed to someone else
     room.last_sweep = now
+    if room.departed:  # as the viewer table forgets: an idle viewer comes back as new
+        cutoff = now - room.params.forget_after_ms
+        room.departed = {user: ts for user, ts in room.departed.items() if ts >= cutoff}
     room.present_now = room.viewers.present_count(now)
     for row in room.viewers.forget_idle(now):
         room.pushed_at[row] = -1
@@ -40,7 +43,7 @@ def housekeep(room: Room, now: int) -> None:
 
 
 # What a closed room drops: all it learned, and its time (a showcase may open a new session
-# with its own). Its de-duplication and close stay.
+# with its own). Its de-duplication and close stay, and who had left (``Room.departed``).
 _SHED = (
     "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "columns",
     "allocator", "agreed", "bound", "clock", "last_sweep",
@@ -55,6 +58,10 @@ def shed(room: Room) -> None:
 
     if room.viewers.rows.capacity == 0 and room.items.rows.capacity == 0 and room.clock == 0:
         return  # shed already (a closed room's every call sheds), or nothing to shed
+    viewers = room.viewers
+    ids = viewers.rows.ids[: viewers.rows.high_water]
+    gone = np.flatnonzero(~viewers.present[: len(ids)] & (ids != None))  # noqa: E711
+    room.departed.update(zip(ids[gone].tolist(), viewers.last_seen[gone].tolist(), strict=True))
     fresh = Room(room.room_id, room.params)
     for name in _SHED:
         setattr(room, name, getattr(fresh, name))

@@ -101,6 +101,9 @@ class Room:
         self.closed = False  # its room_close applied: what it learned is shed
         self.closed_at = -1  # that close's ts: the inbox hands on only stragglers, or a new
         # session's events (once a showcase opened it), which open the room again here
+        # Viewers who had left when a close shed the viewer table, and when: in a new session
+        # they are still gone until a newer ``enter`` (red team 11 #7), as in an open room.
+        self.departed: dict[str, int] = {}
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -237,6 +240,10 @@ class Room:
             )
             self.pushed_at[row] = -1
             self.pushed_items[row] = -1
+            left = self.departed.pop(user_id, None) if self.departed else None
+            if left is not None:  # left before a close shed them: a heartbeat is no return
+                self.viewers.present[row] = False
+                self.viewers.last_seen[row] = max(ts, left)
         return row
 
     def _item(self, item_id: str) -> int:

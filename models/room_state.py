@@ -92,6 +92,7 @@ def dumps(room: Room) -> bytes:
             "inbox_closed": room.inbox.closed,  # open again before the room applied its showcase
         },
         "agreed": _agreed(room),
+        "departed": [[user, ts] for user, ts in room.departed.items()],
         "viewers": _columns(room.viewers, v_rows),
         "items": _columns(room.items, i_rows),
         "window": {
@@ -165,6 +166,7 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     for name, value in scalars.items():
         setattr(room, name, value)
     _load_agreed(room, tree.get("agreed"))
+    room.departed = {str(user): int(ts) for user, ts in tree.get("departed", ())}
     _load_columns(room.viewers, tree["viewers"])
     _load_columns(room.items, tree["items"])
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})

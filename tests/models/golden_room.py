@@ -75,6 +75,7 @@ REOPENED: list[dict[str, Any]] = [
     msg("e-s4", "showcase", 102_000, items=S2, spotlight=None),  # opens the room again
     msg("e-enter-9", "enter", 101_900, user_id="u-9"),  # late, the new session's
     msg("e-hb-3c", "heartbeat", 102_100, user_id="u-3", watch_ms=0),
+    msg("e-hb-2", "heartbeat", 102_200, user_id="u-2", watch_ms=0),  # left before the close
     msg("e-old", "like", 100_950, user_id="u-3"),  # from just before the close, late
     msg("e-s5", "showcase", 104_000, items=S3, spotlight=None),
 ]

@@ -248,8 +248,36 @@ def test_a_showcase_after_the_close_opens_a_new_session_that_pushes(batches: Any
     assert not room.closed and room.showcase is not None
     pushes = by_trigger(outputs)
     assert set(pushes["e-s4"][4]) == {"u-9"}  # entered before it, in the new session
-    assert set(pushes["e-s5"][4]) == {"u-3", "u-9"}  # u-3 heard from after it: present
+    # u-3 heard from after it: present; u-2, who left before the close, is still gone after
+    # a heartbeat (red team 11 #7: the close shed the leave, and the heartbeat brought u-2 back)
+    assert set(pushes["e-s5"][4]) == {"u-3", "u-9"}
     assert summaries(outputs)[: len(summaries(run(GOLDEN)[1]))] == summaries(run(GOLDEN)[1])
+
+
+def test_a_viewer_who_left_before_a_close_returns_to_the_new_session_by_a_newer_enter() -> None:
+    back = [msg("e-old-enter-2", "enter", 3_900, user_id="u-2"),  # before the leave: late
+            msg("e-s6", "showcase", 104_500, items=S2, spotlight=None),
+            msg("e-enter-2b", "enter", 105_000, user_id="u-2"),
+            msg("e-s7", "showcase", 106_000, items=S2, spotlight=None)]
+    quiet = [msg("e-enter-8", "enter", 50_000, user_id="u-8"),  # leaves, never heard again
+             msg("e-leave-8", "leave", 60_000, user_id="u-8")]
+    room, outputs = run([*GOLDEN[:-1], *quiet, GOLDEN[-1], *REOPENED, *back])
+    pushes = by_trigger(outputs)
+    assert "u-2" not in pushes["e-s6"][4]
+    assert pushes["e-enter-2b"][4] == ("u-2",) and "u-2" in pushes["e-s7"][4]
+    # u-2 was taken back into the viewer table with its leave; u-8 is remembered until the
+    # new session forgets it as its viewer table forgets the idle
+    assert room.departed == {"u-8": T0 + 60_000}
+    def heard(t: int) -> list[Event]:  # the room's time moves as its sources move
+        return decode_all([msg(f"e-hb-{u}-{t}", "heartbeat", t, user_id=u, watch_ms=0)
+                           for u in ("u-2", "u-3", "u-9")])
+    forgotten = 60_000 + PARAMS.forget_after_ms
+    for t in range(130_000, forgotten - 30_000, 30_000):
+        room.accept(heard(t))
+    assert room.departed == {"u-8": T0 + 60_000}
+    for t in range(forgotten - 30_000, forgotten + 90_000, 30_000):
+        room.accept(heard(t))
+    assert room.departed == {}
 
 
 @pytest.mark.parametrize("batches", BATCHINGS)
