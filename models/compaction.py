@@ -46,7 +46,7 @@ def housekeep(room: Room, now: int) -> None:
 # with its own). Its de-duplication and close stay, and who had left (``Room.departed``).
 _SHED = (
     "viewers", "items", "window", "mf", "choices", "model", "pending", "showcase", "columns",
-    "allocator", "agreed", "bound", "clock", "last_sweep",
+    "allocator", "agreed", "bound", "recent", "clock", "last_sweep",
 )  # fmt: skip
 
 

@@ -294,7 +294,8 @@ def _agreed(room: Room) -> dict[str, Any]:
     a = room.agreed
     (first_ts, first_src), (second_ts, second_src) = a.top
     return {"first": [first_ts, first_src], "second": [second_ts, second_src], **a.dump(),
-            "bound": [room.bound.limit, room.bound.wait]}
+            "bound": [room.bound.limit, room.bound.wait],
+            "recent": [[src, ts] for src, ts in room.recent.pairs]}
 
 
 def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
@@ -306,6 +307,8 @@ def _load_agreed(room: Room, stored: dict[str, Any] | None) -> None:
     if pairs is None:
         pairs = [pair for pair in (stored["first"], stored["second"]) if pair[1] is not None]
     room.agreed.load(pairs, stored.get("platform", -1))
+    # Older snapshots: who spoke last is heard anew (until then no trigger is late).
+    room.recent.pairs = [(str(src), int(ts)) for src, ts in stored.get("recent", ())]
     bound = stored.get("bound")  # older snapshots: no bound yet, the next advance counts one
     if bound is not None:
         room.bound.limit, room.bound.wait = int(bound[0]), int(bound[1])

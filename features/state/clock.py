@@ -230,3 +230,53 @@ class ClockBound:
             return candidate
         self.wait = n // RECOUNT  # it binds: recount after the next n // RECOUNT advances
         return self.limit
+
+
+class RecentSources:
+    """The room's last ``SOURCES`` distinct sources in the order their events were applied,
+    each with its newest time: whether a trigger came late.
+
+    A trigger (a showcase, an enter) applied after events later than it would be ranked from
+    what came after it. The room's agreed time cannot say so alone: the eight sources with the
+    *newest times* are the clocks furthest ahead, so five accounts (or five honest phones a
+    minute fast, certain among thousands) hold it up to ``ClockBound``'s slack ahead of the
+    audience, and every trigger would look late (red team 12: a room's pushes 3,589 → 57).
+    The sources *applied last* are whoever spoke just before the trigger: in a live room,
+    the audience. A majority of them (``agreeing``) past the trigger means events after it
+    were applied before it; moving that takes accounts speaking more often than the audience.
+
+    >>> recent = RecentSources()
+    >>> for ts, source in [(1_000, ""), (1_500, "u-1"), (2_000, "u-2"), (61_000, "u-3")]:
+    ...     recent.observe(ts, source)
+    >>> recent.passed(1_000), recent.passed(1_900), recent.passed(2_000)
+    (True, False, False)
+    >>> recent.observe(70_000, "u-4"); recent.observe(70_000, "u-5")  # three ahead of six
+    >>> recent.passed(2_000), len(recent.pairs)
+    (False, 6)
+    >>> recent.observe(3_500, "u-1")  # the audience speaks on: the trigger at 1,000 is late
+    >>> recent.passed(1_000), recent.pairs[0]
+    (True, ('u-1', 3500))
+    """
+
+    __slots__ = ("pairs",)
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, int]] = []  # (source, newest ts), applied last first
+
+    def observe(self, ts: int, source: str) -> None:
+        """Count an applied event of ``source`` at ``ts``."""
+        pairs = self.pairs
+        for i, (src, seen) in enumerate(pairs):
+            if src == source:
+                del pairs[i]
+                ts = max(ts, seen)
+                break
+        else:
+            if len(pairs) >= SOURCES:
+                pairs.pop()
+        pairs.insert(0, (source, ts))
+
+    def passed(self, ts: int) -> bool:
+        """Whether a majority of the sources applied last have reached a time after ``ts``."""
+        known = len(self.pairs)
+        return known > 0 and sum(seen > ts for _, seen in self.pairs) >= agreeing(known)
