@@ -4,8 +4,9 @@ viewer's arm drawn if new, the ranking served per arm's policy, ghosts for holdo
 A trigger the room's time has passed by more than ``--lateness-ms`` when it is applied (it
 came late, or after a quiet room's early release) pushes nothing: its ranking would read what
 came after it, which the contract forbids, and its showcase may be gone. The room's time is
-the one a majority of its sources agree on (``features.state.clock``), so a few accounts'
-clocks ahead cannot make every trigger late. ``stats.late_triggers`` counts it
+the one a majority of its sources agree on, and the sources applied just before the trigger
+must have passed it too (``features.state.clock.RecentSources``): a few clocks ahead hold the
+agreed time ahead, and would make every trigger late. ``stats.late_triggers`` counts it
 (``roomrank_late_triggers_total``; docs/contract-notes.md).
 """
 
