@@ -18,7 +18,7 @@ from features.contract.events import DeadLetter, Event
 from features.contract.ids import room_seed, unit_hash
 from features.contract.messages import PushBatch
 from features.state.catalog import ItemTable, Showcase
-from features.state.choices import RoomChoices, record_choice, record_engagement
+from features.state.choices import RoomChoices, record_choice, record_engagement, seconds
 from features.state.clock import AgreedClock, ClockBound, RecentSources
 from features.state.dedup import source_of
 from features.state.inbox import Verdict, superseded_letter
@@ -102,9 +102,7 @@ class Room:
         self.closed = False  # its room_close applied: what it learned is shed
         self.closed_at = -1  # that close's ts: the inbox hands on only stragglers, or a new
         # session's events (once a showcase opened it), which open the room again here
-        # Viewers who had left when a close shed the viewer table, and when: in a new session
-        # they are still gone until a newer ``enter`` (red team 11 #7), as in an open room.
-        self.departed: dict[str, int] = {}
+        self.departed: dict[str, int] = {}  # who had left at a close, and when: gone still
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
     # snapshotted with the others); the room reads and writes them by these names.
@@ -246,7 +244,7 @@ class Room:
             self.pushed_at[row] = -1
             self.pushed_items[row] = -1
             left = self.departed.pop(user_id, None) if self.departed else None
-            if left is not None:  # left before a close shed them: a heartbeat is no return
+            if left is not None:  # left before a close (red team 11 #7): only a newer enter
                 self.viewers.present[row] = False
                 self.viewers.last_seen[row] = max(ts, left)
         return row
@@ -315,14 +313,17 @@ class Room:
             self._momentum(item, _CHANNEL[etype], vote, ts)
 
     def _momentum(self, item: int, channel: int, amount: float, ts: int) -> None:
-        """Count at the event's time, but no later than the room's agreed clock: an event
-        ahead of it (one account's clock) must not move the window and age everyone's counts;
-        it counts now and ages from now."""
+        """At the event's time, no later than the room's agreed clock: one account's clock
+        ahead must not move the window and age everyone's counts (it counts, from now)."""
         self.window.add(item, channel, amount, min(ts, self.clock))
 
     def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float) -> None:
-        sc = self.showcase
-        shown = self.columns.get(self.items, sc).exposure if sc is not None else None
+        sc, shown = self.showcase, None
+        if sc is not None:  # a first choice among the items on show: standing from its showcase
+            columns = self.columns.get(self.items, sc)
+            if not self.viewers.standing[row] and item in columns.position:
+                self.viewers.standing[row] = max(1, seconds(max(ts, sc.ts)))
+            shown = columns.exposure
         record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown,
                       vote)
 

@@ -168,6 +168,11 @@ def loads(blob: bytes, params: RoomParams) -> Room:
     _load_agreed(room, tree.get("agreed"))
     room.departed = {str(user): int(ts) for user, ts in tree.get("departed", ())}
     _load_columns(room.viewers, tree["viewers"])
+    if "standing" not in tree["viewers"]:  # older snapshots: as their recent choices' times say
+        v = room.viewers
+        held = v.recent_item > 0
+        first = np.where(held, v.recent_ts, np.uint32(2**32 - 1)).min(axis=1, initial=2**32 - 1)
+        v.standing[:] = np.where(held.any(axis=1), first, 0)
     _load_columns(room.items, tree["items"])
     _load_columns(room.mf, {k: v for k, v in tree["mf"].items() if k != "rng"})
     room.mf.rng.bit_generator.state = _rng_from(tree["mf"]["rng"])  # type: ignore[attr-defined]

@@ -20,7 +20,10 @@ like log n, while a viewer's first choice in each category counts in full.
 Nor can one vote per account tell twenty fresh accounts from twenty fans. What a room can
 tell is who was there before: ``chose_before`` says whether a viewer chose something before a
 time (the showcase's start), which is whose choices judge the room's learner
-(``models.learners.judged``).
+(``models.learners.judged``). It reads the viewer's ``standing``, the time of the showcase
+in force at their first choice applied: a sender's own ``ts`` is theirs to write, and fresh
+accounts stamping their choices before the showcase began counted as established (red team
+12: honest HR@3 0.294 under the lab's poisoning, 0.236 stamped).
 
 >>> voted = np.zeros(2, dtype=np.uint64)
 >>> bit = vote_bit("sku-1")
@@ -32,7 +35,7 @@ time (the showcase's start), which is whose choices judge the room's learner
 >>> row, _ = viewers.touch("u", 5_000)
 >>> chose_before(viewers, row, 10_000)
 False
->>> viewers.recent_item[row, 0], viewers.recent_ts[row, 0] = 1, seconds(8_000)
+>>> viewers.standing[row] = seconds(8_000)
 >>> chose_before(viewers, row, 10_000), chose_before(viewers, row, 8_000)
 (True, False)
 """
@@ -71,9 +74,7 @@ def learning_weight(earlier_in_category: float) -> float:
 
 
 def chose_before(viewers: ViewerTable, row: int, ts: int) -> bool:
-    """Whether viewer ``row`` chose something in a second before ``ts``'s. It reads the last
-    few items the viewer chose (``RECENT``, each at its latest choice): a viewer who chose
-    that many since counts as new until the next ``ts``; their own repeats already weigh
-    little (``learning_weight``)."""
-    times = viewers.recent_ts[row][viewers.recent_item[row] > 0]
-    return bool(times.size) and int(times.min()) < seconds(ts)
+    """Whether viewer ``row`` stood in the room (had a choice applied under an earlier
+    showcase) in a second before ``ts``'s."""
+    standing = int(viewers.standing[row])
+    return standing > 0 and standing < seconds(ts)

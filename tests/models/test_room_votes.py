@@ -89,3 +89,31 @@ def test_a_push_converts_once_per_action_however_often_its_viewer_buys() -> None
     assert [c for s in out if isinstance(s, RoomStats) for c in s.conversions] == [
         (again.arms[0], "purchase")]
     assert room.allocator.wins[arm] == 2
+
+
+def test_standing_comes_from_the_showcase_in_force_not_from_the_senders_clock() -> None:
+    """Red team 12: fresh accounts stamping their choices before the showcase began counted as
+    established, and judged the room's learner (honest HR@3 0.294 → 0.236 under the lab's
+    poisoning). Standing is the time of the showcase in force at a viewer's first choice
+    among the items on show."""
+    from features.state.choices import seconds
+    from features.state.votes import chose_before
+
+    first = [{"item_id": f"old-{n}", "price": 9.0, "category": "bags"} for n in range(3)]
+    room = Room("r", RoomParams(lateness_ms=2_000))
+    s2 = T0 + 60_000
+    room.accept([event(0, type="showcase", ts=T0, spotlight=None, items=first),
+                 event(1, type="item_click", ts=T0 + 1_000, user_id="fan", item_id="old-1"),
+                 event(2, type="showcase", ts=s2, spotlight=None, items=_ITEMS),
+                 # stamped 500 ms before the showcase, arriving after it (within the lateness):
+                 # put before it, under the first showcase, whose items it did not choose
+                 event(3, type="item_click", ts=s2 - 500, user_id="quick", item_id="sku-1"),
+                 event(4, type="heartbeat", ts=s2 + 10_000, user_id="fan", watch_ms=1),
+                 # stamped 5 s before it, arriving later still: applied under it
+                 event(5, type="item_click", ts=s2 - 5_000, user_id="late", item_id="sku-2")])
+    rows = {user: room.viewers.rows.get(user) for user in ("fan", "quick", "late")}
+    assert chose_before(room.viewers, rows["fan"], s2)
+    assert not chose_before(room.viewers, rows["quick"], s2)
+    assert not chose_before(room.viewers, rows["late"], s2)
+    assert room.viewers.standing[rows["late"]] == seconds(s2)  # established at the next one
+    assert chose_before(room.viewers, rows["late"], s2 + 1_000)
