@@ -95,8 +95,7 @@ class Room:
         # and at most half a presence timeout past the majority of everyone heard lately.
         self.bound = ClockBound(params.presence_timeout_ms, params.presence_timeout_ms // 2)
         self.recent = RecentSources()  # who spoke last: whether a trigger came late
-        self.clock = 0
-        self.last_sweep = 0
+        self.clock, self.last_sweep = 0, 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = False  # its room_close applied: what it learned is shed
@@ -319,9 +318,10 @@ class Room:
 
     def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float) -> None:
         sc, shown = self.showcase, None
-        if sc is not None:  # a first choice among the items on show: standing from its showcase
+        if sc is not None:  # a first choice among the items on show, on time: standing
             columns = self.columns.get(self.items, sc)
-            if not self.viewers.standing[row] and item in columns.position:
+            if (not self.viewers.standing[row] and item in columns.position
+                    and ts >= self.clock - self.params.lateness_ms):
                 self.viewers.standing[row] = max(1, seconds(max(ts, sc.ts)))
             shown = columns.exposure
         record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown,
@@ -361,9 +361,8 @@ class Room:
 
     def _learn_choice(self, row: int, item: int, ts: int, stats: RoomStats,
                       purchase: bool) -> None:
-        """Test-then-learn on a choice among the items on show: the model's probability of
-        the chosen item (and one other, for calibration), then one listwise step. ``purchase``:
-        a paid one (amount > 0), the one choice that costs, so the judge's."""
+        """Test-then-learn on a choice among the items on show: the chosen item's probability
+        (and one other's), then one listwise step. ``purchase``: a paid one (the judge's)."""
         sc = self.showcase
         if sc is None or len(sc) < 2:
             return
@@ -374,8 +373,9 @@ class Room:
         # The room's weights are everyone's: a viewer's pull on them grows like the log of
         # their choices in a category (features.state.votes), so no one account trains them.
         earlier = float(self.viewers.cat_chosen[row, self.items.category[item]])
-        if isinstance(self.model, JudgedNewton):  # judged by who chose before, and by purchases
-            self.model.next_choice_by(chose_before(self.viewers, row, sc.ts), purchase)
+        if isinstance(self.model, JudgedNewton):  # judged by who stood before the showcase
+            before = sc.ts - self.params.lateness_ms  # (beyond doubt), and by purchases
+            self.model.next_choice_by(chose_before(self.viewers, row, before), purchase)
         p = self.model.learn_matrix(choice_features(self.context(ts), row), chosen,
                                     learning_weight(earlier))
         if p is not None:

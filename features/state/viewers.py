@@ -53,9 +53,10 @@ class ViewerTable:
         self.recent_ts = no_rows(np.uint32, RECENT)
         self.recent_kind = no_rows(np.int8, RECENT)
         # Since when the viewer has chosen here (whole seconds; 0: never): the time of the
-        # showcase in force at their first choice applied, or the choice's own if later. Whose
-        # choices judge the room's learner (``features.state.votes.chose_before``): a choice
-        # stamped before its showcase began is no earlier standing (red team 12).
+        # showcase in force at their first choice among its items applied on time, or the
+        # choice's own if later. Whose choices judge the room's learner
+        # (``features.state.votes.chose_before``): a choice stamped before its showcase
+        # began is no earlier standing (red team 12).
         self.standing = no_rows(np.uint32)
         # The item on stage at the viewer's last like/comment/share/gift (row + 1) and when.
         self.engaged_item = no_rows(np.int32)

@@ -108,12 +108,17 @@ def test_standing_comes_from_the_showcase_in_force_not_from_the_senders_clock() 
                  # stamped 500 ms before the showcase, arriving after it (within the lateness):
                  # put before it, under the first showcase, whose items it did not choose
                  event(3, type="item_click", ts=s2 - 500, user_id="quick", item_id="sku-1"),
+                 *(event(10 + n, type="heartbeat", ts=s2 + 3_000, user_id=f"v{n}", watch_ms=1)
+                   for n in range(4)),  # the room's time: a few seconds past the showcase
                  event(4, type="heartbeat", ts=s2 + 10_000, user_id="fan", watch_ms=1),
-                 # stamped 5 s before it, arriving later still: applied under it
-                 event(5, type="item_click", ts=s2 - 5_000, user_id="late", item_id="sku-2")])
+                 # stamped 5 s before it, arriving later still: applied late, no standing
+                 event(5, type="item_click", ts=s2 - 5_000, user_id="late", item_id="sku-2"),
+                 event(6, type="item_click", ts=s2 + 12_000, user_id="late", item_id="sku-3"),
+                 event(7, type="heartbeat", ts=s2 + 20_000, user_id="fan", watch_ms=1)])
     rows = {user: room.viewers.rows.get(user) for user in ("fan", "quick", "late")}
-    assert chose_before(room.viewers, rows["fan"], s2)
-    assert not chose_before(room.viewers, rows["quick"], s2)
-    assert not chose_before(room.viewers, rows["late"], s2)
-    assert room.viewers.standing[rows["late"]] == seconds(s2)  # established at the next one
-    assert chose_before(room.viewers, rows["late"], s2 + 1_000)
+    assert chose_before(room.viewers, rows["fan"], s2 - 2_000)
+    assert not chose_before(room.viewers, rows["quick"], s2 - 2_000)
+    assert not chose_before(room.viewers, rows["late"], s2 - 2_000)
+    assert room.viewers.standing[rows["quick"]] == 0
+    # the on-time choice under the showcase: established for the next showcase
+    assert room.viewers.standing[rows["late"]] == seconds(s2 + 12_000)
