@@ -240,8 +240,7 @@ class Room:
                 if self.allocator is None
                 else -1  # decided at the viewer's first push in this room
             )
-            self.pushed_at[row] = -1
-            self.pushed_items[row] = -1
+            self.pushed_at[row], self.pushed_items[row] = -1, -1
             left = self.departed.pop(user_id, None) if self.departed else None
             if left is not None:  # left before a close (red team 11 #7): only a newer enter
                 self.viewers.present[row] = False
@@ -297,14 +296,15 @@ class Room:
         # What everyone is shown moves by one vote per (viewer, item), however often the
         # viewer repeats it (features.state.votes): a click farm is one voice.
         vote = cast_vote(viewers.voted, row, vote_bit(item_id)) if item_id is not None else 1.0
+        on_time = id(event) not in self.inbox.late  # late: stands for nothing (votes.py)
         if etype == "push_open":  # a choice among the pushed items: taste, not the funnel
-            self._record_choice(row, item, etype, ts, vote)
+            self._record_choice(row, item, etype, ts, vote, on_time)
             self._learn(row, item, target)
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         score_last_push(self, row, item, etype, ts, stats, event.amount)
         self._learn_choice(row, item, ts, stats, etype == "purchase" and event.amount > 0)
-        self._record_choice(row, item, etype, ts, vote)
+        self._record_choice(row, item, etype, ts, vote, on_time)
         self._learn(row, item, target)
         if negative is not None:
             self._learn(row, negative, 0.0)
@@ -316,12 +316,12 @@ class Room:
         ahead must not move the window and age everyone's counts (it counts, from now)."""
         self.window.add(item, channel, amount, min(ts, self.clock))
 
-    def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float) -> None:
+    def _record_choice(self, row: int, item: int, etype: str, ts: int, vote: float,
+                       on_time: bool) -> None:
         sc, shown = self.showcase, None
         if sc is not None:  # a first choice among the items on show, on time: standing
             columns = self.columns.get(self.items, sc)
-            if (not self.viewers.standing[row] and item in columns.position
-                    and ts >= self.clock - self.params.lateness_ms):
+            if on_time and not self.viewers.standing[row] and item in columns.position:
                 self.viewers.standing[row] = max(1, seconds(max(ts, sc.ts)))
             shown = columns.exposure
         record_choice(self.viewers, self.items, self.choices, row, item, sc, etype, ts, shown,

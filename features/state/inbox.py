@@ -54,8 +54,8 @@ Verdict = Event | DeadLetter
 class Inbox:
     """A room's input rules and the state they keep (ids seen, events held, the close)."""
 
-    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "ids_clock", "room_id",
-                 "suspects")
+    __slots__ = ("buffer", "close_id", "close_ts", "closed", "dedup", "ids_clock", "late",
+                 "room_id", "suspects")
 
     def __init__(
         self,
@@ -75,6 +75,9 @@ class Inbox:
         # Far-ahead events of one sender waiting for another sender (reorder.py's rule), each
         # with the clock it arrived against: applied if that one agrees, else dead letters.
         self.suspects: list[tuple[Event, int]] = []
+        # The events of the last ``arrive`` that came more than the lateness behind the newest
+        # one before them (``id``s): handed on at once, ahead of events held that came first.
+        self.late: set[int] = set()
 
     def __len__(self) -> int:
         """Events held for event-time order (a quiet room's flush applies them)."""
@@ -85,6 +88,7 @@ class Inbox:
         out: list[Verdict] = []
         duplicates = 0
         buffer = self.buffer
+        self.late = set()
         for event in events:
             source = source_of(event.type, event.user_id)
             # The ids age by the time a majority of the room's newest senders agree on, as
@@ -127,6 +131,7 @@ class Inbox:
         for a while (not ``final``: a far-ahead event held for the next one to confirm waits
         on, since wall time must not decide what the room's events mean)."""
         out: list[Verdict] = []
+        self.late = set()
         if final:
             self._refuse_suspects(out)
         out.extend(self.buffer.flush())
@@ -191,6 +196,7 @@ class Inbox:
         if not buffer.offer(event):
             out.extend(buffer.release())
             out.append(event)
+            self.late.add(id(event))
         if event.type == "room_close":
             # It ends the room's stream: nothing later will move the watermark, so all that
             # is held (the close among it) is applied now, in event-time order; what is

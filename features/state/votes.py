@@ -21,11 +21,12 @@ Nor can one vote per account tell twenty fresh accounts from twenty fans. What a
 tell is who was there before: ``chose_before`` says whether a viewer chose something before a
 time (the showcase's start), which is whose choices judge the room's learner
 (``models.learners.judged``). It reads the viewer's ``standing``: the time of the showcase
-in force at their first choice among its items applied on time (not behind the room's time
-by more than the lateness). A sender's own ``ts`` is theirs to write: fresh accounts that
-stamped their choices before the showcase began counted as established (red team 12: honest
-HR@3 0.294 under the lab's poisoning, 0.236 stamped); the room asks for standing from before
-the showcase by more than the lateness, which only a choice made before it can have.
+in force at their first choice among its items that arrived on time (not more than the
+lateness behind the newest event before it: a late one is applied at once, ahead of a
+showcase held that arrived first). A sender's own ``ts`` is theirs to write: fresh accounts
+that stamped their choices before the showcase began counted as established (red team 12:
+honest HR@3 0.294 under the lab's poisoning, 0.236 stamped); the room asks for standing from
+before the showcase by more than the lateness, which only a choice made before it can have.
 
 >>> voted = np.zeros(2, dtype=np.uint64)
 >>> bit = vote_bit("sku-1")
