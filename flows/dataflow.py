@@ -111,7 +111,10 @@ class RoomLogic(StatefulBatchLogic[Event, Output, bytes]):
             return [], StatefulBatchLogic.DISCARD
         if STOP.is_set() and self.recovering:  # a stop: held events wait in the snapshot
             return [], StatefulBatchLogic.RETAIN
-        return _said(self.room.flush()), self.room.closed
+        # A closed room is dropped at the end of the input, unless a resume may read on: its
+        # close, ids and who had left must then stand (red team 13: a resumed file run pushed
+        # to viewers who had left); the idle timer drops it later, as in a live run.
+        return _said(self.room.flush()), self.room.closed and not self.recovering
 
     def snapshot(self) -> bytes:
         assert self.room is not None
@@ -123,9 +126,10 @@ def _said(out: list[Output]) -> list[Output]:
     stats = out[-1] if out else None
     if isinstance(stats, RoomStats) and stats.reopened >= 0:
         log.warning("room %r: a showcase after its room_close (ts %d) opened a new"
-                    " session, which starts from nothing; the events between were dead letters"
-                    " 'closed'. A room_close in a live show is a producer's bug or a forged"
-                    " event", stats.room_id, stats.reopened)
+                    " session, which starts from nothing (who had left stays gone). A room id"
+                    " used for a new show does this; in a live show, the room_close was a"
+                    " producer's bug or a forged event, and the room's events between it and"
+                    " this showcase were dead letters 'closed'", stats.room_id, stats.reopened)
     return out
 
 

@@ -74,7 +74,7 @@ def summary_note(change: SplitChange, settings: Settings) -> str:
 
     >>> change = split_change("exp", Arms.parse("a=0.3,b=0.7"), "exp", Arms.parse("a,b"))
     >>> summary_note(change, Settings.load({}, env={}))
-    'resumed with other --arms shares: 20.0 % of viewers changed arm'
+    'resumed with other --arms shares: 20.0 % of viewers hashed to another arm'
     """
     what = [f"another {settings.named('experiment')}"] if change.renamed else []
     what += [f"other {settings.named('arms')} shares"] if change.reshared else []
@@ -82,7 +82,7 @@ def summary_note(change: SplitChange, settings: Settings) -> str:
     if settings.room.allocation != "fixed":  # no share: each room keeps the arms it gave
         return said
     expected = "an expected " if change.renamed else ""
-    return f"{said}: {expected}{change.moved * 100:.1f} % of viewers changed arm"
+    return f"{said}: {expected}{change.moved * 100:.1f} % of viewers hashed to another arm"
 
 
 def _shares(arms: Arms) -> str:

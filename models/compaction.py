@@ -62,6 +62,10 @@ def shed(room: Room) -> None:
     ids = viewers.rows.ids[: viewers.rows.high_water]
     gone = np.flatnonzero(~viewers.present[: len(ids)] & (ids != None))  # noqa: E711
     room.departed.update(zip(ids[gone].tolist(), viewers.last_seen[gone].tolist(), strict=True))
+    cap = room.params.dedup_max_ids  # as many as the ids it keeps: the newest leaves (rt 13)
+    if len(room.departed) > cap:
+        newest = sorted(room.departed.items(), key=lambda pair: pair[1])[-cap:]
+        room.departed = dict(newest)
     fresh = Room(room.room_id, room.params)
     for name in _SHED:
         setattr(room, name, getattr(fresh, name))

@@ -80,7 +80,7 @@ def test_a_resume_with_other_shares_says_which_and_how_many_viewers_move(
         " after this start), or stop and resume with the store's values"
     )
     assert _summary(stderr).endswith(
-        " events/s; resumed with other --arms shares: 40.0 % of viewers changed arm")
+        " events/s; resumed with other --arms shares: 40.0 % of viewers hashed to another arm")
 
 
 def test_a_resume_with_another_experiment_name_says_the_expected_share(
@@ -91,7 +91,7 @@ def test_a_resume_with_another_experiment_name_says_the_expected_share(
     assert "--experiment 'spring' (this run: 'summer')" in line
     assert "an expected 66.0 % of viewers change arm" in line and "shares" not in line
     assert _summary(stderr).endswith(
-        "; resumed with another --experiment: an expected 66.0 % of viewers changed arm")
+        "; resumed with another --experiment: an expected 66.0 % of viewers hashed to another arm")
 
 
 def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None:

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
-from tests.flows.helpers import run_lines, world_lines
+from tests.flows.helpers import read_jsonl, run_lines, world_lines
+from tests.flows.test_operator_faults import quiet, roomrank
 
 
 @pytest.mark.parametrize("ahead_ms", [0, 9 * 60_000, 3_600_000])
@@ -74,3 +77,50 @@ def test_a_new_show_overtaken_by_the_old_close_pushes_as_if_the_close_came_first
     assert shown(overtaken) == shown(in_order)
     opened = {e["event_id"] for e in early}
     assert opened & {p["trigger_id"] for p in overtaken}  # the early ones push
+
+
+def test_a_file_run_that_ends_at_a_stray_close_resumes_as_if_it_had_not_stopped(
+    tmp_path: Path,
+) -> None:
+    """Red team 13: a file run whose input ended at a room's close dropped the closed room, and
+    with it who had left; the resumed run (the file grown) pushed to them again."""
+    lines = world_lines(seed=5, rooms=3, viewers=150, minutes=10)
+    events = [orjson.loads(line) for line in lines]
+    room = events[0]["room_id"]
+    showcases = [i for i, e in enumerate(events) if e["room_id"] == room
+                 and e["type"] == "showcase"]
+    at = showcases[len(showcases) // 2] + 1
+    last = {e["user_id"]: e["type"] for e in events[:at] if e["room_id"] == room
+            and "user_id" in e and e["ts"] < events[at - 1]["ts"] - 2_000}  # applied by then
+    back = {e["user_id"] for e in events[at:] if e["room_id"] == room and e["type"] == "enter"}
+    left = sorted(u for u, kind in last.items() if kind == "leave" and u not in back)
+    ts = events[at - 1]["ts"]
+    close = {"event_id": "stray-close", "type": "room_close", "ts": ts, "room_id": room}
+    reopen = next(i for i in showcases if i >= at)
+    # the clients of viewers who had left send one more heartbeat after the new session opens
+    trailing = [{"event_id": f"trailing-{u}", "type": "heartbeat", "room_id": room,
+                 "user_id": u, "ts": events[reopen]["ts"] + 1, "watch_ms": 0} for u in left]
+    assert left
+    rest = [*lines[at: reopen + 1], *map(orjson.dumps, trailing), *lines[reopen + 1:]]
+    first = [*lines[:at], orjson.dumps(close)]
+    flags = ["--input", "events.jsonl", "--output", "out.jsonl", "--dead-letters", "dl.jsonl",
+             "--recovery-dir", "rec"]
+
+    def run(where: Path) -> list[dict]:
+        done = roomrank("run", *flags, cwd=where)
+        assert done.returncode == 0 and quiet(done.stderr), done.stderr[-2000:]
+        return read_jsonl(where / "out.jsonl")
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole.mkdir()
+    cut.mkdir()
+    (whole / "events.jsonl").write_bytes(b"\n".join([*first, *rest]) + b"\n")
+    (cut / "events.jsonl").write_bytes(b"\n".join(first) + b"\n")
+    run(cut)  # ends at the close: the room is closed when the input ends
+    with (cut / "events.jsonl").open("ab") as grown:
+        grown.write(b"\n".join(rest) + b"\n")
+    resumed = {p["rec_id"]: p for p in run(cut)}  # both runs' pushes: a resume appends
+    straight = {p["rec_id"]: p for p in run(whole)}
+    assert resumed.keys() == straight.keys()
+    assert not {p["user_id"] for p in resumed.values()
+                if p["room_id"] == room and p["ts"] > ts} & set(left)

@@ -54,7 +54,8 @@ def test_a_resume_with_another_topic_or_the_topic_made_anew_is_refused(
     wait_for(lambda: said in reshared.log.read_text(errors="replace"), "the split warning", 120,
              [reshared])
     assert reshared.terminate() == 0, reshared.tail()
-    assert "resumed with other --arms shares: 40.0 % of viewers changed arm" in reshared.tail()
+    assert ("resumed with other --arms shares: 40.0 % of viewers hashed to another arm"
+            in reshared.tail())
 
     other = Topics.unique(kafka_tools, "resume-other")
     moved = roomrank_run(kafka_bootstrap, other, "--recovery-dir", str(recovery))

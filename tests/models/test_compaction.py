@@ -110,3 +110,14 @@ def test_a_closed_room_keeps_only_what_turns_later_events_into_dead_letters() ->
     later = restored.accept(decode_all([msg("late-hb", "heartbeat", 131_000, user_id="u-1",
                                              watch_ms=1)]))
     assert [o.reason for o in later if hasattr(o, "reason")] == ["closed"]
+
+
+def test_a_closed_room_remembers_at_most_as_many_who_left_as_ids_the_newest() -> None:
+    """Red team 13: who had left grew a closed room's snapshot without bound (400,000 leaves:
+    25 MB); it is kept to ``dedup_max_ids``, the newest leaves."""
+    room = Room("r-7", RoomParams(dedup_max_ids=3))
+    leaves = [msg(f"e-{n}", "leave", 1_000 * n, user_id=f"u-{n}") for n in range(1, 6)]
+    room.accept(decode_all([*leaves, msg("e-close", "room_close", 9_000)]))
+    room.flush()
+    assert room.closed
+    assert room.departed == {f"u-{n}": 1_764_331_200_000 + 1_000 * n for n in (3, 4, 5)}
