@@ -56,8 +56,8 @@ def shed(room: Room) -> None:
     memory and in snapshots."""
     from models.room import Room
 
-    if room.viewers.rows.capacity == 0 and room.items.rows.capacity == 0 and room.clock == 0:
-        return  # shed already (a closed room's every call sheds), or nothing to shed
+    if room.shed_done:  # a closed room's every call sheds: once is enough (a flag, not how
+        return  # empty its tables look: a restored room's are not, and its clock may be, rt 13)
     viewers = room.viewers
     ids = viewers.rows.ids[: viewers.rows.high_water]
     gone = np.flatnonzero(~viewers.present[: len(ids)] & (ids != None))  # noqa: E711
@@ -69,6 +69,7 @@ def shed(room: Room) -> None:
     fresh = Room(room.room_id, room.params)
     for name in _SHED:
         setattr(room, name, getattr(fresh, name))
+    room.shed_done = True
     room.refused_seen = 0
 
 
@@ -102,3 +103,11 @@ def compact_items(room: Room) -> bool:
     room.pushed_items = new_row[room.pushed_items]
     renumber_items(room.viewers, new_row)
     return True
+
+
+def reopen(room: Room) -> int:
+    """A showcase opened a new session: from a shed room, with no viewers yet; returns the
+    close's ts (``RoomStats.reopened``)."""
+    shed(room)
+    room.closed, room.present_now, room.shed_done = False, 0, False
+    return room.closed_at

@@ -28,7 +28,7 @@ from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_M
 from models import room_state
 from models.choice_columns import ColumnCache
 from models.choice_features import POWER, PRECISION, PRIORS, TASTE
-from models.compaction import housekeep, shed
+from models.compaction import housekeep, reopen, shed
 from models.experiment.allocation import Assignments, new_allocator
 from models.experiment.attribution import score_last_push
 from models.experiment.serving import Ghosts
@@ -98,7 +98,7 @@ class Room:
         self.clock, self.last_sweep = 0, 0
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
-        self.closed = False  # its room_close applied: what it learned is shed
+        self.closed = self.shed_done = False  # its room_close applied: what it learned is shed
         self.closed_at = -1  # that close's ts: the inbox hands on only stragglers, or a new
         # session's events (once a showcase opened it), which open the room again here
         self.departed: dict[str, int] = {}  # who had left at a close, and when: gone still
@@ -159,8 +159,7 @@ class Room:
                 stats.events[verdict.type] += 1
             else:
                 if self.closed:  # the inbox let it through: a showcase opened a new session
-                    shed(self)
-                    self.closed, stats.reopened, self.present_now = False, self.closed_at, 0
+                    stats.reopened = reopen(self)
                 self._apply(verdict, out, stats, read_at)
         return out
 
