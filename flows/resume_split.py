@@ -18,7 +18,7 @@ from pathlib import Path
 from flows.recovery_store import PARTITIONS, one_room
 from flows.settings import Settings
 from models.arms import Arms, SplitChange, split_change
-from models.room_state import written_split
+from models.room_state import written_allocation, written_split
 
 log = logging.getLogger("roomrank")
 
@@ -31,7 +31,10 @@ def warn_changed_split(settings: Settings) -> SplitChange | None:
         return None
     store = settings.named("recovery_dir")
     blob = one_room(path, sorted(path.glob(PARTITIONS)), store)
-    written = written_split(blob) if blob is not None else None
+    if blob is None:
+        return None
+    _said_allocation(written_allocation(blob), settings)
+    written = written_split(blob)
     if written is None:  # no room stored yet, or written before rooms recorded the split
         return None
     params = settings.room
@@ -39,6 +42,22 @@ def warn_changed_split(settings: Settings) -> SplitChange | None:
     if change is not None:
         log.warning("%s", describe(change, settings))
     return change
+
+
+def _said_allocation(written: str | None, settings: Settings) -> None:
+    """Another ``--allocation`` than the store's: said once (red team 13: from ``fixed`` to
+    ``thompson``, 14 of 182 viewers pushed before and after changed arm without a word)."""
+    allocation = settings.room.allocation
+    if written is None or written == allocation:
+        return
+    flag = settings.named("allocation")
+    log.warning(
+        "resuming %s %s written with %s %s (this run: %s): viewers new to a room are given"
+        " arms %s from now on, and a room keeps the arm of a viewer it holds. Read the"
+        " experiment as two (before and after this start), or stop and resume with the"
+        " store's value", settings.named("recovery_dir"), settings.recovery_dir, flag, written,
+        allocation, "by the hash of experiment and user (fixed shares)" if allocation == "fixed"
+        else "drawn at their first push in the room, adaptively")
 
 
 def describe(change: SplitChange, settings: Settings) -> str:

@@ -214,7 +214,18 @@ def _shape(params: RoomParams) -> dict[str, Any]:
 def _split(params: RoomParams) -> dict[str, Any]:
     """What moves viewers between arms without changing the layout: a resume may change it
     (a new experiment from then on), and the job says so (``flows.resume_split``)."""
-    return {"experiment": params.experiment, "shares": list(params.arms.shares)}
+    return {"experiment": params.experiment, "shares": list(params.arms.shares),
+            "allocation": params.allocation}
+
+
+def written_allocation(blob: bytes) -> str | None:
+    """The ``--allocation`` a room's snapshot was written with (None: not recorded, before
+    2026-12-06's third stop)."""
+    from models.room_legacy import is_legacy
+
+    tree = None if is_legacy(blob) else decode(blob)
+    split = tree.get("split") if isinstance(tree, dict) else None
+    return str(split["allocation"]) if isinstance(split, dict) and "allocation" in split else None
 
 
 def written_split(blob: bytes) -> tuple[str, Arms] | None:

@@ -64,7 +64,7 @@ def test_a_resume_with_the_stores_experiment_and_shares_says_nothing(
 ) -> None:
     stderr = _resume(written, tmp_path, "--experiment", "spring", "--arms", "a=3,b=4,c=3")
     assert b"resuming from rec" in stderr  # it did resume
-    assert _warnings(stderr) == []
+    assert _warnings(stderr) == [] and b"--allocation" not in stderr
     assert "resumed with" not in _summary(stderr)
 
 
@@ -92,6 +92,16 @@ def test_a_resume_with_another_experiment_name_says_the_expected_share(
     assert "an expected 66.0 % of viewers change arm" in line and "shares" not in line
     assert _summary(stderr).endswith(
         "; resumed with another --experiment: an expected 66.0 % of viewers hashed to another arm")
+
+
+def test_a_resume_under_another_allocation_says_so(written: Path, tmp_path: Path) -> None:
+    """Red team 13: from ``fixed`` to ``thompson`` 14 of 182 viewers changed arm unsaid."""
+    stderr = _resume(written, tmp_path, "--experiment", "spring", "--arms", ARMS,
+                     "--allocation", "thompson")
+    said = [line for line in stderr.decode().splitlines() if "--allocation fixed" in line]
+    assert len(said) == 1 and " WARNING " in said[0], stderr.decode()[-2000:]
+    assert "(this run: thompson): viewers new to a room are given arms drawn" in said[0]
+    assert _warnings(stderr) == []  # the shares and the name are the store's
 
 
 def test_under_adaptive_allocation_the_warning_names_what_a_room_keeps() -> None:
