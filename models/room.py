@@ -23,7 +23,7 @@ from features.state.clock import AgreedClock, ClockBound, RecentSources
 from features.state.dedup import source_of
 from features.state.inbox import Verdict, superseded_letter
 from features.state.viewers import ViewerTable
-from features.state.votes import cast_vote, chose_before, learning_weight, vote_bit
+from features.state.votes import cast_vote, chose_before, learning_weight, paid, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
 from models import room_state
 from models.choice_columns import ColumnCache
@@ -302,7 +302,8 @@ class Room:
             return
         negative = self._negative(event, item)  # one blake2b per action, used twice
         score_last_push(self, row, item, etype, ts, stats, event.amount)
-        self._learn_choice(row, item, ts, stats, etype == "purchase" and event.amount > 0)
+        self._learn_choice(row, item, ts, stats, etype == "purchase" and paid(
+            event.amount, event.qty, float(self.items.price[item])))
         self._record_choice(row, item, etype, ts, vote, on_time)
         self._learn(row, item, target)
         if negative is not None:

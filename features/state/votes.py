@@ -76,6 +76,23 @@ def learning_weight(earlier_in_category: float) -> float:
     return 1.0 / (1.0 + earlier_in_category)
 
 
+PAID_SHARE: Final = 0.5  # of the price on show per unit: a discount, a coupon; not a token
+
+
+def paid(amount: float, qty: int, price: float) -> bool:
+    """Whether a purchase paid for what it bought, as far as judging the room's learner goes:
+    purchases judge because they cost, and one of 0.01 costs nothing (red team 12: the lab's
+    paying sleepers, $202,685 at full price, did as much for $28). An item whose price is
+    unknown (0): any amount.
+
+    >>> paid(89.0, 1, 89.0), paid(0.01, 1, 89.0), paid(50.0, 1, 89.0), paid(0.01, 1, 0.0)
+    (True, False, True, True)
+    >>> paid(100.0, 3, 89.0), paid(0.0, 1, 0.0)
+    (False, False)
+    """
+    return amount > 0 and amount >= PAID_SHARE * price * max(qty, 1)
+
+
 def chose_before(viewers: ViewerTable, row: int, ts: int) -> bool:
     """Whether viewer ``row`` stood in the room (had a choice applied under an earlier
     showcase) in a second before ``ts``'s."""
