@@ -98,7 +98,8 @@ def test_waves_of_purchases_of_made_up_items_leave_the_vectors_bounded(learner: 
 def test_a_purchase_of_amount_zero_does_not_judge_the_rooms_learner() -> None:
     """Red team 8: the judge's purchase half rests on a purchase costing its maker money, and
     the lab's `paying-sleeper` with every amount 0 did exactly what the paid one did. Only a
-    paid purchase (amount > 0) counts as one there; a free one is still a choice."""
+    paid purchase counts as one there (red team 12: at least half the price on show; 0.01
+    was as good as the price); a free one, or a token one, is still a choice."""
     room = Room(ROOM, PARAMS)
     judged: list[bool] = []
     real = room.model.next_choice_by  # type: ignore[attr-defined]
@@ -107,8 +108,10 @@ def test_a_purchase_of_amount_zero_does_not_judge_the_rooms_learner() -> None:
     stream = [msg("s", "showcase", 0, items=S1, spotlight="sku-2"),
               msg("e", "enter", 10, user_id="u-1"),
               msg("free", "purchase", 1_000, user_id="u-1", item_id="sku-1", amount=0.0),
-              msg("paid", "purchase", 2_000, user_id="u-1", item_id="sku-3", amount=5.0),
+              msg("paid", "purchase", 2_000, user_id="u-1", item_id="sku-3", amount=35.0),
+              msg("token", "purchase", 3_000, user_id="u-1", item_id="sku-4", amount=0.01),
+              msg("coupon", "purchase", 4_000, user_id="u-1", item_id="sku-2", amount=45.0),
               msg("end", "heartbeat", 9_000, user_id="u-1", watch_ms=1)]
     room.accept([e for e in (decode_event(json.dumps(m).encode(), Origin("t", 0, n))
                              for n, m in enumerate(stream)) if isinstance(e, Event)])
-    assert judged == [False, True]
+    assert judged == [False, True, False, True]  # sku-3 35.0, sku-4 12.0, sku-2 89.0
