@@ -39,6 +39,7 @@ before the showcase by more than the lateness, which only a choice made before i
 >>> chose_before(viewers, row, 10_000)
 False
 >>> viewers.standing[row] = seconds(8_000)
+>>> viewers.recent_item[row, 0], viewers.recent_ts[row, 0] = 1, seconds(8_000)
 >>> chose_before(viewers, row, 10_000), chose_before(viewers, row, 8_000)
 (True, False)
 """
@@ -95,6 +96,12 @@ def paid(amount: float, qty: int, price: float) -> bool:
 
 def chose_before(viewers: ViewerTable, row: int, ts: int) -> bool:
     """Whether viewer ``row`` stood in the room (had a choice applied under an earlier
-    showcase) in a second before ``ts``'s."""
+    showcase) in a second before ``ts``'s, and still chose something then among the last few
+    items they chose (``RECENT``, each at its latest choice: a viewer who chose that many since
+    counts as new until the next ``ts``; their own repeats already weigh little,
+    ``learning_weight``)."""
     standing = int(viewers.standing[row])
-    return standing > 0 and standing < seconds(ts)
+    if not standing or standing >= seconds(ts):
+        return False
+    times = viewers.recent_ts[row][viewers.recent_item[row] > 0]
+    return bool(times.size) and int(times.min()) < seconds(ts)
