@@ -80,8 +80,7 @@ class ViewerTable:
     _COLUMNS: Final = (
         "last_seen", "present", "tier", "has_tier", "segments", "cat_chosen", "cat_exposed",
         "recent_item", "recent_ts", "recent_kind", "standing", "engaged_item", "engaged_ts",
-        "price_w",
-        "price_lp", "voted", "arm", "pushed_at", "pushed_items", "push_converted",
+        "price_w", "price_lp", "voted", "arm", "pushed_at", "pushed_items", "push_converted",
     )  # fmt: skip
 
     def __len__(self) -> int:
