@@ -22,6 +22,7 @@ from features.state.choices import RoomChoices, record_choice, record_engagement
 from features.state.clock import AgreedClock, ClockBound, RecentSources
 from features.state.dedup import source_of
 from features.state.inbox import Verdict, superseded_letter
+from features.state.referrals import remember_named
 from features.state.viewers import ViewerTable
 from features.state.votes import cast_vote, chose_before, learning_weight, paid, vote_bit
 from features.state.windows import CARTS, CLICKS, ENGAGEMENT, PURCHASES, WATCH_MIN, ItemWindow
@@ -82,8 +83,7 @@ class Room:
         if params.choice_weights or params.choice_off:
             assert isinstance(self.model, ListwiseSoftmax), "warm starts: listwise"
             self.model.start_from(params.choice_weights, params.choice_off)
-        # Vector updates wait here until something reads the vectors (a push, a sweep, the end
-        # of the call), then go to ``learn_many`` together (the same updates, in waves).
+        # Vector updates wait until a push, a sweep or the call's end reads them: ``learn_many``.
         self.pending: tuple[list[int], list[int], list[float]] = ([], [], [])
         self.showcase: Showcase | None = None
         self.columns = ColumnCache()  # what the showcase alone decides (derived, not state)
@@ -99,8 +99,7 @@ class Room:
         self.present_now = 0  # present viewers at the last sweep or trigger (for metrics)
         self.refused_seen = 0  # learners' refused updates already reported in stats
         self.closed = self.shed_done = False  # its room_close applied: what it learned is shed
-        self.closed_at = -1  # that close's ts: the inbox hands on only stragglers, or a new
-        # session's events (once a showcase opened it), which open the room again here
+        self.closed_at = -1  # that close's ts: stragglers, or a new session's events, follow
         self.departed: dict[str, int] = {}  # who had left at a close, and when: gone still
 
     # The viewer table owns these per-viewer columns (grown, forgotten, compacted and
@@ -210,6 +209,7 @@ class Room:
             assert event.user_id is not None
             row = self._viewer(event.user_id, ts)
             self.viewers.enter(event.user_id, ts, event.attrs)
+            remember_named(self.viewers, self.items, row, event.attrs, ts)
             if self.showcase is not None:  # one shown after the enter: late too
                 push(self, np.array([row]), event, out, read_at, stats,
                      late or self.showcase.ts > ts)
