@@ -63,6 +63,8 @@ class _Invalid(Exception):
 def _preview(value: Any) -> str:
     """The value as the producer wrote it (JSON: ``null``, ``true``, ``[1,2]``; a string, or
     a key, in quotes as Python writes it), shortened."""
+    if isinstance(value, float) and math.isinf(value):  # JSON would write it as null
+        return f"a number past {'-' if value < 0 else ''}1.8e308"
     try:
         text = repr(value) if isinstance(value, str) else orjson.dumps(value).decode()
     except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits

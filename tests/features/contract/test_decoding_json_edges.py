@@ -181,3 +181,14 @@ def test_a_number_past_float64_in_a_field_the_job_reads_is_refused_by_name(
     letter = decode_event(raw, ORIGIN)
     assert isinstance(letter, DeadLetter) and letter.reason == "invalid", letter
     assert field in letter.error, letter.error
+
+
+def test_an_integer_of_thousands_of_digits_is_read_as_past_float64() -> None:
+    # red team 14: Python refuses to read an integer of over 4,300 digits, and its words
+    # ("use sys.set_int_max_str_digits()") were the dead letter's
+    huge = b"9" * 5000
+    letter = decode_event(LEAVE.replace(b'"ts":1', b'"ts":' + huge) + b"}", ORIGIN)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid"
+    assert letter.error.startswith("field 'ts' is out of range, got a number past 1.8e308")
+    event = decode_event(LEAVE + b',"note":-' + huge + b"}", ORIGIN)  # a field not read
+    assert isinstance(event, Event) and event.user_id == "u"
