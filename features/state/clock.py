@@ -280,3 +280,29 @@ class RecentSources:
         """Whether a majority of the sources applied last have reached a time after ``ts``."""
         known = len(self.pairs)
         return known > 0 and sum(seen > ts for _, seen in self.pairs) >= agreeing(known)
+
+    def late(self, ts: int, last_seen: np.ndarray, platform: int, cutoff: int) -> bool:
+        """Whether the sources applied last *and* a majority of everyone heard at or after
+        ``cutoff`` (``recent_majority``) have reached a time after ``ts``.
+
+        Accounts sending in one burst are, just after it, the sources applied last, and five
+        are a majority of eight in any room: the trigger after the burst looks late. Whether
+        they are the audience only a count over everyone heard lately can say, and moving that
+        takes as many accounts as the room has sources heard lately (as ``ClockBound``). It is
+        O(viewers), so it is counted only for a trigger the last sources call late (in a clean
+        room, the few delayed ones). Fewer than ``MIN_AGREED`` heard lately: the last sources
+        decide alone.
+
+        >>> recent = RecentSources()
+        >>> for n in range(5):  # five accounts a minute ahead, in one burst
+        ...     recent.observe(61_000, f"fast-{n}")
+        >>> seen = np.array([1_500, 1_800, 2_500, 2_900, 3_000, 3_200, 61_000, 61_000])
+        >>> recent.passed(3_000), recent.late(3_000, seen, 1_000, 0)
+        (True, False)
+        >>> recent.late(1_000, seen, 1_000, 0)  # the audience passed it too: late
+        True
+        """
+        if not self.passed(ts):
+            return False
+        majority, _ = recent_majority(last_seen, platform, cutoff)
+        return majority is None or majority > ts
