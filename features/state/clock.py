@@ -243,7 +243,8 @@ class RecentSources:
     audience, and every trigger would look late (red team 12: a room's pushes 3,589 → 57).
     The sources *applied last* are whoever spoke just before the trigger: in a live room,
     the audience. A majority of them (``agreeing``) past the trigger means events after it
-    were applied before it; moving that takes accounts speaking more often than the audience.
+    were applied before it, unless they are accounts that spoke in one burst just before it:
+    ``late`` asks everyone heard lately too.
 
     >>> recent = RecentSources()
     >>> for ts, source in [(1_000, ""), (1_500, "u-1"), (2_000, "u-2"), (61_000, "u-3")]:
