@@ -3,8 +3,8 @@
 Red team 12: five such accounts per room (or five honest phones among thousands) held the
 room's agreed time ahead of its audience, every showcase and enter then counted as a late
 trigger, and the room pushed almost nothing (3,589 pushes to honest viewers → 57). A trigger
-is late only if the sources applied just before it passed it too
-(``features.state.clock.RecentSources``)."""
+is late only if the sources applied just before it, and a majority of everyone heard lately,
+passed it too (``features.state.clock.RecentSources.late``)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _with_fast_clocks(events: list[dict], accounts: int, ahead_ms: int, every_ms
     (5, 60_000, 30_000, False),
     # Red team 12's "not caught": in one burst they are the sources applied last, and the
     # trigger after it looked late (on the code before, 95 of 841 pushes lost; 8 accounts
-    # five minutes ahead every 10 s, 165 of 841): only a majority of everyone heard lately
+    # five minutes ahead every 10 s, 202): only a majority of everyone heard lately
     # can say whether they are the audience (``RecentSources.late``).
     (5, 60_000, 30_000, True),
     (8, 300_000, 10_000, True),
