@@ -292,7 +292,9 @@ class RecentSources:
         takes as many accounts as the room has sources heard lately (as ``ClockBound``). It is
         O(viewers), so it is counted only for a trigger the last sources call late (in a clean
         room, the few delayed ones). Fewer than ``MIN_AGREED`` heard lately: the last sources
-        decide alone.
+        decide alone. The room puts ``cutoff`` a presence timeout before the trigger's own
+        time, which accounts ahead cannot move: a window following the room's time, which
+        they can hold minutes ahead, would count only them.
 
         >>> recent = RecentSources()
         >>> for n in range(5):  # five accounts a minute ahead, in one burst
