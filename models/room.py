@@ -192,10 +192,10 @@ class Room:
             out.append(superseded_letter(self.room_id, event, shown.event_id, shown.ts))
             return
         # A trigger the room's (agreed) time passed by more than the lateness would be ranked
-        # from what came after it: no push (models.room_push), if the sources applied last
-        # passed it too: a few clocks ahead hold the agreed time ahead, not those (red team 12).
-        late = (ts < self.clock - self.params.lateness_ms
-                and self.recent.passed(ts + self.params.lateness_ms))
+        # from what came after it: no push (room_push), if its audience passed it (clock.py).
+        late = ts < self.clock - self.params.lateness_ms and self.recent.late(
+            ts + self.params.lateness_ms, self.viewers.last_seen[: self.viewers.rows.high_water],
+            self.agreed.platform, ts - self.bound.window_ms)
         stats.events[etype] += 1
         if etype == "showcase":
             self._show(event)

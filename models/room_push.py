@@ -5,8 +5,9 @@ A trigger the room's time has passed by more than ``--lateness-ms`` when it is a
 came late, or after a quiet room's early release) pushes nothing: its ranking would read what
 came after it, which the contract forbids, and its showcase may be gone. The room's time is
 the one a majority of its sources agree on, and the sources applied just before the trigger
-must have passed it too (``features.state.clock.RecentSources``): a few clocks ahead hold the
-agreed time ahead, and would make every trigger late. ``stats.late_triggers`` counts it
+must have passed it too, and a majority of everyone heard lately
+(``features.state.clock.RecentSources.late``): a few clocks ahead hold the agreed time ahead,
+and, sending in one burst, are the sources applied last. ``stats.late_triggers`` counts it
 (``roomrank_late_triggers_total``; docs/contract-notes.md).
 """
 

@@ -243,7 +243,8 @@ class RecentSources:
     audience, and every trigger would look late (red team 12: a room's pushes 3,589 → 57).
     The sources *applied last* are whoever spoke just before the trigger: in a live room,
     the audience. A majority of them (``agreeing``) past the trigger means events after it
-    were applied before it; moving that takes accounts speaking more often than the audience.
+    were applied before it, unless they are accounts that spoke in one burst just before it:
+    ``late`` asks everyone heard lately too.
 
     >>> recent = RecentSources()
     >>> for ts, source in [(1_000, ""), (1_500, "u-1"), (2_000, "u-2"), (61_000, "u-3")]:
@@ -280,3 +281,31 @@ class RecentSources:
         """Whether a majority of the sources applied last have reached a time after ``ts``."""
         known = len(self.pairs)
         return known > 0 and sum(seen > ts for _, seen in self.pairs) >= agreeing(known)
+
+    def late(self, ts: int, last_seen: np.ndarray, platform: int, cutoff: int) -> bool:
+        """Whether the sources applied last *and* a majority of everyone heard at or after
+        ``cutoff`` (``recent_majority``) have reached a time after ``ts``.
+
+        Accounts sending in one burst are, just after it, the sources applied last, and five
+        are a majority of eight in any room: the trigger after the burst looks late. Whether
+        they are the audience only a count over everyone heard lately can say, and moving that
+        takes as many accounts as the room has sources heard lately (as ``ClockBound``). It is
+        O(viewers), so it is counted only for a trigger the last sources call late (in a clean
+        room, the few delayed ones). Fewer than ``MIN_AGREED`` heard lately: the last sources
+        decide alone. The room puts ``cutoff`` a presence timeout before the trigger's own
+        time, which accounts ahead cannot move: a window following the room's time, which
+        they can hold minutes ahead, would count only them.
+
+        >>> recent = RecentSources()
+        >>> for n in range(5):  # five accounts a minute ahead, in one burst
+        ...     recent.observe(61_000, f"fast-{n}")
+        >>> seen = np.array([1_500, 1_800, 2_500, 2_900, 3_000, 3_200, 61_000, 61_000])
+        >>> recent.passed(3_000), recent.late(3_000, seen, 1_000, 0)
+        (True, False)
+        >>> recent.late(1_000, seen, 1_000, 0)  # the audience passed it too: late
+        True
+        """
+        if not self.passed(ts):
+            return False
+        majority, _ = recent_majority(last_seen, platform, cutoff)
+        return majority is None or majority > ts

@@ -13,6 +13,7 @@ from features.state.clock import (
     SOURCES,
     AgreedClock,
     ClockBound,
+    RecentSources,
     agreeing,
     recent_majority,
     recent_majority_reference,
@@ -203,3 +204,27 @@ def test_a_binding_bound_is_recounted_once_per_eighth_of_its_sources(
     before = len(counted)
     fresh.cap(900_000, 200_000, seen, 200_000)  # ... the platform's is recounted at once
     assert len(counted) == before + 1
+
+
+@PROPERTY
+@given(st.lists(st.integers(0, 10_000), max_size=40), st.integers(0, 20), st.data())
+def test_accounts_fewer_than_the_audience_heard_lately_never_make_a_trigger_late(
+    honest: list[int], accounts: int, data: st.DataObject
+) -> None:
+    """Red team 12's "not caught": accounts ahead, in one burst just before the trigger at
+    10 000, are the sources applied last. The trigger is late only if they are as many as
+    a majority of everyone heard lately; an audience that passed it makes it late still."""
+    recent = RecentSources()
+    for n, ts in enumerate(honest):
+        recent.observe(ts, f"u-{n}")
+    ahead = data.draw(st.lists(st.integers(10_001, 10**9), min_size=accounts,
+                               max_size=accounts))
+    for n, ts in enumerate(ahead):  # the burst: applied last
+        recent.observe(ts, f"fast-{n}")
+    seen = np.array([*honest, *ahead], dtype=np.int64)
+    known = len(seen)
+    late = recent.late(10_000, seen, -1, 0)
+    if all(ts <= 10_000 for ts in honest) and known >= 3:
+        assert late == (accounts >= agreeing(known) and recent.passed(10_000))
+    if all(ts > 10_000 for ts in honest) and known:  # everyone heard passed it
+        assert late
