@@ -195,7 +195,7 @@ class Room:
         # from what came after it: no push (room_push), if its audience passed it (clock.py).
         late = ts < self.clock - self.params.lateness_ms and self.recent.late(
             ts + self.params.lateness_ms, self.viewers.last_seen[: self.viewers.rows.high_water],
-            self.agreed.platform, ts - self.bound.window_ms)
+            self.agreed.platform, ts - self.params.presence_timeout_ms)
         stats.events[etype] += 1
         if etype == "showcase":
             self._show(event)

@@ -53,6 +53,9 @@ def _check_strings(value: Any) -> None:
                 ) from None
 
 
+FLOAT64_DIGITS = 309  # the largest float64 is about 1.8e308: 309 digits
+
+
 def _int_or_beyond(digits: str) -> int | float:
     """An integer literal; one past float64 (over ``FLOAT64_DIGITS`` digits) as ±infinity, as
     its decimal spelling would be: Python refuses to read one of over 4,300 digits, and its
@@ -60,9 +63,6 @@ def _int_or_beyond(digits: str) -> int | float:
     if len(digits) - digits.startswith("-") <= FLOAT64_DIGITS:
         return int(digits)
     return float("-inf") if digits.startswith("-") else float("inf")
-
-
-FLOAT64_DIGITS = 309  # the largest float64 is about 1.8e308: 309 digits
 
 
 def loads_beyond_float64(raw: bytes) -> Any:
